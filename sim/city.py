@@ -1,0 +1,150 @@
+"""The city's structure from ``configs/city.toml`` and the district raster from ``configs/map/``.
+
+:func:`validate_city` checks the file's shape (required fields, lengths, shares summing to 1) so a
+mistake is reported by name at load time. :class:`CityLayout` turns the raster into numpy arrays the
+model uses (district index per cell, land mask, cell coordinates in km).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sim.config import CONFIG_DIR, ConfigError
+
+SEA = "~"
+OUTSIDE = "."
+
+_REQUIRED = {
+    "segments": ["keys", "label_en", "label_zh", "value_added_rate", "skilled_share", "tech_required",
+                 "initial_local_supply", "initial_firm_mix", "assembly_utilisation"],
+    "clusters": ["label_en", "label_zh", "revenue", "firms", "equipment", "niches", "source"],
+    "districts": ["code", "label_zh", "seat", "firm_share", "coverage", "housing", "amenity", "core"],
+    "universities": ["label_en", "label_zh", "district", "graduates", "fields", "degrees", "local_origin",
+                     "alignment", "source"],
+    "destinations": ["label_zh", "prospects", "constant"],
+}
+DESTINATIONS = ("Beijing", "Tianjin", "Elsewhere")
+
+
+def _need(table: dict, keys: list[str], where: str) -> None:
+    for k in keys:
+        if k not in table:
+            raise ConfigError(f"city.toml [{where}]: missing field {k!r}")
+
+
+def _share(values, where: str, n: int | None = None) -> None:
+    arr = np.asarray(values, dtype=float)
+    if n is not None and arr.size != n:
+        raise ConfigError(f"city.toml {where}: expected {n} values, got {arr.size}")
+    if (arr < 0).any() or abs(arr.sum() - 1.0) > 1e-6:
+        raise ConfigError(f"city.toml {where}: shares must be >= 0 and sum to 1 (sum {arr.sum():.4f})")
+
+
+def validate_city(city: dict[str, Any]) -> None:
+    """Raise ConfigError naming the field if ``city.toml`` is malformed."""
+    for section in ["segments", "clusters", "economy", "leaders", "districts", "universities",
+                    "destinations", "talent", "energy"]:
+        if section not in city:
+            raise ConfigError(f"city.toml: missing section [{section}]")
+    seg = city["segments"]
+    _need(seg, _REQUIRED["segments"], "segments")
+    n_seg = len(seg["keys"])
+    for k in _REQUIRED["segments"][1:-1]:
+        if len(seg[k]) != n_seg:
+            raise ConfigError(f"city.toml [segments] {k}: expected {n_seg} values")
+    _share(seg["initial_firm_mix"], "[segments] initial_firm_mix", n_seg)
+    for name, c in city["clusters"].items():
+        _need(c, _REQUIRED["clusters"], f"clusters.{name}")
+        if c["revenue"] <= 0 or c["firms"] < 1 or c["niches"] < 1:
+            raise ConfigError(f"city.toml [clusters.{name}]: revenue, firms and niches must be positive")
+    codes = set()
+    for name, d in city["districts"].items():
+        _need(d, _REQUIRED["districts"], f"districts.{name}")
+        if d["code"] in codes or d["code"] in (SEA, OUTSIDE) or len(d["code"]) != 1:
+            raise ConfigError(f"city.toml [districts.{name}] code {d['code']!r}: must be one unique letter")
+        codes.add(d["code"])
+    _share([d["firm_share"] for d in city["districts"].values()], "[districts.*] firm_share")
+    for name, u in city["universities"].items():
+        _need(u, _REQUIRED["universities"], f"universities.{name}")
+        if u["district"] not in city["districts"]:
+            raise ConfigError(f"city.toml [universities.{name}] district {u['district']!r}: not a district")
+        _share(u["fields"], f"[universities.{name}] fields", 3)
+        _share(u["degrees"], f"[universities.{name}] degrees", 3)
+    for name in DESTINATIONS:
+        if name not in city["destinations"]:
+            raise ConfigError(f"city.toml: missing [destinations.{name}]")
+        _need(city["destinations"][name], _REQUIRED["destinations"], f"destinations.{name}")
+    for i, leader in enumerate(city["leaders"]):
+        if leader.get("cluster") not in city["clusters"]:
+            raise ConfigError(f"city.toml [[leaders]] #{i + 1} cluster {leader.get('cluster')!r}: not a cluster")
+        if leader.get("segment") not in seg["keys"]:
+            raise ConfigError(f"city.toml [[leaders]] #{i + 1} segment {leader.get('segment')!r}: not a segment")
+        if leader.get("district") not in city["districts"]:
+            raise ConfigError(f"city.toml [[leaders]] #{i + 1} district {leader.get('district')!r}: not a district")
+    energy = city["energy"]
+    if len(energy["weights"]) != len(energy["components"]) or abs(sum(energy["weights"]) - 1) > 1e-6:
+        raise ConfigError("city.toml [energy] weights: one per component, summing to 1")
+    if list(energy["tier_thresholds"]) != sorted(energy["tier_thresholds"]):
+        raise ConfigError("city.toml [energy] tier_thresholds must increase")
+
+
+@dataclass(frozen=True)
+class CityLayout:
+    """The district raster as arrays. Row 0 is north; ``district[r, c]`` is -1 for sea/outside."""
+
+    district: np.ndarray  # int (height, width)
+    sea: np.ndarray  # bool (height, width)
+    cell_km: float
+    district_names: tuple[str, ...]
+
+    @property
+    def land(self) -> np.ndarray:
+        return self.district >= 0
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.district.shape
+
+    def cells_of(self, d: int) -> np.ndarray:
+        """Flat indices of the land cells of district ``d``."""
+        return np.flatnonzero(self.district.ravel() == d)
+
+    def km_coords(self) -> np.ndarray:
+        """(n_cells, 2) array of cell centres in km (x east, y north), flat row-major order."""
+        h, w = self.shape
+        rows, cols = np.divmod(np.arange(h * w), w)
+        return np.column_stack([(cols + 0.5) * self.cell_km, (h - rows - 0.5) * self.cell_km])
+
+
+def load_layout(city: dict[str, Any], map_file: str) -> CityLayout:
+    """Read the raster file named in ``[scenario] map`` (relative to ``configs/``)."""
+    path = Path(CONFIG_DIR) / map_file
+    lines = [ln.rstrip("\n") for ln in path.read_text(encoding="utf-8").splitlines()]
+    cell_km = 2.0
+    rows = []
+    for ln in lines:
+        if ln.startswith("#"):
+            if "cell_km" in ln:
+                cell_km = float(ln.split("cell_km =")[1].split(";")[0])
+            continue
+        if ln:
+            rows.append(ln)
+    if len({len(r) for r in rows}) != 1:
+        raise ConfigError(f"{path}: raster rows have different lengths")
+    names = tuple(city["districts"])
+    code_to_idx = {city["districts"][n]["code"]: i for i, n in enumerate(names)}
+    grid = np.array([list(r) for r in rows])
+    unknown = set(np.unique(grid)) - set(code_to_idx) - {SEA, OUTSIDE}
+    if unknown:
+        raise ConfigError(f"{path}: unknown cell codes {sorted(unknown)}; allowed {sorted(code_to_idx)} ~ .")
+    district = np.full(grid.shape, -1, dtype=np.int16)
+    for code, i in code_to_idx.items():
+        district[grid == code] = i
+    missing = [n for n, i in zip(names, range(len(names))) if not (district == i).any()]
+    if missing:
+        raise ConfigError(f"{path}: districts without cells: {missing}")
+    return CityLayout(district=district, sea=grid == SEA, cell_km=cell_km, district_names=names)

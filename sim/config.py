@@ -1,0 +1,294 @@
+"""Load and validate scenario configurations.
+
+A *scenario* file (e.g. ``configs/baseline.toml``) names a start quarter, a horizon and the values of
+any levers, uncertainties or facts that differ from their defaults. The defaults, units, ranges and
+sources of every parameter live in ``configs/parameters.toml``; the city's structure (clusters,
+districts, universities, destinations, energy index) in ``configs/city.toml``; the map raster in
+``configs/map/``. Everything is checked on load: an unknown section or key, a wrong type or a value
+outside its range raises :class:`ConfigError` naming the key, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import hashlib
+import json
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+PARAMETERS_FILE = CONFIG_DIR / "parameters.toml"
+CITY_FILE = CONFIG_DIR / "city.toml"
+BASELINE_FILE = CONFIG_DIR / "baseline.toml"
+KINDS = ("levers", "uncertainties", "facts")
+SCENARIO_KEYS = {
+    "name": str,
+    "description": str,
+    "start": str,
+    "quarters": int,
+    "persons_per_agent": int,
+    "map": str,
+}
+SCENARIO_DEFAULTS = {
+    "name": "baseline",
+    "description": "",
+    "start": "2025Q1",
+    "quarters": 40,
+    "persons_per_agent": 10,
+    "map": "map/qinhuangdao_2km.txt",
+}
+LEVER_GROUPS = {
+    1: ("Plan & coordinate", "统筹协调"),
+    2: ("Cultivate high-level industry", "培育高能级产业"),
+    3: ("Extend the chain", "延链补链"),
+    4: ("Digital transformation", "智改数转"),
+    5: ("Gather & share factors", "集聚共享要素"),
+}
+_PARAM_FIELDS = {"value", "unit", "min", "max", "source", "label_en", "label_zh", "group"}
+
+
+class ConfigError(ValueError):
+    """A configuration value or key is not allowed. The message names key, value and what is allowed."""
+
+
+def _suggest(key: str, allowed: list[str]) -> str:
+    close = difflib.get_close_matches(key, allowed, n=3, cutoff=0.6)
+    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    shown = ", ".join(sorted(allowed))
+    return f"{hint} Allowed: {shown}."
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One model input: its default, unit, allowed range, source and bilingual label."""
+
+    name: str
+    kind: str  # "levers" | "uncertainties" | "facts"
+    default: float | int | bool
+    unit: str
+    low: float
+    high: float
+    source: str
+    label_en: str
+    label_zh: str
+    group: int | None = None
+
+    def check(self, value: Any, where: str) -> float | int | bool:
+        """Return ``value`` coerced to the parameter's type or raise ``ConfigError``."""
+        if isinstance(self.default, bool):
+            if not isinstance(value, bool):
+                raise ConfigError(f"{where}: {value!r} is not allowed; {self.name} must be true or false")
+            return value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(
+                f"{where}: {value!r} is not a number; {self.name} is a number in [{self.low}, {self.high}] ({self.unit})"
+            )
+        if value != value or not (self.low <= value <= self.high):
+            raise ConfigError(
+                f"{where}: {value!r} is out of range; allowed [{self.low}, {self.high}] ({self.unit})"
+            )
+        return int(value) if isinstance(self.default, int) else float(value)
+
+
+def load_schema(path: Path = PARAMETERS_FILE) -> dict[str, Parameter]:
+    """Read ``parameters.toml`` into ``{name: Parameter}``; names are unique across kinds."""
+    raw = _read_toml(path)
+    schema: dict[str, Parameter] = {}
+    for kind, table in raw.items():
+        if kind not in KINDS:
+            raise ConfigError(f"{path.name}: unknown section [{kind}].{_suggest(kind, list(KINDS))}")
+        for name, spec in table.items():
+            where = f"{path.name} [{kind}.{name}]"
+            unknown = set(spec) - _PARAM_FIELDS
+            if unknown:
+                bad = sorted(unknown)[0]
+                raise ConfigError(f"{where}: unknown field {bad!r}.{_suggest(bad, sorted(_PARAM_FIELDS))}")
+            missing = {"value", "unit", "min", "max", "source", "label_en", "label_zh"} - set(spec)
+            if missing:
+                raise ConfigError(f"{where}: missing field(s) {sorted(missing)}")
+            if kind == "levers" and spec.get("group") not in LEVER_GROUPS:
+                raise ConfigError(f"{where}: group {spec.get('group')!r} is not one of {sorted(LEVER_GROUPS)}")
+            if name in schema:
+                raise ConfigError(f"{where}: name {name!r} is already defined in [{schema[name].kind}]")
+            p = Parameter(
+                name=name, kind=kind, default=spec["value"], unit=spec["unit"], low=spec["min"],
+                high=spec["max"], source=spec["source"], label_en=spec["label_en"],
+                label_zh=spec["label_zh"], group=spec.get("group"),
+            )
+            if not p.low <= p.high:
+                raise ConfigError(f"{where}: min {p.low} is above max {p.high}")
+            p.check(p.default, f"{where} value")
+            schema[name] = p
+    return schema
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+
+_QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
+
+
+def parse_quarter(text: str) -> tuple[int, int]:
+    """``"2025Q1"`` -> ``(2025, 1)``; raises ConfigError otherwise."""
+    m = _QUARTER.match(text) if isinstance(text, str) else None
+    if not m:
+        raise ConfigError(f"[scenario] start: {text!r} is not a quarter like '2025Q1'")
+    return int(m.group(1)), int(m.group(2))
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated scenario: settings, every parameter's value, and the city's structure.
+
+    ``config["rd_subsidy_rate"]`` gives a parameter's value; ``config.schema`` its metadata;
+    ``config.city`` the parsed ``city.toml``; ``config.scenario`` the [scenario] settings.
+    Configs are immutable: :meth:`with_overrides` returns a new, validated one.
+    """
+
+    scenario: Mapping[str, Any]
+    values: Mapping[str, Any]
+    schema: Mapping[str, Parameter] = field(repr=False)
+    city: Mapping[str, Any] = field(repr=False)
+
+    def __getitem__(self, name: str) -> Any:
+        try:
+            return self.values[name]
+        except KeyError:
+            raise ConfigError(f"unknown parameter {name!r}.{_suggest(name, list(self.values))}") from None
+
+    @property
+    def quarters(self) -> int:
+        return self.scenario["quarters"]
+
+    @property
+    def persons_per_agent(self) -> int:
+        return self.scenario["persons_per_agent"]
+
+    @property
+    def start(self) -> tuple[int, int]:
+        return parse_quarter(self.scenario["start"])
+
+    def names(self, kind: str) -> list[str]:
+        """Parameter names of one kind (``levers``, ``uncertainties``, ``facts``) in file order."""
+        if kind not in KINDS:
+            raise ConfigError(f"unknown parameter kind {kind!r}.{_suggest(kind, list(KINDS))}")
+        return [n for n, p in self.schema.items() if p.kind == kind]
+
+    def with_overrides(self, overrides: Mapping[str, Any] | None = None, **scenario: Any) -> Config:
+        """A new config with some parameter values (flat ``{name: value}``) and/or scenario settings changed."""
+        values = dict(self.values)
+        for name, value in (overrides or {}).items():
+            if name not in self.schema:
+                raise ConfigError(f"unknown parameter {name!r}.{_suggest(name, list(self.schema))}")
+            values[name] = self.schema[name].check(value, name)
+        settings = _check_scenario({**self.scenario, **scenario})
+        return Config(scenario=settings, values=values, schema=self.schema, city=self.city)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready resolved config (scenario settings and every value)."""
+        return {"scenario": dict(self.scenario), "values": dict(self.values)}
+
+    def digest(self) -> str:
+        """A short stable hash of the resolved config and the city data (for run ids and caching)."""
+        blob = json.dumps({**self.to_dict(), "city": self.city}, sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def changed(self) -> dict[str, Any]:
+        """Parameters whose value differs from the default."""
+        return {n: v for n, v in self.values.items() if v != self.schema[n].default}
+
+
+def _check_scenario(settings: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(SCENARIO_DEFAULTS)
+    for key, value in settings.items():
+        if key not in SCENARIO_KEYS:
+            raise ConfigError(f"[scenario] unknown key {key!r}.{_suggest(key, list(SCENARIO_KEYS))}")
+        typ = SCENARIO_KEYS[key]
+        if typ is int and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ConfigError(f"[scenario] {key}: {value!r} is not an integer")
+        if typ is str and not isinstance(value, str):
+            raise ConfigError(f"[scenario] {key}: {value!r} is not a string")
+        out[key] = value
+    parse_quarter(out["start"])
+    if not 1 <= out["quarters"] <= 400:
+        raise ConfigError(f"[scenario] quarters: {out['quarters']!r} is out of range; allowed 1-400")
+    if not 1 <= out["persons_per_agent"] <= 1000:
+        raise ConfigError(
+            f"[scenario] persons_per_agent: {out['persons_per_agent']!r} is out of range; allowed 1-1000"
+        )
+    if not (CONFIG_DIR / out["map"]).is_file():
+        raise ConfigError(f"[scenario] map: {out['map']!r} not found under {CONFIG_DIR}")
+    return out
+
+
+_CACHE: dict[str, tuple[dict[str, Parameter], dict[str, Any]]] = {}
+
+
+def _schema_and_city() -> tuple[dict[str, Parameter], dict[str, Any]]:
+    if "default" not in _CACHE:
+        from sim.city import validate_city  # local import: city validation needs the schema module
+
+        city = _read_toml(CITY_FILE)
+        validate_city(city)
+        _CACHE["default"] = (load_schema(), city)
+    schema, city = _CACHE["default"]
+    return schema, copy.deepcopy(city)
+
+
+def default_config() -> Config:
+    """All defaults: the status quo, 2025Q1, 40 quarters."""
+    schema, city = _schema_and_city()
+    values = {n: p.default for n, p in schema.items()}
+    return Config(scenario=dict(SCENARIO_DEFAULTS), values=values, schema=schema, city=city)
+
+
+def config_from_dict(data: Mapping[str, Any], where: str = "config") -> Config:
+    """Build a config from a parsed scenario mapping (the TOML layout: [scenario], [levers], ...)."""
+    base = default_config()
+    allowed_sections = ["scenario", *KINDS]
+    overrides: dict[str, Any] = {}
+    for section, table in data.items():
+        if section not in allowed_sections:
+            raise ConfigError(f"{where}: unknown section [{section}].{_suggest(section, allowed_sections)}")
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"{where}: [{section}] must be a table")
+        if section == "scenario":
+            continue
+        names = base.names(section)
+        for key, value in table.items():
+            if key not in names:
+                raise ConfigError(f"{where}: [{section}] unknown key {key!r}.{_suggest(key, names)}")
+            overrides[key] = base.schema[key].check(value, f"{where}: [{section}] {key}")
+    try:
+        return base.with_overrides(overrides, **dict(data.get("scenario", {})))
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Load a scenario TOML file (default: ``configs/baseline.toml``) and validate it."""
+    path = Path(path) if path is not None else BASELINE_FILE
+    return config_from_dict(_read_toml(path), where=str(path))
+
+
+def resolve_config(config: Config | str | Path | Mapping[str, Any] | None) -> Config:
+    """Accept a Config, a path, a scenario mapping, or None (baseline) and return a Config."""
+    if isinstance(config, Config):
+        return config
+    if config is None or isinstance(config, (str, Path)):
+        return load_config(config)
+    if isinstance(config, Mapping):
+        return config_from_dict(config)
+    raise ConfigError(f"config must be a Config, a path or a mapping, not {type(config).__name__}")
