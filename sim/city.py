@@ -15,6 +15,9 @@ import numpy as np
 
 from sim.config import CONFIG_DIR, ConfigError
 
+import re
+
+_HEADER = re.compile(r"cell_km = ([\d.]+); lat ([\d.]+)-([\d.]+) N, lon ([\d.]+)-([\d.]+) E")
 SEA = "~"
 OUTSIDE = "."
 
@@ -47,7 +50,7 @@ def _share(values, where: str, n: int | None = None) -> None:
 def validate_city(city: dict[str, Any]) -> None:
     """Raise ConfigError naming the field if ``city.toml`` is malformed."""
     for section in ["segments", "clusters", "economy", "leaders", "districts", "universities",
-                    "destinations", "talent", "energy"]:
+                    "destinations", "talent", "energy", "programmes"]:
         if section not in city:
             raise ConfigError(f"city.toml: missing section [{section}]")
     seg = city["segments"]
@@ -100,6 +103,7 @@ class CityLayout:
     sea: np.ndarray  # bool (height, width)
     cell_km: float
     district_names: tuple[str, ...]
+    bounds: tuple[float, float, float, float]  # lat_south, lat_north, lon_west, lon_east (degrees)
 
     @property
     def land(self) -> np.ndarray:
@@ -113,6 +117,18 @@ class CityLayout:
         """Flat indices of the land cells of district ``d``."""
         return np.flatnonzero(self.district.ravel() == d)
 
+    def cell_of(self, lat: float, lon: float, district: int | None = None) -> int:
+        """Flat index of the cell at (lat, lon); with ``district``, the nearest cell of that district."""
+        lat0, lat1, lon0, lon1 = self.bounds
+        h, w = self.shape
+        r = (lat1 - lat) / (lat1 - lat0) * h
+        c = (lon - lon0) / (lon1 - lon0) * w
+        if district is None:
+            return int(np.clip(r, 0, h - 1)) * w + int(np.clip(c, 0, w - 1))
+        cells = self.cells_of(district)
+        rr, cc = np.divmod(cells, w)
+        return int(cells[np.argmin((rr + 0.5 - r) ** 2 + (cc + 0.5 - c) ** 2)])
+
     def km_coords(self) -> np.ndarray:
         """(n_cells, 2) array of cell centres in km (x east, y north), flat row-major order."""
         h, w = self.shape
@@ -124,15 +140,19 @@ def load_layout(city: dict[str, Any], map_file: str) -> CityLayout:
     """Read the raster file named in ``[scenario] map`` (relative to ``configs/``)."""
     path = Path(CONFIG_DIR) / map_file
     lines = [ln.rstrip("\n") for ln in path.read_text(encoding="utf-8").splitlines()]
-    cell_km = 2.0
+    cell_km, bounds = None, None
     rows = []
     for ln in lines:
         if ln.startswith("#"):
-            if "cell_km" in ln:
-                cell_km = float(ln.split("cell_km =")[1].split(";")[0])
+            m = _HEADER.search(ln)
+            if m:
+                cell_km = float(m.group(1))
+                bounds = tuple(float(m.group(i)) for i in range(2, 6))
             continue
         if ln:
             rows.append(ln)
+    if cell_km is None:
+        raise ConfigError(f"{path}: header line '# cell_km = K; lat A-B N, lon C-D E' is missing")
     if len({len(r) for r in rows}) != 1:
         raise ConfigError(f"{path}: raster rows have different lengths")
     names = tuple(city["districts"])
@@ -147,4 +167,4 @@ def load_layout(city: dict[str, Any], map_file: str) -> CityLayout:
     missing = [n for n, i in zip(names, range(len(names))) if not (district == i).any()]
     if missing:
         raise ConfigError(f"{path}: districts without cells: {missing}")
-    return CityLayout(district=district, sea=grid == SEA, cell_km=cell_km, district_names=names)
+    return CityLayout(district=district, sea=grid == SEA, cell_km=cell_km, district_names=names, bounds=bounds)

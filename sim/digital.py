@@ -1,0 +1,140 @@
+"""Digital and intelligent transformation (智改数转; paper §2.3 problem 3, §3.4 remedies).
+
+Maturity follows GB/T 39116-2020 levels 1 (规划级) .. 5 (引领级), climbed one level at a time (the
+paper's tiered, step-by-step path); an upgrade takes ``upgrade_quarters`` and may fail.
+
+Decision (each quarter, a share ``digital_consider_rate`` of firms below L5 and not upgrading weigh it):
+
+* cost ``C = cost_rate * annual revenue * (1 + 0.5 * (m - 1))`` clipped to [50万, 3000万] (yuan);
+* expected gain ``G = horizon * 4 * VA_q * gain_per_level * (1 + 0.3 * data_sharing * [m >= 2])``
+  times ``(1 + peer_effect * share of the cluster's firms already above m + 0.5 * benchmark)``;
+* success probability ``q = 0.35 + 0.4 * coverage(cell) + 0.25 * min(1, digital staff share / 0.1)``;
+* the firm upgrades with probability ``sigmoid(4 * ln(q * G / (C * (1 - grant))))`` if it can pay
+  ``C * (1 - grant)`` from cash plus unused credit.
+
+Grants: ``grant = cost_share`` while the budget lasts. The yearly budget (minus duplication waste) is
+split into district pots: at coordination k a share (1 - k) follows each district's own tax base
+(districts fund their own firms) and k follows where applicants are (a city plan); within a pot SMEs
+queue first for the reserved SME share. Firms refused a grant decide again without it.
+
+Infrastructure: coverage (5G / industrial internet, 0-1 per cell) is a property layer; each quarter the
+investment buys ``investment / infra_cost_per_cell`` full-cell equivalents, spread over cells with
+firms in proportion to the firms there and the coverage gap; without coordination the core districts
+(Haigang, ETDZ) get three times the weight, with it the other districts get twice. Telecoms add 1% of
+the gap per quarter on their own.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim import finance
+from sim.constants import SizeClass
+from sim.tables import allocate_budget, group_sum
+
+
+def coverage_flat(m) -> np.ndarray:
+    return m.layer_to_raster(m.grid.digital_coverage.data).ravel()
+
+
+def spread_infrastructure(m) -> None:
+    p = m.p
+    invest = p["digital_infrastructure_investment"] / 4.0
+    m.spend("digital_infrastructure_investment", invest)
+    cov = coverage_flat(m).copy()
+    f = m.firms
+    firms_in_cell = np.bincount(f.cell[f.alive], minlength=cov.size).astype(float)
+    core = np.isin(m.cell_district, m.core_districts)
+    k = p["city_coordination"]
+    bias = np.where(core, 3.0 * (1 - k) + 1.0 * k, 1.0 * (1 - k) + 2.0 * k)
+    w = firms_in_cell * (1.0 - cov) * bias
+    cells_bought = invest * (1.0 - m.waste()) / p["infra_cost_per_cell"]
+    if w.sum() > 0:
+        cov += cells_bought * w / w.sum()
+    land = m.cell_district >= 0
+    cov = np.where(land, np.minimum(1.0, cov + 0.01 * (1.0 - cov)), 0.0)
+    m.grid.digital_coverage.data[:] = m.raster_to_layer(cov.reshape(m.layout.shape))
+
+
+def step(m) -> None:
+    f, p, prog, rng = m.firms, m.p, m.prog, m.rng
+    # 1. upgrades in progress
+    going = f.alive & (f.upgrading > 0)
+    f.upgrading[going] -= 1
+    done = going & (f.upgrading == 0)
+    cov = coverage_flat(m)[f.cell]
+    staff_share = np.where(f.skilled > 0, f.digital_staff / np.maximum(f.skilled, 1e-9), 0.0)
+    q = 0.35 + 0.4 * cov + 0.25 * np.minimum(1.0, staff_share / 0.1)
+    success = done & (rng.random(len(f)) < q)
+    f.maturity[success] += 1
+    m.events_q["upgrades"] = success
+    # 2. new decisions
+    cand = np.flatnonzero(f.alive & (f.upgrading == 0) & (f.maturity < 5)
+                          & (rng.random(len(f)) < p["digital_consider_rate"]))
+    if cand.size == 0:
+        return
+    mat = f.maturity[cand]
+    annual = 4.0 * f.sales[cand]
+    cost = np.clip(p["digital_cost_rate"] * annual * (1 + 0.5 * (mat - 1)), 5e5, 3e7)
+    share_above = _share_above(m)[f.cluster[cand], mat - 1]
+    mult = 1.0 + p["digital_peer_effect"] * share_above + 0.5 * p["benchmark_programme"]
+    gain = (prog["digital_horizon_years"] * 4.0 * f.value_added[cand] * p["digital_gain_per_level"]
+            * (1.0 + 0.3 * p["data_sharing_centre"] * (mat >= 2)) * mult)
+    value = q[cand] * gain
+    headroom = f.cash[cand] + np.maximum(0.0, finance.credit_limit(m)[cand] - f.debt[cand])
+    share = p["digital_grant_cost_share"]
+    want_with = _decide(value, cost * (1 - share), headroom, rng)
+    granted = _allocate_grants(m, cand, cost * share, want_with)
+    want_without = _decide(value, cost, headroom, rng)
+    go = np.where(granted, want_with, want_without)
+    grant = np.where(granted & go, cost * share, 0.0)
+    idx = cand[go]
+    f.upgrading[idx] = prog["upgrade_quarters"]
+    f.upgrade_cost[idx] = cost[go]
+    f.cash[idx] -= cost[go] - grant[go]
+    m.spend("digital_grant_budget", grant.sum())
+    m.events_q["upgrade_starts"] = idx
+
+
+def _decide(value, net_cost, headroom, rng) -> np.ndarray:
+    ratio = np.log(np.maximum(value, 1.0) / np.maximum(net_cost, 1.0))
+    prob = 1.0 / (1.0 + np.exp(-4.0 * ratio))
+    return (rng.random(len(value)) < prob) & (net_cost <= headroom)
+
+
+def _share_above(m) -> np.ndarray:
+    """(clusters, 5): share of each cluster's firms at a maturity above level l (column l-1)."""
+    f = m.firms
+    a = f.alive
+    counts = np.zeros((m.n_clusters, 5))
+    np.add.at(counts, (f.cluster[a], f.maturity[a] - 1), 1.0)
+    n = counts.sum(axis=1, keepdims=True)
+    above = n - np.cumsum(counts, axis=1)
+    return above / np.maximum(n, 1.0)
+
+
+def _allocate_grants(m, cand, grant_cost, wants) -> np.ndarray:
+    """Which candidate firms get a grant (see module docstring: district pots, SMEs first)."""
+    p, f = m.p, m.firms
+    budget = p["digital_grant_budget"] / 4.0 * (1.0 - m.waste())
+    if budget <= 0 or cand.size == 0:
+        return np.zeros(cand.size, bool)
+    nd = m.n_districts
+    district = f.district[cand].astype(np.int64)
+    tax = group_sum(f.district[f.alive].astype(np.int64), f.value_added[f.alive], nd)
+    need = group_sum(district, grant_cost * wants, nd)
+    k = p["city_coordination"]
+    pot_share = (1 - k) * tax / max(tax.sum(), 1e-9) + k * need / max(need.sum(), 1e-9)
+    sme = f.size_class[cand] != SizeClass.LEADER
+    prio = p["digital_grant_sme_priority"]
+    # pots: first nd for SMEs (reserved share), next nd for everyone else
+    pots = np.r_[budget * prio * pot_share, budget * (1 - prio) * pot_share]
+    pot_of = np.where(sme, district, district + nd)
+    order = m.rng.random(cand.size)
+    granted = np.zeros(cand.size, bool)
+    ask = wants.copy()
+    granted[ask] = allocate_budget(grant_cost[ask], pots, pot_of[ask], order[ask])
+    return granted
+
+
+

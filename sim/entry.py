@@ -1,0 +1,234 @@
+"""New firms, anchor firms, moves along the chain and niche positioning (paper §3.1, §3.3).
+
+* **Entry** (spin-offs and outside investment): per cluster ~ Poisson(entry_rate x firms x
+  clip(margin / margin in the first quarter, 0.25, 2)): profitable clusters attract more entrants. An entrant picks its segment and niche: with probability equal to
+  city coordination k from the city plan (the most under-supplied segment; the least crowded niche),
+  otherwise by herding (segments as the cluster's firms are; niches by popularity, Zipf). Its district:
+  with the plan, by the districts' shares (spreading beyond Haigang/ETDZ), otherwise where firms are.
+* **Anchor firms** (链主): the yearly attraction budget (less duplication waste) accumulates; each time
+  it reaches ``anchor_cost`` one anchor lands in the cluster-segment with the largest supply gap
+  (with the plan: weighted by cluster demand growth; without: a revenue-weighted draw). It brings its
+  own orders and buys ``anchor_input_share`` of its revenue locally, and pulls ~Poisson(anchor_supplier_pull)
+  suppliers next to it.
+* **Weak links**: assembly firms with the technology a weak segment requires move there with a small
+  quarterly probability, higher when the weak-link incentive pays half the switching cost.
+* **Niche re-positioning**: with coordination, firms crowded in a niche move to their segment's least
+  crowded niche (the city assigns business positioning).
+* **Designation**: SMEs with technology >= 0.55, R&D intensity >= 1.5% and a niche shared with <= 30% of
+  segment rivals become little giants (kept once designated); firms above the leader revenue
+  threshold become leaders.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.constants import SizeClass
+from sim.initial import place_near
+from sim.tables import group_sum
+
+
+def step(m) -> None:
+    _entrants(m)
+    _anchors(m)
+    _weak_links(m)
+    _reposition(m)
+    _designate(m)
+
+
+def _gap(m) -> np.ndarray:
+    """(clusters, segments) share of demand not met locally."""
+    return 1.0 - m.local_sales / np.maximum(m.demand, 1e-9)
+
+
+def _place(m, districts: np.ndarray, near_cells: np.ndarray | None = None) -> np.ndarray:
+    cells = np.empty(len(districts), np.int64)
+    for d in np.unique(districts):
+        idx = np.flatnonzero(districts == d)
+        centre = m.cell_km[near_cells[idx[0]]] if near_cells is not None else m.seat_km[d]
+        cells[idx] = place_near(m.rng, m.cell_km, m.layout.cells_of(int(d)), centre, idx.size,
+                                scale_km=4.0 if near_cells is not None else 6.0)
+    return cells
+
+
+def _new_firms(m, cluster, segment, niche, district, revenue_year, tech, cells, size_class, supplies,
+               maturity=None, rd_rate=None):
+    n = len(cluster)
+    if n == 0:
+        return np.zeros(0, np.int64)
+    p, prog, eco = m.p, m.prog, m.city["economy"]
+    if maturity is None:
+        maturity = np.where(m.rng.random(n) < 0.2, 2, 1)
+    if rd_rate is None:
+        rd_rate = np.full(n, p["rd_intensity_sme"])
+    sales = revenue_year / 4.0
+    dg = p["digital_gain_per_level"]
+    employees = sales / (m.productivity() * (1 + tech) * (1 + dg * (maturity - 1)))
+    idx = m.firms.append(
+        n, alive=True, cluster=cluster, segment=segment, niche=niche, size_class=size_class, district=district,
+        cell=cells, employees=employees, sales=sales, capacity=sales, tech=tech, rd_rate=rd_rate,
+        maturity=maturity, cash=0.2 * revenue_year, debt=eco["debt_to_revenue"] * revenue_year,
+        supplies=supplies, above_scale=revenue_year >= prog["above_scale_revenue"], entered=m.quarter,
+        exited=-1,
+    )
+    from sim.agents import Firm
+
+    agents = Firm.create_agents(m, n, list(idx), [m.cell_at(c) for c in cells])
+    for a in agents:
+        m.firm_agents[a.row] = a
+    m.events_q["entries"] = np.r_[m.events_q.get("entries", np.zeros(0, np.int64)), idx]
+    return idx
+
+
+def _choose_niche(m, cluster: np.ndarray, segment: np.ndarray, planned: np.ndarray) -> np.ndarray:
+    """Least crowded niche under the plan, otherwise a popularity-weighted draw (herding)."""
+    f = m.firms
+    out = np.empty(len(cluster), np.int16)
+    herd = m.prog["herding_exponent"]
+    for i, (c, s) in enumerate(zip(cluster, segment)):
+        k = m.n_niches[c]
+        counts = np.bincount(f.niche[f.alive & (f.cluster == c) & (f.segment == s)], minlength=k)[:k]
+        if planned[i]:
+            out[i] = int(np.argmin(counts + m.rng.random(k) * 0.1))
+        else:
+            rank = np.argsort(np.argsort(-counts - m.rng.random(k) * 0.1))
+            w = 1.0 / (rank + 1.0) ** herd
+            out[i] = m.rng.choice(k, p=w / w.sum())
+    return out
+
+
+def _entrants(m) -> None:
+    f, p, rng = m.firms, m.p, m.rng
+    a = f.alive
+    n_c = group_sum(f.cluster[a].astype(np.int64), None, m.n_clusters)
+    sales_c = group_sum(f.cluster[a].astype(np.int64), f.sales[a], m.n_clusters)
+    profit_c = group_sum(f.cluster[a].astype(np.int64), f.profit[a], m.n_clusters)
+    margin = profit_c / np.maximum(sales_c, 1.0)
+    if not hasattr(m, "margin0"):
+        m.margin0 = np.maximum(margin, 0.01)  # the first quarter's margins are the reference
+    lam = p["entry_rate"] * n_c * np.clip(margin / m.margin0, 0.25, 2.0)
+    counts = rng.poisson(lam)
+    cluster = np.repeat(np.arange(m.n_clusters), counts).astype(np.int8)
+    n = cluster.size
+    if n == 0:
+        return
+    k = p["city_coordination"]
+    planned = rng.random(n) < k
+    gap = _gap(m)
+    seg_mix = np.zeros((m.n_clusters, m.n_segments))
+    np.add.at(seg_mix, (f.cluster[a], f.segment[a]), 1.0)
+    segment = np.empty(n, np.int8)
+    for i, c in enumerate(cluster):
+        w = np.maximum(gap[c], 0.0) + 1e-3 if planned[i] else seg_mix[c] + 1e-3
+        segment[i] = rng.choice(m.n_segments, p=w / w.sum())
+    niche = _choose_niche(m, cluster, segment, planned)
+    shares = np.array([m.city["districts"][d]["firm_share"] for d in m.layout.district_names])
+    where_firms = group_sum(f.district[a].astype(np.int64), None, m.n_districts) + 1e-3
+    dist_p = np.where(planned[:, None], shares[None, :], (where_firms / where_firms.sum())[None, :])
+    district = np.array([rng.choice(m.n_districts, p=row / row.sum()) for row in dist_p], np.int8)
+    revenue = rng.lognormal(np.log(m.prog["entrant_revenue"]), 0.6, n)
+    tech = np.maximum(np.clip(rng.beta(2.0, 5.0, n), 0.02, 0.8), m.tech_required[segment])
+    _new_firms(m, cluster, segment, niche, district, revenue, tech, _place(m, district),
+               np.full(n, SizeClass.SME, np.int8), np.full(n, -1))
+
+
+def _anchors(m) -> None:
+    p, prog, rng = m.p, m.prog, m.rng
+    budget = p["anchor_attraction_budget"] / 4.0
+    m.spend("anchor_attraction_budget", budget)
+    m.anchor_pot = getattr(m, "anchor_pot", 0.0) + budget * (1.0 - m.waste())
+    while m.anchor_pot >= p["anchor_cost"]:
+        m.anchor_pot -= p["anchor_cost"]
+        _land_anchor(m)
+
+
+def _land_anchor(m) -> None:
+    p, prog, rng, f = m.p, m.prog, m.rng, m.firms
+    gap = np.maximum(_gap(m), 0.0)
+    k = p["city_coordination"]
+    if rng.random() < k:  # city plan: the biggest gap in the fastest-growing clusters
+        score = gap * m.demand * (1.0 + 10.0 * np.maximum(m.demand_growth, 0.0))[:, None]
+        score[m.cluster_keys.index("other")] *= 0.2
+        c, s = np.unravel_index(int(np.argmax(score)), score.shape)
+    else:
+        sales_c = m.demand.sum(axis=1)
+        c = rng.choice(m.n_clusters, p=sales_c / sales_c.sum())
+        s = int(np.argmax(gap[c]))
+    revenue = prog["anchor_revenue"] * rng.lognormal(0.0, 0.3)
+    district = np.array([m.core_districts[rng.integers(len(m.core_districts))] if rng.random() > k
+                         else rng.integers(m.n_districts)], np.int8)
+    tech = max(0.6, m.tech_required[s])
+    anchor = _new_firms(m, np.array([c], np.int8), np.array([s], np.int8), np.array([0], np.int16), district,
+                        np.array([revenue]), np.array([tech]), _place(m, district), np.array([SizeClass.LEADER]),
+                        np.array([-1]), maturity=np.array([3]), rd_rate=np.array([p["rd_intensity_leader"]]))
+    # the anchor's own orders, and what it buys from local suppliers
+    m.demand[c, s] += revenue / 4.0
+    inputs = prog["anchor_input_share"] * revenue / 4.0
+    m.demand[c, 0] += 0.6 * inputs
+    m.demand[c, 1] += 0.4 * inputs
+    n_sup = rng.poisson(p["anchor_supplier_pull"])
+    if n_sup:
+        seg = rng.choice([0, 1], size=n_sup, p=[0.6, 0.4]).astype(np.int8)
+        cl = np.full(n_sup, c, np.int8)
+        niche = _choose_niche(m, cl, seg, rng.random(n_sup) < k)
+        dist = np.full(n_sup, district[0], np.int8)
+        rev = rng.lognormal(np.log(m.prog["entrant_revenue"] * 2), 0.5, n_sup)
+        tech_s = np.maximum(np.clip(rng.beta(2.5, 4.0, n_sup), 0.05, 0.8), m.tech_required[seg])
+        _new_firms(m, cl, seg, niche, dist, rev, tech_s, _place(m, dist, near_cells=np.full(n_sup, f.cell[anchor[0]])),
+                   np.full(n_sup, SizeClass.SME, np.int8), np.full(n_sup, anchor[0]))
+    m.events_q["anchors"] = np.r_[m.events_q.get("anchors", np.zeros(0, np.int64)), anchor]
+
+
+def _weak_links(m) -> None:
+    f, p, prog, rng = m.firms, m.p, m.prog, m.rng
+    budget = p["weak_link_incentive"] / 4.0 * (1.0 - m.waste())
+    gap = _gap(m)
+    weak = [0, 2, 3]  # core parts, design, service
+    target = np.array(weak)[np.argmax(gap[:, weak], axis=1)]  # per cluster
+    tgt = target[f.cluster]
+    eligible = np.flatnonzero(f.alive & (f.segment == 1) & (f.tech >= m.tech_required[tgt]) & (f.cash > 0)
+                              & (gap[f.cluster, tgt] > 0.1))
+    if eligible.size == 0:
+        m.spend("weak_link_incentive", 0.0)
+        return
+    cost = prog["segment_switch_cost"] * 4.0 * f.sales[eligible]
+    order = rng.random(eligible.size)
+    funded = np.zeros(eligible.size, bool)
+    if budget > 0:
+        ranked = np.argsort(order)
+        cum = np.cumsum(0.5 * cost[ranked])
+        funded[ranked[cum <= budget]] = True
+    prob = np.where(funded, prog["segment_switch_funded"], prog["segment_switch_base"])
+    move = rng.random(eligible.size) < prob
+    idx = eligible[move]
+    paid = np.where(funded[move], 0.5 * cost[move], 0.0)
+    f.cash[idx] -= cost[move] - paid
+    f.segment[idx] = tgt[idx]
+    f.niche[idx] = _choose_niche(m, f.cluster[idx], f.segment[idx], rng.random(idx.size) < p["city_coordination"])
+    m.spend("weak_link_incentive", paid.sum())
+
+
+def _reposition(m) -> None:
+    f, p, rng = m.firms, m.p, m.rng
+    k = p["city_coordination"]
+    if k <= 0:
+        return
+    crowded = np.flatnonzero(f.alive & (f.crowd > 0.25) & (f.size_class != SizeClass.LEADER)
+                             & (rng.random(len(f)) < m.prog["niche_reposition_rate"] * k))
+    if crowded.size:
+        f.niche[crowded] = _choose_niche(m, f.cluster[crowded], f.segment[crowded], np.ones(crowded.size, bool))
+
+
+def _designate(m) -> None:
+    f = m.firms
+    a = f.alive
+    intensity = np.where(f.sales > 0, f.rd_spend / np.maximum(f.sales, 1.0), 0.0)
+    other = m.cluster_keys.index("other")
+    new_lg = (a & ~f.little_giant & (f.size_class == SizeClass.SME) & (f.cluster != other)
+              & (f.tech >= 0.55) & (intensity >= 0.015) & (f.crowd <= 0.3))
+    f.little_giant[new_lg] = True
+    f.size_class[new_lg] = SizeClass.LITTLE_GIANT
+    f.rd_rate[new_lg] = np.maximum(f.rd_rate[new_lg], m.p["rd_intensity_specialised"])
+    big = a & (4.0 * f.sales >= m.city["economy"]["leader_revenue_threshold"])
+    f.size_class[big] = SizeClass.LEADER
+    f.above_scale[a & (4.0 * f.sales >= m.prog["above_scale_revenue"])] = True

@@ -1,0 +1,79 @@
+"""Profit, tax, credit, employment and exit (per firm, per quarter, simultaneous).
+
+* wage bill = employees x city wage x (0.85 + 0.5 x tech) / 4 (yuan per quarter);
+* interest = debt x (loan rate - SME discount) / 4; the discount (preferential credit lever) is paid by
+  the government and, for SMEs, credit limits rise by up to 50% at the full 3-point discount;
+* local tax = local_tax_rate x value added (to the district and city governments);
+* profit = value added - wages - R&D net of subsidy - interest - tax;
+* cash below zero is borrowed up to the credit limit (credit_limit_to_revenue x annual revenue); a firm
+  that still cannot pay exits (insolvency). On top, a random exit hazard (above-scale 2-4%/yr, small
+  6-10%/yr, MISSION §3) doubled for loss-making firms. Firms with spare cash repay a quarter of it.
+* employees move a quarter of the way toward sales / (0.9 x revenue per employee), i.e. 90% use.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.constants import SizeClass
+from sim.tables import group_sum
+
+
+def credit_limit(m) -> np.ndarray:
+    f, p = m.firms, m.p
+    sme = f.size_class != SizeClass.LEADER
+    boost = 1.0 + 0.5 * (p["preferential_credit"] / 0.03) * sme
+    return m.city["economy"]["credit_limit_to_revenue"] * 4.0 * f.sales * boost
+
+
+def step(m) -> None:
+    f, p, rng = m.firms, m.p, m.rng
+    a = f.alive
+    wage_bill = f.employees * m.city_wage() * (0.85 + 0.5 * f.tech) / 4.0
+    sme = f.size_class != SizeClass.LEADER
+    discount = p["preferential_credit"] * sme
+    interest = f.debt * (p["interest_rate"] - discount) / 4.0
+    m.spend("preferential_credit", (f.debt * discount / 4.0)[a].sum())
+    tax = p["local_tax_rate"] * f.value_added
+    profit = f.value_added - wage_bill - (f.rd_spend - f.rd_subsidy) - interest - tax
+    f.profit[:] = np.where(a, profit, 0.0)
+    f.cash += f.profit
+    tax_by_district = group_sum(f.district[a].astype(np.int64), tax[a], m.n_districts)
+    m.flows_q["tax_revenue"] = tax_by_district.sum()
+    for g, t in zip(m.district_governments, tax_by_district):
+        g.tax_revenue += t
+    # credit
+    limit = credit_limit(m)
+    short = a & (f.cash < 0)
+    borrow = np.where(short, np.minimum(-f.cash, np.maximum(0.0, limit - f.debt)), 0.0)
+    f.debt += borrow
+    f.cash += borrow
+    spare = a & (f.cash > 0.15 * 4.0 * f.sales) & (f.debt > 0)
+    repay = np.where(spare, np.minimum(f.debt, 0.25 * (f.cash - 0.15 * 4.0 * f.sales)), 0.0)
+    f.debt -= repay
+    f.cash -= repay
+    # employment toward 90% capacity use
+    per_employee = np.where(f.employees > 0, f.capacity / np.maximum(f.employees, 1e-9), m.productivity())
+    target = f.sales / (0.9 * np.maximum(per_employee, 1.0))
+    f.employees[:] = np.where(a, np.maximum(1.0, f.employees + 0.25 * (target - f.employees)), f.employees)
+    # exit
+    yearly = np.where(f.above_scale, p["exit_rate_above_scale"], p["exit_rate_small"])
+    hazard = 1.0 - (1.0 - yearly) ** 0.25
+    hazard = hazard * np.where(f.profit < 0, 2.0, 1.0) * np.where(f.size_class == SizeClass.LEADER, 0.3, 1.0)
+    insolvent = a & (f.cash < 0)
+    exits = a & (insolvent | (rng.random(len(f)) < hazard))
+    remove_firms(m, np.flatnonzero(exits))
+    f.age[f.alive] += 1
+
+
+def remove_firms(m, idx: np.ndarray) -> None:
+    """Firms leave the market: their staff become job seekers, their Mesa agents are removed."""
+    f = m.firms
+    f.alive[idx] = False
+    f.exited[idx] = m.quarter
+    f.sales[idx] = 0.0
+    m.events_q["exits"] = idx
+    for i in idx:
+        agent = m.firm_agents.pop(int(i), None)
+        if agent is not None:
+            agent.remove()

@@ -1,0 +1,191 @@
+"""The start state (2025Q1): firms and talent generated to reproduce the paper's figures.
+
+Firms: per cluster, the named leaders of ``city.toml`` first, then SMEs whose revenues follow a
+log-normal law scaled so the cluster's total matches its cited revenue (automotive 327.9亿, medical
+222.9亿, ...). Segment mix is mid-chain heavy; niches are herded (Zipf), so homogeneity is high;
+22 little giants are the most technological SMEs; digital maturity follows the CESI 2022 shares,
+assigned by size so large firms are more mature. Talent: skilled staff of each firm (its segment's
+skilled share of employees), an unemployed pool, a stock in the non-manufacturing sector, and
+city-trained talent living in Beijing, Tianjin and elsewhere (the return-migration pool).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.constants import NO_EMPLOYER, OTHER_SECTOR, Degree, Field, Loc, SizeClass
+from sim.tables import stochastic_round
+
+REVENUE_SIGMA = 1.1  # log-normal dispersion of SME revenues; assumption (firm-size distributions ~1-1.3)
+
+
+def _counts(shares: np.ndarray, n: int) -> np.ndarray:
+    """Integer counts summing to n, proportional to shares (largest remainder)."""
+    raw = np.asarray(shares, float) * n
+    out = np.floor(raw).astype(int)
+    out[np.argsort(raw - out)[::-1][: n - out.sum()]] += 1
+    return out
+
+
+def place_near(rng, layout_cells_km, district_cells, seat_km, n, scale_km=6.0):
+    """Pick ``n`` cells of a district, favouring cells near its seat (exp(-d / scale))."""
+    d = np.hypot(*(layout_cells_km[district_cells] - seat_km).T)
+    w = np.exp(-d / scale_km)
+    return rng.choice(district_cells, size=n, p=w / w.sum())
+
+
+def build_firms(model) -> None:
+    """Create the firm rows of ``model.firms`` (see module docstring)."""
+    rng, city, p = model.rng, model.city, model.p
+    seg = city["segments"]
+    eco = city["economy"]
+    n_seg = len(seg["keys"])
+    district_names = model.layout.district_names
+    firm_share = np.array([city["districts"][d]["firm_share"] for d in district_names])
+    herd = city["programmes"]["herding_exponent"]
+    rows: dict[str, list] = {k: [] for k in ("cluster", "segment", "revenue", "size", "district", "rd_rate",
+                                             "patents", "tech", "niche", "leader_name", "suppliers")}
+    for c, key in enumerate(model.cluster_keys):
+        spec = city["clusters"][key]
+        leaders = [ld for ld in city["leaders"] if ld["cluster"] == key]
+        n_sme = spec["firms"] - len(leaders)
+        sme_rev_total = spec["revenue"] - sum(ld["revenue"] for ld in leaders)
+        segs = np.repeat(np.arange(n_seg), _counts(np.array(seg["initial_firm_mix"]), n_sme))
+        rng.shuffle(segs)
+        rev = rng.lognormal(0.0, REVENUE_SIGMA, n_sme)
+        rev *= sme_rev_total / rev.sum()
+        niche_p = 1.0 / np.arange(1, spec["niches"] + 1) ** herd
+        niches = rng.choice(spec["niches"], size=n_sme, p=niche_p / niche_p.sum())
+        for ld in leaders:
+            rows["cluster"].append(c)
+            rows["segment"].append(seg["keys"].index(ld["segment"]))
+            rows["revenue"].append(ld["revenue"])
+            rows["size"].append(SizeClass.LEADER)
+            rows["district"].append(district_names.index(ld["district"]))
+            rows["rd_rate"].append(ld["rd_intensity"])
+            rows["patents"].append(ld["patents"])
+            rows["tech"].append(0.65)
+            rows["niche"].append(0)
+            rows["leader_name"].append(ld["name"])
+            rows["suppliers"].append(ld["suppliers"])
+        rows["cluster"] += [c] * n_sme
+        rows["segment"] += list(segs)
+        rows["revenue"] += list(rev)
+        rows["size"] += [SizeClass.SME] * n_sme
+        rows["district"] += list(rng.choice(len(district_names), size=n_sme, p=firm_share))
+        rows["rd_rate"] += [p["rd_intensity_sme"]] * n_sme
+        rows["patents"] += [-1] * n_sme
+        rows["tech"] += list(np.clip(rng.beta(2.0, 5.0, n_sme), 0.02, 0.9))
+        rows["niche"] += list(niches)
+        rows["leader_name"] += [""] * n_sme
+        rows["suppliers"] += [0] * n_sme
+    n = len(rows["cluster"])
+    cluster = np.array(rows["cluster"], np.int8)
+    segment = np.array(rows["segment"], np.int8)
+    revenue_year = np.array(rows["revenue"], float)
+    size = np.array(rows["size"], np.int8)
+    tech = np.array(rows["tech"], float)
+    rd_rate = np.array(rows["rd_rate"], float)
+    # Large SMEs above the leader threshold are leaders too (龙头 by size).
+    size[(revenue_year >= eco["leader_revenue_threshold"]) & (size == SizeClass.SME)] = SizeClass.LEADER
+    tech[size == SizeClass.LEADER] = np.maximum(tech[size == SizeClass.LEADER], 0.55)
+    rd_rate[(size == SizeClass.LEADER) & (np.array(rows["patents"]) < 0)] = p["rd_intensity_leader"]
+    # Little giants: the most technological cluster SMEs (not "other manufacturing").
+    other = model.cluster_keys.index("other")
+    cand = np.flatnonzero((size == SizeClass.SME) & (cluster != other))
+    lg = cand[np.argsort(-(tech[cand] + rng.normal(0, 0.05, cand.size)))[: eco["little_giants"]]]
+    size[lg] = SizeClass.LITTLE_GIANT
+    tech[lg] = np.clip(tech[lg] + 0.25, 0.5, 0.9)
+    rd_rate[lg] = p["rd_intensity_specialised"]
+    # Segments need their technology: firms below a segment's requirement are lifted to it.
+    tech = np.maximum(tech, np.array(seg["tech_required"])[segment])
+    # Digital maturity (CESI shares), larger firms more mature.
+    mat_levels = np.repeat(np.arange(1, 6), _counts(np.array(eco["initial_maturity_shares"]), n))
+    order = np.argsort(np.log(revenue_year) + rng.normal(0, 1.0, n))
+    maturity = np.empty(n, np.int8)
+    maturity[order] = mat_levels
+    maturity[size == SizeClass.LEADER] = np.maximum(maturity[size == SizeClass.LEADER], 3)
+    # Patents: leaders as cited; others ~8 years of R&D at the patent yield.
+    patents = np.array(rows["patents"], float)
+    est = rd_rate * revenue_year * 8 * eco["patents_per_million_rd"] / 1e6
+    patents = np.where(patents < 0, np.floor(est * rng.uniform(0.5, 1.5, n)), patents)
+    # Location: a cell of the firm's district near its seat.
+    district = np.array(rows["district"], np.int8)
+    cells = np.empty(n, np.int64)
+    coords = model.cell_km
+    for d, name in enumerate(district_names):
+        idx = np.flatnonzero(district == d)
+        if idx.size:
+            cells[idx] = place_near(rng, coords, model.layout.cells_of(d), model.seat_km[d], idx.size)
+    # Revenue -> capacity -> employees. Mid-chain runs below capacity (over-capacity).
+    sales_q = revenue_year / 4.0
+    utilisation = np.where(segment == 1, seg["assembly_utilisation"], 1.0)
+    capacity = sales_q / utilisation
+    dg = p["digital_gain_per_level"]
+    employees = capacity / (p["labour_productivity"] * (1 + tech) * (1 + dg * (maturity - 1)))
+    idx = model.firms.append(
+        n, alive=True, cluster=cluster, segment=segment, niche=np.array(rows["niche"]), size_class=size,
+        district=district, cell=cells, employees=employees, sales=sales_q, capacity=capacity, tech=tech,
+        rd_rate=rd_rate, rd_spend=rd_rate * sales_q, rd_stock=rd_rate * revenue_year * 2.5, patent_stock=patents, maturity=maturity,
+        cash=eco["cash_to_revenue"] * revenue_year, debt=eco["debt_to_revenue"] * revenue_year,
+        age=rng.integers(8, 80, n), supplies=-1, above_scale=revenue_year >= city["programmes"]["above_scale_revenue"],
+        little_giant=size == SizeClass.LITTLE_GIANT, entered=-1,
+    )
+    model.firm_names = {int(i): name for i, name in zip(idx, rows["leader_name"]) if name}
+    # Suppliers of named leaders: same-cluster SMEs, moved next to their leader.
+    for i, k in zip(idx, rows["suppliers"]):
+        if k <= 0:
+            continue
+        pool = np.flatnonzero((cluster == cluster[i]) & (size == SizeClass.SME) & (model.firms.supplies == -1))
+        pick = rng.choice(pool, size=min(k, pool.size), replace=False)
+        model.firms.supplies[pick] = i
+        model.firms.district[pick] = district[i]
+        model.firms.cell[pick] = place_near(rng, coords, model.layout.cells_of(int(district[i])),
+                                            coords[cells[i]], pick.size, scale_km=4.0)
+
+
+def build_talent(model) -> None:
+    """Create talent rows: firm staff, unemployed, other-sector workers and the off-map pool."""
+    rng, city, p = model.rng, model.city, model.p
+    ppa = model.persons_per_agent
+    f = model.firms
+    seg = city["segments"]
+    skilled_need = f.employees * np.array(seg["skilled_share"])[f.segment]
+    vacancy = rng.uniform(0.0, 0.1, len(f))  # firms start a little short of skilled staff
+    per_firm = stochastic_round(skilled_need * (1 - vacancy) / ppa, rng)
+    n_staff = int(per_firm.sum())
+    employer = np.repeat(np.arange(len(f)), per_firm)
+    univ = city["universities"]
+    fields = np.mean([u["fields"] for u in univ.values()], axis=0)
+    degrees = np.mean([u["degrees"] for u in univ.values()], axis=0)
+    grads_year = sum(u["graduates"] for u in univ.values())
+    other_stock = p["other_jobs_per_year"] * 10.0  # ten years of openings (assumption)
+    n_other = int(stochastic_round(other_stock / ppa, rng))
+    n_unemp = int(stochastic_round((n_staff + n_other) * city["economy"]["unemployed_share"], rng))
+    offmap_persons = city["talent"]["initial_offmap_years"] * grads_year * 0.7
+    dest_share = np.array([0.35, 0.10, 0.55])  # leavers' split, see city.toml [destinations]
+    n_off = stochastic_round(offmap_persons * dest_share / ppa, rng)
+    n_city = n_staff + n_other + n_unemp
+    n = n_city + int(n_off.sum())
+    loc = np.r_[np.full(n_city, Loc.CITY), np.repeat([Loc.BEIJING, Loc.TIANJIN, Loc.ELSEWHERE], n_off)]
+    emp = np.r_[employer, np.full(n_other, OTHER_SECTOR), np.full(n - n_staff - n_other, NO_EMPLOYER)]
+    field = rng.choice(3, size=n, p=fields)
+    # Digital staff: firms at higher maturity employ more of them.
+    staff = emp >= 0
+    dig_p = 0.04 + 0.05 * (f.maturity[emp[staff]] - 1)
+    field[staff] = np.where(rng.random(staff.sum()) < dig_p, Field.DIGITAL,
+                            np.where(rng.random(staff.sum()) < 0.8, Field.ENGINEERING, Field.OTHER))
+    degree = rng.choice(3, size=n, p=degrees)
+    age = rng.uniform(22, p["retirement_age"], n)
+    age[loc != Loc.CITY] = rng.uniform(23, 35, (loc != Loc.CITY).sum())
+    cells = np.full(n, -1, np.int64)
+    cells[staff] = f.cell[emp[staff]]
+    city_free = (loc == Loc.CITY) & ~staff
+    core = np.flatnonzero(np.isin(model.cell_district, model.core_districts))
+    cells[city_free] = rng.choice(core, size=city_free.sum())
+    wage = model.wage_offer(emp, degree)
+    ties = np.where(loc == Loc.CITY, rng.uniform(0.3, 0.9, n), rng.uniform(0.0, 0.3, n))
+    model.talent.append(
+        n, loc=loc, employer=emp, field=field, degree=degree, age=age, cell=cells, wage=wage, ties=ties,
+        tenure=rng.integers(0, 40, n), cohort=-1, university=-1,
+    )

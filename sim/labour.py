@@ -1,0 +1,257 @@
+"""Graduates, jobs and the stay-or-leave choice (paper §2.4 problem 4, §3.5 remedies).
+
+Talent agents are super-individuals of ``persons_per_agent`` persons. Per quarter, in order:
+
+1. **Ageing and retirement** at the statutory age; staff of firms that exited lose their job.
+2. **Graduation** (third quarter of each year, i.e. July): each university's cohort by field and degree
+   (``city.toml``); ties to the city from local origin, plus extra ties for graduates trained in an
+   industry-education consortium (share = consortium strength).
+3. **Layoffs and vacancies**: a firm needs ``employees x skilled_share(segment)`` skilled persons (a
+   digital share rising with its maturity); more than 115% of need is laid off, less is posted as
+   vacancies. Outside manufacturing ``other_jobs_per_year`` skilled openings appear.
+4. **Stay or leave** (random utility, Klabunde & Willekens 2016): new graduates all decide; the
+   unemployed reconsider with probability 0.25, employed staff with ``migration_consider_employed``,
+   people outside with ``return_consider_rate``. For option j in {Qinhuangdao, Beijing, Tianjin,
+   elsewhere}: ``U_j = b_w ln(wage_j) + b_p prospects_j - b_h ln(housing_j) - b_d dist_j / 100
+   - moving_cost [j != here] + constant_j + b_t ties [j = QHD] + b_t (1 - ties) [j = elsewhere, graduates]
+   + b_s owed subsidy / wage_QHD [j = QHD] + Gumbel noise``. The settlement subsidy is paid in
+   instalments over three years (assumption): new graduates weigh all of it, subsidised stayers the
+   part they would forfeit by leaving. The Qinhuangdao wage is one's
+   own wage when employed there, else ``offer x (0.3 + 0.7 x job-finding rate)`` (the rate is the
+   share of job seekers hired per quarter, smoothed over about a year). Prospects in
+   Qinhuangdao are the share of skilled jobs that are high-level (leaders, little giants, design and
+   service segments, digitally mature firms).
+5. **Matching**: digital vacancies first to digital-field seekers, then the other vacancies to all;
+   assortative (best-qualified seekers to best-paid slots, with noise); consortium graduates queue first.
+6. **In-house cultivation**: engineers at firms at maturity >= 2 become composite digital talent with
+   probability ``0.03 x in_house_cultivation`` per quarter (government co-funds the training).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.constants import NO_EMPLOYER, OTHER_SECTOR, Field, Loc, SizeClass
+from sim.tables import rank_within_groups, stochastic_round
+
+DEST_NAMES = ("Beijing", "Tianjin", "Elsewhere")
+
+
+def refresh_staff(m) -> None:
+    """Skilled and digital persons per firm, from the talent table."""
+    t, f = m.talent, m.firms
+    staff = (t.employer >= 0) & (t.loc == Loc.CITY)
+    n = len(f)
+    ppa = m.persons_per_agent
+    f.skilled[:] = np.bincount(t.employer[staff], minlength=n)[:n] * ppa
+    dig = staff & (t.field == Field.DIGITAL)
+    f.digital_staff[:] = np.bincount(t.employer[dig], minlength=n)[:n] * ppa
+    type(m)._staff_known = True
+
+
+def step(m) -> None:
+    t, p = m.talent, m.p
+    m.prospects = prospects(m)
+    t.age += 0.25
+    t.tenure += 1
+    retiring = (t.loc != Loc.RETIRED) & (t.age >= p["retirement_age"])
+    t.loc[retiring] = Loc.RETIRED
+    t.employer[retiring] = NO_EMPLOYER
+    t.cell[retiring] = -1
+    m.flows_q["retired"] = retiring.sum() * m.persons_per_agent
+    lost = (t.employer >= 0) & ~m.firms.alive[np.maximum(t.employer, 0)]
+    t.employer[lost] = NO_EMPLOYER
+    new_grads = _graduate(m) if m.quarter_of_year == 3 else np.zeros(0, np.int64)
+    _layoffs(m)
+    _migrate(m, new_grads)
+    _match(m)
+    _cultivate(m)
+    away = np.isin(t.loc, [Loc.BEIJING, Loc.TIANJIN, Loc.ELSEWHERE])
+    t.ties[away] *= 1.0 - m.city["talent"]["ties_decay"]
+    refresh_staff(m)
+
+
+def _graduate(m) -> np.ndarray:
+    rng, city, t = m.rng, m.city, m.talent
+    tal = city["talent"]
+    rows = []
+    for ui, (u_agent, spec) in enumerate(zip(m.universities, city["universities"].values())):
+        n = int(stochastic_round(spec["graduates"] / m.persons_per_agent, rng))
+        field = rng.choice(3, size=n, p=spec["fields"])
+        degree = rng.choice(3, size=n, p=spec["degrees"])
+        local = rng.random(n) < spec["local_origin"]
+        consortium = rng.random(n) < m.p["industry_education_consortium"]
+        ties = np.where(local, tal["local_origin_ties"], tal["new_graduate_ties"]) + consortium * tal["consortium_ties"]
+        age = np.array([21.0, 22.0, 25.0])[degree]
+        cell = m.seat_cell[m.layout.district_names.index(spec["district"])]
+        rows.append(t.append(n, loc=Loc.CITY, employer=NO_EMPLOYER, field=field, degree=degree, age=age,
+                             cell=cell, wage=0.0, ties=np.minimum(ties, 1.0), tenure=0, cohort=m.quarter,
+                             university=ui, consortium=consortium))
+    idx = np.concatenate(rows)
+    from sim.agents import Talent
+
+    Talent.create_agents(m, idx.size, list(idx))
+    m.graduate_persons_total += idx.size * m.persons_per_agent
+    m.flows_q["graduates"] = idx.size * m.persons_per_agent
+    return idx
+
+
+def skilled_need(m) -> tuple[np.ndarray, np.ndarray]:
+    """Skilled persons each firm needs, and how many of them digital."""
+    f = m.firms
+    need = np.where(f.alive, f.employees * m.skilled_share[f.segment], 0.0)
+    digital = need * (0.04 + 0.05 * (f.maturity - 1))
+    return need, digital
+
+
+def _layoffs(m) -> None:
+    t, f, rng = m.talent, m.firms, m.rng
+    need, _ = skilled_need(m)
+    refresh_staff(m)
+    surplus = np.maximum(0.0, f.skilled - 1.15 * need) / m.persons_per_agent
+    k = stochastic_round(surplus, rng)
+    staff = np.flatnonzero((t.employer >= 0) & (t.loc == Loc.CITY))
+    if staff.size == 0 or k.sum() == 0:
+        return
+    emp = t.employer[staff]
+    rank = rank_within_groups(emp, rng.random(staff.size))
+    fired = staff[rank < k[emp]]
+    t.employer[fired] = NO_EMPLOYER
+    m.flows_q["layoffs"] = fired.size * m.persons_per_agent
+
+
+def prospects(m) -> np.ndarray:
+    """Share of high-level skilled jobs in the city, per field (engineering, digital, other)."""
+    f = m.firms
+    a = f.alive
+    level = (0.4 * (f.size_class == SizeClass.LEADER) + 0.3 * f.little_giant + 0.3 * np.isin(f.segment, [2, 3])
+             + 0.3 * (f.maturity - 1) / 4.0)
+    level = np.minimum(level, 1.0)
+    w = np.where(a, f.skilled, 0.0)
+    general = (level * w).sum() / max(w.sum(), 1.0)
+    digital_level = np.minimum(1.0, 0.5 * level + m.city["talent"]["prospects_weight_digital"] * (f.maturity - 1) / 4.0)
+    digital = (digital_level * w).sum() / max(w.sum(), 1.0)
+    return np.array([general, digital, general])
+
+
+def _utilities(m, idx: np.ndarray, new_grad: np.ndarray) -> np.ndarray:
+    """(len(idx), 4) utilities of Qinhuangdao, Beijing, Tianjin, elsewhere (without noise)."""
+    t, p, city = m.talent, m.p, m.city
+    deg = t.degree[idx]
+    here = t.loc[idx]
+    employed_here = (here == Loc.CITY) & (t.employer[idx] != NO_EMPLOYER)
+    offer = m.city_wage() * m.degree_premium[deg]
+    qhd_wage = np.where(employed_here, t.wage[idx], offer * (0.3 + 0.7 * m.job_finding))
+    dests = city["destinations"]
+    wages = np.column_stack([qhd_wage] + [m.destination_wage(d) * m.degree_premium[deg] for d in DEST_NAMES])
+    housing = np.array([p["housing_qinhuangdao"], p["housing_beijing"], p["housing_tianjin"], p["housing_elsewhere"]])
+    prosp_qhd = m.prospects[t.field[idx]]
+    prosp = np.column_stack([prosp_qhd] + [np.full(idx.size, dests[d]["prospects"]) for d in DEST_NAMES])
+    const = np.array([city["talent"]["qinhuangdao_constant"]] + [dests[d]["constant"] for d in DEST_NAMES])
+    dist = m.distance_km[here]  # (n, 4) from the current location
+    ties = t.ties[idx]
+    u = (p["beta_wage"] * np.log(np.maximum(wages, 1.0)) + p["beta_prospects"] * prosp
+         - p["beta_housing"] * np.log(housing)[None, :] - p["beta_distance"] * dist / 100.0 + const[None, :])
+    u -= p["moving_cost"] * (np.arange(4)[None, :] != here[:, None])
+    # the settlement subsidy is paid in instalments over three years: new graduates weigh all of it,
+    # subsidised stayers weigh the part they would forfeit by leaving before three years
+    bound = t.stayed_at_graduation[idx] & (m.quarter - t.cohort[idx] < 12)
+    owed = np.where(new_grad, 1.0, np.where(bound, 1.0 - (m.quarter - t.cohort[idx]) / 12.0, 0.0))
+    u[:, 0] += p["beta_ties"] * ties + p["beta_subsidy"] * owed * p["talent_settlement_subsidy"] / np.maximum(qhd_wage, 1.0)
+    u[:, 3] += p["beta_ties"] * (1.0 - ties) * (t.university[idx] >= 0)  # home ties of graduates from elsewhere
+    return u
+
+
+def _migrate(m, new_grads: np.ndarray) -> None:
+    t, p, rng = m.talent, m.p, m.rng
+    ppa = m.persons_per_agent
+    r = rng.random(len(t))
+    in_city = t.loc == Loc.CITY
+    consider = (
+        (in_city & (t.employer == NO_EMPLOYER) & (r < 0.25))
+        | (in_city & (t.employer != NO_EMPLOYER) & (r < p["migration_consider_employed"]))
+        | (np.isin(t.loc, [Loc.BEIJING, Loc.TIANJIN, Loc.ELSEWHERE]) & (r < p["return_consider_rate"]))
+    )
+    consider[new_grads] = True
+    idx = np.flatnonzero(consider)
+    if idx.size == 0:
+        return
+    is_new = np.isin(idx, new_grads)
+    u = _utilities(m, idx, is_new) + rng.gumbel(size=(idx.size, 4))
+    choice = np.argmax(u, axis=1).astype(np.int8)
+    here = t.loc[idx]
+    moved = choice != here
+    # graduates who stay get the settlement subsidy
+    stay_new = is_new & (choice == Loc.CITY)
+    t.stayed_at_graduation[idx[stay_new]] = True
+    m.spend("talent_settlement_subsidy", stay_new.sum() * ppa * p["talent_settlement_subsidy"])
+    m.flows_q["graduates_retained"] = stay_new.sum() * ppa
+    out = moved & (here == Loc.CITY)
+    for loc, name in zip((Loc.BEIJING, Loc.TIANJIN, Loc.ELSEWHERE), ("beijing", "tianjin", "elsewhere")):
+        m.flows_q[f"outflow_{name}"] = (out & (choice == loc)).sum() * ppa
+    back = moved & (choice == Loc.CITY)
+    m.flows_q["return_inflow"] = back.sum() * ppa
+    mi = idx[moved]
+    t.loc[mi] = choice[moved]
+    t.employer[mi] = NO_EMPLOYER
+    t.cell[mi] = -1
+    ret = idx[back]
+    t.cell[ret] = m.rng.choice(m.core_cells, size=ret.size)
+    t.ties[ret] = np.maximum(t.ties[ret], 0.3)
+
+
+def _match(m) -> None:
+    t, f, p, rng = m.talent, m.firms, m.p, m.rng
+    ppa = m.persons_per_agent
+    need, dig_need = skilled_need(m)
+    gap = np.maximum(0.0, need - f.skilled)
+    dig_gap = np.minimum(gap, np.maximum(0.0, dig_need - f.digital_staff))
+    dig_slots = stochastic_round(dig_gap / ppa, rng)
+    gen_slots = stochastic_round((gap - dig_gap) / ppa, rng)
+    other = int(stochastic_round(p["other_jobs_per_year"] / 4.0 / ppa, rng))
+    seekers = np.flatnonzero((t.loc == Loc.CITY) & (t.employer == NO_EMPLOYER))
+    n_seek = seekers.size
+    if n_seek == 0:
+        return
+    key = t.degree[seekers] + 1.0 * t.consortium[seekers] + rng.gumbel(size=n_seek) * 0.7
+    # digital slots to digital seekers
+    dig_firms = np.repeat(np.arange(len(f)), dig_slots)
+    is_dig = t.field[seekers] == Field.DIGITAL
+    taken = _pair(m, seekers[is_dig], key[is_dig], dig_firms)
+    rest = np.setdiff1d(seekers, taken, assume_unique=True)
+    rest_key = key[np.searchsorted(seekers, rest)]
+    gen_firms = np.r_[np.repeat(np.arange(len(f)), gen_slots), np.full(other, OTHER_SECTOR)]
+    taken2 = _pair(m, rest, rest_key, gen_firms)
+    m.flows_q["hires"] = (taken.size + taken2.size) * ppa
+    # job-finding rate job seekers expect: smoothed share of seekers hired per quarter
+    m.job_finding = 0.75 * m.job_finding + 0.25 * (taken.size + taken2.size) / n_seek
+
+
+def _pair(m, seekers: np.ndarray, keys: np.ndarray, slot_employer: np.ndarray) -> np.ndarray:
+    """Assortative matching: sort seekers by key, slots by wage (with noise); pair the tops."""
+    if seekers.size == 0 or slot_employer.size == 0:
+        return np.zeros(0, np.int64)
+    t, rng = m.talent, m.rng
+    slot_wage = m.wage_offer(slot_employer, np.ones(slot_employer.size, np.int64))
+    s_order = np.argsort(-(np.log(slot_wage) + rng.gumbel(size=slot_wage.size) * 0.1))
+    k = min(seekers.size, slot_employer.size)
+    who = seekers[np.argsort(-keys)[:k]]
+    emp = slot_employer[s_order[:k]]
+    t.employer[who] = emp
+    t.wage[who] = m.wage_offer(emp, t.degree[who])
+    t.tenure[who] = 0
+    firm = emp >= 0
+    t.cell[who[firm]] = m.firms.cell[emp[firm]]
+    t.cell[who[~firm]] = rng.choice(m.core_cells, size=(~firm).sum())
+    return who
+
+
+def _cultivate(m) -> None:
+    t, f, p = m.talent, m.firms, m.p
+    staff = (t.employer >= 0) & (t.loc == Loc.CITY) & (t.field == Field.ENGINEERING)
+    eligible = staff & (f.maturity[np.maximum(t.employer, 0)] >= 2)
+    convert = eligible & (m.rng.random(len(t)) < 0.03 * p["in_house_cultivation"])
+    t.field[convert] = Field.DIGITAL
+    m.spend("in_house_cultivation", convert.sum() * m.persons_per_agent * m.prog["training_cost_per_person"])
+
+

@@ -1,0 +1,362 @@
+"""ClusterModel: Qinhuangdao's six manufacturing clusters as a Mesa model, one step = one quarter.
+
+Scheduling (every quarter, in this order; each submodel updates all agents simultaneously):
+
+1. ``_environment``   wages and demand grow; digital infrastructure spreads (property layer).
+2. ``_trade``         firms compete for orders in their cluster's chain segments (sim.market).
+3. innovation.step    R&D with subsidy, technology, patents, university & leader spillovers.
+4. digital.step       digital-upgrade decisions, grants, completion (sim.digital).
+5. finance.step       profit, tax, credit, employment adjustment, exit (sim.finance).
+6. entry.step         new firms, anchor firms and their suppliers, segment moves, niche re-positioning,
+                      little-giant designation (sim.entry).
+7. labour.step        graduation (Q3), layoffs and vacancies, stay-or-leave choice, job matching,
+                      in-house training, retirement (sim.labour).
+8. energy.update      the energy-level index and tiers with hysteresis (sim.energy); records.
+
+Grid orientation: Mesa cells are ``(x, y)`` with x = raster column and y = north-up row
+(``y = height - 1 - raster_row``); flat cell indices used in the state arrays are raster row-major
+``raster_row * width + col``. Property layers (``grid.digital_coverage``, ``grid.housing_price``,
+``grid.amenity``) are ``(width, height)`` arrays in Mesa's ``[x, y]`` order.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import mesa
+import numpy as np
+import pandas as pd
+from mesa.discrete_space import OrthogonalMooreGrid
+
+from sim import digital, energy, entry, finance, innovation, labour, market, records
+from sim.agents import Firm, Government, Talent, University
+from sim.city import load_layout
+from sim.config import Config, resolve_config
+from sim.constants import NO_EMPLOYER, OTHER_SECTOR, SizeClass
+from sim.initial import build_firms, build_talent
+from sim.tables import AgentTable
+
+MIN_AGENTS_PER_COHORT = 10
+
+FIRM_COLUMNS = {
+    "alive": bool, "cluster": np.int8, "segment": np.int8, "niche": np.int16, "size_class": np.int8,
+    "district": np.int8, "cell": np.int64, "employees": float, "sales": float, "capacity": float,
+    "value_added": float, "tech": float, "rd_rate": float, "rd_spend": float, "rd_subsidy": float,
+    "rd_stock": float, "patent_stock": float, "patents_q": float, "maturity": np.int8,
+    "upgrading": np.int8, "upgrade_cost": float, "cash": float, "debt": float, "profit": float,
+    "age": np.int32, "supplies": np.int64, "above_scale": bool, "little_giant": bool,
+    "entered": np.int32, "exited": np.int32, "skilled": float, "digital_staff": float,
+    "crowd": float,
+}
+TALENT_COLUMNS = {
+    "loc": np.int8, "employer": np.int64, "field": np.int8, "degree": np.int8, "age": float,
+    "cell": np.int64, "wage": float, "ties": float, "tenure": np.int32, "cohort": np.int32,
+    "university": np.int8, "stayed_at_graduation": bool, "consortium": bool,
+}
+
+
+class ModelError(RuntimeError):
+    """The model cannot run with these settings (raised inside the model, e.g. too coarse a resolution)."""
+
+
+class ClusterModel(mesa.Model):
+    """Agent-based model of Qinhuangdao's advanced-manufacturing clusters (先进制造集群).
+
+    Args:
+        config: a :class:`sim.Config`, a path to a scenario TOML, a mapping in the TOML layout, or
+            None for ``configs/baseline.toml`` (the status quo).
+        rng: seed or numpy Generator (Mesa 3 convention); one seed gives one identical run.
+        quarters: horizon override (quarters; default from the config, 40).
+        persons_per_agent: talent resolution override (persons per Talent agent; default 10).
+        **params: any lever, uncertainty or fact by name (e.g. ``rd_subsidy_rate=0.2``), so
+            ``mesa.batch_run(ClusterModel, {"rd_subsidy_rate": [0, 0.2]})`` works.
+    """
+
+    def __init__(self, config: Config | str | None = None, rng=None, quarters: int | None = None,
+                 persons_per_agent: int | None = None, **params):
+        settings = {k: v for k, v in (("quarters", quarters), ("persons_per_agent", persons_per_agent)) if v is not None}
+        self.config = resolve_config(config).with_overrides(params, **settings)
+        super().__init__(rng=rng)
+        self.p = dict(self.config.values)
+        self.city = self.config.city
+        self.quarters = self.config.quarters
+        self.persons_per_agent = self.config.persons_per_agent
+        self.start_year, self.start_q = self.config.start
+        self.quarter = 0
+        self._check_resolution()
+        self._build_space()
+        self._build_structure()
+        self.firms = AgentTable(FIRM_COLUMNS)
+        self.talent = AgentTable(TALENT_COLUMNS)
+        build_firms(self)
+        build_talent(self)
+        self.initial_talent_persons = len(self.talent) * self.persons_per_agent
+        self.graduate_persons_total = 0
+        self._init_demand()
+        self._create_agents()
+        self.job_finding = 0.5  # skilled openings per job seeker, updated by sim.labour
+        self.prospects = labour.prospects(self)
+        self.spending_q: dict[str, float] = defaultdict(float)
+        self.flows_q: dict[str, float] = defaultdict(float)
+        self.events_q: dict[str, np.ndarray] = {}
+        self._trade()
+        labour.refresh_staff(self)
+        energy.init(self)
+        self.recorder = records.Recorder(self)
+        self.recorder.collect(self)
+        self.datacollector = mesa.DataCollector(model_reporters=records.MODEL_REPORTERS)
+        self.datacollector.collect(self)
+
+    # ------------------------------------------------------------------ set-up
+    def _check_resolution(self) -> None:
+        for key, u in self.city["universities"].items():
+            agents = u["graduates"] / self.persons_per_agent
+            if agents < MIN_AGENTS_PER_COHORT:
+                raise ModelError(
+                    f"persons_per_agent={self.persons_per_agent} leaves {u['label_en']} with {agents:.1f} graduate "
+                    f"agents per year; at least {MIN_AGENTS_PER_COHORT} are needed for stay/leave shares to mean "
+                    f"anything. Use persons_per_agent <= {int(u['graduates'] // MIN_AGENTS_PER_COHORT)}."
+                )
+
+    def _build_space(self) -> None:
+        self.layout = load_layout(self.city, self.config.scenario["map"])
+        h, w = self.layout.shape
+        self.grid = OrthogonalMooreGrid((w, h), torus=False, random=self.random)
+        self.cell_km = self.layout.km_coords()
+        self.cell_district = self.layout.district.ravel()
+        d = self.city["districts"]
+        names = self.layout.district_names
+        cov = np.zeros(h * w)
+        housing = np.zeros(h * w)
+        amenity = np.zeros(h * w)
+        for i, name in enumerate(names):
+            m = self.cell_district == i
+            cov[m], housing[m], amenity[m] = d[name]["coverage"], d[name]["housing"], d[name]["amenity"]
+        for name, values in (("digital_coverage", cov), ("housing_price", housing), ("amenity", amenity)):
+            layer = self.grid.create_property_layer(name, default_value=0.0, dtype=float)
+            layer.data[:] = self.raster_to_layer(values.reshape(h, w))
+        self.core_districts = np.array([i for i, n in enumerate(names) if d[n]["core"]])
+        seats = np.array([d[n]["seat"] for n in names])  # lat, lon
+        self.seat_cell = np.array([self._nearest_land_cell(lat, lon, i) for i, (lat, lon) in enumerate(seats)])
+        self.seat_km = self.cell_km[self.seat_cell]
+        self.core_cells = self.seat_cell[self.core_districts]
+        self.distance_km = self._distances()
+
+    def _distances(self) -> np.ndarray:
+        """(5, 4) km from each location (city, Beijing, Tianjin, elsewhere, retired) to each choice."""
+        p = self.p
+        b, t, e = p["distance_beijing_km"], p["distance_tianjin_km"], p["distance_elsewhere_km"]
+        bt = 120.0  # Beijing-Tianjin, km (HSR ~30 min)
+        d = np.array([[0, b, t, e], [b, 0, bt, e], [t, bt, 0, e], [e, e, e, 0], [0, 0, 0, 0]], float)
+        return d
+
+    def _nearest_land_cell(self, lat: float, lon: float, district: int) -> int:
+        return self.layout.cell_of(lat, lon, district)
+
+    def raster_to_layer(self, raster: np.ndarray) -> np.ndarray:
+        """(rows north-first, cols) raster -> Mesa (x, y) layer array."""
+        return raster[::-1, :].T
+
+    def layer_to_raster(self, layer: np.ndarray) -> np.ndarray:
+        return layer.T[::-1, :]
+
+    def cell_at(self, flat: int):
+        """The Mesa cell of a flat raster index."""
+        h, w = self.layout.shape
+        r, c = divmod(int(flat), w)
+        return self.grid._cells[(c, h - 1 - r)]
+
+    def _build_structure(self) -> None:
+        c = self.city
+        self.cluster_keys = list(c["clusters"])
+        self.n_clusters = len(self.cluster_keys)
+        seg = c["segments"]
+        self.segment_keys = list(seg["keys"])
+        self.n_segments = len(self.segment_keys)
+        self.va_rate = np.array(seg["value_added_rate"])
+        self.skilled_share = np.array(seg["skilled_share"])
+        self.tech_required = np.array(seg["tech_required"])
+        self.initial_local_supply = np.array(seg["initial_local_supply"])
+        self.max_niches = max(v["niches"] for v in c["clusters"].values())
+        self.n_niches = np.array([v["niches"] for v in c["clusters"].values()])
+        self.demand_growth = np.array([self.p[f"demand_growth_{k}"] for k in self.cluster_keys])
+        self.degree_premium = np.array(c["talent"]["degree_wage_premium"])
+        self.n_districts = len(c["districts"])
+        self.prog = c["programmes"]
+
+    def _init_demand(self) -> None:
+        """Demand per (cluster, segment) so that start-state sales are what firms sell (see market)."""
+        f = self.firms
+        key = f.cluster.astype(np.int64) * self.n_segments + f.segment
+        sales_cs = np.bincount(key, weights=f.sales, minlength=self.n_clusters * self.n_segments)
+        local = np.array(self.city["segments"]["initial_local_supply"])
+        share = np.tile(local, self.n_clusters) * self.prog["max_local_share"]
+        self.demand = (sales_cs / share).reshape(self.n_clusters, self.n_segments)
+
+    def _create_agents(self) -> None:
+        f = self.firms
+        Firm.create_agents(self, len(f), list(range(len(f))), [self.cell_at(c) for c in f.cell])
+        self.firm_agents = {a.row: a for a in self.agents_by_type[Firm]}
+        Talent.create_agents(self, len(self.talent), list(range(len(self.talent))))
+        names = self.layout.district_names
+        self.universities = []
+        for key, spec in self.city["universities"].items():
+            d = names.index(spec["district"])
+            self.universities.append(University(self, key, spec, self.cell_at(self.seat_cell[d])))
+        self.univ_km = np.array([self.cell_km[self.seat_cell[names.index(u["district"])]]
+                                 for u in self.city["universities"].values()])
+        self.city_government = Government(self, "Qinhuangdao", "秦皇岛市", None, self.cell_at(self.seat_cell[0]))
+        self.district_governments = [
+            Government(self, n, self.city["districts"][n]["label_zh"], i, self.cell_at(self.seat_cell[i]))
+            for i, n in enumerate(names)
+        ]
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def years_elapsed(self) -> float:
+        return self.quarter / 4.0
+
+    @property
+    def period(self) -> str:
+        q = self.start_q - 1 + self.quarter
+        return f"{self.start_year + q // 4}Q{q % 4 + 1}"
+
+    @property
+    def quarter_of_year(self) -> int:
+        """1-4 for the current period."""
+        return (self.start_q - 1 + self.quarter) % 4 + 1
+
+    def city_wage(self) -> float:
+        """Average Qinhuangdao wage this quarter, yuan per year."""
+        return self.p["wage_qinhuangdao"] * (1 + self.p["qinhuangdao_wage_growth"]) ** self.years_elapsed
+
+    def productivity(self) -> float:
+        """Revenue per employee per quarter at technology 0, L1; grows with wages (balanced growth)."""
+        return self.p["labour_productivity"] * (1 + self.p["qinhuangdao_wage_growth"]) ** self.years_elapsed
+
+    def destination_wage(self, name: str) -> float:
+        key = name.lower()
+        g = self.p.get(f"{key}_wage_growth", self.p["qinhuangdao_wage_growth"])
+        return self.p[f"wage_{key}"] * (1 + g) ** self.years_elapsed
+
+    def wage_offer(self, employer: np.ndarray, degree: np.ndarray) -> np.ndarray:
+        """Annual wage (yuan) for skilled staff: city wage x degree premium x employer's level."""
+        base = self.city_wage() * self.degree_premium[degree]
+        f = self.firms
+        firm = employer >= 0
+        level = np.ones(len(employer))
+        idx = employer[firm]
+        level[firm] = (0.9 + 0.5 * f.tech[idx]) * np.where(f.size_class[idx] == SizeClass.LEADER, 1.15, 1.0)
+        level[employer == OTHER_SECTOR] = 0.95
+        level[employer == NO_EMPLOYER] = 0.9
+        return base * level
+
+    def spend(self, lever: str, amount: float) -> None:
+        """Book government spending (yuan) on a lever this quarter."""
+        if lever not in self.p:
+            raise KeyError(lever)
+        self.spending_q[lever] += float(amount)
+
+    def waste(self) -> float:
+        """Share of district-level lever spending lost to duplication at the current coordination."""
+        return self.p["duplication_waste"] * (1.0 - self.p["city_coordination"])
+
+    # ------------------------------------------------------------------ the quarter
+    def step(self) -> None:
+        """Advance one quarter."""
+        self.quarter += 1
+        self.spending_q = defaultdict(float)
+        self.flows_q = defaultdict(float)
+        self._environment()
+        self._trade()
+        innovation.step(self)
+        digital.step(self)
+        finance.step(self)
+        entry.step(self)
+        labour.step(self)
+        energy.update(self)
+        self.recorder.collect(self)
+        self.datacollector.collect(self)
+        if self.quarter >= self.quarters:
+            self.running = False
+
+    def _environment(self) -> None:
+        self.demand *= (1.0 + self.demand_growth[:, None]) ** 0.25
+        digital.spread_infrastructure(self)
+        p, prog = self.p, self.prog
+        fixed = {
+            "city_coordination": prog["coordination_cost"], "iur_platform_strength": prog["iur_platform_cost"],
+            "data_sharing_centre": prog["data_centre_cost"], "benchmark_programme": prog["benchmark_cost"],
+            "industry_education_consortium": prog["consortium_cost"],
+            "resource_sharing_platform": prog["resource_sharing_cost"],
+        }
+        for lever, cost in fixed.items():
+            self.spend(lever, p[lever] * cost / 4.0)
+
+    def _trade(self) -> None:
+        f = self.firms
+        alive = f.alive
+        need = f.employees * self.skilled_share[f.segment]
+        fill = np.where(need > 0, f.skilled / np.maximum(need, 1e-9), 1.0)
+        outside_core = ~np.isin(f.district, self.core_districts)
+        sharing = 1.0 + 0.05 * self.p["resource_sharing_platform"] * (outside_core | (f.size_class == SizeClass.SME))
+        f.capacity[:] = market.capacity(f.employees, f.tech, f.maturity, np.where(self._staff_known, fill, 1.0),
+                                        self.productivity(), self.p["digital_gain_per_level"], sharing)
+        crowd, self.homogeneity = market.niche_crowding(f.cluster, f.segment, f.niche, alive, self.n_clusters,
+                                                        self.n_segments, self.max_niches)
+        f.crowd[:] = crowd
+        linked = (f.supplies >= 0) & alive[np.maximum(f.supplies, 0)]
+        competitiveness = (1.0 + f.tech) * (1.0 + 0.5 * linked)
+        tech_cs = market.segment_tech(f.cluster, f.segment, f.tech, f.capacity, alive, self.n_clusters,
+                                      self.n_segments)
+        if not hasattr(self, "tech0_cs"):
+            self.tech0_cs = tech_cs
+        self.local_ceiling = market.local_share_ceiling(
+            tech_cs, self.tech0_cs, self.initial_local_supply[None, :], self.prog["max_local_share"],
+            self.prog["local_share_tech_elasticity"])
+        sales, self.local_sales = market.clear(self.demand, f.cluster, f.segment, f.capacity, competitiveness,
+                                               alive, self.local_ceiling)
+        f.sales[:] = sales
+        f.value_added[:] = sales * self.va_rate[f.segment] * (1.0 - self.p["homogeneity_margin_penalty"] * crowd)
+        self.chain = market.chain_completeness(self.local_sales, self.demand)
+
+    _staff_known = False  # the first clearing (at set-up) happens before staff are counted
+
+    # ------------------------------------------------------------------ outputs
+    def result(self):
+        """Tidy tables of the quarters run so far (a :class:`sim.scenario.ScenarioResult`)."""
+        from sim.scenario import ScenarioResult
+
+        return ScenarioResult.from_recorder(self.recorder, self.config, seed=self._seed)
+
+    def firm_frame(self) -> pd.DataFrame:
+        """Alive firms for maps: x, y = raster column/row (row 0 = north), cluster, segment, employees,
+        maturity (1-5), size_class (leader / little_giant / sme), district."""
+        f = self.firms
+        idx = np.flatnonzero(f.alive)
+        rows, cols = np.divmod(f.cell[idx], self.layout.shape[1])
+        size = np.array(["sme", "little_giant", "leader"])[np.where(f.little_giant[idx], 1, f.size_class[idx])]
+        size[f.size_class[idx] == SizeClass.LEADER] = "leader"
+        return pd.DataFrame({
+            "row": idx, "x": cols, "y": rows,
+            "cluster": np.array(self.cluster_keys)[f.cluster[idx]],
+            "segment": np.array(self.segment_keys)[f.segment[idx]],
+            "employees": f.employees[idx], "revenue": 4 * f.sales[idx], "maturity": f.maturity[idx],
+            "size_class": size, "district": np.array(self.layout.district_names)[f.district[idx]],
+        })
+
+    def _cell_xy(self, flat: int) -> tuple[int, int]:
+        r, c = divmod(int(flat), self.layout.shape[1])
+        return c, r
+
+    def university_cells(self) -> list[tuple[str, str, int, int]]:
+        """(name_en, name_zh, x, y) of each university, raster column/row."""
+        names = self.layout.district_names
+        return [(u.name_en, u.name_zh, *self._cell_xy(self.seat_cell[names.index(spec["district"])]))
+                for u, spec in zip(self.universities, self.city["universities"].values())]
+
+    def government_cells(self) -> list[tuple[str, str, int, int]]:
+        """(name_en, name_zh, x, y) of the city and district government seats."""
+        govs = [self.city_government, *self.district_governments]
+        seats = [self.seat_cell[self.layout.district_names.index("Haigang")], *self.seat_cell]
+        return [(g.name_en, g.name_zh, *self._cell_xy(s)) for g, s in zip(govs, seats)]

@@ -1,0 +1,142 @@
+"""Quarterly outcomes, gathered as columns (cheap) and turned into tidy tables at the end.
+
+City row (one per quarter, quarter 0 = start state): talent by location and skill (persons), the
+quarter's graduates, those who stayed, outflows to Beijing / Tianjin / elsewhere and returns
+(persons), government spending per lever and in total (yuan this quarter), local tax (yuan), the
+cumulative cost per retained graduate (talent-lever spending / graduates retained, yuan), firms,
+employment (persons), revenue and value added (yuan per year, annualised).
+Cluster rows: the energy index, its components and tier, and the aggregates of ``sim.energy``.
+District rows: firms, jobs (persons), mean digital coverage (0-1), talent living there (persons).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+from sim.constants import Degree, Field, Loc
+
+TALENT_LEVERS = ("talent_settlement_subsidy", "industry_education_consortium", "in_house_cultivation")
+
+
+def _talent_persons(m, mask) -> float:
+    return float(mask.sum() * m.persons_per_agent)
+
+
+class Recorder:
+    """Accumulates the model's quarterly outcomes as lists per column."""
+
+    def __init__(self, m):
+        self.city: dict[str, list] = defaultdict(list)
+        self.clusters: dict[str, list] = defaultdict(list)
+        self.districts: dict[str, list] = defaultdict(list)
+        self.levers = m.config.names("levers")
+        self.cluster_keys = m.cluster_keys
+        self.district_names = m.layout.district_names
+        self.energy_components = m.city["energy"]["components"]
+        self._talent_spend = 0.0
+        self._retained = 0.0
+
+    def collect(self, m) -> None:
+        t, f = m.talent, m.firms
+        q, period, year = m.quarter, m.period, m.start_year + (m.start_q - 1 + m.quarter) / 4.0
+        row = self.city
+        row["quarter"].append(q)
+        row["period"].append(period)
+        row["year"].append(year)
+        in_city = t.loc == Loc.CITY
+        for loc, name in ((Loc.CITY, "city"), (Loc.BEIJING, "beijing"), (Loc.TIANJIN, "tianjin"),
+                          (Loc.ELSEWHERE, "elsewhere"), (Loc.RETIRED, "retired")):
+            row[f"talent_{name}"].append(_talent_persons(m, t.loc == loc))
+        for deg, name in ((Degree.VOCATIONAL, "vocational"), (Degree.BACHELOR, "bachelor"),
+                          (Degree.POSTGRADUATE, "postgraduate")):
+            row[f"talent_city_{name}"].append(_talent_persons(m, in_city & (t.degree == deg)))
+        row["talent_city_digital"].append(_talent_persons(m, in_city & (t.field == Field.DIGITAL)))
+        fl = m.flows_q
+        grads = fl.get("graduates", 0.0)
+        kept = fl.get("graduates_retained", 0.0)
+        row["graduates"].append(float(grads))
+        row["graduates_retained"].append(float(kept))
+        row["graduate_retention"].append(kept / grads if grads > 0 else np.nan)
+        for name in ("outflow_beijing", "outflow_tianjin", "outflow_elsewhere", "return_inflow"):
+            row[name].append(float(fl.get(name, 0.0)))
+        total = 0.0
+        for lever in self.levers:
+            v = float(m.spending_q.get(lever, 0.0))
+            row[f"spending_{lever}"].append(v)
+            total += v
+        row["spending_total"].append(total)
+        row["tax_revenue"].append(float(fl.get("tax_revenue", 0.0)))
+        self._talent_spend += sum(m.spending_q.get(k, 0.0) for k in TALENT_LEVERS)
+        self._retained += kept
+        row["cost_per_retained_graduate"].append(self._talent_spend / self._retained if self._retained else np.nan)
+        a = f.alive
+        row["firms"].append(int(a.sum()))
+        row["employment"].append(float(f.employees[a].sum()))
+        row["revenue"].append(float(4 * f.sales[a].sum()))
+        row["value_added"].append(float(4 * f.value_added[a].sum()))
+        row["mean_energy_index"].append(float(np.mean(m.energy_index)))
+        self._collect_clusters(m, q, period, year)
+        self._collect_districts(m, q, period, year)
+
+    def _collect_clusters(self, m, q, period, year) -> None:
+        st, comp = m.stats, m.energy_components
+        entries = np.bincount(m.firms.cluster[m.events_q.get("entries", np.zeros(0, np.int64))],
+                              minlength=m.n_clusters)
+        exits = np.bincount(m.firms.cluster[m.events_q.get("exits", np.zeros(0, np.int64))], minlength=m.n_clusters)
+        c = self.clusters
+        for i, key in enumerate(self.cluster_keys):
+            c["quarter"].append(q)
+            c["period"].append(period)
+            c["year"].append(year)
+            c["cluster"].append(key)
+            c["energy_index"].append(float(m.energy_index[i]))
+            c["energy_tier"].append(int(m.energy_tier[i]))
+            for j, name in enumerate(self.energy_components):
+                c[f"idx_{name}"].append(float(comp[i, j]))
+            for name in ("revenue", "value_added", "employment", "patents", "patent_stock", "rd_intensity",
+                         "chain_completeness", "homogeneity", "leaders", "little_giants", "firms"):
+                c[name].append(float(st[name][i]))
+            for lvl in range(5):
+                c[f"maturity_l{lvl + 1}"].append(float(st["maturity_shares"][i, lvl]))
+            c["entries"].append(int(entries[i]))
+            c["exits"].append(int(exits[i]))
+        m.events_q = {}
+
+    def _collect_districts(self, m, q, period, year) -> None:
+        f, t = m.firms, m.talent
+        a = f.alive
+        nd = len(self.district_names)
+        firms = np.bincount(f.district[a], minlength=nd)
+        jobs = np.bincount(f.district[a], weights=f.employees[a], minlength=nd)
+        cov = m.layer_to_raster(m.grid.digital_coverage.data).ravel()
+        land = m.cell_district >= 0
+        cov_d = np.bincount(m.cell_district[land], weights=cov[land], minlength=nd) / np.maximum(
+            np.bincount(m.cell_district[land], minlength=nd), 1)
+        live = (t.loc == Loc.CITY) & (t.cell >= 0)
+        talent = np.bincount(m.cell_district[t.cell[live]], minlength=nd) * m.persons_per_agent
+        d = self.districts
+        for i, name in enumerate(self.district_names):
+            d["quarter"].append(q)
+            d["period"].append(period)
+            d["year"].append(year)
+            d["district"].append(name)
+            d["firms"].append(int(firms[i]))
+            d["jobs"].append(float(jobs[i]))
+            d["digital_coverage"].append(float(cov_d[i]))
+            d["talent"].append(float(talent[i]))
+
+
+def _last(name):
+    def report(m):
+        return m.recorder.city[name][-1]
+
+    report.__name__ = name
+    return report
+
+
+MODEL_REPORTERS = {name: _last(name) for name in (
+    "talent_city", "graduate_retention", "outflow_beijing", "outflow_tianjin", "firms", "revenue",
+    "mean_energy_index", "spending_total",
+)}

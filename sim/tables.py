@@ -1,0 +1,87 @@
+"""Struct-of-arrays state for agents, and vectorised group helpers.
+
+Each Mesa agent (a firm, a talent super-individual) owns one *slot*: a row index into numpy arrays
+held by an :class:`AgentTable`. Submodels update whole columns at once; the Mesa agent objects are
+thin views that read their row (see ``sim.agents``). Rows are never reused or compacted, so a slot
+index is stable for the life of a run; ``alive`` marks the rows still in play.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+
+class AgentTable:
+    """Growable columns of equal length. ``table.revenue`` is the full column (all slots)."""
+
+    def __init__(self, columns: Mapping[str, np.dtype | type]):
+        self._dtypes = {name: np.dtype(dt) for name, dt in columns.items()}
+        for name, dt in self._dtypes.items():
+            setattr(self, name, np.zeros(0, dtype=dt))
+
+    def __len__(self) -> int:
+        return len(getattr(self, next(iter(self._dtypes))))
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self._dtypes)
+
+    def append(self, n: int, **values) -> np.ndarray:
+        """Add ``n`` rows; unnamed columns are zero. Returns the new slot indices."""
+        unknown = set(values) - set(self._dtypes)
+        if unknown:
+            raise KeyError(f"unknown columns {sorted(unknown)}")
+        start = len(self)
+        for name, dt in self._dtypes.items():
+            new = np.zeros(n, dtype=dt)
+            if name in values:
+                new[:] = values[name]
+            setattr(self, name, np.concatenate([getattr(self, name), new]))
+        return np.arange(start, start + n)
+
+
+def group_sum(groups: np.ndarray, values: np.ndarray | None, n_groups: int) -> np.ndarray:
+    """Sum of ``values`` (or counts) per group id in ``[0, n_groups)``."""
+    return np.bincount(groups, weights=values, minlength=n_groups)[:n_groups]
+
+
+def rank_within_groups(groups: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Rank (0 = smallest key) of each element among the elements of its group."""
+    order = np.lexsort((keys, groups))
+    sorted_groups = groups[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_groups)) + 1]
+    run_lengths = np.diff(np.r_[starts, len(order)])
+    first_of_run = np.repeat(starts, run_lengths)
+    ranks = np.empty(len(order), dtype=np.int64)
+    ranks[order] = np.arange(len(order)) - first_of_run
+    return ranks
+
+
+def stochastic_round(x: np.ndarray | float, rng: np.random.Generator) -> np.ndarray:
+    """Round to an integer up or down with probability equal to the fraction (unbiased)."""
+    x = np.asarray(x, dtype=float)
+    base = np.floor(x)
+    return (base + (rng.random(x.shape) < (x - base))).astype(np.int64)
+
+
+def allocate_budget(costs: np.ndarray, pots: np.ndarray, pot_of: np.ndarray, order_keys: np.ndarray) -> np.ndarray:
+    """Which requests a budget covers, first come first served within each pot.
+
+    ``costs[i]`` is request i's claim, ``pot_of[i]`` the pot it draws on, ``order_keys`` the queue
+    order (smallest first). A request is granted while the running total of its pot stays within
+    ``pots[pot_of[i]]``. Returns a boolean mask of granted requests.
+    """
+    if len(costs) == 0:
+        return np.zeros(0, dtype=bool)
+    order = np.lexsort((order_keys, pot_of))
+    c = costs[order]
+    g = pot_of[order]
+    cum = np.cumsum(c)
+    starts = np.r_[0, np.flatnonzero(np.diff(g)) + 1]
+    offset = np.repeat(np.r_[0.0, cum[starts[1:] - 1]], np.diff(np.r_[starts, len(c)]))
+    granted_sorted = (cum - offset) <= pots[g]
+    granted = np.empty(len(costs), dtype=bool)
+    granted[order] = granted_sorted
+    return granted
