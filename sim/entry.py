@@ -3,7 +3,8 @@
 * **Entry** (spin-offs and outside investment): per cluster ~ Poisson(entry_rate x firms x
   clip(margin / margin in the first quarter, 0.25, 2)): profitable clusters attract more entrants. An entrant picks its segment and niche: with probability equal to
   city coordination k from the city plan (the most under-supplied segment; the least crowded niche),
-  otherwise by herding (segments as the cluster's firms are; niches by popularity, Zipf). Its district:
+  otherwise by herding (segments as the cluster's firms are, among those its technology allows;
+  niches by popularity, Zipf). Its district:
   with the plan, by the districts' shares (spreading beyond Haigang/ETDZ), otherwise where firms are.
 * **Anchor firms** (链主): the yearly attraction budget (less duplication waste) accumulates; each time
   it reaches ``anchor_cost`` one anchor lands in the cluster-segment with the largest supply gap
@@ -117,9 +118,13 @@ def _entrants(m) -> None:
     gap = _gap(m)
     seg_mix = np.zeros((m.n_clusters, m.n_segments))
     np.add.at(seg_mix, (f.cluster[a], f.segment[a]), 1.0)
+    tech = np.clip(rng.beta(2.0, 5.0, n), 0.02, 0.8)
     segment = np.empty(n, np.int8)
     for i, c in enumerate(cluster):
-        w = np.maximum(gap[c], 0.0) + 1e-3 if planned[i] else seg_mix[c] + 1e-3
+        if planned[i]:  # the plan steers entrants to weak links (and helps them reach the technology)
+            w = np.maximum(gap[c], 0.0) + 1e-3
+        else:  # herding: segments as the cluster's firms are, among those the entrant can work in
+            w = (seg_mix[c] + 1e-3) * (m.tech_required <= tech[i])
         segment[i] = rng.choice(m.n_segments, p=w / w.sum())
     niche = _choose_niche(m, cluster, segment, planned)
     shares = np.array([m.city["districts"][d]["firm_share"] for d in m.layout.district_names])
@@ -127,7 +132,7 @@ def _entrants(m) -> None:
     dist_p = np.where(planned[:, None], shares[None, :], (where_firms / where_firms.sum())[None, :])
     district = np.array([rng.choice(m.n_districts, p=row / row.sum()) for row in dist_p], np.int8)
     revenue = rng.lognormal(np.log(m.prog["entrant_revenue"]), 0.6, n)
-    tech = np.maximum(np.clip(rng.beta(2.0, 5.0, n), 0.02, 0.8), m.tech_required[segment])
+    tech = np.maximum(tech, m.tech_required[segment])
     _new_firms(m, cluster, segment, niche, district, revenue, tech, _place(m, district),
                np.full(n, SizeClass.SME, np.int8), np.full(n, -1))
 

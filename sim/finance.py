@@ -6,8 +6,9 @@
 * local tax = local_tax_rate x value added (to the district and city governments);
 * profit = value added - wages - R&D net of subsidy - interest - tax;
 * cash below zero is borrowed up to the credit limit (credit_limit_to_revenue x annual revenue); a firm
-  that still cannot pay exits (insolvency). On top, a random exit hazard (above-scale 2-4%/yr, small
-  6-10%/yr, MISSION §3) doubled for loss-making firms. Firms with spare cash repay a quarter of it.
+  that still cannot pay exits (insolvency). On top, a random exit hazard for reasons outside the model
+  (owners retiring, relocation, takeovers): above-scale 2-4%/yr, small 6-10%/yr (MISSION §3), 0.3 times
+  that for leaders. Firms with spare cash repay a quarter of it.
 * employees move a quarter of the way toward sales / (0.9 x revenue per employee), i.e. 90% use.
 """
 
@@ -59,7 +60,7 @@ def step(m) -> None:
     # exit
     yearly = np.where(f.above_scale, p["exit_rate_above_scale"], p["exit_rate_small"])
     hazard = 1.0 - (1.0 - yearly) ** 0.25
-    hazard = hazard * np.where(f.profit < 0, 2.0, 1.0) * np.where(f.size_class == SizeClass.LEADER, 0.3, 1.0)
+    hazard = hazard * np.where(f.size_class == SizeClass.LEADER, 0.3, 1.0)
     insolvent = a & (f.cash < 0)
     exits = a & (insolvent | (rng.random(len(f)) < hazard))
     remove_firms(m, np.flatnonzero(exits))

@@ -46,7 +46,7 @@ def refresh_staff(m) -> None:
     f.skilled[:] = np.bincount(t.employer[staff], minlength=n)[:n] * ppa
     dig = staff & (t.field == Field.DIGITAL)
     f.digital_staff[:] = np.bincount(t.employer[dig], minlength=n)[:n] * ppa
-    type(m)._staff_known = True
+    m._staff_known = True
 
 
 def step(m) -> None:

@@ -91,9 +91,11 @@ class ClusterModel(mesa.Model):
         build_firms(self)
         build_talent(self)
         self.initial_talent_persons = len(self.talent) * self.persons_per_agent
+        self.initial_above_scale = self.firms.above_scale.copy()
         self.graduate_persons_total = 0
         self._init_demand()
         self._create_agents()
+        self._staff_known = False  # the first clearing (at set-up) happens before staff are counted
         self.job_finding = 0.5  # skilled openings per job seeker, updated by sim.labour
         self.prospects = labour.prospects(self)
         self.spending_q: dict[str, float] = defaultdict(float)
@@ -319,8 +321,6 @@ class ClusterModel(mesa.Model):
         f.sales[:] = sales
         f.value_added[:] = sales * self.va_rate[f.segment] * (1.0 - self.p["homogeneity_margin_penalty"] * crowd)
         self.chain = market.chain_completeness(self.local_sales, self.demand)
-
-    _staff_known = False  # the first clearing (at set-up) happens before staff are counted
 
     # ------------------------------------------------------------------ outputs
     def result(self):

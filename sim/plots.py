@@ -1,0 +1,130 @@
+"""Matplotlib figures of one run (``ScenarioResult``): what a reader would rather look at than read.
+
+Pure functions: each takes a result and returns a ``Figure``; the CLI saves them as PNG.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib import font_manager  # noqa: E402
+
+CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Sans SC", "WenQuanYi Zen Hei", "Source Han Sans SC")
+
+
+def cjk_font() -> str | None:
+    """Name of an installed font that has Chinese glyphs (Debian: fonts-noto-cjk), or None."""
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    return next((name for name in CJK_FONTS if name in installed), None)
+
+
+def use_cjk_font() -> bool:
+    """Put a CJK font first in matplotlib's sans-serif list; warn once (clearly) if there is none."""
+    name = cjk_font()
+    if name is None:
+        warnings.warn("No CJK font found (install Debian's fonts-noto-cjk): Chinese labels will show as boxes.",
+                      stacklevel=2)
+        return False
+    plt.rcParams["font.sans-serif"] = [name, *plt.rcParams["font.sans-serif"]]
+    plt.rcParams["font.family"] = "sans-serif"
+    return True
+
+TIER_COLOURS = ["#f2f2f2", "#dceaf7", "#b9d5ee", "#8fbbe3", "#5d9bd5"]
+CLUSTER_COLOURS = ["#1f77b4", "#2ca02c", "#17becf", "#bcbd22", "#d62728", "#9467bd", "#7f7f7f"]
+DEST_COLOURS = {"beijing": "#c0392b", "tianjin": "#e67e22", "elsewhere": "#95a5a6"}
+
+
+def _labels(result):
+    city = result.config.city
+    return {k: v["label_en"] for k, v in city["clusters"].items()}, city["energy"]
+
+
+def energy_levels(result):
+    """Energy index per cluster over time, on bands of the tiers (county .. world-class)."""
+    labels, energy = _labels(result)
+    cl = result.clusters
+    fig, ax = plt.subplots(figsize=(9, 5))
+    lo, hi = max(0.0, cl["energy_index"].min() - 0.08), min(1.0, cl["energy_index"].max() + 0.08)
+    edges = [0.0, *energy["tier_thresholds"], 1.0]
+    for i in range(len(edges) - 1):
+        ax.axhspan(edges[i], edges[i + 1], color=TIER_COLOURS[i], zorder=0)
+        top, bottom = min(edges[i + 1], hi), max(edges[i], lo)
+        if top - bottom > 0.02:  # label the tiers that are visible
+            ax.text(0.01, (top + bottom) / 2, energy["tier_labels_en"][i], transform=ax.get_yaxis_transform(),
+                    fontsize=8, color="#555", va="center")
+    for (key, label), colour in zip(labels.items(), CLUSTER_COLOURS):
+        d = cl[cl["cluster"] == key]
+        ax.plot(d["year"], d["energy_index"], color=colour, lw=2, label=label)
+    ax.set_ylim(lo, hi)
+    ax.set_xlabel("year")
+    ax.set_ylabel("energy index (0-1)")
+    ax.set_title("Cluster energy level (能级) by quarter")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.tight_layout()
+    return fig
+
+
+def talent_flows(result):
+    """Graduates kept, and persons leaving for Beijing, Tianjin and elsewhere, per year."""
+    city = result.city.iloc[1:].copy()
+    city["y"] = np.floor(city["year"] - 0.25 / 4).astype(int)
+    yearly = city.groupby("y")[["graduates", "graduates_retained", "outflow_beijing", "outflow_tianjin",
+                                "outflow_elsewhere", "return_inflow"]].sum()
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.5))
+    bottom = np.zeros(len(yearly))
+    for name, colour in DEST_COLOURS.items():
+        ax1.bar(yearly.index, yearly[f"outflow_{name}"], bottom=bottom, color=colour, label=f"to {name.title()}")
+        bottom += yearly[f"outflow_{name}"].to_numpy()
+    ax1.plot(yearly.index, yearly["return_inflow"], "k.-", label="returning")
+    ax1.set_title("Talent leaving the city (persons / year)")
+    ax1.legend(fontsize=8)
+    ret = yearly["graduates_retained"] / yearly["graduates"].replace(0, np.nan)
+    ax2.plot(yearly.index, 100 * ret, "o-", color="#2c3e50")
+    ax2.set_ylim(0, 100)
+    ax2.set_title("Graduates who stay (%)")
+    for ax in (ax1, ax2):
+        ax.set_xlabel("year")
+    fig.tight_layout()
+    return fig
+
+
+def maturity_distribution(result):
+    """Share of firms at each digital maturity level (GB/T 39116 L1-L5), start vs end, per cluster."""
+    labels, _ = _labels(result)
+    cl = result.clusters
+    cols = [f"maturity_l{i}" for i in range(1, 6)]
+    first, last = cl["quarter"].min(), cl["quarter"].max()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), sharey=True)
+    colours = plt.cm.viridis(np.linspace(0.1, 0.9, 5))
+    for ax, q, title in ((axes[0], first, "start"), (axes[1], last, "end")):
+        d = cl[cl["quarter"] == q].set_index("cluster")[cols]
+        left = np.zeros(len(d))
+        for i, col in enumerate(cols):
+            ax.barh([labels[k] for k in d.index], d[col], left=left, color=colours[i], label=f"L{i + 1}")
+            left += d[col].to_numpy()
+        ax.set_title(f"Digital maturity, {title} ({cl.loc[cl['quarter'] == q, 'period'].iloc[0]})")
+        ax.set_xlim(0, 1)
+    axes[1].legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+FIGURES = {"energy_levels": energy_levels, "talent_flows": talent_flows, "maturity": maturity_distribution}
+
+
+def save_all(result, out_dir) -> list:
+    """Write every figure as PNG into ``out_dir``; returns the paths."""
+    use_cjk_font()
+    paths = []
+    for name, make in FIGURES.items():
+        fig = make(result)
+        path = out_dir / f"{name}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+    return paths
