@@ -1,0 +1,73 @@
+# Qinhuangdao cluster simulator: developer entry points. `make` lists them.
+# Everything runs in ./.venv (Python >= 3.12, found by tools/find_python.sh; override with
+# PYTHON=/path/to/python3.12). Stamps in .venv/ make repeated calls cheap:
+#   .venv/.installed  <- pyproject.toml          (pip install -e ".[test]")
+#   .venv/.assets     <- solara front-end files   (tools/fetch_solara_assets.py, needs npm)
+# (delete a stamp to force that step again, e.g. rm .venv/.assets)
+
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON ?=
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check --no-input
+HOST ?= 127.0.0.1
+PORT ?= 8765
+PYTEST_ARGS ?=
+FAST_MARKERS := not slow and not browser and not cluster
+
+RUN_CONFIG ?= configs/experiments/paper_remedies.toml
+RUN_RESULTS ?= results/paper_remedies
+RUN_CMD ?= $(PY) -m experiments run $(RUN_CONFIG)
+ANALYZE_CMD ?= $(PY) -m experiments analyze $(RUN_RESULTS)
+APP_CMD ?= $(PY) -m app --host $(HOST) --port $(PORT)
+BENCH_CMD ?= $(PY) benchmarks/run_all.py
+CALIBRATE_CMD ?= $(PY) -m sim calibrate
+
+.PHONY: help venv assets run test test-fast app bench calibrate clean
+
+help: ## list the targets
+	@echo "make <target>   (variables: PYTHON=, HOST=$(HOST), PORT=$(PORT), PYTEST_ARGS=)"
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  \1\t/' | expand -t 14
+
+venv: $(VENV)/.installed ## create .venv and pip install -e ".[test]" (again only if pyproject.toml changed)
+
+$(VENV)/.installed: pyproject.toml
+	@if ! $(PY) -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
+	    py=$$(PYTHON="$(PYTHON)" sh tools/find_python.sh) || exit 1; \
+	    echo "creating $(VENV) with $$py"; \
+	    rm -rf $(VENV) && "$$py" -m venv $(VENV) || exit 1; \
+	fi
+	@echo "pip install -e '.[test]' into $(VENV) (quiet: errors only) ..."
+	@$(PIP) install -qq -e ".[test]"
+	@touch $@
+
+assets: $(VENV)/.assets ## put Solara's front-end files in .venv so pages work without a CDN
+
+$(VENV)/.assets: $(VENV)/.installed tools/fetch_solara_assets.py
+	@$(PY) tools/fetch_solara_assets.py
+	@touch $@
+
+run: venv ## run the paper_remedies experiment, then analyze it
+	$(RUN_CMD)
+	$(ANALYZE_CMD)
+
+test: venv assets ## all tests (add options with PYTEST_ARGS=...)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: venv ## tests without slow, browser and cluster ones
+	$(PY) -m pytest -m "$(FAST_MARKERS)" $(PYTEST_ARGS)
+
+app: venv assets ## start the workshop page (HOST=, PORT=)
+	$(APP_CMD)
+
+bench: venv ## run the benchmarks
+	$(BENCH_CMD)
+
+calibrate: venv ## calibrate the model
+	$(CALIBRATE_CMD)
+
+clean: ## remove .venv (with its asset cache) and caches; keeps results/
+	rm -rf $(VENV) .pytest_cache build dist test-artifacts *.egg-info
+	find . -path ./.git -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
