@@ -6,9 +6,11 @@ paper's tiered, step-by-step path); an upgrade takes ``upgrade_quarters`` and ma
 Decision (each quarter, a share ``digital_consider_rate`` of firms below L5 and not upgrading weigh it):
 
 * cost ``C = cost_rate * annual revenue * (1 + 0.5 * (m - 1))`` clipped to [50万, 3000万] (yuan);
-* expected gain ``G = horizon * 4 * VA_q * gain_per_level * (1 + 0.3 * data_sharing * [m >= 2])``
+* expected gain ``G = horizon * 4 * VA_q * gain_per_level * (1 + 0.4 * data_sharing)`` (shared data
+  and compatible interfaces let upgrades link firms, paper §2.3)
   times ``(1 + peer_effect * share of the cluster's firms already above m + 0.5 * benchmark)``;
-* success probability ``q = 0.35 + 0.4 * coverage(cell) + 0.25 * min(1, digital staff share / 0.1)``;
+* success probability ``q = min(0.95, 0.35 + 0.4 * coverage(cell) + 0.25 * min(1, digital staff share / 0.1)
+  + 0.1 * data_sharing)``;
 * the firm upgrades with probability ``sigmoid(4 * ln(q * G / (C * (1 - grant))))`` if it can pay
   ``C * (1 - grant)`` from cash plus unused credit.
 
@@ -64,7 +66,7 @@ def step(m) -> None:
     done = going & (f.upgrading == 0)
     cov = coverage_flat(m)[f.cell]
     staff_share = np.where(f.skilled > 0, f.digital_staff / np.maximum(f.skilled, 1e-9), 0.0)
-    q = 0.35 + 0.4 * cov + 0.25 * np.minimum(1.0, staff_share / 0.1)
+    q = np.minimum(0.95, 0.35 + 0.4 * cov + 0.25 * np.minimum(1.0, staff_share / 0.1) + 0.1 * p["data_sharing_centre"])
     success = done & (rng.random(len(f)) < q)
     f.maturity[success] += 1
     m.events_q["upgrades"] = success
@@ -79,7 +81,7 @@ def step(m) -> None:
     share_above = _share_above(m)[f.cluster[cand], mat - 1]
     mult = 1.0 + p["digital_peer_effect"] * share_above + 0.5 * p["benchmark_programme"]
     gain = (prog["digital_horizon_years"] * 4.0 * f.value_added[cand] * p["digital_gain_per_level"]
-            * (1.0 + 0.3 * p["data_sharing_centre"] * (mat >= 2)) * mult)
+            * (1.0 + 0.4 * p["data_sharing_centre"]) * mult)
     value = q[cand] * gain
     headroom = f.cash[cand] + np.maximum(0.0, finance.credit_limit(m)[cand] - f.debt[cand])
     share = p["digital_grant_cost_share"]

@@ -51,6 +51,8 @@ def cluster_stats(m) -> dict[str, np.ndarray]:
         "patent_stock": s(f.patent_stock),
         "maturity_shares": counts / np.maximum(firms, 1.0)[:, None],
         "mean_maturity": s(f.maturity.astype(float)) / np.maximum(firms, 1.0),
+        "technology": s(f.tech) / np.maximum(firms, 1.0),
+        "midchain_share": s((f.segment == 1).astype(float)) / np.maximum(firms, 1.0),
         "leaders": s((f.size_class == SizeClass.LEADER).astype(float)),
         "little_giants": s(f.little_giant.astype(float)),
         "chain_completeness": m.chain.copy(),

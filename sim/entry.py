@@ -11,8 +11,9 @@
   (with the plan: weighted by cluster demand growth; without: a revenue-weighted draw). It brings its
   own orders and buys ``anchor_input_share`` of its revenue locally, and pulls ~Poisson(anchor_supplier_pull)
   suppliers next to it.
-* **Weak links**: assembly firms with the technology a weak segment requires move there with a small
-  quarterly probability, higher when the weak-link incentive pays half the switching cost.
+* **Weak links**: assembly firms move to the weak segment (core parts, design, service) with the largest
+  local supply gap among those their technology allows, with a small quarterly probability, higher when
+  the weak-link incentive pays half the switching cost.
 * **Niche re-positioning**: with coordination, firms crowded in a niche move to their segment's least
   crowded niche (the city assigns business positioning).
 * **Designation**: SMEs with technology >= 0.55, R&D intensity >= 1.5% and a niche shared with <= 30% of
@@ -188,11 +189,12 @@ def _weak_links(m) -> None:
     f, p, prog, rng = m.firms, m.p, m.prog, m.rng
     budget = p["weak_link_incentive"] / 4.0 * (1.0 - m.waste())
     gap = _gap(m)
-    weak = [0, 2, 3]  # core parts, design, service
-    target = np.array(weak)[np.argmax(gap[:, weak], axis=1)]  # per cluster
-    tgt = target[f.cluster]
-    eligible = np.flatnonzero(f.alive & (f.segment == 1) & (f.tech >= m.tech_required[tgt]) & (f.cash > 0)
-                              & (gap[f.cluster, tgt] > 0.1))
+    weak = np.array([0, 2, 3])  # core parts, design, service
+    # each assembly firm looks at the weak segments its technology allows and picks the largest gap
+    options = np.where((f.tech[:, None] >= m.tech_required[weak][None, :]) & (gap[f.cluster][:, weak] > 0.1),
+                       gap[f.cluster][:, weak], -1.0)
+    tgt = weak[np.argmax(options, axis=1)]
+    eligible = np.flatnonzero(f.alive & (f.segment == 1) & (options.max(axis=1) > 0) & (f.cash > 0))
     if eligible.size == 0:
         m.spend("weak_link_incentive", 0.0)
         return

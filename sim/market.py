@@ -42,25 +42,30 @@ def niche_crowding(cluster, segment, niche, alive, n_clusters, n_segments, max_n
     return crowd, homogeneity
 
 
-def local_share_ceiling(tech_cs, tech0_cs, initial_share, max_local_share, elasticity):
+def local_share_ceiling(tech_cs, tech0_cs, cap_cs, cap0_cs, initial_share, max_local_share, tech_elasticity,
+                        capacity_elasticity):
     """Most of each (cluster, segment)'s demand local firms can win against outside suppliers.
 
-    Buyers source from outside what local firms cannot make well (paper §2.2: design, core parts and
-    high-end equipment come from outside). The ceiling starts at the segment's initial local share and
-    moves with the local firms' capacity-weighted technology relative to the start:
-    ``min(max_local_share, initial_share x max_local_share x (T / T0) ** elasticity)``.
+    Buyers source from outside what local firms cannot make well or in enough variety (paper §2.2:
+    design, core parts and high-end equipment come from outside). The ceiling starts at the segment's
+    initial local share and moves with the local firms' capacity-weighted technology and with local
+    capacity (more local suppliers, more local options), both relative to the start:
+    ``min(max_local_share, initial_share x max_local_share x (T / T0) ** e_T x (K / K0) ** e_K)``.
     """
-    ratio = np.where(tech0_cs > 0, tech_cs / np.maximum(tech0_cs, 1e-9), 1.0)
-    return np.minimum(max_local_share, initial_share * max_local_share * ratio ** elasticity)
+    t_ratio = np.where(tech0_cs > 0, tech_cs / np.maximum(tech0_cs, 1e-9), 1.0)
+    k_ratio = np.where(cap0_cs > 0, cap_cs / np.maximum(cap0_cs, 1e-9), np.where(cap_cs > 0, 2.0, 1.0))
+    return np.minimum(max_local_share,
+                      initial_share * max_local_share * t_ratio ** tech_elasticity * k_ratio ** capacity_elasticity)
 
 
 def segment_tech(cluster, segment, tech, cap, alive, n_clusters, n_segments):
-    """(clusters, segments) capacity-weighted mean technology of alive firms."""
+    """(clusters, segments) capacity-weighted mean technology, and total capacity, of alive firms."""
     key = cluster.astype(np.int64) * n_segments + segment
     w = np.where(alive, cap, 0.0)
     num = np.bincount(key, weights=w * tech, minlength=n_clusters * n_segments)
     den = np.bincount(key, weights=w, minlength=n_clusters * n_segments)
-    return (num / np.maximum(den, 1e-9)).reshape(n_clusters, n_segments)
+    shape = (n_clusters, n_segments)
+    return (num / np.maximum(den, 1e-9)).reshape(shape), den.reshape(shape)
 
 
 def clear(demand, cluster, segment, cap, competitiveness, alive, ceiling):

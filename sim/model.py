@@ -309,13 +309,14 @@ class ClusterModel(mesa.Model):
         f.crowd[:] = crowd
         linked = (f.supplies >= 0) & alive[np.maximum(f.supplies, 0)]
         competitiveness = (1.0 + f.tech) * (1.0 + 0.5 * linked)
-        tech_cs = market.segment_tech(f.cluster, f.segment, f.tech, f.capacity, alive, self.n_clusters,
-                                      self.n_segments)
+        tech_cs, cap_cs = market.segment_tech(f.cluster, f.segment, f.tech, f.capacity, alive, self.n_clusters,
+                                              self.n_segments)
         if not hasattr(self, "tech0_cs"):
-            self.tech0_cs = tech_cs
+            self.tech0_cs, self.cap0_cs = tech_cs, cap_cs
         self.local_ceiling = market.local_share_ceiling(
-            tech_cs, self.tech0_cs, self.initial_local_supply[None, :], self.prog["max_local_share"],
-            self.prog["local_share_tech_elasticity"])
+            tech_cs, self.tech0_cs, cap_cs, self.cap0_cs, self.initial_local_supply[None, :],
+            self.prog["max_local_share"], self.prog["local_share_tech_elasticity"],
+            self.prog["local_share_capacity_elasticity"])
         sales, self.local_sales = market.clear(self.demand, f.cluster, f.segment, f.capacity, competitiveness,
                                                alive, self.local_ceiling)
         f.sales[:] = sales

@@ -95,8 +95,8 @@ class Recorder:
             c["energy_tier"].append(int(m.energy_tier[i]))
             for j, name in enumerate(self.energy_components):
                 c[f"idx_{name}"].append(float(comp[i, j]))
-            for name in ("revenue", "value_added", "employment", "patents", "patent_stock", "rd_intensity",
-                         "chain_completeness", "homogeneity", "leaders", "little_giants", "firms"):
+            for name in ("revenue", "value_added", "employment", "technology", "patents", "patent_stock", "rd_intensity",
+                         "chain_completeness", "midchain_share", "homogeneity", "leaders", "little_giants", "firms"):
                 c[name].append(float(st[name][i]))
             for lvl in range(5):
                 c[f"maturity_l{lvl + 1}"].append(float(st["maturity_shares"][i, lvl]))
