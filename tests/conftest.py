@@ -23,3 +23,10 @@ def run_cached():
         return _run(tuple(sorted(overrides.items())), seed, quarters)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def repo_root():
+    from pathlib import Path
+
+    return Path(__file__).resolve().parents[1]
