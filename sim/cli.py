@@ -80,7 +80,13 @@ def main(argv: list[str] | None = None) -> int:
     cal = sub.add_parser("calibrate", help="print the calibration table (target, source, model, band, pass)")
     cal.add_argument("--config", default="configs/baseline.toml")
     cal.add_argument("--quiet", action="store_true")
+    sub.add_parser("params", help="print the parameter table (markdown) generated from configs/parameters.toml")
     args = parser.parse_args(argv)
+    if args.command == "params":
+        from sim.paramdoc import markdown
+
+        sys.stdout.write(markdown())
+        return 0
     try:
         return _run(args) if args.command == "run" else _calibrate(args)
     except ConfigError as exc:

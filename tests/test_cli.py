@@ -49,3 +49,10 @@ def test_calibrate_prints_the_table(repo_root):
     proc = sim_cli("calibrate", "--quiet", cwd=repo_root)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "equipment_share" in proc.stdout and "pass" in proc.stdout and "targets pass" in proc.stdout
+
+
+def test_parameter_doc_is_generated_from_the_config(repo_root):
+    """docs/parameters.md is the generated table of configs/parameters.toml (regenerate: python -m sim params)."""
+    from sim.paramdoc import markdown
+
+    assert (repo_root / "docs/parameters.md").read_text(encoding="utf-8") == markdown()
