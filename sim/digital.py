@@ -6,12 +6,12 @@ paper's tiered, step-by-step path); an upgrade takes ``upgrade_quarters`` and ma
 Decision (each quarter, a share ``digital_consider_rate`` of firms below L5 and not upgrading weigh it):
 
 * cost ``C = cost_rate * annual revenue * (1 + 0.5 * (m - 1))`` clipped to [50万, 3000万] (yuan);
-* expected gain ``G = horizon * 4 * VA_q * gain_per_level * (1 + 0.4 * data_sharing)`` (shared data
-  and compatible interfaces let upgrades link firms, paper §2.3)
-  times ``(1 + peer_effect * share of the cluster's firms already above m + 0.5 * benchmark)``;
-* success probability ``q = min(0.95, 0.35 + 0.4 * coverage(cell) + 0.25 * min(1, digital staff share / 0.1)
-  + 0.1 * data_sharing)``;
-* the firm upgrades with probability ``sigmoid(4 * ln(q * G / (C * (1 - grant))))`` if it can pay
+* expected gain ``G = horizon * 4 * VA_q * gain_per_level * (1 + data_sharing_gain * data_sharing)``
+  (shared data and compatible interfaces let upgrades link firms, paper §2.3) times
+  ``(1 + peer_effect * share of the cluster's firms already above m + benchmark_gain * benchmark)``;
+* success probability ``q = min(0.95, digital_success_base + 0.4 * coverage(cell)
+  + 0.25 * min(1, digital staff share / 0.1) + 0.1 * data_sharing)``;
+* the firm upgrades with probability ``sigmoid(steepness * ln(q * G / (C * (1 - grant))))`` if it can pay
   ``C * (1 - grant)`` from cash plus unused credit.
 
 Grants: ``grant = cost_share`` while the budget lasts. The yearly budget (minus duplication waste) is
@@ -66,7 +66,8 @@ def step(m) -> None:
     done = going & (f.upgrading == 0)
     cov = coverage_flat(m)[f.cell]
     staff_share = np.where(f.skilled > 0, f.digital_staff / np.maximum(f.skilled, 1e-9), 0.0)
-    q = np.minimum(0.95, 0.35 + 0.4 * cov + 0.25 * np.minimum(1.0, staff_share / 0.1) + 0.1 * p["data_sharing_centre"])
+    q = np.minimum(0.95, p["digital_success_base"] + 0.4 * cov + 0.25 * np.minimum(1.0, staff_share / 0.1)
+                   + 0.1 * p["data_sharing_centre"])
     success = done & (rng.random(len(f)) < q)
     f.maturity[success] += 1
     m.events_q["upgrades"] = success
@@ -79,15 +80,16 @@ def step(m) -> None:
     annual = 4.0 * f.sales[cand]
     cost = np.clip(p["digital_cost_rate"] * annual * (1 + 0.5 * (mat - 1)), 5e5, 3e7)
     share_above = _share_above(m)[f.cluster[cand], mat - 1]
-    mult = 1.0 + p["digital_peer_effect"] * share_above + 0.5 * p["benchmark_programme"]
+    mult = 1.0 + p["digital_peer_effect"] * share_above + p["benchmark_gain"] * p["benchmark_programme"]
     gain = (prog["digital_horizon_years"] * 4.0 * f.value_added[cand] * p["digital_gain_per_level"]
-            * (1.0 + 0.4 * p["data_sharing_centre"]) * mult)
+            * (1.0 + p["data_sharing_gain"] * p["data_sharing_centre"]) * mult)
     value = q[cand] * gain
     headroom = f.cash[cand] + np.maximum(0.0, finance.credit_limit(m)[cand] - f.debt[cand])
     share = p["digital_grant_cost_share"]
-    want_with = _decide(value, cost * (1 - share), headroom, rng)
+    steep = p["digital_decision_steepness"]
+    want_with = _decide(value, cost * (1 - share), headroom, rng, steep)
     granted = _allocate_grants(m, cand, cost * share, want_with)
-    want_without = _decide(value, cost, headroom, rng)
+    want_without = _decide(value, cost, headroom, rng, steep)
     go = np.where(granted, want_with, want_without)
     grant = np.where(granted & go, cost * share, 0.0)
     idx = cand[go]
@@ -98,9 +100,9 @@ def step(m) -> None:
     m.events_q["upgrade_starts"] = idx
 
 
-def _decide(value, net_cost, headroom, rng) -> np.ndarray:
+def _decide(value, net_cost, headroom, rng, steepness) -> np.ndarray:
     ratio = np.log(np.maximum(value, 1.0) / np.maximum(net_cost, 1.0))
-    prob = 1.0 / (1.0 + np.exp(-4.0 * ratio))
+    prob = 1.0 / (1.0 + np.exp(-steepness * ratio))
     return (rng.random(len(value)) < prob) & (net_cost <= headroom)
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.constants import SizeClass
+from sim.innovation import firm_openness
 from sim.tables import group_sum
 
 
@@ -70,7 +71,7 @@ def components(m, st: dict[str, np.ndarray]) -> np.ndarray:
     digital = (st["mean_maturity"] - 1.0) / 4.0
     leaders = (3.0 * st["leaders"] + st["little_giants"]) / e["leaders_ceiling"]
     talent = st["skilled"] / np.maximum(st["employment"], 1.0) / e["talent_ceiling"]
-    openness = min(1.0, 0.2 + 0.4 * m.p["city_coordination"] + 0.4 * m.p["data_sharing_centre"])
+    openness = firm_openness(m.p)
     collaboration = 0.6 * (1.0 - st["homogeneity"]) + 0.4 * openness
     comp = np.column_stack([scale, np.minimum(innovation, 1.0), st["chain_completeness"], digital, leaders, talent,
                             collaboration])

@@ -16,7 +16,7 @@
   the weak-link incentive pays half the switching cost.
 * **Niche re-positioning**: with coordination, firms crowded in a niche move to their segment's least
   crowded niche (the city assigns business positioning).
-* **Designation**: SMEs with technology >= 0.55, R&D intensity >= 1.5% and a niche shared with <= 30% of
+* **Designation**: SMEs with technology >= ``little_giant_tech``, R&D intensity >= 1.5% and a niche shared with <= 30% of
   segment rivals become little giants (kept once designated); firms above the leader revenue
   threshold become leaders.
 """
@@ -232,7 +232,7 @@ def _designate(m) -> None:
     intensity = np.where(f.sales > 0, f.rd_spend / np.maximum(f.sales, 1.0), 0.0)
     other = m.cluster_keys.index("other")
     new_lg = (a & ~f.little_giant & (f.size_class == SizeClass.SME) & (f.cluster != other)
-              & (f.tech >= 0.55) & (intensity >= 0.015) & (f.crowd <= 0.3))
+              & (f.tech >= m.p["little_giant_tech"]) & (intensity >= 0.015) & (f.crowd <= 0.3))
     f.little_giant[new_lg] = True
     f.size_class[new_lg] = SizeClass.LITTLE_GIANT
     f.rd_rate[new_lg] = np.maximum(f.rd_rate[new_lg], m.p["rd_intensity_specialised"])

@@ -9,7 +9,8 @@
   that still cannot pay exits (insolvency). On top, a random exit hazard for reasons outside the model
   (owners retiring, relocation, takeovers): above-scale 2-4%/yr, small 6-10%/yr (MISSION §3), 0.3 times
   that for leaders. Firms with spare cash repay a quarter of it.
-* employees move a quarter of the way toward sales / (0.9 x revenue per employee), i.e. 90% use.
+* employees move ``employment_adjustment`` of the way toward sales / (target_utilisation x revenue per
+  employee).
 """
 
 from __future__ import annotations
@@ -55,8 +56,9 @@ def step(m) -> None:
     f.cash -= repay
     # employment toward 90% capacity use
     per_employee = np.where(f.employees > 0, f.capacity / np.maximum(f.employees, 1e-9), m.productivity())
-    target = f.sales / (0.9 * np.maximum(per_employee, 1.0))
-    f.employees[:] = np.where(a, np.maximum(1.0, f.employees + 0.25 * (target - f.employees)), f.employees)
+    target = f.sales / (p["target_utilisation"] * np.maximum(per_employee, 1.0))
+    adjust = p["employment_adjustment"]
+    f.employees[:] = np.where(a, np.maximum(1.0, f.employees + adjust * (target - f.employees)), f.employees)
     # exit
     yearly = np.where(f.above_scale, p["exit_rate_above_scale"], p["exit_rate_small"])
     hazard = 1.0 - (1.0 - yearly) ** 0.25

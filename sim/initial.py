@@ -16,8 +16,6 @@ import numpy as np
 from sim.constants import NO_EMPLOYER, OTHER_SECTOR, Degree, Field, Loc, SizeClass
 from sim.tables import stochastic_round
 
-REVENUE_SIGMA = 1.1  # log-normal dispersion of SME revenues; assumption (firm-size distributions ~1-1.3)
-
 
 def _counts(shares: np.ndarray, n: int) -> np.ndarray:
     """Integer counts summing to n, proportional to shares (largest remainder)."""
@@ -52,7 +50,7 @@ def build_firms(model) -> None:
         sme_rev_total = spec["revenue"] - sum(ld["revenue"] for ld in leaders)
         segs = np.repeat(np.arange(n_seg), _counts(np.array(seg["initial_firm_mix"]), n_sme))
         rng.shuffle(segs)
-        rev = rng.lognormal(0.0, REVENUE_SIGMA, n_sme)
+        rev = rng.lognormal(0.0, p["revenue_dispersion"], n_sme)
         rev *= sme_rev_total / rev.sum()
         niche_p = 1.0 / np.arange(1, spec["niches"] + 1) ** herd
         niches = rng.choice(spec["niches"], size=n_sme, p=niche_p / niche_p.sum())

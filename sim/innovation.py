@@ -12,9 +12,11 @@ Per firm and quarter (simultaneous update):
   with U the university spillover ``sum_u spill * align_u * (0.3 + 0.7 * iur) * w_u * exp(-d_iu / lambda)``
   (distance d in km; lambda widened for SMEs by the resource-sharing platform) and P the peer spillover
   ``peer * openness * max(0, T_leader(cluster) - T)`` (doubled for a leader's own suppliers), where
-  openness = 0.2 + 0.4 * coordination + 0.4 * data sharing (paper: information between firms is closed).
+  openness = openness_base + 0.4 * coordination + 0.4 * data sharing (paper: information between firms
+  is closed).
 * Patents ~ Poisson(R_eff / 1e6 * yield * (0.5 + T)).
-* University alignment moves 10%/quarter toward ``a0 + (0.9 - a0) * iur`` (产学研 platforms).
+* University alignment moves ``alignment_speed`` of the way per quarter toward ``a0 + (0.9 - a0) * iur``
+  (产学研 platforms). The R&D stock depreciates at ``rd_depreciation`` per quarter.
 """
 
 from __future__ import annotations
@@ -35,12 +37,12 @@ def step(m) -> None:
     f.rd_subsidy[:] = subsidy
     m.spend("rd_subsidy_rate", subsidy.sum())
     rd_eff = rd - subsidy * m.waste()
-    f.rd_stock[:] = 0.95 * f.rd_stock + rd_eff
+    f.rd_stock[:] = (1.0 - p["rd_depreciation"]) * f.rd_stock + rd_eff
     update_alignment(m)
     learn = p["tech_learning_rate"] * np.where(f.sales > 0, rd_eff / np.maximum(f.sales, 1.0), 0.0) / 0.03
     spill = university_spillover(m) + 0.0
     lead = leader_tech(m)
-    openness = min(1.0, 0.2 + 0.4 * p["city_coordination"] + 0.4 * p["data_sharing_centre"])
+    openness = firm_openness(p)
     linked = (f.supplies >= 0) & alive[np.maximum(f.supplies, 0)]
     gap = np.maximum(0.0, lead[f.cluster] - f.tech)
     peer = p["peer_spillover"] * openness * gap * (1.0 + linked)
@@ -51,11 +53,16 @@ def step(m) -> None:
     f.patent_stock += f.patents_q
 
 
+def firm_openness(p) -> float:
+    """Information openness between firms (0-1): base + 0.4 x coordination + 0.4 x data sharing."""
+    return min(1.0, p["openness_base"] + 0.4 * p["city_coordination"] + 0.4 * p["data_sharing_centre"])
+
+
 def update_alignment(m) -> None:
     iur = m.p["iur_platform_strength"]
     for u in m.universities:
         target = u.base_alignment + (0.9 - u.base_alignment) * iur
-        u.alignment += 0.1 * (target - u.alignment)
+        u.alignment += m.p["alignment_speed"] * (target - u.alignment)
 
 
 def university_spillover(m) -> np.ndarray:

@@ -7,10 +7,10 @@ Talent agents are super-individuals of ``persons_per_agent`` persons. Per quarte
    (``city.toml``); ties to the city from local origin, plus extra ties for graduates trained in an
    industry-education consortium (share = consortium strength).
 3. **Layoffs and vacancies**: a firm needs ``employees x skilled_share(segment)`` skilled persons (a
-   digital share rising with its maturity); more than 115% of need is laid off, less is posted as
+   digital share rising with its maturity); staff above ``layoff_threshold`` x need are laid off, a gap is posted as
    vacancies. Outside manufacturing ``other_jobs_per_year`` skilled openings appear.
 4. **Stay or leave** (random utility, Klabunde & Willekens 2016): new graduates all decide; the
-   unemployed reconsider with probability 0.25, employed staff with ``migration_consider_employed``,
+   unemployed reconsider with ``unemployed_consider_rate``, employed staff with ``migration_consider_employed``,
    people outside with ``return_consider_rate``. For option j in {Qinhuangdao, Beijing, Tianjin,
    elsewhere}: ``U_j = b_w ln(wage_j) + b_p prospects_j - b_h ln(housing_j) - b_d dist_j / 100
    - moving_cost [j != here] + constant_j + b_t ties [j = QHD] + b_t (1 - ties) [j = elsewhere, graduates]
@@ -24,7 +24,8 @@ Talent agents are super-individuals of ``persons_per_agent`` persons. Per quarte
 5. **Matching**: digital vacancies first to digital-field seekers, then the other vacancies to all;
    assortative (best-qualified seekers to best-paid slots, with noise); consortium graduates queue first.
 6. **In-house cultivation**: engineers at firms at maturity >= 2 become composite digital talent with
-   probability ``0.03 x in_house_cultivation`` per quarter (government co-funds the training).
+   probability ``in_house_conversion_rate x in_house_cultivation`` per quarter (government co-funds the
+   training).
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ def _layoffs(m) -> None:
     t, f, rng = m.talent, m.firms, m.rng
     need, _ = skilled_need(m)
     refresh_staff(m)
-    surplus = np.maximum(0.0, f.skilled - 1.15 * need) / m.persons_per_agent
+    surplus = np.maximum(0.0, f.skilled - m.p["layoff_threshold"] * need) / m.persons_per_agent
     k = stochastic_round(surplus, rng)
     staff = np.flatnonzero((t.employer >= 0) & (t.loc == Loc.CITY))
     if staff.size == 0 or k.sum() == 0:
@@ -168,7 +169,7 @@ def _migrate(m, new_grads: np.ndarray) -> None:
     r = rng.random(len(t))
     in_city = t.loc == Loc.CITY
     consider = (
-        (in_city & (t.employer == NO_EMPLOYER) & (r < 0.25))
+        (in_city & (t.employer == NO_EMPLOYER) & (r < p["unemployed_consider_rate"]))
         | (in_city & (t.employer != NO_EMPLOYER) & (r < p["migration_consider_employed"]))
         | (np.isin(t.loc, [Loc.BEIJING, Loc.TIANJIN, Loc.ELSEWHERE]) & (r < p["return_consider_rate"]))
     )
@@ -213,7 +214,7 @@ def _match(m) -> None:
     n_seek = seekers.size
     if n_seek == 0:
         return
-    key = t.degree[seekers] + 1.0 * t.consortium[seekers] + rng.gumbel(size=n_seek) * 0.7
+    key = t.degree[seekers] + 1.0 * t.consortium[seekers] + rng.gumbel(size=n_seek) * p["matching_noise"]
     # digital slots to digital seekers
     dig_firms = np.repeat(np.arange(len(f)), dig_slots)
     is_dig = t.field[seekers] == Field.DIGITAL
@@ -250,7 +251,7 @@ def _cultivate(m) -> None:
     t, f, p = m.talent, m.firms, m.p
     staff = (t.employer >= 0) & (t.loc == Loc.CITY) & (t.field == Field.ENGINEERING)
     eligible = staff & (f.maturity[np.maximum(t.employer, 0)] >= 2)
-    convert = eligible & (m.rng.random(len(t)) < 0.03 * p["in_house_cultivation"])
+    convert = eligible & (m.rng.random(len(t)) < p["in_house_conversion_rate"] * p["in_house_cultivation"])
     t.field[convert] = Field.DIGITAL
     m.spend("in_house_cultivation", convert.sum() * m.persons_per_agent * m.prog["training_cost_per_person"])
 

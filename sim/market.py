@@ -15,14 +15,15 @@ import numpy as np
 from sim.tables import group_sum
 
 
-def capacity(employees, tech, maturity, skilled_fill, productivity, digital_gain, sharing_boost):
+def capacity(employees, tech, maturity, skilled_fill, productivity, digital_gain, sharing_boost, fill_elasticity):
     """Revenue a firm could make in a quarter (yuan).
 
     productivity (yuan/employee/quarter) x employees x (1 + tech) x (1 + digital_gain per level above
-    L1) x skilled-staff fill^0.3 (firms short of graduates/technicians produce less) x sharing boost.
+    L1) x skilled-staff fill ** skilled_fill_elasticity (firms short of graduates/technicians produce
+    less) x sharing boost.
     """
     return (employees * productivity * (1.0 + tech) * (1.0 + digital_gain * (maturity - 1))
-            * np.clip(skilled_fill, 0.05, 1.0) ** 0.3 * sharing_boost)
+            * np.clip(skilled_fill, 0.05, 1.0) ** fill_elasticity * sharing_boost)
 
 
 def niche_crowding(cluster, segment, niche, alive, n_clusters, n_segments, max_niches):

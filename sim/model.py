@@ -301,14 +301,17 @@ class ClusterModel(mesa.Model):
         need = f.employees * self.skilled_share[f.segment]
         fill = np.where(need > 0, f.skilled / np.maximum(need, 1e-9), 1.0)
         outside_core = ~np.isin(f.district, self.core_districts)
-        sharing = 1.0 + 0.05 * self.p["resource_sharing_platform"] * (outside_core | (f.size_class == SizeClass.SME))
+        p = self.p
+        sharing = 1.0 + p["sharing_capacity_gain"] * p["resource_sharing_platform"] * (
+            outside_core | (f.size_class == SizeClass.SME))
         f.capacity[:] = market.capacity(f.employees, f.tech, f.maturity, np.where(self._staff_known, fill, 1.0),
-                                        self.productivity(), self.p["digital_gain_per_level"], sharing)
+                                        self.productivity(), p["digital_gain_per_level"], sharing,
+                                        p["skilled_fill_elasticity"])
         crowd, self.homogeneity = market.niche_crowding(f.cluster, f.segment, f.niche, alive, self.n_clusters,
                                                         self.n_segments, self.max_niches)
         f.crowd[:] = crowd
         linked = (f.supplies >= 0) & alive[np.maximum(f.supplies, 0)]
-        competitiveness = (1.0 + f.tech) * (1.0 + 0.5 * linked)
+        competitiveness = (1.0 + f.tech) * (1.0 + p["supplier_link_bonus"] * linked)
         tech_cs, cap_cs = market.segment_tech(f.cluster, f.segment, f.tech, f.capacity, alive, self.n_clusters,
                                               self.n_segments)
         if not hasattr(self, "tech0_cs"):
