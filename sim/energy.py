@@ -112,3 +112,14 @@ def update(m) -> None:
     m._above[up] = 0
     m._below[down] = 0
     m.max_tier = np.maximum(m.max_tier, m.energy_tier)
+
+
+def reweighted_index(clusters, weights) -> "np.ndarray":
+    """Energy index recomputed from a clusters table's ``idx_*`` columns with other weights.
+
+    For sensitivity analysis of the index definition (MISSION §4: no official formula exists).
+    ``weights`` is a mapping component -> weight (normalised here).
+    """
+    names = list(weights)
+    w = np.array([weights[n] for n in names], float)
+    return clusters[[f"idx_{n}" for n in names]].to_numpy() @ (w / w.sum())
