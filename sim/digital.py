@@ -14,10 +14,12 @@ Decision (each quarter, a share ``digital_consider_rate`` of firms below L5 and 
 * the firm upgrades with probability ``sigmoid(steepness * ln(q * G / (C * (1 - grant))))`` if it can pay
   ``C * (1 - grant)`` from cash plus unused credit.
 
-Grants: ``grant = cost_share`` while the budget lasts. The yearly budget (minus duplication waste) is
-split into district pots: at coordination k a share (1 - k) follows each district's own tax base
-(districts fund their own firms) and k follows where applicants are (a city plan); within a pot SMEs
-queue first for the reserved SME share. Firms refused a grant decide again without it.
+Grants: ``grant = cost_share`` while the budget lasts. The quarter's budget (minus duplication waste)
+is split into district pots: at coordination k a share (1 - k) follows each district's own tax base
+(districts fund their own firms) and k follows where applicants are (a city plan). Each district pot
+is split again: ``digital_grant_sme_priority`` of it is reserved for non-leaders, the rest for
+leaders; applicants queue in random order within their pot. Firms refused a grant decide again
+without it.
 
 Infrastructure: coverage (5G / industrial internet, 0-1 per cell) is a property layer; each quarter the
 investment buys ``investment / infra_cost_per_cell`` full-cell equivalents, spread over cells with

@@ -8,7 +8,7 @@ use. Each component is in [0, 1]:
 * innovation    (R&D intensity / rd_intensity_ceiling + log1p(patents per firm) / log1p(ceiling)) / 2;
 * chain         chain completeness (share of the chain's demand met locally, sim.market);
 * digital       mean (maturity - 1) / 4 over firms (GB/T 39116 levels);
-* leaders       (3 x leaders + little giants) / leaders_ceiling;
+* leaders       (3 x leaders + little giants that are not leaders) / leaders_ceiling;
 * talent        skilled share of staff / talent_ceiling;
 * collaboration 0.6 x (1 - homogeneity) + 0.4 x openness (coordination, data sharing).
 
@@ -56,6 +56,7 @@ def cluster_stats(m) -> dict[str, np.ndarray]:
         "midchain_share": s((f.segment == 1).astype(float)) / np.maximum(firms, 1.0),
         "leaders": s((f.size_class == SizeClass.LEADER).astype(float)),
         "little_giants": s(f.little_giant.astype(float)),
+        "little_giants_not_leaders": s((f.little_giant & (f.size_class != SizeClass.LEADER)).astype(float)),
         "chain_completeness": m.chain.copy(),
         "homogeneity": m.homogeneity.copy(),
     }
@@ -69,7 +70,7 @@ def components(m, st: dict[str, np.ndarray]) -> np.ndarray:
     innovation = 0.5 * st["rd_intensity"] / e["rd_intensity_ceiling"] + 0.5 * np.log1p(per_firm) / np.log1p(
         e["patents_per_firm_ceiling"])
     digital = (st["mean_maturity"] - 1.0) / 4.0
-    leaders = (3.0 * st["leaders"] + st["little_giants"]) / e["leaders_ceiling"]
+    leaders = (3.0 * st["leaders"] + st["little_giants_not_leaders"]) / e["leaders_ceiling"]
     talent = st["skilled"] / np.maximum(st["employment"], 1.0) / e["talent_ceiling"]
     openness = firm_openness(m.p)
     collaboration = 0.6 * (1.0 - st["homogeneity"]) + 0.4 * openness

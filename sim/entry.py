@@ -1,23 +1,25 @@
 """New firms, anchor firms, moves along the chain and niche positioning (paper §3.1, §3.3).
 
 * **Entry** (spin-offs and outside investment): per cluster ~ Poisson(entry_rate x firms x
-  clip(margin / margin in the first quarter, 0.25, 2)): profitable clusters attract more entrants. An entrant picks its segment and niche: with probability equal to
-  city coordination k from the city plan (the most under-supplied segment; the least crowded niche),
-  otherwise by herding (segments as the cluster's firms are, among those its technology allows;
-  niches by popularity, Zipf). Its district:
-  with the plan, by the districts' shares (spreading beyond Haigang/ETDZ), otherwise where firms are.
+  clip(margin / margin in the first quarter, 0.25, 2)): profitable clusters attract more entrants.
+  With probability equal to city coordination k an entrant follows the city plan: its segment is
+  drawn in proportion to each segment's local supply gap, its niche is the least crowded one, its
+  district is drawn in proportion to sqrt(district firm share) (spreading beyond Haigang/ETDZ).
+  Otherwise it herds: segments as the cluster's firms are (among those its technology allows), niches
+  by popularity (Zipf), districts where firms already are.
 * **Anchor firms** (链主): the yearly attraction budget (less duplication waste) accumulates; each time
-  it reaches ``anchor_cost`` one anchor lands in the cluster-segment with the largest supply gap
-  (with the plan: weighted by cluster demand growth; without: a revenue-weighted draw). It brings its
-  own orders and buys ``anchor_input_share`` of its revenue locally, and pulls ~Poisson(anchor_supplier_pull)
-  suppliers next to it.
+  it reaches ``anchor_cost`` one anchor lands: with the plan (probability k) in the cluster-segment
+  with the largest gap x demand x (1 + 10 x demand growth); otherwise in a cluster drawn in proportion
+  to its demand, in that cluster's largest-gap segment. It brings its own orders, buys
+  ``anchor_input_share`` of its revenue from local core-parts and assembly firms, and pulls
+  ~Poisson(anchor_supplier_pull) suppliers next to it.
 * **Weak links**: assembly firms move to the weak segment (core parts, design, service) with the largest
   local supply gap among those their technology allows, with a small quarterly probability, higher when
   the weak-link incentive pays half the switching cost.
 * **Niche re-positioning**: with coordination, firms crowded in a niche move to their segment's least
   crowded niche (the city assigns business positioning).
-* **Designation**: SMEs with technology >= ``little_giant_tech``, R&D intensity >= 1.5% and a niche shared with <= 30% of
-  segment rivals become little giants (kept once designated); firms above the leader revenue
+* **Designation**: SMEs with technology >= ``little_giant_tech``, R&D intensity >= 1.5% and a niche
+  shared with <= 30% of segment rivals become little giants (kept once designated); firms above the leader revenue
   threshold become leaders.
 """
 
@@ -128,7 +130,7 @@ def _entrants(m) -> None:
             w = (seg_mix[c] + 1e-3) * (m.tech_required <= tech[i])
         segment[i] = rng.choice(m.n_segments, p=w / w.sum())
     niche = _choose_niche(m, cluster, segment, planned)
-    shares = np.array([m.city["districts"][d]["firm_share"] for d in m.layout.district_names])
+    shares = np.sqrt([m.city["districts"][d]["firm_share"] for d in m.layout.district_names])
     where_firms = group_sum(f.district[a].astype(np.int64), None, m.n_districts) + 1e-3
     dist_p = np.where(planned[:, None], shares[None, :], (where_firms / where_firms.sum())[None, :])
     district = np.array([rng.choice(m.n_districts, p=row / row.sum()) for row in dist_p], np.int8)

@@ -8,7 +8,7 @@
 * cash below zero is borrowed up to the credit limit (credit_limit_to_revenue x annual revenue); a firm
   that still cannot pay exits (insolvency). On top, a random exit hazard for reasons outside the model
   (owners retiring, relocation, takeovers): above-scale 2-4%/yr, small 6-10%/yr (MISSION §3), 0.3 times
-  that for leaders. Firms with spare cash repay a quarter of it.
+  that for leaders. Firms with cash above 15% of annual revenue repay a quarter of that excess.
 * employees move ``employment_adjustment`` of the way toward sales / (target_utilisation x revenue per
   employee).
 """

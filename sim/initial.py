@@ -127,7 +127,7 @@ def build_firms(model) -> None:
         rd_rate=rd_rate, rd_spend=rd_rate * sales_q, rd_stock=rd_rate * revenue_year * 2.5, patent_stock=patents, maturity=maturity,
         cash=eco["cash_to_revenue"] * revenue_year, debt=eco["debt_to_revenue"] * revenue_year,
         age=rng.integers(8, 80, n), supplies=-1, above_scale=revenue_year >= city["programmes"]["above_scale_revenue"],
-        little_giant=size == SizeClass.LITTLE_GIANT, entered=-1,
+        little_giant=size == SizeClass.LITTLE_GIANT, entered=-1, exited=-1,
     )
     model.firm_names = {int(i): name for i, name in zip(idx, rows["leader_name"]) if name}
     # Suppliers of named leaders: same-cluster SMEs, moved next to their leader.

@@ -2,9 +2,10 @@
 
 Per firm and quarter (simultaneous update):
 
-* R&D intensity ``r = r0 * (1 + e * s / (1 - s))`` where r0 is the firm's usual intensity (SME,
-  little giant, leader; NBS figures in parameters.toml), s the R&D subsidy rate and e the elasticity.
-  Firms with negative cash skip R&D. Spending ``R = r * sales`` (yuan); the government reimburses
+* R&D intensity ``r = r0 * (1 + e * s / (1 - s))`` where r0 is the firm's usual intensity (little
+  giant, leader: NBS figures in parameters.toml; ordinary SMEs ``rd_intensity_sme * (0.6 + 1.4 T)``,
+  so technology-intensive SMEs invest more — assumption), s the R&D subsidy rate and e the elasticity.
+  Firms without positive cash skip R&D. Spending ``R = r * sales`` (yuan); the government reimburses
   ``s * R``. Without city coordination a share of the subsidised part duplicates other districts'
   projects and adds no knowledge: effective R&D ``R_eff = R - s * R * waste``.
 * Technology ``T`` (index 0-1) moves by
@@ -30,7 +31,9 @@ def step(m) -> None:
     f, p = m.firms, m.p
     alive = f.alive
     s = p["rd_subsidy_rate"]
-    intensity = f.rd_rate * (1.0 + p["rd_elasticity"] * s / (1.0 - s))
+    ordinary = (f.size_class == SizeClass.SME) & ~f.little_giant
+    base = np.where(ordinary, p["rd_intensity_sme"] * (0.6 + 1.4 * f.tech), f.rd_rate)
+    intensity = base * (1.0 + p["rd_elasticity"] * s / (1.0 - s))
     rd = np.where(alive & (f.cash > 0), intensity * f.sales, 0.0)
     subsidy = s * rd
     f.rd_spend[:] = rd

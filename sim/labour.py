@@ -10,17 +10,24 @@ Talent agents are super-individuals of ``persons_per_agent`` persons. Per quarte
    digital share rising with its maturity); staff above ``layoff_threshold`` x need are laid off, a gap is posted as
    vacancies. Outside manufacturing ``other_jobs_per_year`` skilled openings appear.
 4. **Stay or leave** (random utility, Klabunde & Willekens 2016): new graduates all decide; the
-   unemployed reconsider with ``unemployed_consider_rate``, employed staff with ``migration_consider_employed``,
-   people outside with ``return_consider_rate``. For option j in {Qinhuangdao, Beijing, Tianjin,
-   elsewhere}: ``U_j = b_w ln(wage_j) + b_p prospects_j - b_h ln(housing_j) - b_d dist_j / 100
-   - moving_cost [j != here] + constant_j + b_t ties [j = QHD] + b_t (1 - ties) [j = elsewhere, graduates]
-   + b_s owed subsidy / wage_QHD [j = QHD] + Gumbel noise``. The settlement subsidy is paid in
-   instalments over three years (assumption): new graduates weigh all of it, subsidised stayers the
-   part they would forfeit by leaving. The Qinhuangdao wage is one's
-   own wage when employed there, else ``offer x (0.3 + 0.7 x job-finding rate)`` (the rate is the
-   share of job seekers hired per quarter, smoothed over about a year). Prospects in
-   Qinhuangdao are the share of skilled jobs that are high-level (leaders, little giants, design and
-   service segments, digitally mature firms).
+   unemployed reconsider with ``unemployed_consider_rate``, employed staff with
+   ``migration_consider_employed``, people outside with ``return_consider_rate``. For option j in
+   {Qinhuangdao, Beijing, Tianjin, elsewhere}::
+
+       U_j = b_w ln(wage_j) + b_p prospects_j - b_h ln(housing_j) - b_d dist_j / 100 + constant_j
+             - moving_cost [j != here] + b_t ties [j = QHD] + b_a amenity [j = QHD]
+             + b_s owed_subsidy / wage_QHD [j = QHD] + b_t (1 - ties) [j = elsewhere, graduates]
+             + Gumbel noise
+
+   Qinhuangdao's housing price and amenity are read from the property layers at the person's cell
+   (people outside: the city centre). The Qinhuangdao wage is one's own wage when employed there
+   (wages follow the city wage and the employer's level every quarter), else
+   ``offer x (0.3 + 0.7 x job-finding rate)`` (the share of job seekers hired per quarter, smoothed over
+   about a year). Prospects in Qinhuangdao are the share of skilled jobs that are high-level (leaders,
+   little giants, design and service segments, digitally mature firms). The settlement subsidy comes
+   with a three-year commitment (assumption): new graduates weigh all of it, subsidised stayers the
+   part they would forfeit by leaving; it is booked in full when paid, at graduation, and repayments by
+   early leavers are not tracked (a conservative cost).
 5. **Matching**: digital vacancies first to digital-field seekers, then the other vacancies to all;
    assortative (best-qualified seekers to best-paid slots, with noise); consortium graduates queue first.
 6. **In-house cultivation**: engineers at firms at maturity >= 2 become composite digital talent with
@@ -53,6 +60,9 @@ def refresh_staff(m) -> None:
 def step(m) -> None:
     t, p = m.talent, m.p
     m.prospects = prospects(m)
+    # wages of those in work follow the city's wage and their employer's level
+    working = (t.loc == Loc.CITY) & (t.employer != NO_EMPLOYER)
+    t.wage[working] = m.wage_offer(t.employer[working], t.degree[working])
     t.age += 0.25
     t.tenure += 1
     retiring = (t.loc != Loc.RETIRED) & (t.age >= p["retirement_age"])
@@ -145,14 +155,17 @@ def _utilities(m, idx: np.ndarray, new_grad: np.ndarray) -> np.ndarray:
     qhd_wage = np.where(employed_here, t.wage[idx], offer * (0.3 + 0.7 * m.job_finding))
     dests = city["destinations"]
     wages = np.column_stack([qhd_wage] + [m.destination_wage(d) * m.degree_premium[deg] for d in DEST_NAMES])
-    housing = np.array([p["housing_qinhuangdao"], p["housing_beijing"], p["housing_tianjin"], p["housing_elsewhere"]])
+    here_cell = np.where(t.cell[idx] >= 0, t.cell[idx], m.core_cells[0])
+    qhd_housing = m.housing_at(here_cell)
+    housing = np.column_stack([qhd_housing] + [np.full(idx.size, p[f"housing_{d.lower()}"]) for d in DEST_NAMES])
     prosp_qhd = m.prospects[t.field[idx]]
     prosp = np.column_stack([prosp_qhd] + [np.full(idx.size, dests[d]["prospects"]) for d in DEST_NAMES])
     const = np.array([city["talent"]["qinhuangdao_constant"]] + [dests[d]["constant"] for d in DEST_NAMES])
     dist = m.distance_km[here]  # (n, 4) from the current location
     ties = t.ties[idx]
     u = (p["beta_wage"] * np.log(np.maximum(wages, 1.0)) + p["beta_prospects"] * prosp
-         - p["beta_housing"] * np.log(housing)[None, :] - p["beta_distance"] * dist / 100.0 + const[None, :])
+         - p["beta_housing"] * np.log(housing) - p["beta_distance"] * dist / 100.0 + const[None, :])
+    u[:, 0] += p["beta_amenity"] * m.amenity_at(here_cell)
     u -= p["moving_cost"] * (np.arange(4)[None, :] != here[:, None])
     # the settlement subsidy is paid in instalments over three years: new graduates weigh all of it,
     # subsidised stayers weigh the part they would forfeit by leaving before three years

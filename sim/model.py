@@ -1,6 +1,9 @@
 """ClusterModel: Qinhuangdao's six manufacturing clusters as a Mesa model, one step = one quarter.
 
-Scheduling (every quarter, in this order; each submodel updates all agents simultaneously):
+Scheduling (every quarter, in this order). Within a submodel, firms and talent are updated
+simultaneously with array operations, except where a queue matters and is stated: grants are handed
+out first come first served within each budget pot (random order), anchors land one at a time, and
+job matching fills the best-paid slots with the best-qualified seekers first.
 
 1. ``_environment``   wages and demand grow; digital infrastructure spreads (property layer).
 2. ``_trade``         firms compete for orders in their cluster's chain segments (sim.market).
@@ -97,12 +100,17 @@ class ClusterModel(mesa.Model):
         self._create_agents()
         self._staff_known = False  # the first clearing (at set-up) happens before staff are counted
         self.job_finding = 0.5  # skilled openings per job seeker, updated by sim.labour
-        self.prospects = labour.prospects(self)
         self.spending_q: dict[str, float] = defaultdict(float)
         self.flows_q: dict[str, float] = defaultdict(float)
         self.events_q: dict[str, np.ndarray] = {}
         self._trade()
         labour.refresh_staff(self)
+        self.prospects = labour.prospects(self)
+        self.jobs0_district = self._district_jobs()
+        raw = np.array([self.city["districts"][n]["housing"] for n in self.layout.district_names], float)
+        mean = (raw * self.jobs0_district).sum() / self.jobs0_district.sum()
+        self.housing0_district = raw * self.p["housing_qinhuangdao"] / mean
+        self._update_housing()
         energy.init(self)
         self.recorder = records.Recorder(self)
         self.recorder.collect(self)
@@ -277,13 +285,46 @@ class ClusterModel(mesa.Model):
         entry.step(self)
         labour.step(self)
         energy.update(self)
+        self._book_government()
         self.recorder.collect(self)
         self.datacollector.collect(self)
         if self.quarter >= self.quarters:
             self.running = False
 
+    def _book_government(self) -> None:
+        """The city government books every lever's spending and the city-wide local tax."""
+        g = self.city_government
+        for lever, amount in self.spending_q.items():
+            g.spending[lever] = g.spending.get(lever, 0.0) + amount
+        g.tax_revenue += self.flows_q.get("tax_revenue", 0.0)
+
+    def _district_jobs(self) -> np.ndarray:
+        f = self.firms
+        a = f.alive
+        return np.bincount(f.district[a], weights=f.employees[a], minlength=self.n_districts)
+
+    def _update_housing(self) -> None:
+        """Housing price layer: each district's start price x city wage growth x (jobs / start jobs) ** 0.3.
+
+        The start prices (city.toml) are rescaled so their job-weighted mean is the city's average
+        (parameter ``housing_qinhuangdao``); the 0.3 elasticity of prices to local jobs is an assumption.
+        """
+        pressure = (self._district_jobs() / np.maximum(self.jobs0_district, 1.0)) ** 0.3
+        growth = (1 + self.p["qinhuangdao_wage_growth"]) ** self.years_elapsed
+        per_district = self.housing0_district * growth * pressure
+        flat = np.where(self.cell_district >= 0, per_district[np.maximum(self.cell_district, 0)], 0.0)
+        self.grid.housing_price.data[:] = self.raster_to_layer(flat.reshape(self.layout.shape))
+
+    def housing_at(self, cells: np.ndarray) -> np.ndarray:
+        """Housing price (yuan/m2) at flat cell indices."""
+        return self.layer_to_raster(self.grid.housing_price.data).ravel()[cells]
+
+    def amenity_at(self, cells: np.ndarray) -> np.ndarray:
+        return self.layer_to_raster(self.grid.amenity.data).ravel()[cells]
+
     def _environment(self) -> None:
         self.demand *= (1.0 + self.demand_growth[:, None]) ** 0.25
+        self._update_housing()
         digital.spread_infrastructure(self)
         p, prog = self.p, self.prog
         fixed = {
@@ -303,7 +344,7 @@ class ClusterModel(mesa.Model):
         outside_core = ~np.isin(f.district, self.core_districts)
         p = self.p
         sharing = 1.0 + p["sharing_capacity_gain"] * p["resource_sharing_platform"] * (
-            outside_core | (f.size_class == SizeClass.SME))
+            outside_core | (f.size_class != SizeClass.LEADER))
         f.capacity[:] = market.capacity(f.employees, f.tech, f.maturity, np.where(self._staff_known, fill, 1.0),
                                         self.productivity(), p["digital_gain_per_level"], sharing,
                                         p["skilled_fill_elasticity"])
