@@ -240,4 +240,5 @@ def _designate(m) -> None:
     f.rd_rate[new_lg] = np.maximum(f.rd_rate[new_lg], m.p["rd_intensity_specialised"])
     big = a & (4.0 * f.sales >= m.city["economy"]["leader_revenue_threshold"])
     f.size_class[big] = SizeClass.LEADER
+    f.rd_rate[big] = np.maximum(f.rd_rate[big], m.p["rd_intensity_leader"])
     f.above_scale[a & (4.0 * f.sales >= m.prog["above_scale_revenue"])] = True

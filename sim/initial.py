@@ -97,6 +97,8 @@ def build_firms(model) -> None:
     rd_rate[lg] = p["rd_intensity_specialised"]
     # Segments need their technology: firms below a segment's requirement are lifted to it.
     tech = np.maximum(tech, np.array(seg["tech_required"])[segment])
+    ordinary = size == SizeClass.SME
+    rd_rate[ordinary] = p["rd_intensity_sme"] * (0.6 + 1.4 * tech[ordinary])  # as sim.innovation
     # Digital maturity (CESI shares), larger firms more mature.
     mat_levels = np.repeat(np.arange(1, 6), _counts(np.array(eco["initial_maturity_shares"]), n))
     order = np.argsort(np.log(revenue_year) + rng.normal(0, 1.0, n))

@@ -32,8 +32,8 @@ def step(m) -> None:
     alive = f.alive
     s = p["rd_subsidy_rate"]
     ordinary = (f.size_class == SizeClass.SME) & ~f.little_giant
-    base = np.where(ordinary, p["rd_intensity_sme"] * (0.6 + 1.4 * f.tech), f.rd_rate)
-    intensity = base * (1.0 + p["rd_elasticity"] * s / (1.0 - s))
+    f.rd_rate[ordinary] = p["rd_intensity_sme"] * (0.6 + 1.4 * f.tech[ordinary])
+    intensity = f.rd_rate * (1.0 + p["rd_elasticity"] * s / (1.0 - s))
     rd = np.where(alive & (f.cash > 0), intensity * f.sales, 0.0)
     subsidy = s * rd
     f.rd_spend[:] = rd

@@ -157,7 +157,9 @@ def _utilities(m, idx: np.ndarray, new_grad: np.ndarray) -> np.ndarray:
     wages = np.column_stack([qhd_wage] + [m.destination_wage(d) * m.degree_premium[deg] for d in DEST_NAMES])
     here_cell = np.where(t.cell[idx] >= 0, t.cell[idx], m.core_cells[0])
     qhd_housing = m.housing_at(here_cell)
-    housing = np.column_stack([qhd_housing] + [np.full(idx.size, p[f"housing_{d.lower()}"]) for d in DEST_NAMES])
+    # destination prices grow with their wages, as Qinhuangdao's layer grows with the city wage
+    dest_housing = [p[f"housing_{d.lower()}"] * m.destination_wage(d) / p[f"wage_{d.lower()}"] for d in DEST_NAMES]
+    housing = np.column_stack([qhd_housing] + [np.full(idx.size, h) for h in dest_housing])
     prosp_qhd = m.prospects[t.field[idx]]
     prosp = np.column_stack([prosp_qhd] + [np.full(idx.size, dests[d]["prospects"]) for d in DEST_NAMES])
     const = np.array([city["talent"]["qinhuangdao_constant"]] + [dests[d]["constant"] for d in DEST_NAMES])
@@ -167,7 +169,7 @@ def _utilities(m, idx: np.ndarray, new_grad: np.ndarray) -> np.ndarray:
          - p["beta_housing"] * np.log(housing) - p["beta_distance"] * dist / 100.0 + const[None, :])
     u[:, 0] += p["beta_amenity"] * m.amenity_at(here_cell)
     u -= p["moving_cost"] * (np.arange(4)[None, :] != here[:, None])
-    # the settlement subsidy is paid in instalments over three years: new graduates weigh all of it,
+    # the settlement subsidy comes with a three-year commitment: new graduates weigh all of it,
     # subsidised stayers weigh the part they would forfeit by leaving before three years
     bound = t.stayed_at_graduation[idx] & (m.quarter - t.cohort[idx] < 12)
     owed = np.where(new_grad, 1.0, np.where(bound, 1.0 - (m.quarter - t.cohort[idx]) / 12.0, 0.0))

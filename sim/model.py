@@ -5,7 +5,8 @@ simultaneously with array operations, except where a queue matters and is stated
 out first come first served within each budget pot (random order), anchors land one at a time, and
 job matching fills the best-paid slots with the best-qualified seekers first.
 
-1. ``_environment``   wages and demand grow; digital infrastructure spreads (property layer).
+1. ``_environment``   wages and demand grow; housing prices follow wages and local jobs; digital
+                      infrastructure spreads (property layers); fixed programme costs are booked.
 2. ``_trade``         firms compete for orders in their cluster's chain segments (sim.market).
 3. innovation.step    R&D with subsidy, technology, patents, university & leader spillovers.
 4. digital.step       digital-upgrade decisions, grants, completion (sim.digital).
@@ -14,7 +15,8 @@ job matching fills the best-paid slots with the best-qualified seekers first.
                       little-giant designation (sim.entry).
 7. labour.step        graduation (Q3), layoffs and vacancies, stay-or-leave choice, job matching,
                       in-house training, retirement (sim.labour).
-8. energy.update      the energy-level index and tiers with hysteresis (sim.energy); records.
+8. energy.update      the energy-level index and tiers with hysteresis (sim.energy).
+9. ``_book_government``  the city government books the quarter's spending and tax; records.
 
 Grid orientation: Mesa cells are ``(x, y)`` with x = raster column and y = north-up row
 (``y = height - 1 - raster_row``); flat cell indices used in the state arrays are raster row-major
