@@ -263,6 +263,20 @@ class ClusterModel(mesa.Model):
         level[employer == NO_EMPLOYER] = 0.9
         return base * level
 
+    def set_levers(self, levers: dict) -> None:
+        """Change lever values from the next quarter on (the workshop app moves sliders mid-run).
+
+        Only levers may change mid-run; values are validated like a config (ConfigError otherwise).
+        """
+        allowed = self.config.names("levers")
+        for name in levers:
+            if name not in allowed:
+                from sim.config import ConfigError
+
+                raise ConfigError(f"set_levers: {name!r} is not a lever; allowed: {', '.join(allowed)}")
+        self.config = self.config.with_overrides(dict(levers))
+        self.p.update({k: self.config[k] for k in levers})
+
     def spend(self, lever: str, amount: float) -> None:
         """Book government spending (yuan) on a lever this quarter."""
         if lever not in self.p:

@@ -148,3 +148,20 @@ def test_property_layers_are_arrays_on_the_grid():
 def test_too_coarse_resolution_raises_model_error():
     with pytest.raises(sim.ModelError, match="persons_per_agent"):
         sim.ClusterModel(rng=1, persons_per_agent=500)
+
+
+def test_levers_can_change_mid_run():
+    """The workshop moves sliders mid-run: the new value applies from the next quarter."""
+    a = sim.ClusterModel(rng=2, quarters=4)
+    b = sim.ClusterModel(rng=2, quarters=4)
+    for m in (a, b):
+        m.step()
+    b.set_levers({"digital_infrastructure_investment": 400_000_000.0})
+    for m in (a, b):
+        m.step()
+    assert b.recorder.city["spending_digital_infrastructure_investment"][-1] == 100_000_000.0
+    assert a.recorder.city["spending_digital_infrastructure_investment"][-1] == 7_500_000.0
+    with pytest.raises(sim.ConfigError, match="not a lever"):
+        b.set_levers({"beta_wage": 2.5})
+    with pytest.raises(sim.ConfigError, match="out of range"):
+        b.set_levers({"rd_subsidy_rate": 0.9})

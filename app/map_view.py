@@ -1,0 +1,183 @@
+"""The city map: district raster with names and coast, firms, universities, government seats, and
+the quarter's talent flows to Beijing and Tianjin drawn as arrows at the map's western edge.
+
+The raster is drawn with ``imshow`` (one image, cheap at any size; Mesa's Altair space drawer fails
+above 5,000 cells). Grid convention as in the model: column ``x`` runs east, row ``y`` runs south
+(row 0 = north), so the image uses ``origin="upper"`` and firms are plotted at ``(x, y)`` directly.
+Like the charts, the map is two layers (:func:`app.charts.layered`): the static one (raster,
+coast, names, universities, seats, legend) is drawn once per language; each step draws only firms
+and flows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+
+from app import fonts  # noqa: F401
+from app.charts import DEST_COLOURS, cluster_colours, layered
+from app.i18n import Lang, cluster_label, destination_label, district_label, pick, t
+from matplotlib import patheffects
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+MAP_SIZE = (5.2, 7.0)  # inches; 416 x 560 px at charts.DPI
+MAP_AXES = (0.01, 0.15, 0.98, 0.81)  # figure fraction
+SEA = np.array([0.80, 0.89, 0.95])
+OUTSIDE = np.array([1.0, 1.0, 1.0])
+DISTRICT_TINTS = ["#efe9dc", "#e6ecd9", "#ece3e8", "#e3e9ee", "#eee6d6", "#e4ece4", "#ebe7dd",
+                  "#e7e4ee", "#ecebd8"]
+HALO = [patheffects.withStroke(linewidth=2.2, foreground="white")]
+FLOW_FULL_WIDTH = 1500.0  # persons per quarter drawn with the widest arrow
+
+
+def _hex(c: str) -> np.ndarray:
+    return np.array([int(c[i:i + 2], 16) / 255 for i in (1, 3, 5)])
+
+
+def background(layout) -> np.ndarray:
+    """RGB image of the raster: a pale tint per district, blue sea, white outside."""
+    tints = np.array([_hex(c) for c in DISTRICT_TINTS])
+    district = np.asarray(layout.district)
+    rgb = np.empty((*district.shape, 3))
+    rgb[:] = OUTSIDE
+    land = district >= 0
+    rgb[land] = tints[district[land] % len(tints)]
+    rgb[np.asarray(layout.sea, dtype=bool)] = SEA
+    return rgb
+
+
+def _layout_key(layout) -> str:
+    blob = np.ascontiguousarray(layout.district).tobytes() + np.ascontiguousarray(layout.sea).tobytes()
+    return hashlib.sha1(blob + "|".join(layout.district_names).encode()).hexdigest()
+
+
+def _centroids(layout) -> dict[str, tuple[float, float]]:
+    out = {}
+    for i, name in enumerate(layout.district_names):
+        rows, cols = np.nonzero(np.asarray(layout.district) == i)
+        if len(rows):
+            out[name] = (float(np.median(cols)), float(np.median(rows)))
+    return out
+
+
+def _jitter(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A stable offset inside the cell per firm id, so firms sharing a cell stay apart and do not jump."""
+    h = (ids.astype(np.uint64) * np.uint64(2654435761)) % np.uint64(2**32)
+    jx = (h % np.uint64(1000)).astype(float) / 1000 - 0.5
+    jy = ((h // np.uint64(1000)) % np.uint64(1000)).astype(float) / 1000 - 0.5
+    return 0.8 * jx, 0.8 * jy
+
+
+def _draw_static(fig: Figure, layout, universities, governments, lang: Lang):
+    ax = fig.add_axes(MAP_AXES)
+    h, w = layout.district.shape
+    ax.imshow(background(layout), origin="upper", extent=(-0.5, w - 0.5, h - 0.5, -0.5),
+              interpolation="nearest")
+    ax.contour(np.arange(w), np.arange(h), np.asarray(layout.sea, dtype=float), levels=[0.5],
+               colors="#4a7fa8", linewidths=0.9)
+    ax.contour(np.arange(w), np.arange(h), layout.district,
+               levels=np.arange(-0.5, len(layout.district_names)), colors="#b5ad9c", linewidths=0.4)
+    for name, (cx, cy) in _centroids(layout).items():
+        ax.text(cx, cy, district_label(name, lang), fontsize=7.5, ha="center", va="center", color="#555",
+                path_effects=HALO, zorder=2)
+    sea_rows, sea_cols = np.nonzero(layout.sea)
+    if len(sea_rows):
+        ax.text(np.percentile(sea_cols, 70), np.percentile(sea_rows, 70), t("map_sea", lang), fontsize=9,
+                color="#4a7fa8", style="italic", ha="center")
+    for _en, _zh, gx, gy in governments:
+        ax.scatter([gx], [gy], marker="*", s=80, c="#b30000", edgecolors="white", linewidths=0.5, zorder=4)
+    stacked: Counter = Counter()  # several universities in one cell: stack their names
+    for name_en, name_zh, ux, uy in universities:
+        k = stacked[(ux, uy)]
+        stacked[(ux, uy)] += 1
+        ax.scatter([ux], [uy], marker="^", s=70, c="#222", edgecolors="white", zorder=4)
+        east = ux > 0.6 * w  # label toward the map's centre so it stays inside the frame
+        ax.text(ux + (-1.0 if east else 1.0), uy + 0.4 + 1.6 * k, pick(name_en, name_zh, lang), fontsize=6,
+                ha="right" if east else "left", va="top", zorder=4, path_effects=HALO)
+    _frame(ax, layout)
+    _legend(fig, lang)
+    return [ax]
+
+
+def _frame(ax, layout) -> None:
+    h, w = layout.district.shape
+    ax.set_xlim(-0.5, w - 0.5)
+    ax.set_ylim(h - 0.5, -0.5)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_aspect("equal")
+
+
+def map_figure(layout, firms: pd.DataFrame, universities, governments, city: pd.DataFrame,
+               lang: Lang) -> Figure:
+    """The map at the latest quarter of ``city`` (flows) with the firms of ``firms``."""
+    universities = [tuple(u) for u in universities]
+    governments = [tuple(g) for g in governments]
+    key = ("map", _layout_key(layout), tuple(universities), tuple(governments), lang)
+
+    def frame(fig):
+        return _draw_static(fig, layout, universities, governments, lang)
+
+    def data(axes):
+        ax = axes[0]
+        _firms(ax, firms)
+        _flows(ax, city, lang)
+        period = city["period"].iloc[-1] if len(city) else ""
+        ax.text(0.5, 1.01, f"{t('chart_map', lang)} · {period}", transform=ax.transAxes, ha="center",
+                va="bottom", fontsize=9)
+
+    return layered(key, MAP_SIZE, frame, data)
+
+
+def _firms(ax, firms: pd.DataFrame) -> None:
+    """Colour = cluster, area = employees, marker = digital-maturity band (o 1-2, square 3, diamond 4-5)."""
+    if not len(firms):
+        return
+    id_col = next((c for c in ("unique_id", "row") if c in firms), None)  # a stable firm id
+    ids = firms[id_col].to_numpy() if id_col else np.arange(len(firms))
+    jx, jy = _jitter(np.asarray(ids))
+    x = firms["x"].to_numpy(dtype=float) + jx
+    y = firms["y"].to_numpy(dtype=float) + jy
+    size = np.clip(np.sqrt(firms["employees"].to_numpy(dtype=float)) * 0.9, 3, 160)
+    col = firms["cluster"].map(cluster_colours()).fillna("#333").to_numpy()
+    mat = firms["maturity"].to_numpy()
+    for marker, sel in (("o", mat <= 2), ("s", mat == 3), ("D", mat >= 4)):
+        if sel.any():
+            ax.scatter(x[sel], y[sel], s=size[sel], c=list(col[sel]), marker=marker, alpha=0.8,
+                       linewidths=0.5 if marker == "o" else 0.9,
+                       edgecolors="white" if marker == "o" else "black", zorder=3)
+
+
+def _flows(ax, city: pd.DataFrame, lang: Lang) -> None:
+    """Arrows leaving the map's western edge toward Beijing (W) and Tianjin (SW), width ~ persons."""
+    if not len(city):
+        return
+    last = city.iloc[-1]
+    period = last["period"]
+    for dest, yfrac in (("Beijing", 0.40), ("Tianjin", 0.22)):
+        n = float(last.get(f"outflow_{dest.lower()}", 0.0) or 0.0)
+        width = 1.5 + 10 * min(n / FLOW_FULL_WIDTH, 1.0)
+        ax.annotate("", xy=(0.0, yfrac), xytext=(0.20, yfrac), xycoords="axes fraction",
+                    arrowprops=dict(arrowstyle="-|>", lw=width, color=DEST_COLOURS[dest],
+                                    mutation_scale=12 + width), zorder=5)
+        ax.text(0.01, yfrac + 0.025, t("map_flow", lang, dest=destination_label(dest, lang), n=n, period=period),
+                transform=ax.transAxes, fontsize=7, color=DEST_COLOURS[dest], fontweight="bold",
+                path_effects=HALO, zorder=5)
+
+
+def _legend(fig: Figure, lang: Lang) -> None:
+    handles = [Line2D([], [], marker="o", ls="", color=c, ms=6, label=cluster_label(k, lang))
+               for k, c in cluster_colours().items()]
+    handles += [
+        Line2D([], [], marker="o", ls="", mfc="#999", mec="white", ms=6, label=t("map_maturity_12", lang)),
+        Line2D([], [], marker="s", ls="", mfc="#999", mec="black", ms=6, label=t("map_maturity_3", lang)),
+        Line2D([], [], marker="D", ls="", mfc="#999", mec="black", ms=6, label=t("map_maturity_45", lang)),
+        Line2D([], [], marker="^", ls="", color="#222", ms=7, label=t("map_university", lang)),
+        Line2D([], [], marker="*", ls="", color="#b30000", ms=9, label=t("map_government", lang)),
+    ]
+    fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=6.5, frameon=False,
+               title=t("map_size", lang), title_fontsize=6.5)

@@ -1,0 +1,137 @@
+"""Benchmark of the workshop app: one step plus redraw at the default city size (target <= 300 ms).
+
+Usage::
+
+    python benchmarks/bench_app.py                # in-process: Step button -> new widgets, 20 steps
+    python benchmarks/bench_app.py --browser      # also end-to-end in Chromium (click -> new quarter shown)
+    python benchmarks/bench_app.py --check        # exit 1 if the in-process median exceeds the target
+
+"Step plus redraw" (in-process) is the time from clicking Step in a ``solara.render``-ed page until the
+click handler returns: the model's quarter, the tables (``model.result()``, ``firm_frame()``), the key
+figures, the map PNG, the visible chart PNG and the widget update, everything the server does before
+the websocket message leaves. The browser figure adds the round trip and the browser's paint. The
+breakdown times each part on its own (same session, same quarter range). Results also go to
+``benchmarks/out/bench_app.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+TARGET_MS = 300.0
+
+
+def _ms(xs: list[float]) -> dict[str, float]:
+    xs = sorted(xs)
+    return {"median": round(1000 * statistics.median(xs), 1), "p90": round(1000 * xs[int(0.9 * (len(xs) - 1))], 1),
+            "max": round(1000 * xs[-1], 1), "n": len(xs)}
+
+
+def in_process(steps: int) -> dict:
+    import ipyvuetify as v
+    import solara
+
+    from app.page import Page
+
+    t0 = time.perf_counter()
+    box, rc = solara.render(Page(), handle_error=False)
+    first = time.perf_counter() - t0
+    step_btn = rc.find(v.Btn, class_="btn-step").widget
+    for _ in range(2):  # warm-up: frames cached, fonts loaded
+        step_btn.click()
+    times = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        step_btn.click()
+        times.append(time.perf_counter() - t0)
+    rc.close()
+    return {"first_render_s": round(first, 2), "step_plus_redraw_ms": _ms(times)}
+
+
+def breakdown(steps: int) -> dict:
+    from app import page as P
+    from app.state import Session
+
+    s = Session()
+    for _ in range(2):
+        s.step()
+        P.map_png(s.snapshot(), "en")
+        P.chart_png(s.snapshot(), "energy", "en")
+    parts: dict[str, list[float]] = {"model_step": [], "tables": [], "map_png": [], "chart_png_energy": []}
+    for _ in range(steps):
+        t0 = time.perf_counter(); s.step(); parts["model_step"].append(time.perf_counter() - t0)  # noqa: E702
+        t0 = time.perf_counter(); snap = s.snapshot(); parts["tables"].append(time.perf_counter() - t0)  # noqa: E702
+        t0 = time.perf_counter(); P.map_png(snap, "en"); parts["map_png"].append(time.perf_counter() - t0)  # noqa: E702
+        t0 = time.perf_counter()
+        P.chart_png(snap, "energy", "en")
+        parts["chart_png_energy"].append(time.perf_counter() - t0)
+    other = {}
+    for name in ("talent", "maturity", "chain", "spending"):
+        xs = []
+        for _ in range(5):
+            t0 = time.perf_counter(); P.chart_png(snap, name, "en"); xs.append(time.perf_counter() - t0)  # noqa: E702
+        other[f"chart_png_{name}"] = _ms(xs[1:])
+    return {**{k: _ms(v) for k, v in parts.items()}, **other}
+
+
+def in_browser(steps: int) -> dict:
+    from tests.browser_util import free_port, launch_browser
+    from tests.test_app_server import start_app
+
+    with start_app(free_port()) as (url, _log), launch_browser() as browser:
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        page.goto(url, timeout=60_000)
+        page.locator("img.map-image").wait_for(timeout=60_000)
+        button = page.get_by_role("button", name="Step")
+        times = []
+        for q in range(1, steps + 3):
+            t0 = time.perf_counter()
+            button.click()
+            page.locator(".quarter-now", has_text=f"Quarter {q} of").wait_for(timeout=30_000)
+            if q > 2:
+                times.append(time.perf_counter() - t0)
+        return {"click_to_new_quarter_ms": _ms(times)}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--browser", action="store_true", help="also measure end-to-end in Chromium")
+    ap.add_argument("--check", action="store_true", help=f"exit 1 if the median exceeds {TARGET_MS:.0f} ms")
+    args = ap.parse_args()
+    import sim
+
+    cfg = sim.default_config()
+    out = {"target_ms": TARGET_MS, "python": platform.python_version(), "machine": platform.machine(),
+           "city": {"quarters": cfg.quarters, "persons_per_agent": cfg.persons_per_agent}}
+    out["in_process"] = in_process(args.steps)
+    out["breakdown"] = breakdown(args.steps)
+    if args.browser:
+        out["browser"] = in_browser(args.steps)
+    med = out["in_process"]["step_plus_redraw_ms"]["median"]
+    out["within_target"] = med <= TARGET_MS
+
+    print(f"step + redraw (in-process): median {med} ms, p90 {out['in_process']['step_plus_redraw_ms']['p90']} ms "
+          f"(target <= {TARGET_MS:.0f} ms) -> {'OK' if out['within_target'] else 'TOO SLOW'}")
+    for name, r in out["breakdown"].items():
+        print(f"  {name:22s} median {r['median']:7.1f} ms   p90 {r['p90']:7.1f} ms")
+    if "browser" in out:
+        r = out["browser"]["click_to_new_quarter_ms"]
+        print(f"browser click -> new quarter shown: median {r['median']} ms, p90 {r['p90']} ms")
+    dest = REPO / "benchmarks" / "out"
+    dest.mkdir(parents=True, exist_ok=True)
+    (dest / "bench_app.json").write_text(json.dumps(out, indent=2))
+    return 1 if args.check and not out["within_target"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
