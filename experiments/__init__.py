@@ -1,0 +1,24 @@
+"""Policy experiments on the Qinhuangdao cluster model: resumable sweeps, analysis, report.
+
+The model is called through one function, ``sim.run_scenario(config, seed)``. Modules, one job each:
+
+    spec        read and validate a sweep spec (TOML, XLRM shape)        -> Spec
+    design      design points (full factorial, LHS, Sobol, Morris) and the plan of runs
+    seeds       per-run seeds (SeedSequence) and run ids
+    runner      run one task on a worker; errors become failed records
+    executors   serial, local processes, Dask distributed
+    store       Parquet results directory, atomic batches, resume
+    sweep       the driver: plan, skip finished runs, run, write, progress
+    analysis    confidence intervals, probabilities, cost-effectiveness, Sobol/Morris
+    plots       matplotlib figures          report   report.md + tables + figures
+    provenance  model version, git, packages, host
+    cli         ``python -m experiments run | analyze | status | plan``
+
+See docs/experiments.md.
+"""
+
+from experiments.spec import Spec, SpecError, load_spec, parse_spec
+from experiments.store import Store
+from experiments.sweep import SweepResult, run_sweep
+
+__all__ = ["Spec", "SpecError", "Store", "SweepResult", "load_spec", "parse_spec", "run_sweep"]

@@ -1,0 +1,392 @@
+"""Statistics of a finished (or partly finished) sweep: confidence intervals, probabilities, costs,
+sensitivity indices. Pure table work; figures are in :mod:`experiments.plots`, the report in
+:mod:`experiments.report`.
+
+Runs are grouped for comparison: by design point when there are few (a policy package, a factorial
+cell), else by quantile bins of one factor (``[analysis] group_by``, default the first lever).
+Confidence intervals are 95%: Student t over runs for means, Wilson for probabilities. Failed runs
+are counted per group and left out of the statistics; Sobol and Morris indices drop the whole
+Saltelli block / Morris trajectory a failed point belongs to and say how many were dropped.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+import sim
+from experiments.design import UNIT_PREFIX
+from experiments.runner import STATUS_FAILED, STATUS_OK
+from experiments.spec import PACKAGE
+from experiments.store import Store
+
+NATIONAL_TIER = 3
+PLAN_COLUMNS = ("point", "replicate", "seed", "config_digest", "run_id")
+DEFAULT_SENSITIVITY = ("tiers_climbed_total", "energy_index_final_mean", "graduate_retention", "outflow_beijing_total")
+
+
+@dataclass
+class Sweep:
+    """A results directory loaded for analysis: per-run outcomes joined with the design."""
+
+    root: Path
+    name: str
+    raw: Mapping[str, Any]  # the spec as TOML
+    design: pd.DataFrame  # one row per (point, replicate)
+    rows: pd.DataFrame  # one row per (point, replicate): design + status + summary outcomes (+ derived)
+    runs: pd.DataFrame  # ``rows`` with each run once (identical points share runs, e.g. in Morris designs)
+    factors: list[str]
+    provenance: Mapping[str, Any]
+    clusters: list[str] = field(default_factory=list)
+    options: Mapping[str, Any] = field(default_factory=dict)
+    periods: tuple[str, str] | None = None  # first and last period of the runs ("2025Q1", "2035Q1")
+
+    @property
+    def kind(self) -> str:
+        return self.raw.get("design", {}).get("kind", "full_factorial")
+
+    @property
+    def ok(self) -> pd.DataFrame:
+        return self.runs[self.runs["status"] == STATUS_OK]
+
+    def counts(self) -> dict[str, int]:
+        s = self.runs["status"]
+        return {"total": len(s), "done": int((s == STATUS_OK).sum()), "failed": int((s == STATUS_FAILED).sum()),
+                "pending": int(s.isna().sum())}
+
+
+def load(root: str | Path) -> Sweep:
+    """Load a results directory (raises FileNotFoundError if it holds no sweep)."""
+    store = Store(root)
+    if not store.exists():
+        raise FileNotFoundError(
+            f"{root}: no sweep here (design.parquet missing); run `python -m experiments run SPEC` first")
+    raw = tomllib.loads((store.root / "spec.toml").read_text(encoding="utf-8"))
+    design = store.design()
+    factors = [c for c in design.columns if c not in PLAN_COLUMNS and not c.startswith(UNIT_PREFIX)]
+    runs = store.runs()[["run_id", "status", "error", "wall_s"]]
+    summary = store.table("summary")
+    df = design.merge(runs, on="run_id", how="left").merge(summary, on="run_id", how="left")
+    clusters = [c.removeprefix("energy_index_final_") for c in summary.columns if c.startswith("energy_index_final_")]
+    df = _derive(df, clusters, store)
+    prov = store.provenance()
+    name = raw.get("experiment", {}).get("name") or prov.get("experiment") or store.root.name
+    return Sweep(root=store.root, name=name, raw=raw, design=design, rows=df,
+                 runs=df.drop_duplicates("run_id").reset_index(drop=True), factors=factors,
+                 provenance=prov, clusters=clusters, options=raw.get("analysis", {}), periods=_periods(store))
+
+
+def _periods(store: Store) -> tuple[str, str] | None:
+    for name in ("city", "clusters", "districts"):
+        df = store.table(name, columns=["quarter", "period"])
+        if len(df) and "period" in df:
+            first = df[df["run_id"] == df["run_id"].iloc[0]].sort_values("quarter")
+            return str(first["period"].iloc[0]), str(first["period"].iloc[-1])
+    return None
+
+
+def _derive(df: pd.DataFrame, clusters: list[str], store: Store) -> pd.DataFrame:
+    """Add outcomes computed from the stored tables (means over clusters, retained graduates)."""
+    df = df.copy()
+    idx = [f"energy_index_final_{c}" for c in clusters if f"energy_index_final_{c}" in df]
+    if idx:
+        df["energy_index_final_mean"] = df[idx].mean(axis=1)
+    nat = [f"reached_national_{c}" for c in clusters if f"reached_national_{c}" in df]
+    if nat:
+        df["clusters_national_final"] = df[nat].astype(float).sum(axis=1).where(df["status"] == STATUS_OK)
+    city = store.table("city", columns=["graduates_retained", "outflow_beijing", "outflow_tianjin"])
+    if "graduates_retained" in city:
+        retained = city.groupby("run_id")["graduates_retained"].sum().rename("retained_graduates")
+        df = df.merge(retained, on="run_id", how="left")
+    return df
+
+
+# ---------------------------------------------------------------------------- statistics
+def mean_ci(values: Sequence[float] | pd.Series, level: float = 0.95) -> tuple[int, float, float, float]:
+    """``(n, mean, low, high)``: Student-t interval of the mean (NaN bounds when n < 2)."""
+    x = pd.to_numeric(pd.Series(values), errors="coerce").dropna().to_numpy(dtype=float)
+    n = x.size
+    if n == 0:
+        return 0, float("nan"), float("nan"), float("nan")
+    m = float(x.mean())
+    if n < 2:
+        return n, m, float("nan"), float("nan")
+    half = stats.t.ppf(0.5 + level / 2, n - 1) * x.std(ddof=1) / np.sqrt(n)
+    return n, m, m - half, m + half
+
+
+def proportion_ci(values: Sequence[bool] | pd.Series, level: float = 0.95) -> tuple[int, float, float, float]:
+    """``(n, share, low, high)``: Wilson score interval of a probability."""
+    x = pd.Series(values).dropna().astype(float).to_numpy()
+    n = x.size
+    if n == 0:
+        return 0, float("nan"), float("nan"), float("nan")
+    p = float(x.mean())
+    z = stats.norm.ppf(0.5 + level / 2)
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return n, p, max(0.0, centre - half), min(1.0, centre + half)
+
+
+def _is_bool(s: pd.Series) -> bool:
+    """A yes/no outcome (bool dtype, or object dtype holding only bools after a join added NaN)."""
+    if s.dtype == bool:
+        return True
+    v = s.dropna()
+    return s.dtype == object and len(v) > 0 and all(isinstance(x, (bool, np.bool_)) for x in v)
+
+
+# ---------------------------------------------------------------------------- groups
+def package_labels() -> dict[str, str]:
+    return {k: p.label_en for k, p in sim.load_presets().items()}
+
+
+def cluster_labels(clusters: Sequence[str]) -> dict[str, str]:
+    """English (and Chinese) labels of clusters from configs/city.toml."""
+    table = sim.default_config().city.get("clusters", {})
+    return {c: table.get(c, {}).get("label_en", c) for c in clusters}
+
+
+def cluster_labels_zh(clusters: Sequence[str]) -> dict[str, str]:
+    table = sim.default_config().city.get("clusters", {})
+    return {c: table.get(c, {}).get("label_zh", "") for c in clusters}
+
+
+def group_runs(sw: Sweep) -> tuple[pd.Series, str, list[str]]:
+    """A group label per run, what the groups are ("point" or the binned factor), and the label order."""
+    max_groups = int(sw.options.get("max_groups", 12))
+    points = sw.runs["point"]
+    if points.nunique() <= max_groups:
+        labels = _point_labels(sw)
+        g = points.map(labels)
+        return g, "policy package" if sw.factors == [PACKAGE] else "design point", list(dict.fromkeys(labels.values()))
+    factor = sw.options.get("group_by") or _first_numeric(sw)
+    if factor is None:
+        return pd.Series("all runs", index=sw.runs.index), "all runs", ["all runs"]
+    bins = int(sw.options.get("bins", 5))
+    g = binned(sw.runs[factor], bins)
+    g = g.cat.rename_categories([f"{factor} {c}" for c in g.cat.categories])
+    return g.astype(str), factor, [str(c) for c in g.cat.categories]
+
+
+def _point_labels(sw: Sweep) -> dict[int, str]:
+    first = sw.runs.drop_duplicates("point").set_index("point")
+    pk = package_labels()
+    out = {}
+    for p, row in first.iterrows():
+        parts = []
+        for f in sw.factors:
+            v = row[f]
+            parts.append(pk.get(v, v) if f == PACKAGE else f"{f}={_fmt(v)}")
+        out[p] = "; ".join(parts) if parts else "base"
+    return out
+
+
+def _first_numeric(sw: Sweep) -> str | None:
+    levers = list(sw.raw.get("levers", {}))
+    numeric = [f for f in sw.factors if f != PACKAGE and pd.api.types.is_numeric_dtype(sw.runs[f])]
+    for f in numeric:
+        if f in levers:
+            return f
+    return numeric[0] if numeric else None
+
+
+def numeric_factors(sw: Sweep, levers_first: bool = True) -> list[str]:
+    levers = list(sw.raw.get("levers", {}))
+    numeric = [f for f in sw.factors if f != PACKAGE and pd.api.types.is_numeric_dtype(sw.runs[f])
+               and sw.runs[f].nunique() > 1]
+    return sorted(numeric, key=lambda f: (f not in levers, numeric.index(f))) if levers_first else numeric
+
+
+def binned(x: pd.Series, bins: int) -> pd.Series:
+    """Quantile bins (or the distinct values if there are few) as an ordered categorical."""
+    if x.nunique() <= bins:
+        cats = [_fmt(v) for v in sorted(x.dropna().unique())]
+        return pd.Series(pd.Categorical(x.map(_fmt), categories=cats, ordered=True), index=x.index)
+    cut = pd.qcut(x, bins, duplicates="drop")
+    cats = [f"{_fmt(i.left, 2)}–{_fmt(i.right, 2)}" for i in cut.cat.categories]
+    return pd.Series(pd.Categorical.from_codes(cut.cat.codes, categories=cats, ordered=True), index=x.index)
+
+
+def _fmt(v: Any, digits: int = 3) -> str:
+    """Short number: 3 significant digits, 亿 (1e8) and 万 (1e4) for yuan-sized values."""
+    if isinstance(v, (float, np.floating)):
+        a = abs(v)
+        if a >= 1e8:
+            return f"{_sig(v / 1e8, digits)}亿"
+        if a >= 1e4:
+            return f"{_sig(v / 1e4, digits)}万"
+        return _sig(0.0 if a < 1e-12 else v, digits)
+    return str(v)
+
+
+def _sig(x: float, digits: int) -> str:
+    """``digits`` significant digits without exponent notation for numbers >= 1."""
+    return f"{x:,.0f}" if abs(x) >= 10**digits else f"{x:.{digits}g}"
+
+
+# ---------------------------------------------------------------------------- tables
+def outcome_table(sw: Sweep, outcomes: Sequence[str] | None = None) -> pd.DataFrame:
+    """Long table: group x outcome -> n, mean, 95% CI low/high, failed runs of the group."""
+    groups, _, order = group_runs(sw)
+    df = sw.runs.assign(group=groups.values)
+    if outcomes is None:
+        skip = set(PLAN_COLUMNS) | set(sw.factors) | {"status", "error", "wall_s", "run_id", "group"}
+        outcomes = [c for c in df.columns if c not in skip and not c.startswith(UNIT_PREFIX)
+                    and (pd.api.types.is_numeric_dtype(df[c]) or _is_bool(df[c]))]
+    rows = []
+    for g in order:
+        part = df[df["group"] == g]
+        ok = part[part["status"] == STATUS_OK]
+        failed = int((part["status"] == STATUS_FAILED).sum())
+        for o in outcomes:
+            if o not in ok:
+                continue
+            is_bool = _is_bool(ok[o])
+            n, m, lo, hi = proportion_ci(ok[o]) if is_bool else mean_ci(ok[o])
+            rows.append({"group": g, "outcome": o, "n": n, "mean": m, "ci_low": lo, "ci_high": hi,
+                         "failed": failed, "kind": "probability" if is_bool else "mean"})
+    return pd.DataFrame(rows)
+
+
+def national_by_year(sw: Sweep, store: Store | None = None) -> tuple[pd.DataFrame, float]:
+    """Per run and cluster: reached national tier (>= 3) at any quarter up to ``[analysis] by_year``.
+
+    Returns (frame with run_id, cluster, reached) and the year actually used (the horizon's end if earlier).
+    """
+    by_year = float(sw.options.get("by_year", 2035))
+    store = store or Store(sw.root)
+    cl = store.table("clusters", columns=["year", "cluster", "energy_tier"])
+    if len(cl) and "energy_tier" in cl:
+        used = min(by_year, float(cl["year"].max()))
+        sub = cl[cl["year"] <= by_year + 1e-9]
+        reached = (sub.assign(nat=sub["energy_tier"] >= NATIONAL_TIER)
+                   .groupby(["run_id", "cluster"], sort=False)["nat"].any().rename("reached").reset_index())
+        return reached, used
+    cols = {c: f"reached_national_{c}" for c in sw.clusters if f"reached_national_{c}" in sw.runs}
+    long = sw.ok.melt(id_vars=["run_id"], value_vars=list(cols.values()), var_name="cluster", value_name="reached")
+    long["cluster"] = long["cluster"].str.removeprefix("reached_national_")
+    return long, float("nan")
+
+
+def national_table(sw: Sweep) -> tuple[pd.DataFrame, float]:
+    """P(cluster reaches national tier by the year) per group and cluster, with Wilson CIs."""
+    reached, year = national_by_year(sw)
+    groups, _, order = group_runs(sw)
+    g = pd.Series(groups.values, index=sw.runs["run_id"].values)
+    reached = reached.assign(group=reached["run_id"].map(g))
+    rows = []
+    for grp in order:
+        for c in sw.clusters:
+            x = reached.loc[(reached["group"] == grp) & (reached["cluster"] == c), "reached"]
+            n, p, lo, hi = proportion_ci(x)
+            rows.append({"group": grp, "cluster": c, "n": n, "p": p, "ci_low": lo, "ci_high": hi})
+    return pd.DataFrame(rows), year
+
+
+def trajectories(sw: Sweep, column: str = "energy_index") -> pd.DataFrame:
+    """Mean and 95% CI of a cluster column by group, cluster and year."""
+    store = Store(sw.root)
+    cl = store.table("clusters", columns=["year", "cluster", column])
+    if not len(cl) or column not in cl:
+        return pd.DataFrame()
+    groups, _, order = group_runs(sw)
+    cl["group"] = cl["run_id"].map(pd.Series(groups.values, index=sw.runs["run_id"].values))
+    agg = cl.groupby(["group", "cluster", "year"], sort=False)[column].agg(["count", "mean", "std"]).reset_index()
+    t = stats.t.ppf(0.975, np.maximum(agg["count"] - 1, 1))
+    half = np.where(agg["count"] > 1, t * agg["std"] / np.sqrt(agg["count"]), np.nan)
+    agg["ci_low"], agg["ci_high"] = agg["mean"] - half, agg["mean"] + half
+    agg["group"] = pd.Categorical(agg["group"], categories=order, ordered=True)
+    return agg.sort_values(["group", "cluster", "year"]).reset_index(drop=True)
+
+
+def cost_effectiveness(sw: Sweep) -> pd.DataFrame:
+    """Per group: spending, retained graduates, tiers climbed, and yuan per extra retained graduate and
+    per extra level climbed relative to the reference group (``[analysis] reference``, default the status
+    quo package, else the group that spends least)."""
+    groups, _, order = group_runs(sw)
+    df = sw.runs.assign(group=groups.values)
+    ok = df[df["status"] == STATUS_OK]
+    cols = [c for c in ("spending_total", "spending_talent_total", "retained_graduates", "tiers_climbed_total",
+                        "cost_per_retained_graduate", "graduate_retention") if c in ok]
+    if "spending_total" not in cols:
+        return pd.DataFrame()
+    means = ok.groupby("group")[cols].mean().reindex(order)
+    ref = sw.options.get("reference")
+    pk = package_labels()
+    ref_label = pk.get(ref, ref) if ref else pk.get("status_quo")
+    if ref_label not in means.index:
+        ref_label = means["spending_total"].idxmin()
+    base = means.loc[ref_label]
+    out = means.copy()
+    d_spend = means["spending_total"] - base["spending_total"]
+    for col, name in (("retained_graduates", "yuan_per_extra_retained_graduate"),
+                      ("tiers_climbed_total", "yuan_per_extra_level")):
+        if col in means:
+            d = means[col] - base[col]
+            out[f"extra_{col}"] = d
+            out[name] = np.where((d > 0) & (d_spend > 0), d_spend / d.where(d > 0), np.nan)
+    out["extra_spending"] = d_spend
+    out["reference"] = out.index == ref_label
+    return out.reset_index().rename(columns={"index": "group"})
+
+
+# ---------------------------------------------------------------------------- sensitivity
+def sensitivity(sw: Sweep, outcomes: Sequence[str] | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Sobol (S1, ST) or Morris (mu*, sigma) indices per outcome; empty for other designs.
+
+    Y of a design point = mean over its ok replicates. A point with no ok replicate invalidates its
+    Saltelli block (N rows of size D+2 or 2D+2) or Morris trajectory (D+1 rows); those are dropped
+    and counted in the returned notes.
+    """
+    if sw.kind not in ("sobol", "morris"):
+        return pd.DataFrame(), {}
+    from SALib.analyze import morris as morris_analyze
+    from SALib.analyze import sobol as sobol_analyze
+
+    outcomes = [o for o in (outcomes or sw.options.get("outcomes") or DEFAULT_SENSITIVITY) if o in sw.runs]
+    names = sw.factors
+    d = len(names)
+    problem = {"num_vars": d, "names": names, "bounds": [[0.0, 1.0]] * d}
+    ok_rows = sw.rows[sw.rows["status"] == STATUS_OK]
+    per_point = ok_rows.groupby("point")[outcomes].mean(numeric_only=True) if outcomes else pd.DataFrame()
+    points = sw.design.drop_duplicates("point").set_index("point").sort_index()
+    n_points = len(points)
+    second = bool(sw.raw.get("design", {}).get("second_order", False))
+    size = (2 * d + 2 if second else d + 2) if sw.kind == "sobol" else d + 1
+    blocks = n_points // size
+    rows, notes = [], {"block_size": size, "blocks": blocks}
+    for o in outcomes:
+        y = per_point[o].reindex(points.index).to_numpy(dtype=float)
+        good = ~np.isnan(y.reshape(blocks, size)).any(axis=1)
+        notes[f"dropped_{o}"] = int((~good).sum())
+        if good.sum() < 2:
+            continue
+        keep = np.repeat(good, size)
+        if sw.kind == "sobol":
+            res = sobol_analyze.analyze(problem, y[keep], calc_second_order=second, seed=1)
+            for j, f in enumerate(names):
+                rows.append({"outcome": o, "factor": f, "S1": res["S1"][j], "S1_conf": res["S1_conf"][j],
+                             "ST": res["ST"][j], "ST_conf": res["ST_conf"][j]})
+        else:
+            x = points[[UNIT_PREFIX + f for f in names]].to_numpy(dtype=float)[keep]
+            levels = int(sw.raw.get("design", {}).get("levels", 4))
+            res = morris_analyze.analyze(problem, x, y[keep], num_levels=levels, seed=1)
+            for j, f in enumerate(names):
+                rows.append({"outcome": o, "factor": f, "mu_star": res["mu_star"][j],
+                             "mu_star_conf": res["mu_star_conf"][j], "sigma": res["sigma"][j], "mu": res["mu"][j]})
+    return pd.DataFrame(rows), notes
+
+
+def failures(sw: Sweep, limit: int = 10) -> pd.DataFrame:
+    """Failed runs: id, point, replicate, factor values and the last line of the error."""
+    f = sw.runs[sw.runs["status"] == STATUS_FAILED]
+    last = f["error"].fillna("").map(lambda e: e.strip().splitlines()[-1] if e.strip() else "")
+    return f[["run_id", "point", "replicate", *sw.factors]].assign(error=last.values).head(limit)

@@ -1,0 +1,172 @@
+"""Command line: ``python -m experiments run | analyze | status | plan``.
+
+    python -m experiments run configs/experiments/NAME.toml [--workers N | --dask ADDR | --serial]
+                              [--retry-failed] [--out DIR] [--batch N] [--analyze] [--no-progress]
+    python -m experiments analyze results/NAME
+    python -m experiments status  results/NAME [--failed]
+    python -m experiments plan    configs/experiments/NAME.toml
+
+Exit status: 0 done (failed runs are recorded and reported, not fatal); 1 every run of the design
+failed; 2 a bad spec, a busy or missing results directory, an unreachable Dask scheduler, or bad
+arguments; 130 interrupted with Ctrl-C (finished runs are kept; the same command resumes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from experiments.spec import SpecError
+
+EXIT_OK, EXIT_ALL_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m experiments", description="Policy sweeps on the Qinhuangdao model.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run (or resume) the sweep of a spec")
+    run.add_argument("spec", type=Path, help="sweep spec, e.g. configs/experiments/paper_remedies.toml")
+    ex = run.add_mutually_exclusive_group()
+    ex.add_argument("--serial", action="store_true", help="run in this process, one run after another")
+    ex.add_argument("--dask", metavar="ADDR", help="Dask scheduler tcp://HOST:PORT, or 'local' for a LocalCluster")
+    run.add_argument("--workers", type=int, metavar="N",
+                     help="local worker processes (default: all cores); with --dask local: LocalCluster workers")
+    run.add_argument("--retry-failed", action="store_true", help="also rerun runs recorded as failed")
+    run.add_argument("--out", type=Path, help="results directory (default: results/<spec file name>)")
+    run.add_argument("--batch", type=int, default=16, metavar="N",
+                     help="commit results every N runs (or every 2 s); 1 = every run (default 16)")
+    run.add_argument("--analyze", action="store_true", help="analyse the results afterwards (writes report.md)")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    an = sub.add_parser("analyze", help="tables, figures and report.md for a results directory")
+    an.add_argument("dir", type=Path)
+
+    st = sub.add_parser("status", help="done / failed / pending runs of a results directory")
+    st.add_argument("dir", type=Path)
+    st.add_argument("--failed", action="store_true", help="list failed runs with the last line of their error")
+
+    pl = sub.add_parser("plan", help="validate a spec and show its design without running anything")
+    pl.add_argument("spec", type=Path)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        match args.command:
+            case "run":
+                return _run(args)
+            case "analyze":
+                return _analyze(args.dir)
+            case "status":
+                return _status(args.dir, args.failed)
+            case "plan":
+                return _plan(args.spec)
+    except SpecError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_USAGE  # pragma: no cover - argparse requires a command
+
+
+def _executor(args: argparse.Namespace):  # noqa: ANN202
+    from experiments.executors import DaskExecutor, ProcessExecutor, SerialExecutor
+
+    if args.workers is not None and args.workers < 1:
+        raise SpecError("--workers must be >= 1")
+    if args.serial:
+        if args.workers is not None:
+            raise SpecError("--workers does not apply to --serial")
+        return SerialExecutor()
+    if args.dask:
+        if args.dask != "local" and args.workers is not None:
+            raise SpecError("--workers applies to local workers or --dask local, not to an existing Dask cluster")
+        return DaskExecutor(args.dask, workers=args.workers)
+    return ProcessExecutor(args.workers)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from experiments.executors import ExecutorError
+    from experiments.spec import load_spec
+    from experiments.store import StoreLocked
+    from experiments.sweep import default_out_dir, run_sweep
+
+    spec = load_spec(args.spec)
+    if args.batch < 1:
+        raise SpecError("--batch must be >= 1")
+    out = args.out or default_out_dir(spec)
+    executor = _executor(args)
+    command = "python -m experiments " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    try:
+        res = run_sweep(spec, out, executor, retry_failed=args.retry_failed, progress=not args.no_progress,
+                        batch=args.batch, command=command)
+    except (StoreLocked, ExecutorError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: finished runs are saved in {out}; run the same command to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print(res.line(spec.name))
+    if res.failed:
+        print(f"warning: {res.failed} runs failed (recorded with their traceback); "
+              f"list them: python -m experiments status {out} --failed; rerun: add --retry-failed")
+    print(f"results: {out}")
+    report = Path(out) / "report.md"
+    if args.analyze:
+        _analyze(out)
+    else:
+        print(f"report:  {report}  (write it with: python -m experiments analyze {out})")
+    return EXIT_ALL_FAILED if res.total and res.failed == res.total else EXIT_OK
+
+
+def _analyze(root: Path) -> int:
+    from experiments.report import analyze
+
+    path = analyze(root)
+    print(f"report: {path}")
+    print(f"figures: {path.parent / 'figures'}   tables: {path.parent / 'tables'}")
+    return EXIT_OK
+
+
+def _status(root: Path, show_failed: bool) -> int:
+    from experiments.store import Store
+
+    store = Store(root)
+    if not store.exists():
+        raise FileNotFoundError(f"{root}: no sweep here (design.parquet missing)")
+    s = store.status()
+    prov = store.provenance()
+    stale = f" ({s['stale']} older runs not in the design)" if s["stale"] else ""
+    print(f"{prov.get('experiment', root.name)}: {s['total']} runs in the design — {s['done']} done, "
+          f"{s['failed']} failed, {s['pending']} pending{stale}")
+    sessions = prov.get("sessions", [])
+    if sessions:
+        last = sessions[-1]
+        print(f"last session: started {last.get('started')}, finished {last.get('finished', '(interrupted)')}")
+    if show_failed and s["failed"]:
+        runs = store.runs()
+        planned = set(store.design()["run_id"])
+        failed = runs[(runs["status"] == "failed") & runs["run_id"].isin(planned)]
+        for _, r in failed.iterrows():
+            err = (r["error"] or "").strip().splitlines()
+            print(f"  {r['run_id']}  point {r['point']} replicate {r['replicate']}: {err[-1] if err else ''}")
+    return EXIT_OK
+
+
+def _plan(path: Path) -> int:
+    from experiments import design
+    from experiments.provenance import model_version
+    from experiments.spec import load_spec
+
+    spec = load_spec(path)
+    plan = design.build_plan(spec, model_version())
+    print(f"{spec.name}: {spec.design.kind}, {plan['point'].nunique()} points x {spec.replicates} replicates = "
+          f"{plan['run_id'].nunique()} runs, horizon {spec.horizon} quarters, seed {spec.seed}")
+    for f in spec.factors:
+        print(f"  {f.kind:11s} {f.name}: {f.describe()}")
+    return EXIT_OK

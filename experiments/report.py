@@ -1,0 +1,279 @@
+"""``python -m experiments analyze DIR``: tables (CSV), figures (PNG) and ``report.md`` for a sweep.
+
+Writes into the results directory::
+
+    report.md                      the report, embedding the figures
+    figures/*.png                  energy trajectories, outcomes by package / vs levers, P(national) heatmap,
+                                   talent outflow, cost-effectiveness, sensitivity indices (sobol/morris)
+    tables/*.csv                   outcomes_by_group, national_probability, cost_effectiveness,
+                                   energy_trajectories, sensitivity, failed_runs
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import sim
+from experiments import analysis, plots, provenance
+from experiments.spec import PACKAGE
+
+OUTCOME_LABELS = {
+    "tiers_climbed_total": "energy levels climbed (sum over clusters)",
+    "energy_index_final_mean": "final energy index (mean of clusters)",
+    "clusters_national_final": "clusters at national tier or above (end)",
+    "graduate_retention": "graduate retention (share)",
+    "outflow_beijing_total": "talent outflow to Beijing (persons)",
+    "outflow_tianjin_total": "talent outflow to Tianjin (persons)",
+    "outflow_elsewhere_total": "talent outflow elsewhere (persons)",
+    "spending_total": "public spending (yuan)",
+    "cost_per_retained_graduate": "cost per retained graduate (yuan)",
+    "retained_graduates": "graduates retained (persons)",
+}
+PANEL_OUTCOMES = ("tiers_climbed_total", "energy_index_final_mean", "graduate_retention", "spending_total")
+LEVER_OUTCOMES = ("tiers_climbed_total", "energy_index_final_mean", "graduate_retention")
+
+
+def parameter_labels() -> dict[str, str]:
+    schema = sim.default_config().schema
+    extra = {PACKAGE: "policy package", "persons_per_agent": "persons per agent"}
+    return {n: p.label_en for n, p in schema.items()} | extra
+
+
+def analyze(root: str | Path) -> Path:
+    """Analyse the sweep in ``root``; returns the path of ``report.md``."""
+    plots.style()
+    sw = analysis.load(root)
+    root = sw.root
+    figs, tabs = root / "figures", root / "tables"
+    tabs.mkdir(parents=True, exist_ok=True)
+    labels = parameter_labels()
+    en, zh = analysis.cluster_labels(sw.clusters), analysis.cluster_labels_zh(sw.clusters)
+    energy = sim.default_config().city.get("energy", {})
+    thresholds = energy.get("tier_thresholds", [])
+
+    groups, grouping, order = analysis.group_runs(sw)
+    runs = sw.runs.assign(group=groups.values)
+    table = analysis.outcome_table(sw)
+    table.to_csv(tabs / "outcomes_by_group.csv", index=False)
+    nat, year = analysis.national_table(sw)
+    reached, _ = analysis.national_by_year(sw)
+    any_nat = _any_national(reached, runs, order)
+    nat.to_csv(tabs / "national_probability.csv", index=False)
+    traj = analysis.trajectories(sw)
+    if not traj.empty:
+        traj.to_csv(tabs / "energy_trajectories.csv", index=False)
+    ce = analysis.cost_effectiveness(sw)
+    if not ce.empty:
+        ce.to_csv(tabs / "cost_effectiveness.csv", index=False)
+    sens, sens_notes = analysis.sensitivity(sw)
+    if not sens.empty:
+        sens.to_csv(tabs / "sensitivity.csv", index=False)
+    fails = analysis.failures(sw, limit=1_000_000)
+    fails.to_csv(tabs / "failed_runs.csv", index=False)
+
+    ok_runs = runs[runs["status"] == analysis.STATUS_OK]
+    numeric = analysis.numeric_factors(sw)
+    bins = int(sw.options.get("bins", 5))
+    figures: list[tuple[Path | None, str]] = []
+    figures.append((plots.energy_trajectories(traj, sw.clusters, en, zh, thresholds, figs / "energy_trajectories.png"),
+                    f"Energy index of each cluster by {grouping}: line = mean over runs, band = 95% CI; dashed lines "
+                    "are the tier thresholds (county, provincial, national, world-class)."))
+    panel = {o: OUTCOME_LABELS[o] for o in PANEL_OUTCOMES} | {"spending_total": "public spending (100 M yuan, 亿)"}
+    if grouping in ("policy package", "design point"):
+        figures.append((plots.outcomes_by_group(table, panel, order, figs / "outcomes_by_group.png",
+                                                scales={"spending_total": 1e8}),
+                        f"Key outcomes by {grouping} at the end of the horizon: mean and 95% CI over replicates."))
+    if numeric:
+        figures.append((plots.outcome_vs_lever(ok_runs, numeric[:4], {o: OUTCOME_LABELS[o] for o in LEVER_OUTCOMES},
+                                               bins, labels, figs / "outcome_vs_lever.png"),
+                        "Outcomes against each swept lever (binned; other factors vary inside a bin): mean and "
+                        "95% CI band."))
+    heat = sw.options.get("heatmap") or (numeric[:2] if len(numeric) >= 2 else None)
+    if heat:
+        a, b = heat
+        figures.append((plots.national_heatmap_levers(ok_runs, reached, a, b, bins, sw.clusters, en, zh, labels, year,
+                                                      figs / "national_heatmap.png"),
+                        f"Probability that each cluster reaches the national tier by {year:.0f}, over "
+                        f"{labels.get(a, a)} (x) and {labels.get(b, b)} (y), binned."))
+    else:
+        figures.append((plots.national_heatmap_groups(nat, order, sw.clusters, en, zh, year,
+                                                      figs / "national_heatmap.png"),
+                        f"Probability that each cluster reaches the national tier (tier 3) at least once by "
+                        f"{year:.0f}, by {grouping} (share of runs)."))
+    figures.append((plots.talent_outflow(table, order, figs / "talent_outflow.png"),
+                    "Talent leaving Qinhuangdao over the horizon by destination, and the share of graduates who "
+                    "stay: mean and 95% CI."))
+    if not ce.empty:
+        figures.append((plots.cost_effectiveness(ce, ok_runs, figs / "cost_effectiveness.png"),
+                        "Public spending against energy levels climbed and graduates retained: mean and 95% CI "
+                        "per group."))
+    if not sens.empty:
+        figures.append((plots.sensitivity_bars(sens, sw.kind, labels, figs / "sensitivity.png"),
+                        "Sobol indices (first-order S1, total ST) with bootstrap 95% CI." if sw.kind == "sobol" else
+                        "Morris screening: mu* (mean absolute elementary effect) with bootstrap 95% CI; "
+                        "sigma (|) signals interactions or non-linearity."))
+
+    text = _markdown(sw, grouping, order, table, any_nat, year, ce, sens, sens_notes, fails, figures, labels)
+    path = root / "report.md"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _any_national(reached: pd.DataFrame, runs: pd.DataFrame, order: Sequence[str]) -> pd.DataFrame:
+    if reached.empty:
+        return pd.DataFrame(columns=["group", "n", "p", "ci_low", "ci_high"])
+    per_run = reached.groupby("run_id")["reached"].any()
+    g = runs.set_index("run_id")["group"]
+    rows = []
+    for grp in order:
+        ids = g.index[g == grp]
+        n, p, lo, hi = analysis.proportion_ci(per_run.reindex(ids).dropna())
+        rows.append({"group": grp, "n": n, "p": p, "ci_low": lo, "ci_high": hi})
+    return pd.DataFrame(rows)
+
+
+def _num(v: float, digits: int = 3) -> str:
+    return f"{v:,.0f}" if abs(v) >= 10 ** digits else f"{v:.{digits}g}"
+
+
+def _ci(m: float, lo: float, hi: float, scale: float = 1.0, digits: int = 3) -> str:
+    """``mean [low, high]`` with 3 significant digits (thousands separators for large numbers)."""
+    if not np.isfinite(m):
+        return "–"
+    if not np.isfinite(lo):
+        return _num(m / scale, digits)
+    return f"{_num(m / scale, digits)} [{_num(lo / scale, digits)}, {_num(hi / scale, digits)}]"
+
+
+def _markdown(sw: analysis.Sweep, grouping: str, order: Sequence[str], table: pd.DataFrame, any_nat: pd.DataFrame,
+              year: float, ce: pd.DataFrame, sens: pd.DataFrame, sens_notes: dict[str, Any], fails: pd.DataFrame,
+              figures: list[tuple[Path | None, str]], labels: dict[str, str]) -> str:
+    exp = sw.raw.get("experiment", {})
+    counts = sw.counts()
+    prov = sw.provenance
+    git = prov.get("git", {}) or {}
+    lines = [f"# {sw.name}: policy experiment report", ""]
+    if exp.get("description"):
+        lines += [f"> {exp['description']}", ""]
+    lines += [f"Generated {provenance.now()} by `python -m experiments analyze {sw.root}`.", ""]
+    if counts["pending"] or counts["failed"]:
+        lines += [f"**Partial results:** {counts['pending']} runs pending, {counts['failed']} failed "
+                  "(see *Failed runs*); statistics use the finished runs only.", ""]
+
+    lines += ["## Design", ""]
+    d = prov.get("design", {})
+    lines.append(f"- Design: **{sw.kind}**, {sw.design['point'].nunique()} design points × "
+                 f"{exp.get('replicates', '?')} replicates = {counts['total']} runs; experiment seed {exp.get('seed')}"
+                 f"{' (common random numbers)' if exp.get('crn') else ''}.")
+    horizon = exp.get("horizon", 40)
+    periods = sw.periods
+    span = f" ({periods[0]} to {periods[1]}, quarter 0 = initial state)" if periods else ""
+    lines.append(f"- Horizon: {horizon} quarters{span}.")
+    factors = d.get("factors") or {}
+    if len(factors) <= 6:
+        for name, desc in factors.items():
+            lines.append(f"- Factor `{name}` ({labels.get(name, name)}): {desc}")
+    else:
+        lines.append(f"- {len(factors)} factors, listed in the appendix.")
+    lines.append(f"- Runs: {counts['done']} done, {counts['failed']} failed, {counts['pending']} pending.")
+    lines.append(f"- Model version `{prov.get('model_version')}`; git commit `{git.get('commit')}`"
+                 f"{' (uncommitted changes)' if git.get('dirty') else ''}.")
+    lines.append(f"- Groups compared: {grouping} ({len(order)} groups).")
+    lines.append("")
+
+    lines += ["## Key outcomes", "",
+              f"Mean [95% CI] over runs at the end of the horizon. *P(national)*: probability that at least one "
+              f"cluster reaches the national tier by {year:.0f}.", ""]
+    cols = [("tiers_climbed_total", "levels climbed", 1.0), ("energy_index_final_mean", "final energy index", 1.0),
+            ("graduate_retention", "graduate retention", 1.0), ("outflow_beijing_total", "to Beijing", 1.0),
+            ("outflow_tianjin_total", "to Tianjin", 1.0), ("spending_total", "spending (亿 yuan)", 1e8)]
+    cols = [c for c in cols if c[0] in set(table["outcome"])]
+    head = ["group", "runs", *[c[1] for c in cols], "P(national)"]
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    tab = table.set_index(["group", "outcome"])
+    nat = any_nat.set_index("group") if not any_nat.empty else pd.DataFrame()
+    for g in order:
+        n = int(tab.loc[(g, cols[0][0]), "n"]) if cols and (g, cols[0][0]) in tab.index else 0
+        cells = [g, str(n)]
+        for key, _, scale in cols:
+            r = tab.loc[(g, key)] if (g, key) in tab.index else None
+            cells.append(_ci(r["mean"], r["ci_low"], r["ci_high"], scale) if r is not None else "–")
+        if g in nat.index:
+            r = nat.loc[g]
+            cells.append(_ci(r["p"], r["ci_low"], r["ci_high"], digits=2))
+        else:
+            cells.append("–")
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "Full table (every summary outcome): `tables/outcomes_by_group.csv`; per cluster: "
+              "`tables/national_probability.csv`.", ""]
+
+    lines += ["## Figures", ""]
+    for i, (path, caption) in enumerate(figures, 1):
+        if path is None:
+            continue
+        rel = path.relative_to(sw.root).as_posix()
+        lines += [f"![Figure {i}]({rel})", "", f"*Figure {i}.* {caption}", ""]
+
+    if not ce.empty:
+        lines += ["## Cost-effectiveness", "",
+                  "Relative to the reference group (marked *): extra public spending over the horizon divided by "
+                  "extra graduates retained, and by extra energy levels climbed (– when the group does not do "
+                  "better than the reference). Ratios of small differences are noisy: read them with the "
+                  "confidence intervals of the key outcomes.", "",
+                  "| group | spending (亿) | extra spending (亿) | extra graduates retained | "
+                  "yuan per extra graduate | "
+                  "extra levels | 亿 yuan per extra level |", "|---|---|---|---|---|---|---|"]
+        for _, r in ce.iterrows():
+            def num(key: str, scale: float = 1.0, fmt: str = "{:,.0f}", row: pd.Series = r) -> str:
+                v = row.get(key, np.nan)
+                return fmt.format(v / scale) if pd.notna(v) and np.isfinite(v) else "–"
+            lines.append(f"| {r['group']}{' *' if r['reference'] else ''} | {num('spending_total', 1e8, '{:.2f}')} | "
+                         f"{num('extra_spending', 1e8, '{:.2f}')} | {num('extra_retained_graduates', 1, '{:,.0f}')} | "
+                         f"{num('yuan_per_extra_retained_graduate')} | "
+                         f"{num('extra_tiers_climbed_total', 1, '{:.2f}')} | "
+                         f"{num('yuan_per_extra_level', 1e8, '{:,.1f}')} |")
+        lines.append("")
+
+    if not sens.empty:
+        lines += ["## Sensitivity", ""]
+        dropped = {k.removeprefix("dropped_"): v for k, v in sens_notes.items() if k.startswith("dropped_") and v}
+        unit = "Saltelli blocks" if sw.kind == "sobol" else "Morris trajectories"
+        lines.append(f"Indices from SALib over {sens_notes.get('blocks')} {unit}; "
+                     + (f"{unit} dropped because of failed runs, per outcome: {dropped}." if dropped
+                        else f"no {unit.split()[-1]} dropped for failed runs."))
+        lines.append("")
+        key = "ST" if sw.kind == "sobol" else "mu_star"
+        for o in dict.fromkeys(sens["outcome"]):
+            top = sens[sens["outcome"] == o].sort_values(key, ascending=False).head(5)
+            shown = ", ".join(f"{labels.get(f, f)} ({v:.3g})" for f, v in zip(top["factor"], top[key], strict=True))
+            lines.append(f"- **{o}** — largest {key}: {shown}")
+        lines += ["", "All indices: `tables/sensitivity.csv`.", ""]
+
+    lines += ["## Failed runs", ""]
+    if fails.empty:
+        lines += ["None.", ""]
+    else:
+        lines += [f"{len(fails)} runs failed; they are left out of every statistic. Retry them with "
+                  "`python -m experiments run SPEC --retry-failed`. First ones:", "",
+                  "| run | point | replicate | error |", "|---|---|---|---|"]
+        for _, r in fails.head(10).iterrows():
+            lines.append(f"| `{r['run_id']}` | {r['point']} | {r['replicate']} | {str(r['error'])[:120]} |")
+        lines += ["", "All: `tables/failed_runs.csv`; tracebacks: the `error` column of `runs/`.", ""]
+
+    if len(factors) > 6:
+        lines += ["## Appendix: factors", "", "| factor | label | values / distribution |", "|---|---|---|"]
+        lines += [f"| `{n}` | {labels.get(n, n)} | {desc} |" for n, desc in factors.items()]
+        lines.append("")
+
+    lines += ["## Method", "",
+              "- Each run's seed comes from `numpy.random.SeedSequence(experiment seed, point key, replicate)`; "
+              "the run id hashes the resolved config, the seed and the model version (`provenance.json`).",
+              "- Means use Student-t 95% intervals over runs; probabilities use Wilson 95% intervals.",
+              "- Energy tiers: 0 emerging, 1 county, 2 provincial, 3 national, 4 world-class (configs/city.toml "
+              "`[energy]`).", ""]
+    return "\n".join(lines)

@@ -1,0 +1,225 @@
+"""The results directory of one experiment: Parquet tables written batch by batch, atomically.
+
+Layout of ``results/<experiment>/``::
+
+    spec.toml           the spec as last run          provenance.json   git, packages, host, sessions
+    design.parquet      every planned run: point, replicate, seed, run_id, factor values
+    runs/part-<batch>.parquet       one row per finished run (ok or failed, error text, timings)
+    summary/part-<batch>.parquet    one row per ok run: run_id + the model's summary scalars
+    city|clusters|districts/part-<batch>.parquet   tidy per-quarter tables with a run_id column
+
+A batch is a handful of runs that finished close together. Its table parts are written first, each
+to a temporary name then renamed (atomic); the ``runs`` part is written last and *commits* the
+batch. Parts whose batch has no ``runs`` part (a crash between the two) are ignored and deleted by
+the next sweep. A run that appears more than once (failed, then retried) counts with its latest
+record. One sweep at a time may write a store (an advisory ``flock`` on ``.lock``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from experiments.runner import STATUS_FAILED, STATUS_OK, RunRecord
+from experiments.spec import TABLES
+
+RUNS = "runs"
+SUMMARY = "summary"
+PART_TABLES = (SUMMARY, *TABLES)
+DESIGN_FILE = "design.parquet"
+PROVENANCE_FILE = "provenance.json"
+SPEC_FILE = "spec.toml"
+
+
+class StoreLocked(RuntimeError):
+    """Another sweep holds the results directory."""
+
+
+def _fsync_write(path: Path, write: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def write_parquet(df: pd.DataFrame, path: Path) -> None:
+    """Write ``df`` to ``path`` atomically (temporary file, fsync, rename)."""
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    _fsync_write(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+
+
+def write_text(text: str, path: Path) -> None:
+    """Write text atomically."""
+    _fsync_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+class Store:
+    """Read and write one experiment's results directory."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self._counter = 0
+
+    # ------------------------------------------------------------------ writing
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the directory for one sweep; raises :class:`StoreLocked` if another sweep has it."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        fh = open(self.root / ".lock", "a+")
+        try:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                fh.seek(0)
+                raise StoreLocked(f"{self.root} is being written by another sweep ({fh.read().strip()})") from None
+            fh.seek(0)
+            fh.truncate()
+            fh.write(f"pid {os.getpid()}")
+            fh.flush()
+            yield
+        finally:
+            fh.close()  # closing releases the flock
+
+    def write_design(self, plan: pd.DataFrame) -> None:
+        write_parquet(plan, self.root / DESIGN_FILE)
+
+    def write_spec(self, text: str) -> None:
+        write_text(text, self.root / SPEC_FILE)
+
+    def write_provenance(self, data: dict[str, Any]) -> None:
+        write_text(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n", self.root / PROVENANCE_FILE)
+
+    def _batch_id(self) -> str:
+        self._counter += 1
+        return f"{time.time_ns():020d}-{os.getpid()}-{self._counter:06d}"
+
+    def write_batch(self, records: Iterable[RunRecord]) -> str | None:
+        """Write finished runs as one committed batch; returns the batch id (None if empty)."""
+        records = list(records)
+        if not records:
+            return None
+        batch = self._batch_id()
+        ok = [r for r in records if r.ok]
+        if ok:
+            summary = pd.DataFrame([{"run_id": r.run_id, **r.summary} for r in ok])
+            self._write_part(SUMMARY, batch, summary)
+            for name in TABLES:
+                frames = [r.tables[name].assign(run_id=r.run_id) for r in ok if name in r.tables]
+                if frames:
+                    df = pd.concat(frames, ignore_index=True)
+                    self._write_part(name, batch, df[["run_id", *[c for c in df.columns if c != "run_id"]]])
+        runs = pd.DataFrame([r.row for r in records])
+        runs["error"] = runs["error"].astype("string")  # a string column even when no run failed
+        self._write_part(RUNS, batch, runs)  # commit
+        return batch
+
+    def _write_part(self, table: str, batch: str, df: pd.DataFrame) -> None:
+        folder = self.root / table
+        folder.mkdir(parents=True, exist_ok=True)
+        write_parquet(df, folder / f"part-{batch}.parquet")
+
+    def clean(self) -> int:
+        """Delete temporary files and parts of uncommitted batches; returns how many were removed."""
+        committed = self.batches()
+        removed = 0
+        for table in (RUNS, *PART_TABLES):
+            folder = self.root / table
+            if not folder.is_dir():
+                continue
+            for f in folder.iterdir():
+                if f.name.endswith(".tmp") or (f.suffix == ".parquet" and _batch_of(f) not in committed):
+                    f.unlink()
+                    removed += 1
+        return removed
+
+    # ------------------------------------------------------------------ reading
+    def exists(self) -> bool:
+        return (self.root / DESIGN_FILE).is_file()
+
+    def _parts(self, table: str) -> list[Path]:
+        folder = self.root / table
+        return sorted(folder.glob("part-*.parquet")) if folder.is_dir() else []
+
+    def batches(self) -> set[str]:
+        """Ids of committed batches."""
+        return {_batch_of(p) for p in self._parts(RUNS)}
+
+    def design(self) -> pd.DataFrame:
+        return pd.read_parquet(self.root / DESIGN_FILE)
+
+    def provenance(self) -> dict[str, Any]:
+        path = self.root / PROVENANCE_FILE
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+    def runs(self, history: bool = False) -> pd.DataFrame:
+        """The runs table: latest record per run id (``history=True``: every record, with ``batch``)."""
+        frames = [pd.read_parquet(p).assign(batch=_batch_of(p)) for p in self._parts(RUNS)]
+        frames = [f for f in frames if len(f)]
+        if not frames:
+            return pd.DataFrame(columns=["run_id", "status", "error", "batch"])
+        df = pd.concat(frames, ignore_index=True)
+        df["error"] = df["error"].astype(object).where(df["error"].notna(), None)
+        if history:
+            return df
+        df = df.sort_values(["finished_at", "batch"], kind="stable")
+        return df.drop_duplicates("run_id", keep="last").reset_index(drop=True)
+
+    def status_of_runs(self) -> dict[str, str]:
+        """``{run_id: "ok" | "failed"}`` from the latest records (reads only two columns)."""
+        out: dict[str, tuple[Any, str, str]] = {}
+        for p in self._parts(RUNS):
+            df = pq.read_table(p, columns=["run_id", "status", "finished_at"]).to_pandas()
+            batch = _batch_of(p)
+            for rid, status, fin in zip(df["run_id"], df["status"], df["finished_at"], strict=True):
+                prev = out.get(rid)
+                if prev is None or (fin, batch) >= (prev[0], prev[2]):
+                    out[rid] = (fin, status, batch)
+        return {rid: v[1] for rid, v in out.items()}
+
+    def table(self, name: str, columns: list[str] | None = None) -> pd.DataFrame:
+        """A summary or per-quarter table of ok runs (each run once, from its accepted batch)."""
+        if name not in PART_TABLES:
+            raise ValueError(f"unknown table {name!r}; tables: {', '.join(PART_TABLES)}")
+        runs = self.runs()
+        ok = runs[runs["status"] == STATUS_OK]
+        accepted = ok.groupby("batch")["run_id"].agg(set).to_dict()
+        frames = []
+        for p in self._parts(name):
+            ids = accepted.get(_batch_of(p))
+            if not ids:
+                continue
+            cols = None if columns is None else ["run_id", *[c for c in columns if c != "run_id"]]
+            if cols is not None:
+                present = set(pq.read_schema(p).names)
+                cols = [c for c in cols if c in present]
+            df = pd.read_parquet(p, columns=cols)
+            frames.append(df[df["run_id"].isin(ids)])
+        if not frames:
+            return pd.DataFrame(columns=["run_id", *(columns or [])])
+        return pd.concat(frames, ignore_index=True)
+
+    def status(self) -> dict[str, Any]:
+        """Counts of the current design's runs: total, done, failed, pending, plus stale store runs."""
+        planned = set(self.design()["run_id"]) if self.exists() else set()
+        state = self.status_of_runs()
+        done = sum(1 for r in planned if state.get(r) == STATUS_OK)
+        failed = sum(1 for r in planned if state.get(r) == STATUS_FAILED)
+        return {
+            "total": len(planned), "done": done, "failed": failed, "pending": len(planned) - done - failed,
+            "stale": sum(1 for r in state if r not in planned),
+        }
+
+
+def _batch_of(path: Path) -> str:
+    return path.name.removeprefix("part-").split(".")[0]

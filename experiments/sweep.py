@@ -1,0 +1,207 @@
+"""The sweep driver: plan the runs, skip finished ones, run the rest, write batches, show progress.
+
+``run_sweep(spec, out_dir, executor)`` is resumable: re-running the same spec into the same
+directory runs only the runs with no record (and, with ``retry_failed=True``, the failed ones).
+The driver holds at most one small batch of results at a time, so its memory does not grow with
+the number of runs; records are committed every ``batch`` runs or ``flush_seconds`` seconds,
+whichever comes first, and on Ctrl-C before exiting.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from tqdm import tqdm
+
+import sim
+from experiments import design, provenance
+from experiments.executors import SerialExecutor
+from experiments.runner import STATUS_FAILED, STATUS_OK, RunRecord, RunTask, execute, select_outcomes
+from experiments.spec import PROJECT_DIR, Spec, SpecError
+from experiments.store import Store
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """Counts for the whole design after the sweep, and for this session."""
+
+    out_dir: Path
+    total: int
+    done: int
+    failed: int
+    pending: int
+    ran: int
+    ran_ok: int
+    ran_failed: int
+    seconds: float
+
+    @property
+    def runs_per_minute(self) -> float:
+        return 60.0 * self.ran / self.seconds if self.seconds > 0 else float("nan")
+
+    def line(self, name: str) -> str:
+        return (
+            f"{name}: {self.done}/{self.total} runs done, {self.failed} failed, {self.pending} pending "
+            f"(this session: {self.ran} runs in {_hms(self.seconds)}, {self.runs_per_minute:.0f} runs/min)"
+        )
+
+
+def default_out_dir(spec: Spec, results_root: str | Path = "results") -> Path:
+    """``results/<spec file name without .toml>`` (or the experiment name for specs from text)."""
+    stem = spec.path.stem if spec.path is not None else spec.name
+    return Path(results_root) / stem
+
+
+def check_outcomes(spec: Spec, model: Callable | None) -> None:
+    """Fail before the sweep if the spec asks for outcomes the model does not produce (1-quarter probe)."""
+    o = spec.outcomes
+    if all(getattr(o, k) == "all" for k in ("summary", "city", "clusters", "districts")):
+        return
+    run = model or sim.run_scenario
+    result = run(spec.base.with_overrides({}, quarters=1), 0)
+    try:
+        select_outcomes(result, o)
+    except KeyError as exc:
+        where = spec.path.name if spec.path else spec.name
+        raise SpecError(f"{where}: {exc.args[0]}") from None
+
+
+def tasks(spec: Spec, plan: pd.DataFrame, run_ids: set[str], model_version: str) -> Iterator[RunTask]:
+    """Tasks for the planned runs in ``run_ids`` (each run id once), configs built lazily per point."""
+    presets = sim.load_presets()
+    seen: set[str] = set()
+    cached: tuple[int, Any] | None = None
+    for row in _records(plan):
+        rid = row["run_id"]
+        if rid not in run_ids or rid in seen:
+            continue
+        seen.add(rid)
+        values = {n: row[n] for n in spec.factor_names}
+        if cached is None or cached[0] != row["point"]:
+            cached = (row["point"], design.point_config(spec, values, presets))
+        cfg = cached[1]
+        yield RunTask(
+            run_id=rid, point=int(row["point"]), replicate=int(row["replicate"]), seed=int(row["seed"]),
+            scenario=dict(cfg.scenario), values=dict(cfg.values), config_digest=row["config_digest"],
+            model_version=model_version, design=values, outcomes=spec.outcomes,
+        )
+
+
+def _records(plan: pd.DataFrame, chunk: int = 1000) -> Iterator[dict[str, Any]]:
+    for start in range(0, len(plan), chunk):
+        yield from plan.iloc[start : start + chunk].to_dict("records")
+
+
+def run_sweep(
+    spec: Spec,
+    out_dir: str | Path | None = None,
+    executor: Any = None,
+    *,
+    retry_failed: bool = False,
+    model: Callable | None = None,
+    progress: bool = True,
+    batch: int = 16,
+    flush_seconds: float = 2.0,
+    command: str | None = None,
+) -> SweepResult:
+    """Run (or resume) the sweep of ``spec`` into ``out_dir`` with ``executor`` (default serial).
+
+    ``model`` replaces ``sim.run_scenario`` (a picklable top-level callable; for tests).
+    """
+    out = Path(out_dir) if out_dir is not None else default_out_dir(spec)
+    store = Store(out)
+    executor = executor or SerialExecutor()
+    mv = provenance.model_version()
+    check_outcomes(spec, model)
+    plan = design.build_plan(spec, mv)
+    fn = execute if model is None else functools.partial(execute, model=model)
+    started = time.time()
+    with store.lock():
+        store.clean()
+        store.write_spec(spec.text)
+        store.write_design(plan)
+        state = store.status_of_runs()
+        planned = list(dict.fromkeys(plan["run_id"]))
+        todo = {r for r in planned if state.get(r) != STATUS_OK and (retry_failed or r not in state)}
+        prov = _provenance(store, spec, mv)
+        session: dict[str, Any] = {
+            "started": provenance.now(), "command": command or " ".join(sys.argv), "retry_failed": retry_failed,
+            "planned": len(planned), "to_run": len(todo),
+        }
+        prov["sessions"].append(session)
+        store.write_provenance(prov)
+
+        ran_ok = ran_failed = 0
+        buffer: list[RunRecord] = []
+        last_flush = time.monotonic()
+        already_ok = sum(1 for r in planned if state.get(r) == STATUS_OK)
+        skipped_failed = sum(1 for r in planned if state.get(r) == STATUS_FAILED and r not in todo)
+        bar = tqdm(
+            total=len(planned), initial=already_ok + skipped_failed, disable=not progress, unit="run",
+            desc=spec.name, dynamic_ncols=True, mininterval=0.5 if sys.stderr.isatty() else 15.0, file=sys.stderr,
+        )
+
+        def postfix() -> None:
+            left = len(todo) - ran_ok - ran_failed
+            bar.set_postfix_str(f"done={already_ok + ran_ok} failed={skipped_failed + ran_failed} left={left}",
+                                refresh=False)
+
+        def flush() -> None:
+            nonlocal last_flush
+            store.write_batch(buffer)
+            buffer.clear()
+            last_flush = time.monotonic()
+
+        postfix()
+        try:
+            if todo:
+                with executor as ex:
+                    session["executor"] = ex.describe()
+                    for record in ex.imap_unordered(fn, tasks(spec, plan, todo, mv)):
+                        buffer.append(record)
+                        if record.ok:
+                            ran_ok += 1
+                        else:
+                            ran_failed += 1
+                        if len(buffer) >= batch or time.monotonic() - last_flush >= flush_seconds:
+                            flush()
+                        postfix()
+                        bar.update(1)
+        finally:
+            flush()  # finished runs are kept even on Ctrl-C or an executor error
+            bar.close()
+            status = store.status()
+            session.update(finished=provenance.now(), ran_ok=ran_ok, ran_failed=ran_failed, status=status)
+            store.write_provenance(prov)
+    return SweepResult(
+        out_dir=out, total=status["total"], done=status["done"], failed=status["failed"],
+        pending=status["pending"], ran=ran_ok + ran_failed, ran_ok=ran_ok, ran_failed=ran_failed,
+        seconds=time.time() - started,
+    )
+
+
+def _provenance(store: Store, spec: Spec, mv: str) -> dict[str, Any]:
+    prov = store.provenance()
+    prov.update(
+        experiment=spec.name, spec_file=str(spec.path) if spec.path else None, spec=spec.raw,
+        design={"kind": spec.design.kind, "factors": {f.name: f.describe() for f in spec.factors},
+                "replicates": spec.replicates, "seed": spec.seed, "crn": spec.crn},
+        model_version=mv, git=provenance.git_state(PROJECT_DIR), packages=provenance.package_versions(),
+        host=provenance.host_info(),
+    )
+    prov.setdefault("created", provenance.now())
+    prov.setdefault("sessions", [])
+    return prov
+
+
+def _hms(seconds: float) -> str:
+    m, s = divmod(int(round(seconds)), 60)
+    h, m = divmod(m, 60)
+    return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
