@@ -75,26 +75,17 @@ class SolaraServer:
 
 
 @contextlib.contextmanager
-def start_solara(app: str | os.PathLike, port: int | None = None, *, host: str = HOST,
-                 production: bool = True, startup_timeout: float = 60.0,
-                 extra_args: list[str] | None = None,
-                 env: dict[str, str] | None = None,
-                 keep_log: bool = False) -> Iterator[SolaraServer]:
-    """Run ``solara run <app>`` (a file path or ``module.name``) on ``host:port``.
+def serve(cmd: list[str], port: int, *, host: str = HOST, label: str = "server", startup_timeout: float = 60.0,
+          env: dict[str, str] | None = None, keep_log: bool = False) -> Iterator[SolaraServer]:
+    """Run a server command in its own process group until it listens on ``host:port``.
 
     Waits until the port accepts connections (at most ``startup_timeout`` s; fails with the server
     log if the process dies or never listens), yields a :class:`SolaraServer`, then terminates the
-    whole process group (SIGTERM, SIGKILL after 10 s). The server log goes to
-    ``test-artifacts/solara-<port>-*.log``, deleted afterwards unless the body raised or
-    ``keep_log``; read it inside the ``with`` block. The server runs with the interpreter of the
-    test run (``sys.executable``), so it sees the same venv and its Solara CDN cache.
+    whole process group (SIGTERM, SIGKILL after 10 s). The log goes to
+    ``test-artifacts/<label>-<port>-*.log``, deleted afterwards unless the body raised or ``keep_log``.
     """
-    port = port or free_port(host)
     ARTIFACTS.mkdir(exist_ok=True)
-    log = tempfile.NamedTemporaryFile(prefix=f"solara-{port}-", suffix=".log", dir=ARTIFACTS,
-                                      delete=False)
-    cmd = [sys.executable, "-m", "solara", "run", str(app), "--host", host, "--port", str(port),
-           "--no-open", *(["--production"] if production else []), *(extra_args or [])]
+    log = tempfile.NamedTemporaryFile(prefix=f"{label}-{port}-", suffix=".log", dir=ARTIFACTS, delete=False)
     full_env = {**os.environ, "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False", **(env or {})}
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, env=full_env, start_new_session=True)
@@ -104,10 +95,9 @@ def start_solara(app: str | os.PathLike, port: int | None = None, *, host: str =
         deadline = time.monotonic() + startup_timeout
         while not _port_open(host, port):
             if proc.poll() is not None:
-                pytest.fail(f"solara exited with {proc.returncode}:\n{server.log_text()[-4000:]}")
+                pytest.fail(f"{label} exited with {proc.returncode}:\n{server.log_text()[-4000:]}")
             if time.monotonic() > deadline:
-                pytest.fail(f"solara not listening after {startup_timeout}s:\n"
-                            f"{server.log_text()[-4000:]}")
+                pytest.fail(f"{label} not listening after {startup_timeout}s:\n{server.log_text()[-4000:]}")
             time.sleep(0.2)
         yield server
     except pytest.skip.Exception:
@@ -120,6 +110,25 @@ def start_solara(app: str | os.PathLike, port: int | None = None, *, host: str =
         log.close()
         if not failed and not keep_log:
             server.log_path.unlink(missing_ok=True)  # kept under test-artifacts/ on failure
+
+
+@contextlib.contextmanager
+def start_solara(app: str | os.PathLike, port: int | None = None, *, host: str = HOST,
+                 production: bool = True, startup_timeout: float = 60.0,
+                 extra_args: list[str] | None = None,
+                 env: dict[str, str] | None = None,
+                 keep_log: bool = False) -> Iterator[SolaraServer]:
+    """Run ``solara run <app>`` (a file path or ``module.name``) on ``host:port`` (see :func:`serve`).
+
+    The server runs with the interpreter of the test run (``sys.executable``), so it sees the same
+    venv and its Solara CDN cache.
+    """
+    port = port or free_port(host)
+    cmd = [sys.executable, "-m", "solara", "run", str(app), "--host", host, "--port", str(port),
+           "--no-open", *(["--production"] if production else []), *(extra_args or [])]
+    with serve(cmd, port, host=host, label="solara", startup_timeout=startup_timeout, env=env,
+               keep_log=keep_log) as server:
+        yield server
 
 
 def _stop_group(proc: subprocess.Popen, grace: float = 10.0) -> None:

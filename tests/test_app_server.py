@@ -7,19 +7,15 @@ page through the app's own entry point.
 from __future__ import annotations
 
 import contextlib
-import os
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 import pytest
 
 try:
-    from tests.browser_util import ARTIFACTS, HOST, _port_open, _stop_group, free_port
+    from tests.browser_util import HOST, free_port, serve
 except ImportError:  # tests/ not a package: pytest put tests/ itself on sys.path
-    from browser_util import ARTIFACTS, HOST, _port_open, _stop_group, free_port
+    from browser_util import HOST, free_port, serve
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -30,31 +26,9 @@ def start_app(port: int, *args: str, startup_timeout: float = 60.0):
 
     The log (``test-artifacts/app-<port>-*.log``) is kept only if the body failed.
     """
-    ARTIFACTS.mkdir(exist_ok=True)
-    log = tempfile.NamedTemporaryFile(prefix=f"app-{port}-", suffix=".log", dir=ARTIFACTS, delete=False)
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-m", "app", "--port", str(port), *args], cwd=REPO, stdout=log,
-                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                            start_new_session=True)
-    path = Path(log.name)
-    failed = False
-    try:
-        deadline = time.monotonic() + startup_timeout
-        while not _port_open(HOST, port):
-            if proc.poll() is not None:
-                pytest.fail(f"python -m app exited with {proc.returncode}:\n{path.read_text()[-4000:]}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"app not listening after {startup_timeout}s:\n{path.read_text()[-4000:]}")
-            time.sleep(0.2)
-        yield f"http://{HOST}:{port}/", path
-    except BaseException:  # pytest.fail raises a BaseException
-        failed = True
-        raise
-    finally:
-        _stop_group(proc)
-        log.close()
-        if not failed:
-            path.unlink(missing_ok=True)
+    cmd = [sys.executable, "-m", "app", "--port", str(port), *args]
+    with serve(cmd, port, label="app", startup_timeout=startup_timeout, env={"PYTHONPATH": str(REPO)}) as server:
+        yield server.url, server.log_path
 
 
 def listening_addresses(port: int) -> list[str]:
