@@ -109,9 +109,10 @@ class University(FixedAgent):
 class Government(FixedAgent):
     """The city government (市政府) or a district government (区县政府).
 
-    Holds the tax it collects (local share of firms' value added) and what it spends through each
-    lever. At low city coordination, district governments fund their own firms in proportion to their
-    own tax base; at high coordination the city allocates by need and cluster priority.
+    Holds the tax it collects (local share of firms' value added), its base budget and what it spends
+    through each lever. At low city coordination, district governments fund their own firms in
+    proportion to their own tax base; at high coordination the city allocates by need and cluster
+    priority (see ``ClusterModel._book_government``).
     """
 
     def __init__(self, model, name_en: str, name_zh: str, district: int | None, cell):
@@ -119,6 +120,12 @@ class Government(FixedAgent):
         self.name_en = name_en
         self.name_zh = name_zh
         self.district = district  # None for the city government
-        self.tax_revenue = 0.0  # yuan, cumulative
+        self.tax_revenue = 0.0  # yuan, cumulative local tax of its firms
+        self.income = 0.0  # yuan, cumulative: tax + its share of the base budget
         self.spending: dict[str, float] = {}  # yuan per lever, cumulative
+
+    @property
+    def balance(self) -> float:
+        """Cumulative income minus spending, yuan."""
+        return self.income - sum(self.spending.values())
         self.cell = cell

@@ -40,10 +40,8 @@ def step(m) -> None:
     profit = f.value_added - wage_bill - (f.rd_spend - f.rd_subsidy) - interest - tax
     f.profit[:] = np.where(a, profit, 0.0)
     f.cash += f.profit
-    tax_by_district = group_sum(f.district[a].astype(np.int64), tax[a], m.n_districts)
-    m.flows_q["tax_revenue"] = tax_by_district.sum()
-    for g, t in zip(m.district_governments, tax_by_district):
-        g.tax_revenue += t
+    m.tax_by_district = group_sum(f.district[a].astype(np.int64), tax[a], m.n_districts)
+    m.flows_q["tax_revenue"] = m.tax_by_district.sum()
     # credit
     limit = credit_limit(m)
     short = a & (f.cash < 0)

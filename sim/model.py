@@ -16,7 +16,8 @@ job matching fills the best-paid slots with the best-qualified seekers first.
 7. labour.step        graduation (Q3), layoffs and vacancies, stay-or-leave choice, job matching,
                       in-house training, retirement (sim.labour).
 8. energy.update      the energy-level index and tiers with hysteresis (sim.energy).
-9. ``_book_government``  the city government books the quarter's spending and tax; records.
+9. ``_book_government``  city and district governments book the quarter's tax, base budget and
+                      spending (split by coordination, see there); records.
 
 Grid orientation: Mesa cells are ``(x, y)`` with x = raster column and y = north-up row
 (``y = height - 1 - raster_row``); flat cell indices used in the state arrays are raster row-major
@@ -308,11 +309,30 @@ class ClusterModel(mesa.Model):
             self.running = False
 
     def _book_government(self) -> None:
-        """The city government books every lever's spending and the city-wide local tax."""
-        g = self.city_government
+        """Governments book the quarter's money (yuan).
+
+        Income: each district government keeps the local tax of its firms plus its share of the base
+        budget (``[economy] policy_base_budget``, split like ``firm_share``); the city government gets the
+        rest of the base budget. Spending: at city coordination k the city funds a share k of every lever
+        and the district governments fund (1 - k) in proportion to their own tax base — "each district
+        funds its own firms" (paper §2.1). Balances are cumulative.
+        """
+        base_q = self.city["economy"]["policy_base_budget"] / 4.0
+        k = self.p["city_coordination"]
+        tax = getattr(self, "tax_by_district", np.zeros(self.n_districts))
+        share = tax / tax.sum() if tax.sum() > 0 else np.full(self.n_districts, 1.0 / self.n_districts)
+        base_share = np.array([self.city["districts"][n]["firm_share"] for n in self.layout.district_names])
+        total = sum(self.spending_q.values())
+        city = self.city_government
+        city.income += 0.5 * base_q
+        self.district_spending_q = (1.0 - k) * total * share
         for lever, amount in self.spending_q.items():
-            g.spending[lever] = g.spending.get(lever, 0.0) + amount
-        g.tax_revenue += self.flows_q.get("tax_revenue", 0.0)
+            city.spending[lever] = city.spending.get(lever, 0.0) + k * amount
+        for i, g in enumerate(self.district_governments):
+            g.tax_revenue += tax[i]
+            g.income += tax[i] + 0.5 * base_q * base_share[i]
+            for lever, amount in self.spending_q.items():
+                g.spending[lever] = g.spending.get(lever, 0.0) + (1.0 - k) * amount * share[i]
 
     def _district_jobs(self) -> np.ndarray:
         f = self.firms

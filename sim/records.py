@@ -117,6 +117,7 @@ class Recorder:
         live = (t.loc == Loc.CITY) & (t.cell >= 0)
         talent = np.bincount(m.cell_district[t.cell[live]], minlength=nd) * m.persons_per_agent
         d = self.districts
+        spend = getattr(m, "district_spending_q", np.zeros(nd))
         for i, name in enumerate(self.district_names):
             d["quarter"].append(q)
             d["period"].append(period)
@@ -126,6 +127,10 @@ class Recorder:
             d["jobs"].append(float(jobs[i]))
             d["digital_coverage"].append(float(cov_d[i]))
             d["talent"].append(float(talent[i]))
+            gov = m.district_governments[i]
+            d["tax_revenue"].append(float(getattr(m, "tax_by_district", np.zeros(nd))[i]) if q else 0.0)
+            d["government_spending"].append(float(spend[i]) if q else 0.0)
+            d["government_balance"].append(float(gov.balance))
 
 
 def _last(name):

@@ -165,3 +165,14 @@ def test_levers_can_change_mid_run():
         b.set_levers({"beta_wage": 2.5})
     with pytest.raises(sim.ConfigError, match="out of range"):
         b.set_levers({"rd_subsidy_rate": 0.9})
+
+
+def test_district_governments_fund_their_own_firms_without_coordination():
+    """At coordination k the districts pay (1 - k) of all lever spending, split by their own tax base."""
+    for k in (0.1, 0.9):
+        res = sim.run_scenario(sim.load_config().with_overrides({"city_coordination": k}, quarters=6), seed=3)
+        by_q = res.districts.groupby("quarter")[["government_spending", "tax_revenue"]].sum()
+        assert np.allclose(by_q["government_spending"].iloc[1:], (1 - k) * res.city["spending_total"].iloc[1:])
+        assert np.allclose(by_q["tax_revenue"].iloc[1:], res.city["tax_revenue"].iloc[1:])
+    core = res.districts[res.districts["district"].isin(["Haigang", "ETDZ"])]
+    assert core["tax_revenue"].sum() > 0.5 * res.districts["tax_revenue"].sum()  # the tax base is in the core
