@@ -306,5 +306,5 @@ def sensitivity_bars(sens: pd.DataFrame, kind: str, labels: Mapping[str, str], p
     axes[0, -1].legend(frameon=False, fontsize=7)
     fig.suptitle("Sobol indices" if kind == "sobol" else "Morris elementary effects (inputs scaled to 0–1)",
                  fontsize=11)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.98))  # keep the panel titles clear of the figure title
     return _save(fig, path)
