@@ -9,17 +9,11 @@ Public interface:
 """
 
 from sim.config import Config, ConfigError, default_config, load_config, resolve_config
+from sim.model import ClusterModel, ModelError
 from sim.presets import Preset, load_presets
+from sim.scenario import ScenarioResult, run_scenario
 
 __all__ = [
-    "Config", "ConfigError", "default_config", "load_config", "resolve_config", "Preset", "load_presets",
+    "ClusterModel", "Config", "ConfigError", "ModelError", "Preset", "ScenarioResult", "default_config",
+    "load_config", "load_presets", "resolve_config", "run_scenario",
 ]
-
-try:  # the model modules are imported lazily so config tools work without them
-    from sim.model import ClusterModel, ModelError
-    from sim.scenario import ScenarioResult, run_scenario
-
-    __all__ += ["ClusterModel", "ModelError", "ScenarioResult", "run_scenario"]
-except ModuleNotFoundError as _exc:  # pragma: no cover - only while the model is being written
-    if _exc.name not in ("sim.model", "sim.scenario"):
-        raise

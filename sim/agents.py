@@ -123,9 +123,9 @@ class Government(FixedAgent):
         self.tax_revenue = 0.0  # yuan, cumulative local tax of its firms
         self.income = 0.0  # yuan, cumulative: tax + its share of the base budget
         self.spending: dict[str, float] = {}  # yuan per lever, cumulative
+        self.cell = cell
 
     @property
     def balance(self) -> float:
         """Cumulative income minus spending, yuan."""
         return self.income - sum(self.spending.values())
-        self.cell = cell

@@ -7,6 +7,7 @@ model uses (district index per cell, land mask, cell coordinates in km).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,8 +15,6 @@ from typing import Any
 import numpy as np
 
 from sim.config import CONFIG_DIR, ConfigError
-
-import re
 
 _HEADER = re.compile(r"cell_km = ([\d.]+); lat ([\d.]+)-([\d.]+) N, lon ([\d.]+)-([\d.]+) E")
 SEA = "~"

@@ -141,10 +141,10 @@ def _entrants(m) -> None:
 
 
 def _anchors(m) -> None:
-    p, prog, rng = m.p, m.prog, m.rng
+    p = m.p
     budget = p["anchor_attraction_budget"] / 4.0
     m.spend("anchor_attraction_budget", budget)
-    m.anchor_pot = getattr(m, "anchor_pot", 0.0) + budget * (1.0 - m.waste())
+    m.anchor_pot += budget * (1.0 - m.waste())
     while m.anchor_pot >= p["anchor_cost"]:
         m.anchor_pot -= p["anchor_cost"]
         _land_anchor(m)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.constants import NO_EMPLOYER, OTHER_SECTOR, Degree, Field, Loc, SizeClass
+from sim.constants import NO_EMPLOYER, OTHER_SECTOR, Field, Loc, SizeClass
 from sim.tables import stochastic_round
 
 
@@ -113,7 +113,7 @@ def build_firms(model) -> None:
     district = np.array(rows["district"], np.int8)
     cells = np.empty(n, np.int64)
     coords = model.cell_km
-    for d, name in enumerate(district_names):
+    for d in range(len(district_names)):
         idx = np.flatnonzero(district == d)
         if idx.size:
             cells[idx] = place_near(rng, coords, model.layout.cells_of(d), model.seat_km[d], idx.size)

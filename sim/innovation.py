@@ -43,7 +43,7 @@ def step(m) -> None:
     f.rd_stock[:] = (1.0 - p["rd_depreciation"]) * f.rd_stock + rd_eff
     update_alignment(m)
     learn = p["tech_learning_rate"] * np.where(f.sales > 0, rd_eff / np.maximum(f.sales, 1.0), 0.0) / 0.03
-    spill = university_spillover(m) + 0.0
+    spill = university_spillover(m)
     lead = leader_tech(m)
     openness = firm_openness(p)
     linked = (f.supplies >= 0) & alive[np.maximum(f.supplies, 0)]

@@ -86,7 +86,7 @@ def _graduate(m) -> np.ndarray:
     rng, city, t = m.rng, m.city, m.talent
     tal = city["talent"]
     rows = []
-    for ui, (u_agent, spec) in enumerate(zip(m.universities, city["universities"].values())):
+    for ui, spec in enumerate(city["universities"].values()):
         n = int(stochastic_round(spec["graduates"] / m.persons_per_agent, rng))
         field = rng.choice(3, size=n, p=spec["fields"])
         degree = rng.choice(3, size=n, p=spec["degrees"])

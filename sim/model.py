@@ -102,6 +102,7 @@ class ClusterModel(mesa.Model):
         self._init_demand()
         self._create_agents()
         self._staff_known = False  # the first clearing (at set-up) happens before staff are counted
+        self.anchor_pot = 0.0  # anchor-attraction budget accumulated, yuan (sim.entry)
         self.job_finding = 0.5  # skilled openings per job seeker, updated by sim.labour
         self.spending_q: dict[str, float] = defaultdict(float)
         self.flows_q: dict[str, float] = defaultdict(float)
@@ -122,7 +123,7 @@ class ClusterModel(mesa.Model):
 
     # ------------------------------------------------------------------ set-up
     def _check_resolution(self) -> None:
-        for key, u in self.city["universities"].items():
+        for u in self.city["universities"].values():
             agents = u["graduates"] / self.persons_per_agent
             if agents < MIN_AGENTS_PER_COHORT:
                 raise ModelError(

@@ -22,6 +22,8 @@ def test_default_model_runs():
     assert len(model.agents_by_type[Firm]) == int(model.firms.alive.sum())
     assert len(model.agents_by_type[University]) == 3
     assert len(model.agents_by_type[Government]) == 1 + len(model.layout.district_names)
+    for agent in (*model.agents_by_type[Government], *model.agents_by_type[University]):
+        assert agent.cell is not None and agent in agent.cell.agents  # placed on the grid
     assert len(model.agents_by_type[Talent]) == len(model.talent)
 
 
