@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 try:
-    from tests.browser_util import HOST, free_port, serve
+    from tests.browser_util import free_port, serve
 except ImportError:  # tests/ not a package: pytest put tests/ itself on sys.path
-    from browser_util import HOST, free_port, serve
+    from browser_util import free_port, serve
 
 REPO = Path(__file__).resolve().parent.parent
 
