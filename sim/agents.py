@@ -11,7 +11,7 @@ from __future__ import annotations
 import mesa
 from mesa.discrete_space import CellAgent, FixedAgent
 
-from sim.constants import Loc, SizeClass
+from sim.constants import CareerStage, Loc, SizeClass, career_stage
 
 
 def _column(table: str, name: str, doc: str):
@@ -83,6 +83,13 @@ class Talent(mesa.Agent):
     @property
     def persons(self) -> int:
         return self.model.persons_per_agent
+
+    @property
+    def career_stage(self) -> CareerStage:
+        """New graduate (first year), early (< 30), mid (30-44), senior (45+) or retired."""
+        t = self.model.talent
+        since = (self.model.quarter - t.cohort[self.row]) / 4.0 if t.cohort[self.row] >= 0 else float("nan")
+        return CareerStage(int(career_stage(t.age[self.row], since, t.loc[self.row] == Loc.RETIRED)))
 
     @property
     def cell(self):

@@ -37,6 +37,26 @@ class Degree(IntEnum):
     POSTGRADUATE = 2
 
 
+class CareerStage(IntEnum):
+    """Career stage of a talent group, derived from age and graduation (not a separate state)."""
+
+    NEW_GRADUATE = 0  # within a year of graduating from a city university
+    EARLY = 1  # under 30
+    MID = 2  # 30-44
+    SENIOR = 3  # 45 and over
+    RETIRED = 4
+
+
+def career_stage(age, years_since_graduation, retired):
+    """Vectorised career stage (CareerStage codes) from age (years) and years since graduation (NaN: unknown)."""
+    import numpy as np
+
+    age = np.asarray(age, float)
+    stage = np.where(age < 30, CareerStage.EARLY, np.where(age < 45, CareerStage.MID, CareerStage.SENIOR))
+    stage = np.where(np.asarray(years_since_graduation, float) < 1.0, CareerStage.NEW_GRADUATE, stage)
+    return np.where(retired, CareerStage.RETIRED, stage).astype(np.int8)
+
+
 NO_EMPLOYER = -1
 OTHER_SECTOR = -2  # skilled jobs outside manufacturing (services, public sector)
 

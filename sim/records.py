@@ -15,7 +15,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from sim.constants import Degree, Field, Loc
+from sim.constants import CareerStage, Degree, Field, Loc, career_stage
 
 TALENT_LEVERS = ("talent_settlement_subsidy", "industry_education_consortium", "in_house_cultivation")
 
@@ -53,6 +53,10 @@ class Recorder:
                           (Degree.POSTGRADUATE, "postgraduate")):
             row[f"talent_city_{name}"].append(_talent_persons(m, in_city & (t.degree == deg)))
         row["talent_city_digital"].append(_talent_persons(m, in_city & (t.field == Field.DIGITAL)))
+        since = np.where(t.cohort >= 0, (m.quarter - t.cohort) / 4.0, np.nan)
+        stage = career_stage(t.age, since, t.loc == Loc.RETIRED)
+        for code in (CareerStage.NEW_GRADUATE, CareerStage.EARLY, CareerStage.MID, CareerStage.SENIOR):
+            row[f"talent_city_{code.name.lower()}"].append(_talent_persons(m, in_city & (stage == code)))
         fl = m.flows_q
         grads = fl.get("graduates", 0.0)
         kept = fl.get("graduates_retained", 0.0)

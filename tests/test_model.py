@@ -11,7 +11,7 @@ import pytest
 
 import sim
 from sim.agents import Firm, Government, Talent, University
-from sim.constants import Loc
+from sim.constants import CareerStage, Loc
 
 
 def test_default_model_runs():
@@ -35,6 +35,7 @@ def test_agents_are_views_of_the_state_arrays():
     assert 1 <= firm.digital_maturity <= 5
     talent = next(iter(model.agents_by_type[Talent]))
     assert talent.location in Loc and talent.persons == model.persons_per_agent
+    assert talent.career_stage in CareerStage
 
 
 def test_run_scenario_tables_follow_the_contract():
@@ -178,3 +179,12 @@ def test_district_governments_fund_their_own_firms_without_coordination():
         assert np.allclose(by_q["tax_revenue"].iloc[1:], res.city["tax_revenue"].iloc[1:])
     core = res.districts[res.districts["district"].isin(["Haigang", "ETDZ"])]
     assert core["tax_revenue"].sum() > 0.5 * res.districts["tax_revenue"].sum()  # the tax base is in the core
+
+
+def test_career_stages_partition_the_city_talent():
+    res = sim.run_scenario(seed=2, quarters=8)
+    c = res.city
+    stages = c[["talent_city_new_graduate", "talent_city_early", "talent_city_mid", "talent_city_senior"]].sum(axis=1)
+    assert np.allclose(stages, c["talent_city"])
+    graduation = c["graduates"] > 0
+    assert (c.loc[graduation, "talent_city_new_graduate"] > 0).all()
