@@ -37,15 +37,11 @@ from sim.constants import SizeClass
 from sim.tables import allocate_budget, group_sum
 
 
-def coverage_flat(m) -> np.ndarray:
-    return m.layer_to_raster(m.grid.digital_coverage.data).ravel()
-
-
 def spread_infrastructure(m) -> None:
     p = m.p
     invest = p["digital_infrastructure_investment"] / 4.0
     m.spend("digital_infrastructure_investment", invest)
-    cov = coverage_flat(m).copy()
+    cov = m.layer_values("digital_coverage").copy()
     f = m.firms
     firms_in_cell = np.bincount(f.cell[f.alive], minlength=cov.size).astype(float)
     core = np.isin(m.cell_district, m.core_districts)
@@ -57,7 +53,7 @@ def spread_infrastructure(m) -> None:
         cov += cells_bought * w / w.sum()
     land = m.cell_district >= 0
     cov = np.where(land, np.minimum(1.0, cov + 0.01 * (1.0 - cov)), 0.0)
-    m.grid.digital_coverage.data[:] = m.raster_to_layer(cov.reshape(m.layout.shape))
+    m.set_layer("digital_coverage", cov)
 
 
 def step(m) -> None:
@@ -66,7 +62,7 @@ def step(m) -> None:
     going = f.alive & (f.upgrading > 0)
     f.upgrading[going] -= 1
     done = going & (f.upgrading == 0)
-    cov = coverage_flat(m)[f.cell]
+    cov = m.layer_values("digital_coverage")[f.cell]
     staff_share = np.where(f.skilled > 0, f.digital_staff / np.maximum(f.skilled, 1e-9), 0.0)
     q = np.minimum(0.95, p["digital_success_base"] + 0.4 * cov + 0.25 * np.minimum(1.0, staff_share / 0.1)
                    + 0.1 * p["data_sharing_centre"])

@@ -87,11 +87,14 @@ def _new_firms(m, cluster, segment, niche, district, revenue_year, tech, cells, 
 def _choose_niche(m, cluster: np.ndarray, segment: np.ndarray, planned: np.ndarray) -> np.ndarray:
     """Least crowded niche under the plan, otherwise a popularity-weighted draw (herding)."""
     f = m.firms
+    a = f.alive
+    occupancy = np.zeros((m.n_clusters, m.n_segments, m.max_niches))
+    np.add.at(occupancy, (f.cluster[a], f.segment[a], f.niche[a]), 1.0)  # firms per niche, counted once
     out = np.empty(len(cluster), np.int16)
     herd = m.prog["herding_exponent"]
     for i, (c, s) in enumerate(zip(cluster, segment)):
         k = m.n_niches[c]
-        counts = np.bincount(f.niche[f.alive & (f.cluster == c) & (f.segment == s)], minlength=k)[:k]
+        counts = occupancy[c, s, :k]
         if planned[i]:
             out[i] = int(np.argmin(counts + m.rng.random(k) * 0.1))
         else:
@@ -108,7 +111,7 @@ def _entrants(m) -> None:
     sales_c = group_sum(f.cluster[a].astype(np.int64), f.sales[a], m.n_clusters)
     profit_c = group_sum(f.cluster[a].astype(np.int64), f.profit[a], m.n_clusters)
     margin = profit_c / np.maximum(sales_c, 1.0)
-    if not hasattr(m, "margin0"):
+    if m.margin0 is None:
         m.margin0 = np.maximum(margin, 0.01)  # the first quarter's margins are the reference
     lam = p["entry_rate"] * n_c * np.clip(margin / m.margin0, 0.25, 2.0)
     counts = rng.poisson(lam)

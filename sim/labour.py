@@ -156,7 +156,7 @@ def _utilities(m, idx: np.ndarray, new_grad: np.ndarray) -> np.ndarray:
     dests = city["destinations"]
     wages = np.column_stack([qhd_wage] + [m.destination_wage(d) * m.degree_premium[deg] for d in DEST_NAMES])
     here_cell = np.where(t.cell[idx] >= 0, t.cell[idx], m.core_cells[0])
-    qhd_housing = m.housing_at(here_cell)
+    qhd_housing = m.layer_values("housing_price")[here_cell]
     # destination prices grow with their wages, as Qinhuangdao's layer grows with the city wage
     dest_housing = [p[f"housing_{d.lower()}"] * m.destination_wage(d) / p[f"wage_{d.lower()}"] for d in DEST_NAMES]
     housing = np.column_stack([qhd_housing] + [np.full(idx.size, h) for h in dest_housing])
@@ -167,7 +167,7 @@ def _utilities(m, idx: np.ndarray, new_grad: np.ndarray) -> np.ndarray:
     ties = t.ties[idx]
     u = (p["beta_wage"] * np.log(np.maximum(wages, 1.0)) + p["beta_prospects"] * prosp
          - p["beta_housing"] * np.log(housing) - p["beta_distance"] * dist / 100.0 + const[None, :])
-    u[:, 0] += p["beta_amenity"] * m.amenity_at(here_cell)
+    u[:, 0] += p["beta_amenity"] * m.layer_values("amenity")[here_cell]
     u -= p["moving_cost"] * (np.arange(4)[None, :] != here[:, None])
     # the settlement subsidy comes with a three-year commitment: new graduates weigh all of it,
     # subsidised stayers weigh the part they would forfeit by leaving before three years

@@ -103,6 +103,10 @@ class ClusterModel(mesa.Model):
         self._create_agents()
         self._staff_known = False  # the first clearing (at set-up) happens before staff are counted
         self.anchor_pot = 0.0  # anchor-attraction budget accumulated, yuan (sim.entry)
+        self.tech0_cs = self.cap0_cs = None  # (clusters, segments) technology and capacity at the start
+        self.margin0 = None  # clusters' profit margins in the first quarter: entry's reference (sim.entry)
+        self.tax_by_district = np.zeros(self.n_districts)  # local tax this quarter, yuan (sim.finance)
+        self.district_spending_q = np.zeros(self.n_districts)  # districts' share of spending, yuan
         self.job_finding = 0.5  # skilled openings per job seeker, updated by sim.labour
         self.spending_q: dict[str, float] = defaultdict(float)
         self.flows_q: dict[str, float] = defaultdict(float)
@@ -147,8 +151,8 @@ class ClusterModel(mesa.Model):
             m = self.cell_district == i
             cov[m], housing[m], amenity[m] = d[name]["coverage"], d[name]["housing"], d[name]["amenity"]
         for name, values in (("digital_coverage", cov), ("housing_price", housing), ("amenity", amenity)):
-            layer = self.grid.create_property_layer(name, default_value=0.0, dtype=float)
-            layer.data[:] = self.raster_to_layer(values.reshape(h, w))
+            self.grid.create_property_layer(name, default_value=0.0, dtype=float)
+            self.set_layer(name, values)
         self.core_districts = np.array([i for i, n in enumerate(names) if d[n]["core"]])
         seats = np.array([d[n]["seat"] for n in names])  # lat, lon
         self.seat_cell = np.array([self._nearest_land_cell(lat, lon, i) for i, (lat, lon) in enumerate(seats)])
@@ -173,6 +177,14 @@ class ClusterModel(mesa.Model):
 
     def layer_to_raster(self, layer: np.ndarray) -> np.ndarray:
         return layer.T[::-1, :]
+
+    def layer_values(self, name: str) -> np.ndarray:
+        """A property layer as a flat array in raster order (index = flat cell index, a view)."""
+        return self.layer_to_raster(getattr(self.grid, name).data).ravel()
+
+    def set_layer(self, name: str, flat: np.ndarray) -> None:
+        """Write a flat raster-order array into a property layer (in place)."""
+        getattr(self.grid, name).data[:] = self.raster_to_layer(np.asarray(flat).reshape(self.layout.shape))
 
     def cell_at(self, flat: int):
         """The Mesa cell of a flat raster index."""
@@ -320,7 +332,7 @@ class ClusterModel(mesa.Model):
         """
         base_q = self.city["economy"]["policy_base_budget"] / 4.0
         k = self.p["city_coordination"]
-        tax = getattr(self, "tax_by_district", np.zeros(self.n_districts))
+        tax = self.tax_by_district
         share = tax / tax.sum() if tax.sum() > 0 else np.full(self.n_districts, 1.0 / self.n_districts)
         base_share = np.array([self.city["districts"][n]["firm_share"] for n in self.layout.district_names])
         total = sum(self.spending_q.values())
@@ -349,15 +361,8 @@ class ClusterModel(mesa.Model):
         pressure = (self._district_jobs() / np.maximum(self.jobs0_district, 1.0)) ** 0.3
         growth = (1 + self.p["qinhuangdao_wage_growth"]) ** self.years_elapsed
         per_district = self.housing0_district * growth * pressure
-        flat = np.where(self.cell_district >= 0, per_district[np.maximum(self.cell_district, 0)], 0.0)
-        self.grid.housing_price.data[:] = self.raster_to_layer(flat.reshape(self.layout.shape))
-
-    def housing_at(self, cells: np.ndarray) -> np.ndarray:
-        """Housing price (yuan/m2) at flat cell indices."""
-        return self.layer_to_raster(self.grid.housing_price.data).ravel()[cells]
-
-    def amenity_at(self, cells: np.ndarray) -> np.ndarray:
-        return self.layer_to_raster(self.grid.amenity.data).ravel()[cells]
+        self.set_layer("housing_price",
+                       np.where(self.cell_district >= 0, per_district[np.maximum(self.cell_district, 0)], 0.0))
 
     def _environment(self) -> None:
         self.demand *= (1.0 + self.demand_growth[:, None]) ** 0.25
@@ -392,7 +397,7 @@ class ClusterModel(mesa.Model):
         competitiveness = (1.0 + f.tech) * (1.0 + p["supplier_link_bonus"] * linked)
         tech_cs, cap_cs = market.segment_tech(f.cluster, f.segment, f.tech, f.capacity, alive, self.n_clusters,
                                               self.n_segments)
-        if not hasattr(self, "tech0_cs"):
+        if self.tech0_cs is None:  # the set-up clearing fixes the start reference
             self.tech0_cs, self.cap0_cs = tech_cs, cap_cs
         self.local_ceiling = market.local_share_ceiling(
             tech_cs, self.tech0_cs, cap_cs, self.cap0_cs, self.initial_local_supply[None, :],
@@ -417,8 +422,8 @@ class ClusterModel(mesa.Model):
         f = self.firms
         idx = np.flatnonzero(f.alive)
         rows, cols = np.divmod(f.cell[idx], self.layout.shape[1])
-        size = np.array(["sme", "little_giant", "leader"])[np.where(f.little_giant[idx], 1, f.size_class[idx])]
-        size[f.size_class[idx] == SizeClass.LEADER] = "leader"
+        leader = f.size_class[idx] == SizeClass.LEADER
+        size = np.where(leader, "leader", np.where(f.little_giant[idx], "little_giant", "sme"))
         return pd.DataFrame({
             "row": idx, "x": cols, "y": rows,
             "cluster": np.array(self.cluster_keys)[f.cluster[idx]],

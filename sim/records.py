@@ -114,14 +114,14 @@ class Recorder:
         nd = len(self.district_names)
         firms = np.bincount(f.district[a], minlength=nd)
         jobs = np.bincount(f.district[a], weights=f.employees[a], minlength=nd)
-        cov = m.layer_to_raster(m.grid.digital_coverage.data).ravel()
+        cov = m.layer_values("digital_coverage")
         land = m.cell_district >= 0
         cov_d = np.bincount(m.cell_district[land], weights=cov[land], minlength=nd) / np.maximum(
             np.bincount(m.cell_district[land], minlength=nd), 1)
         live = (t.loc == Loc.CITY) & (t.cell >= 0)
         talent = np.bincount(m.cell_district[t.cell[live]], minlength=nd) * m.persons_per_agent
         d = self.districts
-        spend = getattr(m, "district_spending_q", np.zeros(nd))
+        spend, tax = m.district_spending_q, m.tax_by_district
         for i, name in enumerate(self.district_names):
             d["quarter"].append(q)
             d["period"].append(period)
@@ -132,7 +132,7 @@ class Recorder:
             d["digital_coverage"].append(float(cov_d[i]))
             d["talent"].append(float(talent[i]))
             gov = m.district_governments[i]
-            d["tax_revenue"].append(float(getattr(m, "tax_by_district", np.zeros(nd))[i]) if q else 0.0)
+            d["tax_revenue"].append(float(tax[i]) if q else 0.0)
             d["government_spending"].append(float(spend[i]) if q else 0.0)
             d["government_balance"].append(float(gov.balance))
 
