@@ -36,6 +36,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 import sim
+from sim import energy
 
 DPI = 80
 SIZE = (6.4, 3.4)  # inches -> 512 x 272 px at DPI
@@ -63,7 +64,8 @@ def cluster_colours() -> dict[str, str]:
 
 
 def tier_thresholds() -> list[float]:
-    return list(_city()["energy"]["tier_thresholds"])
+    """Index thresholds of the provincial, national and world-class tiers (tiers 2-4; default values)."""
+    return list(energy.index_thresholds(sim.default_config().values))
 
 
 @lru_cache(maxsize=1)
@@ -193,7 +195,7 @@ def _cluster_lines(clusters: pd.DataFrame, column: str, title_key: str, lang: La
         ax.set_xlim(0, horizon)
         ax.set_ylim(0, 1)
         if with_tiers:
-            for i, thr in enumerate(tier_thresholds(), start=1):
+            for i, thr in enumerate(tier_thresholds(), start=2):
                 ax.axhline(thr, color="#777", lw=0.7, ls="--")
                 ax.text(0.99, thr + 0.005, tier_label(i, lang), transform=ax.get_yaxis_transform(),
                         fontsize=6.5, va="bottom", ha="right", color="#444")

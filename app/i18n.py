@@ -182,6 +182,7 @@ UNITS: dict[str, tuple[str, str, float, float]] = {
         ("yuan per graduate who stays, one-off", "元/留秦毕业生，一次性", 1.0, 1000.0),
     "interest-rate discount for SMEs, per year": ("percentage points off SME loan rate", "贷款利率下调百分点",
                                                   100.0, 0.1),
+    "share of firms' training cost co-funded": ("% of firms' training cost", "% 企业培训费用（政府分担）", 100.0, 5.0),
 }
 
 

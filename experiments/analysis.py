@@ -29,7 +29,7 @@ from experiments.store import Store
 
 NATIONAL_TIER = 3
 PLAN_COLUMNS = ("point", "replicate", "seed", "config_digest", "run_id")
-DEFAULT_SENSITIVITY = ("tiers_climbed_total", "energy_index_final_mean", "graduate_retention", "outflow_beijing_total")
+DEFAULT_SENSITIVITY = ("tiers_climbed_clusters", "energy_index_final_mean", "retention_3y", "outflow_beijing_total")
 
 
 @dataclass
@@ -314,7 +314,7 @@ def cost_effectiveness(sw: Sweep) -> pd.DataFrame:
     groups, _, order = group_runs(sw)
     df = sw.runs.assign(group=groups.values)
     ok = df[df["status"] == STATUS_OK]
-    cols = [c for c in ("spending_total", "spending_talent_total", "retained_graduates", "tiers_climbed_total",
+    cols = [c for c in ("spending_total", "spending_talent_total", "retained_graduates", "tiers_climbed_clusters",
                         "cost_per_retained_graduate", "graduate_retention") if c in ok]
     if "spending_total" not in cols:
         return pd.DataFrame()
@@ -328,7 +328,7 @@ def cost_effectiveness(sw: Sweep) -> pd.DataFrame:
     out = means.copy()
     d_spend = means["spending_total"] - base["spending_total"]
     for col, name in (("retained_graduates", "yuan_per_extra_retained_graduate"),
-                      ("tiers_climbed_total", "yuan_per_extra_level")):
+                      ("tiers_climbed_clusters", "yuan_per_extra_level")):
         if col in means:
             d = means[col] - base[col]
             out[f"extra_{col}"] = d

@@ -21,7 +21,7 @@ from matplotlib import font_manager  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 DPI = 110
-TIER_NAMES = ("county", "provincial", "national", "world-class")
+TIER_NAMES = ("provincial", "national", "world-class")  # index tiers; the county tier follows MIIT criteria
 
 
 @functools.cache
@@ -260,10 +260,10 @@ def cost_effectiveness(ce: pd.DataFrame, runs: pd.DataFrame, path: Path) -> Path
     """Spending against levels climbed and graduates retained, one point per group (mean, 95% CI)."""
     from experiments.analysis import mean_ci
 
-    panels = [c for c in ("tiers_climbed_total", "retained_graduates") if c in ce]
+    panels = [c for c in ("tiers_climbed_clusters", "retained_graduates") if c in ce]
     if ce.empty or not panels:
         return None
-    titles = {"tiers_climbed_total": "energy levels climbed (all clusters)",
+    titles = {"tiers_climbed_clusters": "energy levels climbed (six clusters)",
               "retained_graduates": "graduates retained (persons)"}
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.2), squeeze=False)
     colors = _colors(len(ce))

@@ -88,10 +88,8 @@ def validate_city(city: dict[str, Any]) -> None:
         if leader.get("district") not in city["districts"]:
             raise ConfigError(f"city.toml [[leaders]] #{i + 1} district {leader.get('district')!r}: not a district")
     energy = city["energy"]
-    if len(energy["weights"]) != len(energy["components"]) or abs(sum(energy["weights"]) - 1) > 1e-6:
-        raise ConfigError("city.toml [energy] weights: one per component, summing to 1")
-    if list(energy["tier_thresholds"]) != sorted(energy["tier_thresholds"]):
-        raise ConfigError("city.toml [energy] tier_thresholds must increase")
+    if len(energy["tier_labels_en"]) != 5 or len(energy["tier_labels_zh"]) != 5:
+        raise ConfigError("city.toml [energy] tier_labels_en / tier_labels_zh: five labels (tiers 0-4)")
 
 
 @dataclass(frozen=True)

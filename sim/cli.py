@@ -58,12 +58,14 @@ def _calibrate(args) -> int:
     seeds = load_targets()["settings"]["seeds"]
     with tqdm(total=len(seeds), unit="run", desc="calibration", disable=args.quiet) as bar:
         table = calibration_table(cfg, progress=lambda: bar.update(1))
-    show = table[["target", "target_value", "model", "low", "high", "pass", "paper_or_source"]].copy()
+    show = table[["kind", "target", "target_value", "model", "low", "high", "pass", "paper_or_source"]].copy()
     show["pass"] = show["pass"].map({True: "pass", False: "FAIL"})
     with pd.option_context("display.width", 200, "display.max_colwidth", 60, "display.float_format", "{:,.4g}".format):
         print(show.to_string(index=False))
     n_fail = int((~table["pass"]).sum())
-    print(f"\n{len(table) - n_fail}/{len(table)} targets pass")
+    kinds = table["kind"].value_counts().to_dict()
+    print(f"\n{len(table) - n_fail}/{len(table)} rows pass ({kinds.get('set-up check', 0)} set-up checks, "
+          f"{kinds.get('calibration target', 0)} calibration targets)")
     return 1 if n_fail else 0
 
 

@@ -6,11 +6,14 @@ paper's tiered, step-by-step path); an upgrade takes ``upgrade_quarters`` and ma
 Decision (each quarter, a share ``digital_consider_rate`` of firms below L5 and not upgrading weigh it):
 
 * cost ``C = cost_rate * annual revenue * (1 + 0.5 * (m - 1))`` clipped to [50万, 3000万] (yuan);
-* expected gain ``G = horizon * 4 * VA_q * gain_per_level * (1 + data_sharing_gain * data_sharing)``
-  (shared data and compatible interfaces let upgrades link firms, paper §2.3) times
-  ``(1 + peer_effect * share of the cluster's firms already above m + benchmark_gain * benchmark)``;
+* expected gain ``G = horizon * 4 * VA_q * gain_per_level * (1 + data_sharing_gain * x * share)``
+  where x = 1 for a firm that exchanges data through the data-sharing centre (``sim.links``) and share
+  the share of its cluster's firms that are members (shared data and compatible interfaces let
+  upgrades link firms, paper §2.3: the gain grows with the partners one can exchange with), times
+  ``(1 + peer_effect * share of the cluster's firms already above m + benchmark_gain * benchmark)``
+  (benchmark firms are information: they show the gain);
 * success probability ``q = min(0.95, digital_success_base + 0.4 * coverage(cell)
-  + 0.25 * min(1, digital staff share / 0.1) + 0.1 * data_sharing)``;
+  + 0.25 * min(1, digital staff share / 0.1) + data_success_gain * x)``;
 * the firm upgrades with probability ``sigmoid(steepness * ln(q * G / (C * (1 - grant))))`` if it can pay
   ``C * (1 - grant)`` from cash plus unused credit.
 
@@ -20,6 +23,10 @@ is split into district pots: at coordination k a share (1 - k) follows each dist
 is split again: ``digital_grant_sme_priority`` of it is reserved for non-leaders, the rest for
 leaders; applicants queue in random order within their pot. Firms refused a grant decide again
 without it.
+
+Ageing: each quarter a firm above L1 that is not upgrading is reassessed one level lower with
+probability ``1 - (1 - digital_decay_rate) ** 0.25`` (systems that are not renewed age), so maturity
+is a state that has to be maintained, not a ratchet.
 
 Infrastructure: coverage (5G / industrial internet, 0-1 per cell) is a property layer; each quarter the
 investment buys ``investment / infra_cost_per_cell`` full-cell equivalents, spread over cells with
@@ -64,11 +71,15 @@ def step(m) -> None:
     done = going & (f.upgrading == 0)
     cov = m.layer_values("digital_coverage")[f.cell]
     staff_share = np.where(f.skilled > 0, f.digital_staff / np.maximum(f.skilled, 1e-9), 0.0)
+    exchange = m.link_state["data"]
     q = np.minimum(0.95, p["digital_success_base"] + 0.4 * cov + 0.25 * np.minimum(1.0, staff_share / 0.1)
-                   + 0.1 * p["data_sharing_centre"])
+                   + prog["data_success_gain"] * exchange)
     success = done & (rng.random(len(f)) < q)
     f.maturity[success] += 1
     m.events_q["upgrades"] = success
+    ageing = f.alive & (f.upgrading == 0) & (f.maturity > 1) & ~done
+    decay = ageing & (rng.random(len(f)) < 1.0 - (1.0 - p["digital_decay_rate"]) ** 0.25)
+    f.maturity[decay] -= 1
     # 2. new decisions
     cand = np.flatnonzero(f.alive & (f.upgrading == 0) & (f.maturity < 5)
                           & (rng.random(len(f)) < p["digital_consider_rate"]))
@@ -79,8 +90,12 @@ def step(m) -> None:
     cost = np.clip(p["digital_cost_rate"] * annual * (1 + 0.5 * (mat - 1)), 5e5, 3e7)
     share_above = _share_above(m)[f.cluster[cand], mat - 1]
     mult = 1.0 + p["digital_peer_effect"] * share_above + p["benchmark_gain"] * p["benchmark_programme"]
+    members = f.alive & f.data_member
+    member_share = group_sum(f.cluster[members].astype(np.int64), None, m.n_clusters) / np.maximum(
+        group_sum(f.cluster[f.alive].astype(np.int64), None, m.n_clusters), 1.0)
+    data = exchange[cand] * member_share[f.cluster[cand]]
     gain = (prog["digital_horizon_years"] * 4.0 * f.value_added[cand] * p["digital_gain_per_level"]
-            * (1.0 + p["data_sharing_gain"] * p["data_sharing_centre"]) * mult)
+            * (1.0 + p["data_sharing_gain"] * data) * mult)
     value = q[cand] * gain
     headroom = f.cash[cand] + np.maximum(0.0, finance.credit_limit(m)[cand] - f.debt[cand])
     share = p["digital_grant_cost_share"]

@@ -1,21 +1,37 @@
-"""The energy level (能级) of each cluster: a documented index and tiers with hysteresis.
+"""The energy level (能级) of each cluster: a documented index, MIIT-style tiers, reviews that can demote.
 
-No official formula exists (MISSION §4), so the model defines one from the dimensions official texts
-use. Each component is in [0, 1]:
+No official formula exists (MISSION §4), so the model defines an index from the dimensions official
+texts use, and every number of it (weights, ceilings, tier thresholds) is a swept uncertainty in
+``parameters.toml``. Each component is in [0, 1] and is *measured* from what agents did:
 
-* scale         log(annual revenue / scale_floor) / log(scale_ceiling / scale_floor)
-                (40亿 = MIIT county-cluster output floor -> 0);
-* innovation    (R&D intensity / rd_intensity_ceiling + log1p(patents per firm) / log1p(ceiling)) / 2;
-* chain         chain completeness (share of the chain's demand met locally, sim.market);
-* digital       mean (maturity - 1) / 4 over firms (GB/T 39116 levels);
-* leaders       (3 x leaders + little giants that are not leaders) / leaders_ceiling;
+* scale         log(annual revenue / county_output_min) / log(scale_ceiling / county_output_min)
+                (real terms; 40亿 = the MIIT county-cluster output floor -> 0);
+* innovation    (R&D intensity / rd_intensity_ceiling + log1p(patent stock per firm) / log1p(ceiling)) / 2;
+                the patent stock depreciates (``patent_depreciation``, sim.innovation);
+* chain         chain completeness (share of the chain's demand local firms win, sim.market);
+* digital       mean (maturity - 1) / 4 over firms (GB/T 39116 levels; maturity can fall, sim.digital);
+* leaders       (3 x leaders + little giants that are not leaders) / leaders_ceiling; both statuses are
+                reviewed (sim.entry), so the count can fall;
 * talent        skilled share of staff / talent_ceiling;
-* collaboration 0.6 x (1 - homogeneity) + 0.4 x openness (coordination, data sharing).
+* collaboration (1 - w) x (1 - homogeneity) + w x link share, with w = ``collaboration_link_weight``:
+                homogeneity is niche crowding (sim.market); the link share is the share of the
+                cluster's firms with at least one active link they formed (sim.links). No lever enters.
 
-The index is their weighted mean (``city.toml [energy] weights``). Tiers 0-4 (emerging, county SME
-cluster, provincial, national, world-class) follow ``tier_thresholds``. Hysteresis: a cluster climbs
-a tier after ``hysteresis_quarters`` consecutive quarters above its threshold and falls after as many
-quarters below the threshold minus ``hysteresis_band`` (like MIIT's "three consecutive years" rules).
+The index is the weighted mean (weights ``energy_weight_*``, normalised to sum 1).
+
+Tiers 0-4: emerging, county SME specialty cluster, provincial, national, world-class.
+
+* **County tier (1)** follows the MIIT rule (MISSION §4), not the index: output >= ``county_output_min``
+  in every quarter of the last ``county_window_quarters`` (3 years), SMEs (not leaders) make more than
+  ``county_sme_share_min`` of output, and real output grew at least ``county_growth_min`` a year over
+  the window. Like MIIT's designations the status is reviewed on a three-year cycle (quarters 12, 24,
+  ...); at the start (2025) it is granted to clusters meeting the output and SME-share criteria (their
+  past growth is not modelled: an assumption).
+* **Index tiers (2-4)**: provincial / national / world-class when the index has been at or above
+  ``tier_threshold_*`` for ``hysteresis_quarters`` consecutive quarters; a cluster falls one index
+  tier after as many quarters below the threshold minus ``hysteresis_band``.
+* tier = max(index tier, 1 if county status else 0). At the start the index tier is read off the
+  index directly. Nothing in the start state depends on levers.
 """
 
 from __future__ import annotations
@@ -23,8 +39,21 @@ from __future__ import annotations
 import numpy as np
 
 from sim.constants import SizeClass
-from sim.innovation import firm_openness
 from sim.tables import group_sum
+
+COMPONENTS = ("scale", "innovation", "chain", "digital", "leaders", "talent", "collaboration")
+INDEX_TIER_OFFSET = 1  # index tier k (1..3 thresholds passed) is energy tier k + 1 (provincial = 2)
+
+
+def weights(p) -> np.ndarray:
+    """Component weights (normalised to sum 1) from the parameter values ``energy_weight_*``."""
+    w = np.array([p[f"energy_weight_{c}"] for c in COMPONENTS], float)
+    return w / w.sum()
+
+
+def index_thresholds(p) -> np.ndarray:
+    """Index thresholds of the provincial, national and world-class tiers (increasing)."""
+    return np.array([p["tier_threshold_provincial"], p["tier_threshold_national"], p["tier_threshold_world"]])
 
 
 def cluster_stats(m) -> dict[str, np.ndarray]:
@@ -41,9 +70,12 @@ def cluster_stats(m) -> dict[str, np.ndarray]:
     sales = s(f.sales)
     counts = np.zeros((n, 5))
     np.add.at(counts, (c, f.maturity[a] - 1), 1.0)
+    leader = f.size_class == SizeClass.LEADER
+    links = m.link_state
     return {
         "firms": firms,
         "revenue": 4.0 * sales,
+        "sme_revenue_share": s(np.where(leader, 0.0, f.sales)) / np.maximum(sales, 1.0),
         "value_added": 4.0 * s(f.value_added),
         "employment": s(f.employees),
         "skilled": s(f.skilled),
@@ -54,64 +86,99 @@ def cluster_stats(m) -> dict[str, np.ndarray]:
         "mean_maturity": s(f.maturity.astype(float)) / np.maximum(firms, 1.0),
         "technology": s(f.tech) / np.maximum(firms, 1.0),
         "midchain_share": s((f.segment == 1).astype(float)) / np.maximum(firms, 1.0),
-        "leaders": s((f.size_class == SizeClass.LEADER).astype(float)),
+        "leaders": s(leader.astype(float)),
         "little_giants": s(f.little_giant.astype(float)),
-        "little_giants_not_leaders": s((f.little_giant & (f.size_class != SizeClass.LEADER)).astype(float)),
+        "little_giants_not_leaders": s((f.little_giant & ~leader).astype(float)),
         "chain_completeness": m.chain.copy(),
         "homogeneity": m.homogeneity.copy(),
+        "link_share": s(links["any"].astype(float)) / np.maximum(firms, 1.0),
+        "supply_links": s(links["supplier"].astype(float)),
+        "iur_projects": s(links["iur"].astype(float)),
+        "data_members": s(f.data_member.astype(float)),
+        "shared_matches": s(links["shared"].astype(float)),
     }
 
 
 def components(m, st: dict[str, np.ndarray]) -> np.ndarray:
-    """(n_clusters, 7) component scores in [0, 1], columns as ``[energy] components``."""
-    e = m.city["energy"]
-    scale = np.log(np.maximum(st["revenue"], 1.0) / e["scale_floor"]) / np.log(e["scale_ceiling"] / e["scale_floor"])
+    """(n_clusters, 7) component scores in [0, 1], columns as :data:`COMPONENTS`."""
+    p, e = m.p, m.city["energy"]
+    floor = p["county_output_min"]
+    scale = np.log(np.maximum(st["revenue"], 1.0) / floor) / np.log(p["scale_ceiling"] / floor)
     per_firm = st["patent_stock"] / np.maximum(st["firms"], 1.0)
-    innovation = 0.5 * st["rd_intensity"] / e["rd_intensity_ceiling"] + 0.5 * np.log1p(per_firm) / np.log1p(
-        e["patents_per_firm_ceiling"])
+    innovation = 0.5 * st["rd_intensity"] / p["rd_intensity_ceiling"] + 0.5 * np.log1p(per_firm) / np.log1p(
+        p["patents_per_firm_ceiling"])
     digital = (st["mean_maturity"] - 1.0) / 4.0
-    leaders = (3.0 * st["leaders"] + st["little_giants_not_leaders"]) / e["leaders_ceiling"]
-    talent = st["skilled"] / np.maximum(st["employment"], 1.0) / e["talent_ceiling"]
-    openness = firm_openness(m.p)
-    collaboration = 0.6 * (1.0 - st["homogeneity"]) + 0.4 * openness
+    leaders = (3.0 * st["leaders"] + st["little_giants_not_leaders"]) / p["leaders_ceiling"]
+    talent = st["skilled"] / np.maximum(st["employment"], 1.0) / p["talent_ceiling"]
+    w = e["collaboration_link_weight"]
+    collaboration = (1.0 - w) * (1.0 - st["homogeneity"]) + w * st["link_share"]
     comp = np.column_stack([scale, np.minimum(innovation, 1.0), st["chain_completeness"], digital, leaders, talent,
                             collaboration])
     return np.clip(comp, 0.0, 1.0)
 
 
 def tier_of(index: np.ndarray, thresholds) -> np.ndarray:
+    """Number of thresholds at or below each index value."""
     return np.searchsorted(np.asarray(thresholds), index, side="right")
 
 
+def county_criteria(m) -> np.ndarray:
+    """Per cluster: are the MIIT county SME-cluster criteria met over the window (bool)?"""
+    p = m.p
+    hist = np.array(m.revenue_history)  # (quarters kept, clusters), oldest first
+    window = hist[-(m.city["energy"]["county_window_quarters"] + 1):]
+    years = max((len(window) - 1) / 4.0, 0.25)
+    growth = (window[-1] / np.maximum(window[0], 1.0)) ** (1.0 / years) - 1.0
+    big = (window >= p["county_output_min"]).all(axis=0)
+    sme = m.stats["sme_revenue_share"] > p["county_sme_share_min"]
+    return big & sme & (growth >= p["county_growth_min"])
+
+
 def init(m) -> None:
-    e = m.city["energy"]
+    p = m.p
     m.stats = cluster_stats(m)
     m.energy_components = components(m, m.stats)
-    m.energy_index = m.energy_components @ np.array(e["weights"])
-    m.energy_tier = tier_of(m.energy_index, e["tier_thresholds"])
+    m.energy_index = m.energy_components @ weights(p)
+    m.revenue_history = [m.stats["revenue"].copy()]
+    m.county_status = (m.stats["revenue"] >= p["county_output_min"]) & (
+        m.stats["sme_revenue_share"] > p["county_sme_share_min"])
+    m.county_criteria_met = m.county_status.copy()
+    m.index_tier = tier_of(m.energy_index, index_thresholds(p))
+    m.energy_tier = _tier(m)
     m.initial_tier = m.energy_tier.copy()
     m.max_tier = m.energy_tier.copy()
     m._above = np.zeros(m.n_clusters, int)
     m._below = np.zeros(m.n_clusters, int)
 
 
+def _tier(m) -> np.ndarray:
+    return np.maximum(np.where(m.index_tier > 0, m.index_tier + INDEX_TIER_OFFSET, 0), m.county_status.astype(int))
+
+
 def update(m) -> None:
-    e = m.city["energy"]
+    p, e = m.p, m.city["energy"]
     m.stats = cluster_stats(m)
     m.energy_components = components(m, m.stats)
-    m.energy_index = m.energy_components @ np.array(e["weights"])
-    thresholds = np.r_[np.asarray(e["tier_thresholds"]), np.inf]
-    tier = m.energy_tier
-    up_thr = thresholds[np.minimum(tier, len(thresholds) - 1)]
+    m.energy_index = m.energy_components @ weights(p)
+    window = e["county_window_quarters"]
+    m.revenue_history.append(m.stats["revenue"].copy())
+    del m.revenue_history[: max(0, len(m.revenue_history) - (window + 1))]
+    m.county_criteria_met = county_criteria(m)
+    if m.quarter % window == 0:  # MIIT's three-year review of the county designation
+        m.county_status = m.county_criteria_met.copy()
+    thresholds = np.r_[index_thresholds(p), np.inf]
+    tier = m.index_tier
+    up_thr = thresholds[tier]
     down_thr = np.where(tier > 0, thresholds[np.maximum(tier - 1, 0)] - e["hysteresis_band"], -np.inf)
     m._above = np.where(m.energy_index >= up_thr, m._above + 1, 0)
     m._below = np.where(m.energy_index < down_thr, m._below + 1, 0)
     k = e["hysteresis_quarters"]
     up = m._above >= k
     down = m._below >= k
-    m.energy_tier = tier + up - down
+    m.index_tier = tier + up - down
     m._above[up] = 0
     m._below[down] = 0
+    m.energy_tier = _tier(m)
     m.max_tier = np.maximum(m.max_tier, m.energy_tier)
 
 

@@ -10,17 +10,25 @@
 * **Anchor firms** (链主): the yearly attraction budget (less duplication waste) accumulates; each time
   it reaches ``anchor_cost`` one anchor lands: with the plan (probability k) in the cluster-segment
   with the largest gap x demand x (1 + 10 x demand growth); otherwise in a cluster drawn in proportion
-  to its demand, in that cluster's largest-gap segment. It brings its own orders, buys
-  ``anchor_input_share`` of its revenue from local core-parts and assembly firms, and pulls
-  ~Poisson(anchor_supplier_pull) suppliers next to it.
+  to its demand, in that cluster's largest-gap segment. It enters as an ordinary firm with its own
+  revenue (``anchor_revenue`` x LogNormal(0, 0.3)), technology ``anchor_tech`` and maturity L3; it
+  becomes a leader only if it meets the leader criterion at a review, like any firm. It brings its own
+  orders, buys ``anchor_input_share`` of its revenue from local core-parts and assembly firms, and
+  pulls ~Poisson(anchor_supplier_pull) suppliers next to it (they enter linked to it; it can take
+  more local suppliers through ``sim.links`` if its size gives it slots).
 * **Weak links**: assembly firms move to the weak segment (core parts, design, service) with the largest
   local supply gap among those their technology allows, with a small quarterly probability, higher when
   the weak-link incentive pays half the switching cost.
 * **Niche re-positioning**: with coordination, firms crowded in a niche move to their segment's least
   crowded niche (the city assigns business positioning).
-* **Designation**: SMEs with technology >= ``little_giant_tech``, R&D intensity >= 1.5% and a niche
-  shared with <= 30% of segment rivals become little giants (kept once designated); firms above the leader revenue
-  threshold become leaders.
+* **Statuses are reviewed, not kept for ever** (at the first quarter of each year, like MIIT's yearly
+  batches): SMEs of the six clusters that meet the little-giant criterion — technology >=
+  ``little_giant_tech``, R&D intensity >= ``little_giant_rd_min``, revenue >= ``little_giant_min_revenue``
+  and a niche shared with <= 30% of segment rivals — are designated; a little giant is re-reviewed
+  ``little_giant_review_years`` after its designation and loses the status if it fails the criterion
+  then (MIIT's three-year 复核). Leaders (龙头) follow current size: a firm whose revenue reaches
+  ``leader_revenue_threshold`` becomes a leader, a leader whose revenue has fallen below
+  ``leader_review_band`` x the threshold returns to the ordinary ladder (little giant if designated).
 """
 
 from __future__ import annotations
@@ -165,19 +173,21 @@ def _land_anchor(m) -> None:
         sales_c = m.demand.sum(axis=1)
         c = rng.choice(m.n_clusters, p=sales_c / sales_c.sum())
         s = int(np.argmax(gap[c]))
-    revenue = prog["anchor_revenue"] * rng.lognormal(0.0, 0.3)
+    revenue = p["anchor_revenue"] * rng.lognormal(0.0, 0.3)
     district = np.array([m.core_districts[rng.integers(len(m.core_districts))] if rng.random() > k
                          else rng.integers(m.n_districts)], np.int8)
-    tech = max(0.6, m.tech_required[s])
+    tech = max(p["anchor_tech"], m.tech_required[s])
     anchor = _new_firms(m, np.array([c], np.int8), np.array([s], np.int8), np.array([0], np.int16), district,
-                        np.array([revenue]), np.array([tech]), _place(m, district), np.array([SizeClass.LEADER]),
-                        np.array([-1]), maturity=np.array([3]), rd_rate=np.array([p["rd_intensity_leader"]]))
+                        np.array([revenue]), np.array([tech]), _place(m, district), np.array([SizeClass.SME]),
+                        np.array([-1]), maturity=np.array([3]))
     # the anchor's own orders, and what it buys from local suppliers
     m.demand[c, s] += revenue / 4.0
     inputs = prog["anchor_input_share"] * revenue / 4.0
     m.demand[c, 0] += 0.6 * inputs
     m.demand[c, 1] += 0.4 * inputs
     n_sup = rng.poisson(p["anchor_supplier_pull"])
+    m.firms.supplier_slots_min[anchor] = n_sup
+    m.firms.anchor[anchor] = True
     if n_sup:
         seg = rng.choice([0, 1], size=n_sup, p=[0.6, 0.4]).astype(np.int8)
         cl = np.full(n_sup, c, np.int8)
@@ -232,16 +242,33 @@ def _reposition(m) -> None:
 
 
 def _designate(m) -> None:
-    f = m.firms
+    """Yearly reviews of little-giant and leader status (see module docstring)."""
+    if m.quarter_of_year != 1:
+        return
+    f, p, eco = m.firms, m.p, m.city["economy"]
     a = f.alive
+    revenue = 4.0 * f.sales
     intensity = np.where(f.sales > 0, f.rd_spend / np.maximum(f.sales, 1.0), 0.0)
     other = m.cluster_keys.index("other")
-    new_lg = (a & ~f.little_giant & (f.size_class == SizeClass.SME) & (f.cluster != other)
-              & (f.tech >= m.p["little_giant_tech"]) & (intensity >= 0.015) & (f.crowd <= 0.3))
+    meets = (a & (f.cluster != other) & (f.tech >= p["little_giant_tech"]) & (intensity >= p["little_giant_rd_min"])
+             & (revenue >= eco["little_giant_min_revenue"]) & (f.crowd <= 0.3))
+    leader = f.size_class == SizeClass.LEADER
+    new_lg = meets & ~f.little_giant & ~leader
+    due = a & f.little_giant & (m.quarter - f.lg_since >= 4 * eco["little_giant_review_years"])
+    f.lg_since[new_lg | (due & meets)] = m.quarter
+    lost = due & ~meets
+    m.lg_reviewed += int(due.sum())
+    m.lg_kept += int((due & meets).sum())
     f.little_giant[new_lg] = True
-    f.size_class[new_lg] = SizeClass.LITTLE_GIANT
-    f.rd_rate[new_lg] = np.maximum(f.rd_rate[new_lg], m.p["rd_intensity_specialised"])
-    big = a & (4.0 * f.sales >= m.city["economy"]["leader_revenue_threshold"])
-    f.size_class[big] = SizeClass.LEADER
-    f.rd_rate[big] = np.maximum(f.rd_rate[big], m.p["rd_intensity_leader"])
-    f.above_scale[a & (4.0 * f.sales >= m.prog["above_scale_revenue"])] = True
+    f.little_giant[lost] = False
+    f.rd_rate[new_lg] = np.maximum(f.rd_rate[new_lg], p["rd_intensity_specialised"])
+    threshold = eco["leader_revenue_threshold"]
+    promote = a & ~leader & (revenue >= threshold)
+    demote = a & leader & (revenue < eco["leader_review_band"] * threshold)
+    f.size_class[promote] = SizeClass.LEADER
+    f.rd_rate[promote] = np.maximum(f.rd_rate[promote], p["rd_intensity_leader"])
+    f.size_class[demote] = np.where(f.little_giant[demote], SizeClass.LITTLE_GIANT, SizeClass.SME)
+    lg_class = a & f.little_giant & (f.size_class != SizeClass.LEADER)
+    f.size_class[lg_class] = SizeClass.LITTLE_GIANT
+    f.size_class[a & ~f.little_giant & (f.size_class == SizeClass.LITTLE_GIANT)] = SizeClass.SME
+    f.above_scale[a] = revenue[a] >= m.prog["above_scale_revenue"]

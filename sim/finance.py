@@ -7,8 +7,8 @@
 * profit = value added - wages - R&D net of subsidy - interest - tax;
 * cash below zero is borrowed up to the credit limit (credit_limit_to_revenue x annual revenue); a firm
   that still cannot pay exits (insolvency). On top, a random exit hazard for reasons outside the model
-  (owners retiring, relocation, takeovers): above-scale 2-4%/yr, small 6-10%/yr (MISSION §3), 0.3 times
-  that for leaders. Firms with cash above 15% of annual revenue repay a quarter of that excess.
+  (owners retiring, relocation, takeovers): above-scale 2-4%/yr, small 6-10%/yr (MISSION §3), ``leader_exit_hazard_factor``
+  times that for leaders. Firms with cash above 15% of annual revenue repay a quarter of that excess.
 * employees move ``employment_adjustment`` of the way toward sales / (target_utilisation x revenue per
   employee).
 """
@@ -60,7 +60,7 @@ def step(m) -> None:
     # exit
     yearly = np.where(f.above_scale, p["exit_rate_above_scale"], p["exit_rate_small"])
     hazard = 1.0 - (1.0 - yearly) ** 0.25
-    hazard = hazard * np.where(f.size_class == SizeClass.LEADER, 0.3, 1.0)
+    hazard = hazard * np.where(f.size_class == SizeClass.LEADER, m.city["economy"]["leader_exit_hazard_factor"], 1.0)
     insolvent = a & (f.cash < 0)
     exits = a & (insolvent | (rng.random(len(f)) < hazard))
     remove_firms(m, np.flatnonzero(exits))

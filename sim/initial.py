@@ -6,7 +6,8 @@ log-normal law scaled so the cluster's total matches its cited revenue (automoti
 22 little giants are the most technological SMEs; digital maturity follows the CESI 2022 shares,
 assigned by size so large firms are more mature. Talent: skilled staff of each firm (its segment's
 skilled share of employees), an unemployed pool, a stock in the non-manufacturing sector, and
-city-trained talent living in Beijing, Tianjin and elsewhere (the return-migration pool).
+city-trained talent living in Beijing, Tianjin and elsewhere (the return-migration pool), each with
+ties to the city and ``home_ties`` (pull of a home region outside it).
 """
 
 from __future__ import annotations
@@ -88,12 +89,14 @@ def build_firms(model) -> None:
     size[(revenue_year >= eco["leader_revenue_threshold"]) & (size == SizeClass.SME)] = SizeClass.LEADER
     tech[size == SizeClass.LEADER] = np.maximum(tech[size == SizeClass.LEADER], 0.55)
     rd_rate[(size == SizeClass.LEADER) & (np.array(rows["patents"]) < 0)] = p["rd_intensity_leader"]
-    # Little giants: the most technological cluster SMEs (not "other manufacturing").
+    # Little giants: the most technological cluster SMEs (not "other manufacturing") among those large
+    # enough for MIIT's revenue criterion; they met the technology bar when designated.
     other = model.cluster_keys.index("other")
-    cand = np.flatnonzero((size == SizeClass.SME) & (cluster != other))
+    cand = np.flatnonzero((size == SizeClass.SME) & (cluster != other)
+                          & (revenue_year >= eco["little_giant_min_revenue"]))
     lg = cand[np.argsort(-(tech[cand] + rng.normal(0, 0.05, cand.size)))[: eco["little_giants"]]]
     size[lg] = SizeClass.LITTLE_GIANT
-    tech[lg] = np.clip(tech[lg] + 0.25, 0.5, 0.9)
+    tech[lg] = np.clip(tech[lg] + 0.25, p["little_giant_tech"], 0.9)
     rd_rate[lg] = p["rd_intensity_specialised"]
     # Segments need their technology: firms below a segment's requirement are lifted to it.
     tech = np.maximum(tech, np.array(seg["tech_required"])[segment])
@@ -105,9 +108,10 @@ def build_firms(model) -> None:
     maturity = np.empty(n, np.int8)
     maturity[order] = mat_levels
     maturity[size == SizeClass.LEADER] = np.maximum(maturity[size == SizeClass.LEADER], 3)
-    # Patents: leaders as cited; others ~8 years of R&D at the patent yield.
+    # Patents: leaders as cited; others the steady-state stock of their R&D at the patent yield
+    # (yearly flow / depreciation rate: what the stock settles at, so it has no built-in drift).
     patents = np.array(rows["patents"], float)
-    est = rd_rate * revenue_year * 8 * eco["patents_per_million_rd"] / 1e6
+    est = rd_rate * revenue_year * eco["patents_per_million_rd"] / 1e6 * (0.5 + tech) / p["patent_depreciation"]
     patents = np.where(patents < 0, np.floor(est * rng.uniform(0.5, 1.5, n)), patents)
     # Location: a cell of the firm's district near its seat.
     district = np.array(rows["district"], np.int8)
@@ -130,6 +134,9 @@ def build_firms(model) -> None:
         cash=eco["cash_to_revenue"] * revenue_year, debt=eco["debt_to_revenue"] * revenue_year,
         age=rng.integers(8, 80, n), supplies=-1, above_scale=revenue_year >= city["programmes"]["above_scale_revenue"],
         little_giant=size == SizeClass.LITTLE_GIANT, entered=-1, exited=-1,
+        # designated in one of the last three years: MIIT reviews fall due over 2025-2027
+        lg_since=np.where(size == SizeClass.LITTLE_GIANT, -rng.integers(0, 4 * eco["little_giant_review_years"], n), 0),
+        supplier_slots_min=np.array(rows["suppliers"], np.int32),
     )
     model.firm_names = {int(i): name for i, name in zip(idx, rows["leader_name"]) if name}
     # Suppliers of named leaders: same-cluster SMEs, moved next to their leader.
@@ -163,7 +170,7 @@ def build_talent(model) -> None:
     n_other = int(stochastic_round(other_stock / ppa, rng))
     n_unemp = int(stochastic_round((n_staff + n_other) * city["economy"]["unemployed_share"], rng))
     offmap_persons = city["talent"]["initial_offmap_years"] * grads_year * 0.7
-    dest_share = np.array([0.35, 0.10, 0.55])  # leavers' split, see city.toml [destinations]
+    dest_share = np.array(city["talent"]["initial_offmap_split"])  # leavers' split, see city.toml [talent]
     n_off = stochastic_round(offmap_persons * dest_share / ppa, rng)
     n_city = n_staff + n_other + n_unemp
     n = n_city + int(n_off.sum())
@@ -185,7 +192,11 @@ def build_talent(model) -> None:
     cells[city_free] = rng.choice(core, size=city_free.sum())
     wage = model.wage_offer(emp, degree)
     ties = np.where(loc == Loc.CITY, rng.uniform(0.3, 0.9, n), rng.uniform(0.0, 0.3, n))
+    # pull of a home outside the city (assumption): settled city residents U(0, 0.3) (faded, or home is
+    # the city); the off-map pool, city-trained leavers mostly from elsewhere, as graduates from elsewhere
+    hm = p["home_ties_graduates"]
+    home_ties = np.where(loc == Loc.CITY, rng.uniform(0.0, 0.3, n), rng.beta(4.0 * hm, 4.0 * (1.0 - hm), n))
     model.talent.append(
         n, loc=loc, employer=emp, field=field, degree=degree, age=age, cell=cells, wage=wage, ties=ties,
-        tenure=rng.integers(0, 40, n), cohort=-1, university=-1,
+        tenure=rng.integers(0, 40, n), cohort=-1, university=-1, home_ties=home_ties,
     )

@@ -4,8 +4,12 @@ Talent agents are super-individuals of ``persons_per_agent`` persons. Per quarte
 
 1. **Ageing and retirement** at the statutory age; staff of firms that exited lose their job.
 2. **Graduation** (third quarter of each year, i.e. July): each university's cohort by field and degree
-   (``city.toml``); ties to the city from local origin, plus extra ties for graduates trained in an
-   industry-education consortium (share = consortium strength).
+   (``city.toml``); ``ties`` to Qinhuangdao from local origin, plus extra ties for graduates trained in
+   an industry-education consortium (share = consortium strength); ``home_ties`` (the pull of a home
+   region outside the city) are 0 for local-origin graduates and drawn around ``home_ties_graduates``
+   for the others. The consortium adds to ``ties`` only. Cohorts are drawn from their own random
+   stream (model seed, quarter, university), so the same seed gives the same graduates, home ties
+   included, whatever the levers.
 3. **Layoffs and vacancies**: a firm needs ``employees x skilled_share(segment)`` skilled persons (a
    digital share rising with its maturity); staff above ``layoff_threshold`` x need are laid off, a gap is posted as
    vacancies. Outside manufacturing ``other_jobs_per_year`` skilled openings appear.
@@ -16,7 +20,7 @@ Talent agents are super-individuals of ``persons_per_agent`` persons. Per quarte
 
        U_j = b_w ln(wage_j) + b_p prospects_j - b_h ln(housing_j) - b_d dist_j / 100 + constant_j
              - moving_cost [j != here] + b_t ties [j = QHD] + b_a amenity [j = QHD]
-             + b_s owed_subsidy / wage_QHD [j = QHD] + b_t (1 - ties) [j = elsewhere, graduates]
+             + b_s owed_subsidy / wage_QHD [j = QHD] + b_home home_ties [j = elsewhere]
              + Gumbel noise
 
    Qinhuangdao's housing price and amenity are read from the property layers at the person's cell
@@ -30,9 +34,17 @@ Talent agents are super-individuals of ``persons_per_agent`` persons. Per quarte
    early leavers are not tracked (a conservative cost).
 5. **Matching**: digital vacancies first to digital-field seekers, then the other vacancies to all;
    assortative (best-qualified seekers to best-paid slots, with noise); consortium graduates queue first.
-6. **In-house cultivation**: engineers at firms at maturity >= 2 become composite digital talent with
-   probability ``in_house_conversion_rate x in_house_cultivation`` per quarter (government co-funds the
-   training).
+6. **In-house cultivation** (training that takes time, costs the firm and can fail): firms at maturity
+   >= 2 with a digital-staff gap left after matching (digital need minus digital staff minus their
+   trainees) enrol engineering staff. Each open slot is filled with probability
+   ``training_uptake_max x exp(-training_cost_sensitivity x net_cost / (training_success_rate x wage))``,
+   where ``net_cost = training_cost_per_person x (1 - in_house_cultivation)`` is the firm's share per
+   trainee and ``wage`` the annual city wage (the value of a digital staffer the firm cannot hire);
+   only profitable firms enrol, spending at most a fifth of their cash (assumption). The firm pays its
+   share at enrolment, the government the rest (lever
+   ``in_house_cultivation`` = co-funded share). Trainees keep working; after ``training_quarters`` they
+   become digital with probability ``training_success_rate`` (else stay engineers). Trainees who leave
+   their firm or the city before the end lose the training.
 """
 
 from __future__ import annotations
@@ -83,21 +95,26 @@ def step(m) -> None:
 
 
 def _graduate(m) -> np.ndarray:
-    rng, city, t = m.rng, m.city, m.talent
+    city, t = m.city, m.talent
     tal = city["talent"]
+    home_mean = m.p["home_ties_graduates"]
     rows = []
     for ui, spec in enumerate(city["universities"].values()):
+        # the cohort's own stream: same seed, same graduates (home ties included) under any levers
+        rng = np.random.default_rng([int(m._seed) % 2**32, 20250701, m.quarter, ui])
         n = int(stochastic_round(spec["graduates"] / m.persons_per_agent, rng))
         field = rng.choice(3, size=n, p=spec["fields"])
         degree = rng.choice(3, size=n, p=spec["degrees"])
         local = rng.random(n) < spec["local_origin"]
         consortium = rng.random(n) < m.p["industry_education_consortium"]
         ties = np.where(local, tal["local_origin_ties"], tal["new_graduate_ties"]) + consortium * tal["consortium_ties"]
+        # pull of home outside the city: none for local origin (home is Qinhuangdao, counted in ties)
+        home = np.where(local, 0.0, rng.beta(4.0 * home_mean, 4.0 * (1.0 - home_mean), n))
         age = np.array([21.0, 22.0, 25.0])[degree]
         cell = m.seat_cell[m.layout.district_names.index(spec["district"])]
         rows.append(t.append(n, loc=Loc.CITY, employer=NO_EMPLOYER, field=field, degree=degree, age=age,
                              cell=cell, wage=0.0, ties=np.minimum(ties, 1.0), tenure=0, cohort=m.quarter,
-                             university=ui, consortium=consortium))
+                             university=ui, consortium=consortium, home_ties=home))
     idx = np.concatenate(rows)
     from sim.agents import Talent
 
@@ -174,7 +191,7 @@ def _utilities(m, idx: np.ndarray, new_grad: np.ndarray) -> np.ndarray:
     bound = t.stayed_at_graduation[idx] & (m.quarter - t.cohort[idx] < 12)
     owed = np.where(new_grad, 1.0, np.where(bound, 1.0 - (m.quarter - t.cohort[idx]) / 12.0, 0.0))
     u[:, 0] += p["beta_ties"] * ties + p["beta_subsidy"] * owed * p["talent_settlement_subsidy"] / np.maximum(qhd_wage, 1.0)
-    u[:, 3] += p["beta_ties"] * (1.0 - ties) * (t.university[idx] >= 0)  # home ties of graduates from elsewhere
+    u[:, 3] += p["beta_home"] * t.home_ties[idx]  # pull of a home region outside the city
     return u
 
 
@@ -202,6 +219,9 @@ def _migrate(m, new_grads: np.ndarray) -> None:
     t.stayed_at_graduation[idx[stay_new]] = True
     m.spend("talent_settlement_subsidy", stay_new.sum() * ppa * p["talent_settlement_subsidy"])
     m.flows_q["graduates_retained"] = stay_new.sum() * ppa
+    for loc, name in zip((Loc.BEIJING, Loc.TIANJIN, Loc.ELSEWHERE), ("beijing", "tianjin", "elsewhere")):
+        key = "graduates_elsewhere" if name == "elsewhere" else f"graduates_to_{name}"
+        m.flows_q[key] = (is_new & (choice == loc)).sum() * ppa
     out = moved & (here == Loc.CITY)
     for loc, name in zip((Loc.BEIJING, Loc.TIANJIN, Loc.ELSEWHERE), ("beijing", "tianjin", "elsewhere")):
         m.flows_q[f"outflow_{name}"] = (out & (choice == loc)).sum() * ppa
@@ -263,11 +283,43 @@ def _pair(m, seekers: np.ndarray, keys: np.ndarray, slot_employer: np.ndarray) -
 
 
 def _cultivate(m) -> None:
-    t, f, p = m.talent, m.firms, m.p
-    staff = (t.employer >= 0) & (t.loc == Loc.CITY) & (t.field == Field.ENGINEERING)
-    eligible = staff & (f.maturity[np.maximum(t.employer, 0)] >= 2)
-    convert = eligible & (m.rng.random(len(t)) < p["in_house_conversion_rate"] * p["in_house_cultivation"])
-    t.field[convert] = Field.DIGITAL
-    m.spend("in_house_cultivation", convert.sum() * m.persons_per_agent * m.prog["training_cost_per_person"])
-
-
+    """In-house training of engineers into composite digital talent (module docstring, step 6)."""
+    t, f, p, rng = m.talent, m.firms, m.p, m.rng
+    ppa = m.persons_per_agent
+    cost, share = m.prog["training_cost_per_person"], p["in_house_cultivation"]
+    # trainees who left their firm or the city lose the training
+    training = t.training_left > 0
+    t.training_left[training & ((t.loc != Loc.CITY) | (t.employer != t.training_employer))] = 0
+    # count down; at the end, success makes composite digital talent, failure leaves an engineer
+    training = t.training_left > 0
+    t.training_left[training] -= 1
+    done = np.flatnonzero(training & (t.training_left == 0))
+    ok = done[rng.random(done.size) < p["training_success_rate"]]
+    t.field[ok] = Field.DIGITAL
+    m.flows_q["training_completed"] = ok.size * ppa
+    m.flows_q["training_failed"] = (done.size - ok.size) * ppa
+    # enrolment: digital slots still open after matching, at firms at maturity >= 2
+    refresh_staff(m)
+    n = len(f)
+    _, dig_need = skilled_need(m)
+    trainees = np.bincount(t.employer[t.training_left > 0], minlength=n)[:n] * ppa
+    gap = np.where(f.alive & (f.maturity >= 2), np.maximum(0.0, dig_need - f.digital_staff - trainees), 0.0)
+    net = cost * (1.0 - share)  # the firm's cost per trainee, yuan
+    prob = p["training_uptake_max"] * np.exp(
+        -p["training_cost_sensitivity"] * net / (p["training_success_rate"] * m.city_wage()))
+    slots = rng.binomial(stochastic_round(gap / ppa, rng), prob)
+    if net > 0:  # profitable firms only, spending at most a fifth of their cash (assumption)
+        budget = np.where(f.profit > 0, 0.2 * np.maximum(f.cash, 0.0), 0.0)
+        slots = np.minimum(slots, np.floor(budget / (net * ppa)).astype(np.int64))
+    eligible = (t.employer >= 0) & (t.loc == Loc.CITY) & (t.field == Field.ENGINEERING) & (t.training_left == 0)
+    eligible[done] = False
+    eng = np.flatnonzero(eligible)
+    if eng.size == 0 or slots.sum() == 0:
+        return
+    emp = t.employer[eng]
+    new = eng[rank_within_groups(emp, rng.random(eng.size)) < slots[emp]]
+    t.training_left[new] = max(1, int(round(p["training_quarters"])))
+    t.training_employer[new] = t.employer[new]
+    f.cash[:] -= np.bincount(t.employer[new], minlength=n)[:n] * ppa * net
+    m.spend("in_house_cultivation", new.size * ppa * cost * share)
+    m.flows_q["training_enrolled"] = new.size * ppa

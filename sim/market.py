@@ -16,11 +16,12 @@ from sim.tables import group_sum
 
 
 def capacity(employees, tech, maturity, skilled_fill, productivity, digital_gain, sharing_boost, fill_elasticity):
-    """Revenue a firm could make in a quarter (yuan).
+    """Revenue a firm could make in a quarter (real yuan).
 
     productivity (yuan/employee/quarter) x employees x (1 + tech) x (1 + digital_gain per level above
     L1) x skilled-staff fill ** skilled_fill_elasticity (firms short of graduates/technicians produce
-    less) x sharing boost.
+    less) x ``sharing_boost`` (1 in the model: shared equipment is added by ``sim.sharing`` as matched
+    capacity, not as a multiplier).
     """
     return (employees * productivity * (1.0 + tech) * (1.0 + digital_gain * (maturity - 1))
             * np.clip(skilled_fill, 0.05, 1.0) ** fill_elasticity * sharing_boost)
@@ -43,30 +44,32 @@ def niche_crowding(cluster, segment, niche, alive, n_clusters, n_segments, max_n
     return crowd, homogeneity
 
 
-def local_share_ceiling(tech_cs, tech0_cs, cap_cs, cap0_cs, initial_share, max_local_share, tech_elasticity,
-                        capacity_elasticity):
+def local_share_ceiling(tech_cs, tech0_cs, n_cs, n0_cs, initial_share, max_local_share, tech_elasticity,
+                        variety_elasticity):
     """Most of each (cluster, segment)'s demand local firms can win against outside suppliers.
 
     Buyers source from outside what local firms cannot make well or in enough variety (paper §2.2:
     design, core parts and high-end equipment come from outside). The ceiling starts at the segment's
-    initial local share and moves with the local firms' capacity-weighted technology and with local
-    capacity (more local suppliers, more local options), both relative to the start:
-    ``min(max_local_share, initial_share x max_local_share x (T / T0) ** e_T x (K / K0) ** e_K)``.
+    initial local share and moves with the local firms' capacity-weighted technology and with the
+    number of local firms in the segment (more suppliers, more options), both relative to the start:
+    ``min(max_local_share, initial_share x max_local_share x (T / T0) ** e_T x (N / N0) ** e_N)``.
+    Variety is a count, not capacity, so productivity growth alone does not lengthen the chain (v1 did).
     """
     t_ratio = np.where(tech0_cs > 0, tech_cs / np.maximum(tech0_cs, 1e-9), 1.0)
-    k_ratio = np.where(cap0_cs > 0, cap_cs / np.maximum(cap0_cs, 1e-9), np.where(cap_cs > 0, 2.0, 1.0))
+    n_ratio = np.where(n0_cs > 0, n_cs / np.maximum(n0_cs, 1e-9), np.where(n_cs > 0, 2.0, 1.0))
     return np.minimum(max_local_share,
-                      initial_share * max_local_share * t_ratio ** tech_elasticity * k_ratio ** capacity_elasticity)
+                      initial_share * max_local_share * t_ratio ** tech_elasticity * n_ratio ** variety_elasticity)
 
 
 def segment_tech(cluster, segment, tech, cap, alive, n_clusters, n_segments):
-    """(clusters, segments) capacity-weighted mean technology, and total capacity, of alive firms."""
+    """(clusters, segments) capacity-weighted mean technology, and the number of alive firms."""
     key = cluster.astype(np.int64) * n_segments + segment
     w = np.where(alive, cap, 0.0)
     num = np.bincount(key, weights=w * tech, minlength=n_clusters * n_segments)
     den = np.bincount(key, weights=w, minlength=n_clusters * n_segments)
+    count = np.bincount(key, weights=alive.astype(float), minlength=n_clusters * n_segments)
     shape = (n_clusters, n_segments)
-    return (num / np.maximum(den, 1e-9)).reshape(shape), den.reshape(shape)
+    return (num / np.maximum(den, 1e-9)).reshape(shape), count.reshape(shape)
 
 
 def clear(demand, cluster, segment, cap, competitiveness, alive, ceiling):

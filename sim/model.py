@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 from mesa.discrete_space import OrthogonalMooreGrid
 
-from sim import digital, energy, entry, finance, innovation, labour, market, records
+from sim import digital, energy, entry, finance, innovation, labour, links, market, records, sharing
 from sim.agents import Firm, Government, Talent, University
 from sim.city import load_layout
 from sim.config import Config, resolve_config
@@ -52,12 +52,14 @@ FIRM_COLUMNS = {
     "upgrading": np.int8, "upgrade_cost": float, "cash": float, "debt": float, "profit": float,
     "age": np.int32, "supplies": np.int64, "above_scale": bool, "little_giant": bool,
     "entered": np.int32, "exited": np.int32, "skilled": float, "digital_staff": float,
-    "crowd": float,
+    "crowd": float, "supplier_slots_min": np.int32, "iur_left": np.int8, "iur_univ": np.int8,
+    "data_member": bool, "shared": bool, "lg_since": np.int32, "anchor": bool,
 }
 TALENT_COLUMNS = {
     "loc": np.int8, "employer": np.int64, "field": np.int8, "degree": np.int8, "age": float,
     "cell": np.int64, "wage": float, "ties": float, "tenure": np.int32, "cohort": np.int32,
     "university": np.int8, "stayed_at_graduation": bool, "consortium": bool,
+    "home_ties": float, "training_left": np.int8, "training_employer": np.int64,
 }
 
 
@@ -98,12 +100,14 @@ class ClusterModel(mesa.Model):
         build_talent(self)
         self.initial_talent_persons = len(self.talent) * self.persons_per_agent
         self.initial_above_scale = self.firms.above_scale.copy()
+        self.initial_maturity = self.firms.maturity.copy()
+        self.lg_reviewed = self.lg_kept = 0  # little-giant reviews held and passed (sim.entry)
         self.graduate_persons_total = 0
         self._init_demand()
         self._create_agents()
         self._staff_known = False  # the first clearing (at set-up) happens before staff are counted
         self.anchor_pot = 0.0  # anchor-attraction budget accumulated, yuan (sim.entry)
-        self.tech0_cs = self.cap0_cs = None  # (clusters, segments) technology and capacity at the start
+        self.tech0_cs = self.firms0_cs = None  # (clusters, segments) technology and firm count at the start
         self.margin0 = None  # clusters' profit margins in the first quarter: entry's reference (sim.entry)
         self.tax_by_district = np.zeros(self.n_districts)  # local tax this quarter, yuan (sim.finance)
         self.district_spending_q = np.zeros(self.n_districts)  # districts' share of spending, yuan
@@ -111,6 +115,7 @@ class ClusterModel(mesa.Model):
         self.spending_q: dict[str, float] = defaultdict(float)
         self.flows_q: dict[str, float] = defaultdict(float)
         self.events_q: dict[str, np.ndarray] = {}
+        links.init(self)
         self._trade()
         labour.refresh_staff(self)
         self.prospects = labour.prospects(self)
@@ -257,8 +262,8 @@ class ClusterModel(mesa.Model):
         return self.p["wage_qinhuangdao"] * (1 + self.p["qinhuangdao_wage_growth"]) ** self.years_elapsed
 
     def productivity(self) -> float:
-        """Revenue per employee per quarter at technology 0, L1; grows with wages (balanced growth)."""
-        return self.p["labour_productivity"] * (1 + self.p["qinhuangdao_wage_growth"]) ** self.years_elapsed
+        """Revenue per employee per quarter at technology 0, L1 (real yuan); grows at ``productivity_growth``."""
+        return self.p["labour_productivity"] * (1 + self.p["productivity_growth"]) ** self.years_elapsed
 
     def destination_wage(self, name: str) -> float:
         key = name.lower()
@@ -308,12 +313,14 @@ class ClusterModel(mesa.Model):
         self.spending_q = defaultdict(float)
         self.flows_q = defaultdict(float)
         self._environment()
+        links.step(self)
         self._trade()
         innovation.step(self)
         digital.step(self)
         finance.step(self)
         entry.step(self)
         labour.step(self)
+        links.refresh(self)  # entrants and exits of this quarter
         energy.update(self)
         self._book_government()
         self.recorder.collect(self)
@@ -368,41 +375,42 @@ class ClusterModel(mesa.Model):
         self.demand *= (1.0 + self.demand_growth[:, None]) ** 0.25
         self._update_housing()
         digital.spread_infrastructure(self)
-        p, prog = self.p, self.prog
-        fixed = {
-            "city_coordination": prog["coordination_cost"], "iur_platform_strength": prog["iur_platform_cost"],
-            "data_sharing_centre": prog["data_centre_cost"], "benchmark_programme": prog["benchmark_cost"],
-            "industry_education_consortium": prog["consortium_cost"],
-            "resource_sharing_platform": prog["resource_sharing_cost"],
+        p = self.p
+        fixed = {  # programme running costs at full strength, yuan/yr (ranged uncertainties)
+            "city_coordination": "coordination_cost", "iur_platform_strength": "iur_platform_cost",
+            "data_sharing_centre": "data_centre_cost", "benchmark_programme": "benchmark_cost",
+            "industry_education_consortium": "consortium_cost", "resource_sharing_platform": "resource_sharing_cost",
         }
         for lever, cost in fixed.items():
-            self.spend(lever, p[lever] * cost / 4.0)
+            self.spend(lever, p[lever] * p[cost] / 4.0)
 
     def _trade(self) -> None:
+        """Capacities (with resource-sharing matches after set-up), niche crowding, the local-share
+        ceiling and the clearing of every cluster-segment market (sim.market, sim.sharing)."""
         f = self.firms
         alive = f.alive
         need = f.employees * self.skilled_share[f.segment]
         fill = np.where(need > 0, f.skilled / np.maximum(need, 1e-9), 1.0)
-        outside_core = ~np.isin(f.district, self.core_districts)
+        fill = np.where(self._staff_known, fill, 1.0)
         p = self.p
-        sharing = 1.0 + p["sharing_capacity_gain"] * p["resource_sharing_platform"] * (
-            outside_core | (f.size_class != SizeClass.LEADER))
-        f.capacity[:] = market.capacity(f.employees, f.tech, f.maturity, np.where(self._staff_known, fill, 1.0),
-                                        self.productivity(), p["digital_gain_per_level"], sharing,
-                                        p["skilled_fill_elasticity"])
+        cap = market.capacity(f.employees, f.tech, f.maturity, fill, self.productivity(),
+                              p["digital_gain_per_level"], 1.0, p["skilled_fill_elasticity"])
+        if self.quarter > 0:  # the set-up clearing is the 2025 state, before any policy acts
+            cap = cap + sharing.match(self, cap, fill)
+        f.capacity[:] = cap
         crowd, self.homogeneity = market.niche_crowding(f.cluster, f.segment, f.niche, alive, self.n_clusters,
                                                         self.n_segments, self.max_niches)
         f.crowd[:] = crowd
         linked = (f.supplies >= 0) & alive[np.maximum(f.supplies, 0)]
         competitiveness = (1.0 + f.tech) * (1.0 + p["supplier_link_bonus"] * linked)
-        tech_cs, cap_cs = market.segment_tech(f.cluster, f.segment, f.tech, f.capacity, alive, self.n_clusters,
-                                              self.n_segments)
+        tech_cs, n_cs = market.segment_tech(f.cluster, f.segment, f.tech, f.capacity, alive, self.n_clusters,
+                                            self.n_segments)
         if self.tech0_cs is None:  # the set-up clearing fixes the start reference
-            self.tech0_cs, self.cap0_cs = tech_cs, cap_cs
+            self.tech0_cs, self.firms0_cs = tech_cs, n_cs
         self.local_ceiling = market.local_share_ceiling(
-            tech_cs, self.tech0_cs, cap_cs, self.cap0_cs, self.initial_local_supply[None, :],
+            tech_cs, self.tech0_cs, n_cs, self.firms0_cs, self.initial_local_supply[None, :],
             self.prog["max_local_share"], self.prog["local_share_tech_elasticity"],
-            self.prog["local_share_capacity_elasticity"])
+            self.prog["local_share_variety_elasticity"])
         sales, self.local_sales = market.clear(self.demand, f.cluster, f.segment, f.capacity, competitiveness,
                                                alive, self.local_ceiling)
         f.sales[:] = sales

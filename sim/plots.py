@@ -14,6 +14,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
 
+from sim import energy as sim_energy  # noqa: E402
+
 CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Sans SC", "WenQuanYi Zen Hei", "Source Han Sans SC")
 
 
@@ -50,12 +52,15 @@ def energy_levels(result):
     cl = result.clusters
     fig, ax = plt.subplots(figsize=(9, 5))
     lo, hi = max(0.0, cl["energy_index"].min() - 0.08), min(1.0, cl["energy_index"].max() + 0.08)
-    edges = [0.0, *energy["tier_thresholds"], 1.0]
+    # index bands: below provincial (emerging or county: the county tier follows MIIT criteria), then
+    # provincial, national, world-class
+    edges = [0.0, *sim_energy.index_thresholds(result.config.values), 1.0]
+    names = ["Emerging / county", *energy["tier_labels_en"][2:]]
     for i in range(len(edges) - 1):
         ax.axhspan(edges[i], edges[i + 1], color=TIER_COLOURS[i], zorder=0)
         top, bottom = min(edges[i + 1], hi), max(edges[i], lo)
         if top - bottom > 0.02:  # label the tiers that are visible
-            ax.text(0.01, (top + bottom) / 2, energy["tier_labels_en"][i], transform=ax.get_yaxis_transform(),
+            ax.text(0.01, (top + bottom) / 2, names[i], transform=ax.get_yaxis_transform(),
                     fontsize=8, color="#555", va="center")
     for (key, label), colour in zip(labels.items(), CLUSTER_COLOURS):
         d = cl[cl["cluster"] == key]

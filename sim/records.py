@@ -1,11 +1,22 @@
 """Quarterly outcomes, gathered as columns (cheap) and turned into tidy tables at the end.
 
 City row (one per quarter, quarter 0 = start state): talent by location and skill (persons), the
-quarter's graduates, those who stayed, outflows to Beijing / Tianjin / elsewhere and returns
-(persons), government spending per lever and in total (yuan this quarter), local tax (yuan), the
-cumulative cost per retained graduate (talent-lever spending / graduates retained, yuan), firms,
-employment (persons), revenue and value added (yuan per year, annualised).
-Cluster rows: the energy index, its components and tier, and the aggregates of ``sim.energy``.
+quarter's graduates and their decision at graduation (``graduates_retained`` stayed,
+``graduates_to_beijing``, ``graduates_to_tianjin``, ``graduates_elsewhere``; persons, 0 outside
+graduation quarters), outflows to Beijing / Tianjin / elsewhere and returns (persons, everyone),
+cohort follow-up: ``cohort_size_{1,3,5}y`` = graduates of the cohort that graduated 4 / 12 / 20
+quarters ago and ``cohort_in_city_{1,3,5}y`` = those of them living in the city now (persons; 0 when
+no cohort graduated then), in-house training: ``trainees`` (persons in training at the end of the
+quarter), ``training_enrolled``, ``training_completed`` (became digital), ``training_failed``
+(persons this quarter), government spending per lever and in total (yuan this quarter), local tax
+(yuan), the cumulative cost per retained graduate (talent-lever spending / graduates retained,
+yuan), firms, employment (persons), revenue and value added (yuan per year, annualised).
+Cluster rows: the energy index, its components and tier, whether the MIIT county-cluster criteria are
+met this quarter (``county_criteria_met``) and the county status as last reviewed (``county_status``),
+and the aggregates of ``sim.energy`` — among them the measured links: ``link_share`` (share of firms
+with an active link), ``supply_links`` (local supplier links), ``iur_projects`` (active 产学研
+projects), ``data_members`` (members of the data-sharing centre), ``shared_matches`` (SMEs served by
+the resource-sharing platform this quarter), ``sme_revenue_share`` (share of output by non-leaders).
 District rows: firms, jobs (persons), mean digital coverage (0-1), talent living there (persons).
 """
 
@@ -63,7 +74,15 @@ class Recorder:
         row["graduates"].append(float(grads))
         row["graduates_retained"].append(float(kept))
         row["graduate_retention"].append(kept / grads if grads > 0 else np.nan)
-        for name in ("outflow_beijing", "outflow_tianjin", "outflow_elsewhere", "return_inflow"):
+        for name in ("graduates_to_beijing", "graduates_to_tianjin", "graduates_elsewhere",
+                     "outflow_beijing", "outflow_tianjin", "outflow_elsewhere", "return_inflow"):
+            row[name].append(float(fl.get(name, 0.0)))
+        for years in (1, 3, 5):
+            cohort = (t.cohort == q - 4 * years) & (q - 4 * years >= 0)
+            row[f"cohort_size_{years}y"].append(_talent_persons(m, cohort))
+            row[f"cohort_in_city_{years}y"].append(_talent_persons(m, cohort & in_city))
+        row["trainees"].append(_talent_persons(m, t.training_left > 0))
+        for name in ("training_enrolled", "training_completed", "training_failed"):
             row[name].append(float(fl.get(name, 0.0)))
         total = 0.0
         for lever in self.levers:
@@ -97,10 +116,14 @@ class Recorder:
             c["cluster"].append(key)
             c["energy_index"].append(float(m.energy_index[i]))
             c["energy_tier"].append(int(m.energy_tier[i]))
+            c["county_criteria_met"].append(bool(m.county_criteria_met[i]))
+            c["county_status"].append(bool(m.county_status[i]))
             for j, name in enumerate(self.energy_components):
                 c[f"idx_{name}"].append(float(comp[i, j]))
             for name in ("revenue", "value_added", "employment", "technology", "patents", "patent_stock", "rd_intensity",
-                         "chain_completeness", "midchain_share", "homogeneity", "leaders", "little_giants", "firms"):
+                         "chain_completeness", "midchain_share", "homogeneity", "leaders", "little_giants", "firms",
+                         "link_share", "supply_links", "iur_projects", "data_members", "shared_matches",
+                         "sme_revenue_share"):
                 c[name].append(float(st[name][i]))
             for lvl in range(5):
                 c[f"maturity_l{lvl + 1}"].append(float(st["maturity_shares"][i, lvl]))

@@ -53,8 +53,16 @@ class ScenarioResult:
             out[f"energy_tier_final_{key}"] = int(end.at[key, "energy_tier"])
             out[f"reached_national_{key}"] = bool((cl.loc[cl["cluster"] == key, "energy_tier"] >= NATIONAL_TIER).any())
         out["tiers_climbed_total"] = int((end["energy_tier"] - start["energy_tier"]).sum())
+        six = [k for k in end.index if k != "other"]  # the paper's six clusters
+        out["tiers_climbed_clusters"] = int((end.loc[six, "energy_tier"] - start.loc[six, "energy_tier"]).sum())
         grads = city["graduates"].sum()
         out["graduate_retention"] = float(city["graduates_retained"].sum() / grads) if grads else np.nan
+        for name in ("beijing", "tianjin"):
+            out[f"graduates_to_{name}_share"] = float(city[f"graduates_to_{name}"].sum() / grads) if grads else np.nan
+        for years in (1, 3, 5):
+            # pooled over the cohorts observed `years` after graduation within the run
+            size = city[f"cohort_size_{years}y"].sum()
+            out[f"retention_{years}y"] = float(city[f"cohort_in_city_{years}y"].sum() / size) if size else np.nan
         for name in ("outflow_beijing", "outflow_tianjin", "outflow_elsewhere", "return_inflow"):
             out[f"{name}_total"] = float(city[name].sum())
         out["spending_total"] = float(city["spending_total"].sum())

@@ -48,7 +48,7 @@ def test_existing_output_is_not_overwritten_without_force(tmp_path, repo_root):
 def test_calibrate_prints_the_table(repo_root):
     proc = sim_cli("calibrate", "--quiet", cwd=repo_root)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "equipment_share" in proc.stdout and "pass" in proc.stdout and "targets pass" in proc.stdout
+    assert "equipment_share" in proc.stdout and "pass" in proc.stdout and "rows pass" in proc.stdout and "set-up checks" in proc.stdout
 
 
 def test_parameter_doc_is_generated_from_the_config(repo_root):

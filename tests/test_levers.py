@@ -1,11 +1,24 @@
-"""Each lever moves its target outcome in the direction the paper argues, on average over replicates.
+"""Each lever moves a *behavioural* outcome in the direction the paper argues — over paired seeds, at the
+default values and at both ends of the uncertainty that governs the lever's mechanism.
 
-Paired design (common random numbers): each policy run shares its seed with a status-quo run, and the
-mean of the paired differences over SEEDS must have the stated sign. Horizon: 6 years.
+A lever changes what agents face (a price, a cost, a chance, a budget, information); the outcome checked
+is what agents then did (firms that upgraded, linked, survived or moved; graduates who stayed), never
+the quantity the lever writes. Paired design (common random numbers): each policy run shares its seed
+with a status-quo run that has the same uncertainty setting; the mean paired difference over SEEDS
+must have the stated sign. Horizon: 6 years.
+
+Measured and left out on purpose (effects below seed noise, reported rather than asserted): the R&D
+subsidy's effect on mean technology at the low end of ``rd_elasticity`` (+4% effective R&D once
+uncoordinated duplication is netted out); anchors' effect on chain completeness at few pulled suppliers
+(an anchor brings its own orders and buys 30% of its revenue from core parts and assembly, so it adds
+local demand as well as local supply); and the 产学研 platform's effect on mean technology (projects
+reach ~15% of firms; university spillovers are small next to firms' own learning).
 """
 
 import numpy as np
 import pytest
+
+import sim
 
 SEEDS = (1, 2, 3, 4)
 QUARTERS = 24
@@ -13,7 +26,7 @@ QUARTERS = 24
 
 def end(res, col):
     cl = res.clusters
-    return cl.loc[cl["quarter"] == cl["quarter"].max(), col]
+    return cl.loc[(cl["quarter"] == cl["quarter"].max()) & (cl["cluster"] != "other"), col]
 
 
 def mean_maturity(res):
@@ -28,39 +41,68 @@ def total_outflow(res):
 
 
 CASES = [
-    # (lever settings, outcome, +1 = should rise / -1 = should fall, the paper's reason)
-    ({"city_coordination": 1.0}, lambda r: end(r, "homogeneity").mean(), -1, "assigned niches end price wars"),
-    ({"rd_subsidy_rate": 0.3}, lambda r: end(r, "rd_intensity").mean(), +1, "R&D subsidy raises R&D"),
-    ({"rd_subsidy_rate": 0.3}, lambda r: r.clusters["patents"].sum(), +1, "more R&D, more patents"),
-    ({"iur_platform_strength": 1.0}, lambda r: end(r, "technology").mean(), +1, "产学研 transfers results"),
-    ({"anchor_attraction_budget": 600_000_000.0}, lambda r: end(r, "leaders").sum(), +1, "anchors are leaders"),
-    ({"anchor_attraction_budget": 600_000_000.0}, lambda r: end(r, "chain_completeness").mean(), +1,
-     "anchors fill chain gaps and pull suppliers"),
-    ({"weak_link_incentive": 200_000_000.0}, lambda r: end(r, "midchain_share").mean(), -1,
-     "firms move out of mid-chain assembly into weak links"),
-    ({"digital_grant_cost_share": 0.6, "digital_grant_budget": 300_000_000.0}, mean_maturity, +1,
-     "grants lower the cost of upgrading"),
-    ({"digital_infrastructure_investment": 500_000_000.0},
-     lambda r: r.districts.loc[r.districts["quarter"] == QUARTERS, "digital_coverage"].mean(), +1,
-     "investment spreads 5G / industrial internet"),
-    ({"data_sharing_centre": 1.0}, mean_maturity, +1, "shared data raises the gain of upgrading"),
-    ({"benchmark_programme": 1.0}, mean_maturity, +1, "benchmarks show the gain"),
-    ({"talent_settlement_subsidy": 100_000.0}, lambda r: r.summary()["graduate_retention"], +1,
-     "subsidies keep graduates"),
-    ({"talent_settlement_subsidy": 100_000.0}, total_outflow, -1, "fewer leave for Beijing, Tianjin"),
-    ({"industry_education_consortium": 1.0}, lambda r: r.summary()["graduate_retention"], +1,
-     "consortium graduates have local ties and jobs"),
-    ({"in_house_cultivation": 1.0}, lambda r: r.city["talent_city_digital"].iloc[-1], +1,
-     "firms train composite digital talent"),
-    ({"preferential_credit": 0.03}, lambda r: r.clusters["exits"].sum(), -1, "cheaper credit, fewer insolvencies"),
-    ({"resource_sharing_platform": 1.0}, lambda r: end(r, "technology").mean(), +1,
-     "SMEs outside the core reach experts and equipment"),
+    # (id, lever settings, behavioural outcome, +1 rise / -1 fall, the uncertainty governing the mechanism)
+    ("coordination: matchmaking links suppliers to leaders", {"city_coordination": 1.0},
+     lambda r: end(r, "supply_links").sum(), +1, "matchmaking_gain"),
+    ("coordination: planned entrants and re-positioning end price wars", {"city_coordination": 1.0},
+     lambda r: end(r, "homogeneity").mean(), -1, "homogeneity_margin_penalty"),
+    ("R&D subsidy: more patents granted", {"rd_subsidy_rate": 0.3},
+     lambda r: r.clusters["patents"].sum(), +1, "rd_elasticity"),
+    ("产学研 platform: more firms find a university partner", {"iur_platform_strength": 1.0},
+     lambda r: end(r, "iur_projects").sum(), +1, "iur_match_gain"),
+    ("anchors: suppliers follow them and link to them", {"anchor_attraction_budget": 600_000_000.0},
+     lambda r: end(r, "supply_links").sum(), +1, "anchor_supplier_pull"),
+    ("anchors: the chain wins more local orders", {"anchor_attraction_budget": 600_000_000.0},
+     lambda r: r.city["revenue"].iloc[-1], +1, "anchor_cost"),
+    ("weak-link incentive: firms move out of mid-chain assembly", {"weak_link_incentive": 200_000_000.0},
+     lambda r: end(r, "midchain_share").mean(), -1, "tech_learning_rate"),
+    ("digital grants: firms take upgrades they could not afford", {"digital_grant_cost_share": 0.6,
+                                                                    "digital_grant_budget": 300_000_000.0},
+     mean_maturity, +1, "digital_cost_rate"),
+    ("infrastructure: upgrades on covered cells succeed more often", {"digital_infrastructure_investment": 500_000_000.0},
+     mean_maturity, +1, "digital_success_base"),
+    ("data centre: firms join and exchange data", {"data_sharing_centre": 1.0},
+     lambda r: end(r, "link_share").mean(), +1, "data_join_rate"),
+    ("data centre: members' upgrades pay more", {"data_sharing_centre": 1.0}, mean_maturity, +1, "data_sharing_gain"),
+    ("benchmarks: firms see the gain and upgrade", {"benchmark_programme": 1.0}, mean_maturity, +1, "benchmark_gain"),
+    ("settlement subsidy: graduates still in the city after 3 years", {"talent_settlement_subsidy": 100_000.0},
+     lambda r: r.summary()["retention_3y"], +1, "beta_subsidy"),
+    ("settlement subsidy: fewer leave for Beijing, Tianjin, elsewhere", {"talent_settlement_subsidy": 100_000.0},
+     total_outflow, -1, "beta_subsidy"),
+    ("consortium: graduates still in the city after 3 years", {"industry_education_consortium": 1.0},
+     lambda r: r.summary()["retention_3y"], +1, "beta_ties"),
+    ("consortium: no more leave for Beijing (ties to the city leave home pull alone)",
+     {"industry_education_consortium": 1.0}, lambda r: r.city["outflow_beijing"].sum(), -1, "beta_ties"),
+    ("in-house training: firms train composite digital talent", {"in_house_cultivation": 1.0},
+     lambda r: r.city["talent_city_digital"].iloc[-1], +1, "training_success_rate"),
+    ("preferential credit: fewer insolvencies", {"preferential_credit": 0.03},
+     lambda r: r.clusters["exits"].sum(), -1, "interest_rate"),
+    ("resource sharing: SMEs matched with idle capacity survive", {"resource_sharing_platform": 1.0},
+     lambda r: r.clusters["exits"].sum(), -1, "sharing_idle_usable"),
 ]
+SETTINGS = ("default", "min", "max")
 
 
-@pytest.mark.parametrize(("levers", "outcome", "sign", "reason"), CASES, ids=[c[3] for c in CASES])
-def test_lever_moves_its_outcome(run_cached, levers, outcome, sign, reason):
-    diffs = [outcome(run_cached(levers, s, QUARTERS)) - outcome(run_cached({}, s, QUARTERS)) for s in SEEDS]
+def _uncertainty(name: str, setting: str) -> dict:
+    if setting == "default":
+        return {}
+    p = sim.default_config().schema[name]
+    return {name: p.low if setting == "min" else p.high}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("setting", SETTINGS)
+@pytest.mark.parametrize(("case", "levers", "outcome", "sign", "uncertainty"), CASES, ids=[c[0] for c in CASES])
+def test_lever_moves_a_behavioural_outcome(run_cached, case, levers, outcome, sign, uncertainty, setting):
+    base = _uncertainty(uncertainty, setting)
+    diffs = [outcome(run_cached({**base, **levers}, s, QUARTERS)) - outcome(run_cached(base, s, QUARTERS))
+             for s in SEEDS]
     mean, se = np.mean(diffs), np.std(diffs, ddof=1) / np.sqrt(len(diffs))
-    assert sign * mean > 0, f"{levers}: mean paired difference {mean:.4g} ({reason})"
-    print(f"{levers}: mean paired difference {mean:.4g} (se {se:.2g})")
+    assert sign * mean > 0, f"{case} [{uncertainty} {setting}]: mean paired difference {mean:.4g} (se {se:.2g})"
+
+
+def test_every_lever_is_checked():
+    levers = set(sim.default_config().names("levers")) - {"digital_grant_sme_priority"}  # a rule, not a push
+    assert levers <= {k for c in CASES for k in c[1]}
+    schema = sim.default_config().schema
+    assert all(schema[c[4]].kind in ("uncertainties", "facts") for c in CASES)

@@ -1,0 +1,184 @@
+"""Links firms form and use: supply links, 产学研 projects, data exchange (paper §2.1, §3.1-3.4).
+
+Collaboration is *measured* from these links (``sim.energy``); levers only change the chance or the
+cost of forming them. Each quarter, before trade (simultaneous within each kind of link):
+
+* **Supply links** (``firms.supplies`` = the buyer's row, -1 = none). A buyer can source from
+  ``slots = max(set-up suppliers, floor(revenue / 10亿 x suppliers_per_billion))`` local suppliers.
+  Links end when either side exits and with ``supply_link_churn`` a year. Unlinked SMEs of the same
+  cluster in core parts or assembly with technology >= ``supplier_min_tech`` find a buyer with a free
+  slot with probability ``supply_link_rate x (1 + matchmaking_gain x city_coordination)`` per quarter
+  (the city's chain matchmaking is information: it raises the chance, it creates no link by itself);
+  buyers' free slots are filled in random order.
+* **产学研 projects** (``firms.iur_left`` quarters left, ``firms.iur_univ`` the partner). A firm that
+  does R&D, has technology >= ``iur_min_tech`` and can pay its share starts a project with chance
+  ``iur_project_rate x (1 + iur_match_gain x iur_platform_strength)``; the partner university is drawn
+  in proportion to graduates x exp(-distance / spillover_decay_km). Only firms whose yearly R&D
+  spending covers their share of the project take one. A project costs
+  ``iur_project_cost`` a year, of which the platform pays ``iur_cofund_share x strength`` (booked as
+  spending on ``iur_platform_strength``); the firm pays the rest from cash each quarter and drops the
+  project when it cannot. Projects last ``iur_project_quarters``.
+* **Data exchange** (``firms.data_member``). Firms at maturity >= L2 join the data-sharing centre
+  with chance ``data_join_rate x data_sharing_centre x (1 + data_network_effect x member share of the
+  cluster)``; members leave with ``data_leave_rate`` a year. A member exchanges data when the centre
+  is open (lever > 0) and another firm of its cluster is a member.
+
+At set-up the supply links of ``sim.initial`` exist and further links are drawn at their steady state
+without matchmaking (each eligible SME linked with probability rate / (rate + quarterly churn), as
+slots allow), a share ``iur_project_rate x iur_project_quarters``
+of eligible firms is in a project (the base rate, no platform: the start state is independent of the
+levers), and nobody is a data member (paper: no such centre exists).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.constants import SizeClass
+from sim.tables import group_sum
+
+SUPPLIER_SEGMENTS = (0, 1)  # core parts, processing & assembly
+
+
+def supplier_slots(m) -> np.ndarray:
+    """Local suppliers each firm can source from (integer per row)."""
+    f, p = m.firms, m.p
+    by_size = np.floor(4.0 * f.sales / 1e9 * p["suppliers_per_billion"])
+    return np.where(f.alive, np.maximum(by_size, f.supplier_slots_min), 0).astype(np.int64)
+
+
+def init(m) -> None:
+    """Set-up projects at the base rate (lever-free) and the derived link state."""
+    f, p, prog = m.firms, m.p, m.prog
+    eligible = _iur_eligible(m)
+    start_share = min(1.0, p["iur_project_rate"] * prog["iur_project_quarters"])
+    start = eligible & (m.rng.random(len(f)) < start_share)
+    idx = np.flatnonzero(start)
+    f.iur_left[idx] = m.rng.integers(1, prog["iur_project_quarters"] + 1, idx.size)
+    f.iur_univ[idx] = _pick_university(m, idx)
+    churn_q = 1.0 - (1.0 - p["supply_link_churn"]) ** 0.25
+    _form_supply_links(m, p["supply_link_rate"] / (p["supply_link_rate"] + churn_q))
+    refresh(m)
+
+
+def step(m) -> None:
+    _supply_links(m)
+    _iur_projects(m)
+    _data_exchange(m)
+    refresh(m)
+
+
+def refresh(m) -> None:
+    """Derived per-firm link flags used by trade, innovation, digital and the energy index."""
+    f = m.firms
+    a = f.alive
+    n = len(f)
+    supplier = a & (f.supplies >= 0) & a[np.maximum(f.supplies, 0)]
+    buyers = np.bincount(f.supplies[supplier], minlength=n)[:n] > 0
+    iur = a & (f.iur_left > 0)
+    members = a & f.data_member
+    per_cluster = group_sum(f.cluster[members].astype(np.int64), None, m.n_clusters)
+    exchange = members & (m.p["data_sharing_centre"] > 0) & (per_cluster[f.cluster] >= 2)
+    shared = a & f.shared
+    m.link_state = {
+        "supplier": supplier, "buyer": a & buyers, "iur": iur, "data": exchange, "shared": shared,
+        "any": supplier | (a & buyers) | iur | exchange | shared,
+    }
+
+
+def _supply_links(m) -> None:
+    f, p, rng = m.firms, m.p, m.rng
+    a = f.alive
+    linked = (f.supplies >= 0)
+    gone = linked & (~a | ~a[np.maximum(f.supplies, 0)])
+    churn = linked & a & (rng.random(len(f)) < 1.0 - (1.0 - p["supply_link_churn"]) ** 0.25)
+    f.supplies[gone | churn] = -1
+    chance = p["supply_link_rate"] * (1.0 + p["matchmaking_gain"] * p["city_coordination"])
+    _form_supply_links(m, chance)
+
+
+def _form_supply_links(m, chance: float) -> None:
+    """Unlinked eligible SMEs find a buyer of their cluster with a free slot with probability ``chance``."""
+    f, rng = m.firms, m.rng
+    a = f.alive
+    slots = supplier_slots(m)
+    used = np.bincount(f.supplies[a & (f.supplies >= 0)], minlength=len(f))[: len(f)]
+    free = np.maximum(slots - used, 0)
+    seeking = (a & (f.supplies < 0) & (f.size_class != SizeClass.LEADER)
+               & np.isin(f.segment, SUPPLIER_SEGMENTS) & (f.tech >= m.prog["supplier_min_tech"]))
+    found = np.flatnonzero(seeking & (rng.random(len(f)) < chance))
+    if found.size == 0 or free.sum() == 0:
+        return
+    for c in np.unique(f.cluster[found]):
+        who = found[f.cluster[found] == c]
+        buyers = np.flatnonzero((f.cluster == c) & (free > 0))
+        buyers = buyers[~np.isin(buyers, who)]
+        if buyers.size == 0:
+            continue
+        seats = np.repeat(buyers, free[buyers])  # one entry per free slot
+        rng.shuffle(seats)
+        k = min(who.size, seats.size)
+        f.supplies[who[:k]] = seats[:k]
+        np.subtract.at(free, seats[:k], 1)
+
+
+def _iur_eligible(m) -> np.ndarray:
+    f = m.firms
+    return f.alive & (f.iur_left == 0) & (f.rd_spend > 0) & (f.tech >= m.prog["iur_min_tech"])
+
+
+def _pick_university(m, idx: np.ndarray) -> np.ndarray:
+    f = m.firms
+    d = np.hypot(*(m.cell_km[f.cell[idx]][:, None, :] - m.univ_km[None, :, :]).transpose(2, 0, 1))
+    size = np.array([u.graduates_per_year for u in m.universities], float)
+    w = size[None, :] * np.exp(-d / m.p["spillover_decay_km"])
+    cum = np.cumsum(w / w.sum(axis=1, keepdims=True), axis=1)
+    return (m.rng.random(idx.size)[:, None] > cum).sum(axis=1).clip(0, len(m.universities) - 1)
+
+
+def _iur_projects(m) -> None:
+    f, p, prog, rng = m.firms, m.p, m.prog, m.rng
+    iur = p["iur_platform_strength"]
+    running = f.alive & (f.iur_left > 0)
+    f.iur_left[running] -= 1
+    chance = p["iur_project_rate"] * (1.0 + p["iur_match_gain"] * iur)
+    cost_q = p["iur_project_cost"] / 4.0
+    cofund = prog["iur_cofund_share"] * iur
+    firm_cost = cost_q * (1.0 - cofund)
+    # a project is paid from the R&D budget: only firms whose yearly R&D covers their share take one
+    affordable = (f.cash > firm_cost) & (4.0 * f.rd_spend >= 4.0 * firm_cost)
+    new = _iur_eligible(m) & affordable & (rng.random(len(f)) < chance)
+    idx = np.flatnonzero(new)
+    f.iur_left[idx] = prog["iur_project_quarters"]
+    f.iur_univ[idx] = _pick_university(m, idx)
+    active = f.alive & (f.iur_left > 0)
+    can_pay = active & (f.cash > firm_cost)
+    f.iur_left[active & ~can_pay] = 0  # a firm that cannot pay its share drops the project
+    f.cash[can_pay] -= firm_cost
+    m.spend("iur_platform_strength", can_pay.sum() * cost_q * cofund)
+
+
+def _data_exchange(m) -> None:
+    f, p, rng = m.firms, m.p, m.rng
+    a = f.alive
+    leave = f.data_member & (~a | (rng.random(len(f)) < 1.0 - (1.0 - m.prog["data_leave_rate"]) ** 0.25))
+    f.data_member[leave] = False
+    centre = p["data_sharing_centre"]
+    if centre <= 0:
+        return
+    members = a & f.data_member
+    share = group_sum(f.cluster[members].astype(np.int64), None, m.n_clusters) / np.maximum(
+        group_sum(f.cluster[a].astype(np.int64), None, m.n_clusters), 1.0)
+    chance = p["data_join_rate"] * centre * (1.0 + p["data_network_effect"] * share[f.cluster])
+    join = a & ~f.data_member & (f.maturity >= 2) & (rng.random(len(f)) < chance)
+    f.data_member[join] = True
+
+
+def university_alignment_targets(m) -> np.ndarray:
+    """Per university: alignment it moves toward, from its active projects with local firms."""
+    f, p = m.firms, m.p
+    active = f.alive & (f.iur_left > 0)
+    projects = np.bincount(f.iur_univ[active], minlength=len(m.universities)).astype(float)
+    base = np.array([u.base_alignment for u in m.universities])
+    top = m.prog["max_alignment"]
+    return base + (top - base) * projects / (projects + p["iur_alignment_half"])

@@ -1,0 +1,87 @@
+"""Firms' statuses, links and shared resources follow behaviour and reviews, not lever formulas."""
+
+import numpy as np
+
+import sim
+from sim import entry, links, sharing
+from sim.constants import SizeClass
+
+
+def test_anchor_firms_enter_as_ordinary_firms():
+    """An attracted anchor is not born a leader: it becomes one only by the leader criterion (v1 shortcut)."""
+    m = sim.ClusterModel(rng=1, quarters=6, anchor_attraction_budget=600_000_000.0, anchor_cost=50_000_000.0)
+    while m.running:
+        m.step()
+    f = m.firms
+    eco = m.city["economy"]
+    anchors = np.flatnonzero(f.anchor & f.alive)
+    assert anchors.size >= 10
+    revenue = 4 * f.sales[anchors]
+    is_leader = f.size_class[anchors] == SizeClass.LEADER
+    assert (~is_leader).any()  # v1: every anchor was a leader on arrival
+    assert (revenue[~is_leader] < eco["leader_revenue_threshold"] * 1.5).all()
+    # a leader met the size criterion at its last yearly review (revenue may have moved since)
+    assert (revenue[is_leader] >= 0.5 * eco["leader_review_band"] * eco["leader_revenue_threshold"]).all()
+
+
+def test_little_giants_are_reviewed_and_can_lose_the_status():
+    """MIIT's three-year review: with a stricter technology bar, some of the 22 fail and lose the title."""
+    strict = sim.ClusterModel(rng=2, quarters=16, little_giant_tech=0.65, little_giant_rd_min=0.05)
+    assert strict.firms.little_giant.sum() == 22
+    while strict.running:
+        strict.step()
+    f = strict.firms
+    assert not (f.little_giant & (f.size_class == SizeClass.LEADER) & ~f.alive).any()
+    assert f.little_giant[f.alive].sum() < 22
+
+
+def test_leader_status_follows_current_size():
+    m = sim.ClusterModel(rng=3, quarters=8)
+    f = m.firms
+    leader = np.flatnonzero(f.alive & (f.size_class == SizeClass.LEADER))[0]
+    while m.quarter_of_year != 4:
+        m.step()
+    f.sales[leader] = 0.1 * m.city["economy"]["leader_revenue_threshold"] / 4.0  # collapsed orders
+    m.quarter += 1  # the yearly review runs in the first quarter of a year
+    entry._designate(m)
+    assert f.size_class[leader] != SizeClass.LEADER
+
+
+def test_supply_links_respect_buyers_slots_and_break_when_a_side_exits():
+    m = sim.ClusterModel(rng=4, quarters=12, city_coordination=1.0)
+    while m.running:
+        m.step()
+        f = m.firms
+        a = f.alive
+        linked = a & (f.supplies >= 0)
+        assert a[f.supplies[linked]].all() or m.quarter > 0  # dead buyers are cleared at the next links step
+        used = np.bincount(f.supplies[linked & a[np.maximum(f.supplies, 0)]], minlength=len(f))[: len(f)]
+        slots = links.supplier_slots(m)
+        over = used > np.maximum(slots, f.supplier_slots_min)
+        # anchors bring their own suppliers (slot floor); others never exceed their slots by new links
+        assert over.sum() <= (f.supplier_slots_min > 0).sum()
+
+
+def test_resource_sharing_is_an_allocation_with_a_capacity():
+    m = sim.ClusterModel(rng=5, quarters=6, resource_sharing_platform=0.5, sharing_slots=40.0)
+    while m.running:
+        m.step()
+        matched = m.firms.shared & m.firms.alive
+        assert matched.sum() <= round(0.5 * 40)
+        assert not (matched & (m.firms.size_class == SizeClass.LEADER)).any()
+    # no idle capacity on offer -> no gains, however strong the platform
+    f = m.firms
+    cap = f.capacity.copy()
+    f.sales[:] = cap  # every holder at full use
+    extra = sharing.match(m, cap, np.full(len(f), 0.5))
+    assert extra.sum() == 0 and not f.shared.any()
+
+
+def test_productivity_is_real_and_separate_from_wages():
+    slow = sim.ClusterModel(rng=1, quarters=8, qinhuangdao_wage_growth=0.02)
+    fast = sim.ClusterModel(rng=1, quarters=8, qinhuangdao_wage_growth=0.07)
+    for m in (slow, fast):
+        for _ in range(8):
+            m.step()
+    assert slow.productivity() == fast.productivity()
+    assert slow.city_wage() < fast.city_wage()

@@ -1,0 +1,147 @@
+"""Graduates' destinations, cohort retention and in-house training (sim.labour).
+
+Calibration bands come from MISSION §3 (a Hebei university's 2022 cohort: 12% Beijing, 2% Tianjin;
+20-35% of graduates stay in the city). Lever comparisons are paired (common random numbers): each
+policy run shares its seed with a status-quo run.
+"""
+
+import numpy as np
+import pytest
+
+import sim
+from sim.constants import Field
+
+SEEDS = (1, 2, 3, 4)
+QUARTERS = 40
+
+
+def _mean(run_cached, levers, key, quarters=QUARTERS):
+    return float(np.mean([run_cached(levers, s, quarters).summary()[key] for s in SEEDS]))
+
+
+def _paired(run_cached, levers, outcome, base=None, quarters=QUARTERS):
+    base = base or {}
+    return [outcome(run_cached({**base, **levers}, s, quarters)) - outcome(run_cached(base, s, quarters))
+            for s in SEEDS]
+
+
+def test_status_quo_destinations_of_graduates_match_the_hebei_cohort(run_cached):
+    assert 0.08 <= _mean(run_cached, {}, "graduates_to_beijing_share") <= 0.16
+    assert 0.01 <= _mean(run_cached, {}, "graduates_to_tianjin_share") <= 0.05
+    assert 0.20 <= _mean(run_cached, {}, "graduate_retention") <= 0.35
+    c = run_cached({}, 1, QUARTERS).city
+    # every new graduate makes one decision at graduation, and only then
+    decided = c[["graduates_retained", "graduates_to_beijing", "graduates_to_tianjin", "graduates_elsewhere"]].sum(axis=1)
+    assert np.allclose(decided, c["graduates"])
+    assert (decided[c["graduates"] == 0] == 0).all() and (c["graduates"] > 0).sum() == 10
+    assert (c["graduates_to_beijing"] <= c["outflow_beijing"]).all()  # graduates are part of the outflow
+
+
+@pytest.mark.parametrize("beta_ties", ["default", "min", "max"])
+def test_consortium_keeps_graduates_without_sending_more_to_beijing(run_cached, beta_ties):
+    """Consortium ties pull towards Qinhuangdao only; they must not weaken the pull of home (old bug)."""
+    p = sim.load_config().schema["beta_ties"]
+    base = {} if beta_ties == "default" else {"beta_ties": p.low if beta_ties == "min" else p.high}
+    lever = {"industry_education_consortium": 1.0}
+    beijing = _paired(run_cached, lever, lambda r: r.summary()["outflow_beijing_total"], base)
+    assert np.mean(beijing) <= 0, f"consortium raises cumulative Beijing outflow by {np.mean(beijing):.0f}"
+    kept = _paired(run_cached, lever, lambda r: r.summary()["retention_3y"], base)
+    assert np.mean(kept) > 0, f"retention_3y paired difference {np.mean(kept):.4f}"
+
+
+def test_consortium_cannot_touch_home_ties():
+    a = sim.ClusterModel(rng=3, quarters=8)
+    b = sim.ClusterModel(rng=3, quarters=8, industry_education_consortium=1.0)
+    for m in (a, b):
+        while m.running:
+            m.step()
+    grads_a, grads_b = a.talent.cohort >= 0, b.talent.cohort >= 0
+    assert grads_a.sum() > 0 and np.array_equal(grads_a, grads_b)
+    assert np.array_equal(a.talent.home_ties[grads_a], b.talent.home_ties[grads_b])
+    assert b.talent.consortium[grads_b].sum() > a.talent.consortium[grads_a].sum()  # the lever did act
+    at_grad = b.talent.consortium & (b.talent.cohort >= 0)
+    assert (b.talent.ties[at_grad].mean() > a.talent.ties[grads_a].mean())
+    # local-origin graduates have no pull elsewhere; graduates from elsewhere do
+    home = a.talent.home_ties[grads_a]
+    assert (home == 0).mean() > 0.05 and home[home > 0].mean() == pytest.approx(a.p["home_ties_graduates"], abs=0.05)
+
+
+def test_cohort_retention_horizons(run_cached):
+    short = run_cached({}, 1, 12).summary()
+    assert np.isnan(short["retention_5y"]) and np.isnan(short["retention_3y"])
+    assert 0 <= short["retention_1y"] <= 1
+    r1, r3, r5 = (_mean(run_cached, {}, f"retention_{y}y") for y in (1, 3, 5))
+    assert 0 <= r5 <= 1 and r1 >= r3 >= r5
+    assert r1 <= _mean(run_cached, {}, "graduate_retention") + 0.05  # few come back within a year
+    res = run_cached({}, 2, QUARTERS)
+    c = res.city
+    # the cohort followed 4 quarters later is that quarter's graduates; the summary derives from the table
+    size_1y = c["cohort_size_1y"].to_numpy()
+    assert np.array_equal(size_1y[4:], c["graduates"].to_numpy()[:-4])
+    assert res.summary()["retention_3y"] == c["cohort_in_city_3y"].sum() / c["cohort_size_3y"].sum()
+
+
+def test_training_takes_training_quarters():
+    m = sim.ClusterModel(rng=2, quarters=16, in_house_cultivation=0.9, training_quarters=3)
+    enrolled_at = np.full(0, -1)
+    converted = 0
+    while m.running:
+        t = m.talent
+        was_engineer = t.field == Field.ENGINEERING
+        m.step()
+        t = m.talent
+        enrolled_at = np.r_[enrolled_at, np.full(len(t) - enrolled_at.size, -1)]
+        now_digital = np.flatnonzero(was_engineer & (t.field[: was_engineer.size] == Field.DIGITAL))
+        assert (enrolled_at[now_digital] >= 0).all()
+        assert (m.quarter - enrolled_at[now_digital] >= 3).all(), m.period
+        converted += now_digital.size
+        enrolled_at[t.training_left == 3] = m.quarter  # countdown runs before enrolment
+        c = m.recorder.city
+        assert c["spending_in_house_cultivation"][-1] == pytest.approx(
+            c["training_enrolled"][-1] * m.prog["training_cost_per_person"] * 0.9)
+        assert c["trainees"][-1] == (t.training_left > 0).sum() * m.persons_per_agent
+    assert converted > 0 and m.recorder.city["training_completed"][1:4] == [0.0, 0.0, 0.0]
+    assert m.recorder.city["spending_in_house_cultivation"][1] > 0  # booked at enrolment, quarter 1
+
+
+def test_firms_pay_their_share_of_training_at_enrolment(monkeypatch):
+    """The firm's cash falls by its share; nothing else in the quarter separates the two runs."""
+    from sim import labour
+
+    cash = {}
+
+    def wrapped(m, original=labour._cultivate):
+        before = m.firms.cash.copy()
+        original(m)
+        cash[m.p["in_house_cultivation"]] = (before - m.firms.cash).sum(), m.flows_q.get("training_enrolled", 0.0)
+
+    monkeypatch.setattr(labour, "_cultivate", wrapped)
+    for share in (0.2, 0.9):
+        m = sim.ClusterModel(rng=4, quarters=1, in_house_cultivation=share)
+        m.step()
+        paid, persons = cash[share]
+        assert persons > 0 and paid == pytest.approx(persons * m.prog["training_cost_per_person"] * (1 - share))
+
+
+def test_in_house_training_raises_digital_talent(run_cached):
+    lever = {"in_house_cultivation": 1.0}
+    done = _paired(run_cached, lever, lambda r: r.city["training_completed"].sum())
+    assert min(done) > 0
+    digital = _paired(run_cached, lever, lambda r: r.city["talent_city_digital"].iloc[-1])
+    assert np.mean(digital) > 0, f"digital talent paired difference {np.mean(digital):.0f}"
+    enrolled = _paired(run_cached, {"in_house_cultivation": 0.6}, lambda r: r.city["training_enrolled"].sum(),
+                       base={"in_house_cultivation": 0.0})
+    assert min(enrolled) > 0  # co-funding lowers firms' cost, so more of them train
+
+
+def test_failed_training_leaves_engineers(run_cached):
+    p = sim.load_config().schema["training_success_rate"]
+    low = {"in_house_cultivation": 0.9, "training_success_rate": p.low}
+    high = {"in_house_cultivation": 0.9, "training_success_rate": p.high}
+
+    def diff(outcome):
+        return np.mean([outcome(run_cached(high, s, QUARTERS)) - outcome(run_cached(low, s, QUARTERS)) for s in SEEDS])
+
+    assert diff(lambda r: r.city["training_completed"].sum()) > 0
+    assert diff(lambda r: r.city["training_failed"].sum()) < 0
+    assert diff(lambda r: r.city["talent_city_digital"].iloc[-1]) > 0
