@@ -4,7 +4,9 @@ Per firm and quarter (simultaneous update):
 
 * R&D intensity ``r = r0 * (1 + e * s / (1 - s))`` where r0 is the firm's usual intensity by its
   current status (little giant, leader: NBS figures in parameters.toml; ordinary SMEs ``rd_intensity_sme * (0.6 + 1.4 T)``,
-  so technology-intensive SMEs invest more — assumption), s the R&D subsidy rate and e the elasticity.
+  so technology-intensive SMEs invest more — assumption; cluster SMEs at the little-giant technology
+  bar that made a profit last quarter aspire to the title and spend at least ``little_giant_rd_min``), s the R&D subsidy rate and e the
+  elasticity.
   Firms without positive cash skip R&D. Spending ``R = r * sales`` (yuan); the government reimburses
   ``s * R``. Without city coordination a share of the subsidised part duplicates other districts'
   projects and adds no knowledge: effective R&D ``R_eff = R - s * R * waste``.
@@ -38,6 +40,10 @@ def step(m) -> None:
     leader = f.size_class == SizeClass.LEADER
     ordinary = ~leader & ~f.little_giant
     f.rd_rate[ordinary] = p["rd_intensity_sme"] * (0.6 + 1.4 * f.tech[ordinary])
+    # 专精特新 aspirants: cluster SMEs at the little-giant technology bar spend what the title requires
+    aspirant = (ordinary & (f.tech >= p["little_giant_tech"]) & (f.cluster != m.cluster_keys.index("other"))
+                & (f.profit > 0))
+    f.rd_rate[aspirant] = np.maximum(f.rd_rate[aspirant], p["little_giant_rd_min"])
     f.rd_rate[~leader & f.little_giant] = p["rd_intensity_specialised"]
     intensity = f.rd_rate * (1.0 + p["rd_elasticity"] * s / (1.0 - s))
     rd = np.where(alive & (f.cash > 0), intensity * f.sales, 0.0)

@@ -286,7 +286,7 @@ def _cultivate(m) -> None:
     """In-house training of engineers into composite digital talent (module docstring, step 6)."""
     t, f, p, rng = m.talent, m.firms, m.p, m.rng
     ppa = m.persons_per_agent
-    cost, share = m.prog["training_cost_per_person"], p["in_house_cultivation"]
+    cost, share = p["training_cost_per_person"], p["in_house_cultivation"]
     # trainees who left their firm or the city lose the training
     training = t.training_left > 0
     t.training_left[training & ((t.loc != Loc.CITY) | (t.employer != t.training_employer))] = 0

@@ -98,7 +98,7 @@ def test_training_takes_training_quarters():
         enrolled_at[t.training_left == 3] = m.quarter  # countdown runs before enrolment
         c = m.recorder.city
         assert c["spending_in_house_cultivation"][-1] == pytest.approx(
-            c["training_enrolled"][-1] * m.prog["training_cost_per_person"] * 0.9)
+            c["training_enrolled"][-1] * m.p["training_cost_per_person"] * 0.9)
         assert c["trainees"][-1] == (t.training_left > 0).sum() * m.persons_per_agent
     assert converted > 0 and m.recorder.city["training_completed"][1:4] == [0.0, 0.0, 0.0]
     assert m.recorder.city["spending_in_house_cultivation"][1] > 0  # booked at enrolment, quarter 1
@@ -120,7 +120,7 @@ def test_firms_pay_their_share_of_training_at_enrolment(monkeypatch):
         m = sim.ClusterModel(rng=4, quarters=1, in_house_cultivation=share)
         m.step()
         paid, persons = cash[share]
-        assert persons > 0 and paid == pytest.approx(persons * m.prog["training_cost_per_person"] * (1 - share))
+        assert persons > 0 and paid == pytest.approx(persons * m.p["training_cost_per_person"] * (1 - share))
 
 
 def test_in_house_training_raises_digital_talent(run_cached):
