@@ -26,9 +26,10 @@
   ``little_giant_tech``, R&D intensity >= ``little_giant_rd_min``, revenue >= ``little_giant_min_revenue``
   and a niche shared with <= 30% of segment rivals — are designated; a little giant is re-reviewed
   ``little_giant_review_years`` after its designation and loses the status if it fails the criterion
-  then (MIIT's three-year 复核). Leaders (龙头) follow current size: a firm whose revenue reaches
-  ``leader_revenue_threshold`` becomes a leader, a leader whose revenue has fallen below
-  ``leader_review_band`` x the threshold returns to the ordinary ladder (little giant if designated).
+  then (MIIT's three-year 复核). Leaders (龙头) follow current size and technology: a firm whose revenue
+  reaches ``leader_revenue_threshold`` with technology >= ``leader_min_tech`` becomes a leader; a leader
+  whose revenue has fallen below ``leader_review_band`` x the threshold, or whose technology below
+  ``leader_review_band`` x ``leader_min_tech``, returns to the ordinary ladder (little giant if designated).
 """
 
 from __future__ import annotations
@@ -262,9 +263,9 @@ def _designate(m) -> None:
     f.little_giant[new_lg] = True
     f.little_giant[lost] = False
     f.rd_rate[new_lg] = np.maximum(f.rd_rate[new_lg], p["rd_intensity_specialised"])
-    threshold = eco["leader_revenue_threshold"]
-    promote = a & ~leader & (revenue >= threshold)
-    demote = a & leader & (revenue < eco["leader_review_band"] * threshold)
+    threshold, band, bar = eco["leader_revenue_threshold"], eco["leader_review_band"], eco["leader_min_tech"]
+    promote = a & ~leader & (revenue >= threshold) & (f.tech >= bar)
+    demote = a & leader & ((revenue < band * threshold) | (f.tech < band * bar))
     f.size_class[promote] = SizeClass.LEADER
     f.rd_rate[promote] = np.maximum(f.rd_rate[promote], p["rd_intensity_leader"])
     f.size_class[demote] = np.where(f.little_giant[demote], SizeClass.LITTLE_GIANT, SizeClass.SME)

@@ -27,7 +27,9 @@ At set-up the supply links of ``sim.initial`` exist and further links are drawn 
 without matchmaking (each eligible SME linked with probability rate / (rate + quarterly churn), as
 slots allow), a share ``iur_project_rate x iur_project_quarters``
 of eligible firms is in a project (the base rate, no platform: the start state is independent of the
-levers), and nobody is a data member (paper: no such centre exists).
+levers), each university's alignment with no projects is solved so that its start alignment
+(city.toml) is the target its start projects give, and nobody is a data member (paper: no such
+centre exists).
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ def init(m) -> None:
     idx = np.flatnonzero(start)
     f.iur_left[idx] = m.rng.integers(1, prog["iur_project_quarters"] + 1, idx.size)
     f.iur_univ[idx] = _pick_university(m, idx)
+    _calibrate_base_alignment(m)
     churn_q = 1.0 - (1.0 - p["supply_link_churn"]) ** 0.25
     _form_supply_links(m, p["supply_link_rate"] / (p["supply_link_rate"] + churn_q))
     refresh(m)
@@ -172,6 +175,18 @@ def _data_exchange(m) -> None:
     chance = p["data_join_rate"] * centre * (1.0 + p["data_network_effect"] * share[f.cluster])
     join = a & ~f.data_member & (f.maturity >= 2) & (rng.random(len(f)) < chance)
     f.data_member[join] = True
+
+
+def _calibrate_base_alignment(m) -> None:
+    """Start alignment (city.toml) is the steady state of the start projects: solve for the alignment a
+    university would have with no projects, so nothing drifts at the start (clipped at 0)."""
+    f = m.firms
+    active = f.alive & (f.iur_left > 0)
+    projects = np.bincount(f.iur_univ[active], minlength=len(m.universities)).astype(float)
+    x = projects / (projects + m.p["iur_alignment_half"])
+    top = m.prog["max_alignment"]
+    for u, xi in zip(m.universities, x):
+        u.base_alignment = max(0.0, (u.alignment - top * xi) / (1.0 - xi))
 
 
 def university_alignment_targets(m) -> np.ndarray:
