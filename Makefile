@@ -3,6 +3,7 @@
 # PYTHON=/path/to/python3.12). Stamps in .venv/ make repeated calls cheap:
 #   .venv/.installed  <- pyproject.toml          (pip install -e ".[test]")
 #   .venv/.assets     <- solara front-end files   (tools/fetch_solara_assets.py, needs npm)
+#   .venv/.fonts      <- Chinese font for figures (tools/fetch_fonts.py, needs npm: Noto Sans SC)
 # (delete a stamp to force that step again, e.g. rm .venv/.assets)
 
 .DEFAULT_GOAL := help
@@ -25,7 +26,7 @@ APP_CMD ?= $(PY) -m app --host $(HOST) --port $(PORT)
 BENCH_CMD ?= $(PY) benchmarks/run_all.py
 CALIBRATE_CMD ?= $(PY) -m sim calibrate
 
-.PHONY: help venv assets run test test-fast app bench calibrate clean
+.PHONY: help venv assets fonts run test test-fast app bench calibrate clean
 
 help: ## list the targets
 	@echo "make <target>   (variables: PYTHON=, HOST=$(HOST), PORT=$(PORT), PYTEST_ARGS=)"
@@ -49,17 +50,24 @@ $(VENV)/.assets: $(VENV)/.installed tools/fetch_solara_assets.py
 	@$(PY) tools/fetch_solara_assets.py
 	@touch $@
 
+fonts: $(VENV)/.fonts ## put a Chinese font (Noto Sans SC, from npm) in .venv for the figures
+
+$(VENV)/.fonts: $(VENV)/.installed tools/fetch_fonts.py
+	@$(PY) tools/fetch_fonts.py
+	@touch $@
+
 run: venv ## run the paper_remedies experiment, then analyze it
+	@$(MAKE) --no-print-directory fonts || echo "make run: no Chinese font fetched (npm missing?); figures will show boxes for Chinese labels"
 	$(RUN_CMD)
 	$(ANALYZE_CMD)
 
-test: venv assets ## all tests (add options with PYTEST_ARGS=...)
+test: venv assets fonts ## all tests (add options with PYTEST_ARGS=...)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-fast: venv ## tests without slow, browser and cluster ones
+test-fast: venv fonts ## tests without slow, browser and cluster ones
 	$(PY) -m pytest -m "$(FAST_MARKERS)" $(PYTEST_ARGS)
 
-app: venv assets ## start the workshop page (HOST=, PORT=)
+app: venv assets fonts ## start the workshop page (HOST=, PORT=)
 	$(APP_CMD)
 
 bench: venv ## run the benchmarks

@@ -101,10 +101,13 @@ def _derive(df: pd.DataFrame, clusters: list[str], store: Store) -> pd.DataFrame
     nat = [f"reached_national_{c}" for c in clusters if f"reached_national_{c}" in df]
     if nat:
         df["clusters_national_final"] = df[nat].astype(float).sum(axis=1).where(df["status"] == STATUS_OK)
-    city = store.table("city", columns=["graduates_retained", "outflow_beijing", "outflow_tianjin"])
+    city = store.table("city", columns=["graduates_retained", "cohort_in_city_3y", "outflow_beijing", "outflow_tianjin"])
     if "graduates_retained" in city:
         retained = city.groupby("run_id")["graduates_retained"].sum().rename("retained_graduates")
         df = df.merge(retained, on="run_id", how="left")
+    if "cohort_in_city_3y" in city:  # graduates still in the city 3 years on (cohorts old enough)
+        kept = city.groupby("run_id")["cohort_in_city_3y"].sum().rename("retained_3y_graduates")
+        df = df.merge(kept, on="run_id", how="left")
     return df
 
 
@@ -314,8 +317,8 @@ def cost_effectiveness(sw: Sweep) -> pd.DataFrame:
     groups, _, order = group_runs(sw)
     df = sw.runs.assign(group=groups.values)
     ok = df[df["status"] == STATUS_OK]
-    cols = [c for c in ("spending_total", "spending_talent_total", "retained_graduates", "tiers_climbed_clusters",
-                        "cost_per_retained_graduate", "graduate_retention") if c in ok]
+    cols = [c for c in ("spending_total", "spending_talent_total", "retained_graduates", "retained_3y_graduates",
+                        "tiers_climbed_clusters", "cost_per_retained_graduate", "graduate_retention") if c in ok]
     if "spending_total" not in cols:
         return pd.DataFrame()
     means = ok.groupby("group")[cols].mean().reindex(order)
@@ -328,6 +331,7 @@ def cost_effectiveness(sw: Sweep) -> pd.DataFrame:
     out = means.copy()
     d_spend = means["spending_total"] - base["spending_total"]
     for col, name in (("retained_graduates", "yuan_per_extra_retained_graduate"),
+                      ("retained_3y_graduates", "yuan_per_extra_graduate_3y"),
                       ("tiers_climbed_clusters", "yuan_per_extra_level")):
         if col in means:
             d = means[col] - base[col]

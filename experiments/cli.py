@@ -5,6 +5,8 @@
     python -m experiments analyze results/NAME
     python -m experiments status  results/NAME [--failed]
     python -m experiments plan    configs/experiments/NAME.toml
+    python -m experiments calibrate configs/experiments/calibrate_smoke.toml [--workers N | --dask ADDR]
+                              [--out DIR] [--force]
 
 Exit status: 0 done (failed runs are recorded and reported, not fatal); 1 every run of the design
 failed; 2 a bad spec, a busy or missing results directory, an unreachable Dask scheduler, or bad
@@ -24,7 +26,9 @@ EXIT_OK, EXIT_ALL_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m experiments", description="Policy sweeps on the Qinhuangdao model.")
+    from sim.cli import OneLineParser  # argument errors: one line on stderr, exit 2
+
+    p = OneLineParser(prog="python -m experiments", description="Policy sweeps on the Qinhuangdao model.")
     sub = p.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run (or resume) the sweep of a spec")
@@ -50,6 +54,14 @@ def _parser() -> argparse.ArgumentParser:
 
     pl = sub.add_parser("plan", help="validate a spec and show its design without running anything")
     pl.add_argument("spec", type=Path)
+
+    ca = sub.add_parser("calibrate", help="fit (or resume fitting) a calibration spec with ABC-SMC (pyabc)")
+    ca.add_argument("spec", type=Path, help="calibration spec, e.g. configs/experiments/calibrate_smoke.toml")
+    cx = ca.add_mutually_exclusive_group()
+    cx.add_argument("--workers", type=int, metavar="N", help="local worker processes (default: all cores)")
+    cx.add_argument("--dask", metavar="ADDR", help="Dask scheduler tcp://HOST:PORT, or 'local'")
+    ca.add_argument("--out", type=Path, help="results directory (default: results/<name>)")
+    ca.add_argument("--force", action="store_true", help="replace a fit of another spec in the results directory")
     return p
 
 
@@ -65,20 +77,37 @@ def main(argv: list[str] | None = None) -> int:
                 return _status(args.dir, args.failed)
             case "plan":
                 return _plan(args.spec)
+            case "calibrate":
+                return _calibrate(args)
     except SpecError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as exc:  # e.g. an unwritable results folder or a full disk: one line, finished runs kept
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     return EXIT_USAGE  # pragma: no cover - argparse requires a command
+
+
+def _check_out_dir(out: Path) -> None:
+    """Refuse a results folder that is a file or cannot be created/written, before any run starts."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise SpecError(f"--out {out}: is an existing file, not a folder; give a results folder")
+    from sim.cli import unwritable_folder
+
+    problem = unwritable_folder(out)
+    if problem:
+        raise SpecError(f"--out {out}: {problem}")
 
 
 def _executor(args: argparse.Namespace):  # noqa: ANN202
     from experiments.executors import DaskExecutor, ProcessExecutor, SerialExecutor
 
     if args.workers is not None and args.workers < 1:
-        raise SpecError("--workers must be >= 1")
+        raise SpecError(f"--workers: {args.workers} is not allowed; give an integer >= 1")
     if args.serial:
         if args.workers is not None:
             raise SpecError("--workers does not apply to --serial")
@@ -98,8 +127,9 @@ def _run(args: argparse.Namespace) -> int:
 
     spec = load_spec(args.spec)
     if args.batch < 1:
-        raise SpecError("--batch must be >= 1")
+        raise SpecError(f"--batch: {args.batch} is not allowed; give an integer >= 1")
     out = args.out or default_out_dir(spec)
+    _check_out_dir(out)
     executor = _executor(args)
     command = "python -m experiments " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     try:
@@ -124,9 +154,31 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_ALL_FAILED if res.total and res.failed == res.total else EXIT_OK
 
 
+def _calibrate(args: argparse.Namespace) -> int:
+    from experiments.calibration import load_calibration_spec, run_fit, write_outputs
+
+    if args.workers is not None and args.workers < 1:
+        raise SpecError(f"--workers: {args.workers} must be >= 1")
+    spec = load_calibration_spec(args.spec)
+    try:
+        fit = run_fit(spec, out=args.out, workers=args.workers, dask=args.dask, force=args.force,
+                      log=lambda line: print(line, file=sys.stderr, flush=True))
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: finished generations are saved in {args.out or 'results/' + spec.name}/abc.db; "
+              "run the same command to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    report = write_outputs(spec, fit)
+    print(f"fit: {fit.generations} generations ({fit.stopped}) in {fit.wall_s / 60:.1f} min; history {fit.db}")
+    print(f"posterior: {fit.root / 'posterior.parquet'}")
+    print(f"report: {report}")
+    return EXIT_OK
+
+
 def _analyze(root: Path) -> int:
     from experiments.report import analyze
+    from experiments.spec import check_stored_analysis
 
+    check_stored_analysis(root)
     path = analyze(root)
     print(f"report: {path}")
     print(f"figures: {path.parent / 'figures'}   tables: {path.parent / 'tables'}")

@@ -2,12 +2,12 @@
 and writes one file; it returns the path, or None when the sweep lacks the data for it.
 
 Labels are English; cluster names come from ``configs/city.toml`` and get their Chinese name too
-when a CJK font is installed (e.g. Debian ``fonts-noto-cjk``).
+when a CJK font is found (:mod:`sim.fonts`: the Noto Sans SC ``make`` fetches, or e.g. Debian
+``fonts-noto-cjk``).
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -17,29 +17,25 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from matplotlib import font_manager  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
+
+from sim import fonts as sim_fonts  # noqa: E402
 
 DPI = 110
 TIER_NAMES = ("provincial", "national", "world-class")  # index tiers; the county tier follows MIIT criteria
 
 
-@functools.cache
 def cjk_font() -> str | None:
-    """Name of an installed CJK font matplotlib can use, if any."""
-    for f in font_manager.fontManager.ttflist:
-        if "CJK" in f.name and "Sans" in f.name:
-            return f.name
-    for f in font_manager.fontManager.ttflist:
-        if "CJK" in f.name:
-            return f.name
-    return None
+    """Family name of a font file with Chinese glyphs, registered with matplotlib by
+    :mod:`sim.fonts` (the venv's Noto Sans SC, else a system CJK font), or None."""
+    font = sim_fonts.find_cjk_font()
+    return font.family if font else None
 
 
 def style() -> None:
-    font = cjk_font()
+    sim_fonts.use_cjk_font(latin_first="DejaVu Sans")  # Latin from DejaVu Sans, Chinese from the CJK font
     plt.rcParams.update({
-        "font.family": ["DejaVu Sans", font] if font else ["DejaVu Sans"], "font.size": 9,
+        "font.size": 9,
         "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3,
         "figure.dpi": DPI, "savefig.bbox": "tight",
     })
@@ -54,7 +50,8 @@ def _colors(n: int) -> list:
     return [cmap(i % cmap.N) for i in range(n)]
 
 
-def _save(fig: plt.Figure, path: Path) -> Path:
+def _save(fig: plt.Figure, path: str | Path) -> Path:
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     plt.close(fig)
@@ -260,11 +257,14 @@ def cost_effectiveness(ce: pd.DataFrame, runs: pd.DataFrame, path: Path) -> Path
     """Spending against levels climbed and graduates retained, one point per group (mean, 95% CI)."""
     from experiments.analysis import mean_ci
 
-    panels = [c for c in ("tiers_climbed_clusters", "retained_graduates") if c in ce]
+    panels = [c for c in ("tiers_climbed_clusters", "retained_3y_graduates") if c in ce]
+    if "retained_3y_graduates" not in panels and "retained_graduates" in ce:
+        panels.append("retained_graduates")
     if ce.empty or not panels:
         return None
     titles = {"tiers_climbed_clusters": "energy levels climbed (six clusters)",
-              "retained_graduates": "graduates retained (persons)"}
+              "retained_graduates": "graduates retained at graduation (persons)",
+              "retained_3y_graduates": "graduates still in the city after 3 years (persons)"}
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.2), squeeze=False)
     colors = _colors(len(ce))
     for ax, col in zip(axes[0], panels, strict=True):

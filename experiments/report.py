@@ -226,19 +226,22 @@ def _markdown(sw: analysis.Sweep, grouping: str, order: Sequence[str], table: pd
     if not ce.empty:
         lines += ["## Cost-effectiveness", "",
                   "Relative to the reference group (marked *): extra public spending over the horizon divided by "
-                  "extra graduates retained, and by extra energy levels climbed (– when the group does not do "
-                  "better than the reference). Ratios of small differences are noisy: read them with the "
-                  "confidence intervals of the key outcomes.", "",
-                  "| group | spending (亿) | extra spending (亿) | extra graduates retained | "
-                  "yuan per extra graduate | "
-                  "extra levels | 亿 yuan per extra level |", "|---|---|---|---|---|---|---|"]
+                  "extra graduates still in the city three years after graduating (cohorts old enough by the end), "
+                  "and by extra energy levels climbed by the six clusters (– when the group does not do better "
+                  "than the reference). Graduates kept at graduation are shown too: talent policy is judged on "
+                  "who is still here later, not at graduation. Ratios of small differences are noisy: read them "
+                  "with the confidence intervals of the key outcomes.", "",
+                  "| group | spending (亿) | extra spending (亿) | extra kept at graduation | extra kept 3 years | "
+                  "yuan per extra graduate kept 3 years | "
+                  "extra levels | 亿 yuan per extra level |", "|---|---|---|---|---|---|---|---|"]
         for _, r in ce.iterrows():
             def num(key: str, scale: float = 1.0, fmt: str = "{:,.0f}", row: pd.Series = r) -> str:
                 v = row.get(key, np.nan)
                 return fmt.format(v / scale) if pd.notna(v) and np.isfinite(v) else "–"
             lines.append(f"| {r['group']}{' *' if r['reference'] else ''} | {num('spending_total', 1e8, '{:.2f}')} | "
                          f"{num('extra_spending', 1e8, '{:.2f}')} | {num('extra_retained_graduates', 1, '{:,.0f}')} | "
-                         f"{num('yuan_per_extra_retained_graduate')} | "
+                         f"{num('extra_retained_3y_graduates', 1, '{:,.0f}')} | "
+                         f"{num('yuan_per_extra_graduate_3y')} | "
                          f"{num('extra_tiers_climbed_clusters', 1, '{:.2f}')} | "
                          f"{num('yuan_per_extra_level', 1e8, '{:,.1f}')} |")
         lines.append("")

@@ -32,7 +32,7 @@ import numpy as np
 from scipy import stats
 
 import sim
-from sim.config import CONFIG_DIR, ConfigError
+from sim.config import CONFIG_DIR, ConfigError, check_resolution, read_config_text
 
 PROJECT_DIR = CONFIG_DIR.parent
 DESIGNS = ("full_factorial", "lhs", "sobol", "morris")
@@ -48,6 +48,10 @@ _DESIGN_KEYS = ("kind", "samples", "levels", "second_order")
 _OUTCOME_KEYS = ("summary", *TABLES)
 _ANALYSIS_KEYS = ("by_year", "group_by", "bins", "heatmap", "reference", "outcomes", "max_groups")
 _RANGE_KEYS = ("dist", "min", "max", "levels", "mean", "sd", "mode")
+MAX_RUNS = 1_000_000  # at most this many runs (design points x replicates) per spec
+MAX_MORRIS_LEVELS = 1000  # [design] levels of a Morris grid
+MAX_BINS = 100  # [analysis] bins
+MAX_GROUPS = 1000  # [analysis] max_groups
 
 
 class SpecError(ValueError):
@@ -177,16 +181,16 @@ class Spec:
 
 def load_spec(path: str | Path) -> Spec:
     """Read and validate a spec file; the experiment name defaults to the file's stem."""
-    path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(f"spec file not found: {path}") from None
-    return parse_spec(text, path=path)
+        text = read_config_text(path, "spec file")
+    except ConfigError as exc:  # empty path, missing, a directory, a device, too large, not UTF-8
+        raise SpecError(str(exc)) from None
+    return parse_spec(text, path=Path(path))
 
 
-def parse_spec(text: str, path: Path | None = None) -> Spec:
+def parse_spec(text: str, path: str | Path | None = None) -> Spec:
     """Validate spec TOML text (``path`` locates relative scenario files and names errors)."""
+    path = Path(path) if path is not None else None
     where = path.name if path else "spec"
     try:
         raw = tomllib.loads(text)
@@ -234,8 +238,9 @@ class _Parser:
         base, base_package = self.base(horizon, presets)
         factors = self.factors(base, presets)
         design = self.design(factors)
+        self.check_size(design, factors, replicates)
         outcomes = self.outcomes()
-        analysis = self.table("analysis", _ANALYSIS_KEYS)
+        analysis = self.analysis(base, factors)
         return Spec(
             name=name, path=self.path, description=str(exp.get("description", "")), seed=seed,
             replicates=replicates, horizon=horizon, crn=crn, design=design, base=base,
@@ -281,9 +286,14 @@ class _Parser:
         settings = dict(t)  # persons_per_agent, start, map
         settings["quarters"] = horizon
         try:
-            return cfg.with_overrides(overrides, **settings), package
+            cfg = cfg.with_overrides(overrides, **settings)
         except ConfigError as exc:
             raise self.err(f"[base] {exc}") from None
+        try:
+            check_resolution(cfg, "[base] persons_per_agent")  # every run would fail with ModelError otherwise
+        except ConfigError as exc:
+            raise self.err(str(exc)) from None
+        return cfg, package
 
     def scenario_path(self, scenario: Any) -> Path:
         if not isinstance(scenario, str):
@@ -441,7 +451,29 @@ class _Parser:
             raise self.err("[design] samples: sobol needs samples >= 2 (a power of 2 is best)")
         if kind == "morris" and not any(not f.discrete for f in factors):
             raise self.err("[design] morris needs at least one continuous factor (a range)")
+        if kind == "morris" and levels > MAX_MORRIS_LEVELS:
+            raise self.err(f"[design] levels: {levels:,} is too many for a Morris grid; allowed 2-{MAX_MORRIS_LEVELS}")
         return Design(kind=kind, samples=samples, levels=levels, second_order=second)
+
+    def check_size(self, design: Design, factors: list[Factor], replicates: int) -> None:
+        """Refuse designs over :data:`MAX_RUNS` runs before anything is sampled or allocated."""
+        points, key = design_size(design, factors)
+        limit = f"allowed at most {MAX_RUNS:,} runs per spec"
+        if replicates > MAX_RUNS:
+            raise self.err(f"[experiment] replicates: {replicates:,} is too many; {limit}")
+        if points > MAX_RUNS:
+            raise self.err(f"{key}: the design has {points:,} points; {limit}")
+        if points * replicates > MAX_RUNS:
+            raise self.err(f"{key} and [experiment] replicates: {points:,} points x {replicates:,} replicates = "
+                           f"{points * replicates:,} runs; {limit}")
+
+    # ------------------------------------------------------------------ analysis options
+    def analysis(self, base: sim.Config, factors: list[Factor]) -> dict[str, Any]:
+        t = self.table("analysis", _ANALYSIS_KEYS)
+        try:
+            return check_analysis(t, [f.name for f in factors], start_year=base.start[0])
+        except SpecError as exc:
+            raise self.err(str(exc)) from None
 
     # ------------------------------------------------------------------ outcomes
     def outcomes(self) -> Outcomes:
@@ -457,6 +489,91 @@ class _Parser:
         if out.get("summary", "all") == ():
             raise self.err("[outcomes] summary: keep at least one summary outcome (or \"all\")")
         return Outcomes(**out)
+
+
+def design_size(design: Design, factors: list[Factor] | tuple[Factor, ...]) -> tuple[int, str]:
+    """The number of design points (exact, without sampling) and the spec key that sets it."""
+    d = len(factors)
+    match design.kind:
+        case "full_factorial":
+            n = 1
+            for f in factors:
+                n *= len(f.values) if f.values is not None else (f.levels or design.levels)
+            return n, "[design] levels / the factors' values"
+        case "lhs":
+            return design.samples or 0, "[design] samples"
+        case "sobol":
+            return (design.samples or 0) * (2 * d + 2 if design.second_order else d + 2), "[design] samples"
+        case "morris":
+            return (design.samples or 0) * (d + 1), "[design] samples"
+    raise SpecError(f"unknown design {design.kind!r}")  # pragma: no cover - validated in the parser
+
+
+def check_analysis(options: Mapping[str, Any], factors: list[str] | None = None,
+                   start_year: int | None = None) -> dict[str, Any]:
+    """Validate ``[analysis]`` options (for ``python -m experiments analyze``); raises :class:`SpecError`.
+
+    ``factors`` (the design's factor names) and ``start_year`` enable the checks that need them.
+    """
+    def is_int(v: Any) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    out = dict(options)
+    for key, v in options.items():
+        where = f"[analysis] {key}"
+        if key not in _ANALYSIS_KEYS:
+            raise SpecError(f"[analysis] unknown key {key!r}.{_suggest(key, _ANALYSIS_KEYS)}")
+        if key == "by_year":
+            low = start_year if start_year is not None else 1900
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
+                    or not low <= v <= 9999:
+                raise SpecError(f"{where}: {v!r} is not allowed; give a year (a number) from {low} to 9999")
+        elif key == "bins":
+            if not is_int(v) or not 1 <= v <= MAX_BINS:
+                raise SpecError(f"{where}: {v!r} is not allowed; give an integer from 1 to {MAX_BINS}")
+        elif key == "max_groups":
+            if not is_int(v) or not 1 <= v <= MAX_GROUPS:
+                raise SpecError(f"{where}: {v!r} is not allowed; give an integer from 1 to {MAX_GROUPS}")
+        elif key == "reference":
+            if not isinstance(v, str) or not v:
+                raise SpecError(f"{where}: {v!r} is not allowed; give a preset key, e.g. \"status_quo\"")
+        elif key in ("group_by", "heatmap"):
+            names = [f for f in (factors or []) if f != PACKAGE]
+            shown = ", ".join(names) if names else "(no swept lever or uncertainty in this design)"
+            items = [v] if key == "group_by" else v
+            if key == "heatmap" and (not isinstance(v, list) or len(v) != 2 or v[0] == v[1]):
+                raise SpecError(f"{where}: {v!r} is not allowed; give two different factor names. Factors: {shown}")
+            for item in items:
+                if not isinstance(item, str) or (factors is not None and item not in names):
+                    hint = _suggest(item, names) if isinstance(item, str) and names else f" Factors: {shown}."
+                    raise SpecError(f"{where}: {item!r} is not a swept factor of this design.{hint}")
+        elif key == "outcomes":
+            if not isinstance(v, list) or not v or not all(isinstance(o, str) and o for o in v):
+                raise SpecError(f"{where}: {v!r} is not allowed; give a non-empty list of summary outcome names")
+    return out
+
+
+def check_stored_analysis(root: str | Path) -> None:
+    """Validate the ``[analysis]`` options of the spec stored in a results directory (before ``analyze``).
+
+    Results written before these options were checked at parse time may hold bad values.
+    """
+    spec_file = Path(root) / "spec.toml"
+    if not spec_file.is_file():
+        return
+    try:
+        raw = tomllib.loads(read_config_text(spec_file, "spec file"))
+    except ConfigError as exc:
+        raise SpecError(str(exc)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{spec_file}: not valid TOML: {exc}") from None
+    options = raw.get("analysis", {})
+    if not isinstance(options, Mapping):
+        raise SpecError(f"{spec_file}: [analysis] must be a table")
+    try:
+        check_analysis(options)
+    except SpecError as exc:
+        raise SpecError(f"{spec_file}: {exc}") from None
 
 
 def _with_levels(f: Factor, levels: int) -> Factor:

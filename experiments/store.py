@@ -45,7 +45,8 @@ class StoreLocked(RuntimeError):
     """Another sweep holds the results directory."""
 
 
-def _fsync_write(path: Path, write: Any) -> None:
+def _fsync_write(path: str | Path, write: Any) -> None:
+    path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     write(tmp)
     with open(tmp, "rb") as fh:
@@ -53,13 +54,13 @@ def _fsync_write(path: Path, write: Any) -> None:
     os.replace(tmp, path)
 
 
-def write_parquet(df: pd.DataFrame, path: Path) -> None:
+def write_parquet(df: pd.DataFrame, path: str | Path) -> None:
     """Write ``df`` to ``path`` atomically (temporary file, fsync, rename)."""
     table = pa.Table.from_pandas(df, preserve_index=False)
     _fsync_write(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
 
 
-def write_text(text: str, path: Path) -> None:
+def write_text(text: str, path: str | Path) -> None:
     """Write text atomically."""
     _fsync_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -10,34 +11,125 @@ from pathlib import Path
 
 from sim.config import ConfigError, load_config
 
+MAX_SEED = 2**63  # seeds are 0 <= seed < 2**63 (numpy SeedSequence, int64 columns)
+MARKER = ".sim-run"  # written into every --out folder `sim run` creates; --force replaces only such folders
+TABLE_NAMES = ("city", "clusters", "districts")
+PLOT_NAMES = ("energy_levels", "talent_flows", "maturity")
+_OUTPUT_FILES = {MARKER, *(f"{t}.{ext}" for t in TABLE_NAMES for ext in ("parquet", "csv")),
+                 *(f"{p}.png" for p in PLOT_NAMES)}
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line on stderr (no usage block), exit status 2."""
+
+    def error(self, message: str):  # noqa: ANN201 - argparse API
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _int_arg(flag: str, low: int, high: int, shown: str):  # noqa: ANN202
+    """An argparse type: an integer with ``low <= value < high``; the error names flag, value and range."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer; allowed {shown}") from None
+        if not low <= value < high:
+            raise argparse.ArgumentTypeError(f"{value} is out of range; allowed {shown}")
+        return value
+
+    parse.__name__ = flag  # argparse names the type in some messages
+    return parse
+
+
+def _written_by_sim(folder: Path) -> bool:
+    """A folder `sim run` wrote: it holds the marker, or (older runs) only files `sim run` writes."""
+    if (folder / MARKER).is_file():
+        return True
+    names = {p.name for p in folder.iterdir()}
+    return bool(names) and names <= _OUTPUT_FILES and all((folder / n).is_file() for n in names)
+
+
+def _check_out(out: Path, shown: str, force: bool) -> None:
+    """Refuse an --out that cannot be written (or must not be replaced) before anything runs."""
+    if not shown:
+        raise ConfigError("--out '': empty path; give an output folder, e.g. results/baseline")
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {shown}: is an existing file, not a folder; give a folder path (it is created)")
+    if out.is_dir() and any(out.iterdir()):
+        if not force:
+            raise ConfigError(f"--out {shown} exists and is not empty; pass --force to replace it")
+        if not _written_by_sim(out):
+            raise ConfigError(
+                f"--out {shown} is not a folder written by `python -m sim run` (no {MARKER} file), so --force "
+                "will not replace it; choose a new or empty folder"
+            )
+    problem = unwritable_folder(out)
+    if problem:
+        raise ConfigError(f"--out {shown}: {problem}")
+
+
+def unwritable_folder(out: Path) -> str | None:
+    """Why a folder could not be created or written in (its nearest existing ancestor decides), or None."""
+    here = out if out.exists() else out.parent
+    while not here.exists() and here != here.parent:
+        here = here.parent
+    if not here.is_dir():
+        return f"{here} is a file, not a folder"
+    if not os.access(here, os.W_OK | os.X_OK):
+        return f"cannot write in {here} (permission denied); choose a writable folder"
+    return None
+
+
+def _replace(tmp: Path, out: Path) -> None:
+    """Move the finished folder ``tmp`` to ``out``: an old ``out`` is renamed aside first, removed last."""
+    aside = None
+    if out.exists():
+        aside = Path(tempfile.mkdtemp(prefix=f".{out.name}-old-", dir=out.parent))
+        os.rmdir(aside)
+        os.rename(out, aside)
+    try:
+        os.rename(tmp, out)
+    except BaseException:
+        if aside is not None:
+            os.rename(aside, out)
+        raise
+    if aside is not None:
+        shutil.rmtree(aside, ignore_errors=True)
+
 
 def _run(args) -> int:
     from sim import plots
     from sim.scenario import run_scenario
 
+    if args.config == "":
+        raise ConfigError("--config '': empty path; give a scenario TOML file, e.g. configs/baseline.toml")
     cfg = load_config(args.config)
     if args.quarters is not None:
         cfg = cfg.with_overrides({}, quarters=args.quarters)
-    out = Path(args.out)
-    if out.exists() and any(out.iterdir()) and not args.force:
-        raise ConfigError(f"--out {out} exists and is not empty; pass --force to replace it")
-    result = run_scenario(cfg, seed=args.seed, progress=not args.quiet)
+    out = Path(os.path.abspath(args.out)) if args.out else Path()
+    _check_out(out, args.out, args.force)
     # write everything into a temporary folder beside the target, then move it in place:
-    # a failure leaves no half-written output.
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    # a failure leaves no half-written output and the old --out untouched.
     try:
-        for name in ("city", "clusters", "districts"):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    except OSError as exc:
+        raise ConfigError(f"--out {args.out}: cannot create a folder there: {exc.strerror or exc}") from None
+    try:
+        result = run_scenario(cfg, seed=args.seed, progress=not args.quiet)
+        (tmp / MARKER).write_text(
+            f"written by `python -m sim run` (config {args.config}, seed {args.seed}); "
+            "`--force` may replace this folder\n", encoding="utf-8")
+        for name in TABLE_NAMES:
             table = getattr(result, name)
             table.to_parquet(tmp / f"{name}.parquet", index=False)
             table.to_csv(tmp / f"{name}.csv", index=False)
         plots.save_all(result, tmp)
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
+        _replace(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    out = Path(args.out)
     s = result.summary()
     print(f"{cfg.scenario['name']} seed {args.seed}: {cfg.quarters} quarters -> {out}/")
     print(f"  graduate retention {s['graduate_retention']:.1%}; left for Beijing {s['outflow_beijing_total']:,.0f}, "
@@ -70,14 +162,17 @@ def _calibrate(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sim", description="Qinhuangdao cluster simulator")
+    parser = OneLineParser(prog="python -m sim", description="Qinhuangdao cluster simulator")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run one scenario; write tables (Parquet, CSV) and PNG plots")
     run.add_argument("--config", default="configs/baseline.toml", help="scenario TOML (default: the status quo)")
-    run.add_argument("--seed", type=int, default=1)
+    run.add_argument("--seed", type=_int_arg("--seed", 0, MAX_SEED, "0 <= seed < 2**63"), default=1,
+                     help="random seed, 0 <= seed < 2**63 (default 1)")
     run.add_argument("--out", default="results/baseline", help="output folder (default results/baseline)")
-    run.add_argument("--quarters", type=int, default=None, help="override the horizon (quarters)")
-    run.add_argument("--force", action="store_true", help="replace a non-empty --out folder")
+    run.add_argument("--quarters", type=_int_arg("--quarters", 1, 401, "1-400"), default=None,
+                     help="override the horizon (quarters, 1-400)")
+    run.add_argument("--force", action="store_true",
+                     help=f"replace a non-empty --out folder written by an earlier `sim run` (it holds {MARKER})")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     cal = sub.add_parser("calibrate", help="print the calibration table (target, source, model, band, pass)")
     cal.add_argument("--config", default="configs/baseline.toml")
@@ -89,11 +184,19 @@ def main(argv: list[str] | None = None) -> int:
 
         sys.stdout.write(markdown())
         return 0
+    from sim.model import ModelError
+
     try:
         return _run(args) if args.command == "run" else _calibrate(args)
-    except ConfigError as exc:
+    except (ConfigError, ModelError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # e.g. the disk filled up while writing: one line, the old --out is untouched
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ninterrupted: nothing was written", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

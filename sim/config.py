@@ -14,7 +14,9 @@ import copy
 import difflib
 import hashlib
 import json
+import os
 import re
+import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -95,8 +97,9 @@ class Parameter:
         return int(value) if isinstance(self.default, int) else float(value)
 
 
-def load_schema(path: Path = PARAMETERS_FILE) -> dict[str, Parameter]:
+def load_schema(path: str | Path = PARAMETERS_FILE) -> dict[str, Parameter]:
     """Read ``parameters.toml`` into ``{name: Parameter}``; names are unique across kinds."""
+    path = Path(path)
     raw = _read_toml(path)
     schema: dict[str, Parameter] = {}
     for kind, table in raw.items():
@@ -127,12 +130,50 @@ def load_schema(path: Path = PARAMETERS_FILE) -> dict[str, Parameter]:
     return schema
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+MAX_CONFIG_BYTES = 10 * 1024 * 1024  # a scenario/spec/data TOML larger than this is refused (10 MB)
+
+
+def read_config_text(path: str | Path, what: str = "config file") -> str:
+    """The text of a small UTF-8 file (a scenario, spec or data TOML), or ``ConfigError`` in one line.
+
+    Refuses an empty path, a missing or unreadable file, a directory, anything that is not a regular
+    file (``/dev/zero``, a pipe) and files over :data:`MAX_CONFIG_BYTES`; reports bytes that are not
+    UTF-8 with their offset. A UTF-8 byte-order mark is dropped.
+    """
+    if str(path) == "":
+        raise ConfigError(f"{what} path is empty (''); give the path of a TOML file")
+    path = Path(path)
     try:
+        st = os.stat(path)
+        if stat.S_ISDIR(st.st_mode):
+            raise ConfigError(f"{what} {str(path)!r} is a directory; give the path of a TOML file")
+        if not stat.S_ISREG(st.st_mode):
+            raise ConfigError(f"{what} {str(path)!r} is not a regular file (a device, pipe or socket); "
+                              "give the path of a TOML file")
+        if st.st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{what} {str(path)!r} is {st.st_size:,} bytes; "
+                              f"allowed at most {MAX_CONFIG_BYTES:,} bytes (10 MB)")
         with open(path, "rb") as fh:
-            return tomllib.load(fh)
+            data = fh.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path}") from None
+        raise ConfigError(f"{what} not found: {path}") from None
+    except OSError as exc:  # permission denied, a broken link, an I/O error
+        raise ConfigError(f"{what} {str(path)!r} cannot be read: {exc.strerror or exc}") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{what} {str(path)!r} is over {MAX_CONFIG_BYTES:,} bytes; allowed at most 10 MB")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{what} {str(path)!r} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+            "save it as a UTF-8 TOML file"
+        ) from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    text = read_config_text(path)
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
 
@@ -272,13 +313,46 @@ def config_from_dict(data: Mapping[str, Any], where: str = "config") -> Config:
                 raise ConfigError(f"{where}: [{section}] unknown key {key!r}.{_suggest(key, names)}")
             overrides[key] = base.schema[key].check(value, f"{where}: [{section}] {key}")
     try:
-        return base.with_overrides(overrides, **dict(data.get("scenario", {})))
+        cfg = base.with_overrides(overrides, **dict(data.get("scenario", {})))
+        check_resolution(cfg)
+        return cfg
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
 
 
+def max_persons_per_agent(city: Mapping[str, Any]) -> tuple[int, str]:
+    """The coarsest talent resolution the model accepts, and the university that sets it.
+
+    The model's rule (``ClusterModel._check_resolution``): every university needs at least
+    ``sim.model.MIN_AGENTS_PER_COHORT`` graduate agents per year.
+    """
+    from sim.model import MIN_AGENTS_PER_COHORT  # the model's own constant; sim.model imports this module
+
+    best, label = 1000, ""
+    for key, u in city.get("universities", {}).items():
+        limit = int(u["graduates"] // MIN_AGENTS_PER_COHORT)
+        if limit < best:
+            best, label = limit, u.get("label_en", key)
+    return max(best, 1), label
+
+
+def check_resolution(config: Config, key: str = "[scenario] persons_per_agent") -> None:
+    """Raise ``ConfigError`` if ``persons_per_agent`` is too coarse for the model (see :func:`max_persons_per_agent`)."""
+    from sim.model import MIN_AGENTS_PER_COHORT
+
+    limit, label = max_persons_per_agent(config.city)
+    ppa = config.persons_per_agent
+    if ppa > limit:
+        raise ConfigError(
+            f"{key}: {ppa!r} is too coarse ({label} would have fewer than "
+            f"{MIN_AGENTS_PER_COHORT} graduate agents per year); allowed 1-{limit}"
+        )
+
+
 def load_config(path: str | Path | None = None) -> Config:
     """Load a scenario TOML file (default: ``configs/baseline.toml``) and validate it."""
+    if path is not None and str(path) == "":
+        raise ConfigError("config file path is empty (''); give a scenario TOML file, e.g. configs/baseline.toml")
     path = Path(path) if path is not None else BASELINE_FILE
     return config_from_dict(_read_toml(path), where=str(path))
 

@@ -5,36 +5,27 @@ Pure functions: each takes a result and returns a ``Figure``; the CLI saves them
 
 from __future__ import annotations
 
-import warnings
+from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from matplotlib import font_manager  # noqa: E402
 
 from sim import energy as sim_energy  # noqa: E402
-
-CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Sans SC", "WenQuanYi Zen Hei", "Source Han Sans SC")
+from sim import fonts as sim_fonts  # noqa: E402
 
 
 def cjk_font() -> str | None:
-    """Name of an installed font that has Chinese glyphs (Debian: fonts-noto-cjk), or None."""
-    installed = {f.name for f in font_manager.fontManager.ttflist}
-    return next((name for name in CJK_FONTS if name in installed), None)
+    """Family name of a font file with Chinese glyphs, registered with matplotlib (see :mod:`sim.fonts`), or None."""
+    font = sim_fonts.find_cjk_font()
+    return font.family if font else None
 
 
 def use_cjk_font() -> bool:
     """Put a CJK font first in matplotlib's sans-serif list; warn once (clearly) if there is none."""
-    name = cjk_font()
-    if name is None:
-        warnings.warn("No CJK font found (install Debian's fonts-noto-cjk): Chinese labels will show as boxes.",
-                      stacklevel=2)
-        return False
-    plt.rcParams["font.sans-serif"] = [name, *plt.rcParams["font.sans-serif"]]
-    plt.rcParams["font.family"] = "sans-serif"
-    return True
+    return sim_fonts.use_cjk_font() is not None
 
 TIER_COLOURS = ["#f2f2f2", "#dceaf7", "#b9d5ee", "#8fbbe3", "#5d9bd5"]
 CLUSTER_COLOURS = ["#1f77b4", "#2ca02c", "#17becf", "#bcbd22", "#d62728", "#9467bd", "#7f7f7f"]
@@ -124,6 +115,7 @@ FIGURES = {"energy_levels": energy_levels, "talent_flows": talent_flows, "maturi
 
 def save_all(result, out_dir) -> list:
     """Write every figure as PNG into ``out_dir``; returns the paths."""
+    out_dir = Path(out_dir)
     use_cjk_font()
     paths = []
     for name, make in FIGURES.items():

@@ -21,11 +21,12 @@ class Preset:
     levers: dict[str, float]
 
 
-def load_presets(path: Path = PRESETS_FILE) -> dict[str, Preset]:
+def load_presets(path: str | Path = PRESETS_FILE) -> dict[str, Preset]:
     """Presets in file order, each validated against the lever schema.
 
     A preset may ``combine`` earlier presets (their levers merged in order) instead of repeating them.
     """
+    path = Path(path)
     with open(path, "rb") as fh:
         raw = tomllib.load(fh)
     base = default_config()

@@ -30,3 +30,27 @@ def repo_root():
     from pathlib import Path
 
     return Path(__file__).resolve().parents[1]
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_terminal_summary(terminalreporter):
+    """One closing line when browser tests were skipped (no Chromium/Playwright), naming the fix.
+
+    A wrapper around pytest's own summary so the line comes after the "short test summary info"
+    list (``-ra``), right above the final counts."""
+    import re
+
+    result = yield
+    skipped = [r for r in terminalreporter.stats.get("skipped", []) if "browser" in r.keywords]
+    if not skipped:
+        return result
+    longrepr = skipped[0].longrepr
+    reason = str(longrepr[2] if isinstance(longrepr, tuple) else longrepr).removeprefix("Skipped: ")
+    m = re.fullmatch(r"(.*) \((.*)\)", reason)  # browser_util: "/usr/bin/chromium not found (apt-get install chromium)"
+    why, fix = m.groups() if m else (reason, "apt-get install chromium")
+    if "chromium" in fix:
+        fix += " (or CHROMIUM=/path/to/chromium)"
+    n = len(skipped)
+    terminalreporter.write_line(f"{n} browser test{'s' * (n != 1)} skipped ({why}); enable them with: {fix}",
+                                yellow=True, bold=True)
+    return result

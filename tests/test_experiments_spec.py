@@ -35,13 +35,15 @@ def test_shipped_specs_validate_and_have_the_promised_size():
     """Every shipped spec loads and plans; paper_remedies uses the presets with >= 20 replicates;
     levers_lhs has >= 500 runs over all levers and uncertainties; sobol is a Sobol design."""
     mv = "test"
-    plans = {p.stem: (load_spec(p), design.build_plan(load_spec(p), mv)) for p in sorted(SPECS.glob("*.toml"))}
+    sweeps = [p for p in sorted(SPECS.glob("*.toml")) if not p.stem.startswith("calibrate")]  # fits: own spec
+    plans = {p.stem: (load_spec(p), design.build_plan(load_spec(p), mv)) for p in sweeps}
     assert {"paper_remedies", "levers_lhs", "sobol"} <= set(plans)
 
     spec, plan = plans["paper_remedies"]
     presets = sim.load_presets()
     assert spec.factor_names == ["package"] and list(spec.factor("package").values) == list(presets)
     assert spec.replicates >= 20 and spec.horizon == 40
+    assert spec.crn and plan.groupby("replicate")["seed"].nunique().eq(1).all()  # packages are paired
     first = plan[plan["package"] == "all_five"].iloc[0]
     cfg = design.point_config(spec, {"package": "all_five"})
     assert cfg.digest() == first["config_digest"]
