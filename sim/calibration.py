@@ -86,6 +86,19 @@ def _run_measures(m) -> dict[str, float]:
     }
 
 
+def target_measures(config: Config | None = None, seed: int = 1) -> dict[str, float]:
+    """The dynamic measures (calibration targets) of one status-quo-style run of ``config``.
+
+    What a calibration fit compares with ``configs/calibration.toml [targets]`` (``experiments.calibration``).
+    """
+    from sim.model import ClusterModel
+
+    m = ClusterModel(config=config or load_config(), rng=int(seed))
+    while m.running:
+        m.step()
+    return {k: float(v) for k, v in _run_measures(m).items()}
+
+
 def measure(config: Config | None = None, seeds=None, progress: Callable | None = None) -> dict[str, float]:
     """Model values for every calibration target (dynamics averaged over seeds)."""
     from sim.model import ClusterModel

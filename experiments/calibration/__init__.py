@@ -1,0 +1,16 @@
+"""Calibration as inference: ABC-SMC (pyabc) fits of behavioural coefficients to calibration targets.
+
+    spec    read and validate a calibration spec (TOML)              -> CalibrationSpec
+    fit     the resumable pyabc fit (SQLite history under results/<name>/)
+    report  posterior.parquet, posterior predictive, identifiability, figures, calibration_report.md
+
+``python -m experiments calibrate configs/experiments/calibrate_smoke.toml`` runs one. The fit calls
+``sim.calibration.target_measures`` only; ``sim`` knows nothing of pyabc.
+"""
+
+from experiments.calibration.fit import FitResult, run_fit
+from experiments.calibration.report import write_outputs
+from experiments.calibration.spec import CalibrationSpec, load_calibration_spec, parse_calibration_spec
+
+__all__ = ["CalibrationSpec", "FitResult", "load_calibration_spec", "parse_calibration_spec", "run_fit",
+           "write_outputs"]

@@ -1,0 +1,215 @@
+"""ABC-SMC fit of behavioural coefficients to the calibration targets, with pyabc (resumable).
+
+* Prior: uniform over each fitted uncertainty's range in ``configs/parameters.toml``.
+* Model: a particle's values override the base scenario; ``seeds_per_particle`` runs (seeds derived
+  from the spec seed and the particle's values, so an evaluation is reproducible) are averaged by
+  ``sim.calibration.target_measures``: model stochasticity enters every evaluation.
+* Distance: Euclidean over the targets, each deviation in units of its tolerance (half its band in
+  ``configs/calibration.toml``), so a target is as important as its source is precise.
+* Epsilon: pyabc's median schedule. The fit stops after ``generations``, or when epsilon fell by less
+  than ``min_eps_diff`` tolerances from one generation to the next (pyabc's ``min_eps_diff``).
+* History: pyabc's SQLite database ``results/<name>/abc.db`` is the resumable record; ``fit.json``
+  beside it names the pyabc run and the spec digest. Re-running the same command after a kill loads
+  that run and continues with the generations still missing (a generation cut short is sampled again).
+* Executors: local processes (pyabc ``MulticoreEvalParallelSampler``), or a Dask cluster through
+  pyabc's ``DaskDistributedSampler``.
+
+Only ``sim.calibration.target_measures`` (which steps a ``ClusterModel``) is called; ``sim`` knows
+nothing of pyabc.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from experiments.calibration.spec import CalibrationSpec
+from experiments.spec import SpecError
+
+PENALTY = 1e3  # tolerances of deviation counted for a target the run could not measure (NaN)
+
+
+class FitModel:
+    """pyabc model: particle -> mean target measures over ``seeds_per_particle`` runs (picklable)."""
+
+    def __init__(self, spec: CalibrationSpec):
+        self.spec = spec
+        self.names = [t.name for t in spec.targets]
+
+    def seeds(self, particle: dict) -> list[int]:
+        key = json.dumps({k: round(float(v), 12) for k, v in sorted(particle.items())})
+        digest = int(hashlib.sha256(f"{self.spec.seed}|{key}".encode()).hexdigest()[:15], 16)
+        ss = np.random.SeedSequence([self.spec.seed, digest])
+        return [int(s.generate_state(1, np.uint64)[0] % (2**63)) for s in ss.spawn(self.spec.seeds_per_particle)]
+
+    def __call__(self, particle: dict) -> dict[str, float]:
+        from sim.calibration import target_measures
+
+        cfg = self.spec.base_config().with_overrides({k: float(v) for k, v in particle.items()})
+        runs = [target_measures(cfg, seed) for seed in self.seeds(particle)]
+        return {n: float(np.nanmean([r[n] for r in runs])) if any(np.isfinite(r[n]) for r in runs) else math.nan
+                for n in self.names}
+
+
+def scaled_distance(spec: CalibrationSpec) -> Callable[[dict, dict], float]:
+    tol = {t.name: t.tolerance for t in spec.targets}
+
+    def distance(x: dict, x0: dict) -> float:
+        total = 0.0
+        for name, scale in tol.items():
+            d = (x[name] - x0[name]) / scale
+            total += PENALTY**2 if not np.isfinite(d) else d * d
+        return math.sqrt(total)
+
+    return distance
+
+
+class _Progress(logging.Handler):
+    """One line per finished generation from pyabc's log: epsilon, acceptance, time, ETA."""
+
+    _eps = re.compile(r"^t: (\d+), eps: ([0-9]+(?:\.[0-9]+)?(?:e[+-]?[0-9]+)?|inf)")
+    _acc = re.compile(r"^Accepted: (\d+) / (\d+) = ")
+
+    def __init__(self, spec: CalibrationSpec, log: Callable[[str], None]):
+        super().__init__(logging.INFO)
+        self.spec, self.log = spec, log
+        self.done, self.eps, self.prev, self.times, self.t0 = 0, math.nan, math.nan, [], time.perf_counter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        msg = record.getMessage()
+        if m := self._eps.match(msg):
+            self.eps = float(m.group(2))
+        elif m := self._acc.match(msg):
+            accepted, simulated = int(m.group(1)), int(m.group(2))
+            now = time.perf_counter()
+            self.times.append(now - self.t0)
+            self.t0 = now
+            self.done += 1
+            left = self.spec.generations - self.done
+            change = "" if not np.isfinite(self.prev) else f" ({self.eps - self.prev:+.3g})"
+            self.log(f"{self.spec.name}: generation {self.done}/{self.spec.generations}: epsilon {self.eps:.4g}{change}, "
+                     f"acceptance {accepted / max(simulated, 1):.2f} ({simulated} simulations), "
+                     f"{self.times[-1]:.1f} s; ETA {np.mean(self.times) * left / 60:.1f} min")
+            self.prev = self.eps
+
+
+@dataclass
+class FitResult:
+    root: Path
+    db: Path
+    run_id: int
+    generations: int
+    wall_s: float
+    resumed: bool
+    stopped: str
+
+
+def _prior(spec: CalibrationSpec):
+    import pyabc
+
+    return pyabc.Distribution(**{n: pyabc.RV("uniform", lo, hi - lo) for n, (lo, hi) in spec.priors().items()})
+
+
+def _sampler(workers: int | None, dask: str | None):
+    import pyabc
+
+    if dask:
+        from distributed import Client
+
+        client = Client(dask) if dask != "local" else Client(n_workers=workers or os.cpu_count(), threads_per_worker=1,
+                                                             dashboard_address="127.0.0.1:0")
+        return pyabc.sampler.DaskDistributedSampler(dask_client=client), client
+    n = workers or os.cpu_count() or 1
+    if n <= 1:
+        return pyabc.sampler.SingleCoreSampler(), None
+    return pyabc.sampler.MulticoreEvalParallelSampler(n_procs=n), None
+
+
+def _abc(spec: CalibrationSpec, sampler):
+    import pyabc
+
+    return pyabc.ABCSMC(FitModel(spec), _prior(spec), scaled_distance(spec), population_size=spec.population,
+                        sampler=sampler)
+
+
+def observed(spec: CalibrationSpec) -> dict[str, float]:
+    return {t.name: t.value for t in spec.targets}
+
+
+def run_fit(spec: CalibrationSpec, out: Path | None = None, workers: int | None = None, dask: str | None = None,
+            force: bool = False, log: Callable[[str], None] = print) -> FitResult:
+    """Fit (or resume fitting) ``spec``; returns where its history is. Progress lines go to ``log``."""
+    import pyabc
+
+    root = Path(out) if out is not None else Path("results") / spec.name
+    root.mkdir(parents=True, exist_ok=True)
+    db, meta_path = root / "abc.db", root / "fit.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else None
+    if meta and meta.get("digest") != spec.digest():
+        if not force:
+            raise SpecError(f"{root} holds a fit of another spec ({meta.get('spec')}, digest {meta.get('digest')}); "
+                            f"use another --out, or --force to start again")
+        for f in (db, meta_path):
+            f.unlink(missing_ok=True)
+        meta = None
+    sampler, client = _sampler(workers, dask)
+    start = time.perf_counter()
+    progress = _Progress(spec, log)
+    abc_log = logging.getLogger("ABC")
+    quiet = {h: h.level for h in abc_log.handlers}  # pyabc's own lines give way to one line per generation
+    for h in quiet:
+        h.setLevel(logging.WARNING)
+    abc_log.addHandler(progress)
+    abc_log.setLevel(logging.INFO)
+    try:
+        abc = _abc(spec, sampler)
+        resumed = bool(meta and db.is_file())
+        if resumed:
+            history = abc.load(f"sqlite:///{db}", meta["run_id"])
+        else:
+            db.unlink(missing_ok=True)
+            history = abc.new(f"sqlite:///{db}", observed(spec))
+            meta = {"spec": str(spec.path or spec.name), "digest": spec.digest(), "run_id": history.id}
+            meta_path.write_text(json.dumps(meta, indent=2))
+        done = history.max_t + 1 if history.max_t is not None and history.max_t >= 0 else 0
+        progress.done = done
+        if resumed:
+            log(f"{spec.name}: resuming pyabc run {history.id} after {done} of {spec.generations} generations")
+        stopped = "generations"
+        if done < spec.generations:  # one call: pyabc adapts epsilon across the generations of a call
+            history = abc.run(max_nr_populations=spec.generations - done, min_eps_diff=spec.min_eps_diff)
+            done = history.max_t + 1
+            if done < spec.generations:
+                stopped = f"epsilon improved by less than {spec.min_eps_diff:g} tolerances"
+        meta["stopped"] = stopped
+        meta_path.write_text(json.dumps(meta, indent=2))
+        return FitResult(root=root, db=db, run_id=int(meta["run_id"]), generations=done,
+                         wall_s=time.perf_counter() - start, resumed=resumed, stopped=stopped)
+    finally:
+        abc_log.removeHandler(progress)
+        for h, level in quiet.items():
+            h.setLevel(level)
+        if client is not None:
+            client.close()
+
+
+def posterior(db: Path, run_id: int):
+    """The last generation's particles: DataFrame of parameter columns plus ``weight`` (sums to 1)."""
+    import pyabc
+
+    history = pyabc.History(f"sqlite:///{db}", _id=run_id, create=False)
+    df, w = history.get_distribution(m=0, t=history.max_t)
+    out = df.reset_index(drop=True).copy()
+    out.columns.name = None
+    out["weight"] = np.asarray(w, float) / np.sum(w)
+    return out, history
