@@ -14,6 +14,7 @@ import copy
 import difflib
 import hashlib
 import json
+import numbers
 import os
 import re
 import stat
@@ -22,6 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 PARAMETERS_FILE = CONFIG_DIR / "parameters.toml"
@@ -86,7 +89,8 @@ class Parameter:
             if not isinstance(value, bool):
                 raise ConfigError(f"{where}: {value!r} is not allowed; {self.name} must be true or false")
             return value
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        # any real number type (Python, numpy scalars such as np.int64 / np.float32), never a bool
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
             raise ConfigError(
                 f"{where}: {value!r} is not a number; {self.name} is a number in [{self.low}, {self.high}] ({self.unit})"
             )
@@ -94,7 +98,12 @@ class Parameter:
             raise ConfigError(
                 f"{where}: {value!r} is out of range; allowed [{self.low}, {self.high}] ({self.unit})"
             )
-        return int(value) if isinstance(self.default, int) else float(value)
+        if isinstance(self.default, int):
+            if value != int(value):
+                raise ConfigError(f"{where}: {value!r} is not a whole number; {self.name} is an integer in "
+                                  f"[{self.low}, {self.high}] ({self.unit})")
+            return int(value)
+        return float(value)
 
 
 def load_schema(path: str | Path = PARAMETERS_FILE) -> dict[str, Parameter]:

@@ -168,7 +168,48 @@ def _last(name):
     return report
 
 
+def _cumulative(name):
+    def report(m):
+        return float(sum(m.recorder.city[name]))
+
+    report.__name__ = f"{name}_total"
+    return report
+
+
+def _six(m) -> np.ndarray:
+    return np.array([k != "other" for k in m.cluster_keys])
+
+
+def tiers_climbed(m) -> int:
+    """Tiers the six clusters together climbed since the start (can be negative)."""
+    six = _six(m)
+    return int((m.energy_tier[six] - m.initial_tier[six]).sum())
+
+
+def n_national_clusters(m) -> int:
+    """How many of the six clusters have reached the national tier (3) at some quarter so far."""
+    return int((m.max_tier[_six(m)] >= 3).sum())
+
+
+def any_national(m) -> bool:
+    return n_national_clusters(m) > 0
+
+
+def latest_cohort_retention(m) -> float:
+    """Share of the latest graduate cohort still living in the city now (NaN before the first graduation)."""
+    t = m.talent
+    if not (t.cohort >= 0).any():
+        return float("nan")
+    cohort = t.cohort == t.cohort.max()
+    return float((cohort & (t.loc == Loc.CITY)).sum() / cohort.sum())
+
+
+# Mesa batch_run reporters: this quarter's values, and what a policy question needs at any step
+# (cumulative outflows, tiers climbed, national clusters, the latest cohort's retention).
 MODEL_REPORTERS = {name: _last(name) for name in (
     "talent_city", "graduate_retention", "outflow_beijing", "outflow_tianjin", "firms", "revenue",
     "mean_energy_index", "spending_total",
-)}
+)} | {f"{n}_total": _cumulative(n) for n in ("outflow_beijing", "outflow_tianjin", "outflow_elsewhere")} | {
+    "tiers_climbed_clusters": tiers_climbed, "n_national_clusters": n_national_clusters,
+    "any_national": any_national, "latest_cohort_retention": latest_cohort_retention,
+}

@@ -55,6 +55,8 @@ class ScenarioResult:
         out["tiers_climbed_total"] = int((end["energy_tier"] - start["energy_tier"]).sum())
         six = [k for k in end.index if k != "other"]  # the paper's six clusters
         out["tiers_climbed_clusters"] = int((end.loc[six, "energy_tier"] - start.loc[six, "energy_tier"]).sum())
+        out["n_national_clusters"] = int(sum(out[f"reached_national_{k}"] for k in six))
+        out["any_national"] = out["n_national_clusters"] > 0
         grads = city["graduates"].sum()
         out["graduate_retention"] = float(city["graduates_retained"].sum() / grads) if grads else np.nan
         for name in ("beijing", "tianjin"):

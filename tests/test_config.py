@@ -85,3 +85,17 @@ def test_presets_cover_each_remedy_group_and_all_five():
     for key in ("coordinate", "cultivate", "extend_chain", "digital", "factors"):
         union.update(presets[key].levers)
     assert presets["all_five"].levers == union
+
+
+def test_numpy_numbers_are_accepted_and_integers_checked():
+    """EMA Workbench passes numpy scalars (IntegerParameter -> np.int64): any real number type is a number."""
+    import numpy as np
+
+    cfg = sim.load_config().with_overrides({"retirement_age": np.int64(60), "beta_wage": np.float32(2.5),
+                                            "training_quarters": np.int32(5)})
+    assert cfg["retirement_age"] == 60.0 and cfg["beta_wage"] == 2.5 and cfg["training_quarters"] == 5
+    assert isinstance(cfg["training_quarters"], int)
+    with pytest.raises(sim.ConfigError, match="not a number"):
+        sim.load_config().with_overrides({"beta_wage": np.bool_(True)})
+    with pytest.raises(sim.ConfigError, match="whole number"):
+        sim.load_config().with_overrides({"training_quarters": 4.5})

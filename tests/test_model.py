@@ -135,6 +135,11 @@ def test_mesa_batch_run_sweeps_the_model():
     df = pd.DataFrame(rows)
     assert sorted(df["city_coordination"]) == [0.0, 1.0]
     assert {"talent_city", "graduate_retention", "mean_energy_index"} <= set(df.columns)
+    # the policy question at any step: cumulative outflows, tiers climbed, national clusters, retention
+    assert {"outflow_beijing_total", "tiers_climbed_clusters", "n_national_clusters", "any_national",
+            "latest_cohort_retention"} <= set(df.columns)
+    assert (df["outflow_beijing_total"] >= df["outflow_beijing"]).all()
+    assert df["latest_cohort_retention"].between(0, 1).all()  # a cohort graduates in quarter 2 (July)
 
 
 def test_property_layers_are_arrays_on_the_grid():
