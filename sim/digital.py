@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim import finance
+from sim import finance, links
 from sim.constants import SizeClass
 from sim.tables import allocate_budget, group_sum
 
@@ -90,9 +90,7 @@ def step(m) -> None:
     cost = np.clip(p["digital_cost_rate"] * annual * (1 + 0.5 * (mat - 1)), 5e5, 3e7)
     share_above = _share_above(m)[f.cluster[cand], mat - 1]
     mult = 1.0 + p["digital_peer_effect"] * share_above + p["benchmark_gain"] * p["benchmark_programme"]
-    members = f.alive & f.data_member
-    member_share = group_sum(f.cluster[members].astype(np.int64), None, m.n_clusters) / np.maximum(
-        group_sum(f.cluster[f.alive].astype(np.int64), None, m.n_clusters), 1.0)
+    member_share = links.member_share(m)
     data = exchange[cand] * member_share[f.cluster[cand]]
     gain = (prog["digital_horizon_years"] * 4.0 * f.value_added[cand] * p["digital_gain_per_level"]
             * (1.0 + p["data_sharing_gain"] * data) * mult)

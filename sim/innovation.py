@@ -83,7 +83,7 @@ def update_alignment(m) -> None:
 def university_spillover(m) -> np.ndarray:
     """Technology gain per quarter each firm receives from the universities (before the (1 - T) factor)."""
     f, p = m.firms, m.p
-    d = np.hypot(*(m.cell_km[f.cell][:, None, :] - m.univ_km[None, :, :]).transpose(2, 0, 1))  # (firms, univ)
+    d = links.university_km(m, np.arange(len(f)))  # (firms, universities)
     lam = p["spillover_decay_km"] * (1.0 + f.shared)  # experts reached through the sharing platform
     weight = np.array([u.graduates_per_year for u in m.universities], float)
     weight /= weight.max()

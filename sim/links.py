@@ -42,6 +42,21 @@ from sim.tables import group_sum
 SUPPLIER_SEGMENTS = (0, 1)  # core parts, processing & assembly
 
 
+def member_share(m) -> np.ndarray:
+    """Per cluster: share of its alive firms that are members of the data-sharing centre."""
+    f = m.firms
+    a = f.alive
+    members = a & f.data_member
+    return group_sum(f.cluster[members].astype(np.int64), None, m.n_clusters) / np.maximum(
+        group_sum(f.cluster[a].astype(np.int64), None, m.n_clusters), 1.0)
+
+
+def university_km(m, rows: np.ndarray) -> np.ndarray:
+    """(len(rows), universities) km from each firm row to each university."""
+    d = m.cell_km[m.firms.cell[rows]][:, None, :] - m.univ_km[None, :, :]
+    return np.hypot(d[..., 0], d[..., 1])
+
+
 def supplier_slots(m) -> np.ndarray:
     """Local suppliers each firm can source from (integer per row)."""
     f, p = m.firms, m.p
@@ -131,8 +146,7 @@ def _iur_eligible(m) -> np.ndarray:
 
 
 def _pick_university(m, idx: np.ndarray) -> np.ndarray:
-    f = m.firms
-    d = np.hypot(*(m.cell_km[f.cell[idx]][:, None, :] - m.univ_km[None, :, :]).transpose(2, 0, 1))
+    d = university_km(m, idx)
     size = np.array([u.graduates_per_year for u in m.universities], float)
     w = size[None, :] * np.exp(-d / m.p["spillover_decay_km"])
     cum = np.cumsum(w / w.sum(axis=1, keepdims=True), axis=1)
@@ -169,9 +183,7 @@ def _data_exchange(m) -> None:
     centre = p["data_sharing_centre"]
     if centre <= 0:
         return
-    members = a & f.data_member
-    share = group_sum(f.cluster[members].astype(np.int64), None, m.n_clusters) / np.maximum(
-        group_sum(f.cluster[a].astype(np.int64), None, m.n_clusters), 1.0)
+    share = member_share(m)
     chance = p["data_join_rate"] * centre * (1.0 + p["data_network_effect"] * share[f.cluster])
     join = a & ~f.data_member & (f.maturity >= 2) & (rng.random(len(f)) < chance)
     f.data_member[join] = True
