@@ -1,5 +1,8 @@
-"""The city map: district raster with names and coast, firms, universities, government seats, and
-the quarter's talent flows to Beijing and Tianjin drawn as arrows at the map's western edge.
+"""The city map: district raster with the real district outlines and names, firms, universities,
+government seats, and the quarter's talent flows to Beijing and Tianjin drawn as arrows at the map's
+western edge. Outlines come from the committed GeoJSON of ``configs/map/`` (AMap polygons, see its
+README) via :func:`sim.plots.draw_district_outlines`; the ETDZ and the Beidaihe New Area have no
+polygon and are drawn dashed along their raster cells.
 
 The raster is drawn with ``imshow`` (one image, cheap at any size; Mesa's Altair space drawer fails
 above 5,000 cells). Grid convention as in the model: column ``x`` runs east, row ``y`` runs south
@@ -20,6 +23,7 @@ import pandas as pd
 from app import fonts  # noqa: F401
 from app.charts import DEST_COLOURS, cluster_colours, layered
 from app.i18n import Lang, cluster_label, destination_label, district_label, pick, t
+from sim import plots as sim_plots
 from matplotlib import patheffects
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -77,10 +81,7 @@ def _draw_static(fig: Figure, layout, universities, governments, lang: Lang):
     h, w = layout.district.shape
     ax.imshow(background(layout), origin="upper", extent=(-0.5, w - 0.5, h - 0.5, -0.5),
               interpolation="nearest")
-    ax.contour(np.arange(w), np.arange(h), np.asarray(layout.sea, dtype=float), levels=[0.5],
-               colors="#4a7fa8", linewidths=0.9)
-    ax.contour(np.arange(w), np.arange(h), layout.district,
-               levels=np.arange(-0.5, len(layout.district_names)), colors="#b5ad9c", linewidths=0.4)
+    sim_plots.draw_district_outlines(ax, layout, colour="#8f8774", lw=0.6, zone_colour="#a0762a")
     for name, (cx, cy) in _centroids(layout).items():
         ax.text(cx, cy, district_label(name, lang), fontsize=7.5, ha="center", va="center", color="#555",
                 path_effects=HALO, zorder=2)

@@ -2,11 +2,15 @@
 
 :func:`validate_city` checks the file's shape (required fields, lengths, shares summing to 1) so a
 mistake is reported by name at load time. :class:`CityLayout` turns the raster into numpy arrays the
-model uses (district index per cell, land mask, cell coordinates in km).
+model uses (district index per cell, land mask, cell coordinates in km). :func:`district_outlines`
+reads the district outlines (GeoJSON named in the raster header) for figures; the model's rules use
+the raster only. Both files are built from AMap polygons by ``tools/make_map.py``
+(``configs/map/README.md``).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +21,7 @@ import numpy as np
 from sim.config import CONFIG_DIR, ConfigError
 
 _HEADER = re.compile(r"cell_km = ([\d.]+); lat ([\d.]+)-([\d.]+) N, lon ([\d.]+)-([\d.]+) E")
+_OUTLINES = re.compile(r"^#\s*outlines\s*=\s*(\S+)\s*$")
 SEA = "~"
 OUTSIDE = "."
 
@@ -101,6 +106,7 @@ class CityLayout:
     cell_km: float
     district_names: tuple[str, ...]
     bounds: tuple[float, float, float, float]  # lat_south, lat_north, lon_west, lon_east (degrees)
+    outlines: Path | None = None  # GeoJSON of district outlines (raster header ``# outlines = file``)
 
     @property
     def land(self) -> np.ndarray:
@@ -126,6 +132,27 @@ class CityLayout:
         rr, cc = np.divmod(cells, w)
         return int(cells[np.argmin((rr + 0.5 - r) ** 2 + (cc + 0.5 - c) ** 2)])
 
+    def grid_xy(self, lat, lon) -> tuple[np.ndarray, np.ndarray]:
+        """Fractional raster position of points (degrees): x = column, y = row (south-going); cell
+        ``(r, c)`` has its centre at ``(c, r)`` and spans ``c - 0.5 .. c + 0.5`` (as ``imshow`` with
+        ``extent=(-0.5, w - 0.5, h - 0.5, -0.5)``). Linear in lat/lon, like :meth:`cell_of`."""
+        lat0, lat1, lon0, lon1 = self.bounds
+        h, w = self.shape
+        x = (np.asarray(lon, float) - lon0) / (lon1 - lon0) * w - 0.5
+        y = (lat1 - np.asarray(lat, float)) / (lat1 - lat0) * h - 0.5
+        return x, y
+
+    def cell_edges(self, d: int) -> np.ndarray:
+        """(n, 2, 2) segments ``[[x0, y0], [x1, y1]]`` of the cell edges around district ``d``, in the
+        raster position of :meth:`grid_xy`: the district's outline as the raster draws it."""
+        m = np.pad(self.district == d, 1)
+        segs = []
+        rr, cc = np.nonzero(m[1:, 1:-1] != m[:-1, 1:-1])  # horizontal edge above raster row rr
+        segs += [[[c - 0.5, r - 0.5], [c + 0.5, r - 0.5]] for r, c in zip(rr, cc)]
+        rr, cc = np.nonzero(m[1:-1, 1:] != m[1:-1, :-1])  # vertical edge left of raster column cc
+        segs += [[[c - 0.5, r - 0.5], [c - 0.5, r + 0.5]] for r, c in zip(rr, cc)]
+        return np.array(segs, dtype=float).reshape(-1, 2, 2)
+
     def km_coords(self) -> np.ndarray:
         """(n_cells, 2) array of cell centres in km (x east, y north), flat row-major order."""
         h, w = self.shape
@@ -137,7 +164,7 @@ def load_layout(city: dict[str, Any], map_file: str) -> CityLayout:
     """Read the raster file named in ``[scenario] map`` (relative to ``configs/``)."""
     path = Path(CONFIG_DIR) / map_file
     lines = [ln.rstrip("\n") for ln in path.read_text(encoding="utf-8").splitlines()]
-    cell_km, bounds = None, None
+    cell_km, bounds, outlines = None, None, None
     rows = []
     for ln in lines:
         if ln.startswith("#"):
@@ -145,6 +172,11 @@ def load_layout(city: dict[str, Any], map_file: str) -> CityLayout:
             if m:
                 cell_km = float(m.group(1))
                 bounds = tuple(float(m.group(i)) for i in range(2, 6))
+            o = _OUTLINES.match(ln)
+            if o:
+                outlines = path.parent / o.group(1)
+                if not outlines.is_file():
+                    raise ConfigError(f"{path}: header names outlines {o.group(1)!r}, not found beside it")
             continue
         if ln:
             rows.append(ln)
@@ -164,4 +196,46 @@ def load_layout(city: dict[str, Any], map_file: str) -> CityLayout:
     missing = [n for n, i in zip(names, range(len(names))) if not (district == i).any()]
     if missing:
         raise ConfigError(f"{path}: districts without cells: {missing}")
-    return CityLayout(district=district, sea=grid == SEA, cell_km=cell_km, district_names=names, bounds=bounds)
+    return CityLayout(district=district, sea=grid == SEA, cell_km=cell_km, district_names=names, bounds=bounds,
+                      outlines=outlines)
+
+
+def read_outlines(path: Path | str) -> list[dict[str, Any]]:
+    """Features of an outlines GeoJSON: ``{"properties": {...}, "polygons": [[ring, hole, ...], ...]}``,
+    each ring an (n, 2) lon/lat array (degrees; AMap GCJ-02, see ``configs/map/README.md``), closed
+    (last point = first). Raises ConfigError naming the file if it is not a FeatureCollection of
+    Polygon / MultiPolygon features."""
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        out = []
+        for f in doc["features"]:
+            geom = f["geometry"]
+            if geom["type"] not in ("Polygon", "MultiPolygon"):
+                raise ValueError(f"geometry type {geom['type']!r}")
+            polys = geom["coordinates"] if geom["type"] == "MultiPolygon" else [geom["coordinates"]]
+            out.append({"properties": dict(f.get("properties") or {}),
+                        "polygons": [[np.asarray(r, dtype=float).reshape(-1, 2) for r in p] for p in polys]})
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{path}: not a GeoJSON FeatureCollection of (Multi)Polygons: {exc}") from None
+    return out
+
+
+def district_outlines(layout: CityLayout) -> dict[str, list[np.ndarray]]:
+    """District name -> rings ((n, 2) arrays of raster x, y as :meth:`CityLayout.grid_xy`) of the
+    real outlines in ``layout.outlines`` (features with ``kind = "district"`` whose ``name`` is a
+    district of the layout). Districts without a polygon (the ETDZ and the Beidaihe New Area, carved
+    from their hosts) are absent: draw them with :meth:`CityLayout.cell_edges`. Empty if the raster
+    names no outlines file."""
+    if layout.outlines is None:
+        return {}
+    out: dict[str, list[np.ndarray]] = {}
+    for f in read_outlines(layout.outlines):
+        name = f["properties"].get("name")
+        if f["properties"].get("kind", "district") != "district" or name not in layout.district_names:
+            continue
+        for poly in f["polygons"]:
+            for ring in poly:
+                x, y = layout.grid_xy(ring[:, 1], ring[:, 0])
+                out.setdefault(name, []).append(np.column_stack([x, y]))
+    return out

@@ -136,7 +136,8 @@ def _run(args) -> int:
           f"Tianjin {s['outflow_tianjin_total']:,.0f}, elsewhere {s['outflow_elsewhere_total']:,.0f} persons")
     tiers = ", ".join(f"{k} {s[f'energy_tier_final_{k}']}" for k in cfg.city["clusters"])
     print(f"  energy tiers at the end (0 emerging .. 4 world-class): {tiers}")
-    print("  tables: city/clusters/districts .parquet + .csv; plots: energy_levels.png talent_flows.png maturity.png")
+    print("  tables: city/clusters/districts .parquet + .csv; plots: energy_levels.png talent_flows.png maturity.png "
+          "district_map.png")
     return 0
 
 

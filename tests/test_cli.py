@@ -19,7 +19,7 @@ def test_run_writes_tables_and_plots(tmp_path, repo_root):
         pq = pd.read_parquet(out / f"{name}.parquet")
         csv = pd.read_csv(out / f"{name}.csv")
         assert len(pq) == len(csv) > 0
-    for png in ("energy_levels.png", "talent_flows.png", "maturity.png"):
+    for png in ("energy_levels.png", "talent_flows.png", "maturity.png", "district_map.png"):
         assert (out / png).stat().st_size > 10_000
     assert "quarter" in proc.stderr  # the progress bar
     assert str(out) in proc.stdout
