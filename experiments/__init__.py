@@ -8,17 +8,20 @@ The model is called through one function, ``sim.run_scenario(config, seed)``. Mo
     runner      run one task on a worker; errors become failed records
     executors   serial, local processes, Dask distributed
     store       Parquet results directory, atomic batches, resume
+                (``experiments.load(DIR[, table])``: one tidy DataFrame of the current design)
     sweep       the driver: plan, skip finished runs, run, write, progress
     analysis    confidence intervals, probabilities, cost-effectiveness, Sobol/Morris
     plots       matplotlib figures          report   report.md + tables + figures
     provenance  model version, git, packages, host
+    ema         the model as an EMA Workbench Model (levers, uncertainties, constants, outcomes)
+    decision/   scenario discovery (PRIM) and robustness (regret, satisficing) of a sweep
     cli         ``python -m experiments run | analyze | status | plan``
 
 See docs/experiments.md.
 """
 
 from experiments.spec import Spec, SpecError, load_spec, parse_spec
-from experiments.store import Store
+from experiments.store import Store, load
 from experiments.sweep import SweepResult, run_sweep
 
-__all__ = ["Spec", "SpecError", "Store", "SweepResult", "load_spec", "parse_spec", "run_sweep"]
+__all__ = ["Spec", "SpecError", "Store", "SweepResult", "load", "load_spec", "parse_spec", "run_sweep"]

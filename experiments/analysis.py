@@ -28,7 +28,7 @@ from experiments.spec import PACKAGE
 from experiments.store import Store
 
 NATIONAL_TIER = 3
-PLAN_COLUMNS = ("point", "replicate", "seed", "config_digest", "run_id")
+PLAN_COLUMNS = ("point", "replicate", "seed", "config_digest", "run_id", "draw")  # "draw": posterior draw of the replicate
 DEFAULT_SENSITIVITY = ("tiers_climbed_clusters", "energy_index_final_mean", "retention_3y", "outflow_beijing_total")
 
 
@@ -135,7 +135,9 @@ def proportion_ci(values: Sequence[bool] | pd.Series, level: float = 0.95) -> tu
     z = stats.norm.ppf(0.5 + level / 2)
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return n, p, max(0.0, centre - half), min(1.0, centre + half)
+    low = 0.0 if p == 0 else max(0.0, centre - half)  # exact at the ends (rounding left ~1e-17 above 0)
+    high = 1.0 if p == 1 else min(1.0, centre + half)
+    return n, p, low, high
 
 
 def _is_bool(s: pd.Series) -> bool:

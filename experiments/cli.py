@@ -1,16 +1,21 @@
-"""Command line: ``python -m experiments run | analyze | status | plan``.
+"""Command line: ``python -m experiments run | analyze | status | plan | discover | robustness | optimize``.
 
     python -m experiments run configs/experiments/NAME.toml [--workers N | --dask ADDR | --serial]
-                              [--retry-failed] [--out DIR] [--batch N] [--analyze] [--no-progress]
+                              [--retry-failed] [--out DIR] [--force] [--batch N] [--analyze] [--no-progress]
     python -m experiments analyze results/NAME
     python -m experiments status  results/NAME [--failed]
     python -m experiments plan    configs/experiments/NAME.toml
+    python -m experiments discover results/NAME --where "any_national == 0" [--box N]
+    python -m experiments robustness results/NAME [--goal "retention_3y >= 0.35" ...] [--outcome NAME ...]
     python -m experiments calibrate configs/experiments/calibrate_smoke.toml [--workers N | --dask ADDR]
+                              [--out DIR] [--force]
+    python -m experiments optimize configs/experiments/optimize.toml [--workers N | --dask ADDR | --serial]
                               [--out DIR] [--force]
 
 Exit status: 0 done (failed runs are recorded and reported, not fatal); 1 every run of the design
-failed; 2 a bad spec, a busy or missing results directory, an unreachable Dask scheduler, or bad
-arguments; 130 interrupted with Ctrl-C (finished runs are kept; the same command resumes).
+failed; 2 a bad spec, a busy or missing results directory, an unreachable or lost Dask scheduler
+(finished runs are kept; the same command resumes), or bad arguments; 130 interrupted with Ctrl-C
+(finished runs are kept; the same command resumes).
 """
 
 from __future__ import annotations
@@ -43,6 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--batch", type=int, default=16, metavar="N",
                      help="commit results every N runs (or every 2 s); 1 = every run (default 16)")
     run.add_argument("--analyze", action="store_true", help="analyse the results afterwards (writes report.md)")
+    run.add_argument("--force", action="store_true",
+                     help="the results folder holds another experiment: move it aside to a sibling folder first")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     an = sub.add_parser("analyze", help="tables, figures and report.md for a results directory")
@@ -52,8 +59,32 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("dir", type=Path)
     st.add_argument("--failed", action="store_true", help="list failed runs with the last line of their error")
 
+    di = sub.add_parser("discover", help="scenario discovery (PRIM): where a condition on the outcomes holds")
+    di.add_argument("dir", type=Path)
+    di.add_argument("--where", required=True, metavar="EXPR",
+                    help='condition on summary outcomes per run, e.g. "any_national == 0"')
+    di.add_argument("--box", type=int, metavar="N", help="box id on the peeling trajectory (default: best balance)")
+
+    ro = sub.add_parser("robustness", help="regret and satisficing of each policy across the futures of a sweep")
+    ro.add_argument("dir", type=Path)
+    ro.add_argument("--goal", action="append", metavar="EXPR",
+                    help="a goal per run, e.g. 'retention_3y >= 0.35' (repeat; default: the spec's "
+                         "[robustness] goals)")
+    ro.add_argument("--outcome", action="append", metavar="NAME", help="an outcome for regret (repeat)")
+
     pl = sub.add_parser("plan", help="validate a spec and show its design without running anything")
     pl.add_argument("spec", type=Path)
+
+    op = sub.add_parser("optimize", help="best lever values under a budget: many-objective search (resumable)")
+    op.add_argument("spec", type=Path, help="optimisation spec, e.g. configs/experiments/optimize_smoke.toml")
+    ox = op.add_mutually_exclusive_group()
+    ox.add_argument("--serial", action="store_true", help="run in this process, one run after another")
+    ox.add_argument("--dask", metavar="ADDR", help="Dask scheduler tcp://HOST:PORT, or 'local' for a LocalCluster")
+    op.add_argument("--workers", type=int, metavar="N",
+                    help="local worker processes (default: all cores); with --dask local: LocalCluster workers")
+    op.add_argument("--out", type=Path, help="results directory (default: results/<spec file name>)")
+    op.add_argument("--force", action="store_true",
+                    help="the folder holds something else or a checkpoint of another spec: move it aside first")
 
     ca = sub.add_parser("calibrate", help="fit (or resume fitting) a calibration spec with ABC-SMC (pyabc)")
     ca.add_argument("spec", type=Path, help="calibration spec, e.g. configs/experiments/calibrate_smoke.toml")
@@ -62,6 +93,8 @@ def _parser() -> argparse.ArgumentParser:
     cx.add_argument("--dask", metavar="ADDR", help="Dask scheduler tcp://HOST:PORT, or 'local'")
     ca.add_argument("--out", type=Path, help="results directory (default: results/<name>)")
     ca.add_argument("--force", action="store_true", help="replace a fit of another spec in the results directory")
+    ca.add_argument("--publish", nargs="?", const="configs/posterior.parquet", default=None, type=Path, metavar="PATH",
+                    help="also write the posterior as the model's (default configs/posterior.parquet + .json)")
     return p
 
 
@@ -77,9 +110,15 @@ def main(argv: list[str] | None = None) -> int:
                 return _status(args.dir, args.failed)
             case "plan":
                 return _plan(args.spec)
+            case "discover":
+                return _discover(args)
+            case "robustness":
+                return _robustness(args)
             case "calibrate":
                 return _calibrate(args)
-    except SpecError as exc:
+            case "optimize":
+                return _optimize(args)
+    except (SpecError, _DecisionError) as exc:  # a bad spec, or a question the results cannot answer
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except FileNotFoundError as exc:
@@ -89,6 +128,42 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     return EXIT_USAGE  # pragma: no cover - argparse requires a command
+
+
+class _DecisionError(ValueError):
+    """Stands for the errors of experiments.decision (imported lazily: EMA Workbench is slow to import)."""
+
+
+def _discover(args: argparse.Namespace) -> int:
+    from experiments.decision.discovery import DiscoveryError, discover
+    from experiments.decision.goals import ExpressionError
+
+    try:
+        res = discover(args.dir, args.where, box=args.box)
+    except (DiscoveryError, ExpressionError) as exc:
+        raise _DecisionError(str(exc)) from None
+    s = res.stats
+    print(f"{args.where!r} holds in {res.k} of {res.n} runs; PRIM box {res.box}: coverage {s['coverage']:.0%}, "
+          f"density {s['density']:.0%}, mass {s['mass']:.0%}, {len(res.limits)} restricted dimension(s)")
+    print(f"boxes: {args.dir / 'discovery' / 'boxes.csv'}   figures: {args.dir / 'discovery'}   "
+          f"report: {args.dir / 'report.md'}")
+    return EXIT_OK
+
+
+def _robustness(args: argparse.Namespace) -> int:
+    from experiments.decision.goals import ExpressionError
+    from experiments.decision.robustness import RobustnessError, robustness
+
+    try:
+        res = robustness(args.dir, goals=args.goal, outcomes=args.outcome)
+    except (RobustnessError, ExpressionError) as exc:
+        raise _DecisionError(str(exc)) from None
+    best = res.satisficing.sort_values("satisficing", ascending=False, kind="stable").iloc[0]
+    most = (f"meets every goal most often: {best['policy']} ({best['satisficing']:.0%} of its runs)"
+            if best["satisficing"] > 0 else "no policy meets every goal in any run")
+    print(f"{len(res.policies)} policies x {res.futures} futures; {most}")
+    print(f"tables: {args.dir / 'robustness'}   report: {args.dir / 'report.md'}")
+    return EXIT_OK
 
 
 def _check_out_dir(out: Path) -> None:
@@ -120,9 +195,9 @@ def _executor(args: argparse.Namespace):  # noqa: ANN202
 
 
 def _run(args: argparse.Namespace) -> int:
-    from experiments.executors import ExecutorError
+    from experiments.executors import ExecutorError, ExecutorLost
     from experiments.spec import load_spec
-    from experiments.store import StoreLocked
+    from experiments.store import FolderInUse, StoreLocked
     from experiments.sweep import default_out_dir, run_sweep
 
     spec = load_spec(args.spec)
@@ -134,8 +209,11 @@ def _run(args: argparse.Namespace) -> int:
     command = "python -m experiments " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     try:
         res = run_sweep(spec, out, executor, retry_failed=args.retry_failed, progress=not args.no_progress,
-                        batch=args.batch, command=command)
-    except (StoreLocked, ExecutorError) as exc:
+                        batch=args.batch, command=command, force=args.force)
+    except ExecutorLost as exc:  # the scheduler went away mid-sweep: finished runs saved, the rest pending
+        print(f"{exc}: {_saved(out)}; re-run the same command to resume", file=sys.stderr)
+        return EXIT_USAGE
+    except (StoreLocked, ExecutorError, FolderInUse) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -154,6 +232,49 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_ALL_FAILED if res.total and res.failed == res.total else EXIT_OK
 
 
+def _saved(out: Path) -> str:
+    """``203 of 210 runs done and saved`` (``, 2 failed`` when some are) for a partly run results folder."""
+    from experiments.store import Store
+
+    try:
+        s = Store(out).status()
+    except Exception:  # noqa: BLE001 - a folder we cannot read now still keeps what was committed
+        return "finished runs are saved"
+    failed = f", {s['failed']} failed" if s["failed"] else ""
+    return f"{s['done']} of {s['total']} runs done and saved{failed}"
+
+
+def _optimize(args: argparse.Namespace) -> int:
+    from experiments.decision.optimize import OptimizeError, default_out_dir, load_optimize_spec, optimize
+    from experiments.executors import ExecutorError, ExecutorLost
+    from experiments.store import StoreLocked
+
+    spec = load_optimize_spec(args.spec)
+    out = args.out or default_out_dir(spec)
+    _check_out_dir(out)
+    executor = _executor(args)
+    command = "python -m experiments " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    try:
+        res = optimize(spec, out, executor, force=args.force, command=command)
+    except ExecutorLost as exc:
+        print(f"{exc}: finished runs and generations are saved in {out}; re-run the same command to resume",
+              file=sys.stderr)
+        return EXIT_USAGE
+    except (OptimizeError, StoreLocked, ExecutorError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: finished runs and generations are saved in {out}; run the same command to resume",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    for c in res.cases:
+        print(f"{c.case.name}: {c.generation} generations, {len(c.evaluations)} candidates, "
+              f"{len(c.pareto)} non-dominated points within the constraints")
+    print(f"{res.runs} model runs this session ({res.reused} reused); pareto: {out / 'pareto.csv'}   "
+          f"report: {out / 'report.md'}")
+    return EXIT_OK
+
+
 def _calibrate(args: argparse.Namespace) -> int:
     from experiments.calibration import load_calibration_spec, run_fit, write_outputs
 
@@ -170,6 +291,13 @@ def _calibrate(args: argparse.Namespace) -> int:
     report = write_outputs(spec, fit)
     print(f"fit: {fit.generations} generations ({fit.stopped}) in {fit.wall_s / 60:.1f} min; history {fit.db}")
     print(f"posterior: {fit.root / 'posterior.parquet'}")
+    if args.publish is not None:
+        import pandas as pd
+
+        from experiments.calibration.publish import publish
+
+        dest = publish(spec, fit, pd.read_parquet(fit.root / "posterior.parquet"), args.publish)
+        print(f"published: {dest} and {dest.with_suffix('.json')} (check: python -m sim calibrate --posterior)")
     print(f"report: {report}")
     return EXIT_OK
 
@@ -179,7 +307,15 @@ def _analyze(root: Path) -> int:
     from experiments.spec import check_stored_analysis
 
     check_stored_analysis(root)
-    path = analyze(root)
+    try:
+        path = analyze(root)
+    except ValueError as exc:  # [robustness] of the spec that these results cannot answer (one line)
+        from experiments.decision.goals import ExpressionError
+        from experiments.decision.robustness import RobustnessError
+
+        if isinstance(exc, (RobustnessError, ExpressionError)):
+            raise _DecisionError(str(exc)) from None
+        raise
     print(f"report: {path}")
     print(f"figures: {path.parent / 'figures'}   tables: {path.parent / 'tables'}")
     return EXIT_OK
@@ -217,8 +353,13 @@ def _plan(path: Path) -> int:
 
     spec = load_spec(path)
     plan = design.build_plan(spec, model_version())
-    print(f"{spec.name}: {spec.design.kind}, {plan['point'].nunique()} points x {spec.replicates} replicates = "
-          f"{plan['run_id'].nunique()} runs, horizon {spec.horizon} quarters, seed {spec.seed}")
+    crossed = (f" ({spec.design.samples} samples crossed with {', '.join(spec.design.cross)})"
+               if spec.design.cross else "")
+    print(f"{spec.name}: {spec.design.kind}{crossed}, {plan['point'].nunique()} points x {spec.replicates} "
+          f"replicates = {plan['run_id'].nunique()} runs, horizon {spec.horizon} quarters, seed {spec.seed}")
     for f in spec.factors:
         print(f"  {f.kind:11s} {f.name}: {f.describe()}")
+    if spec.posterior is not None:
+        print(f"  posterior   {len(spec.posterior.parameters)} behavioural coefficients from {spec.posterior.path}: "
+              f"{spec.n_draws} draws, replicate r uses draw r % {spec.n_draws}")
     return EXIT_OK

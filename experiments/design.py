@@ -29,14 +29,19 @@ def salib_problem(spec: Spec) -> dict[str, Any]:
     return {"num_vars": len(spec.factors), "names": spec.factor_names, "bounds": [[0.0, 1.0]] * len(spec.factors)}
 
 
+def sampled_factors(spec: Spec) -> list:
+    """The factors a sampler draws: all but the ``[design] cross`` factors (lhs)."""
+    return [f for f in spec.factors if f.name not in spec.design.cross]
+
+
 def unit_sample(spec: Spec) -> np.ndarray | None:
-    """The design's unit-cube sample, shape (points, factors); None for a full factorial."""
+    """The design's unit-cube sample, shape (samples, sampled factors); None for a full factorial."""
     d, n = spec.design, spec.design.samples
     match d.kind:
         case "full_factorial":
             return None
         case "lhs":
-            return qmc.LatinHypercube(d=len(spec.factors), rng=seeds.design_rng(spec.seed)).random(n)
+            return qmc.LatinHypercube(d=len(sampled_factors(spec)), rng=seeds.design_rng(spec.seed)).random(n)
         case "sobol":
             return sobol_sample.sample(
                 salib_problem(spec), n, calc_second_order=d.second_order, seed=seeds.design_rng(spec.seed)
@@ -48,13 +53,19 @@ def unit_sample(spec: Spec) -> np.ndarray | None:
 
 def design_points(spec: Spec) -> pd.DataFrame:
     """One row per design point (index 0..n-1), a column per factor; ``u.<factor>`` unit columns for
-    sobol and morris (their analysis needs the sample matrix)."""
+    sobol and morris (their analysis needs the sample matrix). An lhs with ``[design] cross``: every
+    combination of the crossed factors' values (first varies slowest) with the same LHS rows."""
     names = spec.factor_names
     unit = unit_sample(spec)
     if unit is None:
         grids = [f.grid() for f in spec.factors]
         rows = list(itertools.product(*grids))  # first factor varies slowest
         points = pd.DataFrame(rows, columns=names) if names else pd.DataFrame(index=range(1))
+    elif spec.design.cross:
+        sampled = pd.DataFrame({f.name: f.from_unit(unit[:, j]) for j, f in enumerate(sampled_factors(spec))})
+        crossed = [f for f in spec.factors if f.name in spec.design.cross]
+        combos = pd.DataFrame(list(itertools.product(*[f.grid() for f in crossed])), columns=[f.name for f in crossed])
+        points = combos.merge(sampled, how="cross")[names]
     else:
         points = pd.DataFrame({f.name: f.from_unit(unit[:, j]) for j, f in enumerate(spec.factors)})
         if spec.design.kind in ("sobol", "morris"):
@@ -69,9 +80,12 @@ def factor_values(spec: Spec, row: Mapping[str, Any]) -> dict[str, Any]:
     return {name: _py(row[name]) for name in spec.factor_names}
 
 
-def point_config(spec: Spec, values: Mapping[str, Any], presets: Mapping[str, sim.Preset] | None = None) -> sim.Config:
-    """The resolved scenario config of a design point: base, then the package's levers, then factors."""
-    overrides: dict[str, Any] = {}
+def point_config(spec: Spec, values: Mapping[str, Any], presets: Mapping[str, sim.Preset] | None = None,
+                 draw: int | None = None) -> sim.Config:
+    """The resolved scenario config of a design point: base, then the posterior draw's behavioural
+    coefficients (when the spec draws from a posterior), then the package's levers, then factors (a
+    factor that is also a fitted coefficient overrides the draw)."""
+    overrides: dict[str, Any] = dict(spec.draw_values(draw))
     settings: dict[str, Any] = {}
     if PACKAGE in values:
         presets = presets if presets is not None else sim.load_presets()
@@ -87,25 +101,31 @@ def point_config(spec: Spec, values: Mapping[str, Any], presets: Mapping[str, si
 def build_plan(spec: Spec, model_version: str) -> pd.DataFrame:
     """Every run of the experiment: one row per (point, replicate) with seed and run id.
 
-    Columns: point, replicate, seed, config_digest, run_id, then the factor values (and unit columns).
-    Validates every point's config (a value the schema rejects raises :class:`SpecError`).
+    Columns: point, replicate, seed, config_digest, run_id, then the factor values (and unit columns);
+    with a posterior, ``draw`` (replicate r runs with draw r % n_draws: paired across points, like
+    the seed under ``crn``). Validates every point's config (a value the schema rejects raises
+    :class:`SpecError`).
     """
     points = design_points(spec)
     presets = sim.load_presets()
     rows: list[dict[str, Any]] = []
     for point, row in zip(points.index, points.to_dict("records"), strict=True):
         values = factor_values(spec, row)
-        try:
-            digest = point_config(spec, values, presets).digest()
-        except sim.ConfigError as exc:
-            raise SpecError(f"design point {point} {values}: {exc}") from None
+        digests: dict[int | None, str] = {}
         key = None if spec.crn else seeds.point_key(values)
         extra = {c: row[c] for c in points.columns if c.startswith(UNIT_PREFIX)}
         for r in range(spec.replicates):
+            draw = spec.draw_of(r)
+            if draw not in digests:
+                try:
+                    digests[draw] = point_config(spec, values, presets, draw).digest()
+                except sim.ConfigError as exc:
+                    raise SpecError(f"design point {point} {values}: {exc}") from None
             seed = seeds.run_seed(spec.seed, key, r)
+            posterior = {} if draw is None else {"draw": draw}
             rows.append({
-                "point": int(point), "replicate": r, "seed": seed, "config_digest": digest,
-                "run_id": seeds.run_id(digest, seed, model_version), **values, **extra,
+                "point": int(point), "replicate": r, "seed": seed, "config_digest": digests[draw],
+                "run_id": seeds.run_id(digests[draw], seed, model_version), **posterior, **values, **extra,
             })
     plan = pd.DataFrame(rows)
     plan["seed"] = plan["seed"].astype("int64")

@@ -20,7 +20,7 @@ import pandas as pd
 
 import sim
 import sim.energy
-from experiments import analysis, plots, provenance
+from experiments import analysis, effects, plots, provenance
 from experiments.spec import PACKAGE
 
 OUTCOME_LABELS = {
@@ -120,10 +120,37 @@ def analyze(root: str | Path) -> Path:
                         "Morris screening: mu* (mean absolute elementary effect) with bootstrap 95% CI; "
                         "sigma (|) signals interactions or non-linearity."))
 
-    text = _markdown(sw, grouping, order, table, any_nat, year, ce, sens, sens_notes, fails, figures, labels)
+    pe = effects.paired_effects(sw)
+    effects_lines: list[str] = []
+    if pe is not None:
+        pe.effects.to_csv(tabs / "paired_effects.csv", index=False)
+        pe.best.to_csv(tabs / "p_best.csv", index=False)
+        effect_labels = OUTCOME_LABELS | {"spending_total": "public spending (亿 yuan)"}
+        effects_lines = effects.markdown(pe, effect_labels)
+        fig = plots.paired_effects(pe.effects, effect_labels,
+                                   analysis.package_labels(), figs / "paired_effects.png", scales={"spending_total": 1e8})
+        effects_lines += [f"![Paired effects]({fig.relative_to(root).as_posix()})", "",
+                          "*Paired effects against the status quo.* Dot: mean; thick bar: 95% CI of the mean; thin "
+                          "bar: 5-95% of the effect across worlds (posterior draws x seeds); P: share of worlds where "
+                          "the package is better.", ""]
+    text = _markdown(sw, grouping, order, table, any_nat, year, ce, sens, sens_notes, fails, figures, labels,
+                     effects_lines)
+    text = _decision_sections(sw, text)
     path = root / "report.md"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def _decision_sections(sw: analysis.Sweep, text: str) -> str:
+    """Robustness (when the spec has ``[robustness] goals``) and the saved discovery / robustness sections."""
+    from experiments.decision import sections
+
+    rob = sw.raw.get("robustness")
+    if isinstance(rob, dict) and rob.get("goals"):
+        from experiments.decision.robustness import robustness
+
+        robustness(sw.root)
+    return sections.with_saved(sw.root, text)
 
 
 def _any_national(reached: pd.DataFrame, runs: pd.DataFrame, order: Sequence[str]) -> pd.DataFrame:
@@ -154,7 +181,8 @@ def _ci(m: float, lo: float, hi: float, scale: float = 1.0, digits: int = 3) -> 
 
 def _markdown(sw: analysis.Sweep, grouping: str, order: Sequence[str], table: pd.DataFrame, any_nat: pd.DataFrame,
               year: float, ce: pd.DataFrame, sens: pd.DataFrame, sens_notes: dict[str, Any], fails: pd.DataFrame,
-              figures: list[tuple[Path | None, str]], labels: dict[str, str]) -> str:
+              figures: list[tuple[Path | None, str]], labels: dict[str, str],
+              effects_lines: Sequence[str] = ()) -> str:
     exp = sw.raw.get("experiment", {})
     counts = sw.counts()
     prov = sw.provenance
@@ -215,6 +243,7 @@ def _markdown(sw: analysis.Sweep, grouping: str, order: Sequence[str], table: pd
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "Full table (every summary outcome): `tables/outcomes_by_group.csv`; per cluster: "
               "`tables/national_probability.csv`.", ""]
+    lines += list(effects_lines)
 
     lines += ["## Figures", ""]
     for i, (path, caption) in enumerate(figures, 1):

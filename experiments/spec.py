@@ -4,8 +4,12 @@ Layout (see ``docs/experiments.md`` and ``configs/experiments/*.toml``)::
 
     [experiment]   name, description, seed, replicates, horizon (quarters), crn
     [base]         scenario file + scenario settings; [base.levers] / [base.uncertainties] /
-                   [base.facts] fixed overrides (the XLRM "constants"); package = preset key
-    [design]       kind = full_factorial | lhs | sobol | morris; samples, levels, second_order
+                   [base.facts] fixed overrides (the XLRM "constants"); package = preset key;
+                   uncertainties = "posterior" (or a parquet path): behavioural coefficients from the
+                   fitted posterior, posterior_draws draws, replicate r uses draw r % posterior_draws
+    [design]       kind = full_factorial | lhs | sobol | morris; samples, levels, second_order;
+                   cross = [discrete factors] (lhs only): the LHS over the other factors, crossed with
+                   every combination of these (each package sees the same futures)
     [levers]       L: name = [values] | {min, max[, levels]} | "full"; package = [preset keys] | "all";
                    "*" = "full" sweeps every lever not listed over its whole range
     [uncertainties] X: name = [values] | {min, max} | {dist = "normal", mean, sd} | ... | "full";
@@ -13,6 +17,7 @@ Layout (see ``docs/experiments.md`` and ``configs/experiments/*.toml``)::
     [settings]     scenario settings swept as discrete values (e.g. persons_per_agent = [10, 20])
     [outcomes]     M: summary / city / clusters / districts = "all" | [names]
     [analysis]     options for ``python -m experiments analyze`` (by_year, group_by, heatmap, ...)
+    [robustness]   goals = [conditions], outcomes = [names]: ``analyze`` also judges robustness
 
 Everything is checked before any run starts; a problem raises :class:`SpecError` naming the file,
 the section and the key. Values are validated against the parameter schema (``configs/parameters.toml``).
@@ -29,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 import sim
@@ -41,10 +47,12 @@ TABLES = ("city", "clusters", "districts")
 SWEEPABLE_SETTINGS = ("persons_per_agent",)
 PACKAGE = "package"
 
-_SECTIONS = ("experiment", "base", "design", "levers", "uncertainties", "settings", "outcomes", "analysis")
+_SECTIONS = ("experiment", "base", "design", "levers", "uncertainties", "settings", "outcomes", "analysis",
+             "robustness")
 _EXPERIMENT_KEYS = ("name", "description", "seed", "replicates", "horizon", "crn")
-_BASE_KEYS = ("scenario", "package", "persons_per_agent", "start", "map", "levers", "uncertainties", "facts")
-_DESIGN_KEYS = ("kind", "samples", "levels", "second_order")
+_BASE_KEYS = ("scenario", "package", "persons_per_agent", "start", "map", "levers", "uncertainties", "facts",
+              "posterior_draws")
+_DESIGN_KEYS = ("kind", "samples", "levels", "second_order", "cross")
 _OUTCOME_KEYS = ("summary", *TABLES)
 _ANALYSIS_KEYS = ("by_year", "group_by", "bins", "heatmap", "reference", "outcomes", "max_groups")
 _RANGE_KEYS = ("dist", "min", "max", "levels", "mean", "sd", "mode")
@@ -133,6 +141,7 @@ class Design:
     samples: int | None = None  # lhs: points; sobol: base N (N*(D+2) or N*(2D+2) points); morris: trajectories
     levels: int = 4  # morris grid levels; default grid size of ranges in full_factorial
     second_order: bool = False  # sobol: also estimate second-order indices
+    cross: tuple[str, ...] = ()  # lhs: discrete factors crossed with the LHS rows (not sampled)
 
 
 @dataclass(frozen=True)
@@ -167,6 +176,24 @@ class Spec:
     analysis: Mapping[str, Any]
     raw: Mapping[str, Any]
     text: str
+    posterior: Any = None  # sim.posterior.Posterior when [base] uncertainties = "posterior"
+    draws: pd.DataFrame | None = None  # posterior draws (index draw; "particle" + parameter columns)
+
+    @property
+    def n_draws(self) -> int:
+        return 0 if self.draws is None else len(self.draws)
+
+    def draw_of(self, replicate: int) -> int | None:
+        """The posterior draw replicate ``replicate`` runs with (replicates cycle through the draws, so
+        replicates r and r + n_draws share parameters and differ in seed); None without a posterior."""
+        return None if self.draws is None else int(replicate) % len(self.draws)
+
+    def draw_values(self, draw: int | None) -> dict[str, float]:
+        """The posterior parameter values of ``draw`` ({} without a posterior)."""
+        if draw is None or self.draws is None:
+            return {}
+        row = self.draws.iloc[int(draw)]
+        return {k: float(row[k]) for k in self.posterior.parameters}
 
     def factor(self, name: str) -> Factor:
         for f in self.factors:
@@ -221,6 +248,9 @@ class _Parser:
 
     def parse(self, text: str) -> Spec:
         for section in self.raw:
+            if section == "optimize":
+                raise self.err("[optimize]: this is an optimisation spec, not a sweep; run it with "
+                               "`python -m experiments optimize`")
             if section not in _SECTIONS:
                 raise self.err(f"unknown section [{section}].{_suggest(section, _SECTIONS)}")
         exp = self.table("experiment", _EXPERIMENT_KEYS)
@@ -236,16 +266,18 @@ class _Parser:
 
         presets = sim.load_presets()
         base, base_package = self.base(horizon, presets)
+        posterior, draws = self.posterior(base, seed, replicates)
         factors = self.factors(base, presets)
         design = self.design(factors)
         self.check_size(design, factors, replicates)
         outcomes = self.outcomes()
         analysis = self.analysis(base, factors)
+        self.robustness()
         return Spec(
             name=name, path=self.path, description=str(exp.get("description", "")), seed=seed,
             replicates=replicates, horizon=horizon, crn=crn, design=design, base=base,
             base_package=base_package, factors=tuple(factors), outcomes=outcomes, analysis=analysis,
-            raw=self.raw, text=text,
+            raw=self.raw, text=text, posterior=posterior, draws=draws,
         )
 
     def integer(self, t: Mapping, section: str, key: str, *, required: bool = False, default: int | None = None,
@@ -274,8 +306,12 @@ class _Parser:
             if package not in presets:
                 raise self.err(f"[base] package: {package!r} is not a preset.{_suggest(package, list(presets))}")
             overrides.update(presets[package].levers)
+        self._posterior_source = None
+        self._posterior_draws = t.pop("posterior_draws", None)
         for kind in ("levers", "uncertainties", "facts"):
             sub = t.pop(kind, {})
+            if kind == "uncertainties" and isinstance(sub, str):  # uncertainties = "posterior" | a parquet path
+                self._posterior_source, sub = sub, {}
             if not isinstance(sub, Mapping):
                 raise self.err(f"[base.{kind}] must be a table")
             names = cfg.names(kind)
@@ -294,6 +330,33 @@ class _Parser:
         except ConfigError as exc:
             raise self.err(str(exc)) from None
         return cfg, package
+
+    def posterior(self, base: sim.Config, seed: int, replicates: int) -> tuple[Any, pd.DataFrame | None]:
+        """``[base] uncertainties = "posterior"`` (configs/posterior.parquet) or a parquet path: the
+        behavioural coefficients come from the fitted posterior, ``posterior_draws`` draws (default:
+        one per replicate; replicates must be a multiple of it), drawn by weight from the spec seed."""
+        from sim.posterior import POSTERIOR_FILE, load_posterior
+
+        src, n = self._posterior_source, self._posterior_draws
+        if src is None:
+            if n is not None:
+                raise self.err('[base] posterior_draws needs [base] uncertainties = "posterior"')
+            return None, None
+        if src == "posterior":
+            path = POSTERIOR_FILE
+        else:
+            path = Path(src)
+            if not path.is_absolute() and self.path is not None and not path.exists():
+                path = self.path.parent / path
+        try:
+            post = load_posterior(path, base)
+        except ConfigError as exc:
+            raise self.err(f"[base] uncertainties = {src!r}: {exc}") from None
+        n = replicates if n is None else n
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= replicates or replicates % n:
+            raise self.err(f"[base] posterior_draws: {n!r} must be an integer that divides [experiment] replicates "
+                           f"({replicates}), e.g. {replicates // 2 if replicates % 2 == 0 else replicates}")
+        return post, post.draws(n, seed)
 
     def scenario_path(self, scenario: Any) -> Path:
         if not isinstance(scenario, str):
@@ -434,6 +497,7 @@ class _Parser:
         second = t.get("second_order", False)
         if not isinstance(second, bool):
             raise self.err(f"[design] second_order: {second!r} must be true or false")
+        cross = self.cross(t, kind, factors)
         if kind == "full_factorial":
             if "samples" in t:
                 raise self.err("[design] samples: not used by full_factorial (the grid sets the size)")
@@ -453,7 +517,36 @@ class _Parser:
             raise self.err("[design] morris needs at least one continuous factor (a range)")
         if kind == "morris" and levels > MAX_MORRIS_LEVELS:
             raise self.err(f"[design] levels: {levels:,} is too many for a Morris grid; allowed 2-{MAX_MORRIS_LEVELS}")
-        return Design(kind=kind, samples=samples, levels=levels, second_order=second)
+        return Design(kind=kind, samples=samples, levels=levels, second_order=second, cross=cross)
+
+    def cross(self, t: Mapping[str, Any], kind: str, factors: list[Factor]) -> tuple[str, ...]:
+        """``[design] cross``: discrete factors an LHS is crossed with (every value sees the same LHS rows)."""
+        if "cross" not in t:
+            return ()
+        value = t["cross"]
+        if kind != "lhs":
+            why = ("a full factorial crosses every factor already" if kind == "full_factorial" else
+                   f"{kind} indices need every factor sampled")
+            raise self.err(f'[design] cross: not allowed with kind = "{kind}" ({why}); only kind = "lhs" crosses '
+                           "discrete factors with its samples")
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+            raise self.err(f"[design] cross: {value!r} is not allowed; give a non-empty list of discrete factor "
+                           'names, e.g. cross = ["package"]')
+        names = [f.name for f in factors]
+        discrete = [f.name for f in factors if f.discrete]
+        for v in value:
+            if v not in names:
+                raise self.err(f"[design] cross: {v!r} is not a factor of this design.{_suggest(v, names)}")
+            f = next(f for f in factors if f.name == v)
+            if not f.discrete:
+                raise self.err(f"[design] cross: {v!r} is a range ({f.describe()}); only discrete factors (package or "
+                               f"a list of values) can be crossed. Discrete factors: {', '.join(discrete) or 'none'}")
+        if len(set(value)) != len(value):
+            raise self.err(f"[design] cross: {value!r} lists a factor twice")
+        if len(value) == len(factors):
+            raise self.err('[design] cross lists every factor, so nothing is left to sample; use kind = '
+                           '"full_factorial" (or leave a factor out of cross)')
+        return tuple(value)
 
     def check_size(self, design: Design, factors: list[Factor], replicates: int) -> None:
         """Refuse designs over :data:`MAX_RUNS` runs before anything is sampled or allocated."""
@@ -474,6 +567,21 @@ class _Parser:
             return check_analysis(t, [f.name for f in factors], start_year=base.start[0])
         except SpecError as exc:
             raise self.err(str(exc)) from None
+
+    def robustness(self) -> dict[str, Any]:
+        """``[robustness]`` goals / outcomes (checked by experiments.decision.goals; names against the
+        outcomes when the results are read). ``analyze`` judges robustness whenever a spec has it."""
+        from experiments.decision.goals import ExpressionError, check_options
+
+        t = self.table("robustness")
+        try:
+            opts = check_options(t, "[robustness]")
+        except ExpressionError as exc:
+            raise self.err(str(exc)) from None
+        if t and "goals" not in opts:
+            raise self.err('[robustness] goals is required: analyze judges robustness against them, e.g. '
+                           'goals = ["retention_3y >= 0.35", "n_national_clusters >= 1"]')
+        return opts
 
     # ------------------------------------------------------------------ outcomes
     def outcomes(self) -> Outcomes:
@@ -501,7 +609,11 @@ def design_size(design: Design, factors: list[Factor] | tuple[Factor, ...]) -> t
                 n *= len(f.values) if f.values is not None else (f.levels or design.levels)
             return n, "[design] levels / the factors' values"
         case "lhs":
-            return design.samples or 0, "[design] samples"
+            n = design.samples or 0
+            for f in factors:
+                if f.name in design.cross:
+                    n *= len(f.values or ())
+            return n, "[design] samples x the crossed factors' values" if design.cross else "[design] samples"
         case "sobol":
             return (design.samples or 0) * (2 * d + 2 if design.second_order else d + 2), "[design] samples"
         case "morris":

@@ -22,6 +22,7 @@ import fcntl
 import json
 import os
 import time
+import tomllib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,15 @@ SPEC_FILE = "spec.toml"
 
 class StoreLocked(RuntimeError):
     """Another sweep holds the results directory."""
+
+
+class FolderInUse(RuntimeError):
+    """The results folder holds another experiment, or files that are not a sweep (nothing was written)."""
+
+
+# What a sweep and ``analyze`` / ``discover`` / ``robustness`` write into a results folder.
+OWN_ENTRIES = frozenset({".lock", SPEC_FILE, PROVENANCE_FILE, DESIGN_FILE, RUNS, SUMMARY, *TABLES, "report.md",
+                         "figures", "tables", "discovery", "robustness"})
 
 
 def _fsync_write(path: str | Path, write: Any) -> None:
@@ -144,7 +154,49 @@ class Store:
                     removed += 1
         return removed
 
+    def move_aside(self) -> Path:
+        """Rename this folder to a new sibling ``<name>.old-<UTC date-time>`` (``run --force``); returns it.
+
+        Holds the folder's lock while renaming, so a folder another sweep is writing is never moved.
+        """
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+        target = self.root.with_name(f"{self.root.name}.old-{stamp}")
+        n = 1
+        while target.exists():
+            n += 1
+            target = self.root.with_name(f"{self.root.name}.old-{stamp}-{n}")
+        with self.lock():
+            os.rename(self.root, target)
+        return target
+
     # ------------------------------------------------------------------ reading
+    def holding(self) -> dict[str, Any] | None:
+        """What the folder holds, checked before a sweep writes into it.
+
+        None: missing, empty, or only the leftovers of a sweep that never planned a run. Else
+        ``{"kind": "sweep", "name", "design", "factors", "spec_file", "done"}`` or
+        ``{"kind": "other", "entries": [...]}`` (files that no sweep wrote, e.g. a calibration fit).
+        """
+        if not self.root.is_dir():
+            return None
+        entries = sorted(p.name for p in self.root.iterdir())
+        if not self.exists():
+            foreign = [e for e in entries if e not in OWN_ENTRIES and not e.endswith(".tmp")]
+            return {"kind": "other", "entries": foreign} if foreign else None
+        prov = self.provenance()
+        raw: dict[str, Any] = {}
+        try:
+            raw = tomllib.loads((self.root / SPEC_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):  # a missing or unreadable stored spec: the design still tells
+            pass
+        exp = raw.get("experiment", {}) if isinstance(raw.get("experiment"), dict) else {}
+        design = raw.get("design", {}) if isinstance(raw.get("design"), dict) else {}
+        return {
+            "kind": "sweep", "name": prov.get("experiment") or exp.get("name") or self.root.name,
+            "design": design.get("kind"), "factors": factor_columns(self.design()),
+            "spec_file": prov.get("spec_file"), "done": self.status()["done"],
+        }
+
     def exists(self) -> bool:
         return (self.root / DESIGN_FILE).is_file()
 
@@ -188,12 +240,18 @@ class Store:
                     out[rid] = (fin, status, batch)
         return {rid: v[1] for rid, v in out.items()}
 
-    def table(self, name: str, columns: list[str] | None = None) -> pd.DataFrame:
-        """A summary or per-quarter table of ok runs (each run once, from its accepted batch)."""
+    def table(self, name: str, columns: list[str] | None = None, all_runs: bool = False) -> pd.DataFrame:
+        """A summary or per-quarter table of ok runs (each run once, from its accepted batch).
+
+        Only runs of the current design (``design.parquet``) unless ``all_runs=True``: a folder keeps
+        the runs of earlier versions of its spec (or of the model), which must not be mixed in.
+        """
         if name not in PART_TABLES:
             raise ValueError(f"unknown table {name!r}; tables: {', '.join(PART_TABLES)}")
         runs = self.runs()
         ok = runs[runs["status"] == STATUS_OK]
+        if not all_runs and self.exists():
+            ok = ok[ok["run_id"].isin(set(self.design()["run_id"]))]
         accepted = ok.groupby("batch")["run_id"].agg(set).to_dict()
         frames = []
         for p in self._parts(name):
@@ -224,3 +282,51 @@ class Store:
 
 def _batch_of(path: Path) -> str:
     return path.name.removeprefix("part-").split(".")[0]
+
+
+# ---------------------------------------------------------------------------- tidy loading
+# design.parquet columns that are not factors ("draw": the posterior draw a replicate runs with, if any)
+PLAN_COLUMNS = ("point", "replicate", "seed", "config_digest", "run_id", "draw")
+UNIT_PREFIX = "u."  # design.parquet columns holding the unit-cube sample (sobol, morris)
+STATUS_PENDING = "pending"
+TIDY_TABLES = PART_TABLES
+
+
+def factor_columns(design: pd.DataFrame) -> list[str]:
+    """The factor columns of a design table (levers, uncertainties, settings, ``package``), in design order."""
+    return [c for c in design.columns if c not in PLAN_COLUMNS and not c.startswith(UNIT_PREFIX)]
+
+
+def load(root: str | Path, table: str = "summary") -> pd.DataFrame:
+    """One tidy DataFrame of a results folder, for the runs of its current design.
+
+    ``table="summary"`` (default): one row per run of the design (each run id once, its latest
+    record): ``run_id, point, replicate, seed`` (and ``draw`` with a posterior), the factor columns,
+    ``status`` (``ok``, ``failed``, or ``pending`` for runs not yet made), ``error`` (last line of a
+    failure) and every summary outcome (missing for runs that are not ok). ``"city"``, ``"clusters"``, ``"districts"``: the per-quarter
+    table of the ok runs with ``run_id, point, replicate, seed`` and the factors joined in front.
+
+    Raises FileNotFoundError if ``root`` holds no sweep, ValueError for an unknown table.
+    """
+    if table not in TIDY_TABLES:
+        raise ValueError(f"table {table!r} is not allowed; give one of {', '.join(TIDY_TABLES)}")
+    store = Store(root)
+    if not store.exists():
+        raise FileNotFoundError(f"{root}: no sweep here (design.parquet missing); "
+                                "run `python -m experiments run SPEC --out DIR` first")
+    design = store.design()
+    keys = ["run_id", "point", "replicate", "seed", *(["draw"] if "draw" in design else []), *factor_columns(design)]
+    design = design.drop_duplicates("run_id")[keys].reset_index(drop=True)  # identical points share runs (Morris)
+    if table != SUMMARY:
+        return design.merge(store.table(table), on="run_id", how="inner", validate="one_to_many")
+    runs = store.runs()[["run_id", "status", "error"]]
+    runs = runs.assign(error=runs["error"].map(_last_line))
+    df = design.merge(runs, on="run_id", how="left", validate="one_to_one")
+    df["status"] = df["status"].fillna(STATUS_PENDING)
+    return df.merge(store.table(SUMMARY), on="run_id", how="left", validate="one_to_one")
+
+
+def _last_line(error: Any) -> Any:
+    if not isinstance(error, str) or not error.strip():
+        return None
+    return error.strip().splitlines()[-1]

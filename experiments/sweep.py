@@ -9,6 +9,7 @@ whichever comes first, and on Ctrl-C before exiting.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
 import time
@@ -25,7 +26,7 @@ from experiments import design, provenance
 from experiments.executors import SerialExecutor
 from experiments.runner import STATUS_FAILED, STATUS_OK, RunRecord, RunTask, execute, select_outcomes
 from experiments.spec import PROJECT_DIR, Spec, SpecError
-from experiments.store import Store
+from experiments.store import FolderInUse, Store
 
 
 @dataclass(frozen=True)
@@ -84,13 +85,15 @@ def tasks(spec: Spec, plan: pd.DataFrame, run_ids: set[str], model_version: str)
             continue
         seen.add(rid)
         values = {n: row[n] for n in spec.factor_names}
-        if cached is None or cached[0] != row["point"]:
-            cached = (row["point"], design.point_config(spec, values, presets))
+        draw = spec.draw_of(int(row["replicate"]))
+        if cached is None or cached[0] != (row["point"], draw):
+            cached = ((row["point"], draw), design.point_config(spec, values, presets, draw))
         cfg = cached[1]
         yield RunTask(
             run_id=rid, point=int(row["point"]), replicate=int(row["replicate"]), seed=int(row["seed"]),
             scenario=dict(cfg.scenario), values=dict(cfg.values), config_digest=row["config_digest"],
-            model_version=model_version, design=values, outcomes=spec.outcomes,
+            model_version=model_version, design=values if draw is None else {"draw": draw, **values},
+            outcomes=spec.outcomes,
         )
 
 
@@ -110,10 +113,14 @@ def run_sweep(
     batch: int = 16,
     flush_seconds: float = 2.0,
     command: str | None = None,
+    force: bool = False,
 ) -> SweepResult:
     """Run (or resume) the sweep of ``spec`` into ``out_dir`` with ``executor`` (default serial).
 
-    ``model`` replaces ``sim.run_scenario`` (a picklable top-level callable; for tests).
+    ``model`` replaces ``sim.run_scenario`` (a picklable top-level callable; for tests). A folder
+    holding another experiment is refused (:class:`FolderInUse`) unless ``force``, which moves it
+    aside to a sibling folder first. Nothing is written before the spec, the folder and the
+    executor are checked (the executor is started first when there are runs to do).
     """
     out = Path(out_dir) if out_dir is not None else default_out_dir(spec)
     store = Store(out)
@@ -121,9 +128,12 @@ def run_sweep(
     mv = provenance.model_version()
     check_outcomes(spec, model)
     plan = design.build_plan(spec, mv)
+    aside = check_folder(store, spec, force=force)
     fn = execute if model is None else functools.partial(execute, model=model)
     started = time.time()
-    with store.lock():
+    before = {} if aside else store.status_of_runs()
+    work = any(before.get(r) != STATUS_OK and (retry_failed or r not in before) for r in plan["run_id"])
+    with _open_folder(store, executor, start=work, aside=aside) as ready:
         store.clean()
         store.write_spec(spec.text)
         store.write_design(plan)
@@ -162,7 +172,7 @@ def run_sweep(
         postfix()
         try:
             if todo:
-                with executor as ex:
+                with contextlib.nullcontext(ready) if ready is not None else executor as ex:
                     session["executor"] = ex.describe()
                     for record in ex.imap_unordered(fn, tasks(spec, plan, todo, mv)):
                         buffer.append(record)
@@ -185,6 +195,62 @@ def run_sweep(
         pending=status["pending"], ran=ran_ok + ran_failed, ran_ok=ran_ok, ran_failed=ran_failed,
         seconds=time.time() - started,
     )
+
+
+def check_folder(store: Store, spec: Spec, force: bool = False) -> bool:
+    """Is the results folder free for ``spec``? True: it must be moved aside first (``force``).
+
+    The folder may hold nothing, or the same experiment (same name, design kind and factors; values,
+    ranges, replicates, the horizon or the model may have changed: old runs stay on disk and every
+    table reads the current design only). Anything else raises :class:`FolderInUse` naming both,
+    unless ``force``.
+    """
+    held = store.holding()
+    if held is None:
+        return False
+    mine = f"{spec.name!r} ({_describe(spec.design.kind, spec.factor_names)}; spec {spec.path or 'from text'})"
+    if held["kind"] == "sweep":
+        differs = []
+        if held["name"] != spec.name:
+            differs.append(f"experiment {held['name']!r} vs {spec.name!r}")
+        if held["design"] is not None and held["design"] != spec.design.kind:
+            differs.append(f"design {held['design']} vs {spec.design.kind}")
+        added = [f for f in spec.factor_names if f not in held["factors"]]
+        removed = [f for f in held["factors"] if f not in spec.factor_names]
+        if added or removed:
+            differs.append("factors " + ", ".join([*(f"+{f}" for f in added[:5]), *(f"-{f}" for f in removed[:5])])
+                           + (" ..." if len(added) > 5 or len(removed) > 5 else ""))
+        if not differs:
+            return False
+        theirs = (f"another experiment, {held['name']!r} ({_describe(held['design'], held['factors'])}; "
+                  f"spec {held['spec_file'] or '?'}; {held['done']} runs done)")
+        why = f" ({'; '.join(differs)})"
+    else:
+        shown = ", ".join(held["entries"][:6]) + (" ..." if len(held["entries"]) > 6 else "")
+        theirs, why = f"files that are not a sweep ({shown})", ""
+    if force:
+        return True
+    raise FolderInUse(
+        f"{store.root} holds {theirs}; this spec is {mine}{why}. Nothing was written. Give another --out, or "
+        f"add --force to move the old folder aside to {store.root.name}.old-<date-time> first (never mixed)")
+
+
+def _describe(kind: str | None, factors: list[str]) -> str:
+    shown = ", ".join(factors) if len(factors) <= 4 else f"{len(factors)} factors"
+    return f"{kind or 'design'} over {shown or 'no factors'}"
+
+
+@contextlib.contextmanager
+def _open_folder(store: Store, executor: Any, start: bool, aside: bool) -> Iterator[Any]:
+    """Start the executor (if ``start``: an unreachable scheduler fails here, before any write), then move
+    an old experiment aside (``aside``), then lock the folder; yields the started executor or None."""
+    with contextlib.ExitStack() as stack:
+        ready = stack.enter_context(executor) if start else None
+        if aside:
+            moved = store.move_aside()
+            print(f"moved the old results aside: {moved}", file=sys.stderr)
+        stack.enter_context(store.lock())
+        yield ready
 
 
 def _provenance(store: Store, spec: Spec, mv: str) -> dict[str, Any]:

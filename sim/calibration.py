@@ -142,3 +142,43 @@ def calibration_table(config: Config | None = None, seeds=None, progress: Callab
                          "target_value": t["target"], "model": v, "low": t["low"], "high": t["high"],
                          "pass": bool(t["low"] <= v <= t["high"])})
     return pd.DataFrame(rows)
+
+
+def predictive_table(targets: dict[str, dict], measures: pd.DataFrame) -> pd.DataFrame:
+    """Per calibration target: the median and 90% interval of ``measures`` (one row per run) against
+    the target and its band.
+
+    ``covered``: the target value lies inside the 90% interval. ``pass``: the 90% interval overlaps
+    the band (runs of the ensemble can reproduce what the source says, within its uncertainty).
+    """
+    rows = []
+    for name, t in targets.items():
+        x = measures[name].dropna().to_numpy(float) if name in measures else np.array([])
+        lo, med, hi = np.quantile(x, [0.05, 0.5, 0.95]) if len(x) else (np.nan,) * 3
+        rows.append({"target": name, "value": float(t["target"]), "band_low": float(t["low"]),
+                     "band_high": float(t["high"]), "median": med, "p05": lo, "p95": hi,
+                     "covered": bool(len(x) and lo <= t["target"] <= hi),
+                     "median_in_band": bool(len(x) and t["low"] <= med <= t["high"]),
+                     "pass": bool(len(x) and hi >= t["low"] and lo <= t["high"])})
+    return pd.DataFrame(rows)
+
+
+def draw_seed(seed: int, draw: int) -> int:
+    """The model seed of posterior-predictive draw ``draw`` (0 <= seed < 2**63)."""
+    return int(np.random.SeedSequence([int(seed), int(draw), 20251203]).generate_state(1, np.uint64)[0] % 2**63)
+
+
+def posterior_predictive(post, n: int = 40, seed: int = 1, config: Config | None = None,
+                         progress: Callable | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run ``n`` draws of a :class:`sim.posterior.Posterior` (one fresh seed each) through the status
+    quo: (measures, one row per draw; :func:`predictive_table` against ``configs/calibration.toml``)."""
+    base = config or load_config()
+    draws = post.draws(n, seed)
+    values = []
+    for i, row in draws.iterrows():
+        params = {k: float(row[k]) for k in post.parameters}
+        values.append(target_measures(base.with_overrides(params), draw_seed(seed, int(i))))
+        if progress:
+            progress()
+    measures = pd.DataFrame(values)
+    return measures, predictive_table(load_targets()["targets"], measures)

@@ -145,6 +145,9 @@ def _calibrate(args) -> int:
     import pandas as pd
     from tqdm.auto import tqdm
 
+    if args.posterior is not None:
+        return _check_posterior(args)
+
     from sim.calibration import calibration_table, load_targets
 
     cfg = load_config(args.config)
@@ -160,6 +163,39 @@ def _calibrate(args) -> int:
     print(f"\n{len(table) - n_fail}/{len(table)} rows pass ({kinds.get('set-up check', 0)} set-up checks, "
           f"{kinds.get('calibration target', 0)} calibration targets)")
     return 1 if n_fail else 0
+
+
+def _check_posterior(args) -> int:
+    """``calibrate --posterior``: is the committed posterior current, and does it still fit the targets?"""
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    from sim.calibration import posterior_predictive
+    from sim.posterior import POSTERIOR_FILE, load_posterior, stale_reasons
+
+    cfg = load_config(args.config)
+    post = load_posterior(args.posterior or POSTERIOR_FILE, cfg)
+    prov = post.provenance
+    print(f"posterior {post.path}: {len(post.table)} particles, {len(post.parameters)} parameters; fitted "
+          f"{prov.get('date', '?')} by `{prov.get('command', '?')}` on model {prov.get('model_version', '?')}")
+    with tqdm(total=args.draws + 2, unit="run", desc="posterior check", disable=args.quiet) as bar:
+        stale = stale_reasons(post, cfg)
+        bar.update(2)
+        _, table = posterior_predictive(post, n=args.draws, seed=1, config=cfg, progress=lambda: bar.update(1))
+    show = table[["target", "value", "band_low", "band_high", "median", "p05", "p95", "covered", "pass"]].copy()
+    show["covered"] = show["covered"].map({True: "yes", False: "no"})
+    show["pass"] = show["pass"].map({True: "pass", False: "FAIL"})
+    with pd.option_context("display.width", 200, "display.float_format", "{:,.4g}".format):
+        print(show.to_string(index=False))
+    n_pass, n_cov = int(table["pass"].sum()), int(table["covered"].sum())
+    print(f"\n{n_pass}/{len(table)} targets pass (90% posterior-predictive interval of {args.draws} draws overlaps "
+          f"the band); {n_cov}/{len(table)} have the target value inside the interval")
+    for reason in stale:
+        print(f"stale: {reason}. Re-fit: python -m experiments calibrate configs/experiments/calibrate.toml "
+              f"--publish", file=sys.stderr)
+    if not stale:
+        print("current: the model and the targets are those the posterior was fitted to")
+    return 1 if stale or n_pass < len(table) else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -178,6 +214,11 @@ def main(argv: list[str] | None = None) -> int:
     cal = sub.add_parser("calibrate", help="print the calibration table (target, source, model, band, pass)")
     cal.add_argument("--config", default="configs/baseline.toml")
     cal.add_argument("--quiet", action="store_true")
+    cal.add_argument("--posterior", nargs="?", const="", default=None, metavar="PATH",
+                     help="re-check a fitted posterior (default configs/posterior.parquet): stale or current, "
+                          "and a posterior-predictive pass/fail table")
+    cal.add_argument("--draws", type=_int_arg("--draws", 1, 10001, "1-10000"), default=40,
+                     help="posterior draws for --posterior (default 40, one run each)")
     sub.add_parser("params", help="print the parameter table (markdown) generated from configs/parameters.toml")
     args = parser.parse_args(argv)
     if args.command == "params":

@@ -11,7 +11,7 @@ import pytest
 
 import sim
 from experiments import design, seeds
-from experiments.spec import SpecError, load_spec, parse_spec
+from experiments.spec import SpecError, design_size, load_spec, parse_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = ROOT / "configs" / "experiments"
@@ -32,10 +32,12 @@ rd_subsidy_rate = [0.02, 0.2]
 
 
 def test_shipped_specs_validate_and_have_the_promised_size():
-    """Every shipped spec loads and plans; paper_remedies uses the presets with >= 20 replicates;
+    """Every shipped spec loads and plans; paper_remedies uses the presets with >= 20 replicates over
+    posterior draws;
     levers_lhs has >= 500 runs over all levers and uncertainties; sobol is a Sobol design."""
     mv = "test"
-    sweeps = [p for p in sorted(SPECS.glob("*.toml")) if not p.stem.startswith("calibrate")]  # fits: own spec
+    sweeps = [p for p in sorted(SPECS.glob("*.toml"))
+              if not p.stem.startswith(("calibrate", "optimize"))]  # fits and optimisations: own specs
     plans = {p.stem: (load_spec(p), design.build_plan(load_spec(p), mv)) for p in sweeps}
     assert {"paper_remedies", "levers_lhs", "sobol"} <= set(plans)
 
@@ -44,9 +46,13 @@ def test_shipped_specs_validate_and_have_the_promised_size():
     assert spec.factor_names == ["package"] and list(spec.factor("package").values) == list(presets)
     assert spec.replicates >= 20 and spec.horizon == 40
     assert spec.crn and plan.groupby("replicate")["seed"].nunique().eq(1).all()  # packages are paired
+    assert spec.posterior is not None and spec.n_draws >= 10  # the default experiment runs over the posterior
+    assert plan.groupby("replicate")["draw"].nunique().eq(1).all()  # ... with the same draw in every package
     first = plan[plan["package"] == "all_five"].iloc[0]
-    cfg = design.point_config(spec, {"package": "all_five"})
+    cfg = design.point_config(spec, {"package": "all_five"}, draw=int(first["draw"]))
     assert cfg.digest() == first["config_digest"]
+    for name, value in spec.draw_values(int(first["draw"])).items():  # behaviour from the posterior draw
+        assert cfg[name] == value
     for lever, value in presets["all_five"].levers.items():  # lever values come from presets.toml
         assert cfg[lever] == value
 
@@ -58,6 +64,14 @@ def test_shipped_specs_validate_and_have_the_promised_size():
     spec, plan = plans["sobol"]
     assert spec.design.kind == "sobol"
     assert len(plan) == spec.design.samples * (len(spec.factors) + 2) * spec.replicates
+
+    spec, plan = plans["futures_lhs"]  # every package in the same LHS futures, a few hundred runs
+    assert spec.design.kind == "lhs" and spec.design.cross == ("package",)
+    assert list(spec.factor("package").values) == list(presets) and 200 <= len(plan) <= 600
+    futures = [f for f in spec.factor_names if f != "package"]
+    per_package = plan[plan["replicate"] == 0].groupby("package")[futures].apply(lambda g: g.to_numpy().tolist())
+    assert all(rows == per_package.iloc[0] for rows in per_package) and len(per_package.iloc[0]) == spec.design.samples
+    assert spec.raw["robustness"]["goals"]
 
 
 @pytest.mark.parametrize(
@@ -186,3 +200,96 @@ def test_settings_can_be_swept_and_are_validated():
         parse_spec(GOOD + "\n[settings]\npersons_per_agent = [0]\n")
     with pytest.raises(SpecError, match="quarters"):
         parse_spec(GOOD + "\n[settings]\nquarters = [4, 8]\n")
+
+
+CROSSED = """
+[experiment]
+seed = 11
+replicates = 2
+horizon = 4
+[design]
+kind = "lhs"
+samples = 6
+cross = ["package"]
+[levers]
+package = ["status_quo", "digital", "all_five"]
+rd_subsidy_rate = [0.02, 0.1, 0.2]
+[uncertainties]
+beijing_wage_growth = "full"
+beta_wage = { dist = "normal", mean = 2.0, sd = 0.5 }
+"""
+
+
+def test_lhs_crossed_with_packages_gives_every_package_the_same_futures():
+    spec = parse_spec(CROSSED)
+    pts = design.design_points(spec)
+    assert len(pts) == 3 * 6 and list(pts.columns) == spec.factor_names
+    assert list(pts["package"]) == ["status_quo"] * 6 + ["digital"] * 6 + ["all_five"] * 6  # first varies slowest
+    sampled = ["rd_subsidy_rate", "beijing_wage_growth", "beta_wage"]  # a discrete factor not crossed is sampled
+    rows = [pts.loc[pts["package"] == p, sampled].reset_index(drop=True) for p in ("status_quo", "digital", "all_five")]
+    assert rows[0].equals(rows[1]) and rows[0].equals(rows[2])
+    assert rows[0]["beijing_wage_growth"].nunique() == 6 and set(rows[0]["rd_subsidy_rate"]) <= {0.02, 0.1, 0.2}
+    u = design.unit_sample(spec)  # the LHS is over the sampled factors only: one point per stratum of each
+    assert u.shape == (6, 3)
+    for j in range(3):
+        assert sorted(np.floor(u[:, j] * 6).astype(int)) == list(range(6))
+    # point keys stay content-based: the same (package, future) has the same seed and run id in a bigger design
+    plan = design.build_plan(spec, "v")
+    assert len(plan) == 18 * 2 and plan["run_id"].is_unique
+    more = design.build_plan(parse_spec(CROSSED.replace('"digital", "all_five"', '"digital", "all_five", "factors"')),
+                             "v")
+    key = ["package", *sampled, "replicate"]
+    merged = plan.merge(more, on=key, suffixes=("", "_more"))
+    assert len(merged) == len(plan) and (merged["run_id"] == merged["run_id_more"]).all()
+    # without cross the same spec samples the package (one package per future)
+    plain = design.design_points(parse_spec(CROSSED.replace('cross = ["package"]\n', "")))
+    assert len(plain) == 6
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (('kind = "lhs"\nsamples = 6', 'kind = "sobol"\nsamples = 8'), 'cross: not allowed with kind = "sobol"'),
+        (('kind = "lhs"\nsamples = 6', 'kind = "morris"\nsamples = 4'), 'cross: not allowed with kind = "morris"'),
+        (('kind = "lhs"\nsamples = 6', 'kind = "full_factorial"'), "a full factorial crosses every factor already"),
+        (('cross = ["package"]', 'cross = ["beijing_wage_growth"]'), "only discrete factors"),
+        (('cross = ["package"]', 'cross = ["pakage"]'), "Did you mean 'package'"),
+        (('cross = ["package"]', 'cross = "package"'), "give a non-empty list of discrete factor names"),
+        (('cross = ["package"]', 'cross = ["package", "package"]'), "lists a factor twice"),
+        (('cross = ["package"]', 'cross = ["package", "rd_subsidy_rate"]'), "nothing is left to sample"),
+    ],
+)
+def test_bad_cross_fails_naming_the_problem(change, expected):
+    old, new = change
+    text = CROSSED.replace(old, new, 1)
+    if "nothing is left" in expected:  # only discrete factors: drop the ranged uncertainties
+        text = text.split("[uncertainties]")[0]
+    assert text != CROSSED
+    with pytest.raises(SpecError) as err:
+        parse_spec(text, path=Path("bad.toml"))
+    assert "bad.toml: [design] cross" in str(err.value) and expected in str(err.value)
+
+
+def test_crossed_design_size_counts_samples_times_crossed_values():
+    """The run limit counts samples x crossed values, before anything is sampled."""
+    ok = CROSSED.replace("samples = 6", "samples = 150000")  # 150,000 x 3 x 2 = 900,000 runs: allowed
+    spec = parse_spec(ok)
+    assert design_size(spec.design, spec.factors)[0] == 450_000
+    too_big = CROSSED.replace("samples = 6", "samples = 200000")  # x 3 packages x 2 replicates = 1.2 M runs
+    with pytest.raises(SpecError, match=r"600,000 points x 2 replicates = 1,200,000 runs"):
+        parse_spec(too_big, path=Path("big.toml"))
+
+
+def test_robustness_section_is_checked_with_the_spec():
+    spec = parse_spec(CROSSED + '\n[robustness]\ngoals = ["retention_3y >= 0.35"]\noutcomes = ["retention_3y"]\n')
+    assert spec.raw["robustness"]["goals"] == ["retention_3y >= 0.35"]
+    for bad, expected in [
+        ('goals = ["retention_3y >="]', "[robustness] goals: 'retention_3y >=' is not a valid expression"),
+        ("goals = []", "[robustness] goals: [] is not allowed; give a non-empty list of strings"),
+        ('goal = ["x > 1"]', "[robustness] unknown key 'goal'"),
+        ('outcomes = ["retention_3y"]', "[robustness] goals is required"),
+        ("goals = 3", "[robustness] goals: 3 is not allowed"),
+    ]:
+        with pytest.raises(SpecError) as err:
+            parse_spec(CROSSED + f"\n[robustness]\n{bad}\n", path=Path("bad.toml"))
+        assert str(err.value).startswith("bad.toml: ") and expected in str(err.value), str(err.value)

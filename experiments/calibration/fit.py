@@ -27,6 +27,7 @@ import math
 import os
 import re
 import time
+from datetime import timedelta
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -187,10 +188,13 @@ def run_fit(spec: CalibrationSpec, out: Path | None = None, workers: int | None 
             log(f"{spec.name}: resuming pyabc run {history.id} after {done} of {spec.generations} generations")
         stopped = "generations"
         if done < spec.generations:  # one call: pyabc adapts epsilon across the generations of a call
-            history = abc.run(max_nr_populations=spec.generations - done, min_eps_diff=spec.min_eps_diff)
+            guard = {"max_walltime": timedelta(minutes=spec.max_minutes)} if spec.max_minutes > 0 else {}
+            history = abc.run(max_nr_populations=spec.generations - done, min_eps_diff=spec.min_eps_diff, **guard)
             done = history.max_t + 1
             if done < spec.generations:
-                stopped = f"epsilon improved by less than {spec.min_eps_diff:g} tolerances"
+                late = spec.max_minutes > 0 and time.perf_counter() - start > 60 * spec.max_minutes
+                stopped = (f"wall-time guard of {spec.max_minutes:g} min" if late
+                           else f"epsilon improved by less than {spec.min_eps_diff:g} tolerances")
         meta["stopped"] = stopped
         meta_path.write_text(json.dumps(meta, indent=2))
         return FitResult(root=root, db=db, run_id=int(meta["run_id"]), generations=done,

@@ -23,6 +23,21 @@ from experiments.calibration.spec import CalibrationSpec
 PINNED, PARTLY = 0.5, 0.8
 
 
+def correlations(post: pd.DataFrame, spec: CalibrationSpec, threshold: float = 0.4) -> pd.DataFrame:
+    """Weighted posterior correlations between fitted parameters with |r| >= ``threshold``: pairs the
+    targets pin down only in combination (a ridge), strongest first."""
+    w = post["weight"].to_numpy(float)
+    names = list(spec.parameters)
+    x = post[names].to_numpy(float)
+    mean = w @ x
+    cov = ((x - mean) * w[:, None]).T @ (x - mean)
+    sd = np.sqrt(np.clip(np.diag(cov), 1e-300, None))
+    r = cov / np.outer(sd, sd)
+    rows = [{"a": names[i], "b": names[j], "r": float(r[i, j])} for i in range(len(names))
+            for j in range(i + 1, len(names)) if abs(r[i, j]) >= threshold]
+    return pd.DataFrame(rows, columns=["a", "b", "r"]).sort_values("r", key=np.abs, ascending=False, ignore_index=True)
+
+
 def identifiability(post: pd.DataFrame, spec: CalibrationSpec) -> pd.DataFrame:
     rows = []
     w = post["weight"].to_numpy()
@@ -54,16 +69,10 @@ def predictive(post: pd.DataFrame, spec: CalibrationSpec, n: int | None = None, 
         cfg = base.with_overrides(particle)
         run_seed = int(FitModel(spec).seeds({**particle, "_draw": float(i)})[0])
         values.append(target_measures(cfg, run_seed))
+    from sim.calibration import predictive_table
+
     df = pd.DataFrame(values)[names]
-    rows = []
-    for t in spec.targets:
-        x = df[t.name].dropna()
-        lo, med, hi = (np.quantile(x, [0.05, 0.5, 0.95]) if len(x) else (np.nan,) * 3)
-        rows.append({"target": t.name, "value": t.value, "band_low": t.low, "band_high": t.high,
-                     "median": med, "p05": lo, "p95": hi,
-                     "covered": bool(lo <= t.value <= hi) if len(x) else False,
-                     "median_in_band": bool(t.low <= med <= t.high) if len(x) else False})
-    return pd.DataFrame(rows)
+    return predictive_table({t.name: {"target": t.value, "low": t.low, "high": t.high} for t in spec.targets}, df)
 
 
 def _figures(root: Path, post, ident, pred, pops, spec) -> list[tuple[str, str]]:
@@ -129,6 +138,8 @@ def write_outputs(spec: CalibrationSpec, fit: FitResult) -> Path:
     post.to_parquet(root / "posterior.parquet", index=False)
     ident = identifiability(post, spec)
     ident.to_csv(root / "identifiability.csv", index=False)
+    corr = correlations(post, spec)
+    corr.to_csv(root / "posterior_correlations.csv", index=False)
     pred = predictive(post, spec)
     pred.to_csv(root / "posterior_predictive.csv", index=False)
     pops = history.get_all_populations()
@@ -145,12 +156,15 @@ def write_outputs(spec: CalibrationSpec, fit: FitResult) -> Path:
              f"- Wall time of this invocation {fit.wall_s / 60:.1f} min{' (resumed)' if fit.resumed else ''}; "
              f"history: `{fit.db.name}` (pyabc run {fit.run_id}).", "",
              "## Targets: posterior predictive", "",
-             f"{int(pred['covered'].sum())} of {len(pred)} targets are inside the 90% posterior-predictive interval; "
-             f"{int(pred['median_in_band'].sum())} have their predictive median inside the band.", "",
-             "| target | value | band | median | 90% interval | covered |", "|---|---|---|---|---|---|"]
+             f"{int(pred['covered'].sum())} of {len(pred)} targets are inside the 90% posterior-predictive interval "
+             f"(*covered*); for {int(pred['pass'].sum())} the interval overlaps the band (*pass*: runs of the "
+             f"ensemble reproduce the source within its uncertainty); {int(pred['median_in_band'].sum())} have their "
+             "predictive median inside the band.", "",
+             "| target | value | band | median | 90% interval | covered | pass |", "|---|---|---|---|---|---|---|"]
     for _, r in pred.iterrows():
         lines.append(f"| {r['target']} | {r['value']:.4g} | {r['band_low']:.4g}–{r['band_high']:.4g} | "
-                     f"{r['median']:.4g} | {r['p05']:.4g}–{r['p95']:.4g} | {'yes' if r['covered'] else 'no'} |")
+                     f"{r['median']:.4g} | {r['p05']:.4g}–{r['p95']:.4g} | {'yes' if r['covered'] else 'no'} | "
+                     f"{'pass' if r['pass'] else 'FAIL'} |")
     lines += ["", "## Parameters: what the data pin down", "",
               f"sd ratio = posterior sd / prior sd: < {PINNED} pinned down, < {PARTLY} partly, otherwise prior-driven "
               "(the targets say little about it; its range is still swept).", "",
@@ -158,6 +172,9 @@ def write_outputs(spec: CalibrationSpec, fit: FitResult) -> Path:
     for _, r in ident.iterrows():
         lines.append(f"| {r['parameter']} | {r['prior_low']:.4g}–{r['prior_high']:.4g} | {r['posterior_median']:.4g} "
                      f"[{r['posterior_p05']:.4g}, {r['posterior_p95']:.4g}] | {r['sd_ratio']:.2f} | {r['verdict']} |")
+    lines += ["", "Pairs the targets pin down only in combination (weighted posterior correlation |r| >= 0.4; "
+              "`posterior_correlations.csv`): " + ("none." if corr.empty else "; ".join(
+                  f"{r['a']} ~ {r['b']} (r = {r['r']:+.2f})" for _, r in corr.head(8).iterrows()) + ".")]
     lines += ["", "## Figures", ""]
     for i, (rel, caption) in enumerate(figures, 1):
         lines += [f"![Figure {i}]({rel})", "", f"*Figure {i}.* {caption}", ""]

@@ -5,7 +5,8 @@
     [fit]         population (particles per generation), generations (most generations),
                   min_eps_diff (stop when epsilon falls by less than this many tolerances in a generation),
                   seeds_per_particle (model runs averaged per evaluation: stochasticity enters each one),
-                  posterior_predictive (particles re-run for the report)
+                  posterior_predictive (particles re-run for the report),
+                  max_minutes (a wall-time guard: pyabc stops after the generation that passes it; 0 = none)
     [parameters]  fit = [names]     uncertainties of configs/parameters.toml; priors = their ranges
     [targets]     use = [names] | "all"   rows of configs/calibration.toml [targets] (set-up checks
                                           are never fitted: they hold by construction)
@@ -28,7 +29,7 @@ from sim.calibration import load_targets
 
 _SECTIONS = ("experiment", "base", "fit", "parameters", "targets")
 _EXPERIMENT = ("name", "description", "seed", "horizon")
-_FIT = ("population", "generations", "min_eps_diff", "seeds_per_particle", "posterior_predictive")
+_FIT = ("population", "generations", "min_eps_diff", "seeds_per_particle", "posterior_predictive", "max_minutes")
 MAX_POPULATION = 10_000
 MAX_GENERATIONS = 100
 
@@ -60,6 +61,7 @@ class CalibrationSpec:
     min_eps_diff: float
     seeds_per_particle: int
     posterior_predictive: int
+    max_minutes: float
     parameters: tuple[str, ...]
     targets: tuple[Target, ...]
     path: Path | None = field(default=None, compare=False)
@@ -126,6 +128,9 @@ def parse_calibration_spec(data: dict[str, Any], where: str = "spec") -> Calibra
     improvement = fit.get("min_eps_diff", 0.0)
     if isinstance(improvement, bool) or not isinstance(improvement, (int, float)) or not 0 <= improvement < 100:
         raise _err(where, f"[fit] min_eps_diff: {improvement!r} must be a number of tolerances in [0, 100)")
+    max_minutes = fit.get("max_minutes", 0)
+    if isinstance(max_minutes, bool) or not isinstance(max_minutes, (int, float)) or not 0 <= max_minutes <= 10080:
+        raise _err(where, f"[fit] max_minutes: {max_minutes!r} must be minutes in [0, 10080] (0 = no guard)")
     schema = sim.default_config().schema
     names = data.get("parameters", {}).get("fit", [])
     extra = set(data.get("parameters", {})) - {"fit"}
@@ -155,7 +160,8 @@ def parse_calibration_spec(data: dict[str, Any], where: str = "spec") -> Calibra
     return CalibrationSpec(name=name, description=str(exp.get("description", "")), seed=seed, horizon=horizon,
                            scenario=scenario, population=population, generations=generations,
                            min_eps_diff=float(improvement), seeds_per_particle=seeds_per_particle,
-                           posterior_predictive=predictive, parameters=tuple(names), targets=targets)
+                           posterior_predictive=predictive, max_minutes=float(max_minutes), parameters=tuple(names),
+                           targets=targets)
 
 
 def load_calibration_spec(path: str | Path) -> CalibrationSpec:

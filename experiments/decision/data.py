@@ -1,0 +1,73 @@
+"""A sweep read for decision analysis: the per-run table of :func:`experiments.load`, which factors are
+levers (what the city chooses: ``package`` and the levers of ``configs/parameters.toml``) and which
+are uncertainties (everything else that is swept: uncertainties, facts, settings), and the outcomes."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+import sim
+from experiments.runner import STATUS_OK
+from experiments.store import Store, factor_columns, load
+
+PACKAGE = "package"
+RUN_KEYS = ("run_id", "point", "replicate", "seed", "draw", "status", "error")
+
+
+@dataclass
+class SweepData:
+    root: Path
+    runs: pd.DataFrame  # one row per run of the current design (experiments.load)
+    levers: list[str]  # swept lever factors (incl. package)
+    uncertainties: list[str]  # swept factors that are not levers
+    outcomes: list[str]  # summary outcome columns
+    raw: Mapping[str, Any]  # the stored spec (TOML)
+
+    @property
+    def factors(self) -> list[str]:
+        return [*self.levers, *self.uncertainties]
+
+    @property
+    def ok(self) -> pd.DataFrame:
+        return self.runs[self.runs["status"] == STATUS_OK].reset_index(drop=True)
+
+    def section(self, name: str) -> Mapping[str, Any]:
+        t = self.raw.get(name, {})
+        return t if isinstance(t, Mapping) else {}
+
+
+def read(root: str | Path) -> SweepData:
+    """Read a results folder (FileNotFoundError if it holds no sweep)."""
+    root = Path(root)
+    runs = load(root)
+    factors = factor_columns(Store(root).design())
+    schema = sim.default_config().schema
+    levers = [f for f in factors if f == PACKAGE or (f in schema and schema[f].kind == "levers")]
+    uncs = [f for f in factors if f not in levers]
+    outcomes = [c for c in runs.columns if c not in RUN_KEYS and c not in factors]
+    spec_file = root / "spec.toml"
+    raw = tomllib.loads(spec_file.read_text(encoding="utf-8")) if spec_file.is_file() else {}
+    return SweepData(root=root, runs=runs, levers=levers, uncertainties=uncs, outcomes=outcomes, raw=raw)
+
+
+def labels() -> dict[str, str]:
+    """English labels of parameters (and ``package``)."""
+    return {n: p.label_en for n, p in sim.default_config().schema.items()} | {
+        PACKAGE: "policy package", "persons_per_agent": "persons per agent"}
+
+
+def package_labels() -> dict[str, str]:
+    return {k: p.label_en for k, p in sim.load_presets().items()}
+
+
+def fmt(v: Any) -> str:
+    """A short number (3 significant digits; 万 / 亿 for large values) or the value as text."""
+    from experiments.analysis import _fmt
+
+    return _fmt(float(v)) if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)

@@ -1,0 +1,153 @@
+"""The fitted posterior of the behavioural coefficients, as data the model can be run with.
+
+``configs/posterior.parquet`` holds one row per particle of the last ABC-SMC generation of the real
+calibration fit (``python -m experiments calibrate configs/experiments/calibrate.toml``): a column per
+fitted uncertainty (named as in ``configs/parameters.toml``) and ``weight`` (sums to 1).
+``configs/posterior.json`` beside it records where it came from (model version, targets digest, date,
+command) and the model's *fingerprint* at the fit: the calibration measures of two runs at the
+posterior mean. When the current model gives other values there, the posterior is stale (the fit saw
+another model): :func:`stale_reasons` says why.
+
+This module only reads and draws; the fit itself lives in ``experiments.calibration``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.config import CONFIG_DIR, Config, ConfigError, default_config
+
+POSTERIOR_FILE = CONFIG_DIR / "posterior.parquet"
+FINGERPRINT_SEEDS = (1, 2)
+WEIGHT_TOLERANCE = 1e-6
+
+
+@dataclass(frozen=True)
+class Posterior:
+    """Weighted particles (``table``: parameter columns + ``weight``) and their provenance."""
+
+    table: pd.DataFrame
+    provenance: dict[str, Any]
+    path: Path | None = None
+
+    @property
+    def parameters(self) -> list[str]:
+        return [c for c in self.table.columns if c != "weight"]
+
+    @property
+    def weights(self) -> np.ndarray:
+        return self.table["weight"].to_numpy(float)
+
+    def mean(self) -> dict[str, float]:
+        """Weighted posterior mean of each parameter."""
+        w = self.weights
+        return {n: float(np.sum(w * self.table[n].to_numpy(float))) for n in self.parameters}
+
+    def draws(self, n: int, seed: int) -> pd.DataFrame:
+        """``n`` particles by systematic resampling (deterministic per seed; index ``draw``, column ``particle``).
+
+        Systematic resampling keeps the draws representative of the weights with few duplicates, so a
+        small ensemble (15-30 draws) spans the posterior rather than piling onto a few particles.
+        """
+        if n < 1:
+            raise ValueError(f"posterior draws: {n} must be >= 1")
+        rng = np.random.default_rng([int(seed) % 2**63, 20251202])
+        cum = np.cumsum(self.weights)
+        cum[-1] = 1.0
+        picks = np.searchsorted(cum, (rng.random() + np.arange(n)) / n, side="right")
+        picks = rng.permutation(np.minimum(picks, len(cum) - 1))
+        out = self.table.iloc[picks][self.parameters].reset_index(drop=True)
+        out.insert(0, "particle", picks.astype(np.int64))
+        out.index.name = "draw"
+        return out
+
+
+def load_posterior(path: str | Path | None = None, config: Config | None = None) -> Posterior:
+    """Read and validate a posterior table (default ``configs/posterior.parquet``) and its JSON.
+
+    Raises :class:`ConfigError` (one line naming the file and the problem) when the file is missing or
+    malformed, a column is not an uncertainty of the schema, a value lies outside its range, or the
+    weights do not sum to 1.
+    """
+    path = Path(path) if path is not None else POSTERIOR_FILE
+    if not path.is_file():
+        raise ConfigError(f"{path}: no posterior here (fit one: python -m experiments calibrate "
+                          f"configs/experiments/calibrate.toml --publish)")
+    try:
+        table = pd.read_parquet(path)
+    except Exception as exc:  # noqa: BLE001 - any reader error is a bad file
+        raise ConfigError(f"{path}: not a readable parquet table ({type(exc).__name__}: {exc})") from None
+    schema = (config or default_config()).schema
+    if "weight" not in table.columns:
+        raise ConfigError(f"{path}: no 'weight' column (one row per particle: parameters + weight)")
+    for name in table.columns:
+        if name == "weight":
+            continue
+        spec = schema.get(name)
+        if spec is None or spec.kind != "uncertainties":
+            raise ConfigError(f"{path}: column {name!r} is not an uncertainty of configs/parameters.toml")
+        x = table[name].to_numpy(float)
+        lo, hi = spec.low, spec.high
+        if not np.all(np.isfinite(x)) or x.min() < lo or x.max() > hi:
+            raise ConfigError(f"{path}: {name} has values outside its range [{lo}, {hi}]")
+    w = table["weight"].to_numpy(float)
+    if len(table) == 0 or not np.all(np.isfinite(w)) or w.min() < 0 or abs(w.sum() - 1.0) > WEIGHT_TOLERANCE:
+        raise ConfigError(f"{path}: weights must be >= 0 and sum to 1 (they sum to {w.sum():.6g})")
+    meta_path = path.with_suffix(".json")
+    provenance = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
+    return Posterior(table=table.reset_index(drop=True), provenance=provenance, path=path)
+
+
+def targets_digest(targets: dict[str, dict]) -> str:
+    """Hash of the calibration targets a fit used (names, values and bands), 16 hex."""
+    blob = json.dumps({k: [t["target"], t["low"], t["high"]] for k, t in sorted(targets.items())}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def fingerprint(values: dict[str, float], config: Config | None = None) -> dict[str, float]:
+    """Calibration measures of the runs at ``values`` (seeds ``FINGERPRINT_SEEDS``), averaged: the
+    model's behaviour where the posterior sits. Equal fingerprints = the same model for this posterior."""
+    from sim.calibration import target_measures
+
+    cfg = (config or default_config()).with_overrides(values)
+    runs = [target_measures(cfg, s) for s in FINGERPRINT_SEEDS]
+    out = {}
+    for k in runs[0]:
+        x = np.array([r[k] for r in runs], float)
+        out[k] = round(float(x[np.isfinite(x)].mean()), 9) if np.isfinite(x).any() else float("nan")
+    return out
+
+
+def stale_reasons(post: Posterior, config: Config | None = None) -> list[str]:
+    """Why ``post`` no longer describes the current model and targets (empty list: current)."""
+    from sim.calibration import load_targets
+
+    reasons = []
+    prov = post.provenance
+    used = prov.get("targets", [])
+    table = load_targets()["targets"]
+    now = targets_digest({k: table[k] for k in used if k in table})
+    if missing := [k for k in used if k not in table]:
+        reasons.append(f"targets {missing} of the fit are no longer in configs/calibration.toml")
+    elif prov.get("targets_digest") != now:
+        reasons.append(f"calibration targets changed since the fit (digest {prov.get('targets_digest')} -> {now})")
+    if new := sorted(set(table) - set(used)):
+        reasons.append(f"targets added since the fit: {new}")
+    old = prov.get("fingerprint")
+    if not old:
+        reasons.append("the posterior has no model fingerprint (fitted before fingerprints were recorded)")
+    else:
+        cur = fingerprint(post.mean(), config)
+        moved = [f"{k} {old[k]:.4g} -> {cur.get(k, float('nan')):.4g}" for k in old
+                 if not np.isclose(old[k], cur.get(k, np.nan), rtol=1e-6, atol=1e-9, equal_nan=True)]
+        if moved:
+            reasons.append("the model's behaviour changed since the fit (at the posterior mean: "
+                           + "; ".join(moved[:4]) + ("; ..." if len(moved) > 4 else "") + ")")
+    return reasons

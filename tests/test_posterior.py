@@ -1,0 +1,206 @@
+"""The fitted posterior as data: validation, draws, staleness, sweeps over it, and paired effects."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import sim
+from experiments import design
+from experiments.effects import variance_split
+from experiments.spec import SpecError, parse_spec
+from sim.config import ConfigError
+from sim.posterior import fingerprint, load_posterior, stale_reasons, targets_digest
+
+
+def _write(tmp_path: Path, table: pd.DataFrame, meta: dict | None = None) -> Path:
+    path = tmp_path / "posterior.parquet"
+    table.to_parquet(path, index=False)
+    if meta is not None:
+        path.with_suffix(".json").write_text(json.dumps(meta))
+    return path
+
+
+def _table(n: int = 4) -> pd.DataFrame:
+    w = np.arange(1, n + 1, dtype=float)
+    return pd.DataFrame({"beta_wage": np.linspace(1.5, 2.5, n), "exit_rate_small": np.linspace(0.03, 0.06, n),
+                         "weight": w / w.sum()})
+
+
+@pytest.mark.parametrize("change, expected", [
+    (lambda t: t.drop(columns="weight"), "no 'weight' column"),
+    (lambda t: t.assign(rd_subsidy_rate=0.1), "'rd_subsidy_rate' is not an uncertainty"),
+    (lambda t: t.assign(beta_wage=9.0), "beta_wage has values outside its range [1.0, 3.0]"),
+    (lambda t: t.assign(weight=0.5), "weights must be >= 0 and sum to 1"),
+])
+def test_bad_posterior_files_are_refused_in_one_line(tmp_path, change, expected):
+    path = _write(tmp_path, change(_table()))
+    with pytest.raises(ConfigError) as exc:
+        load_posterior(path)
+    assert expected in str(exc.value) and str(path) in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_missing_or_unreadable_posterior_names_the_file(tmp_path):
+    with pytest.raises(ConfigError, match="no posterior here"):
+        load_posterior(tmp_path / "none.parquet")
+    bad = tmp_path / "bad.parquet"
+    bad.write_bytes(b"not parquet")
+    with pytest.raises(ConfigError, match="not a readable parquet table"):
+        load_posterior(bad)
+
+
+def test_draws_are_deterministic_and_follow_the_weights(tmp_path):
+    t = pd.DataFrame({"beta_wage": [1.2, 1.8, 2.4], "weight": [0.0, 0.25, 0.75]})
+    post = load_posterior(_write(tmp_path, t))
+    a, b = post.draws(40, seed=3), post.draws(40, seed=3)
+    pd.testing.assert_frame_equal(a, b)
+    counts = a["particle"].value_counts().to_dict()
+    assert 0 not in counts  # a particle of weight 0 is never drawn
+    assert counts == {1: 10, 2: 30}  # systematic resampling: n * weight, exactly here
+    assert post.mean() == pytest.approx({"beta_wage": 0.25 * 1.8 + 0.75 * 2.4})
+
+
+def _spec(post_path: Path, draws: int | str = 2, replicates: int = 4) -> str:
+    return f"""
+[experiment]
+name = "post"
+seed = 11
+replicates = {replicates}
+crn = true
+horizon = 4
+[base]
+uncertainties = "{post_path}"
+posterior_draws = {draws}
+[design]
+kind = "full_factorial"
+[levers]
+package = ["status_quo", "all_five"]
+"""
+
+
+def test_sweep_replicates_share_posterior_draws_across_packages(tmp_path):
+    post_path = _write(tmp_path, _table())
+    spec = parse_spec(_spec(post_path))
+    plan = design.build_plan(spec, "test")
+    assert list(plan["draw"]) == [0, 1, 0, 1] * 2  # replicate r runs with draw r % 2, in every package
+    for r in range(4):
+        same = plan[plan["replicate"] == r]
+        assert same["seed"].nunique() == 1 and same["draw"].nunique() == 1  # paired: seed and draw
+    cfg = design.point_config(spec, {"package": "status_quo"}, draw=1)
+    assert cfg.values["beta_wage"] == pytest.approx(spec.draws.iloc[1]["beta_wage"])
+    # replicates sharing a draw have one config; different draws differ
+    sq = plan[plan["package"] == "status_quo"]
+    assert sq.groupby("draw")["config_digest"].nunique().eq(1).all() and sq["config_digest"].nunique() == 2
+
+
+@pytest.mark.parametrize("draws", [3, 0, '"two"'])
+def test_posterior_draws_must_divide_the_replicates(tmp_path, draws):
+    post_path = _write(tmp_path, _table())
+    with pytest.raises(SpecError, match=r"\[base\] posterior_draws: .* divides \[experiment\] replicates \(4\)"):
+        parse_spec(_spec(post_path, draws))
+
+
+def test_a_bad_posterior_in_a_spec_is_one_line_naming_the_key(tmp_path):
+    with pytest.raises(SpecError, match=r"\[base\] uncertainties = .*: .*no posterior here"):
+        parse_spec(_spec(tmp_path / "missing.parquet"))
+
+
+def test_variance_split_tells_parameter_from_seed_noise():
+    rng = np.random.default_rng(1)
+    draws = np.repeat(np.arange(20), 3)
+    param = np.repeat(rng.normal(0, 3.0, 20), 3)
+    assert variance_split(param + rng.normal(0, 0.1, 60), draws) > 0.95
+    assert variance_split(rng.normal(0, 1.0, 60), draws) < 0.25
+    assert np.isnan(variance_split(rng.normal(0, 1.0, 20), np.arange(20)))  # one seed per draw: cannot tell
+
+
+def test_stale_when_the_model_or_the_targets_changed(tmp_path):
+    from sim.calibration import load_targets
+
+    t = _table(2)
+    used = ["graduate_retention", "exit_rate_small"]
+    table = load_targets()["targets"]
+    mean = {"beta_wage": float((t["beta_wage"] * t["weight"]).sum()),
+            "exit_rate_small": float((t["exit_rate_small"] * t["weight"]).sum())}
+    fp = fingerprint(mean, sim.default_config().with_overrides({}, quarters=8))
+    meta = {"targets": used, "targets_digest": targets_digest({k: table[k] for k in used}), "fingerprint": fp}
+    cfg8 = sim.default_config().with_overrides({}, quarters=8)
+    post = load_posterior(_write(tmp_path, t, meta))
+    reasons = stale_reasons(post, cfg8)
+    assert not any("behaviour" in r or "targets changed" in r for r in reasons)  # same model, same targets
+    moved = dict(fp, graduate_retention=fp["graduate_retention"] + 0.01)
+    post = load_posterior(_write(tmp_path, t, dict(meta, fingerprint=moved, targets_digest="0" * 16)))
+    reasons = stale_reasons(post, cfg8)
+    assert any("behaviour changed" in r and "graduate_retention" in r for r in reasons)
+    assert any("targets changed" in r for r in reasons)
+
+
+class _FakeResult:
+    """What the runner needs from a model result, with outcomes known by construction."""
+
+    def __init__(self, summary: dict):
+        self._summary = summary
+        self.city = self.clusters = self.districts = pd.DataFrame()
+
+    def summary(self) -> dict:
+        return self._summary
+
+
+def effect_model(cfg, seed):
+    """all_five climbs 4 x (beta_wage - 2) tiers more than the status quo, plus seed noise of sd 0.05;
+    its spending is 10 more. So the effect's sign is the draw's, and its variance is almost all parameter."""
+    noise = np.random.default_rng(seed).normal(0, 0.05)
+    five = cfg["city_coordination"] > 0.8  # all_five (coordinate is in it), not digital
+    tiers = 4.0 * (cfg["beta_wage"] - 2.0) * five + noise
+    return _FakeResult({"tiers_climbed_clusters": tiers, "spending_total": 10.0 * five, "retention_3y": 0.2})
+
+
+def test_paired_effects_give_p_beats_parameter_share_and_p_best(tmp_path):
+    from experiments import analysis
+    from experiments.effects import paired_effects
+    from experiments.sweep import run_sweep
+
+    t = pd.DataFrame({"beta_wage": np.linspace(1.2, 2.8, 8), "weight": np.full(8, 1 / 8)})
+    post_path = _write(tmp_path, t)
+    text = _spec(post_path, draws=8, replicates=16).replace('"status_quo", "all_five"', '"status_quo", "all_five", "digital"')
+    text += '[outcomes]\nsummary = "all"\ncity = []\nclusters = []\ndistricts = []\n'
+    spec = parse_spec(text, path=tmp_path / "post.toml")
+    res = run_sweep(spec, tmp_path / "out", model=effect_model, progress=False)
+    assert res.done == 48
+    pe = paired_effects(analysis.load(tmp_path / "out"))
+    row = pe.effects.set_index(["package", "outcome"]).loc[("all_five", "tiers_climbed_clusters")]
+    draws_beta = spec.draws["beta_wage"].to_numpy()
+    assert row["p_beats"] == pytest.approx(np.mean(draws_beta > 2.0))  # the draws decide the sign
+    assert row["effect_mean"] == pytest.approx(4.0 * (draws_beta.mean() - 2.0), abs=0.05)
+    assert row["parameter_share"] > 0.95  # seeds barely matter: the spread is what we don't know
+    assert (pe.draws, pe.seeds_per_draw, pe.worlds) == (8, 2, 16)
+    spend = pe.effects.set_index(["package", "outcome"]).loc[("all_five", "spending_total")]
+    assert spend["effect_mean"] == pytest.approx(10.0) and "p_beats" not in spend.dropna().index
+    best = pe.best.set_index("package")["p_best"]
+    assert best.sum() == pytest.approx(1.0)
+    assert best["all_five"] == pytest.approx(np.mean(draws_beta > 2.0), abs=0.07)  # noise decides near beta 2
+
+
+def test_sim_calibrate_posterior_says_stale_and_prints_the_predictive_table(tmp_path):
+    import subprocess
+    import sys
+
+    from sim.calibration import load_targets
+
+    t = _table(2)
+    table = load_targets()["targets"]
+    fake = {k: 0.5 for k in table}  # a fingerprint no model run gives
+    meta = {"targets": list(table), "targets_digest": targets_digest(table), "fingerprint": fake,
+            "date": "2026-12-01", "command": "test"}
+    path = _write(tmp_path, t, meta)
+    out = subprocess.run([sys.executable, "-m", "sim", "calibrate", "--posterior", str(path), "--draws", "2", "--quiet"],
+                         capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], timeout=600)
+    assert out.returncode == 1
+    assert "stale: the model's behaviour changed since the fit" in out.stderr
+    assert "targets pass (90% posterior-predictive interval of 2 draws" in out.stdout
+    for name in table:
+        assert name in out.stdout
