@@ -19,7 +19,20 @@ DEFAULT_PORT = 8765
 OFFLINE_ENV = {
     "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False",  # no calls home
     "SOLARA_CHECK_VERSION": "False",
+    "SOLARA_THEME_SHOW_BANNER": "False",  # no "This website runs on Solara" badge over the charts
 }
+WEB_FONT_URL = "/static/assets/"  # + the CJK font file's name (see font_env)
+
+
+def font_env() -> dict[str, str]:
+    """Serve the CJK font file the charts use to the browser too (``/static/assets/<file>``), so
+    Chinese page text renders on machines without a system CJK font; {} if there is no font file."""
+    from sim import fonts
+
+    font = fonts.find_cjk_font()
+    if font is None or font.path.suffix.lower() not in (".ttf", ".otf"):
+        return {}
+    return {"SOLARA_ASSETS_EXTRA_LOCATIONS": str(font.path.parent), "APP_WEB_FONT": font.path.name}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -62,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
     where = "this computer only" if args.host in ("127.0.0.1", "localhost", "::1") else "the network"
     print(f"app: serving the workshop page on http://{args.host}:{args.port}/ ({where}); Ctrl-C stops it",
           flush=True)
-    env = {**os.environ, **OFFLINE_ENV}
+    env = {**os.environ, **OFFLINE_ENV, **font_env()}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
     os.chdir(REPO)
     os.execve(sys.executable, command(args), env)  # replace this process: signals reach the server

@@ -16,8 +16,10 @@ no global figure registry, safe from several sessions' threads.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,7 +30,7 @@ import pandas as pd
 import PIL.Image
 
 from app import fonts  # noqa: F401  (Agg backend + CJK font before any drawing)
-from app.i18n import Lang, cluster_label, destination_label, group_label, lever_label, t, tier_label
+from app.i18n import Lang, cluster_label, destination_label, money_unit, t, tier_label
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
@@ -38,14 +40,35 @@ from matplotlib.patches import Patch
 import sim
 from sim import energy
 
-DPI = 80
-SIZE = (6.4, 3.4)  # inches -> 512 x 272 px at DPI
+DPI = 100  # screen pixels per inch of the page's figures
+EXPORT_DPI = 310  # downloads: a 5.2-inch chart is 1,612 px wide
+SIZE = (5.2, 3.3)  # inches -> 520 x 330 px on screen
+FONT = 11.0  # points: the smallest text of every chart (15 px at DPI; >= 14 px shown at 1280 px wide)
+MIN_FONT_PX = FONT * DPI / 72
 MATURITY_COLOURS = ["#d9e6f2", "#9ecae1", "#4292c6", "#08519c", "#08306b"]
 DESTINATIONS = ("Beijing", "Tianjin", "Elsewhere")
 DEST_COLOURS = {"Beijing": "#c0392b", "Tianjin": "#e67e22", "Elsewhere": "#95a5a6"}
 GROUP_COLOURS = {1: "#7f8c8d", 2: "#8e44ad", 3: "#16a085", 4: "#2980b9", 5: "#d35400"}
+GHOST = "#8a8a8a"  # the status-quo line (same seed)
+CHANGE = "#444"  # markers where levers changed
 _TAB10 = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#7f7f7f", "#e377c2",
           "#bcbd22", "#17becf"]
+_LOCAL = threading.local()
+
+
+def current_dpi() -> float:
+    return getattr(_LOCAL, "dpi", DPI)
+
+
+@contextlib.contextmanager
+def render_dpi(dpi: float):
+    """Draw figures made inside the block at ``dpi`` (exports); the frame cache keeps one per dpi."""
+    old = current_dpi()
+    _LOCAL.dpi = dpi
+    try:
+        yield
+    finally:
+        _LOCAL.dpi = old
 
 
 # ---------------------------------------------------------------------------------------- basics
@@ -75,17 +98,19 @@ def lever_groups() -> dict[str, int]:
 
 
 def to_png(fig: Figure) -> bytes:
-    """PNG bytes of ``fig``; a :func:`layered` figure is drawn transparent and laid over its frame."""
+    """PNG bytes of ``fig`` at the figure's dpi (recorded in the file); a :func:`layered` figure is
+    drawn transparent and laid over its frame."""
     frame = getattr(fig, "_app_frame", None)
     buf = io.BytesIO()
+    dpi = fig.dpi
     if frame is None:
-        fig.savefig(buf, format="png", dpi=DPI, pil_kwargs={"compress_level": 1})
+        fig.savefig(buf, format="png", dpi=dpi, pil_kwargs={"compress_level": 1})
         return buf.getvalue()
     canvas = FigureCanvasAgg(fig)
     canvas.draw()
     w, h = canvas.get_width_height()
     top = PIL.Image.frombuffer("RGBA", (w, h), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
-    PIL.Image.alpha_composite(frame.image, top).save(buf, format="png", compress_level=1)
+    PIL.Image.alpha_composite(frame.image, top).save(buf, format="png", compress_level=1, dpi=(dpi, dpi))
     return buf.getvalue()
 
 
@@ -108,12 +133,11 @@ def period_labels(table: pd.DataFrame, horizon: int) -> dict[int, str]:
     return {k: f"{(idx0 + k) // 4}Q{(idx0 + k) % 4 + 1}" for k in range(horizon + 1)}
 
 
-def _year_ticks(ax, periods: dict[int, str], lang: Lang) -> None:
+def _year_ticks(ax, periods: dict[int, str], lang: Lang, most: int = 6) -> None:
     q1 = [(k, p[:4]) for k, p in periods.items() if p.endswith("Q1")]
-    every = max(1, math.ceil(len(q1) / 10))
+    every = max(1, math.ceil(len(q1) / most))
     q1 = q1[::every]
     ax.set_xticks([k for k, _ in q1], [y for _, y in q1])
-    ax.set_xlabel(t("quarter", lang), fontsize=7)
 
 
 # ---------------------------------------------------------------------------------------- layers
@@ -121,6 +145,7 @@ def _year_ticks(ax, periods: dict[int, str], lang: Lang) -> None:
 class _Frame:
     pixels: np.ndarray  # RGBA, opaque
     axes: tuple  # ((bounds, xlim, ylim), ...) of each frame axes, after layout
+    min_font: float = math.inf  # smallest text in the frame (points)
 
     @property
     def image(self) -> PIL.Image.Image:
@@ -138,20 +163,23 @@ def layered(key: tuple, size: tuple[float, float], draw_frame: Callable[[Figure]
 
     The returned figure holds only the data layer; :func:`to_png` composites it over the frame.
     """
+    dpi = current_dpi()
+    key = (*key, dpi)
     frame = _FRAMES.get(key)
     if frame is None:
-        fig = Figure(figsize=size, dpi=DPI)
+        fig = Figure(figsize=size, dpi=dpi)
         axes = draw_frame(fig)
         canvas = FigureCanvasAgg(fig)
         canvas.draw()
         frame = _Frame(np.asarray(canvas.buffer_rgba()).copy(),
-                       tuple((ax.get_position().bounds, ax.get_xlim(), ax.get_ylim()) for ax in axes))
+                       tuple((ax.get_position().bounds, ax.get_xlim(), ax.get_ylim()) for ax in axes),
+                       _texts_min(fig))
         _FRAMES[key] = frame
         while len(_FRAMES) > _FRAMES_MAX:
             _FRAMES.popitem(last=False)
     else:
         _FRAMES.move_to_end(key)
-    fig = Figure(figsize=size, dpi=DPI)
+    fig = Figure(figsize=size, dpi=dpi)
     fig.patch.set_alpha(0.0)
     fig._app_frame = frame  # to_png lays the data layer over the frame's pixels
     axes = []
@@ -173,121 +201,168 @@ def _rects(ax, x0, x1, y0, y1, colours) -> None:
     ax.add_collection(PolyCollection(verts, facecolors=colours, edgecolors="none"), autolim=False)
 
 
-def _legend(fig: Figure, handles, fontsize: float = 7) -> None:
-    fig.legend(handles=handles, loc="center right", fontsize=fontsize, frameon=False)
+def _legend(fig: Figure, handles, loc: str = "center right", **kw) -> None:
+    fig.legend(handles=handles, loc=loc, fontsize=FONT, frameon=False, handlelength=1.4, borderaxespad=0.2,
+               labelspacing=0.3, **kw)
 
 
 def _cluster_handles(lang: Lang) -> list:
-    return [Line2D([], [], color=c, lw=1.8, label=cluster_label(k, lang)) for k, c in cluster_colours().items()]
+    return [Line2D([], [], color=c, lw=2.2, label=cluster_label(k, lang)) for k, c in cluster_colours().items()]
+
+
+def _extra_handles(lang: Lang, ghost: bool, changes: bool) -> list:
+    out = []
+    if ghost:
+        out.append(Line2D([], [], color=GHOST, lw=1.6, ls="--", label=t("legend_ghost", lang)))
+    if changes:
+        out.append(Line2D([], [], color=CHANGE, lw=1.2, ls=":", label=t("legend_changes", lang)))
+    return out
 
 
 def _dynamic_title(ax, text: str) -> None:
-    ax.text(0.5, 1.02, text, transform=ax.transAxes, ha="center", va="bottom", fontsize=8)
+    ax.text(0.5, 1.02, text, transform=ax.transAxes, ha="center", va="bottom", fontsize=FONT)
+
+
+def _mark_changes(ax, changes: Sequence[int]) -> None:
+    """Dotted vertical lines after the quarters where levers changed (they apply from the next one)."""
+    for q in changes:
+        ax.axvline(q + 0.5, color=CHANGE, lw=1.2, ls=":", zorder=0.5)
 
 
 # ---------------------------------------------------------------------------------------- charts
 def _cluster_lines(clusters: pd.DataFrame, column: str, title_key: str, lang: Lang, horizon: int,
-                   with_tiers: bool) -> Figure:
+                   with_tiers: bool, ghost: pd.DataFrame | None = None, changes: Sequence[int] = ()) -> Figure:
     periods = period_labels(clusters, horizon)
+    has_ghost, has_changes = ghost is not None, bool(changes)
 
     def frame(fig):
-        ax = fig.add_axes((0.07, 0.15, 0.58, 0.75))
+        ax = fig.add_axes((0.09, 0.10, 0.53 if lang == "zh" else 0.45, 0.80))
         ax.set_xlim(0, horizon)
         ax.set_ylim(0, 1)
         if with_tiers:
             for i, thr in enumerate(tier_thresholds(), start=2):
-                ax.axhline(thr, color="#777", lw=0.7, ls="--")
+                ax.axhline(thr, color="#777", lw=0.8, ls="--")
                 ax.text(0.99, thr + 0.005, tier_label(i, lang), transform=ax.get_yaxis_transform(),
-                        fontsize=6.5, va="bottom", ha="right", color="#444")
+                        fontsize=FONT, va="bottom", ha="right", color="#444")
         ax.grid(axis="y", color="#eee", lw=0.5)
-        ax.set_title(t(title_key, lang), fontsize=8.5)
-        _year_ticks(ax, periods, lang)
-        ax.tick_params(labelsize=7)
-        _legend(fig, _cluster_handles(lang))
+        ax.set_title(t(title_key, lang), fontsize=FONT)
+        _year_ticks(ax, periods, lang, most=5)
+        ax.tick_params(labelsize=FONT)
+        _legend(fig, _cluster_handles(lang) + _extra_handles(lang, has_ghost, has_changes))
         return [ax]
 
     def data(axes):
         ax = axes[0]
         colours = cluster_colours()
+        if ghost is not None:
+            g = ghost[ghost["quarter"] <= clusters["quarter"].max()]
+            for key, df in g.groupby("cluster", sort=False):
+                ax.plot(df["quarter"].to_numpy(), df[column].to_numpy(), color=colours.get(key), lw=1.3,
+                        ls="--", alpha=0.45)
         for key, df in clusters.groupby("cluster", sort=False):
-            ax.plot(df["quarter"].to_numpy(), df[column].to_numpy(), color=colours.get(key), lw=1.7,
+            ax.plot(df["quarter"].to_numpy(), df[column].to_numpy(), color=colours.get(key), lw=2.0,
                     marker="o" if len(df) == 1 else None, ms=3)
+        _mark_changes(ax, changes)
 
-    return layered((title_key, lang, horizon, periods[0]), SIZE, frame, data)
-
-
-def energy_chart(clusters: pd.DataFrame, lang: Lang, horizon: int) -> Figure:
-    """Energy index per cluster over time; dashed lines mark the named tiers (county ... world-class)."""
-    return _cluster_lines(clusters, "energy_index", "chart_energy", lang, horizon, with_tiers=True)
+    return layered((title_key, lang, horizon, periods[0], has_ghost, has_changes), SIZE, frame, data)
 
 
-def chain_chart(clusters: pd.DataFrame, lang: Lang, horizon: int) -> Figure:
+def energy_chart(clusters: pd.DataFrame, lang: Lang, horizon: int, ghost=None, changes=()) -> Figure:
+    """Energy index per cluster over time; dashed lines mark the named tiers (county ... world-class);
+    ``ghost``: the status-quo run (same seed) as faded dashed lines; ``changes``: lever-change markers."""
+    return _cluster_lines(clusters, "energy_index", "chart_energy", lang, horizon, True, ghost, changes)
+
+
+def chain_chart(clusters: pd.DataFrame, lang: Lang, horizon: int, ghost=None, changes=()) -> Figure:
     """Chain completeness per cluster over time."""
-    return _cluster_lines(clusters, "chain_completeness", "chart_chain", lang, horizon, with_tiers=False)
+    return _cluster_lines(clusters, "chain_completeness", "chart_chain", lang, horizon, False, ghost, changes)
 
 
-def talent_chart(city: pd.DataFrame, lang: Lang, horizon: int) -> Figure:
+def talent_chart(city: pd.DataFrame, lang: Lang, horizon: int, ghost=None, changes=()) -> Figure:
     """Left: graduate retention (graduation quarters). Right: persons leaving per quarter by destination."""
     periods = period_labels(city, horizon)
     flows = city[city["quarter"] > 0]
     stacked = flows[[f"outflow_{d.lower()}" for d in DESTINATIONS]].to_numpy(dtype=float)
-    ymax = nice_ceiling(float(stacked.sum(1).max()) * 1.05 if len(stacked) else 1.0)
+    g = ghost[(ghost["quarter"] > 0) & (ghost["quarter"] <= city["quarter"].max())] if ghost is not None else None
+    peak = float(stacked.sum(1).max()) if len(stacked) else 1.0
+    if g is not None and len(g):
+        peak = max(peak, float(g[[f"outflow_{d.lower()}" for d in DESTINATIONS]].to_numpy().sum(1).max()))
+    ymax = nice_ceiling(peak * 1.05)
+    has_ghost, has_changes = ghost is not None, bool(changes)
 
     def frame(fig):
-        ax1 = fig.add_axes((0.08, 0.15, 0.32, 0.72))
-        ax2 = fig.add_axes((0.50, 0.15, 0.30, 0.72))
+        ax1 = fig.add_axes((0.11, 0.10, 0.33, 0.62))
+        ax2 = fig.add_axes((0.60, 0.10, 0.37, 0.62))
         ax1.set_ylim(0, 100)
         ax2.set_ylim(0, ymax)
         for ax in (ax1, ax2):
             ax.set_xlim(-0.5, horizon + 0.5)
-            _year_ticks(ax, periods, lang)
-            ax.tick_params(labelsize=7)
+            _year_ticks(ax, periods, lang, most=3)
+            ax.tick_params(labelsize=FONT)
             ax.grid(axis="y", color="#eee", lw=0.5)
-        ax1.set_ylabel(t("retention_pct", lang), fontsize=7)
-        ax1.set_title(t("chart_retention", lang), fontsize=8)
-        ax2.set_ylabel(t("persons", lang), fontsize=7)
-        ax2.set_title(t("chart_outflow", lang), fontsize=8)
-        _legend(fig, [Patch(color=DEST_COLOURS[d], label=destination_label(d, lang)) for d in DESTINATIONS])
+        ax1.set_title(t("chart_retention", lang), fontsize=FONT)
+        ax2.set_title(t("chart_outflow", lang), fontsize=FONT)
+        handles = [Patch(color=DEST_COLOURS[d], label=destination_label(d, lang)) for d in DESTINATIONS]
+        _legend(fig, handles + _extra_handles(lang, has_ghost, has_changes), loc="upper center",
+                ncol=3 + has_ghost + has_changes if len(handles) + has_ghost + has_changes <= 4 else 3)
         return [ax1, ax2]
 
     def data(axes):
         ax1, ax2 = axes
+        if g is not None:
+            gr = g.dropna(subset=["graduate_retention"])
+            ax1.plot(gr["quarter"].to_numpy(), 100 * gr["graduate_retention"].to_numpy(), "--", color=GHOST, lw=1.6)
+            tot = g[[f"outflow_{d.lower()}" for d in DESTINATIONS]].to_numpy().sum(1)
+            ax2.step(g["quarter"].to_numpy(), tot, where="mid", color=GHOST, lw=1.4, ls="--", zorder=3)
         ret = city.dropna(subset=["graduate_retention"])
         ax1.plot(ret["quarter"].to_numpy(), 100 * ret["graduate_retention"].to_numpy(), "o-",
-                 color="#2c7a3f", ms=3.5, lw=1.5)
+                 color="#2c7a3f", ms=4, lw=1.8)
         x = flows["quarter"].to_numpy(dtype=float)
         bottom = np.zeros(len(flows))
         for j, dest in enumerate(DESTINATIONS):
             _rects(ax2, x - 0.42, x + 0.42, bottom, bottom + stacked[:, j], DEST_COLOURS[dest])
             bottom += stacked[:, j]
+        for ax in axes:
+            _mark_changes(ax, changes)
 
-    return layered(("talent", lang, horizon, periods[0], ymax), SIZE, frame, data)
+    return layered(("talent", lang, horizon, periods[0], ymax, has_ghost, has_changes), SIZE, frame, data)
 
 
-def maturity_chart(clusters: pd.DataFrame, lang: Lang, horizon: int = 0) -> Figure:
+def maturity_chart(clusters: pd.DataFrame, lang: Lang, horizon: int = 0, ghost=None, changes=()) -> Figure:
     """Share of firms at each digital-maturity level (GB/T 39116 levels 1-5), per cluster and city-wide,
-    at the latest quarter."""
+    at the latest quarter; with ``ghost`` one more row: the city under the status quo (same seed)."""
     now = clusters[clusters["quarter"] == clusters["quarter"].max()]
     keys = list(now["cluster"])
     cols = [f"maturity_l{k}" for k in range(1, 6)]
+    gnow = ghost[ghost["quarter"] == now["quarter"].max()] if ghost is not None else None
+    labels = [cluster_label(k, lang) for k in keys] + [t("city", lang)]
+    if gnow is not None:
+        labels.append(t("city_status_quo", lang))
 
     def frame(fig):
-        ax = fig.add_axes((0.25, 0.13, 0.52, 0.75))
-        y = np.arange(len(keys) + 1)[::-1]
-        ax.set_yticks(y, [cluster_label(k, lang) for k in keys] + [t("city", lang)], fontsize=7)
-        ax.set_ylim(-0.6, len(keys) + 0.6)
+        ax = fig.add_axes((0.36 if lang == "zh" else 0.40, 0.17, 0.38 if lang == "zh" else 0.32, 0.74))
+        y = np.arange(len(labels))[::-1]
+        ax.set_yticks(y, labels, fontsize=FONT)
+        ax.set_ylim(-0.6, len(labels) - 0.4)
         ax.set_xlim(0, 100)
-        ax.set_xlabel(t("share_pct", lang), fontsize=7)
-        ax.tick_params(labelsize=7)
+        ax.set_xticks([0, 50, 100])
+        ax.set_xlabel(t("share_pct", lang), fontsize=FONT)
+        ax.tick_params(labelsize=FONT)
         _legend(fig, [Patch(color=MATURITY_COLOURS[k], label=t(f"maturity_{k + 1}", lang)) for k in range(5)])
         return [ax]
 
+    def city_row(df):
+        shares = df[cols].to_numpy(dtype=float)
+        weights = df["firms"].to_numpy(dtype=float)
+        return (shares * weights[:, None]).sum(0) / max(weights.sum(), 1.0), shares
+
     def data(axes):
         ax = axes[0]
-        shares = now[cols].to_numpy(dtype=float)
-        weights = now["firms"].to_numpy(dtype=float)
-        city = (shares * weights[:, None]).sum(0) / max(weights.sum(), 1.0)
-        values = np.vstack([shares, city]) * 100
+        city, shares = city_row(now)
+        rows = [shares, city[None, :]]
+        if gnow is not None and len(gnow):
+            rows.append(city_row(gnow)[0][None, :])
+        values = np.vstack(rows) * 100
         y = np.arange(len(values))[::-1]
         left = np.zeros(len(values))
         for k in range(5):
@@ -296,43 +371,109 @@ def maturity_chart(clusters: pd.DataFrame, lang: Lang, horizon: int = 0) -> Figu
         period = now["period"].iloc[0] if len(now) else ""
         _dynamic_title(ax, f"{t('chart_maturity', lang)} · {period}")
 
-    return layered(("maturity", lang, tuple(keys)), SIZE, frame, data)
+    return layered(("maturity", lang, tuple(labels)), SIZE, frame, data)
 
 
-def spending_chart(city: pd.DataFrame, lang: Lang, horizon: int = 0) -> Figure:
-    """Cumulative government spending per lever (million yuan), coloured by remedy group."""
+def group_spending(city: pd.DataFrame) -> pd.DataFrame:
+    """Spending per quarter (yuan) by remedy group: index quarter (1..), columns groups 1-5."""
     groups = lever_groups()
-    names = [n for n in groups if f"spending_{n}" in city.columns]
-    totals = np.array([city[f"spending_{n}"].sum() for n in names], dtype=float) / 1e6
-    xmax = nice_ceiling(float(totals.max()) * 1.05) if totals.any() else 1.0
+    flows = city[city["quarter"] > 0].set_index("quarter")
+    out = pd.DataFrame(index=flows.index)
+    for g in sorted(set(groups.values())):
+        cols = [f"spending_{n}" for n, gg in groups.items() if gg == g and f"spending_{n}" in flows]
+        out[g] = flows[cols].sum(axis=1) if cols else 0.0
+    return out
+
+
+def spending_chart(city: pd.DataFrame, lang: Lang, horizon: int = 0, ghost=None, changes=(),
+                   ceiling: float | None = None, size: tuple[float, float] | None = None) -> Figure:
+    """Government spending per quarter, stacked by remedy group, in 万元 (zh) / million yuan (en);
+    ``ceiling`` (yuan per year) drawn as a line at a quarter of it; ``ghost``: status-quo total."""
+    label, div = money_unit("quarter", lang)
+    per_q = group_spending(city) / div
+    periods = period_labels(city, horizon)
+    g = ghost[(ghost["quarter"] > 0) & (ghost["quarter"] <= city["quarter"].max())] if ghost is not None else None
+    peak = float(per_q.sum(axis=1).max()) if len(per_q) else 0.0
+    if g is not None and len(g):
+        peak = max(peak, float(g["spending_total"].max()) / div)
+    if ceiling:
+        peak = max(peak, ceiling / 4 / div)
+    ymax = nice_ceiling(peak * 1.08) if peak > 0 else 1.0
+    has_ghost, has_changes = ghost is not None, bool(changes)
+    size = size or SIZE
 
     def frame(fig):
-        ax = fig.add_axes((0.40, 0.12, 0.38, 0.76))
-        y = np.arange(len(names))[::-1]
-        ax.set_yticks(y, [lever_label(n, lang) for n in names], fontsize=6)
-        ax.set_ylim(-0.6, len(names) - 0.4)
-        ax.set_xlim(0, xmax)
-        ax.set_xlabel(t("million_yuan", lang), fontsize=7)
-        ax.tick_params(axis="x", labelsize=7)
-        ax.grid(axis="x", color="#eee", lw=0.5)
-        _legend(fig, [Patch(color=GROUP_COLOURS[g], label=group_label(g, lang)) for g in GROUP_COLOURS],
-                fontsize=6)
+        ax = fig.add_axes((0.14, 0.10, 0.52 if lang == "zh" else 0.48, 0.80))
+        ax.set_xlim(0.5, horizon + 0.5)
+        ax.set_ylim(0, ymax)
+        _year_ticks(ax, periods, lang, most=5)
+        ax.tick_params(labelsize=FONT)
+        ax.grid(axis="y", color="#eee", lw=0.5)
+        ax.set_title(t("chart_spending", lang, unit=label), fontsize=FONT)
+        handles = [Patch(color=GROUP_COLOURS[k], label=t("group_short", lang, n=k)) for k in GROUP_COLOURS]
+        if ceiling:
+            handles.append(Line2D([], [], color="#b3261e", lw=1.6, label=t("legend_ceiling", lang)))
+        _legend(fig, handles + _extra_handles(lang, has_ghost, has_changes))
         return [ax]
 
     def data(axes):
         ax = axes[0]
-        y = np.arange(len(names))[::-1]
-        _rects(ax, np.zeros(len(names)), totals, y - 0.35, y + 0.35, [GROUP_COLOURS[groups[n]] for n in names])
-        if not totals.any():
-            ax.text(0.5, 0.5, t("no_spending", lang), transform=ax.transAxes, ha="center", fontsize=8)
-        period = city["period"].iloc[-1] if len(city) else ""
-        _dynamic_title(ax, f"{t('chart_spending', lang)} · {period}")
+        x = per_q.index.to_numpy(dtype=float)
+        bottom = np.zeros(len(per_q))
+        for grp in per_q.columns:
+            vals = per_q[grp].to_numpy(dtype=float)
+            _rects(ax, x - 0.42, x + 0.42, bottom, bottom + vals, GROUP_COLOURS.get(int(grp), "#999"))
+            bottom += vals
+        if g is not None and len(g):
+            ax.step(g["quarter"].to_numpy(), g["spending_total"].to_numpy() / div, where="mid", color=GHOST,
+                    lw=1.5, ls="--", zorder=3)
+        if ceiling:
+            ax.axhline(ceiling / 4 / div, color="#b3261e", lw=1.6, zorder=4)
+        if not len(per_q):
+            ax.text(0.5, 0.5, t("no_spending", lang), transform=ax.transAxes, ha="center", fontsize=FONT)
+        _mark_changes(ax, changes)
 
-    return layered(("spending", lang, tuple(names), xmax), SIZE, frame, data)
+    return layered(("spending", lang, horizon, periods[0], ymax, bool(ceiling), ceiling and round(ceiling / 4 / div, 6),
+                    has_ghost, has_changes, size), size, frame, data)
+
+
+def components_figure(clusters: pd.DataFrame, cluster: str, lang: Lang, weights: Sequence[float],
+                      compare: pd.DataFrame | None = None) -> Figure:
+    """Why a cluster's index moved: each component's weighted contribution at the start (light) and now
+    (dark); with ``compare`` (a second clusters table, e.g. setting A), its end state as a third bar."""
+    from sim.energy import COMPONENTS
+
+    df = clusters[clusters["cluster"] == cluster]
+    first, last = df.iloc[0], df.iloc[-1]
+    w = np.asarray(weights, float)
+    cols = [f"idx_{c}" for c in COMPONENTS]
+    start = first[cols].to_numpy(dtype=float) * w
+    now = last[cols].to_numpy(dtype=float) * w
+    fig = Figure(figsize=(6.4, 3.8), dpi=current_dpi())
+    ax = fig.add_axes((0.30, 0.13, 0.66, 0.74))
+    y = np.arange(len(COMPONENTS))[::-1]
+    colour = cluster_colours().get(cluster, "#1f77b4")
+    bars = [(start, "#c9c9c9", t("why_start", lang, period=first["period"]))]
+    if compare is not None:
+        c = compare[compare["cluster"] == cluster]
+        if len(c):
+            bars.append((c.iloc[-1][cols].to_numpy(dtype=float) * w, "#f2b27a", t("why_setting_a", lang)))
+    bars.append((now, colour, t("why_now", lang, period=last["period"])))
+    h = 0.8 / len(bars)
+    for i, (vals, col, label) in enumerate(bars):
+        ax.barh(y + 0.4 - h * (i + 0.5), vals, height=h * 0.92, color=col, label=label)
+    ax.set_yticks(y, [t(f"comp_{c}", lang) for c in COMPONENTS], fontsize=FONT)
+    ax.tick_params(labelsize=FONT)
+    ax.set_xlabel(t("why_contribution", lang), fontsize=FONT)
+    ax.grid(axis="x", color="#eee", lw=0.5)
+    ax.legend(fontsize=FONT, frameon=False, loc="lower right")
+    ax.set_title(t("why_title", lang, cluster=cluster_label(cluster, lang), start=f"{first['energy_index']:.3f}",
+                   now=f"{last['energy_index']:.3f}"), fontsize=FONT)
+    return fig
 
 
 CHARTS: dict[str, tuple[Callable[..., Figure], str]] = {
-    # name: (function(table, lang, horizon), the result table it reads)
+    # name: (function(table, lang, horizon, ghost=, changes=), the result table it reads)
     "energy": (energy_chart, "clusters"),
     "talent": (talent_chart, "city"),
     "maturity": (maturity_chart, "clusters"),
@@ -341,6 +482,27 @@ CHARTS: dict[str, tuple[Callable[..., Figure], str]] = {
 }
 
 
+def chart_figure(snap, name: str, lang: Lang, **extra) -> Figure:
+    """Chart ``name`` of a :class:`app.state.Snapshot`, with its status-quo ghost and lever-change markers."""
+    func, table = CHARTS[name]
+    ghost = getattr(snap, f"ghost_{table}", None)
+    return func(getattr(snap, table), lang, snap.quarters, ghost=ghost, changes=snap.changes, **extra)
+
+
 def chart_png(name: str, table: pd.DataFrame, lang: Lang, horizon: int) -> bytes:
     func, _ = CHARTS[name]
     return to_png(func(table, lang, horizon))
+
+
+def _texts_min(fig: Figure) -> float:
+    from matplotlib.text import Text
+
+    sizes = [txt.get_fontsize() for txt in fig.findobj(Text) if txt.get_visible() and txt.get_text().strip()]
+    return min(sizes) if sizes else math.inf
+
+
+def min_font_points(fig: Figure) -> float:
+    """The smallest font size (points) of any visible text in ``fig`` and in its cached frame
+    (the tests hold every chart to :data:`FONT`)."""
+    frame = getattr(fig, "_app_frame", None)
+    return min(_texts_min(fig), frame.min_font if frame is not None else math.inf)

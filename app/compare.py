@@ -1,15 +1,23 @@
-"""A/B compare: two policy settings, same seed, same horizon; their key outcomes side by side.
+"""A/B compare with uncertainty: M paired replicates of two policy settings, same horizon.
 
-Both runs call :func:`sim.run_scenario` (the same function the experiments use) in a background
-thread, so the page stays responsive. :func:`outcomes` reduces a run's tables to the figures a
-workshop compares; the page's key-figure row uses the same function.
+Replicate r of A and replicate r of B share a seed (and, later, a draw of the uncertain
+parameters; see :mod:`app.runs`): common random numbers, so each difference B − A is paired.
+For every outcome the table shows the means of A and B, the mean paired difference, the range
+(smallest … largest) of the M differences and "B better in N of M". A difference is coloured only
+when it is clear of the model's randomness: **every one of the M paired runs agrees on its sign**
+(a sign test; by chance alone that happens with probability 2 × 0.5^M, 0.8 % for M = 8). Otherwise it
+is grey. Outcomes without a "better" direction (spending) are never coloured.
+
+:func:`outcomes` reduces a run's tables to the figures a workshop compares (raw units: yuan,
+persons, per cent); the page's key-figure row uses the same function. Display units depend on the
+language (万元 / 亿元 for officials, million / billion yuan in English; :data:`app.i18n.MONEY`).
 """
 
 from __future__ import annotations
 
 import html
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,11 +25,14 @@ import pandas as pd
 import solara
 import solara.lab
 
-import sim
-from app import charts
-from app.i18n import Lang, preset_label, t
-from app.state import lever_defaults, make_config, presets
+from app import charts, runs
+from app.i18n import Lang, cluster_label, money_unit, preset_label, t
+from app.state import lever_defaults, presets
 from matplotlib.figure import Figure
+
+DEFAULT_REPLICATES = 8
+DEFAULT_QUARTERS = 40
+REPLICATE_CHOICES = (4, 8, 16)
 
 
 @dataclass(frozen=True)
@@ -29,21 +40,39 @@ class Outcome:
     key: str  # key in outcomes(); also the i18n key of the live label
     label: str  # i18n key of the A/B label (whole-run wording)
     better: int  # +1 higher is better, -1 lower is better, 0 neutral
-    digits: int
+    digits: int  # decimals shown (in display units)
+    unit: str = ""  # i18n key of the unit, or "money:<kind>" (app.i18n.MONEY)
 
 
 OUTCOMES = (
-    Outcome("kpi_energy", "ab_energy", +1, 3),
-    Outcome("kpi_tiers", "ab_tiers", +1, 0),
-    Outcome("kpi_retention", "ab_retention", +1, 1),
-    Outcome("kpi_out_total", "ab_out_total", -1, 0),
-    Outcome("kpi_out_bj", "ab_out_bj", -1, 0),
-    Outcome("kpi_out_tj", "ab_out_tj", -1, 0),
-    Outcome("kpi_maturity", "ab_maturity", +1, 1),
-    Outcome("kpi_employment", "ab_employment", +1, 0),
-    Outcome("kpi_value_added", "ab_value_added", +1, 1),
-    Outcome("kpi_spend_total", "ab_spend_total", 0, 0),
+    Outcome("kpi_energy", "ab_energy", +1, 3, "unit_index"),
+    Outcome("kpi_tiers", "ab_tiers", +1, 1, "unit_clusters"),
+    Outcome("kpi_climbed", "ab_climbed", +1, 1, "unit_levels"),
+    Outcome("kpi_retention", "ab_retention", +1, 2, "unit_pct"),
+    Outcome("kpi_out_total", "ab_out_total", -1, 0, "unit_persons"),
+    Outcome("kpi_out_bj", "ab_out_bj", -1, 0, "unit_persons"),
+    Outcome("kpi_out_tj", "ab_out_tj", -1, 0, "unit_persons"),
+    Outcome("kpi_maturity", "ab_maturity", +1, 2, "unit_pct"),
+    Outcome("kpi_employment", "ab_employment", +1, 0, "unit_persons"),
+    Outcome("kpi_value_added", "ab_value_added", +1, 2, "money:value_added"),
+    Outcome("kpi_spend_total", "ab_spend_total", 0, 2, "money:total"),
+    Outcome("kpi_cost_retained", "ab_cost_retained", -1, 2, "money:per_unit"),
+    Outcome("kpi_cost_level", "ab_cost_level", -1, 0, "money:per_unit"),
 )
+OUTCOME_BY_KEY = {o.key: o for o in OUTCOMES}
+
+
+def unit_text(unit: str, lang: Lang) -> str:
+    if unit.startswith("money:"):
+        return money_unit(unit.split(":", 1)[1], lang)[0]
+    return t(unit, lang) if unit else ""
+
+
+def to_display(value: float, unit: str, lang: Lang) -> float:
+    """A raw outcome value (yuan for money) in the display unit of ``lang``."""
+    if unit.startswith("money:"):
+        return value / money_unit(unit.split(":", 1)[1], lang)[1]
+    return value
 
 
 def _last(df: pd.DataFrame) -> pd.DataFrame:
@@ -51,43 +80,54 @@ def _last(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def outcomes(city: pd.DataFrame, clusters: pd.DataFrame, cumulative: bool = True) -> dict[str, float]:
-    """Key figures of a run. ``cumulative``: outflows and retention over the whole run (A/B compare);
+    """Key figures of a run (raw units). ``cumulative``: outflows and retention over the whole run (A/B);
     otherwise the latest quarter / latest graduation cohort (the live key-figure row)."""
     now = _last(clusters)
+    start = clusters[clusters["quarter"] == clusters["quarter"].min()]
     firms = now["firms"].to_numpy(dtype=float)
     l3 = now[["maturity_l3", "maturity_l4", "maturity_l5"]].to_numpy(dtype=float).sum(1)
     run = city[city["quarter"] > 0]
     last = city.iloc[-1]
+    grads = run["graduates"].sum()
+    retained = run["graduates_retained"].sum()
     if cumulative:
-        grads = run["graduates"].sum()
-        retention = float(run["graduates_retained"].sum() / grads) if grads > 0 else math.nan
+        retention = float(retained / grads) if grads > 0 else math.nan
         out_bj, out_tj = run["outflow_beijing"].sum(), run["outflow_tianjin"].sum()
     else:
         cohorts = city["graduate_retention"].dropna()
         retention = float(cohorts.iloc[-1]) if len(cohorts) else math.nan
         out_bj, out_tj = last["outflow_beijing"], last["outflow_tianjin"]
     out_total = run[["outflow_beijing", "outflow_tianjin", "outflow_elsewhere"]].to_numpy().sum()
+    tier0 = start.set_index("cluster")["energy_tier"]
+    tier1 = now.set_index("cluster")["energy_tier"]
+    climbed = float((tier1 - tier0.reindex(tier1.index).fillna(tier1)).clip(lower=0).sum())
+    spend_total = float(run["spending_total"].sum())
+    cost_retained = city["cost_per_retained_graduate"].dropna() if "cost_per_retained_graduate" in city else []
     return {
         "kpi_energy": float(now["energy_index"].mean()),
         "kpi_tiers": float((now["energy_tier"] >= 2).sum()),
+        "kpi_climbed": climbed,
         "kpi_retention": 100 * retention,
         "kpi_out_total": float(out_total),
         "kpi_out_bj": float(out_bj),
         "kpi_out_tj": float(out_tj),
         "kpi_maturity": float(100 * (l3 * firms).sum() / max(firms.sum(), 1.0)),
         "kpi_employment": float(last["employment"]),
-        "kpi_value_added": float(last["value_added"]) / 1e9,
-        "kpi_spend": float(last["spending_total"]) / 1e6,
-        "kpi_spend_total": float(run["spending_total"].sum()) / 1e6,
+        "kpi_value_added": float(last["value_added"]),
+        "kpi_spend": float(last["spending_total"]),
+        "kpi_spend_total": spend_total,
+        "kpi_cost_retained": float(cost_retained.iloc[-1]) if len(cost_retained) else math.nan,
+        "kpi_cost_level": spend_total / climbed if climbed > 0 else math.nan,
     }
 
 
 def fmt(value: float, digits: int, sign: bool = False) -> str:
-    """``1,234.5``; with ``sign`` ``+1,234.5`` / ``-3.0`` / ``0`` (a difference that rounds to zero)."""
+    """``1,234.5``; with ``sign`` ``+1,234.5`` / ``-3.0``; a difference that rounds to zero shows as
+    ``0.0`` (no sign, so it is not read as a gain or a loss)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     if sign and round(value, digits) == 0:
-        return "0"
+        return f"{0:.{digits}f}"
     return f"{value:+,.{digits}f}" if sign else f"{value:,.{digits}f}"
 
 
@@ -98,109 +138,295 @@ def setting_levers(choice: str, current: Mapping[str, float]) -> dict[str, float
     return {**lever_defaults(), **presets()[choice].levers}
 
 
-def run_pair(levers_a: Mapping, levers_b: Mapping, seed: int, quarters: int):
-    """Run A then B with the same seed and horizon; returns the two ScenarioResults."""
-    res_a = sim.run_scenario(make_config(levers_a, quarters), seed=seed)
-    res_b = sim.run_scenario(make_config(levers_b, quarters), seed=seed)
-    return res_a, res_b
+# ------------------------------------------------------------------------------------ statistics
+@dataclass(frozen=True)
+class PairedStat:
+    """One outcome over M paired replicates (values in raw units)."""
+
+    outcome: Outcome
+    a: np.ndarray
+    b: np.ndarray
+
+    @property
+    def d(self) -> np.ndarray:
+        return self.b - self.a
+
+    @property
+    def valid(self) -> np.ndarray:
+        return ~(np.isnan(self.a) | np.isnan(self.b))
+
+    @property
+    def m(self) -> int:
+        return int(self.valid.sum())
+
+    def _nanstat(self, f, x) -> float:
+        x = x[self.valid]
+        return float(f(x)) if len(x) else math.nan
+
+    @property
+    def mean_a(self) -> float:
+        return self._nanstat(np.mean, self.a)
+
+    @property
+    def mean_b(self) -> float:
+        return self._nanstat(np.mean, self.b)
+
+    @property
+    def mean_d(self) -> float:
+        return self._nanstat(np.mean, self.d)
+
+    @property
+    def min_d(self) -> float:
+        return self._nanstat(np.min, self.d)
+
+    @property
+    def max_d(self) -> float:
+        return self._nanstat(np.max, self.d)
+
+    def n_better(self) -> int:
+        """Paired runs in which B is better (an exact tie counts for neither side)."""
+        if not self.outcome.better:
+            return 0
+        return int((self.d[self.valid] * self.outcome.better > 0).sum())
+
+    def n_worse(self) -> int:
+        if not self.outcome.better:
+            return 0
+        return int((self.d[self.valid] * self.outcome.better < 0).sum())
+
+    @property
+    def verdict(self) -> str:
+        """"better" / "worse" when all M paired runs agree on the sign (the colouring rule), "unclear"
+        when they do not, "neutral" for outcomes without a direction or without data."""
+        if not self.outcome.better or self.m == 0:
+            return "neutral"
+        if self.n_better() == self.m:
+            return "better"
+        if self.n_worse() == self.m:
+            return "worse"
+        return "unclear"
 
 
-def compare_figure(res_a, res_b, lang: Lang) -> Figure:
-    """Four small panels over time, A solid and B dashed."""
-    fig = Figure(figsize=(8.0, 4.6), dpi=charts.DPI)
-    axes = fig.subplots(2, 2)
-    fig.subplots_adjust(left=0.08, right=0.98, top=0.88, bottom=0.08, hspace=0.45, wspace=0.25)
-
-    def series(res):
-        e = res.clusters.groupby("quarter")["energy_index"].mean()
-        c = res.city.set_index("quarter")
-        return {
-            "compare_energy": e,
-            "compare_retention": 100 * c["graduate_retention"].dropna(),
-            "compare_outflow": (c["outflow_beijing"] + c["outflow_tianjin"]).iloc[1:],
-            "compare_spending": c["spending_total"].iloc[1:] / 1e6,
-        }
-
-    sa, sb = series(res_a), series(res_b)
-    for ax, key in zip(axes.ravel(), sa):
-        ax.plot(sa[key].index, sa[key].values, "-", color="#1f4e79", lw=1.6, marker=".", label="A")
-        ax.plot(sb[key].index, sb[key].values, "--", color="#c55a11", lw=1.6, marker=".", label="B")
-        ax.set_title(t(key, lang), fontsize=8)
-        ax.tick_params(labelsize=7)
-    axes[0, 0].legend(fontsize=7, frameon=False)
-    fig.suptitle(t("compare_chart", lang), fontsize=9)
-    return fig
+def paired_stats(runs_a: Sequence, runs_b: Sequence) -> list[PairedStat]:
+    """Per outcome, the M values of A and of B (replicate order)."""
+    oa = [outcomes(r.city, r.clusters) for r in runs_a]
+    ob = [outcomes(r.city, r.clusters) for r in runs_b]
+    return [PairedStat(o, np.array([x[o.key] for x in oa], float), np.array([x[o.key] for x in ob], float))
+            for o in OUTCOMES]
 
 
-def outcome_table_html(res_a, res_b, lang: Lang) -> str:
-    oa = outcomes(res_a.city, res_a.clusters)
-    ob = outcomes(res_b.city, res_b.clusters)
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in
-                   (t("outcome", lang), t("setting_a", lang), t("setting_b", lang), t("compare_diff", lang)))
+def chance_all_agree(m: int) -> float:
+    """Probability that M paired runs all agree on the sign by chance alone (no effect, two-sided)."""
+    return min(1.0, 2 * 0.5 ** m) if m > 0 else 1.0
+
+
+VERDICT_COLOURS = {"better": "#1b7f3b", "worse": "#b3261e", "unclear": "#666", "neutral": "#333"}
+
+
+def comparison_table(stats: Sequence[PairedStat], lang: Lang) -> pd.DataFrame:
+    """The A/B table in display units and ``lang`` (the page, the CSV and the PDF show this)."""
     rows = []
-    for o in OUTCOMES:
-        a, b = oa[o.key], ob[o.key]
-        d = b - a
-        colour = "#333"
-        if o.better and not np.isnan(d) and abs(d) > 10 ** -(o.digits + 1):
-            colour = "#1b7f3b" if d * o.better > 0 else "#b3261e"
-        label = t(o.label, lang)
-        rows.append(f"<tr class='outcome-{o.key}'><td>{html.escape(label)}</td><td>{fmt(a, o.digits)}</td>"
-                    f"<td>{fmt(b, o.digits)}</td><td style='color:{colour};font-weight:600'>"
-                    f"{fmt(d, o.digits, sign=True)}</td></tr>")
+    for st in stats:
+        o = st.outcome
+        conv = lambda x: to_display(x, o.unit, lang)  # noqa: E731
+        rows.append({
+            t("outcome", lang): t(o.label, lang),
+            t("col_unit", lang): unit_text(o.unit, lang),
+            t("col_mean_a", lang): round(conv(st.mean_a), o.digits),
+            t("col_mean_b", lang): round(conv(st.mean_b), o.digits),
+            t("compare_diff", lang): round(conv(st.mean_d), o.digits),
+            t("col_min_diff", lang): round(conv(st.min_d), o.digits),
+            t("col_max_diff", lang): round(conv(st.max_d), o.digits),
+            t("col_b_better", lang): (f"{st.n_better()}/{st.m}" if o.better and st.m else "–"),
+            t("col_verdict", lang): t(f"verdict_{st.verdict}", lang),
+        })
+    return pd.DataFrame(rows)
+
+
+def outcome_table_html(stats: Sequence[PairedStat], lang: Lang) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in (
+        t("outcome", lang), t("col_mean_a", lang), t("col_mean_b", lang), t("compare_diff", lang),
+        t("col_range", lang), t("col_b_better", lang)))
+    rows = []
+    for st in stats:
+        o = st.outcome
+        conv = lambda x: to_display(x, o.unit, lang)  # noqa: E731
+        colour = VERDICT_COLOURS[st.verdict]
+        unit = unit_text(o.unit, lang)
+        label = t(o.label, lang) + (f" ({unit})" if unit and lang == "en" else f"（{unit}）" if unit else "")
+        rng = f"{fmt(conv(st.min_d), o.digits, sign=True)} … {fmt(conv(st.max_d), o.digits, sign=True)}"
+        better = t("b_better_n", lang, n=st.n_better(), m=st.m) if o.better and st.m else "–"
+        rows.append(f"<tr class='outcome-{o.key} verdict-{st.verdict}'><td>{html.escape(label)}</td>"
+                    f"<td>{fmt(conv(st.mean_a), o.digits)}</td><td>{fmt(conv(st.mean_b), o.digits)}</td>"
+                    f"<td class='diff' style='color:{colour};font-weight:600'>{fmt(conv(st.mean_d), o.digits, sign=True)}"
+                    f"</td><td class='range'>{rng}</td><td class='nbetter' style='color:{colour}'>{better}</td></tr>")
     style = ("<style>.ab-table{border-collapse:collapse;font-size:0.9rem}.ab-table td,.ab-table th"
-             "{border-bottom:1px solid #ddd;padding:3px 10px;text-align:right}.ab-table td:first-child,"
-             ".ab-table th:first-child{text-align:left}</style>")
+             "{border-bottom:1px solid #ddd;padding:3px 8px;text-align:right;white-space:nowrap}"
+             ".ab-table td:first-child,.ab-table th:first-child{text-align:left;white-space:normal}</style>")
     return f"{style}<table class='ab-table'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
+def replicate_table(runs_a: Sequence, runs_b: Sequence, lang: Lang) -> pd.DataFrame:
+    """Every replicate's outcomes for A and B (display units), for the CSV export."""
+    rows = []
+    for name, rs in (("A", runs_a), ("B", runs_b)):
+        for r in rs:
+            o = outcomes(r.city, r.clusters)
+            row = {t("col_setting", lang): name, t("seed", lang): int(r.replicate.seed)}
+            for oc in OUTCOMES:
+                unit = unit_text(oc.unit, lang)
+                row[f"{t(oc.label, lang)} [{unit}]"] = round(to_display(o[oc.key], oc.unit, lang), oc.digits + 1)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def component_table(runs_a: Sequence, runs_b: Sequence, lang: Lang) -> pd.DataFrame:
+    """Per cluster: the mean (over replicates) of each energy-index component at the end, B − A."""
+    from sim.energy import COMPONENTS
+
+    def mean_end(rs):
+        ends = [_last(r.clusters).set_index("cluster")[[f"idx_{c}" for c in COMPONENTS] + ["energy_index"]]
+                for r in rs]
+        return sum(ends) / len(ends)
+
+    d = mean_end(runs_b) - mean_end(runs_a)
+    d.index = [cluster_label(k, lang) for k in d.index]
+    d.columns = [t(f"comp_{c}", lang) for c in COMPONENTS] + [t("kpi_energy", lang)]
+    return d.round(3)
+
+
+# ------------------------------------------------------------------------------------ figure
+def _series(r) -> dict[str, pd.Series]:
+    e = r.clusters.groupby("quarter")["energy_index"].mean()
+    c = r.city.set_index("quarter")
+    return {
+        "compare_energy": e,
+        "compare_retention": 100 * c["graduate_retention"].dropna(),
+        "compare_outflow": (c["outflow_beijing"] + c["outflow_tianjin"]).iloc[1:],
+        "compare_spending": c["spending_total"].iloc[1:],
+    }
+
+
+def compare_figure(runs_a: Sequence, runs_b: Sequence, lang: Lang, dpi: float | None = None) -> Figure:
+    """Four panels over time: the mean of A (solid) and B (dashed), each with its min–max band."""
+    fs = charts.FONT
+    fig = Figure(figsize=(8.0, 5.4), dpi=dpi or charts.DPI)
+    axes = fig.subplots(2, 2)
+    fig.subplots_adjust(left=0.09, right=0.98, top=0.86, bottom=0.08, hspace=0.5, wspace=0.28)
+    money_label, money_div = money_unit("quarter", lang)
+    sa = [_series(r) for r in runs_a]
+    sb = [_series(r) for r in runs_b]
+    for ax, key in zip(axes.ravel(), sa[0]):
+        div = money_div if key == "compare_spending" else 1.0
+        for ss, colour, style, name in ((sa, "#1f4e79", "-", "A"), (sb, "#c55a11", "--", "B")):
+            frame = pd.concat([s[key] for s in ss], axis=1) / div
+            x = frame.index.to_numpy()
+            ax.fill_between(x, frame.min(axis=1), frame.max(axis=1), color=colour, alpha=0.18, lw=0)
+            ax.plot(x, frame.mean(axis=1), style, color=colour, lw=1.8, label=name,
+                    marker="o" if len(x) <= 2 else None)
+        title = t(key, lang, unit=money_label) if key == "compare_spending" else t(key, lang)
+        ax.set_title(title, fontsize=fs)
+        ax.tick_params(labelsize=fs)
+    axes[0, 0].legend(fontsize=fs, frameon=False)
+    fig.suptitle(t("compare_chart", lang, m=len(runs_a)), fontsize=fs)
+    return fig
+
+
+# ------------------------------------------------------------------------------------ panel
+@dataclass(frozen=True)
+class Comparison:
+    """A finished comparison (what the page shows and the export writes)."""
+
+    choice_a: str
+    choice_b: str
+    levers_a: dict
+    levers_b: dict
+    replicates: tuple
+    quarters: int
+    runs_a: tuple
+    runs_b: tuple
+
+    @property
+    def stats(self) -> list[PairedStat]:
+        return paired_stats(self.runs_a, self.runs_b)
+
+
+def run_comparison(choice_a: str, choice_b: str, current: Mapping[str, float], first_seed: int, m: int,
+                   quarters: int, on_done=None, replicates: Sequence[runs.Replicate] | None = None) -> Comparison:
+    la = setting_levers(choice_a, current)
+    lb = setting_levers(choice_b, current)
+    reps = list(replicates) if replicates is not None else runs.seed_replicates(first_seed, m)
+    ra, rb = runs.run_pairs(la, lb, reps, quarters, on_done)
+    return Comparison(choice_a, choice_b, la, lb, tuple(reps), int(quarters), tuple(ra), tuple(rb))
+
+
+def setting_names(lang: Lang) -> dict[str, str]:
+    return {"current": t("current_levers", lang), **{k: preset_label(p, lang) for k, p in presets().items()}}
+
+
 @solara.component
-def ComparePanel(current_levers: Mapping[str, float], seed: int, lang: Lang):
-    packages = presets()
+def ComparePanel(current_levers: Mapping[str, float], seed: int, lang: Lang,
+                 result: solara.Reactive | None = None):
+    """Settings A and B, number of replicates and quarters, Run; then the table, help and chart.
+    ``result`` (optional) receives the finished :class:`Comparison` (the export and PDF use it)."""
     choice_a = solara.use_reactive("status_quo")
     choice_b = solara.use_reactive("current")
-    quarters = solara.use_reactive(12)
+    quarters = solara.use_reactive(DEFAULT_QUARTERS)
+    n_rep = solara.use_reactive(DEFAULT_REPLICATES)
+    progress = solara.use_reactive((0, 0))
+    own = solara.use_reactive(None)
+    result = result if result is not None else own
 
     def run():
-        la = setting_levers(choice_a.value, current_levers)
-        lb = setting_levers(choice_b.value, current_levers)
-        return run_pair(la, lb, seed, quarters.value), (choice_a.value, choice_b.value, seed, quarters.value)
+        res = run_comparison(choice_a.value, choice_b.value, current_levers, seed, n_rep.value, quarters.value,
+                             on_done=lambda d, n: progress.set((d, n)))
+        result.set(res)
+        return res
 
     task = solara.lab.use_task(run, dependencies=None, prefer_threaded=True, raise_error=False)
-    done = task.value if task.finished else None
+    done: Comparison | None = result.value
 
     def chart():
-        return charts.to_png(compare_figure(done[0][0], done[0][1], lang)) if done else None
+        return charts.to_png(compare_figure(done.runs_a, done.runs_b, lang)) if done else None
 
     png = solara.use_memo(chart, dependencies=[id(done), lang])
-    names = {"current": t("current_levers", lang), **{k: preset_label(p, lang) for k, p in packages.items()}}
+    names = setting_names(lang)
     keys = list(names)
 
     solara.Text(t("compare_intro", lang))
     with solara.Row(gap="16px", style={"align-items": "center", "flex-wrap": "wrap"}):
-        with solara.Column(style={"min-width": "240px"}, classes=["choice-a"]):
+        with solara.Column(style={"min-width": "220px"}, classes=["choice-a"]):
             solara.Select(t("setting_a", lang), values=[names[k] for k in keys], value=names[choice_a.value],
                           on_value=lambda v: choice_a.set(keys[[names[k] for k in keys].index(v)]))
-        with solara.Column(style={"min-width": "240px"}, classes=["choice-b"]):
+        with solara.Column(style={"min-width": "220px"}, classes=["choice-b"]):
             solara.Select(t("setting_b", lang), values=[names[k] for k in keys], value=names[choice_b.value],
                           on_value=lambda v: choice_b.set(keys[[names[k] for k in keys].index(v)]))
-        with solara.Column(style={"min-width": "260px"}, classes=["compare-quarters"]):
+        with solara.Column(style={"min-width": "120px"}, classes=["compare-replicates"]):
+            solara.Select(t("compare_replicates", lang), values=[str(x) for x in REPLICATE_CHOICES],
+                          value=str(n_rep.value), on_value=lambda v: n_rep.set(int(v)))
+        with solara.Column(style={"min-width": "220px"}, classes=["compare-quarters"]):
             solara.Text(f"{t('compare_quarters', lang)}: {quarters.value}", style={"font-size": "0.85rem"})
             solara.SliderInt("", value=quarters, min=4, max=40, step=4, thumb_label=False)
         solara.Button(t("compare_run", lang), icon_name="mdi-compare", color="primary",
                       on_click=lambda: task(), disabled=task.pending, classes=["btn-compare"])
     if task.pending:
-        solara.Text(t("compare_running", lang), classes=["compare-running"])
+        d, n = progress.value
+        solara.Text(t("compare_running", lang, done=d, n=n or 2 * n_rep.value), classes=["compare-running"])
         solara.ProgressLinear(True)
     elif task.error:
         solara.Error(t("compare_error", lang, err=str(task.exception)))
-    elif done:
-        (res_a, res_b), (ka, kb, used_seed, used_q) = done
-        solara.Text(f"A = {names[ka]} · B = {names[kb]} · " + t("compare_seed", lang, seed=used_seed, n=used_q),
+    if done:
+        reps = done.replicates
+        first, last = reps[0].seed, reps[-1].seed
+        solara.Text(f"A = {names[done.choice_a]} · B = {names[done.choice_b]} · "
+                    + t("compare_seed", lang, m=len(reps), first=first, last=last, n=done.quarters),
                     classes=["compare-caption"])
-        with solara.Columns([5, 7]):
-            solara.HTML(tag="div", unsafe_innerHTML=outcome_table_html(res_a, res_b, lang),
-                        classes=["compare-table"])
+        stats = done.stats
+        with solara.Columns([6, 6]):
+            with solara.Column():
+                solara.HTML(tag="div", unsafe_innerHTML=outcome_table_html(stats, lang), classes=["compare-table"])
+                solara.Text(t("compare_rule", lang, m=len(reps), p=100 * chance_all_agree(len(reps))),
+                            classes=["compare-rule"], style={"font-size": "0.8rem", "color": "#555"})
             solara.Image(png, width="100%", classes=["compare-chart"])
-    else:
+    elif not task.pending:
         solara.Text(t("compare_none", lang), style={"color": "#666"})

@@ -1,9 +1,10 @@
 """Matplotlib set-up for the app: the Agg backend and a font that has Chinese glyphs.
 
-The font file is found and registered by :func:`sim.fonts.use_cjk_font` (the Noto Sans SC that
-``make app`` fetches into the venv, else a system CJK font such as Debian's ``fonts-noto-cjk``). If
-none is found the charts still render, Chinese characters show as empty boxes, and a warning says
-how to fix it.
+The font FILE is found and registered by :func:`sim.fonts.use_cjk_font` (``font_manager.addfont``:
+the Noto Sans SC that ``make fonts`` fetches into the venv, else a system CJK font file), never looked
+up by family name in matplotlib's font cache, so a cache written before the font was installed
+cannot turn Chinese text into boxes. If no file is found the charts still render, Chinese characters
+show as empty boxes, and a warning says how to fix it.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def setup_fonts() -> str | None:
     font = sim_fonts.use_cjk_font()  # registers the font file; warns (RuntimeWarning) if there is none
     if font is None:
         log.warning("app: no font with Chinese glyphs found: Chinese labels will render as boxes. "
-                    "Run `make fonts` (or apt-get install fonts-noto-cjk)")
+                    "Run `make fonts` (fetches Noto Sans SC into the venv; the app registers the file itself)")
         rcParams["font.sans-serif"] = ["DejaVu Sans"]
         rcParams["font.family"] = "sans-serif"
     rcParams["axes.unicode_minus"] = False  # not every CJK font has U+2212

@@ -30,6 +30,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "tab_city": ("Map & charts", "地图与图表"),
     "tab_compare": ("A/B compare", "方案对比 A/B"),
     "tab_export": ("Export", "导出"),
+    "tab_why": ("Why a cluster climbed", "集群为何升级"),
+    "tab_budget": ("Budget", "财政预算"),
     # run controls
     "run": ("Run", "运行"),
     "step": ("Step", "单步"),
@@ -41,6 +43,13 @@ STRINGS: dict[str, tuple[str, str]] = {
     "quarter_now": ("Quarter {q} of {n} · {period}", "第 {q}/{n} 季度 · {period}"),
     "finished": ("Run finished: press Reset to start again.", "本次运行已结束：点击“重置”重新开始。"),
     "reset_hint": ("Seed changes take effect on Reset.", "随机种子在“重置”后生效。"),
+    "seed_invalid": ("“{text}” is not a valid seed: enter a whole number from 0 to {max}. Still using seed {seed}.",
+                     "“{text}”不是有效的随机种子：请输入 0 到 {max} 之间的整数。仍使用随机种子 {seed}。"),
+    "levers_show": ("Levers", "政策杠杆"),
+    "levers_hide": ("Hide levers", "收起杠杆"),
+    "lever_type": ("Value", "数值"),
+    "lever_bad_number": ("“{text}” is not a number.", "“{text}”不是数字。"),
+    "lever_out_of_range": ("Enter a value from {lo} to {hi} {unit}.", "请输入 {lo} 到 {hi} 之间的数值（{unit}）。"),
     "levers_live": ("Lever changes apply from the next quarter.", "政策调整从下一季度起生效。"),
     "levers_reset": ("Lever changes take effect on Reset.", "政策调整在“重置”后生效。"),
     # presets and levers
@@ -53,11 +62,13 @@ STRINGS: dict[str, tuple[str, str]] = {
     "kpi_retention": ("Graduate retention, latest cohort", "毕业生留秦率（最近一届）"),
     "kpi_out_bj": ("To Beijing this quarter (persons)", "本季度流向北京（人）"),
     "kpi_out_tj": ("To Tianjin this quarter (persons)", "本季度流向天津（人）"),
-    "kpi_spend": ("Government spending this quarter (million yuan)", "本季度财政支出（百万元）"),
-    "kpi_spend_total": ("Government spending so far (million yuan)", "累计财政支出（百万元）"),
+    "kpi_spend": ("Government spending this quarter ({unit})", "本季度财政支出（{unit}）"),
+    "kpi_spend_total": ("Government spending so far", "累计财政支出"),
+    "kpi_climbed": ("Tier levels climbed", "集群累计升级级数"),
+    "kpi_cost_level": ("Spending per tier level climbed", "每提升一个集群等级的财政支出"),
     "kpi_employment": ("Manufacturing employment (persons)", "制造业就业（人）"),
     "kpi_maturity": ("Firms at digital level 3 or above (%)", "数字化 3 级及以上企业占比（%）"),
-    "kpi_value_added": ("Value added (billion yuan per year)", "增加值（十亿元/年）"),
+    "kpi_value_added": ("Value added", "增加值"),
     "kpi_cost_retained": ("Spending per retained graduate (yuan)", "每留住一名毕业生的财政支出（元）"),
     "kpi_out_total": ("Graduates and talent leaving, total (persons)", "累计外流人才（人）"),
     "no_cohort": ("no cohort yet", "尚无毕业季"),
@@ -73,8 +84,12 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Energy level (能级) is an index from 0 to 1 combining scale, innovation, chain, digital level, "
         "leading firms, talent and collaboration; dashed lines mark the tiers: county SME cluster, "
         "provincial, national, world-class.|"
-        "A/B compare runs two policy mixes from the same random seed, so every difference comes from "
-        "the policy, not from chance.|"
+        "A/B compare runs both policy mixes M times (default 8) with the same seeds: run r of A and run r of "
+        "B share seed r, so each difference is paired. A single run can mislead, because chance moves many "
+        "outcomes as much as a policy does: the table shows the mean difference, its range over the M runs "
+        "and in how many runs B was better, and colours a difference only when all M runs agree.|"
+        "The grey dashed lines on the charts are the status quo with the same seed; dotted vertical lines "
+        "mark quarters after which levers changed.|"
         "Results are model scenarios under stated assumptions, not forecasts.",
         "每一步代表一个季度，从 2025 年第一季度开始。|"
         "左侧：选择政策组合或拖动政策杠杆（按论文五类对策分组，括号内为单位），然后点击“单步”或“播放”。|"
@@ -83,21 +98,28 @@ STRINGS: dict[str, tuple[str, str]] = {
         "左侧边缘的箭头统计本季度流向北京、天津的人才。|"
         "能级是 0–1 的综合指数，涵盖规模、创新、产业链、数字化、龙头企业、人才与协同；"
         "虚线标出等级：县域中小企业特色集群、省级、国家级、世界级。|"
-        "方案对比在同一随机种子下运行两套政策组合，差异完全来自政策而非随机性。|"
+        "方案对比将两套政策组合各运行 M 次（默认 8 次），使用相同的随机种子：A 的第 r 次与 B 的第 r 次"
+        "共用种子 r，差值两两配对。单次运行可能误导，因为随机性对许多结果的影响不亚于政策："
+        "表中给出平均差值、M 次运行中差值的范围以及 B 更优的次数，只有 M 次全部一致时才以颜色标出。|"
+        "图中灰色虚线为同一随机种子下的现状方案；竖向点线标出政策调整后的季度。|"
         "结果是特定假设下的情景推演，并非预测。",
     ),
     # charts
     "quarter": ("Quarter", "季度"),
     "city": ("City", "全市"),
     "chart_energy": ("Energy level per cluster (index 0–1)", "各集群能级指数（0–1）"),
-    "chart_retention": ("Graduate retention (% of graduates staying)", "毕业生留秦率（%）"),
-    "chart_outflow": ("Talent leaving by destination (persons per quarter)", "人才外流去向（人/季度）"),
-    "chart_maturity": ("Digital maturity of firms (GB/T 39116 levels, share of firms)",
-                       "企业数字化成熟度（GB/T 39116 等级，企业占比）"),
-    "chart_chain": ("Chain completeness (share of chain segments supplied locally, 0–1)",
-                    "产业链完整度（本地配套比例，0–1）"),
-    "chart_spending": ("Government spending by lever (cumulative, million yuan)",
-                       "各政策杠杆累计财政支出（百万元）"),
+    "chart_retention": ("Graduates staying (%)", "毕业生留秦率（%）"),
+    "chart_outflow": ("Leaving (persons/quarter)", "人才外流（人/季度）"),
+    "chart_maturity": ("Digital maturity (GB/T 39116)", "企业数字化成熟度（GB/T 39116）"),
+    "chart_chain": ("Chain completeness (local share, 0–1)", "产业链完整度（本地配套比例，0–1）"),
+    "chart_spending": ("Spending per quarter ({unit})", "每季度财政支出（{unit}）"),
+    "group_short": ("Group {n}", "对策 {n}"),
+    "legend_ghost": ("Status quo", "现状方案"),
+    "legend_changes": ("Levers changed", "政策调整"),
+    "legend_ceiling": ("Ceiling", "预算上限"),
+    "city_status_quo": ("City, status quo", "全市（现状）"),
+    "ghost_note": ("Grey dashed: the status quo with the same seed, computed alongside.",
+                   "灰色虚线：同一随机种子下的现状方案（同步计算）。"),
     "chart_map": ("Qinhuangdao: firms, universities and government seats",
                   "秦皇岛：企业、高校与政府驻地"),
     "short_map": ("Map", "地图"),
@@ -109,7 +131,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "share_pct": ("Share of firms (%)", "企业占比（%）"),
     "retention_pct": ("Retention (%)", "留秦率（%）"),
     "persons": ("Persons", "人"),
-    "million_yuan": ("Million yuan", "百万元"),
+    "million_yuan": ("Million yuan", "万元"),
     "no_spending": ("No spending yet: press Step.", "尚无支出：请点击“单步”。"),
     "level": ("Level {n}", "{n} 级"),
     "maturity_1": ("L1 Planning", "1 规划级"),
@@ -127,35 +149,67 @@ STRINGS: dict[str, tuple[str, str]] = {
     "map_size": ("size = employees", "大小 = 员工数"),
     "km": ("km", "公里"),
     # A/B compare
-    "compare_intro": ("Run two policy mixes from the same seed and compare their outcomes.",
-                      "在同一随机种子下运行两套政策组合，比较结果。"),
+    "compare_intro": ("Run two policy mixes M times each, replicate r of both with seed r, and compare their "
+                      "outcomes with the spread over the runs.",
+                      "两套政策组合各运行 M 次（第 r 次均使用随机种子 r），比较结果及其在各次运行间的波动。"),
+    "compare_replicates": ("Paired runs M", "配对运行次数 M"),
+    "compare_rule": ("Colour rule: a difference is green (B better) or red (B worse) only when all {m} paired runs "
+                     "agree on its direction; by chance alone that happens with probability {p:.1f} %. Otherwise it "
+                     "is grey: within the model's randomness. Range = smallest … largest of the {m} differences.",
+                     "着色规则：仅当全部 {m} 次配对运行的差值方向一致时，才标为绿色（B 更优）或红色（B 更差）；"
+                     "纯属偶然出现这种情况的概率为 {p:.1f}%。否则显示为灰色：差异在模型随机波动范围内。"
+                     "范围 = {m} 个差值中的最小值 … 最大值。"),
+    "b_better_n": ("{n} of {m}", "{m} 次中 {n} 次"),
+    "col_unit": ("Unit", "单位"),
+    "col_mean_a": ("A (mean)", "A（均值）"),
+    "col_mean_b": ("B (mean)", "B（均值）"),
+    "col_min_diff": ("Smallest difference", "最小差值"),
+    "col_max_diff": ("Largest difference", "最大差值"),
+    "col_range": ("Range of B − A", "B − A 范围"),
+    "col_b_better": ("B better in", "B 更优次数"),
+    "col_verdict": ("Verdict", "结论"),
+    "col_setting": ("Setting", "方案"),
+    "verdict_better": ("B better in every run", "B 每次都更优"),
+    "verdict_worse": ("B worse in every run", "B 每次都更差"),
+    "verdict_unclear": ("not clear of noise", "未超出随机波动"),
+    "verdict_neutral": ("no better direction", "无优劣方向"),
+    "unit_index": ("index 0–1", "指数 0–1"),
+    "unit_clusters": ("clusters", "个集群"),
+    "unit_levels": ("levels", "级"),
+    "unit_pct": ("%", "％"),
+    "unit_persons": ("persons", "人"),
     "setting_a": ("Setting A", "方案 A"),
     "setting_b": ("Setting B", "方案 B"),
     "current_levers": ("Current levers (left panel)", "当前杠杆设置（左侧）"),
     "compare_quarters": ("Quarters to simulate", "模拟季度数"),
     "compare_run": ("Run A and B", "运行 A 与 B"),
-    "compare_running": ("Running A and B…", "正在运行 A 与 B…"),
+    "compare_running": ("Running A and B… {done} of {n} runs done", "正在运行 A 与 B…已完成 {done}/{n} 次"),
     "compare_outcome": ("Outcome at the end", "期末结果"),
     "compare_diff": ("Difference B − A", "差值 B − A"),
     "compare_none": ("Choose two settings and press “Run A and B”.", "选择两套方案后点击“运行 A 与 B”。"),
-    "compare_seed": ("Both runs use seed {seed}, {n} quarters.", "两次运行均使用随机种子 {seed}，共 {n} 个季度。"),
-    "compare_chart": ("A (solid) vs B (dashed)", "A（实线）与 B（虚线）"),
+    "compare_seed": ("{m} paired runs, seeds {first}–{last} (run r of A and of B share a seed), {n} quarters.",
+                     "{m} 次配对运行，随机种子 {first}–{last}（A 与 B 的第 r 次共用一个种子），共 {n} 个季度。"),
+    "compare_chart": ("Mean of {m} runs: A (solid) vs B (dashed); bands = smallest to largest run",
+                      "{m} 次运行均值：A（实线）与 B（虚线）；色带 = 各次运行的最小至最大值"),
     "compare_energy": ("Mean energy index", "平均能级指数"),
     "compare_retention": ("Graduate retention (%)", "毕业生留秦率（%）"),
     "compare_outflow": ("Leaving for Beijing + Tianjin (persons per quarter)", "流向京津（人/季度）"),
-    "compare_spending": ("Government spending (million yuan per quarter)", "财政支出（百万元/季度）"),
+    "compare_spending": ("Spending ({unit} per quarter)", "财政支出（{unit}/季度）"),
     "compare_error": ("The comparison failed: {err}", "对比运行失败：{err}"),
     "outcome": ("Outcome", "指标"),
-    "ab_energy": ("Mean energy index at the end (0–1)", "期末平均能级指数（0–1）"),
+    "ab_energy": ("Mean energy index at the end", "期末平均能级指数"),
     "ab_tiers": ("Clusters at provincial tier or above at the end", "期末达到省级及以上的集群数"),
-    "ab_retention": ("Graduate retention over the run (%)", "全期毕业生留秦率（%）"),
-    "ab_out_total": ("Talent leaving, whole run (persons)", "全期人才外流（人）"),
-    "ab_out_bj": ("To Beijing, whole run (persons)", "全期流向北京（人）"),
-    "ab_out_tj": ("To Tianjin, whole run (persons)", "全期流向天津（人）"),
-    "ab_maturity": ("Firms at digital level 3 or above at the end (%)", "期末数字化 3 级及以上企业占比（%）"),
-    "ab_employment": ("Manufacturing employment at the end (persons)", "期末制造业就业（人）"),
-    "ab_value_added": ("Value added at the end (billion yuan per year)", "期末增加值（十亿元/年）"),
-    "ab_spend_total": ("Government spending, whole run (million yuan)", "全期财政支出（百万元）"),
+    "ab_retention": ("Graduate retention over the run", "全期毕业生留秦率"),
+    "ab_out_total": ("Talent leaving, whole run", "全期人才外流"),
+    "ab_out_bj": ("To Beijing, whole run", "全期流向北京"),
+    "ab_out_tj": ("To Tianjin, whole run", "全期流向天津"),
+    "ab_maturity": ("Firms at digital level 3 or above at the end", "期末数字化 3 级及以上企业占比"),
+    "ab_employment": ("Manufacturing employment at the end", "期末制造业就业"),
+    "ab_value_added": ("Value added at the end", "期末增加值"),
+    "ab_spend_total": ("Government spending, whole run", "全期财政支出"),
+    "ab_climbed": ("Tier levels climbed over the run", "全期集群升级级数"),
+    "ab_cost_retained": ("Talent-lever spending per retained graduate", "人才政策支出/留秦毕业生"),
+    "ab_cost_level": ("Spending per tier level climbed", "每提升一级的财政支出"),
     # export
     "export_intro": ("Download the current run (quarters so far) as tables and charts.",
                      "下载当前运行（截至当前季度）的数据表与图表。"),
@@ -168,22 +222,176 @@ STRINGS: dict[str, tuple[str, str]] = {
     "table_settings": ("Settings (levers, seed)", "参数设置（政策杠杆、随机种子）"),
     "all_charts": ("All charts (ZIP)", "全部图表（ZIP）"),
     "error": ("Something went wrong: {err}", "出现错误：{err}"),
+    # why a cluster climbed
+    "why_intro": ("The energy index is a weighted sum of seven components: which of them moved this cluster, "
+                  "and which tier criteria it meets now and at the start.",
+                  "能级指数是七个分项的加权和：哪些分项推动了该集群的变化，以及期初与当前满足哪些等级条件。"),
+    "why_cluster": ("Cluster", "集群"),
+    "why_start": ("Start {period}", "期初 {period}"),
+    "why_now": ("Now {period}", "当前 {period}"),
+    "why_setting_a": ("Setting A (end)", "方案 A（期末）"),
+    "why_contribution": ("Contribution to the index (weight × component)", "对指数的贡献（权重 × 分项）"),
+    "why_title": ("{cluster}: index {start} → {now}", "{cluster}：指数 {start} → {now}"),
+    "why_ab": ("A/B: each component at the end, B − A (mean of {m} paired runs)",
+               "方案对比：期末各分项 B − A（{m} 次配对运行均值）"),
+    "comp_scale": ("Scale", "规模"),
+    "comp_innovation": ("Innovation", "创新"),
+    "comp_chain": ("Chain", "产业链"),
+    "comp_digital": ("Digital level", "数字化"),
+    "comp_leaders": ("Leading firms", "龙头企业"),
+    "comp_talent": ("Talent", "人才"),
+    "comp_collaboration": ("Collaboration", "协同"),
+    "comp_col": ("Component", "分项"),
+    "comp_weight": ("Weight", "权重"),
+    "comp_start": ("Start", "期初"),
+    "comp_now": ("Now", "当前"),
+    "comp_contrib": ("Change × weight", "变化 × 权重"),
+    "crit_title": ("Tier criterion", "等级条件"),
+    "crit_county": ("County SME cluster: output, SME share and growth over 3 years (MIIT)",
+                    "县域中小企业特色集群：3 年产值、中小企业占比与增长（工信部）"),
+    "crit_provincial": ("Provincial: index ≥ {p:.2f}", "省级：指数 ≥ {p:.2f}"),
+    "crit_national": ("National: index ≥ {n:.2f}", "国家级：指数 ≥ {n:.2f}"),
+    "crit_world": ("World-class: index ≥ {w:.2f}", "世界级：指数 ≥ {w:.2f}"),
+    "crit_tier": ("Tier (index tiers need several quarters above the line)", "等级（指数等级需连续多个季度达标）"),
+    # budget
+    "budget_ceiling": ("Spending ceiling ({unit})", "年度财政支出上限（{unit}）"),
+    "budget_ceiling_invalid": ("Enter a positive number ({unit}).", "请输入正数（{unit}）。"),
+    "budget_ceiling_row": ("Ceiling", "上限"),
+    "budget_total": ("Total", "合计"),
+    "budget_table_caption": ("Spending per year by lever ({unit}); * = year not complete; red = over the ceiling.",
+                             "各政策杠杆年度支出（{unit}）；* = 年度未结束；红色 = 超出上限。"),
+    "budget_per_retained": ("Per retained graduate: talent levers {v}; all spending {w}",
+                            "每留住一名毕业生：人才政策支出 {v}；全部支出 {w}"),
+    "budget_per_level": ("Per tier level climbed: {v}", "每提升一个集群等级：{v}"),
+    "budget_no_level": ("no level climbed yet", "尚无集群升级"),
+    "budget_extra": ("Against the status quo (same seed): {r} per extra retained graduate, {l} per extra level",
+                     "与现状方案（同一随机种子）相比：每多留住一名毕业生 {r}，每多提升一级 {l}"),
+    # exports
+    "export_ab": ("A/B comparison", "方案对比"),
+    "export_ab_table": ("A/B table", "对比结果表"),
+    "export_ab_runs": ("A/B every run", "对比各次运行"),
+    "export_ab_none": ("Run an A/B comparison first to export it.", "请先运行方案对比再导出。"),
+    "export_pdf": ("One-page summary (PDF)", "一页摘要（PDF）"),
+    "pdf_title": ("Policy workshop summary", "政策推演摘要"),
+    "pdf_settings": ("Settings", "参数设置"),
+    "pdf_preset": ("Preset", "政策组合"),
+    "pdf_none": ("(levers set by hand)", "（手动设置杠杆）"),
+    "pdf_changed": ("Levers different from the status quo", "与现状不同的杠杆"),
+    "pdf_no_changes": ("none (status quo)", "无（现状）"),
+    "pdf_note": ("Model scenarios under stated assumptions, not forecasts.", "特定假设下的情景推演，并非预测。"),
+    "setting_name": ("Setting", "设置项"),
+    "setting_value": ("Value", "取值"),
+    "setting_unit": ("Unit", "单位"),
+    "setting_status_quo": ("Status quo", "现状取值"),
+    "setting_group": ("Remedy group", "对策类别"),
+    "setting_seed": ("Random seed", "随机种子"),
+    "setting_quarters": ("Quarters in the run", "运行总季度数"),
+    "setting_quarter_now": ("Quarter reached", "当前季度"),
+    "setting_preset": ("Preset", "政策组合"),
+    "setting_changes": ("Quarters after which levers changed", "政策调整的季度"),
 }
 
-# Units of the levers in configs/parameters.toml, as shown next to the slider. ``scale`` converts the
-# model's value to the shown number (e.g. yuan -> million yuan); ``step`` is the slider step in shown units.
-UNITS: dict[str, tuple[str, str, float, float]] = {
-    "index 0-1": ("index 0–1", "指数 0–1", 1.0, 0.05),
-    "share of firm R&D spending reimbursed": ("% of firm R&D spending", "% 企业研发费用", 100.0, 1.0),
-    "yuan per year": ("million yuan/yr", "百万元/年", 1e-6, 5.0),
-    "share of upgrade cost paid by the grant": ("% of upgrade cost", "% 改造成本", 100.0, 1.0),
-    "share of grant budget reserved for SMEs": ("% of grant budget to SMEs", "% 预算用于中小企业", 100.0, 5.0),
+# Units of the levers in configs/parameters.toml, as shown next to the slider, per language:
+# ``unit: ((english label, scale, step), (chinese label, scale, step))``. ``scale`` converts the model's
+# value to the shown number (e.g. yuan -> million yuan / 万元); ``step`` is the slider step in shown
+# units. Money: English readers get million yuan, officials 万元 (亿元 in totals), never 百万元.
+UNITS: dict[str, tuple[tuple[str, float, float], tuple[str, float, float]]] = {
+    "index 0-1": (("index 0–1", 1.0, 0.05), ("指数 0–1", 1.0, 0.05)),
+    "share of firm R&D spending reimbursed": (("% of firm R&D spending", 100.0, 1.0), ("% 企业研发费用", 100.0, 1.0)),
+    "yuan per year": (("million yuan/yr", 1e-6, 5.0), ("万元/年", 1e-4, 500.0)),
+    "share of upgrade cost paid by the grant": (("% of upgrade cost", 100.0, 1.0), ("% 改造成本", 100.0, 1.0)),
+    "share of grant budget reserved for SMEs": (("% of grant budget to SMEs", 100.0, 5.0),
+                                                ("% 预算用于中小企业", 100.0, 5.0)),
     "yuan per graduate who stays (one-off, incl. housing allowance)":
-        ("yuan per graduate who stays, one-off", "元/留秦毕业生，一次性", 1.0, 1000.0),
-    "interest-rate discount for SMEs, per year": ("percentage points off SME loan rate", "贷款利率下调百分点",
-                                                  100.0, 0.1),
-    "share of firms' training cost co-funded": ("% of firms' training cost", "% 企业培训费用（政府分担）", 100.0, 5.0),
+        (("yuan per graduate who stays, one-off", 1.0, 1000.0), ("万元/留秦毕业生，一次性", 1e-4, 0.1)),
+    "interest-rate discount for SMEs, per year": (("percentage points off SME loan rate", 100.0, 0.1),
+                                                  ("贷款利率下调百分点", 100.0, 0.1)),
+    "share of firms' training cost co-funded": (("% of firms' training cost", 100.0, 5.0),
+                                                ("% 企业培训费用（政府分担）", 100.0, 5.0)),
 }
+
+# One line per lever: what a value means in practice (from configs/parameters.toml, docs/parameters.md
+# and the model's use of the lever; costs are the status-quo values of the ranged uncertainties).
+LEVER_HELP: dict[str, tuple[str, str]] = {
+    "city_coordination": (
+        "Share of policy money the city allocates by one cluster plan (the rest: each district funds its own "
+        "firms). 0.9 = 90 % planned: less duplicated spending, new firms and anchors steered to weak links, "
+        "more supplier matchmaking.",
+        "按全市统一集群规划分配的政策资金比例（其余由各区县各自支持本地企业）。0.9 = 九成统筹：重复投入减少，"
+        "新企业和链主引向薄弱环节，产业链对接更多。"),
+    "rd_subsidy_rate": (
+        "Share of a firm's R&D spending the city pays back. 20 % = 20 yuan back for every 100 yuan of R&D.",
+        "政府返还企业研发投入的比例。20% = 每投入 100 元研发返还 20 元。"),
+    "iur_platform_strength": (
+        "Strength of industry-university-research platforms. 0.8 = firm–university projects 2.6 times as "
+        "likely, the platform pays 40 % of each project; running cost 40 million yuan/yr.",
+        "产学研平台强度。0.8 = 校企合作项目发生概率为原来的 2.6 倍，平台承担每个项目 40% 的费用；"
+        "运行费用每年 4000 万元。"),
+    "anchor_attraction_budget": (
+        "Money per year to attract chain-leading (anchor) firms; about 200 million yuan lands one anchor, "
+        "which pulls local suppliers in.",
+        "每年用于招引链主企业的资金；约 2 亿元引进一家链主，并带动本地配套企业。"),
+    "weak_link_incentive": (
+        "Money per year paying half the cost of firms moving into under-supplied chain segments "
+        "(design, core parts, sales).",
+        "每年用于补链强链的资金：为转入本地配套不足环节（设计、核心零部件、销售）的企业承担一半费用。"),
+    "digital_grant_cost_share": (
+        "Share of a firm's digital-upgrade cost the grant pays (city pilot: roughly 10–40 %).",
+        "数字化改造补贴占企业改造成本的比例（市试点约 10%–40%）。"),
+    "digital_grant_sme_priority": (
+        "Share of the digital grant budget reserved for SMEs (city pilot rule: at least 80 %).",
+        "数字化补贴预算中留给中小企业的比例（市试点规定不低于 80%）。"),
+    "digital_grant_budget": (
+        "Money per year for digital-upgrade grants; once spent, no further grants that year.",
+        "每年数字化改造补贴预算；用完当年不再补贴。"),
+    "digital_infrastructure_investment": (
+        "Money per year on 5G and industrial-internet coverage; upgrades of firms in covered areas succeed "
+        "more often.",
+        "每年投入 5G 与工业互联网覆盖的资金；覆盖区域内企业的数字化改造成功率更高。"),
+    "data_sharing_centre": (
+        "Openness of an industrial big-data centre (0 = none). 0.8 = firms at digital level 2+ join at 80 % "
+        "of the full rate; members gain more from upgrading; 24 million yuan/yr.",
+        "工业大数据中心开放程度（0 = 无）。0.8 = 数字化 2 级以上企业以八成的速度加入，成员改造收益更高；"
+        "每年 2400 万元。"),
+    "benchmark_programme": (
+        "Strength of benchmark / demonstration firms. 0.8 = firms expect 40 % more gain from upgrading; "
+        "16 million yuan/yr.",
+        "标杆示范工程强度。0.8 = 企业对数字化改造的预期收益提高 40%；每年 1600 万元。"),
+    "talent_settlement_subsidy": (
+        "One-off payment (incl. housing allowance) to each graduate who stays in Qinhuangdao "
+        "(comparable cities: 20,000–70,000 yuan).",
+        "对每位留秦毕业生的一次性安家及住房补贴（可比城市：2–7 万元）。"),
+    "industry_education_consortium": (
+        "Share of graduates trained in industry-education consortia (field engineers), who get stronger local "
+        "ties. 0.8 = 80 % of graduates; 16 million yuan/yr.",
+        "参加产教融合共同体培养（现场工程师）的毕业生比例，他们与本地联系更紧密。0.8 = 八成毕业生；每年 1600 万元。"),
+    "in_house_cultivation": (
+        "Share of firms' cost of training engineers into digital staff that the government pays "
+        "(about 30,000 yuan per person trained).",
+        "政府分担企业将工程师培养为数字化复合人才的培训费用比例（每人约 3 万元）。"),
+    "preferential_credit": (
+        "Interest-rate discount on SME loans in percentage points: 2 = a 4.5 % loan costs 2.5 %.",
+        "中小企业贷款贴息（百分点）：2 = 4.5% 的贷款只需付 2.5%。"),
+    "resource_sharing_platform": (
+        "Platform lending idle equipment and experts of leading firms to SMEs. 1 = 100 SMEs served a quarter; "
+        "30 million yuan/yr at 1.",
+        "将龙头企业闲置设备和专家共享给中小企业的平台。1 = 每季度服务 100 家中小企业；满强度每年 3000 万元。"),
+}
+
+# Money outside the levers, by kind: (english label, divisor, chinese label, divisor).
+MONEY: dict[str, tuple[str, float, str, float]] = {
+    "total": ("million yuan", 1e6, "亿元", 1e8),  # whole-run sums
+    "quarter": ("million yuan", 1e6, "万元", 1e4),  # per quarter
+    "year": ("million yuan/yr", 1e6, "万元/年", 1e4),  # per year (budgets)
+    "value_added": ("billion yuan/yr", 1e9, "亿元/年", 1e8),
+    "per_unit": ("yuan", 1.0, "万元", 1e4),  # cost per retained graduate / per level climbed
+}
+
+
+def money_unit(kind: str, lang: "Lang") -> tuple[str, float]:
+    """(unit label, divisor from yuan) for money of ``kind`` in ``lang``."""
+    en, den, zh, dzh = MONEY[kind]
+    return (zh, dzh) if lang == "zh" else (en, den)
 
 
 def t(key: str, lang: Lang, **fmt) -> str:
@@ -210,8 +418,14 @@ def lever_label(name: str, lang: Lang) -> str:
 def unit_label(name: str, lang: Lang) -> str:
     unit = _config().schema[name].unit
     if unit in UNITS:
-        return pick(UNITS[unit][0], UNITS[unit][1], lang)
+        return UNITS[unit][1 if lang == "zh" else 0][0]
     return unit  # not translated: tests/test_app.py checks every lever unit is in UNITS
+
+
+def lever_help(name: str, lang: Lang) -> str:
+    """The lever's one-line definition (what a value means in practice)."""
+    en, zh = LEVER_HELP[name]
+    return pick(en, zh, lang)
 
 
 def group_label(group: int, lang: Lang) -> str:

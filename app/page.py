@@ -1,9 +1,17 @@
-"""The workshop page (Solara): controls on the left; map, key figures and charts on the right;
-A/B compare and export in their own tabs; an English / 中文 switch for every label.
+"""The workshop page (Solara), laid out for a projector: a one-line run bar on top; below it the
+levers (tabs by remedy group), the map and the key figures with one chart side by side, so the room
+can watch the map while a lever moves. Main tabs: map & charts, A/B compare, why a cluster climbed,
+budget, export. An English / 中文 switch changes every label.
+
+Layout (CSS below): at >= 1100 px wide the levers are a column beside the map; narrower, they
+become a drawer opened from the run bar, laid over the chart, so the map stays in view. Map and
+chart are limited to the window's height, so run controls, map and one chart are in view without
+scrolling at 1280x720, at 800x900 and at 150 % zoom.
 
 State: everything is created inside :func:`Page` (``use_memo`` / ``use_reactive``), so each browser
-session (tab) owns its model and settings. Only :func:`LiveView` and :func:`RunStatus` read the
-``tick`` counter, so a step redraws the map, key figures and the visible chart, not the levers.
+session (tab) owns its model and settings; the settings are mirrored in the address
+(:mod:`app.urlstate`). Only :func:`LiveView`, :func:`RunStatus` and the tabs that show the run read
+the ``tick`` counter, so a step redraws the map, key figures and the visible chart, not the levers.
 """
 
 from __future__ import annotations
@@ -12,125 +20,283 @@ import html
 import threading
 import time
 
+import ipyvuetify as v
 import solara
 import solara.lab
+import traitlets
 
 import sim
-from app import charts, map_view
-from app.compare import ComparePanel, fmt, outcomes
+from app import charts, map_view, runs, urlstate
+from app.budget import DEFAULT_CEILING, BudgetPanel
+from app.compare import DEFAULT_QUARTERS as AB_QUARTERS
+from app.compare import DEFAULT_REPLICATES, ComparePanel, fmt, outcomes
 from app.controls import LeverPanel, PresetButtons, RunControls
 from app.export import ExportPanel
-from app.i18n import LANG_NAMES, LANGUAGE_LABEL, Lang, how_items, t
+from app.i18n import LANG_NAMES, LANGUAGE_LABEL, Lang, how_items, money_unit, t
 from app.state import DEFAULT_SEED, Session, Snapshot, lever_defaults, presets
+from app.why import WhyPanel
 
 CHART_TABS = ("energy", "talent", "maturity", "chain", "spending")
 KPIS = (("kpi_energy", 3), ("kpi_tiers", 0), ("kpi_retention", 1), ("kpi_out_bj", 0), ("kpi_out_tj", 0),
-        ("kpi_spend", 1))
+        ("kpi_spend", 0))
+MAIN_TABS = ("city", "compare", "why", "budget", "export")
+
+CSS = """
+.workshop { padding: 4px 12px 0 12px; }
+.page-title { font-size: 1.15rem; font-weight: 600; line-height: 1.3; }
+.page-subtitle { color: #666; font-size: 0.8rem; }
+.run-bar .v-btn { margin: 0 !important; }
+.run-bar .v-input { margin-top: 0; padding-top: 0; }
+.main-tabs .v-tab { min-width: 0; padding: 0 12px; }
+.chart-view .v-tab { min-width: 0; padding: 0 8px; font-size: 0.8rem; }
+.lever-tabs .v-tab { min-width: 0; padding: 0 6px; font-size: 0.75rem; text-transform: none; }
+.city-grid { display: grid; grid-template-columns: minmax(270px, 320px) minmax(0, 1fr); gap: 12px;
+             align-items: start; }
+.live-grid { display: grid; grid-template-columns: auto minmax(0, 1fr); gap: 12px; align-items: start; }
+.workshop .live-grid > .d-flex { display: contents !important; }
+.lever-drawer { max-height: calc(100vh - var(--app-top, 190px)); overflow-y: auto; padding-right: 6px; }
+img.map-image { display: block; max-height: calc(100vh - var(--app-top, 190px)); max-width: 100%;
+                width: auto !important; height: auto; }
+.map-view { min-width: 0; }
+img.chart-image { display: block; width: 100% !important; height: auto;
+                  max-height: calc(100vh - var(--app-top, 190px) - var(--chart-top, 150px)); object-fit: contain;
+                  object-position: left top; }
+.workshop .kpis { display: grid !important; grid-template-columns: repeat(3, minmax(0, 1fr)); gap: 6px; }
+.kpis .v-card { padding: 2px 8px !important; }
+.kpi-label { font-size: 0.75rem; color: #555; line-height: 1.2; }
+.kpi-value { font-size: 1.15rem; font-weight: 600; }
+.workshop .btn-drawer { display: none !important; }
+.workshop { --app-top: 190px; --chart-top: 150px; }
+@media (max-width: 1099px) {
+  .workshop { --app-top: 245px; --chart-top: 175px; }
+  .city-grid { grid-template-columns: minmax(0, 1fr); }
+  .live-grid { grid-template-columns: minmax(0, 42fr) minmax(0, 58fr); }
+  .workshop .lever-drawer { display: none !important; }
+  .workshop.drawer-open .lever-drawer { display: flex !important; position: fixed; right: 0; top: 0; bottom: 0; z-index: 20;
+                               width: min(380px, 92vw); max-height: none; background: white; padding: 8px 12px;
+                               box-shadow: -4px 0 16px rgba(0,0,0,0.25); }
+  .workshop .btn-drawer { display: inline-flex !important; }
+}
+@media (max-height: 600px) {
+  .workshop { --app-top: 150px; --chart-top: 50px; }
+  .workshop .page-subtitle, .workshop .kpis { display: none !important; }
+}
+@media (max-height: 600px) and (max-width: 1099px) {
+  .workshop { --app-top: 200px; --chart-top: 50px; }
+}
+"""
+
+
+class UrlQuery(v.VuetifyTemplate):
+    """Writes ``query`` into the browser's address (``history.replaceState``: no new history entry per
+    lever move, no reload); the page reads the address once, at start (``solara.use_router().search``)."""
+
+    template = traitlets.Unicode("""
+<template><span style="display: none"></span></template>
+<script>
+module.exports = {
+  mounted() {
+    this.apply();
+    // fit map and chart to the window: measure where they start (the run bar wraps differently by
+    // language, width and zoom) and let CSS limit their height to the rest of the window
+    const fit = () => {
+      const ws = document.querySelector(".workshop");
+      const grid = document.querySelector(".live-grid");
+      if (!ws || !grid || !grid.offsetParent) return;
+      const top = grid.getBoundingClientRect().top + window.scrollY;
+      ws.style.setProperty("--app-top", Math.round(top + 8) + "px");
+      const chart = grid.querySelector("img.chart-image");
+      if (chart) {
+        const off = chart.getBoundingClientRect().top - grid.getBoundingClientRect().top;
+        ws.style.setProperty("--chart-top", Math.round(off) + "px");
+      }
+    };
+    this._fit = setInterval(fit, 300);
+    window.addEventListener("resize", fit);
+  },
+  destroyed() { clearInterval(this._fit); },
+  watch: { query() { this.apply(); } },
+  methods: {
+    apply() {
+      if (this.query === null || this.query === undefined) return;
+      const now = window.location.pathname + window.location.search + window.location.hash;
+      const url = window.location.pathname + (this.query ? "?" + this.query : "") + window.location.hash;
+      if (url !== now) window.history.replaceState(window.history.state, "", url);
+    },
+  },
+};
+</script>""").tag(sync=True)
+    query = traitlets.Unicode(None, allow_none=True).tag(sync=True)
+
+
+def web_font_css() -> str:
+    """@font-face for the CJK font file that ``python -m app`` serves (see app.__main__.font_env)."""
+    import os
+
+    name = os.environ.get("APP_WEB_FONT")
+    if not name:
+        return ""
+    return ("@font-face { font-family: 'App CJK'; font-display: swap; src: url('/static/assets/%s'); "
+            "unicode-range: U+2E80-9FFF, U+3000-303F, U+FF00-FFEF; }\n"
+            ".v-application, .v-application .text-h1, .v-application .text-h5, .v-application .title "
+            "{ font-family: Roboto, 'App CJK', sans-serif !important; }\n" % name)
+
+
+MAP_DPI = 80  # the map is shown about 400 px wide: more pixels would only cost drawing time
 
 
 def map_png(snap: Snapshot, lang: Lang) -> bytes:
-    return charts.to_png(map_view.map_figure(snap.layout, snap.firms, snap.universities, snap.governments,
-                                             snap.city, lang))
+    with charts.render_dpi(MAP_DPI):
+        return charts.to_png(map_view.map_figure(snap.layout, snap.firms, snap.universities, snap.governments,
+                                                 snap.city, lang))
 
 
 def chart_png(snap: Snapshot, name: str, lang: Lang) -> bytes:
-    func, table = charts.CHARTS[name]
-    return charts.to_png(func(getattr(snap, table), lang, snap.quarters))
+    return charts.to_png(charts.chart_figure(snap, name, lang))
 
 
 def quarter_text(snap: Snapshot, lang: Lang) -> str:
     return t("quarter_now", lang, q=snap.quarter, n=snap.quarters, period=snap.city["period"].iloc[-1])
 
 
+def kpi_label(key: str, lang: Lang) -> str:
+    if key == "kpi_spend":
+        return t(key, lang, unit=money_unit("quarter", lang)[0])
+    return t(key, lang)
+
+
 @solara.component
 def Kpis(snap: Snapshot, lang: Lang):
     values = outcomes(snap.city, snap.clusters, cumulative=False)
-    with solara.Row(gap="8px", style={"flex-wrap": "wrap"}, classes=["kpis"]):
+    with solara.Row(gap="6px", classes=["kpis"]):
         for key, digits in KPIS:
-            value = fmt(values[key], digits)
+            raw = values[key]
+            if key == "kpi_spend":
+                raw = raw / money_unit("quarter", lang)[1]
+            value = fmt(raw, digits)
             if key == "kpi_tiers":
                 value = f"{value} / {snap.clusters['cluster'].nunique()}"
             if key == "kpi_retention":
                 value = t("no_cohort", lang) if value == "–" else f"{value} %"
-            with solara.Card(margin=0, style={"min-width": "150px", "max-width": "220px", "padding": "4px 10px"},
-                             classes=[f"kpi-{key}"]):
+            with solara.Card(margin=0, classes=[f"kpi-{key}"]):
                 with solara.Column(gap="0px"):
-                    solara.Text(t(key, lang), style={"font-size": "0.75rem", "color": "#555"})
-                    solara.Text(value, classes=["kpi-value"], style={"font-size": "1.3rem", "font-weight": "600"})
+                    solara.Text(kpi_label(key, lang), classes=["kpi-label"])
+                    solara.Text(value, classes=["kpi-value"])
 
 
 @solara.component
-def LiveView(session: Session, tick: solara.Reactive[int], lang: Lang):
-    """Key figures, the map and the selected chart; redrawn after every step."""
+def LiveView(session: Session, tick: solara.Reactive[int], lang: Lang, chart_tab: solara.Reactive[int]):
+    """Map, key figures and the selected chart; redrawn after every step."""
     _ = tick.value  # subscribe: re-render after each step / reset
-    chart_tab = solara.use_reactive(0)
     snap = session.snapshot()
     name = CHART_TABS[chart_tab.value]
     map_bytes = solara.use_memo(lambda: map_png(snap, lang), dependencies=[session.version, lang])
     chart_bytes = solara.use_memo(lambda: chart_png(snap, name, lang),
                                   dependencies=[session.version, lang, name])
-    Kpis(snap, lang)
-    with solara.Columns([5, 7]):
-        with solara.Column(classes=["map-view"]):
-            solara.Image(map_bytes, width="100%", classes=["map-image"])
-        with solara.Column(classes=["chart-view"]):
-            with solara.lab.Tabs(value=chart_tab, lazy=True):
-                for i, key in enumerate(CHART_TABS):
-                    with solara.lab.Tab(t(f"short_{key}", lang), classes=[f"tab-{key}"]):
-                        if i == chart_tab.value:
-                            solara.Image(chart_bytes, width="100%", classes=[f"chart-{key}", "chart-image"])
+    with solara.Div(classes=["live-grid"]):
+        LiveParts(snap, lang, chart_tab, map_bytes, chart_bytes)
 
 
 @solara.component
-def RunStatus(session: Session, tick, playing, speed, seed, on_step, on_play, on_reset, lang: Lang):
+def LiveParts(snap: Snapshot, lang: Lang, chart_tab, map_bytes: bytes, chart_bytes: bytes):
+    with solara.Column(classes=["map-view"], gap="0px"):
+        solara.Image(map_bytes, classes=["map-image"])
+    with solara.Column(classes=["chart-view"], gap="4px"):
+        Kpis(snap, lang)
+        with solara.lab.Tabs(value=chart_tab, lazy=True):
+            for i, key in enumerate(CHART_TABS):
+                with solara.lab.Tab(t(f"short_{key}", lang), classes=[f"tab-{key}"]):
+                    if i == chart_tab.value:
+                        solara.Image(chart_bytes, classes=[f"chart-{key}", "chart-image"])
+        if snap.ghost_city is not None:
+            solara.Text(t("ghost_note", lang), classes=["ghost-note"], style={"font-size": "0.75rem", "color": "#666"})
+
+
+@solara.component
+def RunStatus(session: Session, tick, playing, speed, seed, on_seed, on_step, on_play, on_reset, lang: Lang,
+              on_drawer, drawer_open):
     _ = tick.value
     RunControls(quarter_text=quarter_text(session.snapshot(), lang), playing=playing.value,
                 running=session.running, on_step=on_step, on_play=on_play, on_reset=on_reset,
-                speed=speed, seed=seed, lang=lang)
+                speed=speed, seed=seed, on_seed=on_seed, lang=lang, on_drawer=on_drawer, drawer_open=drawer_open)
 
 
 @solara.component
-def ExportTab(session: Session, tick, lang: Lang):
+def SnapTab(session: Session, tick, body):
+    """Re-render ``body(snapshot)`` after every step (for the why / budget / export tabs)."""
     _ = tick.value
-    ExportPanel(session.snapshot(), lang)
+    body(session.snapshot())
 
 
 @solara.component
 def Header(lang: solara.Reactive[str]):
-    """Title and the English / 中文 switch."""
+    """Title, "how to read" and the English / 中文 switch."""
     L = lang.value
-    with solara.Row(style={"align-items": "center", "justify-content": "space-between", "flex-wrap": "wrap"}):
+    with solara.Row(style={"align-items": "center", "justify-content": "space-between", "flex-wrap": "wrap"},
+                    gap="8px"):
         with solara.Column(gap="0px"):
-            solara.Text(t("title", L), classes=["page-title"], style={"font-size": "1.5rem", "font-weight": "600"})
-            solara.Text(t("subtitle", L), style={"color": "#666"})
-        with solara.Row(style={"align-items": "center"}):
-            solara.Text(LANGUAGE_LABEL[L])
+            solara.Text(t("title", L), classes=["page-title"])
+            solara.Text(t("subtitle", L), classes=["page-subtitle"])
+        with solara.Row(style={"align-items": "center"}, gap="8px"):
+            HowToRead(L)
+            solara.Text(LANGUAGE_LABEL[L], style={"font-size": "0.8rem"})
             with solara.ToggleButtonsSingle(value=lang, classes=["lang-switch"]):
                 for code, label in LANG_NAMES.items():
-                    solara.Button(label, value=code, classes=[f"lang-{code}"])
+                    solara.Button(label, value=code, classes=[f"lang-{code}"], small=True)
 
 
 @solara.component
 def HowToRead(lang: Lang):
     items = "".join(f"<li>{html.escape(x)}</li>" for x in how_items(lang))
-    with solara.Details(summary="ⓘ " + t("how_title", lang), expand=False):
-        solara.HTML(tag="ul", unsafe_innerHTML=items, classes=["how-to-read"],
-                    style="font-size: 0.9rem; margin: 4px 0 8px 0")
+    with solara.Column(classes=["how-box"], gap="0px"):
+        with solara.Details(summary=t("how_title", lang), expand=False):
+            solara.HTML(tag="ul", unsafe_innerHTML=items, classes=["how-to-read"],
+                        style="font-size: 0.9rem; margin: 4px 0 8px 0; max-width: 60em")
+
+
+def _start_settings(search: str | None) -> urlstate.UrlState:
+    state = urlstate.parse(search)
+    if state.seed is None:
+        state.seed = DEFAULT_SEED
+    if state.preset is None and state.levers == lever_defaults():
+        state.preset = "status_quo"
+    return state
 
 
 @solara.component
 def Page():
-    lang = solara.use_reactive("en")
-    levers = solara.use_reactive(lever_defaults())
-    seed = solara.use_reactive(DEFAULT_SEED)
+    router = solara.use_router()
+    start = solara.use_memo(lambda: _start_settings(router.search), dependencies=[])
+    lang = solara.use_reactive(start.lang or "en")
+    levers = solara.use_reactive(start.levers)
+    seed = solara.use_reactive(start.seed)
     speed = solara.use_reactive(2)  # quarters per second when playing
     playing = solara.use_reactive(False)
     tick = solara.use_reactive(0)
-    preset = solara.use_reactive("status_quo")
+    preset = solara.use_reactive(start.preset)
     main_tab = solara.use_reactive(0)
+    chart_tab = solara.use_reactive(0)
+    group_tab = solara.use_reactive(0)
+    drawer_open = solara.use_reactive(False)
+    ceiling = solara.use_reactive(start.ceiling or DEFAULT_CEILING)
+    comparison = solara.use_reactive(None)
     error = solara.use_reactive(None)
-    session: Session = solara.use_memo(lambda: Session(seed.value, levers.value), dependencies=[])
+    session: Session = solara.use_memo(lambda: Session(seed.value, levers.value, preset.value), dependencies=[])
     L: Lang = lang.value
+
+    def warm():  # workers start, then compute the status quo for this seed's comparison
+        def go():
+            runs.warm_up()
+            runs.prefetch(lever_defaults(), runs.seed_replicates(seed.value, DEFAULT_REPLICATES), AB_QUARTERS)
+        threading.Thread(target=go, daemon=True, name="pool-warm-up").start()
+
+    solara.use_effect(warm, dependencies=[seed.value])
+
+    query = urlstate.make(seed.value, preset.value if preset.value != "status_quo" else None, levers.value,
+                          lang=L if L != "en" else None,
+                          ceiling=ceiling.value if ceiling.value != DEFAULT_CEILING else None)
+
+
 
     def bump():
         tick.set(tick.value + 1)
@@ -153,28 +319,36 @@ def Page():
     @guarded
     def on_reset():
         playing.set(False)
-        session.reset(seed.value, levers.value)
+        session.reset(seed.value, levers.value, preset=preset.value)
         bump()
 
     def on_play():
         playing.set(not playing.value)
 
-    def apply(new: dict):
-        levers.set(new)
-        live = session.set_levers(new)
-        if not live and session.quarter == 0:  # nothing run yet: rebuild with the new levers
-            session.reset(seed.value, new)
+    @guarded
+    def on_seed(new: int):
+        seed.set(new)
+        if session.quarter == 0 and new != session.seed:  # nothing run yet: start again with this seed
+            session.reset(new, levers.value, preset=preset.value)
             bump()
+
+    def apply(new: dict, new_preset: str | None):
+        levers.set(new)
+        preset.set(new_preset)
+        if session.quarter == 0:  # nothing run yet: rebuild, so the live run equals A/B for these levers
+            session.reset(seed.value, new, preset=new_preset)
+        else:
+            session.set_levers(new)
+            session.preset = new_preset
+        bump()
 
     @guarded
     def on_lever(name: str, value: float):
-        preset.set(None)
-        apply({**levers.value, name: value})
+        apply({**levers.value, name: value}, None)
 
     @guarded
     def on_preset(key: str):
-        preset.set(key)
-        apply({**lever_defaults(), **presets()[key].levers})
+        apply({**lever_defaults(), **presets()[key].levers}, key)
 
     is_playing = playing.value
 
@@ -197,26 +371,37 @@ def Page():
     solara.use_thread(play_loop, dependencies=[is_playing], intrusive_cancel=False)
 
     solara.Title(t("title", L))
-    with solara.Column(gap="8px", style={"padding": "8px 16px"}, classes=["workshop"]):
+    solara.Style(web_font_css() + CSS)
+    UrlQuery.element(query=query)
+    with solara.Column(gap="4px", classes=["workshop"] + (["drawer-open"] if drawer_open.value else [])):
         Header(lang)
-        HowToRead(L)
+        RunStatus(session, tick, playing, speed, seed.value, on_seed, on_step, on_play, on_reset, L,
+                  lambda: drawer_open.set(not drawer_open.value), drawer_open.value)
         if error.value:
             solara.Error(t("error", L, err=error.value), classes=["app-error"])
-        with solara.Columns([3, 9], gutters_dense=True):
-            with solara.Column(gap="10px", classes=["controls"]):
-                RunStatus(session, tick, playing, speed, seed, on_step, on_play, on_reset, L)
-                PresetButtons(on_preset, L, active=preset.value)
-                note = t("levers_live", L) if session.live_levers else t("levers_reset", L)
-                LeverPanel(levers.value, on_lever, L, note=note)
-            with solara.Column(classes=["content"]):
-                with solara.lab.Tabs(value=main_tab, lazy=False):
-                    with solara.lab.Tab(t("tab_city", L), classes=["tab-city"]):
-                        LiveView(session, tick, L)
-                    with solara.lab.Tab(t("tab_compare", L), classes=["tab-compare"]):
-                        ComparePanel(levers.value, seed.value, L)
-                    with solara.lab.Tab(t("tab_export", L), classes=["tab-export"]):
-                        if main_tab.value == 2:
-                            ExportTab(session, tick, L)
+        with solara.Column(gap="0px", classes=["main-tabs"]):
+            with solara.lab.Tabs(value=main_tab, lazy=False):
+                with solara.lab.Tab(t("tab_city", L), classes=["tab-city"]):
+                    with solara.Div(classes=["city-grid"]):
+                        with solara.Column(gap="6px", classes=["lever-drawer"]):
+                            if drawer_open.value:
+                                solara.Button(t("levers_hide", L), icon_name="mdi-close", text=True, small=True,
+                                              on_click=lambda: drawer_open.set(False), classes=["btn-drawer-close"])
+                            PresetButtons(on_preset, L, active=preset.value)
+                            note = t("levers_live", L) if session.live_levers else t("levers_reset", L)
+                            LeverPanel(levers.value, on_lever, L, note=note, group_tab=group_tab)
+                        LiveView(session, tick, L, chart_tab)
+                with solara.lab.Tab(t("tab_compare", L), classes=["tab-compare"]):
+                    ComparePanel(levers.value, seed.value, L, result=comparison)  # kept: its task and choices
+                with solara.lab.Tab(t("tab_why", L), classes=["tab-why"]):
+                    if main_tab.value == 2:
+                        SnapTab(session, tick, lambda snap: WhyPanel(snap, L, comparison.value))
+                with solara.lab.Tab(t("tab_budget", L), classes=["tab-budget"]):
+                    if main_tab.value == 3:
+                        SnapTab(session, tick, lambda snap: BudgetPanel(snap, ceiling.value, ceiling.set, L))
+                with solara.lab.Tab(t("tab_export", L), classes=["tab-export"]):
+                    if main_tab.value == 4:
+                        SnapTab(session, tick, lambda snap: ExportPanel(snap, L, comparison.value, ceiling.value))
 
 
 page = Page

@@ -7,6 +7,14 @@ session only calls the model's public interface (``sim.ClusterModel``, ``model.s
 
 Stepping and reading happen from two threads (the play loop and the render), so both go through
 one lock.
+
+**Status-quo ghost.** The live charts show, as a grey line, the status-quo run with the same seed. It
+is a second model stepped alongside, but only once the run differs from the status quo (levers not
+at their defaults at the start, or moved mid-run): until then the ghost *is* the live run, and when
+the two diverge the ghost catches up to the current quarter in one go.
+
+**Lever changes** made mid-run are recorded (``changes``: the quarters after which new values
+applied), so the charts can mark them.
 """
 
 from __future__ import annotations
@@ -48,6 +56,31 @@ def make_config(levers: Mapping[str, Any], quarters: int | None = None) -> sim.C
     return cfg.with_overrides(dict(levers), **extra)
 
 
+SEED_MAX = 2**32 - 1
+
+
+def check_seed(value: Any) -> int:
+    """The seed as an int in 0 .. 2**32 - 1; ValueError (a message naming the seed) otherwise."""
+    if isinstance(value, bool):
+        raise ValueError(f"seed must be a whole number from 0 to {SEED_MAX:,}, not {value!r}")
+    if isinstance(value, str):
+        text = value.strip().replace(",", "").replace("_", "")
+        if not text or not (text.isdigit() or (text[0] in "+-" and text[1:].isdigit())):
+            raise ValueError(f"seed must be a whole number from 0 to {SEED_MAX:,}, not {value!r}")
+        value = int(text)
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError(f"seed must be a whole number from 0 to {SEED_MAX:,}, not {value!r}")
+        value = int(value)
+    try:
+        seed = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"seed must be a whole number from 0 to {SEED_MAX:,}, not {value!r}") from None
+    if not 0 <= seed <= SEED_MAX:
+        raise ValueError(f"seed must be a whole number from 0 to {SEED_MAX:,}, not {seed:,}")
+    return seed
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """What the page draws after a step: the run's tables and the firms now (copies, safe to read)."""
@@ -64,26 +97,54 @@ class Snapshot:
     layout: Any
     seed: int
     levers: dict
+    preset: str | None = None
+    ghost_city: pd.DataFrame | None = None  # status quo, same seed (None: identical to the live run)
+    ghost_clusters: pd.DataFrame | None = None
+    changes: tuple = ()  # quarters after which levers changed mid-run
 
 
 class Session:
     """The model of one browser session and the lever values it runs with (``levers``)."""
 
-    def __init__(self, seed: int = DEFAULT_SEED, levers: Mapping[str, Any] | None = None):
+    def __init__(self, seed: int = DEFAULT_SEED, levers: Mapping[str, Any] | None = None,
+                 preset: str | None = None):
         self._lock = threading.RLock()
         self._snap: Snapshot | None = None
         self.version = 0  # bumped on every change of the model's state (cache key for drawings)
-        self.reset(seed, levers or lever_defaults())
+        self.preset = preset
+        self.reset(seed, levers or lever_defaults(), preset=preset)
 
     # -- building and stepping -------------------------------------------------------------------
-    def reset(self, seed: int, levers: Mapping[str, Any]) -> None:
-        """A fresh model at quarter 0 with these levers and this seed."""
+    def reset(self, seed: int, levers: Mapping[str, Any], preset: Any = ...) -> None:
+        """A fresh model at quarter 0 with these levers and this seed (``preset``: the name shown in
+        exports; unchanged if not given)."""
+        seed = check_seed(seed)
         config = make_config(levers)
-        model = sim.ClusterModel(config=config, rng=int(seed))
+        model = sim.ClusterModel(config=config, rng=seed)
         with self._lock:
-            self.model, self.config, self.seed, self.levers = model, config, int(seed), dict(levers)
+            self.model, self.config, self.seed, self.levers = model, config, seed, dict(levers)
+            if preset is not ...:
+                self.preset = preset
+            self.start_levers = dict(levers)
+            self.changes: list[int] = []
+            self.ghost = None
             self._snap = None
             self.version += 1
+            self._sync_ghost()
+
+    @property
+    def diverged(self) -> bool:
+        """Does this run differ from the status quo with the same seed (so the ghost line matters)?"""
+        return bool(self.changes) or self.start_levers != lever_defaults()
+
+    def _sync_ghost(self) -> None:
+        """Step the status-quo ghost up to the live quarter (created when the run first diverges)."""
+        if not self.diverged:
+            return
+        if self.ghost is None:
+            self.ghost = sim.ClusterModel(config=make_config(lever_defaults()), rng=self.seed)
+        while self.ghost.running and self.ghost.quarter < self.model.quarter:
+            self.ghost.step()
 
     def set_levers(self, levers: Mapping[str, Any]) -> bool:
         """Apply new lever values to the running model from the next quarter.
@@ -95,10 +156,16 @@ class Session:
             setter = getattr(self.model, "set_levers", None)
             if setter is None:
                 return False  # self.levers stays what the model runs with
+            if dict(levers) == self.levers:
+                return True
             setter(dict(levers))
             self.levers = dict(levers)
             self.config = getattr(self.model, "config", self.config)
+            if not self.changes or self.changes[-1] != self.quarter:
+                self.changes.append(self.quarter)
+            self._sync_ghost()
             self._snap = None  # the export's settings table shows the new values
+            self.version += 1
             return True
 
     @property
@@ -111,6 +178,7 @@ class Session:
             if not self.model.running:
                 return False
             self.model.step()
+            self._sync_ghost()
             self._snap = None
             self.version += 1
             return True
@@ -130,11 +198,15 @@ class Session:
             if self._snap is None:
                 m = self.model
                 res = m.result()
+                ghost = self.ghost.result() if self.ghost is not None else None
                 self._snap = Snapshot(
                     quarter=int(m.quarter), quarters=int(self.config.quarters), running=bool(m.running),
                     city=res.city, clusters=res.clusters, districts=res.districts,
                     firms=m.firm_frame(), universities=list(m.university_cells()),
                     governments=list(m.government_cells()), layout=m.layout, seed=self.seed,
-                    levers=dict(self.levers),
+                    levers=dict(self.levers), preset=self.preset,
+                    ghost_city=ghost.city if ghost is not None else None,
+                    ghost_clusters=ghost.clusters if ghost is not None else None,
+                    changes=tuple(self.changes),
                 )
             return self._snap

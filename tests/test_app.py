@@ -11,6 +11,7 @@ import math
 import re
 import time
 import zipfile
+from pathlib import Path
 
 import ipyvuetify as v
 import ipywidgets
@@ -21,11 +22,11 @@ import pytest
 import solara
 
 import sim
-from app import charts, compare, export, i18n, map_view
+from app import budget, charts, columns, compare, export, i18n, map_view, runs, urlstate, why
 from app.__main__ import DEFAULT_HOST, DEFAULT_PORT, OFFLINE_ENV, command, parse_args
 from app.controls import lever_views
 from app.page import CHART_TABS, Page
-from app.state import Session, lever_defaults
+from app.state import SEED_MAX, Session, check_seed, lever_defaults, make_config
 
 CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
 
@@ -34,6 +35,13 @@ def uncited(text: str) -> str:
     """Drop Chinese terms cited in brackets in English text, e.g. "Energy level (能级)"."""
     return re.sub(r"\([\u4e00-\u9fff]+\)", "", text)
 QUARTERS = 6  # short runs for A/B tests
+
+
+@pytest.fixture(autouse=True)
+def in_process_runs(monkeypatch):
+    """A/B runs in this process (no worker pool) unless a test asks for the pool."""
+    monkeypatch.setenv(runs.WORKERS_ENV, "0")
+    runs.clear_cache()
 
 
 # ------------------------------------------------------------------------------ widget helpers
@@ -60,7 +68,8 @@ def classes_of(widget) -> set[str]:
 
 
 def with_class(root, token: str) -> list:
-    return [w for w in walk(root) if token in classes_of(w)]
+    """Widgets carrying ``token``, each once (a widget can be reachable through two parents' slots)."""
+    return list({id(w): w for w in walk(root) if token in classes_of(w)}.values())
 
 
 def one(root, token: str):
@@ -145,22 +154,59 @@ def test_every_ui_string_has_both_languages_with_the_same_placeholders():
     assert len(i18n.how_items("en")) == len(i18n.how_items("zh")) >= 5
 
 
-def test_every_lever_has_a_translated_unit_a_group_and_a_slider_that_round_trips():
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_every_lever_has_a_translated_unit_a_group_and_a_slider_that_round_trips(lang):
     cfg = sim.default_config()
     views = {lv.name: lv for lv in lever_views()}
     assert list(views) == cfg.names("levers")
     assert {lv.group for lv in views.values()} == set(sim.config.LEVER_GROUPS)
+    presets = sim.load_presets()
     for name, lv in views.items():
         p = cfg.schema[name]
         assert p.unit in i18n.UNITS, f"lever {name}: unit {p.unit!r} has no entry in app.i18n.UNITS"
         assert CJK.search(i18n.unit_label(name, "zh"))
-        assert lv.model_value(lv.shown(p.default)) == pytest.approx(p.default, rel=1e-9, abs=1e-12)
-        assert lv.model_value(lv.shown(p.low)) == pytest.approx(p.low)
-        assert lv.model_value(lv.shown(p.high)) == pytest.approx(p.high)
-        assert lv.model_value(1e30) == p.high and lv.model_value(-1e30) == p.low  # clipped to the range
-        # a default sits on the slider grid, so the slider shows it exactly
-        steps = (lv.shown(p.default) - p.low * lv.scale) / lv.step
-        assert abs(steps - round(steps)) < 1e-6, name
+        assert lv.model_value(lv.shown(p.default, lang), lang) == pytest.approx(p.default, rel=1e-9, abs=1e-12)
+        assert lv.model_value(lv.shown(p.low, lang), lang) == pytest.approx(p.low)
+        assert lv.model_value(lv.shown(p.high, lang), lang) == pytest.approx(p.high)
+        assert lv.model_value(1e30, lang) == p.high and lv.model_value(-1e30, lang) == p.low  # clipped
+        # defaults and preset values sit on the slider grid, so the slider shows them exactly
+        values = [p.default] + [pr.levers[name] for pr in presets.values() if name in pr.levers]
+        for value in values:
+            steps = (lv.shown(value, lang) - p.low * lv.scale(lang)) / lv.step(lang)
+            assert abs(steps - round(steps)) < 1e-6, (name, value)
+
+
+def test_money_is_in_wan_and_yi_yuan_for_officials_never_millions():
+    for _en, zh in i18n.UNITS.values():
+        assert "百万" not in zh[0]
+    assert i18n.unit_label("digital_grant_budget", "zh") == "万元/年"
+    budget_lever = next(v for v in lever_views() if v.name == "digital_grant_budget")
+    assert budget_lever.text(20_000_000, "zh") == "2,000 万元/年"
+    assert budget_lever.text(20_000_000, "en") == "20 million yuan/yr"
+    assert i18n.money_unit("total", "zh") == ("亿元", 1e8)
+    for key, (en, zh) in i18n.STRINGS.items():
+        assert "百万" not in zh, key
+
+
+def test_every_lever_has_a_one_line_definition_in_both_languages():
+    for name in sim.default_config().names("levers"):
+        en, zh = i18n.LEVER_HELP[name]
+        assert 20 < len(en) < 240 and "\n" not in en, name
+        assert CJK.search(zh) and len(zh) < 120, name
+    assert "0.9" in i18n.lever_help("city_coordination", "en") and "0.9" in i18n.lever_help("city_coordination", "zh")
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_typed_lever_values_are_checked_against_the_range(lang):
+    lv = next(v for v in lever_views() if v.name == "rd_subsidy_rate")  # 0 .. 30 %
+    assert lv.parse("20", lang) == pytest.approx(0.2)
+    assert lv.parse(" 7.0 % ", lang) == pytest.approx(0.07)
+    with pytest.raises(ValueError, match="30"):
+        lv.parse("45", lang)
+    with pytest.raises(ValueError):
+        lv.parse("abc", lang)
+    money = next(v for v in lever_views() if v.name == "anchor_attraction_budget")
+    assert money.parse("40,000", "zh") == pytest.approx(4e8) and money.parse("400", "en") == pytest.approx(4e8)
 
 
 def test_names_come_from_the_config_in_both_languages():
@@ -189,13 +235,25 @@ def png_size(data: bytes) -> tuple[int, int]:
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_every_chart_and_the_map_render_to_png(snap, lang):
+def test_every_chart_and_the_map_render_to_png_with_readable_text(snap, lang):
     for name in CHART_TABS:
-        func, table = charts.CHARTS[name]
-        data = charts.to_png(func(getattr(snap, table), lang, snap.quarters))
+        fig = charts.chart_figure(snap, name, lang)
+        data = charts.to_png(fig)
         assert png_size(data) == (round(charts.SIZE[0] * charts.DPI), round(charts.SIZE[1] * charts.DPI))
-    data = export.chart_bytes(snap, "map", lang)
-    assert png_size(data) == (round(map_view.MAP_SIZE[0] * charts.DPI), round(map_view.MAP_SIZE[1] * charts.DPI))
+        # every text of the chart (frame and data layer) at >= 11 pt = 15 px at the screen DPI
+        assert charts.min_font_points(fig) >= charts.FONT, name
+    assert charts.MIN_FONT_PX >= 14
+    from app.page import MAP_DPI, map_png
+
+    data = map_png(snap, lang)
+    assert png_size(data) == (round(map_view.MAP_SIZE[0] * MAP_DPI), round(map_view.MAP_SIZE[1] * MAP_DPI))
+
+
+def test_exported_pngs_are_print_resolution(snap):
+    for name in ("energy", "map"):
+        img = PIL.Image.open(io.BytesIO(export.chart_bytes(snap, name, "zh")))
+        assert img.size[0] >= 1600 or round(img.info["dpi"][0]) >= 200, (name, img.size)
+    assert PIL.Image.open(io.BytesIO(export.chart_bytes(snap, "energy", "en"))).size[0] >= 1600
 
 
 def test_chart_shows_the_data_layer_over_the_cached_frame(snap):
@@ -209,6 +267,21 @@ def test_chart_shows_the_data_layer_over_the_cached_frame(snap):
     full = np.asarray(PIL.Image.open(io.BytesIO(first)))
     assert full.shape == frame.shape
     assert (full[..., :3] != frame[..., :3]).any(axis=-1).sum() > 100  # the cluster lines
+
+
+def test_app_registers_the_cjk_font_file_itself():
+    """The app's font comes from a file registered with fontManager.addfont (sim.fonts), so a stale
+    font cache cannot hide it: the file is in the manager's list and the family resolves to it."""
+    from matplotlib import font_manager
+
+    from app import fonts
+
+    assert fonts.CJK_FONT is not None
+    font = sim.fonts.find_cjk_font()
+    assert font is not None and font.family == fonts.CJK_FONT
+    assert any(Path(f.fname) == font.path for f in font_manager.fontManager.ttflist)
+    found = font_manager.findfont(font_manager.FontProperties(family=font.family), fallback_to_default=False)
+    assert Path(found) == font.path
 
 
 def test_cjk_font_is_found_for_chinese_labels():
@@ -279,17 +352,134 @@ def test_session_passes_levers_to_a_running_model_only_if_it_takes_them(monkeypa
     assert calls[-1] == new and live.levers == new and live.snapshot().levers == new
 
 
-def test_outcomes_and_an_identical_pair_differ_by_nothing():
-    levers = lever_defaults()
-    res_a, res_b = compare.run_pair(levers, levers, seed=5, quarters=QUARTERS)
-    oa = compare.outcomes(res_a.city, res_a.clusters)
-    ob = compare.outcomes(res_b.city, res_b.clusters)
-    assert set(oa) >= {o.key for o in compare.OUTCOMES}
-    for key in oa:
-        assert (math.isnan(oa[key]) and math.isnan(ob[key])) or oa[key] == ob[key], key
-    html = compare.outcome_table_html(res_a, res_b, "zh")
+def test_session_preset_at_quarter_zero_equals_the_ab_run():
+    """A preset picked before the first step rebuilds the model: the live run is the A/B run."""
+    preset = sim.load_presets()["digital"].levers
+    levers = {**lever_defaults(), **preset}
+    s = Session(seed=2)
+    s.reset(2, levers, preset="digital")
+    for _ in range(3):
+        s.step()
+    ref = runs.run_one(levers, runs.Replicate(2), 40)
+    live = s.snapshot().city
+    pd.testing.assert_frame_equal(live.reset_index(drop=True), ref.city.iloc[:4].reset_index(drop=True))
+
+
+def test_the_ghost_is_the_status_quo_with_the_same_seed_and_lever_changes_are_marked():
+    s = Session(seed=4)
+    s.step()
+    assert s.snapshot().ghost_city is None  # nothing differs yet: the live run is the status quo
+    s.set_levers({**lever_defaults(), "city_coordination": 0.9})
+    s.step()
+    s.step()
+    snap = s.snapshot()
+    assert snap.changes == (1,)
+    assert list(snap.ghost_city["quarter"]) == [0, 1, 2, 3]
+    sq = Session(seed=4)
+    for _ in range(3):
+        sq.step()
+    pd.testing.assert_frame_equal(snap.ghost_city, sq.snapshot().city)
+    assert not snap.city["spending_total"].equals(snap.ghost_city["spending_total"])
+
+
+@pytest.mark.parametrize("bad", [-1, "-1", "abc", "", " ", "1.5", 2**32, "99999999999999999999", None, True])
+def test_seed_check_refuses_invalid_input_naming_the_seed(bad):
+    with pytest.raises(ValueError, match="seed"):
+        check_seed(bad)
+
+
+def test_seed_check_accepts_whole_numbers_in_range():
+    assert check_seed("7") == 7 and check_seed(" 12 ") == 12 and check_seed(0) == 0
+    assert check_seed(SEED_MAX) == SEED_MAX and check_seed(np.int64(5)) == 5 and check_seed(3.0) == 3
+
+
+# ------------------------------------------------------------------------------ A/B with replicates
+def test_replicates_pair_seeds_and_take_parameter_draws():
+    reps = runs.seed_replicates(5, 3)
+    assert [r.seed for r in reps] == [5, 6, 7] and all(r.overrides == () for r in reps)
+    draws = runs.draw_replicates([{"rd_elasticity": 0.4}, {"rd_elasticity": 1.4}], first_seed=1)
+    assert draws[1] == runs.Replicate(2, (("rd_elasticity", 1.4),))
+    a = runs.run_one(lever_defaults(), runs.Replicate(1, draws[0].overrides), 3)
+    b = runs.run_one(lever_defaults(), runs.Replicate(1, draws[1].overrides), 3)
+    assert not a.clusters.equals(b.clusters)  # the draw reaches the model
+
+
+def test_identical_settings_differ_by_nothing_in_every_replicate():
+    cmp = compare.run_comparison("status_quo", "current", lever_defaults(), first_seed=5, m=3, quarters=QUARTERS)
+    assert [r.seed for r in cmp.replicates] == [5, 6, 7]
+    assert [r.replicate for r in cmp.runs_a] == [r.replicate for r in cmp.runs_b] == list(cmp.replicates)
+    for st in cmp.stats:
+        assert st.m <= 3  # runs without a value (e.g. no level climbed) are left out
+        assert np.all(np.nan_to_num(st.d) == 0), st.outcome.key
+        assert st.verdict in ("unclear", "neutral")  # no difference is never coloured
+    html = compare.outcome_table_html(cmp.stats, "zh")
     assert html.count("<tr class='outcome-") == len(compare.OUTCOMES)
-    assert "差值 B − A" in html
+    assert "差值 B − A" in html and "3 次中 0 次" in html
+
+
+def test_replicates_differ_by_seed_and_the_pairs_share_it():
+    cmp = compare.run_comparison("status_quo", "factors", lever_defaults(), first_seed=1, m=3, quarters=QUARTERS)
+    spend = [r.city["spending_total"].sum() for r in cmp.runs_a]
+    assert len(set(spend)) == 3  # three seeds, three different runs
+    for ra, rb in zip(cmp.runs_a, cmp.runs_b):  # the cohort's graduates come from the replicate's seed
+        assert ra.city["graduates"].equals(rb.city["graduates"])
+
+
+def _stat(a, b, better=+1):
+    o = compare.Outcome("kpi_energy", "ab_energy", better, 3, "unit_index")
+    return compare.PairedStat(o, np.array(a, float), np.array(b, float))
+
+
+def test_colour_only_when_every_paired_run_agrees():
+    assert _stat([1, 2, 3], [2, 3, 4]).verdict == "better"
+    assert _stat([1, 2, 3], [0, 1, 2]).verdict == "worse"
+    assert _stat([1, 2, 3], [2, 3, 2.5]).verdict == "unclear"
+    assert _stat([1, 2, 3], [1, 3, 4]).verdict == "unclear"  # a tie is not agreement
+    assert _stat([1, 2, 3], [0, 1, 2], better=-1).verdict == "better"  # lower is better
+    assert _stat([1, 2], [5, 6], better=0).verdict == "neutral"
+    st = _stat([1, 2, 3, 4], [1.5, 2.0, 4.0, 3.0])
+    assert (st.mean_d, st.min_d, st.max_d, st.n_better(), st.m) == (0.125, -1.0, 1.0, 2, 4)
+    assert compare.chance_all_agree(8) == pytest.approx(2 / 256)
+    html = compare.outcome_table_html([st], "en")
+    assert "verdict-unclear" in html and "2 of 4" in html and "-1.000 … +1.000" in html
+
+
+def test_small_differences_show_their_digits_and_help_text_is_honest():
+    assert compare.fmt(0.02, 2, sign=True) == "+0.02"
+    assert compare.fmt(0.0004, 3, sign=True) == "0.000"
+    for lang in ("en", "zh"):
+        text = " ".join(i18n.how_items(lang))
+        assert "not from chance" not in text and "而非随机性" not in text
+        assert ("M times" in text) if lang == "en" else ("M 次" in text)
+
+
+def test_comparison_table_and_replicate_table_are_in_the_language():
+    cmp = compare.run_comparison("status_quo", "digital", lever_defaults(), first_seed=1, m=2, quarters=QUARTERS)
+    table = compare.comparison_table(cmp.stats, "zh")
+    assert list(table.columns)[:3] == ["指标", "单位", "A（均值）"]
+    assert "亿元" in set(table["单位"]) and len(table) == len(compare.OUTCOMES)
+    per_run = compare.replicate_table(cmp.runs_a, cmp.runs_b, "en")
+    assert list(per_run["Setting"]) == ["A", "A", "B", "B"] and list(per_run["Random seed"]) == [1, 2, 1, 2]
+    comps = compare.component_table(cmp.runs_a, cmp.runs_b, "zh")
+    assert "规模" in comps.columns and len(comps) == 7
+
+
+def test_process_pool_gives_the_same_runs_as_this_process(monkeypatch):
+    """Workers (spawn) compute exactly what the page would compute itself; results are cached."""
+    monkeypatch.setenv(runs.WORKERS_ENV, "1")
+    runs.shutdown()
+    try:
+        reps = runs.seed_replicates(3, 2)
+        done = []
+        ra, rb = runs.run_pairs(lever_defaults(), {**lever_defaults(), "rd_subsidy_rate": 0.2}, reps, 3,
+                                on_done=lambda d, n: done.append((d, n)))
+        assert done[-1] == (4, 4)
+        local = runs.run_one({**lever_defaults(), "rd_subsidy_rate": 0.2}, reps[1], 3)
+        pd.testing.assert_frame_equal(rb[1].city, local.city)
+        again = runs.run_pairs(lever_defaults(), lever_defaults(), reps, 3)  # A cached, B == A cached
+        assert again[0][0] is ra[0] and again[1][1] is ra[1]
+    finally:
+        runs.shutdown()
 
 
 def test_setting_levers_resolve_presets_and_current():
@@ -300,16 +490,86 @@ def test_setting_levers_resolve_presets_and_current():
     assert factors["rd_subsidy_rate"] == sim.default_config().schema["rd_subsidy_rate"].default
 
 
-def test_export_csv_is_the_result_table(snap):
-    settings = pd.read_csv(io.StringIO(export.table_csv(snap, "settings")))
-    assert set(sim.default_config().names("levers")) | {"seed", "quarters", "quarter_now"} == set(settings["name"])
+# ------------------------------------------------------------------------------ budget, why, URL
+def test_budget_years_add_up_and_the_ceiling_marks_overspending(snap):
+    table = budget.yearly_by_lever(snap.city)
+    assert table.to_numpy().sum() == pytest.approx(snap.city["spending_total"].sum(), rel=1e-9)
+    assert set(table.index) == set(sim.default_config().names("levers"))
+    low = budget.budget_table_html(snap, ceiling=1.0, lang="zh")
+    high = budget.budget_table_html(snap, ceiling=1e12, lang="zh")
+    assert "class='over'" in low and "class='over'" not in high and "万元/年" in low
+    costs = budget.cost_figures(snap)
+    assert costs["per_retained_all"] == pytest.approx(costs["spend_total"] / costs["retained"])
+
+
+def test_energy_components_explain_the_index(snap):
+    w = np.array(why.index_weights())
+    cl = snap.clusters
+    parts = cl[[f"idx_{c}" for c in sim.energy.COMPONENTS]].to_numpy() @ w
+    assert np.allclose(parts, cl["energy_index"].to_numpy())
+    html = why.criteria_html(cl, "automotive", "zh")
+    assert "省级" in html and html.count("<tr class='crit_") == 4
+    fig = charts.components_figure(cl, "automotive", "en", w)
+    charts.to_png(fig)  # draws it: tick labels exist
+    assert charts.min_font_points(fig) >= charts.FONT
+
+
+def test_url_round_trip_and_bad_values_are_ignored():
+    levers = {**lever_defaults(), "rd_subsidy_rate": 0.2}
+    q = urlstate.make(7, None, levers, lang="zh", ceiling=3e8)
+    assert q == "seed=7&rd_subsidy_rate=0.2&lang=zh&ceiling=300000000"
+    back = urlstate.parse("?" + q)
+    assert (back.seed, back.levers, back.lang, back.ceiling, back.problems) == (7, levers, "zh", 3e8, [])
+    preset = urlstate.parse("seed=3&preset=digital")
+    assert preset.preset == "digital" and preset.levers["digital_grant_budget"] == 150_000_000.0
+    assert urlstate.make(3, "digital", preset.levers) == "seed=3&preset=digital"
+    bad = urlstate.parse("seed=-1&rd_subsidy_rate=9&nonsense=1&preset=nope&lang=fr")
+    assert bad.seed is None and bad.levers == lever_defaults() and bad.preset is None and bad.lang is None
+    assert len(bad.problems) == 5
+
+
+# ------------------------------------------------------------------------------ exports
+def test_every_result_column_has_a_label_and_unit():
+    s = Session(seed=1)
+    s.step()
+    snap = s.snapshot()
     for name in ("city", "clusters", "districts", "firms"):
-        back = pd.read_csv(io.StringIO(export.table_csv(snap, name)))
-        assert list(back.columns) == list(getattr(snap, name).columns)
-        assert len(back) == len(getattr(snap, name))
-    assert export.stem(snap).startswith("qinhuangdao_seed3_")
-    raw = export.csv_bytes(snap, "settings")
-    assert raw.startswith(b"\xef\xbb\xbf") and "研发费用补贴比例" in raw.decode("utf-8-sig")
+        for col in getattr(snap, name).columns:
+            assert columns.column_spec(col) is not None, f"{name}.{col} has no entry in app/columns.py"
+
+
+def test_export_csv_headers_are_in_the_language_with_units_and_rounded(snap):
+    zh = pd.read_csv(io.StringIO(export.table_csv(snap, "city", "zh")))
+    assert "毕业生留秦率（％）" in zh.columns or "毕业生留秦率（%）" in zh.columns
+    assert "财政支出合计（万元）" in zh.columns and len(zh) == len(snap.city)
+    spend = zh["财政支出合计（万元）"].to_numpy()
+    assert np.allclose(spend, (snap.city["spending_total"] / 1e4).round(1))
+    en = pd.read_csv(io.StringIO(export.table_csv(snap, "clusters", "en")))
+    assert "Energy index (0–1)" in en.columns and "Cluster" in en.columns
+    assert set(en["Cluster"]) == {i18n.cluster_label(k, "en") for k in snap.clusters["cluster"].unique()}
+    assert all(len(str(v).split(".")[-1]) <= 3 for v in en["Energy index (0–1)"])
+
+
+def test_export_settings_have_preset_and_an_integer_seed():
+    s = Session(seed=3, levers={**lever_defaults(), **sim.load_presets()["factors"].levers}, preset="factors")
+    s.step()
+    snap = s.snapshot()
+    raw = export.csv_bytes(snap, "settings", "zh")
+    assert raw.startswith(b"\xef\xbb\xbf")
+    text = raw.decode("utf-8-sig")
+    settings = pd.read_csv(io.StringIO(text), dtype=str)
+    values = dict(zip(settings["key"], settings["取值"]))
+    assert values["seed"] == "3" and values["preset"] == "factors" and values["quarters"] == "40"
+    assert "研发费用补贴比例" in text and "5 集聚共享要素" in text
+    assert set(sim.default_config().names("levers")) <= set(settings["key"])
+
+
+def test_pdf_summary_is_one_page_in_the_language(snap):
+    cmp = compare.run_comparison("status_quo", "digital", lever_defaults(), first_seed=1, m=2, quarters=4)
+    for lang in ("zh", "en"):
+        pdf = export.summary_pdf(snap, lang, cmp)
+        assert pdf.startswith(b"%PDF")
+        assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == 1
 
 
 # ------------------------------------------------------------------------------ the page (solara.render)
@@ -363,7 +623,8 @@ def test_language_switch_changes_every_label():
         english = {en for en, zh in i18n.STRINGS.values() if len(en) > 3}
         cfg = sim.default_config()
         english |= {cfg.schema[n].label_en for n in cfg.names("levers")}
-        english |= {u[0] for u in i18n.UNITS.values()} | {g[0] for g in sim.config.LEVER_GROUPS.values()}
+        english |= {u[0][0] for u in i18n.UNITS.values()} | {g[0] for g in sim.config.LEVER_GROUPS.values()}
+        english |= {en for en, _zh in i18n.LEVER_HELP.values()}
         english |= {p.label_en for p in sim.load_presets().values()}
         allowed_en = {*i18n.LANG_NAMES.values(), *i18n.LANGUAGE_LABEL.values()}  # bilingual on purpose
         lever_en = {cfg.schema[n].label_en for n in cfg.names("levers")}
@@ -382,6 +643,57 @@ def test_language_switch_changes_every_label():
         assert not leftovers, f"English left on the Chinese page: {leftovers}"
     finally:
         rc.close()
+
+
+def type_into(field, text: str) -> None:
+    """Type ``text`` into a text field and press Enter (the field commits on Enter / leaving it)."""
+    field.v_model = text
+    field.fire_event("keyup.enter", None)
+
+
+def seed_field(box):
+    fields = [w for w in walk(one(box, "seed-box")) if isinstance(w, v.TextField)]
+    assert len(fields) == 1
+    return fields[0]
+
+
+@pytest.mark.parametrize("bad", ["-1", "abc", "99999999999", ""])
+def test_seed_field_refuses_invalid_input_in_the_language_and_keeps_the_seed(bad):
+    box, rc = solara.render(Page(), handle_error=False)
+    try:
+        set_language(box, "zh")
+        type_into(seed_field(box), "5")
+        assert not with_class(box, "seed-error")
+        type_into(seed_field(box), bad)
+        msg = text_of(one(box, "seed-error"))
+        assert "不是有效的随机种子" in msg and "4,294,967,295" in msg and "仍使用随机种子 5" in msg
+        click(box, "btn-reset")  # Reset still works, with the last valid seed
+        assert not with_class(box, "app-error")
+        assert "第 0/40 季度" in quarter_text(box)
+    finally:
+        rc.close()
+
+
+def test_preset_at_quarter_zero_rebuilds_the_model(page):
+    click(page, "preset-digital")
+    click(page, "btn-step")
+    shown = kpi(page, "kpi_energy")
+    ref = runs.run_one({**lever_defaults(), **sim.load_presets()["digital"].levers}, runs.Replicate(1), 40)
+    assert shown == f"{ref.clusters[ref.clusters['quarter'] == 1]['energy_index'].mean():,.3f}"
+
+
+def test_typed_lever_value_moves_the_lever_and_bad_input_is_explained(page):
+    field = [w for w in walk(one(page, "lever-rd_subsidy_rate")) if isinstance(w, v.TextField)][0]
+    type_into(field, "20")
+    assert lever_value(page, "rd_subsidy_rate").startswith("20 %")
+    assert lever_slider(page, "rd_subsidy_rate").v_model == 20
+    field = [w for w in walk(one(page, "lever-rd_subsidy_rate")) if isinstance(w, v.TextField)][0]
+    type_into(field, "45")
+    assert "from 0 to 30" in text_of(one(page, "lever-error"))
+    assert lever_value(page, "rd_subsidy_rate").startswith("20 %")  # unchanged
+    lever = one(page, "lever-city_coordination")
+    assert text_of(one(lever, "lever-min")) == "0.00" and text_of(one(lever, "lever-max")) == "1.00"
+    assert "0.9" in text_of(one(lever, "lever-help"))
 
 
 def test_two_pages_have_separate_models():
@@ -404,9 +716,11 @@ def test_compare_panel_runs_a_and_b_from_the_same_seed():
     box, rc = solara.render(compare.ComparePanel(levers, 7, "en"), handle_error=False)
     try:
         selects = [w for w in walk(box) if isinstance(w, v.Select)]
-        assert len(selects) == 2
+        assert len(selects) == 3  # A, B, number of paired runs
         names = selects[1].items
         selects[1].v_model = next(n for n in names if n.startswith("5 "))  # B = gather & share factors
+        assert selects[2].v_model == "8"  # default: 8 paired runs
+        selects[2].v_model = "4"
         quarters = [w for w in walk(box) if isinstance(w, v.Slider)][0]
         quarters.v_model = 4
         click(box, "btn-compare")
@@ -414,9 +728,10 @@ def test_compare_panel_runs_a_and_b_from_the_same_seed():
         wait_until(lambda: all(with_class(box, c) for c in ("compare-caption", "compare-table", "compare-chart")),
                    timeout=120)
         caption = text_of(one(box, "compare-caption"))
-        assert "seed 7" in caption and "4 quarters" in caption and "B = 5 Gather" in caption
-        table = one(box, "compare-table")
-        assert "Setting A" in text_of(table) and "Setting B" in text_of(table)
+        assert "4 paired runs, seeds 7–10" in caption and "4 quarters" in caption and "B = 5 Gather" in caption
+        table = text_of(one(box, "compare-table"))
+        assert "A (mean)" in table and "Range of B − A" in table and " of 4" in table
+        assert "all 4 paired runs agree" in text_of(one(box, "compare-rule"))
         assert isinstance(one(box, "compare-chart"), ipywidgets.Image)
     finally:
         rc.close()
@@ -428,7 +743,8 @@ def test_export_panel_offers_every_table_and_chart(snap):
         joined = text_of(box)
         for name in export.TABLES:
             assert f"{name}.csv" in joined
-        assert "All charts (ZIP)" in joined
+        assert "All charts (ZIP)" in joined and "One-page summary (PDF)" in joined
+        assert "Run an A/B comparison first" in joined
     finally:
         rc.close()
     z = export.charts_zip(snap, "zh")

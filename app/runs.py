@@ -1,0 +1,293 @@
+"""Replicated runs for the A/B comparison, in a warm process pool kept by the app.
+
+**Replicates.** A comparison runs each setting M times. Replicate ``r`` is a :class:`Replicate`, a
+``(seed, overrides)`` pair: the seed of the run's random streams and values for uncertain
+parameters (empty = the config's values). Replicate ``r`` of setting A and replicate ``r`` of
+setting B use the *same* pair (common random numbers), so each difference B − A is paired: the same
+graduates, the same demand shocks, the same draws of the uncertain parameters, different policy.
+:func:`seed_replicates` makes M replicates from consecutive seeds; :func:`draw_replicates` takes
+parameter draws (e.g. rows of a calibration posterior) and pairs each with a seed — the page can
+switch to posterior draws without changing anything else.
+
+**Pool.** The runs go to a :class:`concurrent.futures.ProcessPoolExecutor` (``spawn`` start method,
+``APP_WORKERS`` workers, default ``min(2, cpu count)``), created lazily by :func:`pool` (the page
+calls :func:`warm_up` when it first renders, so workers have imported the model before anyone
+presses "Run"), shared by every session of the server, and shut down when the server process
+exits (``atexit``). Workers exit by themselves if the server dies; ``APP_WORKER_NICE=5`` runs them at
+a lower CPU priority than the server (the live model then steps smoothly during a comparison, but on a
+machine shared with other busy programs the comparison slows down a lot), default 0.
+``APP_WORKERS=0`` runs everything in the calling process (tests, machines without ``spawn``).
+
+**Cache.** Finished runs are kept per (levers, replicate, quarters) in a small LRU cache in the
+server process: the status-quo side of a comparison, usually the same every time, is run once. The
+page prefetches it (:func:`prefetch`) in the background for its seed when it opens (and when the seed changes),
+so the usual comparison, status quo vs a policy, only waits for the policy's runs; a run already in
+flight is never started twice.
+
+This module imports no UI code and imports the model only inside functions, so a worker starts
+quickly and sets its thread limits before numpy loads.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+WORKERS_ENV = "APP_WORKERS"
+CACHE_MAX = 256
+WORKER_NICE = int(os.environ.get("APP_WORKER_NICE", "0"))  # > 0: workers yield the CPU to the server
+
+
+# ----------------------------------------------------------------------------------- replicates
+@dataclass(frozen=True)
+class Replicate:
+    """One replicate: the run's seed and its uncertain-parameter values (``((name, value), ...)``)."""
+
+    seed: int
+    overrides: tuple = field(default=())
+
+    @property
+    def label(self) -> str:
+        return str(self.seed) if not self.overrides else f"{self.seed}*"
+
+
+def seed_replicates(first_seed: int, m: int) -> list[Replicate]:
+    """``m`` replicates with seeds ``first_seed, first_seed + 1, ...`` and the config's parameters."""
+    return [Replicate(int(first_seed) + r) for r in range(int(m))]
+
+
+def draw_replicates(draws: Iterable[Mapping[str, float]], first_seed: int = 1) -> list[Replicate]:
+    """One replicate per parameter draw (e.g. posterior rows ``{name: value}``), seeds from ``first_seed``."""
+    return [Replicate(int(first_seed) + r, tuple(sorted((str(k), float(v)) for k, v in d.items())))
+            for r, d in enumerate(draws)]
+
+
+@dataclass(frozen=True)
+class RunTables:
+    """What a comparison needs of one run: the city and cluster tables (picklable, small)."""
+
+    city: object  # pandas.DataFrame
+    clusters: object  # pandas.DataFrame
+    levers: tuple
+    replicate: Replicate
+    quarters: int
+
+
+def _key(levers: Mapping[str, float], rep: Replicate, quarters: int) -> tuple:
+    return tuple(sorted((k, float(v)) for k, v in levers.items())), rep, int(quarters)
+
+
+def run_one(levers: Mapping[str, float], rep: Replicate, quarters: int) -> RunTables:
+    """Run one replicate of one setting (in whichever process calls it)."""
+    import sim
+
+    cfg = sim.load_config().with_overrides({**dict(rep.overrides), **dict(levers)}, quarters=int(quarters))
+    res = sim.run_scenario(cfg, seed=rep.seed)
+    return RunTables(res.city, res.clusters, _key(levers, rep, quarters)[0], rep, int(quarters))
+
+
+# ----------------------------------------------------------------------------------------- pool
+_POOL: ProcessPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+_CACHE: OrderedDict = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+_INFLIGHT: dict = {}  # key -> Future of a run submitted but not finished (prefetch or another session)
+
+
+def n_workers() -> int:
+    raw = os.environ.get(WORKERS_ENV)
+    if raw is not None and raw.strip() != "":
+        return max(0, int(raw))
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def _init_worker(parent: int) -> None:
+    """Worker start-up: one thread per numeric library, lower priority, exit with the parent."""
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+    try:
+        os.nice(WORKER_NICE)
+    except (AttributeError, OSError):  # pragma: no cover - not on every platform
+        pass
+
+    def watch() -> None:
+        import time
+
+        while True:
+            time.sleep(2.0)
+            if os.getppid() != parent:  # the server died without shutting us down
+                os._exit(0)
+
+    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
+    import sim  # noqa: F401  (import the model once, before the first task)
+
+
+def _warm_task() -> int:
+    """A two-quarter run: loads the model's caches (config, layout) in the worker."""
+    run_one({}, Replicate(0), 2)
+    return os.getpid()
+
+
+def pool() -> ProcessPoolExecutor | None:
+    """The app's process pool (created on first use); None when ``APP_WORKERS=0``."""
+    global _POOL
+    if n_workers() == 0:
+        return None
+    with _POOL_LOCK:
+        if _POOL is None:
+            import multiprocessing as mp
+
+            _POOL = ProcessPoolExecutor(max_workers=n_workers(), mp_context=mp.get_context("spawn"),
+                                        initializer=_init_worker, initargs=(os.getpid(),))
+        return _POOL
+
+
+_WARM: list[Future] = []
+
+
+def warm_up() -> list[Future]:
+    """Start the workers now (one warm-up task each, once per pool) without waiting for them."""
+    ex = pool()
+    if ex is None:
+        return []
+    with _POOL_LOCK:
+        if not _WARM or getattr(_WARM[0], "_app_pool", None) is not ex:
+            _WARM[:] = [ex.submit(_warm_task) for _ in range(n_workers())]
+            for f in _WARM:
+                f._app_pool = ex
+        return list(_WARM)
+
+
+def shutdown() -> None:
+    """Stop the workers (also called at interpreter exit)."""
+    global _POOL
+    with _POOL_LOCK:
+        ex, _POOL = _POOL, None
+    if ex is not None:
+        ex.shutdown(wait=True, cancel_futures=True)
+
+
+atexit.register(shutdown)
+
+
+def clear_cache() -> None:
+    with _CACHE_LOCK:
+        _CACHE.clear()
+        _INFLIGHT.clear()
+
+
+def _cached(key) -> RunTables | None:
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key)
+        if hit is not None:
+            _CACHE.move_to_end(key)
+        return hit
+
+
+def _store(key, value: RunTables) -> None:
+    with _CACHE_LOCK:
+        _CACHE[key] = value
+        _CACHE.move_to_end(key)
+        while len(_CACHE) > CACHE_MAX:
+            _CACHE.popitem(last=False)
+
+
+def _submit(ex: ProcessPoolExecutor, key, levers, rep: Replicate, quarters: int) -> Future:
+    """The future of this run: one already in flight, or a new one (stored in the cache when done)."""
+    with _CACHE_LOCK:
+        fut = _INFLIGHT.get(key)
+        if fut is not None:
+            return fut
+        fut = ex.submit(run_one, dict(levers), rep, quarters)
+        _INFLIGHT[key] = fut
+
+    def done(f: Future) -> None:
+        with _CACHE_LOCK:
+            _INFLIGHT.pop(key, None)
+        if not f.cancelled() and f.exception() is None:
+            _store(key, f.result())
+
+    fut.add_done_callback(done)
+    return fut
+
+
+def prefetch(levers: Mapping[str, float], replicates: Sequence[Replicate], quarters: int) -> int:
+    """Start runs in the background (pool only) so a later comparison finds them cached, e.g. the
+    status quo for the seeds a page will compare; returns how many were submitted."""
+    ex = pool()
+    if ex is None:
+        return 0
+    n = 0
+    for rep in replicates:
+        key = _key(levers, rep, quarters)
+        if _cached(key) is None:
+            _submit(ex, key, levers, rep, quarters)
+            n += 1
+    return n
+
+
+def run_many(jobs: Sequence[tuple[Mapping[str, float], Replicate]], quarters: int,
+             on_done: Callable[[int, int], None] | None = None) -> list[RunTables]:
+    """Run every ``(levers, replicate)`` job for ``quarters`` quarters; results in job order.
+
+    Cached runs are reused; the rest go to the pool (or run here with ``APP_WORKERS=0``). A pool
+    that broke (a worker killed) is replaced once and the missing runs are retried.
+    ``on_done(done, total)`` is called as runs finish (from this thread).
+    """
+    keys = [_key(lv, rep, quarters) for lv, rep in jobs]
+    out: list[RunTables | None] = [_cached(k) for k in keys]
+    total = len(jobs)
+    done = sum(r is not None for r in out)
+    if on_done:
+        on_done(done, total)
+    todo: dict[tuple, list[int]] = {}  # identical jobs (e.g. A == B) run once
+    for i, r in enumerate(out):
+        if r is None:
+            todo.setdefault(keys[i], []).append(i)
+
+    def finish(key, result: RunTables) -> None:
+        nonlocal done
+        _store(key, result)
+        for i in todo[key]:
+            out[i] = result
+        done += len(todo[key])
+        if on_done:
+            on_done(done, total)
+
+    for attempt in range(2):
+        missing = [k for k in todo if out[todo[k][0]] is None]
+        if not missing:
+            break
+        ex = pool()
+        if ex is None:
+            for k in missing:
+                i = todo[k][0]
+                finish(k, run_one(jobs[i][0], jobs[i][1], quarters))
+            break
+        from concurrent.futures import as_completed
+        from concurrent.futures.process import BrokenProcessPool
+
+        futures = {_submit(ex, k, jobs[todo[k][0]][0], jobs[todo[k][0]][1], quarters): k for k in missing}
+        try:
+            for fut in as_completed(futures):
+                finish(futures[fut], fut.result())
+        except BrokenProcessPool:
+            shutdown()  # a new pool on the next attempt
+            if attempt:
+                raise
+    return [r for r in out if r is not None] if all(r is not None for r in out) else out  # type: ignore[return-value]
+
+
+def run_pairs(levers_a: Mapping[str, float], levers_b: Mapping[str, float], replicates: Sequence[Replicate],
+              quarters: int, on_done: Callable[[int, int], None] | None = None):
+    """Paired runs: replicate r of A and of B share the replicate's seed and parameter draws.
+    Returns (list of A RunTables, list of B RunTables), in replicate order."""
+    jobs = [(levers_a, rep) for rep in replicates] + [(levers_b, rep) for rep in replicates]
+    res = run_many(jobs, quarters, on_done)
+    m = len(replicates)
+    return res[:m], res[m:]

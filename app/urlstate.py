@@ -1,0 +1,93 @@
+"""The scenario in the page's address: seed, preset, lever values, language and budget ceiling.
+
+``/?seed=7&rd_subsidy_rate=0.2`` opens that scenario; the page rewrites its address whenever a
+setting changes, so a link can be shared and a reload (F5) opens the same scenario again (at
+quarter 0: the run itself is recomputed by pressing Play). Lever values are in model units, as in
+``configs/parameters.toml``; only levers that differ from the preset (or the status quo) are written.
+Unknown names and invalid values are ignored and reported (``problems``), never fatal.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, urlencode
+
+from app.state import check_seed, lever_defaults, presets
+
+
+@dataclass
+class UrlState:
+    seed: int | None = None
+    preset: str | None = None
+    levers: dict = field(default_factory=dict)  # full lever set (defaults + preset + explicit values)
+    lang: str | None = None
+    ceiling: float | None = None  # yuan per year
+    problems: list = field(default_factory=list)  # "name=value" pairs that were ignored
+
+
+def parse(search: str | None) -> UrlState:
+    """Read a query string (with or without the leading ``?``)."""
+    out = UrlState(levers=lever_defaults())
+    if not search:
+        return out
+    pairs = parse_qsl(search.lstrip("?"), keep_blank_values=True)
+    import sim
+
+    schema = sim.default_config().schema
+    explicit = {}
+    for name, raw in pairs:
+        try:
+            if name == "seed":
+                out.seed = check_seed(raw)
+            elif name == "preset":
+                if raw not in presets():
+                    raise ValueError(raw)
+                out.preset = raw
+            elif name == "lang":
+                if raw not in ("en", "zh"):
+                    raise ValueError(raw)
+                out.lang = raw
+            elif name == "ceiling":
+                v = float(raw)
+                if not (math.isfinite(v) and v > 0):
+                    raise ValueError(raw)
+                out.ceiling = v
+            elif name in out.levers:
+                p = schema[name]
+                v = float(raw)
+                if not (math.isfinite(v) and p.low <= v <= p.high):
+                    raise ValueError(raw)
+                explicit[name] = int(round(v)) if isinstance(p.default, int) else v
+            else:
+                raise KeyError(name)
+        except (ValueError, KeyError):
+            out.problems.append(f"{name}={raw}")
+    if out.preset:
+        out.levers.update(presets()[out.preset].levers)
+    out.levers.update(explicit)
+    if out.preset and explicit and any(presets()[out.preset].levers.get(k, lever_defaults()[k]) != v
+                                       for k, v in explicit.items()):
+        out.preset = None  # the levers no longer are the preset
+    return out
+
+
+def _num(v: float) -> str:
+    return f"{v:.10g}"
+
+
+def make(seed: int, preset: str | None, levers: dict, lang: str | None = None,
+         ceiling: float | None = None) -> str:
+    """The query string (without ``?``) for these settings."""
+    base = lever_defaults()
+    if preset:
+        base.update(presets()[preset].levers)
+    items: list[tuple[str, str]] = [("seed", str(int(seed)))]
+    if preset:
+        items.append(("preset", preset))
+    items += [(k, _num(v)) for k, v in levers.items() if k in base and v != base[k]]
+    if lang:
+        items.append(("lang", lang))
+    if ceiling:
+        items.append(("ceiling", _num(ceiling)))
+    return urlencode(items)

@@ -1,0 +1,110 @@
+"""Why a cluster climbed (or fell): its energy index broken into the seven components (``idx_*``
+columns of the clusters table, weighted as in the index) and the tier criteria met or unmet, now vs
+the start of the run; and, after an A/B comparison, each component of B − A at the end.
+"""
+
+from __future__ import annotations
+
+import html
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+import solara
+
+import sim
+from app import charts
+from app.i18n import Lang, cluster_label, t, tier_label
+from app.state import Snapshot
+from sim import energy
+
+
+@lru_cache(maxsize=1)
+def index_weights() -> tuple[float, ...]:
+    return tuple(float(w) for w in energy.weights(sim.default_config().values))
+
+
+def criteria(row: pd.Series) -> list[tuple[str, bool]]:
+    """The tier criteria of one cluster-quarter: (label key and values, met?)."""
+    thr = charts.tier_thresholds()
+    idx = float(row["energy_index"])
+    return [
+        ("crit_county", bool(row["county_criteria_met"])),
+        ("crit_provincial", idx >= thr[0]),
+        ("crit_national", idx >= thr[1]),
+        ("crit_world", idx >= thr[2]),
+    ]
+
+
+def criteria_html(clusters: pd.DataFrame, cluster: str, lang: Lang) -> str:
+    df = clusters[clusters["cluster"] == cluster]
+    first, last = df.iloc[0], df.iloc[-1]
+    thr = charts.tier_thresholds()
+    marks = {True: "<span style='color:#1b7f3b'>✔</span>", False: "<span style='color:#b3261e'>✘</span>"}
+    rows = []
+    for (key, a), (_k, b) in zip(criteria(first), criteria(last)):
+        rows.append(f"<tr class='{key}'><td>{html.escape(t(key, lang, p=thr[0], n=thr[1], w=thr[2]))}</td>"
+                    f"<td>{marks[a]}</td><td>{marks[b]}</td></tr>")
+    rows.append(f"<tr class='crit-tier'><td><b>{html.escape(t('crit_tier', lang))}</b></td>"
+                f"<td>{html.escape(tier_label(int(first['energy_tier']), lang))}</td>"
+                f"<td><b>{html.escape(tier_label(int(last['energy_tier']), lang))}</b></td></tr>")
+    head = (f"<tr><th>{html.escape(t('crit_title', lang))}</th><th>{html.escape(str(first['period']))}</th>"
+            f"<th>{html.escape(str(last['period']))}</th></tr>")
+    style = ("<style>.crit-table{border-collapse:collapse;font-size:0.9rem}.crit-table td,.crit-table th"
+             "{border-bottom:1px solid #ddd;padding:3px 8px}</style>")
+    return f"{style}<table class='crit-table'><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def components_html(clusters: pd.DataFrame, cluster: str, lang: Lang) -> str:
+    df = clusters[clusters["cluster"] == cluster]
+    first, last = df.iloc[0], df.iloc[-1]
+    w = np.array(index_weights())
+    rows = []
+    for c, wi in zip(energy.COMPONENTS, w):
+        a, b = float(first[f"idx_{c}"]), float(last[f"idx_{c}"])
+        d = (b - a) * wi
+        colour = "#1b7f3b" if d > 0.0005 else "#b3261e" if d < -0.0005 else "#333"
+        rows.append(f"<tr class='comp-{c}'><td>{html.escape(t(f'comp_{c}', lang))}</td><td>{wi:.2f}</td>"
+                    f"<td>{a:.3f}</td><td>{b:.3f}</td><td style='color:{colour};font-weight:600'>{d:+.3f}</td></tr>")
+    head = "".join(f"<th>{html.escape(t(k, lang))}</th>" for k in
+                   ("comp_col", "comp_weight", "comp_start", "comp_now", "comp_contrib"))
+    style = ("<style>.comp-table{border-collapse:collapse;font-size:0.9rem}.comp-table td,.comp-table th"
+             "{border-bottom:1px solid #ddd;padding:3px 8px;text-align:right}.comp-table td:first-child,"
+             ".comp-table th:first-child{text-align:left}</style>")
+    return f"{style}<table class='comp-table'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def ab_components_html(comparison, lang: Lang) -> str:
+    from app.compare import component_table
+
+    table = component_table(comparison.runs_a, comparison.runs_b, lang)
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in [""] + list(table.columns))
+    body = "".join("<tr><td>" + html.escape(str(i)) + "</td>" + "".join(
+        f"<td style='color:{'#1b7f3b' if v > 0.0005 else '#b3261e' if v < -0.0005 else '#333'}'>{v:+.3f}</td>"
+        for v in row) + "</tr>" for i, row in table.iterrows())
+    style = ("<style>.ab-comp{border-collapse:collapse;font-size:0.8rem}.ab-comp td,.ab-comp th"
+             "{border-bottom:1px solid #ddd;padding:2px 5px;text-align:right}</style>")
+    return f"{style}<table class='ab-comp'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+@solara.component
+def WhyPanel(snap: Snapshot, lang: Lang, comparison=None):
+    keys = list(dict.fromkeys(snap.clusters["cluster"]))
+    choice = solara.use_reactive(keys[0])
+    cluster = choice.value if choice.value in keys else keys[0]
+    names = {k: cluster_label(k, lang) for k in keys}
+    png = solara.use_memo(
+        lambda: charts.to_png(charts.components_figure(snap.clusters, cluster, lang, index_weights())),
+        dependencies=[id(snap), lang, cluster])
+    solara.Text(t("why_intro", lang))
+    solara.Select(t("why_cluster", lang), values=[names[k] for k in keys], value=names[cluster],
+                  on_value=lambda v: choice.set(keys[[names[k] for k in keys].index(v)]), classes=["why-cluster"])
+    with solara.Columns([7, 5]):
+        solara.Image(png, width="100%", classes=["why-chart"])
+        with solara.Column():
+            solara.HTML(tag="div", unsafe_innerHTML=criteria_html(snap.clusters, cluster, lang), classes=["why-criteria"])
+            solara.HTML(tag="div", unsafe_innerHTML=components_html(snap.clusters, cluster, lang),
+                        classes=["why-components"])
+    if comparison is not None:
+        solara.Text(t("why_ab", lang, m=len(comparison.replicates)), style={"font-weight": "600"})
+        solara.HTML(tag="div", unsafe_innerHTML=ab_components_html(comparison, lang), classes=["why-ab"])
