@@ -115,10 +115,7 @@ def _graduate(m) -> np.ndarray:
         rows.append(t.append(n, loc=Loc.CITY, employer=NO_EMPLOYER, field=field, degree=degree, age=age,
                              cell=cell, wage=0.0, ties=np.minimum(ties, 1.0), tenure=0, cohort=m.quarter,
                              university=ui, consortium=consortium, home_ties=home))
-    idx = np.concatenate(rows)
-    from sim.agents import Talent
-
-    Talent.create_agents(m, idx.size, list(idx))
+    idx = np.concatenate(rows)  # their Talent agents are made when first asked for (ClusterModel.agents)
     m.graduate_persons_total += idx.size * m.persons_per_agent
     m.flows_q["graduates"] = idx.size * m.persons_per_agent
     return idx

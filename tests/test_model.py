@@ -38,6 +38,26 @@ def test_agents_are_views_of_the_state_arrays():
     assert talent.career_stage in CareerStage
 
 
+def test_talent_agents_made_on_first_look_cover_every_row_and_change_nothing():
+    """Talent agents are made when first asked for (they are views); then every row, including graduate
+    cohorts added since, has exactly one, and a run that looks at them gives the same tables."""
+    looked = sim.ClusterModel(rng=5, quarters=6)
+    unlooked = sim.ClusterModel(rng=5, quarters=6)
+    assert len(looked.agents_by_type[Talent]) == len(looked.talent)
+    for _ in range(6):  # quarter 3 brings a graduate cohort
+        looked.step()
+        unlooked.step()
+        assert len(looked.agents_by_type[Talent]) == len(looked.talent)
+    rows = [a.row for a in looked.agents_by_type[Talent]]
+    assert sorted(rows) == list(range(len(looked.talent)))
+    last = len(looked.talent) - 1
+    assert looked.talent_agent(last).row == last and looked.talent_agent(last).age == looked.talent.age[last]
+    assert looked.talent.cohort[last] > 0  # a cohort that graduated during the run
+    for name in ("city", "clusters", "districts"):
+        pd.testing.assert_frame_equal(pd.DataFrame(getattr(looked.recorder, name)),
+                                      pd.DataFrame(getattr(unlooked.recorder, name)))
+
+
 def test_run_scenario_tables_follow_the_contract():
     res = sim.run_scenario(sim.load_config().with_overrides({}, quarters=6), seed=2)
     assert list(res.city["quarter"]) == list(range(7))
