@@ -308,20 +308,24 @@ class DaskExecutor:
     ``timeout``: seconds to connect, and how long a lost connection may take to come back (default:
     Dask's ``distributed.comm.timeouts.connect``, 30 s). Runs are batched, ``chunk_seconds`` of work
     per Dask task (estimated from the runs so far; shrinking near the end), or exactly ``chunk`` runs.
+    ``local_config``: Dask settings while a LocalCluster runs (default :data:`LOCAL_CLUSTER_CONFIG`;
+    ``{}``: Dask's own defaults, e.g. to see the workers' profiles on the dashboard).
 
     Faults: a worker that dies is the scheduler's business (it reruns the task elsewhere). A task
     whose workers died repeatedly (``KilledWorker``) is split and its runs are rerun one per task; a
     run that gets ``KilledWorker`` twice while running alone is recorded as failed (it crashes its
     worker: segfault, out of memory). Runs cancelled because the connection to the scheduler dropped
     are resubmitted once the client reconnects; if it does not, :class:`ExecutorLost` is raised and
-    those runs are not recorded.
+    those runs are not recorded. So it is when the scheduler has had no worker for
+    ``no_workers_timeout`` seconds (None: wait for workers forever, Dask's own behaviour).
     """
 
     name = "dask"
     max_lost = 3  # resubmissions of one unit after cancellations before giving up
 
     def __init__(self, address: str = "local", workers: int | None = None, timeout: float | None = None,
-                 chunk: int | None = None, chunk_seconds: float = 2.0):
+                 chunk: int | None = None, chunk_seconds: float = 2.0, no_workers_timeout: float | None = 120.0,
+                 local_config: dict[str, Any] | None = None):
         if chunk is not None and chunk < 1:
             raise ValueError(f"chunk must be >= 1, not {chunk}")
         self.address = address
@@ -332,8 +336,12 @@ class DaskExecutor:
         self.client: Any = None
         self.cluster: Any = None
         self.tasks_submitted = 0  # Dask tasks submitted (each holds one chunk of runs)
+        self.no_workers_timeout = no_workers_timeout
+        self.local_config = LOCAL_CLUSTER_CONFIG if local_config is None else local_config
         self._threads = self.local_workers if address == "local" else 1
         self._threads_at = 0.0
+        self._live_threads: int | None = None  # threads the scheduler reports now (None: unknown)
+        self._no_workers_since: float | None = None
         self._scheduler_address = address
         self._quiet: tuple[logging.Filter, list[logging.Handler]] | None = None
         self._config: Any = None  # dask.config.set(LOCAL_CLUSTER_CONFIG) while a LocalCluster runs
@@ -355,7 +363,7 @@ class DaskExecutor:
                 import dask
 
                 _one_thread_per_worker()
-                self._config = dask.config.set(LOCAL_CLUSTER_CONFIG)  # restored in __exit__
+                self._config = dask.config.set(self.local_config)  # restored in __exit__
                 self.cluster = LocalCluster(
                     n_workers=self.local_workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                     dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR,
@@ -402,9 +410,14 @@ class DaskExecutor:
         with contextlib.suppress(Exception):  # a slow or lost scheduler: keep the last count
             info = self.client.scheduler_info() if force else getattr(self.client, "_scheduler_identity", None)
             if info:
-                threads = info.get("total_threads") or sum(w.get("nthreads", 1)
-                                                           for w in info.get("workers", {}).values())
-                self._threads = int(threads) or self._threads
+                if "total_threads" in info:
+                    threads = int(info["total_threads"])
+                elif info.get("workers") or force:  # older Dask: only a full answer lists the workers
+                    threads = sum(w.get("nthreads", 1) for w in info.get("workers", {}).values())
+                else:
+                    return
+                self._live_threads = threads
+                self._threads = threads or self._threads
 
     def _quieten(self) -> None:
         """Keep Dask's own log lines about the lost connection off stderr: the driver reports it in one line."""
@@ -434,6 +447,33 @@ class DaskExecutor:
         if client.status != "running":
             raise ExecutorLost(f"lost the Dask scheduler at {self._scheduler_address}")
         self._unquiet()
+
+    def _check_workers(self) -> None:
+        """Raise :class:`ExecutorLost` when the scheduler has had no worker for ``no_workers_timeout`` s
+        while runs wait (workers that exited with a lost scheduler do not come back to its successor)."""
+        self._refresh_threads()
+        if self._live_threads != 0 or self.client.status != "running" or self.no_workers_timeout is None:
+            self._no_workers_since = None
+            return
+        now = time.monotonic()
+        if self._no_workers_since is None:
+            self._no_workers_since = now
+        elif now - self._no_workers_since > self.no_workers_timeout:
+            self._quieten()
+            raise ExecutorLost(f"the Dask scheduler at {self._scheduler_address} has had no workers for "
+                               f"{now - self._no_workers_since:.0f} s")
+
+    def _next_finished(self, ac: Any) -> Any:
+        """The next finished future of ``ac`` (None when nothing is left), watching the cluster meanwhile."""
+        checked = time.monotonic()
+        while not ac.has_ready():
+            if ac.is_empty():
+                return None
+            time.sleep(0.02)
+            if time.monotonic() - checked > 1.0:
+                checked = time.monotonic()
+                self._check_workers()
+        return next(ac)
 
     @property
     def workers(self) -> int:
@@ -525,7 +565,7 @@ class DaskExecutor:
 
         try:
             refill()
-            for fut in ac:
+            while (fut := self._next_finished(ac)) is not None:
                 _, unit = inflight.pop(fut.key)
                 records = outcome(fut, unit)
                 with contextlib.suppress(Exception):

@@ -407,9 +407,10 @@ def test_dask_worker_killed_mid_sweep_loses_and_duplicates_nothing(reference, tm
 
 @pytest.mark.cluster
 def test_dask_local_cluster_matches_serial(reference, tmp_path):
-    """Several runs per Dask task (sized from the runs' time) give the serial store run for run."""
+    """Several runs per Dask task (sized from the runs' time: here up to 60 s of work per task, so that
+    they are batched on any machine) give the serial store run for run."""
     out = tmp_path / "out"
-    ex = DaskExecutor("local", workers=2)
+    ex = DaskExecutor("local", workers=2, chunk_seconds=60)
     res = run_sweep(parse_spec(SPEC, path=write_spec(tmp_path)), out, ex, progress=False)
     assert res.done == RUNS
     assert ex.tasks_submitted < RUNS  # runs were batched
