@@ -25,10 +25,9 @@ import sim
 from experiments.design import UNIT_PREFIX
 from experiments.runner import STATUS_FAILED, STATUS_OK
 from experiments.spec import PACKAGE
-from experiments.store import Store
+from experiments.store import PLAN_COLUMNS, POSTERIOR_PREFIX, Store, factor_columns
 
 NATIONAL_TIER = 3
-PLAN_COLUMNS = ("point", "replicate", "seed", "config_digest", "run_id", "draw")  # "draw": posterior draw of the replicate
 DEFAULT_SENSITIVITY = ("tiers_climbed_clusters", "energy_index_final_mean", "retention_3y", "outflow_beijing_total")
 
 
@@ -70,7 +69,7 @@ def load(root: str | Path) -> Sweep:
             f"{root}: no sweep here (design.parquet missing); run `python -m experiments run SPEC` first")
     raw = tomllib.loads((store.root / "spec.toml").read_text(encoding="utf-8"))
     design = store.design()
-    factors = [c for c in design.columns if c not in PLAN_COLUMNS and not c.startswith(UNIT_PREFIX)]
+    factors = factor_columns(design)
     runs = store.runs()[["run_id", "status", "error", "wall_s"]]
     summary = store.table("summary")
     df = design.merge(runs, on="run_id", how="left").merge(summary, on="run_id", how="left")
@@ -244,7 +243,7 @@ def outcome_table(sw: Sweep, outcomes: Sequence[str] | None = None) -> pd.DataFr
     df = sw.runs.assign(group=groups.values)
     if outcomes is None:
         skip = set(PLAN_COLUMNS) | set(sw.factors) | {"status", "error", "wall_s", "run_id", "group"}
-        outcomes = [c for c in df.columns if c not in skip and not c.startswith(UNIT_PREFIX)
+        outcomes = [c for c in df.columns if c not in skip and not c.startswith((UNIT_PREFIX, POSTERIOR_PREFIX))
                     and (pd.api.types.is_numeric_dtype(df[c]) or _is_bool(df[c]))]
     rows = []
     for g in order:

@@ -63,6 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     di.add_argument("dir", type=Path)
     di.add_argument("--where", required=True, metavar="EXPR",
                     help='condition on summary outcomes per run, e.g. "any_national == 0"')
+    di.add_argument("--among", metavar="EXPR",
+                    help="analyse only the runs where this holds (factors and outcomes), e.g. \"package == 'all_five'\"")
     di.add_argument("--box", type=int, metavar="N", help="box id on the peeling trajectory (default: best balance)")
 
     ro = sub.add_parser("robustness", help="regret and satisficing of each policy across the futures of a sweep")
@@ -139,11 +141,12 @@ def _discover(args: argparse.Namespace) -> int:
     from experiments.decision.goals import ExpressionError
 
     try:
-        res = discover(args.dir, args.where, box=args.box)
+        res = discover(args.dir, args.where, among=args.among, box=args.box)
     except (DiscoveryError, ExpressionError) as exc:
         raise _DecisionError(str(exc)) from None
     s = res.stats
-    print(f"{args.where!r} holds in {res.k} of {res.n} runs; PRIM box {res.box}: coverage {s['coverage']:.0%}, "
+    among = f" (among the runs where {args.among!r})" if args.among else ""
+    print(f"{args.where!r} holds in {res.k} of {res.n} runs{among}; PRIM box {res.box}: coverage {s['coverage']:.0%}, "
           f"density {s['density']:.0%}, mass {s['mass']:.0%}, {len(res.limits)} restricted dimension(s)")
     print(f"boxes: {args.dir / 'discovery' / 'boxes.csv'}   figures: {args.dir / 'discovery'}   "
           f"report: {args.dir / 'report.md'}")
@@ -361,5 +364,6 @@ def _plan(path: Path) -> int:
         print(f"  {f.kind:11s} {f.name}: {f.describe()}")
     if spec.posterior is not None:
         print(f"  posterior   {len(spec.posterior.parameters)} behavioural coefficients from {spec.posterior.path}: "
-              f"{spec.n_draws} draws, replicate r uses draw r % {spec.n_draws}")
+              f"{spec.n_draws} draws, " + ("one per future (LHS row)" if spec.posterior_per == "future" else
+                                           f"replicate r uses draw r % {spec.n_draws}"))
     return EXIT_OK

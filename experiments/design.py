@@ -20,6 +20,7 @@ from scipy.stats import qmc
 import sim
 from experiments import seeds
 from experiments.spec import PACKAGE, Spec, SpecError
+from experiments.store import POSTERIOR_PREFIX  # plan columns: the coefficients of each run's posterior draw
 
 UNIT_PREFIX = "u."  # design-table columns holding the unit-cube sample (sobol, morris)
 
@@ -102,8 +103,9 @@ def build_plan(spec: Spec, model_version: str) -> pd.DataFrame:
     """Every run of the experiment: one row per (point, replicate) with seed and run id.
 
     Columns: point, replicate, seed, config_digest, run_id, then the factor values (and unit columns);
-    with a posterior, ``draw`` (replicate r runs with draw r % n_draws: paired across points, like
-    the seed under ``crn``). Validates every point's config (a value the schema rejects raises
+    with a posterior, ``draw`` (:meth:`Spec.draw_of`: per replicate, r % n_draws, paired across
+    points like the seed under ``crn``; per future, the point's LHS row) and the draw's coefficient
+    values as ``posterior.<name>`` columns. Validates every point's config (a value the schema rejects raises
     :class:`SpecError`).
     """
     points = design_points(spec)
@@ -115,14 +117,15 @@ def build_plan(spec: Spec, model_version: str) -> pd.DataFrame:
         key = None if spec.crn else seeds.point_key(values)
         extra = {c: row[c] for c in points.columns if c.startswith(UNIT_PREFIX)}
         for r in range(spec.replicates):
-            draw = spec.draw_of(r)
+            draw = spec.draw_of(r, point)
             if draw not in digests:
                 try:
                     digests[draw] = point_config(spec, values, presets, draw).digest()
                 except sim.ConfigError as exc:
                     raise SpecError(f"design point {point} {values}: {exc}") from None
             seed = seeds.run_seed(spec.seed, key, r)
-            posterior = {} if draw is None else {"draw": draw}
+            posterior = {} if draw is None else {"draw": draw, **{POSTERIOR_PREFIX + k: v
+                                                                  for k, v in spec.draw_values(draw).items()}}
             rows.append({
                 "point": int(point), "replicate": r, "seed": seed, "config_digest": digests[draw],
                 "run_id": seeds.run_id(digests[draw], seed, model_version), **posterior, **values, **extra,

@@ -2,7 +2,9 @@
 
 For a sweep with ``crn = true`` and a ``package`` factor, replicate r of every package runs with the same
 seed (and, with ``[base] uncertainties = "posterior"``, the same posterior draw), so the difference
-``d_r = package_r - reference_r`` is the package's effect in one possible world. Over the replicates:
+``d_r = package_r - reference_r`` is the package's effect in one possible world. When the sweep has
+other factors too (futures crossed with the packages, ``[design] cross``), a world is one combination
+of the other factors' values and a replicate. Over the worlds:
 
 * **effect**: mean of d_r, the 95% CI of that mean, and the 5-95% range of d_r (the spread of the
   effect across worlds: parameter uncertainty + seed noise when drawn from a posterior);
@@ -49,12 +51,29 @@ class PairedEffects:
     worlds: int
     draws: int
     seeds_per_draw: int
+    per_future: bool = False  # draws belong to futures (posterior_per = "future"), not to replicates
+
+
+def _worlds(sw: Sweep) -> pd.Series:
+    """The world of each run (index as ``sw.runs``): one number per combination of the values of the
+    factors other than the package, and the replicate (the runs a package's effect is paired over)."""
+    keys = [f for f in sw.factors if f != PACKAGE and f in sw.runs] + ["replicate"]
+    return sw.runs.groupby(keys, sort=True, dropna=False).ngroup().rename("world")
 
 
 def _wide(sw: Sweep, outcome: str) -> pd.DataFrame:
-    """replicate x package table of one outcome (OK runs only), with ``draw`` kept when present."""
-    ok = sw.runs[sw.runs["status"] == STATUS_OK].drop_duplicates(["replicate", PACKAGE])
-    return ok.pivot(index="replicate", columns=PACKAGE, values=outcome).astype(float)
+    """world x package table of one outcome (OK runs only)."""
+    runs = sw.runs.assign(world=_worlds(sw))
+    ok = runs[runs["status"] == STATUS_OK].drop_duplicates(["world", PACKAGE])
+    return ok.pivot(index="world", columns=PACKAGE, values=outcome).astype(float)
+
+
+def _draw_of_world(sw: Sweep) -> pd.Series | None:
+    """The posterior draw of each world (None without draws)."""
+    if "draw" not in sw.runs:
+        return None
+    runs = sw.runs.assign(world=_worlds(sw))
+    return runs.drop_duplicates("world").set_index("world")["draw"]
 
 
 def variance_split(d: np.ndarray, draws: np.ndarray) -> float:
@@ -86,8 +105,7 @@ def paired_effects(sw: Sweep, reference: str | None = None,
         return None
     outcomes = outcomes or {o: s for o, s in EFFECT_OUTCOMES.items()
                             if o in sw.runs and pd.to_numeric(sw.runs[o], errors="coerce").notna().any()}
-    draw_of = (sw.runs.drop_duplicates("replicate").set_index("replicate")["draw"]
-               if "draw" in sw.runs else None)
+    draw_of = _draw_of_world(sw)
     rows = []
     for outcome, sign in outcomes.items():
         wide = _wide(sw, outcome)
@@ -112,8 +130,9 @@ def paired_effects(sw: Sweep, reference: str | None = None,
     n_draws = int(draw_of.nunique()) if draw_of is not None else 0
     k = int(draw_of.value_counts().min()) if draw_of is not None else 0
     worlds = int(effects["worlds"].max()) if len(effects) else 0
+    per_future = sw.raw.get("base", {}).get("posterior_per", "replicate") == "future"
     return PairedEffects(effects=effects, best=best, ranking=ranking, reference=reference, worlds=worlds,
-                         draws=n_draws, seeds_per_draw=k)
+                         draws=n_draws, seeds_per_draw=k, per_future=per_future)
 
 
 def _best_and_ranking(sw: Sweep, packages: Sequence[str], draw_of: pd.Series | None) -> tuple[pd.DataFrame, dict]:
@@ -151,7 +170,8 @@ def markdown(pe: PairedEffects, labels: dict[str, str] | None = None) -> list[st
     pk = package_labels()
     name = lambda p: pk.get(p, p)  # noqa: E731
     labels = labels or {}
-    src = (f"{pe.draws} posterior draws x {pe.seeds_per_draw} seeds" if pe.draws else
+    src = (f"{pe.draws} futures, each with its own posterior draw, x {pe.seeds_per_draw} seeds" if pe.per_future
+           else f"{pe.draws} posterior draws x {pe.seeds_per_draw} seeds" if pe.draws else
            "seeds only (no posterior: parameter uncertainty is not in these intervals)")
     lines = ["## Policy effects against the status quo (paired)", "",
              f"Each package against **{name(pe.reference)}** in the same {pe.worlds} worlds ({src}; common random "
@@ -160,11 +180,16 @@ def markdown(pe: PairedEffects, labels: dict[str, str] | None = None) -> list[st
              "the mean]; *range* = 5-95% of the paired differences across worlds; *P(beats)* = share of worlds "
              "where the package is strictly better (higher tiers and retention, lower Beijing outflow) "
              "[Wilson 95%]; ties count as not better.", ""]
-    if pe.draws and pe.seeds_per_draw >= 2:
+    if pe.per_future and pe.seeds_per_draw >= 2:
+        lines += ["*future share* = part of the variance of the effect that comes from the futures (their "
+                  "scenario drivers and posterior draw together), the rest being seed noise; one-way ANOVA over "
+                  "futures.", ""]
+    elif pe.draws and pe.seeds_per_draw >= 2:
         lines += ["*parameter share* = part of the variance of the effect that comes from the posterior draws "
                   "(what we do not know about behaviour), the rest being seed noise (chance within one world); "
                   "one-way ANOVA over draws.", ""]
-    cols = "| package | outcome | effect [95% CI] | range 5-95% | P(beats) |" + (" parameter share |" if pe.draws else "")
+    share = " future share |" if pe.per_future else " parameter share |"
+    cols = "| package | outcome | effect [95% CI] | range 5-95% | P(beats) |" + (share if pe.draws else "")
     lines += [cols, "|---|---|---|---|---|" + ("---|" if pe.draws else "")]
     for _, r in pe.effects.iterrows():
         scale = 1e8 if r["outcome"] == "spending_total" else 1.0
@@ -184,10 +209,12 @@ def markdown(pe: PairedEffects, labels: dict[str, str] | None = None) -> list[st
         lines += [f"| {name(r['package'])} | {r['p_best']:.2f} |" for _, r in pe.best.iterrows()]
     if pe.ranking:
         rk = pe.ranking
-        lines += ["", f"**Ranking across posterior draws** ({labels.get(PRIMARY, PRIMARY)}, seeds averaged within a "
-                  f"draw): the order of the whole ensemble holds in {rk['same_order']} of {rk['draws']} draws; "
+        unit = "future" if pe.per_future else "draw"
+        lines += ["", f"**Ranking across {'futures' if pe.per_future else 'posterior draws'}** "
+                  f"({labels.get(PRIMARY, PRIMARY)}, seeds averaged within a {unit}): the order of the whole ensemble "
+                  f"holds in {rk['same_order']} of {rk['draws']} {unit}s; "
                   f"Kendall's tau against it {rk['kendall_tau_mean']:.2f} on average (lowest {rk['kendall_tau_min']:.2f}).",
-                  "", "| package | rank in the ensemble | rank range over draws |", "|---|---|---|"]
+                  "", f"| package | rank in the ensemble | rank range over {unit}s |", "|---|---|---|"]
         for p, (lo, hi) in rk["rank_range"].items():
             lines.append(f"| {name(p)} | {rk['overall_rank'][p]:g} | {lo}–{hi} |")
     lines.append("")

@@ -6,7 +6,9 @@ Layout (see ``docs/experiments.md`` and ``configs/experiments/*.toml``)::
     [base]         scenario file + scenario settings; [base.levers] / [base.uncertainties] /
                    [base.facts] fixed overrides (the XLRM "constants"); package = preset key;
                    uncertainties = "posterior" (or a parquet path): behavioural coefficients from the
-                   fitted posterior, posterior_draws draws, replicate r uses draw r % posterior_draws
+                   fitted posterior, posterior_draws draws, replicate r uses draw r % posterior_draws;
+                   posterior_per = "future" (lhs): one draw per LHS row instead, shared by the
+                   crossed packages, its replicates differ in seed only
     [design]       kind = full_factorial | lhs | sobol | morris; samples, levels, second_order;
                    cross = [discrete factors] (lhs only): the LHS over the other factors, crossed with
                    every combination of these (each package sees the same futures)
@@ -51,7 +53,8 @@ _SECTIONS = ("experiment", "base", "design", "levers", "uncertainties", "setting
              "robustness")
 _EXPERIMENT_KEYS = ("name", "description", "seed", "replicates", "horizon", "crn")
 _BASE_KEYS = ("scenario", "package", "persons_per_agent", "start", "map", "levers", "uncertainties", "facts",
-              "posterior_draws")
+              "posterior_draws", "posterior_per")
+POSTERIOR_PER = ("replicate", "future")  # [base] posterior_per: what a posterior draw belongs to
 _DESIGN_KEYS = ("kind", "samples", "levels", "second_order", "cross")
 _OUTCOME_KEYS = ("summary", *TABLES)
 _ANALYSIS_KEYS = ("by_year", "group_by", "bins", "heatmap", "reference", "outcomes", "max_groups")
@@ -178,15 +181,29 @@ class Spec:
     text: str
     posterior: Any = None  # sim.posterior.Posterior when [base] uncertainties = "posterior"
     draws: pd.DataFrame | None = None  # posterior draws (index draw; "particle" + parameter columns)
+    posterior_per: str = "replicate"  # "replicate" or "future" (see draw_of)
 
     @property
     def n_draws(self) -> int:
         return 0 if self.draws is None else len(self.draws)
 
-    def draw_of(self, replicate: int) -> int | None:
-        """The posterior draw replicate ``replicate`` runs with (replicates cycle through the draws, so
-        replicates r and r + n_draws share parameters and differ in seed); None without a posterior."""
-        return None if self.draws is None else int(replicate) % len(self.draws)
+    def draw_of(self, replicate: int, point: int | None = None) -> int | None:
+        """The posterior draw that replicate ``replicate`` of design point ``point`` runs with; None
+        without a posterior.
+
+        Per replicate (default): replicates cycle through the draws, so replicates r and r + n_draws
+        share parameters and differ in seed, and every point's replicate r has the same draw (paired).
+        Per future (an lhs design): the point's LHS row (its future: with ``[design] cross`` the points
+        are the crossed combinations times the rows, so the row is ``point % samples``) has its own
+        draw, shared by the crossed packages and by all replicates of the point.
+        """
+        if self.draws is None:
+            return None
+        if self.posterior_per == "future":
+            if point is None:
+                raise ValueError("draw_of: draws per future need the design point")
+            return int(point) % len(self.draws)
+        return int(replicate) % len(self.draws)
 
     def draw_values(self, draw: int | None) -> dict[str, float]:
         """The posterior parameter values of ``draw`` ({} without a posterior)."""
@@ -266,9 +283,9 @@ class _Parser:
 
         presets = sim.load_presets()
         base, base_package = self.base(horizon, presets)
-        posterior, draws = self.posterior(base, seed, replicates)
         factors = self.factors(base, presets)
         design = self.design(factors)
+        posterior, draws = self.posterior(base, seed, replicates, design)
         self.check_size(design, factors, replicates)
         outcomes = self.outcomes()
         analysis = self.analysis(base, factors)
@@ -277,7 +294,7 @@ class _Parser:
             name=name, path=self.path, description=str(exp.get("description", "")), seed=seed,
             replicates=replicates, horizon=horizon, crn=crn, design=design, base=base,
             base_package=base_package, factors=tuple(factors), outcomes=outcomes, analysis=analysis,
-            raw=self.raw, text=text, posterior=posterior, draws=draws,
+            raw=self.raw, text=text, posterior=posterior, draws=draws, posterior_per=self._posterior_per,
         )
 
     def integer(self, t: Mapping, section: str, key: str, *, required: bool = False, default: int | None = None,
@@ -308,6 +325,7 @@ class _Parser:
             overrides.update(presets[package].levers)
         self._posterior_source = None
         self._posterior_draws = t.pop("posterior_draws", None)
+        self._posterior_per = t.pop("posterior_per", "replicate")
         for kind in ("levers", "uncertainties", "facts"):
             sub = t.pop(kind, {})
             if kind == "uncertainties" and isinstance(sub, str):  # uncertainties = "posterior" | a parquet path
@@ -331,17 +349,30 @@ class _Parser:
             raise self.err(str(exc)) from None
         return cfg, package
 
-    def posterior(self, base: sim.Config, seed: int, replicates: int) -> tuple[Any, pd.DataFrame | None]:
+    def posterior(self, base: sim.Config, seed: int, replicates: int,
+                  design: Design) -> tuple[Any, pd.DataFrame | None]:
         """``[base] uncertainties = "posterior"`` (configs/posterior.parquet) or a parquet path: the
         behavioural coefficients come from the fitted posterior, ``posterior_draws`` draws (default:
-        one per replicate; replicates must be a multiple of it), drawn by weight from the spec seed."""
+        one per replicate; replicates must be a multiple of it), drawn by weight from the spec seed.
+        With ``posterior_per = "future"`` (lhs designs): one draw per LHS row (``[design] samples``)."""
         from sim.posterior import POSTERIOR_FILE, load_posterior
 
-        src, n = self._posterior_source, self._posterior_draws
+        src, n, per = self._posterior_source, self._posterior_draws, self._posterior_per
+        if per not in POSTERIOR_PER:
+            raise self.err(f"[base] posterior_per: {per!r} is not allowed; one of {', '.join(map(repr, POSTERIOR_PER))}")
         if src is None:
             if n is not None:
                 raise self.err('[base] posterior_draws needs [base] uncertainties = "posterior"')
+            if per != "replicate":
+                raise self.err('[base] posterior_per needs [base] uncertainties = "posterior"')
             return None, None
+        if per == "future":
+            if design.kind != "lhs":
+                raise self.err(f'[base] posterior_per = "future" needs [design] kind = "lhs" (a future is an LHS '
+                               f"row), not {design.kind!r}")
+            if n is not None and n != design.samples:
+                raise self.err(f"[base] posterior_draws: {n!r} must equal [design] samples ({design.samples}) with "
+                               f'posterior_per = "future" (one draw per future), or be left out')
         if src == "posterior":
             path = POSTERIOR_FILE
         else:
@@ -352,6 +383,8 @@ class _Parser:
             post = load_posterior(path, base)
         except ConfigError as exc:
             raise self.err(f"[base] uncertainties = {src!r}: {exc}") from None
+        if per == "future":
+            return post, post.draws(design.samples, seed)
         n = replicates if n is None else n
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= replicates or replicates % n:
             raise self.err(f"[base] posterior_draws: {n!r} must be an integer that divides [experiment] replicates "

@@ -288,20 +288,27 @@ def _batch_of(path: Path) -> str:
 # design.parquet columns that are not factors ("draw": the posterior draw a replicate runs with, if any)
 PLAN_COLUMNS = ("point", "replicate", "seed", "config_digest", "run_id", "draw")
 UNIT_PREFIX = "u."  # design.parquet columns holding the unit-cube sample (sobol, morris)
+POSTERIOR_PREFIX = "posterior."  # design.parquet columns: the coefficients of the run's posterior draw
 STATUS_PENDING = "pending"
 TIDY_TABLES = PART_TABLES
 
 
 def factor_columns(design: pd.DataFrame) -> list[str]:
     """The factor columns of a design table (levers, uncertainties, settings, ``package``), in design order."""
-    return [c for c in design.columns if c not in PLAN_COLUMNS and not c.startswith(UNIT_PREFIX)]
+    return [c for c in design.columns if c not in PLAN_COLUMNS and not c.startswith((UNIT_PREFIX, POSTERIOR_PREFIX))]
+
+
+def posterior_columns(design: pd.DataFrame) -> list[str]:
+    """The ``posterior.<name>`` columns of a design table: the coefficients of each run's posterior draw."""
+    return [c for c in design.columns if c.startswith(POSTERIOR_PREFIX)]
 
 
 def load(root: str | Path, table: str = "summary") -> pd.DataFrame:
     """One tidy DataFrame of a results folder, for the runs of its current design.
 
     ``table="summary"`` (default): one row per run of the design (each run id once, its latest
-    record): ``run_id, point, replicate, seed`` (and ``draw`` with a posterior), the factor columns,
+    record): ``run_id, point, replicate, seed`` (and ``draw`` with a posterior), the factor columns
+    (and, with a posterior, ``posterior.<name>``: the coefficients of the run's draw),
     ``status`` (``ok``, ``failed``, or ``pending`` for runs not yet made), ``error`` (last line of a
     failure) and every summary outcome (missing for runs that are not ok). ``"city"``, ``"clusters"``, ``"districts"``: the per-quarter
     table of the ok runs with ``run_id, point, replicate, seed`` and the factors joined in front.
@@ -315,7 +322,8 @@ def load(root: str | Path, table: str = "summary") -> pd.DataFrame:
         raise FileNotFoundError(f"{root}: no sweep here (design.parquet missing); "
                                 "run `python -m experiments run SPEC --out DIR` first")
     design = store.design()
-    keys = ["run_id", "point", "replicate", "seed", *(["draw"] if "draw" in design else []), *factor_columns(design)]
+    keys = ["run_id", "point", "replicate", "seed", *(["draw"] if "draw" in design else []), *factor_columns(design),
+            *posterior_columns(design)]
     design = design.drop_duplicates("run_id")[keys].reset_index(drop=True)  # identical points share runs (Morris)
     if table != SUMMARY:
         return design.merge(store.table(table), on="run_id", how="inner", validate="one_to_many")

@@ -85,7 +85,7 @@ def tasks(spec: Spec, plan: pd.DataFrame, run_ids: set[str], model_version: str)
             continue
         seen.add(rid)
         values = {n: row[n] for n in spec.factor_names}
-        draw = spec.draw_of(int(row["replicate"]))
+        draw = spec.draw_of(int(row["replicate"]), int(row["point"]))
         if cached is None or cached[0] != (row["point"], draw):
             cached = ((row["point"], draw), design.point_config(spec, values, presets, draw))
         cfg = cached[1]

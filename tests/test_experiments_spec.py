@@ -65,9 +65,11 @@ def test_shipped_specs_validate_and_have_the_promised_size():
     assert spec.design.kind == "sobol"
     assert len(plan) == spec.design.samples * (len(spec.factors) + 2) * spec.replicates
 
-    spec, plan = plans["futures_lhs"]  # every package in the same LHS futures, a few hundred runs
+    spec, plan = plans["futures_lhs"]  # every package in the same LHS futures, about a thousand runs
     assert spec.design.kind == "lhs" and spec.design.cross == ("package",)
-    assert list(spec.factor("package").values) == list(presets) and 200 <= len(plan) <= 600
+    assert list(spec.factor("package").values) == list(presets) and 500 <= len(plan) <= 1500
+    assert spec.posterior_per == "future" and spec.n_draws == spec.design.samples  # a posterior draw per future
+    assert plan.groupby("draw")["package"].nunique().eq(len(presets)).all()  # ... shared by every package
     futures = [f for f in spec.factor_names if f != "package"]
     per_package = plan[plan["replicate"] == 0].groupby("package")[futures].apply(lambda g: g.to_numpy().tolist())
     assert all(rows == per_package.iloc[0] for rows in per_package) and len(per_package.iloc[0]) == spec.design.samples

@@ -204,3 +204,99 @@ def test_sim_calibrate_posterior_says_stale_and_prints_the_predictive_table(tmp_
     assert "targets pass (90% posterior-predictive interval of 2 draws" in out.stdout
     for name in table:
         assert name in out.stdout
+
+
+FUTURES_SPEC = """
+[experiment]
+name = "futures_post"
+seed = 5
+replicates = 2
+crn = true
+horizon = 1
+[base]
+uncertainties = "{post}"
+posterior_per = "future"
+[design]
+kind = "lhs"
+samples = {samples}
+cross = ["package"]
+[levers]
+package = ["status_quo", "all_five"]
+[uncertainties]
+beijing_wage_growth = "full"
+[outcomes]
+summary = "all"
+city = []
+clusters = []
+districts = []
+"""
+
+
+def _futures_posterior(tmp_path: Path, n: int = 60) -> Path:
+    return _write(tmp_path, pd.DataFrame({"beta_wage": np.linspace(1.05, 2.95, n), "exit_rate_small": 0.04,
+                                          "weight": np.full(n, 1 / n)}))
+
+
+def test_posterior_per_future_gives_each_future_its_draw_shared_by_the_packages(tmp_path):
+    spec = parse_spec(FUTURES_SPEC.format(post=_futures_posterior(tmp_path), samples=30))
+    plan = design.build_plan(spec, "test")
+    assert len(plan) == 2 * 30 * 2 and plan["draw"].nunique() == 30
+    by_future = plan.groupby("beijing_wage_growth")
+    assert by_future["draw"].nunique().eq(1).all()  # packages and replicates of a future share its draw
+    assert by_future["package"].nunique().eq(2).all()
+    assert plan.groupby(["point"])["seed"].nunique().eq(2).all()  # replicates differ in seed
+    drawn = plan.drop_duplicates("draw")
+    assert drawn["posterior.beta_wage"].nunique() > 20  # futures differ in their coefficients
+    row = plan.iloc[7]
+    assert row["posterior.beta_wage"] == pytest.approx(spec.draws.iloc[int(row["draw"])]["beta_wage"])
+    cfg = design.point_config(spec, {"package": "status_quo", "beijing_wage_growth": 0.05}, draw=int(row["draw"]))
+    assert cfg.values["beta_wage"] == pytest.approx(row["posterior.beta_wage"])
+
+
+@pytest.mark.parametrize("change, expected", [
+    (lambda t: t.replace('posterior_per = "future"', 'posterior_per = "point"'),
+     r"\[base\] posterior_per: 'point' is not allowed; one of 'replicate', 'future'"),
+    (lambda t: t.replace('kind = "lhs"\nsamples = 30\ncross = ["package"]', 'kind = "full_factorial"')
+     .replace('beijing_wage_growth = "full"', "beijing_wage_growth = [0.03, 0.05]"),
+     r'posterior_per = "future" needs \[design\] kind = "lhs"'),
+    (lambda t: t.replace('posterior_per = "future"', 'posterior_per = "future"\nposterior_draws = 2'),
+     r"\[base\] posterior_draws: 2 must equal \[design\] samples \(30\)"),
+    (lambda t: t.replace('uncertainties = "{post}"\n', ""),
+     r'\[base\] posterior_per needs \[base\] uncertainties = "posterior"'),
+])
+def test_bad_posterior_per_is_one_line_naming_the_key(tmp_path, change, expected):
+    text = change(FUTURES_SPEC.replace("{samples}", "30"))
+    with pytest.raises(SpecError, match=expected):
+        parse_spec(text.replace("{post}", str(_futures_posterior(tmp_path))))
+
+
+def futures_model(cfg, seed):
+    """all_five reaches a national cluster unless the behavioural coefficient beta_wage is above 2.4
+    (a drawn coefficient, not a swept driver); the status quo never does. Tiers: all_five 2 more."""
+    five = cfg["city_coordination"] > 0.8
+    national = bool(five and cfg["beta_wage"] <= 2.4)
+    noise = np.random.default_rng(seed).normal(0, 0.01)
+    return _FakeResult({"any_national": national, "n_national_clusters": int(national),
+                        "tiers_climbed_clusters": 2.0 * five + noise, "retention_3y": 0.3, "spending_total": 0.0})
+
+
+def test_discovery_over_futures_finds_a_drawn_coefficient_and_effects_pair_within_futures(tmp_path):
+    from experiments import analysis
+    from experiments.decision.discovery import discover
+    from experiments.effects import paired_effects
+    from experiments.sweep import run_sweep
+
+    text = FUTURES_SPEC.format(post=_futures_posterior(tmp_path), samples=60)
+    spec = parse_spec(text, path=tmp_path / "futures.toml")
+    out = tmp_path / "out"
+    assert run_sweep(spec, out, model=futures_model, progress=False).done == 240
+    res = discover(out, "any_national == 0", among="package == 'all_five'")
+    assert res.n == 120  # only the all_five runs
+    assert list(res.limits["dimension"]) == ["beta_wage"]  # not the swept driver, not the package
+    lim = res.limits.iloc[0]
+    assert lim["role"] == "behaviour (posterior draw)" and lim["lower"] == pytest.approx(2.4, abs=0.1)
+    assert "among the runs where `package == 'all_five'`" in (out / "report.md").read_text()
+    pe = paired_effects(analysis.load(out))
+    assert pe.worlds == 120 and pe.per_future  # 60 futures x 2 seeds, each package pair in one future
+    tiers = pe.effects.set_index(["package", "outcome"]).loc[("all_five", "tiers_climbed_clusters")]
+    assert tiers["effect_mean"] == pytest.approx(2.0, abs=0.01) and tiers["p_beats"] == 1.0

@@ -1,12 +1,14 @@
 """A sweep read for decision analysis: the per-run table of :func:`experiments.load`, which factors are
 levers (what the city chooses: ``package`` and the levers of ``configs/parameters.toml``) and which
-are uncertainties (everything else that is swept: uncertainties, facts, settings), and the outcomes."""
+are uncertainties (everything else that is swept: uncertainties, facts, settings; and, when the runs
+draw their behavioural coefficients from a posterior, those coefficients, named as in
+``configs/parameters.toml``), and the outcomes."""
 
 from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,7 @@ import pandas as pd
 
 import sim
 from experiments.runner import STATUS_OK
-from experiments.store import Store, factor_columns, load
+from experiments.store import POSTERIOR_PREFIX, Store, factor_columns, load, posterior_columns
 
 PACKAGE = "package"
 RUN_KEYS = ("run_id", "point", "replicate", "seed", "draw", "status", "error")
@@ -28,6 +30,7 @@ class SweepData:
     uncertainties: list[str]  # swept factors that are not levers
     outcomes: list[str]  # summary outcome columns
     raw: Mapping[str, Any]  # the stored spec (TOML)
+    drawn: list[str] = field(default_factory=list)  # of the uncertainties: coefficients from posterior draws
 
     @property
     def factors(self) -> list[str]:
@@ -46,14 +49,19 @@ def read(root: str | Path) -> SweepData:
     """Read a results folder (FileNotFoundError if it holds no sweep)."""
     root = Path(root)
     runs = load(root)
-    factors = factor_columns(Store(root).design())
+    design = Store(root).design()
+    factors = factor_columns(design)
+    drawn = [c.removeprefix(POSTERIOR_PREFIX) for c in posterior_columns(design)]
+    drawn = [c for c in drawn if c not in factors]  # a swept factor overrides the draw
+    runs = runs.rename(columns={POSTERIOR_PREFIX + c: c for c in drawn})
     schema = sim.default_config().schema
     levers = [f for f in factors if f == PACKAGE or (f in schema and schema[f].kind == "levers")]
-    uncs = [f for f in factors if f not in levers]
-    outcomes = [c for c in runs.columns if c not in RUN_KEYS and c not in factors]
+    uncs = [f for f in factors if f not in levers] + drawn
+    outcomes = [c for c in runs.columns if c not in RUN_KEYS and c not in factors and c not in drawn
+                and not c.startswith(POSTERIOR_PREFIX)]
     spec_file = root / "spec.toml"
     raw = tomllib.loads(spec_file.read_text(encoding="utf-8")) if spec_file.is_file() else {}
-    return SweepData(root=root, runs=runs, levers=levers, uncertainties=uncs, outcomes=outcomes, raw=raw)
+    return SweepData(root=root, runs=runs, levers=levers, uncertainties=uncs, outcomes=outcomes, raw=raw, drawn=drawn)
 
 
 def labels() -> dict[str, str]:

@@ -51,6 +51,7 @@ class Discovery:
     cart: pd.DataFrame
     files: list[Path] = field(default_factory=list)
     section: str = ""
+    among: str | None = None  # the runs analysed: those where this holds (None: all ok runs)
 
 
 def _ema():
@@ -60,9 +61,10 @@ def _ema():
     return prim, cart
 
 
-def inputs(sw: data.SweepData) -> pd.DataFrame:
-    """The factors that vary across the ok runs, typed for PRIM: numbers as float/int, others categorical."""
-    ok = sw.ok
+def inputs(sw: data.SweepData, ok: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The factors that vary across the ok runs (or the runs ``ok``), typed for PRIM: numbers as
+    float/int, others categorical."""
+    ok = sw.ok if ok is None else ok
     x = pd.DataFrame(index=ok.index)
     for f in sw.factors:
         col = ok[f]
@@ -77,15 +79,23 @@ def inputs(sw: data.SweepData) -> pd.DataFrame:
     return x
 
 
-def discover(root: str | Path, where: str, *, box: int | None = None, peel_alpha: float = PEEL_ALPHA,
-             mass_min: float = MASS_MIN, write: bool = True) -> Discovery:
-    """Run PRIM (and CART) for the condition ``where`` over the sweep in ``root``; write the outputs."""
+def discover(root: str | Path, where: str, *, among: str | None = None, box: int | None = None,
+             peel_alpha: float = PEEL_ALPHA, mass_min: float = MASS_MIN, write: bool = True) -> Discovery:
+    """Run PRIM (and CART) for the condition ``where`` over the sweep in ``root``; write the outputs.
+
+    ``among``: analyse only the runs where this condition on factors and outcomes holds, e.g.
+    ``package == 'all_five'`` (in which futures does that package fail?)."""
     sw = data.read(root)
     ok = sw.ok
     if ok.empty:
         raise DiscoveryError(f"{sw.root}: no finished (ok) runs to analyse yet")
+    if among:
+        ok = ok[evaluate(ok, among, columns=[*sw.factors, *sw.outcomes], where="--among").to_numpy()]
+        ok = ok.reset_index(drop=True)
+        if ok.empty:
+            raise DiscoveryError(f"--among {among!r} holds in none of the ok runs")
     y = evaluate(ok, where, columns=sw.outcomes, where="--where").to_numpy()
-    x = inputs(sw)
+    x = inputs(sw, ok)
     if x.shape[1] == 0:
         raise DiscoveryError(f"{sw.root}: no lever or uncertainty varies across the runs; PRIM needs a swept factor")
     n, k = len(y), int(y.sum())
@@ -98,10 +108,10 @@ def discover(root: str | Path, where: str, *, box: int | None = None, peel_alpha
     traj = found.peeling_trajectory.reset_index(drop=True)
     chosen = _choose(traj, box)
     found.select(chosen)
-    limits = _limits(found, finder, chosen, x, sw, where)
+    limits = _limits(found, finder, chosen, x, sw, where).assign(among=among or "")
     stats = {key: float(traj.loc[chosen, key]) for key in ("coverage", "density", "mass", "n", "k", "res_dim")}
     result = Discovery(root=sw.root, where=where, n=n, k=k, box=chosen, stats=stats, limits=limits,
-                       trajectory=traj, cart=_cart(cart, x, y, mass_min))
+                       trajectory=traj, cart=_cart(cart, x, y, mass_min), among=among)
     if write:
         _write(result, found, chosen)
     return result
@@ -125,7 +135,8 @@ def _limits(found: Any, finder: Any, i: int, x: pd.DataFrame, sw: data.SweepData
     rows = []
     for dim, (q_low, q_high) in qp.items():
         row: dict[str, Any] = {"where": where, "box": i, "dimension": dim,
-                               "role": "lever" if dim in sw.levers else "uncertainty"}
+                               "role": "lever" if dim in sw.levers else
+                               "behaviour (posterior draw)" if dim in sw.drawn else "uncertainty"}
         if isinstance(x[dim].dtype, pd.CategoricalDtype):
             row.update(type="categorical", values=" | ".join(sorted(map(str, lims[dim].iloc[0]))),
                        all_values=" | ".join(sorted(map(str, init[dim].iloc[0]))))
@@ -237,7 +248,8 @@ def section(res: Discovery) -> str:
     words = " and ".join(cond) if cond else "anywhere"
     lines = [
         "## Scenario discovery (PRIM)", "",
-        f"Question: where does **`{res.where}`** hold? It holds in {res.k} of {res.n} finished runs "
+        f"Question: where does **`{res.where}`** hold"
+        + (f", among the runs where `{res.among}`" if res.among else "") + f"? It holds in {res.k} of {res.n} finished runs "
         f"({res.k / res.n:.0%}). PRIM (EMA Workbench) peeled the swept levers and uncertainties down to one box:",
         "",
         f"> **When {words}, `{res.where}` holds in {s['density']:.0%} of the runs** (against {res.k / res.n:.0%} "
