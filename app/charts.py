@@ -328,9 +328,21 @@ def talent_chart(city: pd.DataFrame, lang: Lang, horizon: int, ghost=None, chang
     return layered(("talent", lang, horizon, periods[0], ymax, has_ghost, has_changes), SIZE, frame, data)
 
 
+def level3_share(clusters: pd.DataFrame) -> pd.Series:
+    """City-wide share of firms (%) at digital level 3 or above, per quarter (firm-weighted over clusters;
+    the A/B outcome ``kpi_maturity`` at the last quarter)."""
+    firms = clusters["firms"].to_numpy(dtype=float)
+    l3 = clusters[["maturity_l3", "maturity_l4", "maturity_l5"]].to_numpy(dtype=float).sum(1)
+    frame = pd.DataFrame({"quarter": clusters["quarter"].to_numpy(), "w": l3 * firms, "firms": firms})
+    by_q = frame.groupby("quarter")[["w", "firms"]].sum()
+    return 100 * by_q["w"] / by_q["firms"].clip(lower=1.0)
+
+
 def maturity_chart(clusters: pd.DataFrame, lang: Lang, horizon: int = 0, ghost=None, changes=()) -> Figure:
-    """Share of firms at each digital-maturity level (GB/T 39116 levels 1-5), per cluster and city-wide,
-    at the latest quarter; with ``ghost`` one more row: the city under the status quo (same seed)."""
+    """Top: share of firms at each digital-maturity level (GB/T 39116 levels 1-5), per cluster and
+    city-wide, at the latest quarter; with ``ghost`` one more row: the city under the status quo (same
+    seed). Bottom: the city's share at level 3 or above (%) over time, with the status quo (dashed) and
+    the lever-change markers, like every other live chart."""
     now = clusters[clusters["quarter"] == clusters["quarter"].max()]
     keys = list(now["cluster"])
     cols = [f"maturity_l{k}" for k in range(1, 6)]
@@ -338,18 +350,38 @@ def maturity_chart(clusters: pd.DataFrame, lang: Lang, horizon: int = 0, ghost=N
     labels = [cluster_label(k, lang) for k in keys] + [t("city", lang)]
     if gnow is not None:
         labels.append(t("city_status_quo", lang))
+    horizon = max(int(horizon), int(clusters["quarter"].max()), 1)
+    periods = period_labels(clusters, horizon)
+    share = level3_share(clusters)
+    g_share = level3_share(ghost[ghost["quarter"] <= now["quarter"].max()]) if ghost is not None else None
+    peak = max(float(share.max()), float(g_share.max()) if g_share is not None and len(g_share) else 0.0)
+    ymax = nice_ceiling(peak * 1.1) if peak > 0 else 1.0
+    has_ghost, has_changes = ghost is not None, bool(changes)
+    left, width = (0.36, 0.38) if lang == "zh" else (0.40, 0.29)
 
     def frame(fig):
-        ax = fig.add_axes((0.36 if lang == "zh" else 0.40, 0.17, 0.38 if lang == "zh" else 0.32, 0.74))
+        ax = fig.add_axes((left, 0.42, width, 0.50))
         y = np.arange(len(labels))[::-1]
         ax.set_yticks(y, labels, fontsize=FONT)
         ax.set_ylim(-0.6, len(labels) - 0.4)
         ax.set_xlim(0, 100)
-        ax.set_xticks([0, 50, 100])
-        ax.set_xlabel(t("share_pct", lang), fontsize=FONT)
-        ax.tick_params(labelsize=FONT)
-        _legend(fig, [Patch(color=MATURITY_COLOURS[k], label=t(f"maturity_{k + 1}", lang)) for k in range(5)])
-        return [ax]
+        ax.set_xticks([0, 50, 100], ["0", "50", "100 %"])  # share of firms
+        ax.tick_params(labelsize=FONT, pad=1)
+        strip = fig.add_axes((0.09, 0.09, left + width - 0.09, 0.17))
+        strip.set_xlim(0, horizon)
+        strip.set_ylim(0, ymax)
+        strip.set_yticks([0, ymax])
+        _year_ticks(strip, periods, lang, most=5)
+        strip.tick_params(labelsize=FONT, pad=1)
+        strip.grid(axis="y", color="#eee", lw=0.5)
+        strip.text(0.0, 1.04, t("chart_maturity_l3", lang), transform=strip.transAxes, fontsize=FONT,
+                   ha="left", va="bottom")
+        handles = [Patch(color=MATURITY_COLOURS[k], label=t(f"maturity_{k + 1}", lang)) for k in range(5)]
+        _legend(fig, handles, loc="upper right", bbox_to_anchor=(1.0, 0.93))
+        if has_ghost or has_changes:
+            _legend(fig, _extra_handles(lang, has_ghost, has_changes), loc="lower right",
+                    bbox_to_anchor=(1.0, 0.06))
+        return [ax, strip]
 
     def city_row(df):
         shares = df[cols].to_numpy(dtype=float)
@@ -357,21 +389,27 @@ def maturity_chart(clusters: pd.DataFrame, lang: Lang, horizon: int = 0, ghost=N
         return (shares * weights[:, None]).sum(0) / max(weights.sum(), 1.0), shares
 
     def data(axes):
-        ax = axes[0]
+        ax, strip = axes
         city, shares = city_row(now)
         rows = [shares, city[None, :]]
         if gnow is not None and len(gnow):
             rows.append(city_row(gnow)[0][None, :])
         values = np.vstack(rows) * 100
         y = np.arange(len(values))[::-1]
-        left = np.zeros(len(values))
+        left_edge = np.zeros(len(values))
         for k in range(5):
-            _rects(ax, left, left + values[:, k], y - 0.35, y + 0.35, MATURITY_COLOURS[k])
-            left += values[:, k]
+            _rects(ax, left_edge, left_edge + values[:, k], y - 0.35, y + 0.35, MATURITY_COLOURS[k])
+            left_edge += values[:, k]
         period = now["period"].iloc[0] if len(now) else ""
         _dynamic_title(ax, f"{t('chart_maturity', lang)} · {period}")
+        if g_share is not None and len(g_share):
+            strip.plot(g_share.index.to_numpy(), g_share.to_numpy(), "--", color=GHOST, lw=1.5)
+        strip.plot(share.index.to_numpy(), share.to_numpy(), color=MATURITY_COLOURS[3], lw=2.0,
+                   marker="o" if len(share) == 1 else None, ms=3)
+        _mark_changes(strip, changes)
 
-    return layered(("maturity", lang, tuple(labels)), SIZE, frame, data)
+    return layered(("maturity", lang, tuple(labels), horizon, periods[0], ymax, has_ghost, has_changes), SIZE,
+                   frame, data)
 
 
 def group_spending(city: pd.DataFrame) -> pd.DataFrame:

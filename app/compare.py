@@ -1,10 +1,13 @@
 """A/B compare with uncertainty: M paired replicates of two policy settings, same horizon.
 
-Replicate r of A and replicate r of B share a seed (and, later, a draw of the uncertain
-parameters; see :mod:`app.runs`): common random numbers, so each difference B − A is paired.
+Replicate r of A and replicate r of B share a seed and, when the replicates vary the behavioural
+coefficients too (``vary="posterior"``, the default when the fitted posterior is current), the same
+posterior draw r (see :mod:`app.runs`): common random numbers, so each difference B − A is paired.
+With seeds only, the ranges show chance alone; with posterior draws, chance and what the calibration
+leaves unknown about behaviour. The page says which under the table.
 For every outcome the table shows the means of A and B, the mean paired difference, the range
 (smallest … largest) of the M differences and "B better in N of M". A difference is coloured only
-when it is clear of the model's randomness: **every one of the M paired runs agrees on its sign**
+when it is clear of the spread of the runs: **every one of the M paired runs agrees on its sign**
 (a sign test; by chance alone that happens with probability 2 × 0.5^M, 0.8 % for M = 8). Otherwise it
 is grey. Outcomes without a "better" direction (spending) are never coloured.
 
@@ -22,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import reacton.ipyvuetify as rv
 import solara
 import solara.lab
 
@@ -266,16 +270,38 @@ def outcome_table_html(stats: Sequence[PairedStat], lang: Lang) -> str:
     return f"{style}<table class='ab-table'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
+def replicate_kind(rep: runs.Replicate) -> str:
+    """``"posterior"`` for a replicate with a posterior draw, ``"seeds"`` otherwise."""
+    return "posterior" if rep.draw is not None else "seeds"
+
+
+def parameter_label(name: str, lang: Lang) -> str:
+    """A fitted coefficient as a column header: its label in ``lang`` and its name in the config."""
+    import sim
+
+    spec = sim.default_config().schema[name]
+    return f"{spec.label_en} ({name})" if lang == "en" else f"{spec.label_zh}（{name}）"
+
+
 def replicate_table(runs_a: Sequence, runs_b: Sequence, lang: Lang) -> pd.DataFrame:
-    """Every replicate's outcomes for A and B (display units), for the CSV export."""
+    """Every replicate's outcomes for A and B (display units), for the CSV export: per run the
+    setting, seed, what the replicates vary and, for posterior draws, the draw (0-based), its particle
+    (row of the posterior table) and the value of every fitted coefficient the run used."""
     rows = []
     for name, rs in (("A", runs_a), ("B", runs_b)):
         for r in rs:
             o = outcomes(r.city, r.clusters)
-            row = {t("col_setting", lang): name, t("seed", lang): int(r.replicate.seed)}
+            rep = r.replicate
+            row = {t("col_setting", lang): name, t("seed", lang): int(rep.seed),
+                   t("col_vary", lang): replicate_kind(rep)}
+            if rep.draw is not None:
+                row[t("col_draw", lang)] = int(rep.draw)
+                row[t("col_particle", lang)] = int(rep.particle) if rep.particle is not None else None
             for oc in OUTCOMES:
                 unit = unit_text(oc.unit, lang)
                 row[f"{t(oc.label, lang)} [{unit}]"] = round(to_display(o[oc.key], oc.unit, lang), oc.digits + 1)
+            for pname, value in rep.overrides:
+                row[parameter_label(pname, lang)] = value
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -345,6 +371,7 @@ class Comparison:
     quarters: int
     runs_a: tuple
     runs_b: tuple
+    vary: str = "seeds"  # what the replicates vary (runs.VARY_KINDS)
 
     @property
     def stats(self) -> list[PairedStat]:
@@ -352,12 +379,48 @@ class Comparison:
 
 
 def run_comparison(choice_a: str, choice_b: str, current: Mapping[str, float], first_seed: int, m: int,
-                   quarters: int, on_done=None, replicates: Sequence[runs.Replicate] | None = None) -> Comparison:
+                   quarters: int, on_done=None, replicates: Sequence[runs.Replicate] | None = None,
+                   vary: str = "seeds") -> Comparison:
+    """Run A and B over the same ``m`` replicates from ``first_seed``: seeds only (``vary="seeds"``) or
+    seeds with posterior draws (``"posterior"``; :func:`app.runs.ab_replicates`), or ``replicates`` as given."""
     la = setting_levers(choice_a, current)
     lb = setting_levers(choice_b, current)
-    reps = list(replicates) if replicates is not None else runs.seed_replicates(first_seed, m)
+    reps = list(replicates) if replicates is not None else runs.ab_replicates(vary, first_seed, m)
+    kind = "posterior" if any(r.draw is not None for r in reps) else "seeds"
     ra, rb = runs.run_pairs(la, lb, reps, quarters, on_done)
-    return Comparison(choice_a, choice_b, la, lb, tuple(reps), int(quarters), tuple(ra), tuple(rb))
+    return Comparison(choice_a, choice_b, la, lb, tuple(reps), int(quarters), tuple(ra), tuple(rb), kind)
+
+
+def caption(done: Comparison, lang: Lang) -> str:
+    """Which replicates a comparison ran: seeds, posterior draws, horizon."""
+    reps = done.replicates
+    if done.vary == "posterior":
+        return t("compare_seed_posterior", lang, m=len(reps), first=reps[0].seed, last=reps[-1].seed,
+                 dlast=len(reps) - 1, n=done.quarters)
+    return t("compare_seed", lang, m=len(reps), first=reps[0].seed, last=reps[-1].seed, n=done.quarters)
+
+
+def rule_text(m: int, vary: str, lang: Lang) -> str:
+    """The help under the table: the colour rule and what the ranges include (chance only, or chance and
+    the posterior's uncertainty about behaviour)."""
+    return (t("compare_rule", lang, m=m, p=100 * chance_all_agree(m)) + " "
+            + t("compare_range_posterior" if vary == "posterior" else "compare_range_seeds", lang))
+
+
+def vary_reason(status: runs.PosteriorStatus | None, lang: Lang) -> str:
+    """One line: why posterior draws cannot be chosen ("" when they can; while ``status`` is None, that
+    the posterior is still being checked)."""
+    if status is None:
+        return t("vary_checking", lang)
+    return "" if status.usable else t(f"vary_{status.problem}", lang)
+
+
+def run_vary(vary: str | None, status: runs.PosteriorStatus) -> str:
+    """What a comparison's replicates vary: the choice (the default if none was made yet), seeds when
+    posterior draws are chosen but cannot be used."""
+    if vary is None:
+        return status.default_vary
+    return vary if vary == "seeds" or status.usable else "seeds"
 
 
 def setting_names(lang: Lang) -> dict[str, str]:
@@ -365,10 +428,38 @@ def setting_names(lang: Lang) -> dict[str, str]:
 
 
 @solara.component
+def VaryChoice(vary: solara.Reactive, status: runs.PosteriorStatus | None, lang: Lang, disabled: bool = False):
+    """What the replicates vary: chance only (seeds) or chance and behaviour (seeds + posterior draws);
+    the posterior option is disabled, with a one-line reason, when the posterior is missing or stale,
+    and while it is still being checked (``status`` None; then nothing may be chosen yet)."""
+    usable = status is not None and status.usable
+    with solara.Column(gap="0px", classes=["compare-vary"]):
+        rv.RadioGroup(label=t("vary_label", lang), v_model=vary.value, on_v_model=vary.set, row=True,
+                      dense=True, hide_details=True, disabled=disabled, class_="mt-0", children=[
+                          rv.Radio(label=t("vary_seeds", lang), value="seeds", class_="vary-seeds"),
+                          rv.Radio(label=t("vary_posterior", lang), value="posterior", disabled=not usable,
+                                   class_="vary-posterior")])
+        if not usable:
+            solara.Text(vary_reason(status, lang), classes=["vary-reason"] + (["vary-checking"] if status is None else []),
+                        style={"font-size": "0.8rem", "color": "#666"})
+
+
+@solara.component
 def ComparePanel(current_levers: Mapping[str, float], seed: int, lang: Lang,
-                 result: solara.Reactive | None = None):
-    """Settings A and B, number of replicates and quarters, Run; then the table, help and chart.
-    ``result`` (optional) receives the finished :class:`Comparison` (the export and PDF use it)."""
+                 result: solara.Reactive | None = None, vary: solara.Reactive | None = None,
+                 status: runs.PosteriorStatus | None = None):
+    """Settings A and B, what the replicates vary, number of replicates and quarters, Run; then the
+    table, help and chart. ``result`` (optional) receives the finished :class:`Comparison` (the export
+    and PDF use it); ``vary`` (optional, ``"posterior"`` / ``"seeds"`` / None = not chosen yet) and
+    ``status`` (the posterior's, :func:`app.runs.posterior_status`; None while the page is still
+    checking it) come from the page, which prefetches the same replicates. On its own (no ``vary``)
+    the panel checks the posterior itself when it is first drawn (a test / notebook use)."""
+    standalone = vary is None
+    own_status = solara.use_memo(lambda: status if status is not None or not standalone else runs.posterior_status(),
+                                 dependencies=[status, standalone])
+    status = own_status
+    own_vary = solara.use_reactive(status.default_vary if status is not None else None)
+    vary = vary if vary is not None else own_vary
     choice_a = solara.use_reactive("status_quo")
     choice_b = solara.use_reactive("current")
     quarters = solara.use_reactive(DEFAULT_QUARTERS)
@@ -376,14 +467,23 @@ def ComparePanel(current_levers: Mapping[str, float], seed: int, lang: Lang,
     progress = solara.use_reactive((0, 0))
     own = solara.use_reactive(None)
     result = result if result is not None else own
+    before = solara.use_ref(None)  # the result shown when the running comparison started
 
     def run():
+        # the posterior's status: the page's; if it is still being checked, wait for that check here
+        # (a second or so, in this thread), so the comparison runs what is chosen and its caption says so
+        known = status if status is not None else runs.posterior_status()
         res = run_comparison(choice_a.value, choice_b.value, current_levers, seed, n_rep.value, quarters.value,
-                             on_done=lambda d, n: progress.set((d, n)))
-        result.set(res)
+                             on_done=lambda d, n: progress.set((d, n)), vary=run_vary(vary.value, known))
+        result.set(res)  # shown at once; the task itself ends a moment later
         return res
 
     task = solara.lab.use_task(run, dependencies=None, prefer_threaded=True, raise_error=False)
+
+    def start():
+        before.current = result.value  # set before the task's first "pending" render
+        progress.set((0, 0))
+        task()
     done: Comparison | None = result.value
 
     def chart():
@@ -408,25 +508,27 @@ def ComparePanel(current_levers: Mapping[str, float], seed: int, lang: Lang,
             solara.Text(f"{t('compare_quarters', lang)}: {quarters.value}", style={"font-size": "0.85rem"})
             solara.SliderInt("", value=quarters, min=4, max=40, step=4, thumb_label=False)
         solara.Button(t("compare_run", lang), icon_name="mdi-compare", color="primary",
-                      on_click=lambda: task(), disabled=task.pending, classes=["btn-compare"])
-    if task.pending:
+                      on_click=start, disabled=task.pending, classes=["btn-compare"])
+    VaryChoice(vary, status, lang, disabled=task.pending)
+    # running: until this comparison's result is shown (it is stored just before the task ends)
+    running = task.pending and result.value is before.current
+    if running:
         d, n = progress.value
         solara.Text(t("compare_running", lang, done=d, n=n or 2 * n_rep.value), classes=["compare-running"])
         solara.ProgressLinear(True)
-    elif task.error:
+    elif task.error and not task.pending:
         solara.Error(t("compare_error", lang, err=str(task.exception)))
     if done:
         reps = done.replicates
-        first, last = reps[0].seed, reps[-1].seed
-        solara.Text(f"A = {names[done.choice_a]} · B = {names[done.choice_b]} · "
-                    + t("compare_seed", lang, m=len(reps), first=first, last=last, n=done.quarters),
+        solara.Text(f"A = {names[done.choice_a]} · B = {names[done.choice_b]} · " + caption(done, lang),
                     classes=["compare-caption"])
         stats = done.stats
         with solara.Columns([6, 6]):
             with solara.Column():
                 solara.HTML(tag="div", unsafe_innerHTML=outcome_table_html(stats, lang), classes=["compare-table"])
-                solara.Text(t("compare_rule", lang, m=len(reps), p=100 * chance_all_agree(len(reps))),
-                            classes=["compare-rule"], style={"font-size": "0.8rem", "color": "#555"})
+                solara.Text(rule_text(len(reps), done.vary, lang),
+                            classes=["compare-rule", f"vary-{done.vary}"],
+                            style={"font-size": "0.8rem", "color": "#555"})
             solara.Image(png, width="100%", classes=["compare-chart"])
-    elif not task.pending:
+    elif not running:
         solara.Text(t("compare_none", lang), style={"color": "#666"})

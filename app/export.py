@@ -5,9 +5,13 @@ comparison (table and every run) as CSV, and a printable one-page PDF summary.
   and rounded (:mod:`app.columns`), UTF-8 with a byte-order mark so Excel / WPS show Chinese.
 * PNG: drawn again at :data:`app.charts.EXPORT_DPI` (310 dpi: a chart is 1,612 px wide).
 * Settings: every lever with label, unit and status-quo value, the preset, the integer seed, the
-  horizon, the quarter reached and the quarters after which levers changed.
-* PDF (matplotlib ``PdfPages``, A4): settings, the A/B table with ranges (if a comparison was run)
-  and two key charts, in the chosen language.
+  horizon, the quarter reached, the quarters after which levers changed and what the A/B replicates
+  vary (seeds only, or seeds + posterior draws, with the posterior's fit date and model version).
+* A/B every run: per run the setting, seed, what the replicates vary and, for posterior draws, the
+  draw, its particle and the value of every fitted coefficient (:func:`app.compare.replicate_table`).
+* PDF (matplotlib ``PdfPages``, A4): settings, the A/B table with ranges (if a comparison was run),
+  what the ranges include (and, for posterior draws, each draw's particle) and two key charts, in the
+  chosen language.
 
 Files are built only when a button is clicked (``solara.FileDownload`` with a callable).
 """
@@ -37,27 +41,40 @@ def stem(snap: Snapshot) -> str:
     return f"qinhuangdao_seed{snap.seed}_{period}"
 
 
-def table_frame(snap: Snapshot, name: str, lang: Lang = "en") -> pd.DataFrame:
+def table_frame(snap: Snapshot, name: str, lang: Lang = "en", vary: str | None = None) -> pd.DataFrame:
     if name == "settings":
-        return settings_table(snap, lang)
+        return settings_table(snap, lang, vary)
     return report_table(getattr(snap, name), lang)
 
 
-def table_csv(snap: Snapshot, name: str, lang: Lang = "en") -> str:
-    return table_frame(snap, name, lang).to_csv(index=False)
+def table_csv(snap: Snapshot, name: str, lang: Lang = "en", vary: str | None = None) -> str:
+    return table_frame(snap, name, lang, vary).to_csv(index=False)
 
 
-def csv_bytes(snap: Snapshot, name: str, lang: Lang = "en") -> bytes:
+def csv_bytes(snap: Snapshot, name: str, lang: Lang = "en", vary: str | None = None) -> bytes:
     """The CSV as UTF-8 with a byte-order mark, so Excel / WPS open Chinese text correctly."""
-    return table_csv(snap, name, lang).encode("utf-8-sig")
+    return table_csv(snap, name, lang, vary).encode("utf-8-sig")
 
 
 def frame_csv_bytes(df: pd.DataFrame) -> bytes:
     return df.to_csv(index=False).encode("utf-8-sig")
 
 
-def settings_table(snap: Snapshot, lang: Lang = "en") -> pd.DataFrame:
-    """The run's settings: every lever (shown units, label, status quo), preset, seed, horizon."""
+def posterior_note(lang: Lang) -> str:
+    """The posterior the A/B draws come from: file, fit date, model version (from its JSON)."""
+    from app import runs
+
+    post = runs.posterior_status().posterior
+    if post is None:
+        return ""
+    prov = post.provenance
+    return f"{post.path.name}: " + t("posterior_fitted", lang, date=str(prov.get("date", "?"))[:10],
+                                      version=prov.get("model_version", "?"))
+
+
+def settings_table(snap: Snapshot, lang: Lang = "en", vary: str | None = None) -> pd.DataFrame:
+    """The run's settings: every lever (shown units, label, status quo), preset, seed, horizon; with
+    ``vary`` (``"posterior"`` / ``"seeds"``) also what the A/B replicates vary (and which posterior)."""
     from app.controls import lever_views
 
     views = {v.name: v for v in lever_views()}
@@ -77,6 +94,10 @@ def settings_table(snap: Snapshot, lang: Lang = "en") -> pd.DataFrame:
              ("quarters", t("setting_quarters", lang), int(snap.quarters), ""),
              ("quarter_now", t("setting_quarter_now", lang), int(snap.quarter), ""),
              ("lever_changes", t("setting_changes", lang), " ".join(str(q) for q in snap.changes), "")]
+    if vary:
+        extra.append(("ab_vary", t("setting_ab_vary", lang), vary, t(f"vary_short_{vary}", lang)))
+        if vary == "posterior":
+            extra.append(("ab_posterior", t("setting_posterior", lang), posterior_note(lang), ""))
     for k, label, value, unit in extra:
         rows.append({"key": k, key["setting_name"]: label, key["setting_value"]: value, key["setting_unit"]: unit})
     return pd.DataFrame(rows).astype(object)
@@ -113,18 +134,118 @@ def _fig_image(fig, dpi: float = 200):
     return np.asarray(PIL.Image.open(io.BytesIO(data)).convert("RGB"))
 
 
-def summary_pdf(snap: Snapshot, lang: Lang, comparison=None) -> bytes:
-    """A one-page A4 summary: settings, the A/B table with ranges (if given), two key charts."""
-    from matplotlib.backends.backend_pdf import PdfPages
+class _Sheet:
+    """Text laid out down an A4 figure: lines wrapped to the printable width (measured with the
+    figure's renderer, so English words and Chinese characters both wrap), ``y`` the next line's top
+    (figure fraction)."""
+
+    X0 = 0.05  # left margin (figure fraction); the right margin is the same
+    WIDTH = 0.90
+
+    def __init__(self, fig, top: float = 0.975):
+        self.fig = fig
+        self.y = top
+        self.max_px = self.WIDTH * fig.bbox.width
+
+    def px(self, s: str, size: float) -> float:
+        """Width of ``s`` in pixels (at the figure's dpi) at ``size`` points in the figure's default
+        font, without hinting: as the PDF lays it out (a screen renderer's hinted widths differ)."""
+        from matplotlib.font_manager import FontProperties
+        from matplotlib.textpath import text_to_path
+
+        points = text_to_path.get_text_width_height_descent(s, FontProperties(size=size), ismath=False)[0]
+        return points / 72 * self.fig.dpi
+
+    def wrap(self, text: str, size: float, max_px: float | None = None) -> list[str]:
+        import re
+
+        limit = self.max_px if max_px is None else max_px
+        lines, line = [], ""
+        for token in re.findall(r"[^\s\u2e80-\u9fff\u3000-\u303f\uff00-\uffef]+\s*|\S\s*|\s+", text):
+            if line and self.px((line + token).rstrip(), size) > limit:
+                lines.append(line.rstrip())
+                line = token.lstrip()
+            else:
+                line += token
+        return lines + [line.rstrip()] if line.strip() else lines or [""]
+
+    def step(self, points: float) -> None:
+        self.y -= points / 72 / self.fig.get_figheight()
+
+    def text(self, text: str, size: float, after: float = 0.35, **kw) -> None:
+        """``text`` at the current line (wrapped), then ``after`` × size points of space."""
+        for line in self.wrap(text, size):
+            self.fig.text(self.X0, self.y, line, fontsize=size, va="top", **kw)
+            self.step(1.3 * size)
+        self.step(after * size)
+
+
+AB_TABLE_FONT = 7.0  # points; smaller only if the table would not fit the printable width
+
+
+def ab_table(sheet: _Sheet, comparison, lang: Lang, fontsize: float = AB_TABLE_FONT):
+    """The A/B table (as on the page, without the verdict column) at the sheet's current line, sized
+    to fit the printable width: column widths measured from their text, headers wrapped, the font made
+    smaller only if it still would not fit. Returns the matplotlib Table; moves ``sheet.y`` below it."""
+    import textwrap
+
+    from app import compare
+
+    stats = comparison.stats
+    table = compare.comparison_table(stats, lang)
+    cols = [c for c in table.columns if c != t("col_verdict", lang)]
+    signed = {t("compare_diff", lang), t("col_min_diff", lang), t("col_max_diff", lang)}
+    cells = []
+    for st, row in zip(stats, table[cols].itertuples(index=False)):
+        cells.append([compare.fmt(float(x), st.outcome.digits, sign=c in signed)
+                      if isinstance(x, float) else str(x) for c, x in zip(cols, row)])
+    heads = [textwrap.fill(c, 11, break_long_words=False) if lang == "en" else c for c in cols]
+
+    def widths(size: float) -> list[float]:  # pixels: the longest text of each column plus padding
+        pad = 2 * 0.5 * size / 72 * sheet.fig.dpi
+        return [max([sheet.px(r[i], size) for r in cells] + [sheet.px(x, size) for x in heads[i].split("\n")]) + pad
+                for i in range(len(cols))]
+
+    fs = fontsize
+    w = widths(fs)
+    if sum(w) > sheet.max_px:  # text width is proportional to the font size
+        fs = fontsize * sheet.max_px / sum(w) * 0.98
+        w = widths(fs)
+    fig_w, fig_h = sheet.fig.bbox.width, sheet.fig.get_figheight() * 72  # pixels, points
+    row_pt = 1.7 * fs
+    head_pt = max(x.count("\n") + 1 for x in heads) * 1.25 * fs + 0.7 * fs
+    height = (head_pt + row_pt * len(cells)) / fig_h
+    ax = sheet.fig.add_axes((sheet.X0, sheet.y - height, sum(w) / fig_w, height))
+    ax.axis("off")
+    tab = ax.table(cellText=cells, colLabels=heads, colWidths=[x / sum(w) for x in w], cellLoc="right",
+                   colLoc="center", bbox=[0, 0, 1, 1])
+    tab.auto_set_font_size(False)
+    tab.set_fontsize(fs)
+    diff = cols.index(t("compare_diff", lang))
+    for (r, c), cell in tab.get_celld().items():
+        cell.set_height((head_pt if r == 0 else row_pt) / fig_h / height)
+        cell.PAD = 0.5 * fs / 72 * sheet.fig.dpi / w[c]  # half the font size on each side
+        if r > 0 and c == diff:
+            cell.get_text().set_color(compare.VERDICT_COLOURS[stats[r - 1].verdict])
+        if c == 0 and r > 0:
+            cell.get_text().set_ha("left")
+    sheet.y -= height
+    return tab
+
+
+def summary_figure(snap: Snapshot, lang: Lang, comparison=None):
+    """The one-page A4 summary as a matplotlib Figure (see :func:`summary_pdf`); every line of text is
+    wrapped to the printable width and the A/B table fits it (:func:`ab_table`)."""
     from matplotlib.figure import Figure
 
     from app import compare
 
     fig = Figure(figsize=(8.27, 11.69), dpi=100)  # A4 portrait
     fs = 9
-    fig.text(0.05, 0.965, f"{t('title', lang)} · {t('pdf_title', lang)}", fontsize=13)
-    fig.text(0.05, 0.945, f"{t('quarter_now', lang, q=snap.quarter, n=snap.quarters, period=snap.city['period'].iloc[-1])}"
-                          f" · {t('setting_seed', lang)} {snap.seed}", fontsize=fs)
+    sheet = _Sheet(fig)
+    sheet.text(f"{t('title', lang)} · {t('pdf_title', lang)}", 13, after=0.3)
+    sheet.text(f"{t('quarter_now', lang, q=snap.quarter, n=snap.quarters, period=snap.city['period'].iloc[-1])}"
+               f" · {t('setting_seed', lang)} {snap.seed}", fs, after=0.6)
     preset = preset_label(presets()[snap.preset], lang) if snap.preset in presets() else t("pdf_none", lang)
     defaults = lever_defaults()
     from app.controls import lever_views
@@ -135,40 +256,24 @@ def summary_pdf(snap: Snapshot, lang: Lang, comparison=None) -> bytes:
     lines += [f"  • {c}" for c in changed] or [f"  {t('pdf_no_changes', lang)}"]
     if snap.changes:
         lines.append(f"{t('setting_changes', lang)}: {', '.join(str(q) for q in snap.changes)}")
-    fig.text(0.05, 0.925, t("pdf_settings", lang), fontsize=11)
-    y = 0.905
+    sheet.text(t("pdf_settings", lang), 11, after=0.3)
     for line in lines[:14]:
-        fig.text(0.05, y, line, fontsize=fs)
-        y -= 0.016
-    y -= 0.01
+        sheet.text(line, fs, after=0)
+    sheet.step(1.2 * fs)
     if comparison is not None:
         names = compare.setting_names(lang)
         reps = comparison.replicates
-        fig.text(0.05, y, f"{t('export_ab', lang)}: A = {names[comparison.choice_a]} · B = {names[comparison.choice_b]}",
-                 fontsize=11)
-        y -= 0.016
-        fig.text(0.05, y, t("compare_seed", lang, m=len(reps), first=reps[0].seed, last=reps[-1].seed,
-                            n=comparison.quarters), fontsize=fs)
-        table = compare.comparison_table(comparison.stats, lang)
-        cols = [c for c in table.columns if c != t("col_verdict", lang)]
-        ax = fig.add_axes((0.05, max(0.05, y - 0.31), 0.9, 0.30))
-        ax.axis("off")
-        cells = [[str(x) for x in row] for row in table[cols].itertuples(index=False)]
-        tab = ax.table(cellText=cells, colLabels=cols, loc="upper left", cellLoc="right", colLoc="center")
-        tab.auto_set_font_size(False)
-        tab.set_fontsize(7)
-        tab.auto_set_column_width(list(range(len(cols))))
-        for (r, c), cell in tab.get_celld().items():
-            if r > 0:
-                verdict = comparison.stats[r - 1].verdict
-                if c == cols.index(t("compare_diff", lang)):
-                    cell.get_text().set_color(compare.VERDICT_COLOURS[verdict])
-            if c == 0:
-                cell.get_text().set_ha("left")
-        y -= 0.33
-        fig.text(0.05, y, t("compare_rule", lang, m=len(reps), p=100 * compare.chance_all_agree(len(reps))),
-                 fontsize=7, wrap=True)
-        y -= 0.03
+        sheet.text(f"{t('export_ab', lang)}: A = {names[comparison.choice_a]} · B = {names[comparison.choice_b]}",
+                   11, after=0.2)
+        sheet.text(compare.caption(comparison, lang), fs, after=0.2)
+        if comparison.vary == "posterior":
+            pairs = ", ".join(f"{r.draw}→{r.particle}" for r in reps)
+            sheet.text(f"{t('pdf_particles', lang)}: {pairs} · {posterior_note(lang)}", 7, after=0.2)
+        sheet.step(3)
+        ab_table(sheet, comparison, lang)
+        sheet.step(8)
+        sheet.text(compare.rule_text(len(reps), comparison.vary, lang), 7, after=0.5)
+    y = sheet.y
     # two key charts, side by side or stacked
     with charts.render_dpi(150):
         img1 = _fig_image(charts.chart_figure(snap, "energy", lang))
@@ -179,6 +284,14 @@ def summary_pdf(snap: Snapshot, lang: Lang, comparison=None) -> bytes:
         ax.imshow(img)
         ax.axis("off")
     fig.text(0.05, 0.02, t("pdf_note", lang), fontsize=7, color="#555")
+    return fig
+
+
+def summary_pdf(snap: Snapshot, lang: Lang, comparison=None) -> bytes:
+    """A one-page A4 summary: settings, the A/B table with ranges (if given), two key charts."""
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    fig = summary_figure(snap, lang, comparison)
     buf = io.BytesIO()
     with PdfPages(buf, metadata={"Title": t("pdf_title", lang)}) as pdf:
         pdf.savefig(fig)
@@ -186,15 +299,19 @@ def summary_pdf(snap: Snapshot, lang: Lang, comparison=None) -> bytes:
 
 
 @solara.component
-def ExportPanel(snap: Snapshot, lang: Lang, comparison=None, ceiling: float | None = None):
+def ExportPanel(snap: Snapshot, lang: Lang, comparison=None, ceiling: float | None = None, vary: str | None = None):
+    """The download buttons; ``vary``: what the page's A/B replicates vary (the settings CSV states it,
+    or the kind of ``comparison`` when one was run)."""
     from app import compare
 
     base = stem(snap)
+    vary = comparison.vary if comparison is not None else vary
     solara.Text(t("export_intro", lang))
     with solara.Card(t("export_tables", lang), margin=0):
         with solara.Row(gap="8px", style={"flex-wrap": "wrap"}):
             for name in TABLES:
-                solara.FileDownload(lambda name=name: csv_bytes(snap, name, lang), filename=f"{base}_{name}_{lang}.csv",
+                solara.FileDownload(lambda name=name: csv_bytes(snap, name, lang, vary),
+                                    filename=f"{base}_{name}_{lang}.csv",
                                     label=f"{t(TABLE_LABELS[name], lang)} · {name}.csv",
                                     mime_type="text/csv")
     with solara.Card(t("export_charts", lang), margin=0):

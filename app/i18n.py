@@ -85,9 +85,10 @@ STRINGS: dict[str, tuple[str, str]] = {
         "leading firms, talent and collaboration; dashed lines mark the tiers: county SME cluster, "
         "provincial, national, world-class.|"
         "A/B compare runs both policy mixes M times (default 8) with the same seeds: run r of A and run r of "
-        "B share seed r, so each difference is paired. A single run can mislead, because chance moves many "
-        "outcomes as much as a policy does: the table shows the mean difference, its range over the M runs "
-        "and in how many runs B was better, and colours a difference only when all M runs agree.|"
+        "B share seed r and, by default, draw r of the behavioural coefficients fitted by the calibration, so "
+        "each difference is paired. A single run can mislead, because chance and what we don't know about "
+        "behaviour move many outcomes as much as a policy does: the table shows the mean difference, its range "
+        "over the M runs and in how many runs B was better, and colours a difference only when all M runs agree.|"
         "The grey dashed lines on the charts are the status quo with the same seed; dotted vertical lines "
         "mark quarters after which levers changed.|"
         "Results are model scenarios under stated assumptions, not forecasts.",
@@ -99,7 +100,8 @@ STRINGS: dict[str, tuple[str, str]] = {
         "能级是 0–1 的综合指数，涵盖规模、创新、产业链、数字化、龙头企业、人才与协同；"
         "虚线标出等级：县域中小企业特色集群、省级、国家级、世界级。|"
         "方案对比将两套政策组合各运行 M 次（默认 8 次），使用相同的随机种子：A 的第 r 次与 B 的第 r 次"
-        "共用种子 r，差值两两配对。单次运行可能误导，因为随机性对许多结果的影响不亚于政策："
+        "共用种子 r，默认还共用校准拟合的行为系数的第 r 个后验抽样，差值两两配对。"
+        "单次运行可能误导，因为随机性和对行为认识的不确定性对许多结果的影响不亚于政策："
         "表中给出平均差值、M 次运行中差值的范围以及 B 更优的次数，只有 M 次全部一致时才以颜色标出。|"
         "图中灰色虚线为同一随机种子下的现状方案；竖向点线标出政策调整后的季度。|"
         "结果是特定假设下的情景推演，并非预测。",
@@ -111,6 +113,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "chart_retention": ("Graduates staying (%)", "毕业生留秦率（%）"),
     "chart_outflow": ("Leaving (persons/quarter)", "人才外流（人/季度）"),
     "chart_maturity": ("Digital maturity (GB/T 39116)", "企业数字化成熟度（GB/T 39116）"),
+    "chart_maturity_l3": ("City: share of firms (%) at level 3+ over time", "全市数字化 3 级及以上企业占比（%）随时间变化"),
     "chart_chain": ("Chain completeness (local share, 0–1)", "产业链完整度（本地配套比例，0–1）"),
     "chart_spending": ("Spending per quarter ({unit})", "每季度财政支出（{unit}）"),
     "group_short": ("Group {n}", "对策 {n}"),
@@ -149,16 +152,37 @@ STRINGS: dict[str, tuple[str, str]] = {
     "map_size": ("size = employees", "大小 = 员工数"),
     "km": ("km", "公里"),
     # A/B compare
-    "compare_intro": ("Run two policy mixes M times each, replicate r of both with seed r, and compare their "
-                      "outcomes with the spread over the runs.",
-                      "两套政策组合各运行 M 次（第 r 次均使用随机种子 r），比较结果及其在各次运行间的波动。"),
+    "compare_intro": ("Run two policy mixes M times each, replicate r of both with seed r (and, if chosen below, "
+                      "posterior draw r), and compare their outcomes with the spread over the runs.",
+                      "两套政策组合各运行 M 次（第 r 次均使用随机种子 r；若在下方选择，还共用第 r 个后验抽样），"
+                      "比较结果及其在各次运行间的波动。"),
+    "vary_label": ("Replicates vary", "各次运行之间变化的是"),
+    "vary_seeds": ("chance only (seeds)", "仅随机性（随机种子）"),
+    "vary_posterior": ("chance and what we don't know about behaviour (seeds + posterior draws of the fitted "
+                       "coefficients)", "随机性及对行为认识的不确定性（随机种子 + 拟合行为系数的后验抽样）"),
+    "vary_missing": ("Posterior draws unavailable: no fitted posterior (configs/posterior.parquet).",
+                     "无法使用后验抽样：没有拟合的后验分布（configs/posterior.parquet）。"),
+    "vary_invalid": ("Posterior draws unavailable: the posterior file is not valid.",
+                     "无法使用后验抽样：后验分布文件无效。"),
+    "vary_checking": ("Checking the fitted posterior…", "正在检查拟合的后验分布…"),
+    "vary_stale": ("Posterior draws unavailable: the posterior was fitted to another version of the model or targets.",
+                   "无法使用后验抽样：后验分布是针对其他版本的模型或校准目标拟合的。"),
     "compare_replicates": ("Paired runs M", "配对运行次数 M"),
     "compare_rule": ("Colour rule: a difference is green (B better) or red (B worse) only when all {m} paired runs "
-                     "agree on its direction; by chance alone that happens with probability {p:.1f} %. Otherwise it "
-                     "is grey: within the model's randomness. Range = smallest … largest of the {m} differences.",
+                     "agree on its direction; if B made no difference, that would happen with probability {p:.1f} %. "
+                     "Otherwise it is grey: within the spread of the runs. Range = smallest … largest of the {m} "
+                     "differences.",
                      "着色规则：仅当全部 {m} 次配对运行的差值方向一致时，才标为绿色（B 更优）或红色（B 更差）；"
-                     "纯属偶然出现这种情况的概率为 {p:.1f}%。否则显示为灰色：差异在模型随机波动范围内。"
+                     "若 B 实际没有影响，出现这种情况的概率为 {p:.1f}%。否则显示为灰色：差异在各次运行的波动范围内。"
                      "范围 = {m} 个差值中的最小值 … 最大值。"),
+    "compare_range_seeds": ("The ranges include chance only: every run uses the same behavioural coefficients, so "
+                            "what we don't know about behaviour is not in them.",
+                            "范围仅包含随机性：各次运行使用相同的行为系数，未包含对行为认识的不确定性。"),
+    "compare_range_posterior": ("The ranges include chance and the uncertainty of the fitted behavioural "
+                                "coefficients (run r uses posterior draw r); not the uncertain parameters the "
+                                "calibration did not fit, nor the model's structure.",
+                                "范围包含随机性及拟合行为系数的不确定性（第 r 次运行使用第 r 个后验抽样）；"
+                                "不包含校准未拟合的不确定参数，也不包含模型结构本身的不确定性。"),
     "b_better_n": ("{n} of {m}", "{m} 次中 {n} 次"),
     "col_unit": ("Unit", "单位"),
     "col_mean_a": ("A (mean)", "A（均值）"),
@@ -169,6 +193,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "col_b_better": ("B better in", "B 更优次数"),
     "col_verdict": ("Verdict", "结论"),
     "col_setting": ("Setting", "方案"),
+    "col_vary": ("Replicates vary", "运行间变化"),
+    "col_draw": ("Posterior draw", "后验抽样序号"),
+    "col_particle": ("Posterior particle", "后验粒子序号"),
     "verdict_better": ("B better in every run", "B 每次都更优"),
     "verdict_worse": ("B worse in every run", "B 每次都更差"),
     "verdict_unclear": ("not clear of noise", "未超出随机波动"),
@@ -189,6 +216,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "compare_none": ("Choose two settings and press “Run A and B”.", "选择两套方案后点击“运行 A 与 B”。"),
     "compare_seed": ("{m} paired runs, seeds {first}–{last} (run r of A and of B share a seed), {n} quarters.",
                      "{m} 次配对运行，随机种子 {first}–{last}（A 与 B 的第 r 次共用一个种子），共 {n} 个季度。"),
+    "compare_seed_posterior": ("{m} paired runs, seeds {first}–{last} with posterior draws 0–{dlast} of the fitted "
+                               "coefficients (run r of A and of B share seed and draw), {n} quarters.",
+                               "{m} 次配对运行，随机种子 {first}–{last}，拟合系数后验抽样 0–{dlast}"
+                               "（A 与 B 的第 r 次共用种子与抽样），共 {n} 个季度。"),
     "compare_chart": ("Mean of {m} runs: A (solid) vs B (dashed); bands = smallest to largest run",
                       "{m} 次运行均值：A（实线）与 B（虚线）；色带 = 各次运行的最小至最大值"),
     "compare_energy": ("Mean energy index", "平均能级指数"),
@@ -289,6 +320,12 @@ STRINGS: dict[str, tuple[str, str]] = {
     "setting_quarter_now": ("Quarter reached", "当前季度"),
     "setting_preset": ("Preset", "政策组合"),
     "setting_changes": ("Quarters after which levers changed", "政策调整的季度"),
+    "setting_ab_vary": ("A/B replicates vary", "方案对比各次运行之间的变化"),
+    "setting_posterior": ("A/B posterior", "方案对比所用后验分布"),
+    "vary_short_seeds": ("chance only (seeds)", "仅随机性（随机种子）"),
+    "vary_short_posterior": ("chance + posterior draws of the fitted coefficients", "随机性 + 拟合系数后验抽样"),
+    "pdf_particles": ("Posterior draw → particle (row of the posterior table)", "后验抽样 → 粒子（后验表中的行）"),
+    "posterior_fitted": ("fitted {date}, model {version}", "拟合于 {date}，模型版本 {version}"),
 }
 
 # Units of the levers in configs/parameters.toml, as shown next to the slider, per language:

@@ -17,6 +17,7 @@ the ``tick`` counter, so a step redraws the map, key figures and the visible cha
 from __future__ import annotations
 
 import html
+import os
 import threading
 import time
 
@@ -263,6 +264,42 @@ def _start_settings(search: str | None) -> urlstate.UrlState:
     return state
 
 
+def start_vary(asked: str | None, status: runs.PosteriorStatus | None) -> str | None:
+    """What the A/B replicates vary at start: the address's choice if it can be honoured, else the
+    default (posterior draws when the committed posterior loads and is current, seeds otherwise).
+    While the posterior is still being checked (``status`` None) the address's choice, or None: not
+    decided yet (:func:`settled_vary` decides when the status arrives)."""
+    if status is None:
+        return asked
+    if asked == "seeds" or (asked == "posterior" and status.usable):
+        return asked
+    return status.default_vary
+
+
+def settled_vary(current: str | None, status: runs.PosteriorStatus) -> str:
+    """The choice once the posterior's status is known: the default if nothing was chosen yet (by the
+    address or the user), seeds if posterior draws were asked for but cannot be used, else unchanged."""
+    if current is None:
+        return status.default_vary
+    if current == "posterior" and not status.usable:
+        return "seeds"
+    return current
+
+
+def url_vary(vary: str | None, status: runs.PosteriorStatus | None) -> str | None:
+    """``ab_vary`` for the address: only a choice that differs from the default; while the default is
+    undecided (posterior still being checked) an explicit choice is kept and nothing else written."""
+    if vary is None or (status is not None and vary == status.default_vary):
+        return None
+    return vary
+
+
+def prefetch_status_quo(seed: int, vary: str) -> int:
+    """Start the status-quo runs of the page's default comparison (status quo as A, M and horizon at
+    their defaults) with exactly the replicates the comparison will use, so it finds them cached."""
+    return runs.prefetch(lever_defaults(), runs.ab_replicates(vary, seed, DEFAULT_REPLICATES), AB_QUARTERS)
+
+
 @solara.component
 def Page():
     router = solara.use_router()
@@ -280,21 +317,36 @@ def Page():
     drawer_open = solara.use_reactive(False)
     ceiling = solara.use_reactive(start.ceiling or DEFAULT_CEILING)
     comparison = solara.use_reactive(None)
+    # the posterior's status: None until the warm-up thread has checked it (never during a render)
+    posterior = solara.use_reactive(solara.use_memo(runs.posterior_status_if_known, dependencies=[]))
+    vary = solara.use_reactive(solara.use_memo(lambda: start_vary(start.ab_vary, posterior.value),
+                                               dependencies=[]))  # what the A/B replicates vary; None: undecided
     error = solara.use_reactive(None)
     session: Session = solara.use_memo(lambda: Session(seed.value, levers.value, preset.value), dependencies=[])
     L: Lang = lang.value
 
-    def warm():  # workers start, then compute the status quo for this seed's comparison
+    def warm():  # workers start and the posterior is checked, then the status quo of this seed's comparison
+        s, kind = seed.value, vary.value
+
         def go():
-            runs.warm_up()
-            runs.prefetch(lever_defaults(), runs.seed_replicates(seed.value, DEFAULT_REPLICATES), AB_QUARTERS)
+            runs.warm_up()  # starts the posterior check too
+            status = runs.posterior_status()  # waits for that check (here, not in a render)
+            if posterior.value is not status:
+                posterior.set(status)
+            now = vary.value  # the address's or the user's choice, None if neither chose yet
+            settled = settled_vary(now, status)
+            if settled != now:
+                vary.set(settled)  # this effect runs again with the settled choice and prefetches
+            elif now == kind:
+                prefetch_status_quo(s, kind)
         threading.Thread(target=go, daemon=True, name="pool-warm-up").start()
 
-    solara.use_effect(warm, dependencies=[seed.value])
+    solara.use_effect(warm, dependencies=[seed.value, vary.value])
 
     query = urlstate.make(seed.value, preset.value if preset.value != "status_quo" else None, levers.value,
                           lang=L if L != "en" else None,
-                          ceiling=ceiling.value if ceiling.value != DEFAULT_CEILING else None)
+                          ceiling=ceiling.value if ceiling.value != DEFAULT_CEILING else None,
+                          ab_vary=url_vary(vary.value, posterior.value))
 
 
 
@@ -392,7 +444,8 @@ def Page():
                             LeverPanel(levers.value, on_lever, L, note=note, group_tab=group_tab)
                         LiveView(session, tick, L, chart_tab)
                 with solara.lab.Tab(t("tab_compare", L), classes=["tab-compare"]):
-                    ComparePanel(levers.value, seed.value, L, result=comparison)  # kept: its task and choices
+                    ComparePanel(levers.value, seed.value, L, result=comparison, vary=vary,
+                                 status=posterior.value)  # kept: its task and choices
                 with solara.lab.Tab(t("tab_why", L), classes=["tab-why"]):
                     if main_tab.value == 2:
                         SnapTab(session, tick, lambda snap: WhyPanel(snap, L, comparison.value))
@@ -401,7 +454,11 @@ def Page():
                         SnapTab(session, tick, lambda snap: BudgetPanel(snap, ceiling.value, ceiling.set, L))
                 with solara.lab.Tab(t("tab_export", L), classes=["tab-export"]):
                     if main_tab.value == 4:
-                        SnapTab(session, tick, lambda snap: ExportPanel(snap, L, comparison.value, ceiling.value))
+                        SnapTab(session, tick, lambda snap: ExportPanel(snap, L, comparison.value, ceiling.value,
+                                                                        vary=vary.value))
 
 
 page = Page
+
+if os.environ.get("SOLARA_APP", "").split(":")[0] == __name__:  # imported by the server at start-up:
+    runs.check_posterior_soon()  # check the posterior now, so the first page usually finds it known

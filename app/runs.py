@@ -9,6 +9,17 @@ graduates, the same demand shocks, the same draws of the uncertain parameters, d
 parameter draws (e.g. rows of a calibration posterior) and pairs each with a seed — the page can
 switch to posterior draws without changing anything else.
 
+**Posterior replicates.** The calibration fitted the behavioural coefficients (``configs/posterior.parquet``,
+:mod:`sim.posterior`). :func:`posterior_status` reads it once per process (again when the file changes)
+and says whether it can be used: present, valid and *current* (fitted to this model and these targets;
+``sim.posterior.stale_reasons``, two short model runs, about 1 s). That check starts in a background
+thread when the page warms the pool (:func:`warm_up` → :func:`check_posterior_soon`), so no page
+render waits for it: :func:`posterior_status_if_known` gives the status, or None while it is unknown. :func:`posterior_replicates` pairs
+draw ``r`` of ``draws(M, seed=first_seed)`` with seed ``first_seed + r``, so a given seed and M give
+the same replicates every time. :func:`ab_replicates` gives the replicates of either kind
+(:data:`VARY_KINDS`): ``"seeds"`` (chance only) or ``"posterior"`` (chance and the posterior's
+uncertainty about behaviour).
+
 **Pool.** The runs go to a :class:`concurrent.futures.ProcessPoolExecutor` (``spawn`` start method,
 ``APP_WORKERS`` workers, default ``min(2, cpu count)``), created lazily by :func:`pool` (the page
 calls :func:`warm_up` when it first renders, so workers have imported the model before anyone
@@ -46,13 +57,19 @@ WORKER_NICE = int(os.environ.get("APP_WORKER_NICE", "0"))  # > 0: workers yield 
 # ----------------------------------------------------------------------------------- replicates
 @dataclass(frozen=True)
 class Replicate:
-    """One replicate: the run's seed and its uncertain-parameter values (``((name, value), ...)``)."""
+    """One replicate: the run's seed and its uncertain-parameter values (``((name, value), ...)``);
+    for a posterior draw also its index ``draw`` (0-based, the index of ``Posterior.draws``) and the
+    ``particle`` (row of configs/posterior.parquet) it came from."""
 
     seed: int
     overrides: tuple = field(default=())
+    draw: int | None = None
+    particle: int | None = None
 
     @property
     def label(self) -> str:
+        if self.draw is not None:
+            return f"{self.seed}/d{self.draw}"
         return str(self.seed) if not self.overrides else f"{self.seed}*"
 
 
@@ -65,6 +82,130 @@ def draw_replicates(draws: Iterable[Mapping[str, float]], first_seed: int = 1) -
     """One replicate per parameter draw (e.g. posterior rows ``{name: value}``), seeds from ``first_seed``."""
     return [Replicate(int(first_seed) + r, tuple(sorted((str(k), float(v)) for k, v in d.items())))
             for r, d in enumerate(draws)]
+
+
+VARY_KINDS = ("posterior", "seeds")  # what replicates vary: seeds + posterior draws / seeds only
+POSTERIOR_PATH = None  # None: sim.posterior.POSTERIOR_FILE (configs/posterior.parquet); tests point it elsewhere
+
+
+@dataclass(frozen=True, eq=False)  # compared by identity: one per file version
+class PosteriorStatus:
+    """Whether the fitted posterior can drive the A/B replicates: ``problem`` is None (usable),
+    ``"missing"``, ``"invalid"`` or ``"stale"``; ``detail`` says why (one line, English, from sim)."""
+
+    posterior: object | None  # sim.posterior.Posterior
+    problem: str | None = None
+    detail: str = ""
+
+    @property
+    def usable(self) -> bool:
+        return self.posterior is not None and self.problem is None
+
+    @property
+    def default_vary(self) -> str:
+        """The page's default: posterior draws when the posterior is usable, seeds only otherwise."""
+        return "posterior" if self.usable else "seeds"
+
+
+_STATUS: dict = {}  # (path, mtime_ns, size) -> PosteriorStatus
+_STATUS_LOCK = threading.Lock()  # guards _STATUS (held for a dictionary look-up only)
+_CHECK_LOCK = threading.Lock()  # one check at a time (held while checking, about 1 s)
+
+
+def _posterior_path():
+    from pathlib import Path
+
+    from sim.posterior import POSTERIOR_FILE
+
+    return Path(POSTERIOR_PATH) if POSTERIOR_PATH is not None else POSTERIOR_FILE
+
+
+def _status_key(path) -> tuple:
+    try:
+        st = path.stat()
+        return str(path), st.st_mtime_ns, st.st_size
+    except OSError:
+        return str(path), None, None
+
+
+def _check_posterior(path) -> PosteriorStatus:
+    from sim.config import ConfigError
+    from sim.posterior import load_posterior, stale_reasons
+
+    if not path.is_file():
+        return PosteriorStatus(None, "missing", f"{path}: no posterior file")
+    try:
+        post = load_posterior(path)
+    except ConfigError as exc:
+        return PosteriorStatus(None, "invalid", str(exc))
+    try:
+        reasons = stale_reasons(post)
+    except Exception as exc:  # noqa: BLE001 - an unreadable provenance is not a usable posterior
+        return PosteriorStatus(post, "invalid", f"{path}: cannot check it ({type(exc).__name__}: {exc})")
+    if reasons:
+        return PosteriorStatus(post, "stale", f"{path}: " + "; ".join(reasons))
+    return PosteriorStatus(post)
+
+
+def posterior_status_if_known() -> PosteriorStatus | None:
+    """The status of the current file version if it has been checked already, else None; never
+    checks and never waits for a check under way (a page's first render calls it)."""
+    key = _status_key(_posterior_path())
+    with _STATUS_LOCK:
+        return _STATUS.get(key)
+
+
+def posterior_status() -> PosteriorStatus:
+    """The committed posterior (or :data:`POSTERIOR_PATH`) and whether it is usable; checked once per
+    process and file version (path, modification time, size), in whichever thread asks first (the
+    others wait for that check). Takes about 1 s the first time: call it from a background thread
+    (:func:`check_posterior_soon`), not while a page renders."""
+    path = _posterior_path()
+    key = _status_key(path)
+    with _STATUS_LOCK:
+        hit = _STATUS.get(key)
+    if hit is not None:
+        return hit
+    with _CHECK_LOCK:
+        with _STATUS_LOCK:
+            hit = _STATUS.get(key)
+        if hit is None:
+            hit = _check_posterior(path)
+            with _STATUS_LOCK:
+                _STATUS[key] = hit
+    return hit
+
+
+def check_posterior_soon() -> threading.Thread | None:
+    """Start checking the posterior in a background thread, unless its status is known or a check is
+    under way; returns the thread (None if none was started). :func:`warm_up` calls it first."""
+    if posterior_status_if_known() is not None or _CHECK_LOCK.locked():
+        return None
+    th = threading.Thread(target=posterior_status, daemon=True, name="posterior-check")
+    th.start()
+    return th
+
+
+def posterior_replicates(post, first_seed: int, m: int) -> list[Replicate]:
+    """``m`` replicates from ``post.draws(m, seed=first_seed)``: replicate ``r`` has seed ``first_seed + r``,
+    the parameter values of draw ``r`` and its draw / particle index (same seed and m, same replicates)."""
+    draws = post.draws(int(m), seed=int(first_seed))
+    rows = draws[post.parameters].to_dict("records")
+    return [Replicate(rep.seed, rep.overrides, draw=r, particle=int(p))
+            for r, (rep, p) in enumerate(zip(draw_replicates(rows, first_seed), draws["particle"]))]
+
+
+def ab_replicates(vary: str, first_seed: int, m: int) -> list[Replicate]:
+    """The A/B replicates of kind ``vary`` (:data:`VARY_KINDS`); ValueError if the posterior is asked
+    for but not usable (the page never offers it then)."""
+    if vary == "seeds":
+        return seed_replicates(first_seed, m)
+    if vary != "posterior":
+        raise ValueError(f"replicates vary: {vary!r} is not one of {VARY_KINDS}")
+    status = posterior_status()
+    if not status.usable:
+        raise ValueError(f"posterior draws are not available: {status.detail}")
+    return posterior_replicates(status.posterior, first_seed, m)
 
 
 @dataclass(frozen=True)
@@ -151,7 +292,9 @@ _WARM: list[Future] = []
 
 
 def warm_up() -> list[Future]:
-    """Start the workers now (one warm-up task each, once per pool) without waiting for them."""
+    """Start checking the posterior (:func:`check_posterior_soon`) and the workers (one warm-up task
+    each, once per pool), without waiting for either."""
+    check_posterior_soon()
     ex = pool()
     if ex is None:
         return []

@@ -1,4 +1,5 @@
-"""The scenario in the page's address: seed, preset, lever values, language and budget ceiling.
+"""The scenario in the page's address: seed, preset, lever values, language, budget ceiling and what
+the A/B replicates vary (``ab_vary=posterior|seeds``, written only when it is not the page's default).
 
 ``/?seed=7&rd_subsidy_rate=0.2`` opens that scenario; the page rewrites its address whenever a
 setting changes, so a link can be shared and a reload (F5) opens the same scenario again (at
@@ -13,6 +14,7 @@ import math
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode
 
+from app.runs import VARY_KINDS
 from app.state import check_seed, lever_defaults, presets
 
 
@@ -23,6 +25,7 @@ class UrlState:
     levers: dict = field(default_factory=dict)  # full lever set (defaults + preset + explicit values)
     lang: str | None = None
     ceiling: float | None = None  # yuan per year
+    ab_vary: str | None = None  # "posterior" / "seeds" (app.runs.VARY_KINDS); None: the page's default
     problems: list = field(default_factory=list)  # "name=value" pairs that were ignored
 
 
@@ -48,6 +51,10 @@ def parse(search: str | None) -> UrlState:
                 if raw not in ("en", "zh"):
                     raise ValueError(raw)
                 out.lang = raw
+            elif name == "ab_vary":
+                if raw not in VARY_KINDS:
+                    raise ValueError(raw)
+                out.ab_vary = raw
             elif name == "ceiling":
                 v = float(raw)
                 if not (math.isfinite(v) and v > 0):
@@ -77,7 +84,7 @@ def _num(v: float) -> str:
 
 
 def make(seed: int, preset: str | None, levers: dict, lang: str | None = None,
-         ceiling: float | None = None) -> str:
+         ceiling: float | None = None, ab_vary: str | None = None) -> str:
     """The query string (without ``?``) for these settings."""
     base = lever_defaults()
     if preset:
@@ -90,4 +97,6 @@ def make(seed: int, preset: str | None, levers: dict, lang: str | None = None,
         items.append(("lang", lang))
     if ceiling:
         items.append(("ceiling", _num(ceiling)))
+    if ab_vary:
+        items.append(("ab_vary", ab_vary))
     return urlencode(items)

@@ -1,4 +1,5 @@
-"""Run every benchmark script in this folder (model, experiments, calibration, app) and print their reports."""
+"""Run every benchmark script in this folder (model, experiments, calibration, app, app in the browser)
+and print their reports."""
 
 import runpy
 import sys
@@ -8,8 +9,17 @@ HERE = Path(__file__).resolve().parent
 
 if __name__ == "__main__":
     sys.path.insert(0, str(HERE.parent))
-    for name in ("bench_model.py", "bench_experiments.py", "bench_calibration.py", "bench_app.py"):
+    failed = []
+    for name in ("bench_model.py", "bench_experiments.py", "bench_calibration.py", "bench_app.py",
+                 "bench_app_browser.py"):
         path = HERE / name
         if path.exists():
             print(f"\n=== {name}")
-            runpy.run_path(str(path), run_name="__main__")
+            try:
+                runpy.run_path(str(path), run_name="__main__")
+            except SystemExit as exc:  # a script's sys.exit() must not end the whole run
+                if exc.code not in (None, 0):
+                    failed.append(name)
+    if failed:
+        print(f"\nfailed: {', '.join(failed)}")
+        sys.exit(1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import math
 import re
+import threading
 import time
 import zipfile
 from pathlib import Path
@@ -269,6 +270,26 @@ def test_chart_shows_the_data_layer_over_the_cached_frame(snap):
     assert (full[..., :3] != frame[..., :3]).any(axis=-1).sum() > 100  # the cluster lines
 
 
+def change_markers(fig) -> list[float]:
+    """x of every dotted vertical line (lever-change marker) in a chart's data layer."""
+    from matplotlib.lines import Line2D
+
+    return [float(ln.get_xdata()[0]) for ln in fig.findobj(Line2D)
+            if ln.get_linestyle() == ":" and len(set(map(float, ln.get_xdata()))) == 1]
+
+
+@pytest.mark.parametrize("name", CHART_TABS)
+def test_every_live_chart_marks_the_quarters_where_levers_changed(snap, name):
+    """A lever changed after quarter 2: a dotted vertical line at 2.5 on every live chart (the
+    digital-maturity chart draws it on its time strip), and none without a change."""
+    func, table = charts.CHARTS[name]
+    marked = func(getattr(snap, table), "en", snap.quarters, changes=(2,))
+    assert 2.5 in change_markers(marked), name
+    assert change_markers(func(getattr(snap, table), "en", snap.quarters)) == [], name
+    assert charts.min_font_points(marked) >= charts.FONT
+    charts.to_png(marked)
+
+
 def test_app_registers_the_cjk_font_file_itself():
     """The app's font comes from a file registered with fontManager.addfont (sim.fonts), so a stale
     font cache cannot hide it: the file is in the manager's list and the family resolves to it."""
@@ -404,6 +425,176 @@ def test_replicates_pair_seeds_and_take_parameter_draws():
     assert not a.clusters.equals(b.clusters)  # the draw reaches the model
 
 
+def test_posterior_replicates_carry_the_draws_and_pair_a_and_b():
+    """With posterior draws, replicate r has seed first + r and the values of draw r of
+    draws(M, seed=first); A and B run the same replicate r; the CSV of every run carries them."""
+    status = runs.posterior_status()  # the committed posterior: present, valid, current
+    assert status.usable and status.default_vary == "posterior", status.detail
+    reps = runs.ab_replicates("posterior", 5, 3)
+    assert reps == runs.ab_replicates("posterior", 5, 3)  # same seed and M, same draws
+    draws = status.posterior.draws(3, seed=5)
+    for r, rep in enumerate(reps):
+        assert (rep.seed, rep.draw, rep.particle) == (5 + r, r, int(draws["particle"][r]))
+        assert dict(rep.overrides) == pytest.approx({k: float(draws[k][r]) for k in status.posterior.parameters})
+    assert runs.ab_replicates("seeds", 5, 3) == runs.seed_replicates(5, 3)
+    with pytest.raises(ValueError, match="vary"):
+        runs.ab_replicates("guess", 5, 3)
+    cmp = compare.run_comparison("status_quo", "digital", lever_defaults(), first_seed=5, m=2, quarters=3,
+                                 vary="posterior")
+    assert cmp.vary == "posterior" and list(cmp.replicates) == runs.ab_replicates("posterior", 5, 2)
+    assert [r.replicate for r in cmp.runs_a] == [r.replicate for r in cmp.runs_b] == list(cmp.replicates)
+    assert "posterior draws 0–1" in compare.caption(cmp, "en") and "后验抽样 0–1" in compare.caption(cmp, "zh")
+    assert "uncertainty of the fitted behavioural coefficients" in compare.rule_text(2, cmp.vary, "en")
+    per_run = compare.replicate_table(cmp.runs_a, cmp.runs_b, "en")
+    assert list(per_run["Replicates vary"]) == ["posterior"] * 4 and list(per_run["Posterior draw"]) == [0, 1, 0, 1]
+    first = cmp.replicates[0]
+    col = compare.parameter_label("beta_wage", "en")
+    assert col == "Talent: weight on wage (beta_wage)"
+    assert list(per_run[col]) == [dict(r.overrides)["beta_wage"] for r in cmp.replicates] * 2
+    assert list(per_run["Posterior particle"])[:2] == [first.particle, cmp.replicates[1].particle]
+    plain = compare.run_comparison("status_quo", "status_quo", lever_defaults(), first_seed=5, m=2, quarters=3)
+    assert plain.vary == "seeds" and "chance only" in compare.rule_text(2, plain.vary, "en")
+    table = compare.replicate_table(plain.runs_a, plain.runs_b, "zh")
+    assert set(table["运行间变化"]) == {"seeds"} and "后验抽样序号" not in table.columns
+
+
+def _posterior_copy(tmp_path, meta_change=None) -> Path:
+    """The committed posterior copied to ``tmp_path`` (its JSON changed by ``meta_change``)."""
+    import json
+    import shutil
+
+    from sim.posterior import POSTERIOR_FILE as src
+
+    dst = tmp_path / "posterior.parquet"
+    shutil.copy(src, dst)
+    meta = json.loads(src.with_suffix(".json").read_text(encoding="utf-8"))
+    if meta_change:
+        meta_change(meta)
+    dst.with_suffix(".json").write_text(json.dumps(meta), encoding="utf-8")
+    return dst
+
+
+def test_replicates_fall_back_to_seeds_when_the_posterior_is_missing_invalid_or_stale(tmp_path, monkeypatch):
+    from app.page import start_vary
+
+    current = runs.posterior_status()
+    assert start_vary(None, current) == "posterior" and start_vary("seeds", current) == "seeds"
+    monkeypatch.setattr(runs, "POSTERIOR_PATH", tmp_path / "none.parquet")
+    missing = runs.posterior_status()
+    assert (missing.problem, missing.usable, missing.default_vary) == ("missing", False, "seeds")
+    assert start_vary("posterior", missing) == "seeds"  # the address cannot ask for what is not there
+    with pytest.raises(ValueError, match="not available"):
+        runs.ab_replicates("posterior", 1, 4)
+    (tmp_path / "bad.parquet").write_bytes(b"not parquet")
+    monkeypatch.setattr(runs, "POSTERIOR_PATH", tmp_path / "bad.parquet")
+    assert runs.posterior_status().problem == "invalid"
+    stale_path = _posterior_copy(tmp_path, lambda meta: meta.pop("fingerprint"))
+    monkeypatch.setattr(runs, "POSTERIOR_PATH", stale_path)
+    stale = runs.posterior_status()
+    assert (stale.problem, stale.default_vary) == ("stale", "seeds") and "fingerprint" in stale.detail
+    for status, lang, reason in ((missing, "en", "no fitted posterior"), (stale, "zh", "其他版本的模型")):
+        box, rc = solara.render(compare.ComparePanel(lever_defaults(), 7, lang, status=status), handle_error=False)
+        try:
+            group = [w for w in walk(box) if isinstance(w, v.RadioGroup)]
+            assert len(group) == 1 and group[0].v_model == "seeds"
+            assert one(box, "vary-posterior").disabled and not one(box, "vary-seeds").disabled
+            assert reason in text_of(one(box, "vary-reason"))
+        finally:
+            rc.close()
+
+
+def test_the_ab_choice_waits_for_the_posterior_status_then_takes_the_default_unless_chosen():
+    from app.page import settled_vary, start_vary, url_vary
+
+    usable = runs.PosteriorStatus(object())
+    missing = runs.PosteriorStatus(None, "missing", "no file")
+    assert start_vary(None, None) is None  # not known yet: undecided
+    assert start_vary("seeds", None) == "seeds" and start_vary("posterior", None) == "posterior"  # the address
+    assert settled_vary(None, usable) == "posterior" and settled_vary(None, missing) == "seeds"
+    assert settled_vary("seeds", usable) == "seeds"  # chosen (address or user): kept
+    assert settled_vary("posterior", usable) == "posterior" and settled_vary("posterior", missing) == "seeds"
+    assert url_vary(None, None) is None and url_vary("seeds", None) == "seeds"  # default undecided: not written
+    assert url_vary("posterior", usable) is None and url_vary("seeds", usable) == "seeds"
+    assert url_vary("seeds", missing) is None
+    assert compare.run_vary(None, usable) == "posterior" and compare.run_vary("posterior", missing) == "seeds"
+    assert compare.run_vary("seeds", usable) == "seeds"
+
+
+@pytest.fixture
+def slow_posterior_check(monkeypatch):
+    """The posterior not checked yet in this process, and its check (``runs._check_posterior``, two model
+    runs) held until the test sets ``release``; ``calls`` names the threads that ran it."""
+    real = runs.posterior_status()  # also waits for any check another test left under way
+    monkeypatch.setattr(runs, "_STATUS", {})
+    calls: list[str] = []
+    release = threading.Event()
+
+    def check(path):
+        calls.append(threading.current_thread().name)
+        assert release.wait(60), "the test never released the posterior check"
+        return real
+
+    monkeypatch.setattr(runs, "_check_posterior", check)
+    prefetched: list[list] = []
+    monkeypatch.setattr(runs, "prefetch", lambda levers, reps, quarters: prefetched.append(list(reps)))
+    yield calls, release, prefetched
+    release.set()
+
+
+def radio(box):
+    group = [w for w in walk(box) if isinstance(w, v.RadioGroup)]
+    assert len(group) == 1
+    return group[0]
+
+
+def test_first_page_render_does_not_wait_for_the_posterior_check(slow_posterior_check):
+    """The first render only looks the status up (runs.posterior_status_if_known): the check runs in a
+    background thread; meanwhile the posterior option is disabled with "checking…" beside it, nothing
+    is chosen and nothing written to the address; when the status arrives the choice becomes its
+    default, and only then is the status quo prefetched, with those replicates."""
+    from app.page import UrlQuery
+
+    calls, release, prefetched = slow_posterior_check
+    t0 = time.monotonic()
+    box, rc = solara.render(Page(), handle_error=False)
+    try:
+        assert time.monotonic() - t0 < 30  # the check (held for 60 s) did not run inside the render
+        assert threading.current_thread().name not in calls
+        wait_until(lambda: calls)  # the check started at once, in the background ...
+        assert calls[0] in ("posterior-check", "pool-warm-up")
+        assert radio(box).v_model is None and one(box, "vary-posterior").disabled
+        assert "Checking the fitted posterior" in text_of(one(box, "vary-checking"))
+        query = [w for w in walk(box) if isinstance(w, UrlQuery)][0]
+        assert "ab_vary" not in query.query and not prefetched  # ... and the prefetch waits for it
+        release.set()
+        wait_until(lambda: radio(box).v_model == "posterior")  # the default: the posterior is current
+        wait_until(lambda: prefetched)
+        assert [r.draw for r in prefetched[-1]] == list(range(compare.DEFAULT_REPLICATES))
+        assert not one(box, "vary-posterior").disabled and not with_class(box, "vary-checking")
+        assert "ab_vary" not in query.query
+        assert calls == [calls[0]]  # checked once
+    finally:
+        rc.close()
+
+
+def test_a_choice_made_while_the_posterior_is_checked_is_kept(slow_posterior_check):
+    from app.page import UrlQuery
+
+    calls, release, prefetched = slow_posterior_check
+    box, rc = solara.render(Page(), handle_error=False)
+    try:
+        radio(box).v_model = "seeds"  # chosen before the status is known
+        query = [w for w in walk(box) if isinstance(w, UrlQuery)][0]
+        wait_until(lambda: "ab_vary=seeds" in query.query)  # an explicit choice is written meanwhile
+        release.set()
+        wait_until(lambda: not with_class(box, "vary-checking"))
+        wait_until(lambda: prefetched)
+        assert radio(box).v_model == "seeds" and all(r.draw is None for r in prefetched[-1])
+        assert "ab_vary=seeds" in query.query  # not the default (posterior draws): still written
+    finally:
+        rc.close()
+
+
 def test_identical_settings_differ_by_nothing_in_every_replicate():
     cmp = compare.run_comparison("status_quo", "current", lever_defaults(), first_seed=5, m=3, quarters=QUARTERS)
     assert [r.seed for r in cmp.replicates] == [5, 6, 7]
@@ -528,6 +719,16 @@ def test_url_round_trip_and_bad_values_are_ignored():
     assert len(bad.problems) == 5
 
 
+def test_url_carries_what_the_ab_replicates_vary_and_refuses_other_values():
+    q = urlstate.make(7, None, lever_defaults(), ab_vary="seeds")
+    assert q == "seed=7&ab_vary=seeds"
+    assert urlstate.parse(q).ab_vary == "seeds" and urlstate.parse("ab_vary=posterior").ab_vary == "posterior"
+    for bad in ("bogus", "", "Seeds", "posterior,seeds"):
+        state = urlstate.parse(f"seed=3&ab_vary={bad}")
+        assert state.ab_vary is None and state.seed == 3 and state.problems == [f"ab_vary={bad}"]
+    assert "ab_vary" not in urlstate.make(7, None, lever_defaults())
+
+
 # ------------------------------------------------------------------------------ exports
 def test_every_result_column_has_a_label_and_unit():
     s = Session(seed=1)
@@ -564,12 +765,67 @@ def test_export_settings_have_preset_and_an_integer_seed():
     assert set(sim.default_config().names("levers")) <= set(settings["key"])
 
 
+def test_export_settings_state_what_the_ab_replicates_vary(snap):
+    for vary, lang, shown in (("posterior", "en", "posterior draws"), ("seeds", "zh", "仅随机性")):
+        table = export.settings_table(snap, lang, vary)
+        rows = table.set_index("key")
+        value_col, unit_col = i18n.t("setting_value", lang), i18n.t("setting_unit", lang)
+        assert rows.loc["ab_vary", value_col] == vary and shown in rows.loc["ab_vary", unit_col]
+        assert ("ab_posterior" in rows.index) == (vary == "posterior")
+    assert "posterior.parquet" in export.settings_table(snap, "en", "posterior").set_index("key").loc[
+        "ab_posterior", "Value"]
+    assert "ab_vary" not in set(export.settings_table(snap, "en")["key"])  # no choice given: not stated
+
+
+def pdf_layout(fig) -> dict:
+    """Where the PDF backend puts the summary's text and A/B table (points), measured while it draws."""
+    seen: dict = {}
+
+    def on_draw(event):
+        r = event.renderer
+        tab = next(tb for ax in fig.axes for tb in ax.tables)
+        seen["page"] = fig.bbox.frozen()
+        seen["table"] = tab.get_window_extent(r)
+        seen["cells"] = [(cell.get_window_extent(r), cell.get_text().get_window_extent(r), cell.get_text().get_text())
+                         for cell in tab.get_celld().values()]
+        seen["texts"] = [(tx.get_window_extent(r), tx.get_text()) for tx in fig.texts]
+
+    fig.canvas.mpl_connect("draw_event", on_draw)
+    fig.savefig(io.BytesIO(), format="pdf")
+    return seen
+
+
 def test_pdf_summary_is_one_page_in_the_language(snap):
     cmp = compare.run_comparison("status_quo", "digital", lever_defaults(), first_seed=1, m=2, quarters=4)
     for lang in ("zh", "en"):
         pdf = export.summary_pdf(snap, lang, cmp)
         assert pdf.startswith(b"%PDF")
         assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == 1
+
+
+def test_pdf_summary_table_and_text_fit_the_page(snap):
+    """The A/B table (every column, "B better in" included) and every line of text lie inside the A4
+    page, each cell's text inside its cell, in both languages, as the PDF backend lays them out; a
+    comparison of 16 posterior draws (a long particle line) too."""
+    cmp = compare.run_comparison("status_quo", "all_five", lever_defaults(), first_seed=1, m=2, quarters=4,
+                                 vary="posterior")
+    many = runs.ab_replicates("posterior", 1, 16)
+    long_line = compare.Comparison(cmp.choice_a, cmp.choice_b, cmp.levers_a, cmp.levers_b, tuple(many), 4,
+                                   cmp.runs_a, cmp.runs_b, "posterior")  # only the caption lines differ
+    for lang, comparison in (("en", cmp), ("zh", cmp), ("en", long_line)):
+        fig = export.summary_figure(snap, lang, comparison)
+        got = pdf_layout(fig)
+        page, table = got["page"], got["table"]
+        assert page.width == pytest.approx(8.27 * 72)  # A4, in points
+        assert 0.04 * page.width <= table.x0 and table.x1 <= 0.96 * page.width, (lang, table)
+        headers = [txt for _, _, txt in got["cells"]]
+        assert any(i18n.t("col_b_better", lang) in h.replace("\n", " ") for h in headers)
+        for cell, text, txt in got["cells"]:
+            assert cell.x0 <= text.x0 and text.x1 <= cell.x1, (lang, txt)
+        for box, txt in got["texts"]:
+            assert 0 <= box.x0 and box.x1 <= 0.96 * page.width, (lang, txt)
+            assert 0 <= box.y0 and box.y1 <= page.height, (lang, txt)
+        assert "–" in headers and "nan" not in headers  # missing values as a dash
 
 
 # ------------------------------------------------------------------------------ the page (solara.render)
@@ -711,6 +967,36 @@ def test_two_pages_have_separate_models():
         rc2.close()
 
 
+def test_page_prefetches_the_status_quo_with_the_replicates_of_its_comparison(monkeypatch):
+    """The background prefetch uses exactly the replicates (and levers, horizon) the default comparison
+    will run, for either choice of what replicates vary, so the comparison finds them cached."""
+    from app.page import UrlQuery
+
+    calls = []
+    monkeypatch.setattr(runs, "prefetch", lambda levers, reps, quarters: calls.append((levers, list(reps), quarters)))
+    box, rc = solara.render(Page(), handle_error=False)
+    try:
+        wait_until(lambda: len(calls) >= 1)
+        status_quo = compare.setting_levers("status_quo", lever_defaults())
+
+        def same_keys(call, vary):
+            expected = runs.ab_replicates(vary, 1, compare.DEFAULT_REPLICATES)
+            return ([runs._key(call[0], r, call[2]) for r in call[1]]
+                    == [runs._key(status_quo, r, compare.DEFAULT_QUARTERS) for r in expected])
+
+        assert same_keys(calls[-1], "posterior") and calls[-1][1][0].draw == 0
+        query = [w for w in walk(box) if isinstance(w, UrlQuery)][0]
+        assert "ab_vary" not in query.query  # the default is not written
+        group = [w for w in walk(box) if isinstance(w, v.RadioGroup)]
+        assert len(group) == 1 and group[0].v_model == "posterior"
+        group[0].v_model = "seeds"
+        wait_until(lambda: len(calls) >= 2)
+        assert same_keys(calls[-1], "seeds") and all(r.draw is None for r in calls[-1][1])
+        assert "ab_vary=seeds" in query.query
+    finally:
+        rc.close()
+
+
 def test_compare_panel_runs_a_and_b_from_the_same_seed():
     levers = lever_defaults()
     box, rc = solara.render(compare.ComparePanel(levers, 7, "en"), handle_error=False)
@@ -729,10 +1015,41 @@ def test_compare_panel_runs_a_and_b_from_the_same_seed():
                    timeout=120)
         caption = text_of(one(box, "compare-caption"))
         assert "4 paired runs, seeds 7–10" in caption and "4 quarters" in caption and "B = 5 Gather" in caption
+        assert "posterior draws 0–3" in caption  # the default: the committed posterior is current
         table = text_of(one(box, "compare-table"))
         assert "A (mean)" in table and "Range of B − A" in table and " of 4" in table
         assert "all 4 paired runs agree" in text_of(one(box, "compare-rule"))
+        assert "chance and the uncertainty of the fitted" in text_of(one(box, "compare-rule"))
         assert isinstance(one(box, "compare-chart"), ipywidgets.Image)
+    finally:
+        rc.close()
+
+
+def test_compare_progress_line_is_gone_when_the_result_is_shown(monkeypatch):
+    """The result is stored (and drawn) just before the task ends: from that render on, the progress
+    line is gone, not "8 of 8 runs done" beside the table."""
+    done = compare.run_comparison("status_quo", "digital", lever_defaults(), first_seed=7, m=2, quarters=4)
+
+    def fake(*args, on_done=None, **kw):
+        on_done(2, 4)
+        on_done(4, 4)
+        return done
+
+    monkeypatch.setattr(compare, "run_comparison", fake)
+    seen = []
+
+    class Recorded(solara.Reactive):
+        def set(self, value):
+            super().set(value)  # re-renders the panel (in the task's thread), the task still pending
+            seen.append((bool(with_class(box, "compare-caption")), bool(with_class(box, "compare-running"))))
+
+    result = Recorded(None)
+    box, rc = solara.render(compare.ComparePanel(lever_defaults(), 7, "en", result=result), handle_error=False)
+    try:
+        click(box, "btn-compare")
+        wait_until(lambda: with_class(box, "compare-caption") and not one(box, "btn-compare").disabled)
+        assert not with_class(box, "compare-running")
+        assert seen == [(True, False)], seen  # the result shown, the progress line already gone
     finally:
         rc.close()
 

@@ -236,21 +236,28 @@ def test_language_switch_turns_labels_to_chinese(server, browser):
     close(w)
 
 
+# Records whether the progress line was ever shown, and ever shown together with a result (it must not).
+ARM_BOTH_JS = """() => { window.__progress = false; window.__bothShown = false;
+  const check = () => { const run = document.querySelector('.compare-running');
+    if (run) window.__progress = true;
+    if (run && document.querySelector('.compare-caption')) window.__bothShown = true; };
+  new MutationObserver(check).observe(document.body, { subtree: true, childList: true, characterData: true }); }"""
+
+
 def test_ab_compare_shows_both_runs(server, browser):
     w = open_page(browser, server[0])
     page = w.page
     page.get_by_role("tab", name="A/B compare").click()
     page.locator(".choice-b .v-select").click()
     page.get_by_role("option", name="5 Gather & share factors").click()
-    page.locator(".compare-replicates .v-select").click()
-    page.get_by_role("option", name="4", exact=True).click()
-    quarters = page.locator(".compare-quarters [role=slider]")
-    quarters.focus()
-    quarters.press("Home")  # 4 quarters: a quick comparison
-    page.locator(".compare-quarters", has_text="4").wait_for()
+    small_ab(page)
+    page.evaluate(ARM_BOTH_JS)
     page.get_by_role("button", name="Run A and B").click()
     caption = page.locator(".compare-caption")
     caption.wait_for(timeout=120_000)
+    assert page.evaluate("window.__progress") is True  # the progress line was shown while running ...
+    assert page.evaluate("window.__bothShown") is False  # ... and gone once the result was
+    assert page.locator(".compare-running").count() == 0
     text = caption.inner_text()
     assert "A = Status quo" in text and "B = 5 Gather & share factors" in text and "seeds 1–4" in text
     table = page.locator(".compare-table")
@@ -260,6 +267,53 @@ def test_ab_compare_shows_both_runs(server, browser):
     assert "all 4 paired runs agree" in page.locator(".compare-rule").inner_text()
     page.locator("img.compare-chart").wait_for(state="visible")
     shot(page, "compare")
+    assert not w.errors, w.errors
+    close(w)
+
+
+def small_ab(page) -> None:
+    """Set the A/B tab (open) to a quick comparison: M = 4 replicates of 4 quarters."""
+    page.locator(".compare-replicates .v-select").click()
+    page.get_by_role("option", name="4", exact=True).click()
+    quarters = page.locator(".compare-quarters [role=slider]")
+    quarters.focus()
+    quarters.press("Home")
+    page.locator(".compare-quarters", has_text="4").wait_for()
+
+
+def run_small_ab(page, run_name: str, done_selector: str) -> None:
+    """Press Run (A/B tab open, M and quarters already set) and wait for ``done_selector``."""
+    page.get_by_role("button", name=run_name).click()
+    page.locator(done_selector).wait_for(timeout=120_000)
+
+
+@pytest.mark.timeout(360)  # three small comparisons queued behind the status-quo prefetches
+def test_ab_compare_switches_what_the_replicates_vary_in_both_languages(server, browser):
+    w = open_page(browser, server[0])
+    page = w.page
+    page.get_by_role("tab", name="A/B compare").click()
+    # default: the committed posterior is current (chosen once the server has checked it, in the background)
+    page.wait_for_function("() => document.querySelector('.vary-posterior input')?.checked", timeout=TIMEOUT_MS)
+    assert page.locator(".vary-checking").count() == 0
+    small_ab(page)
+    run_small_ab(page, "Run A and B", ".compare-rule.vary-posterior")
+    assert "seeds 1–4 with posterior draws 0–3" in page.locator(".compare-caption").inner_text()
+    assert "chance and the uncertainty of the fitted" in page.locator(".compare-rule").inner_text()
+    page.locator(".vary-seeds label").click()
+    page.wait_for_url(re.compile(r"ab_vary=seeds"))
+    run_small_ab(page, "Run A and B", ".compare-rule.vary-seeds")
+    caption = page.locator(".compare-caption").inner_text()
+    assert "seeds 1–4" in caption and "posterior" not in caption
+    assert "chance only" in page.locator(".compare-rule").inner_text()
+    page.get_by_role("button", name="中文").click()
+    page.locator(".compare-rule", has_text="范围仅包含随机性").wait_for()
+    page.locator(".compare-vary", has_text="仅随机性（随机种子）").wait_for()
+    page.locator(".vary-posterior label").click()
+    page.wait_for_url(lambda u: "ab_vary" not in u)  # back to the default: not written
+    run_small_ab(page, "运行 A 与 B", ".compare-rule.vary-posterior")
+    assert "后验抽样 0–3" in page.locator(".compare-caption").inner_text()
+    assert "拟合行为系数的不确定性" in page.locator(".compare-rule").inner_text()
+    shot(page, "compare_vary_zh")
     assert not w.errors, w.errors
     close(w)
 
