@@ -175,8 +175,9 @@ def markdown(pe: PairedEffects, labels: dict[str, str] | None = None) -> list[st
            "seeds only (no posterior: parameter uncertainty is not in these intervals)")
     lines = ["## Policy effects against the status quo (paired)", "",
              f"Each package against **{name(pe.reference)}** in the same {pe.worlds} worlds ({src}; common random "
-             "numbers: replicate r of every package has the same seed"
-             + (" and posterior draw" if pe.draws else "") + "). *effect* = mean paired difference [95% CI of "
+             + ("numbers: every package runs in the same futures, with their posterior draws, and the same seeds"
+                if pe.per_future else "numbers: replicate r of every package has the same seed"
+                + (" and posterior draw" if pe.draws else "")) + "). *effect* = mean paired difference [95% CI of "
              "the mean]; *range* = 5-95% of the paired differences across worlds; *P(beats)* = share of worlds "
              "where the package is strictly better (higher tiers and retention, lower Beijing outflow) "
              "[Wilson 95%]; ties count as not better.", ""]

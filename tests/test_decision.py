@@ -275,3 +275,17 @@ def test_analyze_judges_robustness_of_a_crossed_lhs_spec_with_a_robustness_secti
     label = {PRESETS[k].label_en: k for k in TIERS}
     got = dict(zip(reg["policy"].map(label), reg["max_regret"], strict=True))
     assert got == pytest.approx(MAX_REGRET) and set(reg["futures"]) == {3}
+
+
+def test_a_box_that_chance_explains_is_reported_as_not_clear_of_chance(robustness_store):
+    """seed_noise depends on the seed only: whatever box PRIM peels, the section must not sell it as a finding."""
+    res = discover(robustness_store, "seed_noise >= 4", write=False)
+    assert len(res.limits) >= 1
+    assert (res.limits[["qp_lower", "qp_upper"]].min(axis=1) >= 0.05).all()
+    assert "**Not clear of chance:**" in sections_text(res)
+
+
+def sections_text(res) -> str:
+    from experiments.decision.discovery import section
+
+    return section(res)

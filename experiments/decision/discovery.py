@@ -32,6 +32,7 @@ from experiments.decision.goals import evaluate
 
 PEEL_ALPHA = 0.05
 MASS_MIN = 0.05
+SIGNIFICANT = 0.05  # quasi-p below which a box restriction is reported as unlikely to be chance
 
 
 class DiscoveryError(ValueError):
@@ -160,7 +161,8 @@ def _qp(v: Any) -> float:
 
 def _cart(cart: Any, x: pd.DataFrame, y: np.ndarray, mass_min: float) -> pd.DataFrame:
     """CART leaves as boxes: one row per leaf and restricted dimension, with the leaf's stats."""
-    tree = cart.CART(x, y, mass_min=mass_min)
+    # EMA's CART asks for leaves of int(mass_min * n) runs: at least one, also in a small sweep
+    tree = cart.CART(x, y, mass_min=max(mass_min, 1.0 / max(len(y), 1)))
     tree.build_tree()
     init = tree.boxes[0].copy()
     for dim in x.columns:  # the whole range of each dimension, to see which a leaf restricts
@@ -269,6 +271,11 @@ def section(res: Discovery) -> str:
         q = np.nanmin([r["qp_lower"], r["qp_upper"]]) if np.isfinite([r["qp_lower"], r["qp_upper"]]).any() else np.nan
         lines.append(f"| {lab.get(r['dimension'], r['dimension'])} (`{r['dimension']}`) | {r['role']} | {box} | "
                      f"{whole} | {q:.2g} |")
+    qmin = lim[["qp_lower", "qp_upper"]].min(axis=1, skipna=True) if len(lim) else pd.Series(dtype=float)
+    if len(lim) and not (qmin < SIGNIFICANT).any():
+        lines += ["", f"**Not clear of chance:** no restriction of this box has quasi-p below {SIGNIFICANT:g} "
+                  f"(lowest {qmin.min():.2g}). With {res.k} run(s) where the condition holds, the sweep cannot say "
+                  "where it holds; read the box as a lead for a larger sweep, not as a finding."]
     second = cart_words(res)
     cart_line = [f"CART (a classification tree) as a second opinion: {second}", ""] if second else []
     lines += ["", f"Box {res.box} of {len(res.trajectory) - 1} on the peeling trajectory (the best balance of "
