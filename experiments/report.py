@@ -286,9 +286,13 @@ def _markdown(sw: analysis.Sweep, grouping: str, order: Sequence[str], table: pd
         key = "ST" if sw.kind == "sobol" else "mu_star"
         for o in dict.fromkeys(sens["outcome"]):
             top = sens[sens["outcome"] == o].sort_values(key, ascending=False).head(5)
-            shown = ", ".join(f"{labels.get(f, f)} ({v:.3g})" for f, v in zip(top["factor"], top[key], strict=True))
+            conf = top[f"{key}_conf"] if f"{key}_conf" in top else pd.Series(np.nan, index=top.index)
+            shown = ", ".join(f"{labels.get(f, f)} ({v:.3g}" + (f" ± {c:.2g})" if np.isfinite(c) else ")")
+                              for f, v, c in zip(top["factor"], top[key], conf, strict=True))
             lines.append(f"- **{o}** — largest {key}: {shown}")
-        lines += ["", "All indices: `tables/sensitivity.csv`.", ""]
+        lines += ["", f"± is SALib's 95% bootstrap confidence interval of {key}: drivers whose intervals overlap "
+                  "cannot be ranked against each other at this sample size.", "",
+                  "All indices: `tables/sensitivity.csv`.", ""]
 
     lines += ["## Failed runs", ""]
     if fails.empty:

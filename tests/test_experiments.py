@@ -319,6 +319,7 @@ clusters = ["energy_index", "energy_tier"]
     assert {"S1", "ST"} <= set(sens.columns) if kind == "sobol" else {"mu_star", "sigma"} <= set(sens.columns)
     report = (out / "report.md").read_text()
     assert "## Sensitivity" in report and "dropped because of failed runs" in report
+    assert " ± " in report and "95% bootstrap confidence interval" in report  # indices carry their uncertainty
     assert (out / "figures" / "sensitivity.png").is_file()
     assert load_sweep(out).counts()["failed"] == res.failed
 
