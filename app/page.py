@@ -375,7 +375,11 @@ def Page():
         bump()
 
     def on_play():
-        playing.set(not playing.value)
+        if playing.value:
+            with step_lock:  # Pause: let a quarter being computed finish first, so none follows the pause
+                playing.set(False)
+        else:
+            playing.set(True)
 
     @guarded
     def on_seed(new: int):
@@ -403,17 +407,22 @@ def Page():
         apply({**lever_defaults(), **presets()[key].levers}, key)
 
     is_playing = playing.value
+    step_lock = solara.use_memo(threading.Lock, dependencies=[])  # one quarter at a time: play vs pause
 
     def play_loop(cancel: threading.Event):
         if not is_playing:
             return
         while not cancel.is_set():
             t0 = time.monotonic()
-            try:
-                stepped = session.step()
-            except Exception as exc:  # noqa: BLE001 - surface any model error on the page
-                error.set(str(exc))
-                stepped = False
+            with step_lock:  # held for the model step only (never while rendering)
+                if cancel.is_set() or not playing.value:  # paused while this thread waited
+                    return
+                try:
+                    stepped, failure = session.step(), None
+                except Exception as exc:  # noqa: BLE001 - surface any model error on the page
+                    stepped, failure = False, str(exc)
+            if failure is not None:
+                error.set(failure)  # outside the lock: setting state renders
             if not stepped:
                 playing.set(False)
                 return
