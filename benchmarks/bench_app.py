@@ -113,19 +113,26 @@ def in_browser(steps: int) -> dict:
         return {"click_to_new_quarter_ms": _ms(times)}
 
 
-def ab_compare(repeats: int = 2) -> dict:
-    from app import compare, runs
-    from app.state import lever_defaults
+def warm_pool_and_time_one_run() -> tuple[float, float]:
+    """Start the app's run pool and wait for it (s), then time one 40-quarter run in this process (s):
+    the references an A/B benchmark compares against."""
+    import sim
+    from app import runs
 
     t0 = time.perf_counter()
     for fut in runs.warm_up():
         fut.result()
     warm = time.perf_counter() - t0
-    import sim
-
     t0 = time.perf_counter()
     sim.run_scenario(sim.load_config(), seed=99)
-    one_run = time.perf_counter() - t0
+    return warm, time.perf_counter() - t0
+
+
+def ab_compare(repeats: int = 2) -> dict:
+    from app import compare, runs
+    from app.state import lever_defaults
+
+    warm, one_run = warm_pool_and_time_one_run()
     cold, cached = [], []
     for _ in range(repeats):
         runs.clear_cache()

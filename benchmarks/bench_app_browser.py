@@ -359,29 +359,18 @@ def _done(progress: list) -> int | None:
 
 def reference_ab(vary: str = "seeds") -> dict:
     """In-process (no server, no browser): the page's comparison call plus its table and chart, with
-    the replicates the page ran (``vary``: seeds only or posterior draws, where the app offers it)."""
-    import inspect
-
+    the replicates the page ran (``vary``: seeds only or posterior draws)."""
     from app import charts, compare, runs
     from app.state import lever_defaults
+    from benchmarks.bench_app import warm_pool_and_time_one_run
 
-    kw = {"vary": vary} if "vary" in inspect.signature(compare.run_comparison).parameters else {}
-
-    t0 = time.perf_counter()
-    for fut in runs.warm_up():
-        fut.result()
-    pool_start = time.perf_counter() - t0
-    import sim
-
-    t0 = time.perf_counter()
-    sim.run_scenario(sim.load_config(), seed=99)
-    one_run = time.perf_counter() - t0
+    pool_start, one_run = warm_pool_and_time_one_run()
     runs.clear_cache()
-    out = {"workers": runs.n_workers(), "vary": kw.get("vary", "seeds"), "pool_start_s": round(pool_start, 2),
+    out = {"workers": runs.n_workers(), "vary": vary, "pool_start_s": round(pool_start, 2),
            "one_run_s": round(one_run, 2)}
     for key, b in (("cold", AB_B_COLD), ("a_cached", AB_B_CACHED)):
         t0 = time.perf_counter()
-        res = compare.run_comparison("status_quo", b, lever_defaults(), 1, AB_M, AB_QUARTERS, **kw)
+        res = compare.run_comparison("status_quo", b, lever_defaults(), 1, AB_M, AB_QUARTERS, vary=vary)
         t1 = time.perf_counter()
         compare.outcome_table_html(res.stats, "en")
         charts.to_png(compare.compare_figure(res.runs_a, res.runs_b, "en"))
