@@ -53,6 +53,7 @@ def _run_measures(m) -> dict[str, float]:
     """Status-quo dynamics of one finished run."""
     f = m.firms
     res = m.result()
+    summary = res.summary()
     city = res.city
     a = f.alive
     n_years = m.quarter / 4.0
@@ -78,8 +79,8 @@ def _run_measures(m) -> dict[str, float]:
         "exit_rate_small": rate(existed & ~above),
         "firm_count_change": a.sum() / existed.sum() - 1.0,
         "national_tier_status_quo": float((m.max_tier >= 3).any()),
-        "tiers_climbed_status_quo": float(res.summary()["tiers_climbed_clusters"]),
-        "retention_3y": float(res.summary()["retention_3y"]),
+        "tiers_climbed_status_quo": float(summary["tiers_climbed_clusters"]),
+        "retention_3y": float(summary["retention_3y"]),
         "maturity_l1_fall_per_year": (float((m.initial_maturity[: len(m.initial_above_scale)] <= 1).mean())
                                       - float((f.maturity[a] <= 1).mean())) / n_years,
         "little_giant_review_pass_rate": m.lg_kept / max(m.lg_reviewed, 1),

@@ -51,7 +51,7 @@ def spread_infrastructure(m) -> None:
     cov = m.layer_values("digital_coverage").copy()
     f = m.firms
     firms_in_cell = np.bincount(f.cell[f.alive], minlength=cov.size).astype(float)
-    core = np.isin(m.cell_district, m.core_districts)
+    core = m.cell_in_core
     k = p["city_coordination"]
     bias = np.where(core, 3.0 * (1 - k) + 1.0 * k, 1.0 * (1 - k) + 2.0 * k)
     w = firms_in_cell * (1.0 - cov) * bias

@@ -38,7 +38,7 @@ import numpy as np
 
 from sim.constants import SizeClass
 from sim.initial import place_near
-from sim.tables import group_sum
+from sim.tables import group_sum, weighted_index, weighted_rows
 
 
 def step(m) -> None:
@@ -55,12 +55,19 @@ def _gap(m) -> np.ndarray:
 
 
 def _place(m, districts: np.ndarray, near_cells: np.ndarray | None = None) -> np.ndarray:
+    """Cells for new firms of ``districts``: near the district seat (6 km scale), or near ``near_cells``
+    (4 km, suppliers around an anchor); see :func:`sim.initial.place_near`."""
     cells = np.empty(len(districts), np.int64)
+    cache = m.__dict__.setdefault("_district_cells", {})
     for d in np.unique(districts):
         idx = np.flatnonzero(districts == d)
-        centre = m.cell_km[near_cells[idx[0]]] if near_cells is not None else m.seat_km[d]
-        cells[idx] = place_near(m.rng, m.cell_km, m.layout.cells_of(int(d)), centre, idx.size,
-                                scale_km=4.0 if near_cells is not None else 6.0)
+        d = int(d)
+        if d not in cache:
+            cache[d] = m.layout.cells_of(d)
+        if near_cells is not None:
+            cells[idx] = place_near(m.rng, m.cell_km, cache[d], m.cell_km[near_cells[idx[0]]], idx.size, scale_km=4.0)
+        else:
+            cells[idx] = place_near(m.rng, m.cell_km, cache[d], m.seat_km[d], idx.size, scale_km=6.0)
     return cells
 
 
@@ -86,9 +93,8 @@ def _new_firms(m, cluster, segment, niche, district, revenue_year, tech, cells, 
     )
     from sim.agents import Firm
 
-    agents = Firm.create_agents(m, n, list(idx), [m.cell_at(c) for c in cells])
-    for a in agents:
-        m.firm_agents[a.row] = a
+    for row, c in zip(idx, cells):  # Mesa agents one by one: create_agents builds an AgentSet we would drop
+        m.firm_agents[int(row)] = Firm(m, row, m.cell_at(c))
     m.events_q["entries"] = np.r_[m.events_q.get("entries", np.zeros(0, np.int64)), idx]
     return idx
 
@@ -109,7 +115,7 @@ def _choose_niche(m, cluster: np.ndarray, segment: np.ndarray, planned: np.ndarr
         else:
             rank = np.argsort(np.argsort(-counts - m.rng.random(k) * 0.1))
             w = 1.0 / (rank + 1.0) ** herd
-            out[i] = m.rng.choice(k, p=w / w.sum())
+            out[i] = weighted_index(m.rng, w / w.sum())
     return out
 
 
@@ -134,18 +140,16 @@ def _entrants(m) -> None:
     seg_mix = np.zeros((m.n_clusters, m.n_segments))
     np.add.at(seg_mix, (f.cluster[a], f.segment[a]), 1.0)
     tech = np.clip(rng.beta(2.0, 5.0, n), 0.02, 0.8)
-    segment = np.empty(n, np.int8)
-    for i, c in enumerate(cluster):
-        if planned[i]:  # the plan steers entrants to weak links (and helps them reach the technology)
-            w = np.maximum(gap[c], 0.0) + 1e-3
-        else:  # herding: segments as the cluster's firms are, among those the entrant can work in
-            w = (seg_mix[c] + 1e-3) * (m.tech_required <= tech[i])
-        segment[i] = rng.choice(m.n_segments, p=w / w.sum())
+    # the plan steers entrants to weak links (and helps them reach the technology); others herd:
+    # segments as the cluster's firms are, among those the entrant can work in
+    w = np.where(planned[:, None], np.maximum(gap[cluster], 0.0) + 1e-3,
+                 (seg_mix[cluster] + 1e-3) * (m.tech_required[None, :] <= tech[:, None]))
+    segment = weighted_rows(rng, w / w.sum(axis=1, keepdims=True)).astype(np.int8)
     niche = _choose_niche(m, cluster, segment, planned)
     shares = np.sqrt([m.city["districts"][d]["firm_share"] for d in m.layout.district_names])
     where_firms = group_sum(f.district[a].astype(np.int64), None, m.n_districts) + 1e-3
     dist_p = np.where(planned[:, None], shares[None, :], (where_firms / where_firms.sum())[None, :])
-    district = np.array([rng.choice(m.n_districts, p=row / row.sum()) for row in dist_p], np.int8)
+    district = weighted_rows(rng, dist_p / dist_p.sum(axis=1, keepdims=True)).astype(np.int8)
     revenue = rng.lognormal(np.log(m.prog["entrant_revenue"]), 0.6, n)
     tech = np.maximum(tech, m.tech_required[segment])
     _new_firms(m, cluster, segment, niche, district, revenue, tech, _place(m, district),

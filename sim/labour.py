@@ -57,6 +57,11 @@ from sim.tables import rank_within_groups, stochastic_round
 DEST_NAMES = ("Beijing", "Tianjin", "Elsewhere")
 
 
+def _away(loc: np.ndarray) -> np.ndarray:
+    """Living in Beijing, Tianjin or elsewhere (Loc codes 1-3)."""
+    return (loc >= Loc.BEIJING) & (loc <= Loc.ELSEWHERE)
+
+
 def refresh_staff(m) -> None:
     """Skilled and digital persons per firm, from the talent table."""
     t, f = m.talent, m.firms
@@ -89,7 +94,7 @@ def step(m) -> None:
     _migrate(m, new_grads)
     _match(m)
     _cultivate(m)
-    away = np.isin(t.loc, [Loc.BEIJING, Loc.TIANJIN, Loc.ELSEWHERE])
+    away = _away(t.loc)
     t.ties[away] *= 1.0 - m.city["talent"]["ties_decay"]
     refresh_staff(m)
 
@@ -138,9 +143,11 @@ def _layoffs(m) -> None:
     staff = np.flatnonzero((t.employer >= 0) & (t.loc == Loc.CITY))
     if staff.size == 0 or k.sum() == 0:
         return
+    keys = rng.random(staff.size)
+    cut = k[t.employer[staff]] > 0  # rank only the staff of firms that lay off (the same ranks)
+    staff, keys = staff[cut], keys[cut]
     emp = t.employer[staff]
-    rank = rank_within_groups(emp, rng.random(staff.size))
-    fired = staff[rank < k[emp]]
+    fired = staff[rank_within_groups(emp, keys) < k[emp]]
     t.employer[fired] = NO_EMPLOYER
     m.flows_q["layoffs"] = fired.size * m.persons_per_agent
 
@@ -149,7 +156,7 @@ def prospects(m) -> np.ndarray:
     """Share of high-level skilled jobs in the city, per field (engineering, digital, other)."""
     f = m.firms
     a = f.alive
-    level = (0.4 * (f.size_class == SizeClass.LEADER) + 0.3 * f.little_giant + 0.3 * np.isin(f.segment, [2, 3])
+    level = (0.4 * (f.size_class == SizeClass.LEADER) + 0.3 * f.little_giant + 0.3 * ((f.segment >= 2) & (f.segment <= 3))
              + 0.3 * (f.maturity - 1) / 4.0)
     level = np.minimum(level, 1.0)
     w = np.where(a, f.skilled, 0.0)
@@ -200,13 +207,15 @@ def _migrate(m, new_grads: np.ndarray) -> None:
     consider = (
         (in_city & (t.employer == NO_EMPLOYER) & (r < p["unemployed_consider_rate"]))
         | (in_city & (t.employer != NO_EMPLOYER) & (r < p["migration_consider_employed"]))
-        | (np.isin(t.loc, [Loc.BEIJING, Loc.TIANJIN, Loc.ELSEWHERE]) & (r < p["return_consider_rate"]))
+        | (_away(t.loc) & (r < p["return_consider_rate"]))
     )
     consider[new_grads] = True
     idx = np.flatnonzero(consider)
     if idx.size == 0:
         return
-    is_new = np.isin(idx, new_grads)
+    is_new = np.zeros(len(t), bool)
+    is_new[new_grads] = True
+    is_new = is_new[idx]
     u = _utilities(m, idx, is_new) + rng.gumbel(size=(idx.size, 4))
     choice = np.argmax(u, axis=1).astype(np.int8)
     here = t.loc[idx]
@@ -251,8 +260,10 @@ def _match(m) -> None:
     dig_firms = np.repeat(np.arange(len(f)), dig_slots)
     is_dig = t.field[seekers] == Field.DIGITAL
     taken = _pair(m, seekers[is_dig], key[is_dig], dig_firms)
-    rest = np.setdiff1d(seekers, taken, assume_unique=True)
-    rest_key = key[np.searchsorted(seekers, rest)]
+    free = np.ones(len(t), bool)
+    free[taken] = False
+    left = free[seekers]  # seekers not taken, in order
+    rest, rest_key = seekers[left], key[left]
     gen_firms = np.r_[np.repeat(np.arange(len(f)), gen_slots), np.full(other, OTHER_SECTOR)]
     taken2 = _pair(m, rest, rest_key, gen_firms)
     m.flows_q["hires"] = (taken.size + taken2.size) * ppa
@@ -313,8 +324,11 @@ def _cultivate(m) -> None:
     eng = np.flatnonzero(eligible)
     if eng.size == 0 or slots.sum() == 0:
         return
+    keys = rng.random(eng.size)
+    cut = slots[t.employer[eng]] > 0  # rank only the engineers of firms that enrol (the same ranks)
+    eng, keys = eng[cut], keys[cut]
     emp = t.employer[eng]
-    new = eng[rank_within_groups(emp, rng.random(eng.size)) < slots[emp]]
+    new = eng[rank_within_groups(emp, keys) < slots[emp]]
     t.training_left[new] = max(1, int(round(p["training_quarters"])))
     t.training_employer[new] = t.employer[new]
     f.cash[:] -= np.bincount(t.employer[new], minlength=n)[:n] * ppa * net

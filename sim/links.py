@@ -123,14 +123,15 @@ def _form_supply_links(m, chance: float) -> None:
     used = np.bincount(f.supplies[a & (f.supplies >= 0)], minlength=len(f))[: len(f)]
     free = np.maximum(slots - used, 0)
     seeking = (a & (f.supplies < 0) & (f.size_class != SizeClass.LEADER)
-               & np.isin(f.segment, SUPPLIER_SEGMENTS) & (f.tech >= m.prog["supplier_min_tech"]))
+               & np.isin(np.arange(m.n_segments), SUPPLIER_SEGMENTS)[f.segment] & (f.tech >= m.prog["supplier_min_tech"]))
     found = np.flatnonzero(seeking & (rng.random(len(f)) < chance))
     if found.size == 0 or free.sum() == 0:
         return
+    not_found = np.ones(len(f), bool)
+    not_found[found] = False
     for c in np.unique(f.cluster[found]):
         who = found[f.cluster[found] == c]
-        buyers = np.flatnonzero((f.cluster == c) & (free > 0))
-        buyers = buyers[~np.isin(buyers, who)]
+        buyers = np.flatnonzero((f.cluster == c) & (free > 0) & not_found)
         if buyers.size == 0:
             continue
         seats = np.repeat(buyers, free[buyers])  # one entry per free slot

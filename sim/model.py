@@ -178,6 +178,8 @@ class ClusterModel(mesa.Model):
             self.grid.create_property_layer(name, default_value=0.0, dtype=float)
             self.set_layer(name, values)
         self.core_districts = np.array([i for i, n in enumerate(names) if d[n]["core"]])
+        self.district_is_core = np.array([bool(d[n]["core"]) for n in names])  # by district index
+        self.cell_in_core = np.isin(self.cell_district, self.core_districts)  # by flat cell
         seats = np.array([d[n]["seat"] for n in names])  # lat, lon
         self.seat_cell = np.array([self._nearest_land_cell(lat, lon, i) for i, (lat, lon) in enumerate(seats)])
         self.seat_km = self.cell_km[self.seat_cell]
@@ -245,8 +247,8 @@ class ClusterModel(mesa.Model):
 
     def _create_agents(self) -> None:
         f = self.firms
-        firms = Firm.create_agents(self, len(f), list(range(len(f))), [self.cell_at(c) for c in f.cell])
-        self.firm_agents = {a.row: a for a in firms}
+        # one by one: Firm.create_agents would also build an AgentSet (weak references) that we drop
+        self.firm_agents = {row: Firm(self, row, self.cell_at(c)) for row, c in enumerate(f.cell)}
         self._talent_views: list[Talent] = []  # Talent agent of each row, made on first look (see agents)
         names = self.layout.district_names
         self.universities = []

@@ -31,10 +31,6 @@ from sim.constants import CareerStage, Degree, Field, Loc, career_stage
 TALENT_LEVERS = ("talent_settlement_subsidy", "industry_education_consortium", "in_house_cultivation")
 
 
-def _talent_persons(m, mask) -> float:
-    return float(mask.sum() * m.persons_per_agent)
-
-
 class Recorder:
     """Accumulates the model's quarterly outcomes as lists per column."""
 
@@ -56,18 +52,21 @@ class Recorder:
         row["quarter"].append(q)
         row["period"].append(period)
         row["year"].append(year)
-        in_city = t.loc == Loc.CITY
-        for loc, name in ((Loc.CITY, "city"), (Loc.BEIJING, "beijing"), (Loc.TIANJIN, "tianjin"),
-                          (Loc.ELSEWHERE, "elsewhere"), (Loc.RETIRED, "retired")):
-            row[f"talent_{name}"].append(_talent_persons(m, t.loc == loc))
-        for deg, name in ((Degree.VOCATIONAL, "vocational"), (Degree.BACHELOR, "bachelor"),
-                          (Degree.POSTGRADUATE, "postgraduate")):
-            row[f"talent_city_{name}"].append(_talent_persons(m, in_city & (t.degree == deg)))
-        row["talent_city_digital"].append(_talent_persons(m, in_city & (t.field == Field.DIGITAL)))
-        since = np.where(t.cohort >= 0, (m.quarter - t.cohort) / 4.0, np.nan)
-        stage = career_stage(t.age, since, t.loc == Loc.RETIRED)
+        ppa = float(m.persons_per_agent)
+        by_loc = np.bincount(t.loc, minlength=len(Loc)) * ppa
+        for loc in Loc:
+            row[f"talent_{loc.name.lower()}"].append(float(by_loc[loc]))
+        here = np.flatnonzero(t.loc == Loc.CITY)  # the city's rows: everything below counts only these
+        by_degree = np.bincount(t.degree[here], minlength=len(Degree)) * ppa
+        for deg in Degree:
+            row[f"talent_city_{deg.name.lower()}"].append(float(by_degree[deg]))
+        row["talent_city_digital"].append(float(np.count_nonzero(t.field[here] == Field.DIGITAL) * ppa))
+        cohort_here = t.cohort[here]
+        since = np.where(cohort_here >= 0, (m.quarter - cohort_here) / 4.0, np.nan)
+        stage = career_stage(t.age[here], since, False)  # nobody in the city is retired
+        by_stage = np.bincount(stage, minlength=len(CareerStage)) * ppa
         for code in (CareerStage.NEW_GRADUATE, CareerStage.EARLY, CareerStage.MID, CareerStage.SENIOR):
-            row[f"talent_city_{code.name.lower()}"].append(_talent_persons(m, in_city & (stage == code)))
+            row[f"talent_city_{code.name.lower()}"].append(float(by_stage[code]))
         fl = m.flows_q
         grads = fl.get("graduates", 0.0)
         kept = fl.get("graduates_retained", 0.0)
@@ -78,10 +77,10 @@ class Recorder:
                      "outflow_beijing", "outflow_tianjin", "outflow_elsewhere", "return_inflow"):
             row[name].append(float(fl.get(name, 0.0)))
         for years in (1, 3, 5):
-            cohort = (t.cohort == q - 4 * years) & (q - 4 * years >= 0)
-            row[f"cohort_size_{years}y"].append(_talent_persons(m, cohort))
-            row[f"cohort_in_city_{years}y"].append(_talent_persons(m, cohort & in_city))
-        row["trainees"].append(_talent_persons(m, t.training_left > 0))
+            c = q - 4 * years
+            row[f"cohort_size_{years}y"].append(float(np.count_nonzero(t.cohort == c) * ppa) if c >= 0 else 0.0)
+            row[f"cohort_in_city_{years}y"].append(float(np.count_nonzero(cohort_here == c) * ppa) if c >= 0 else 0.0)
+        row["trainees"].append(float(np.count_nonzero(t.training_left > 0) * ppa))
         for name in ("training_enrolled", "training_completed", "training_failed"):
             row[name].append(float(fl.get(name, 0.0)))
         total = 0.0
@@ -108,27 +107,25 @@ class Recorder:
         entries = np.bincount(m.firms.cluster[m.events_q.get("entries", np.zeros(0, np.int64))],
                               minlength=m.n_clusters)
         exits = np.bincount(m.firms.cluster[m.events_q.get("exits", np.zeros(0, np.int64))], minlength=m.n_clusters)
-        c = self.clusters
-        for i, key in enumerate(self.cluster_keys):
-            c["quarter"].append(q)
-            c["period"].append(period)
-            c["year"].append(year)
-            c["cluster"].append(key)
-            c["energy_index"].append(float(m.energy_index[i]))
-            c["energy_tier"].append(int(m.energy_tier[i]))
-            c["county_criteria_met"].append(bool(m.county_criteria_met[i]))
-            c["county_status"].append(bool(m.county_status[i]))
-            for j, name in enumerate(self.energy_components):
-                c[f"idx_{name}"].append(float(comp[i, j]))
-            for name in ("revenue", "value_added", "employment", "technology", "patents", "patent_stock", "rd_intensity",
-                         "chain_completeness", "midchain_share", "homogeneity", "leaders", "little_giants", "firms",
-                         "link_share", "supply_links", "iur_projects", "data_members", "shared_matches",
-                         "sme_revenue_share"):
-                c[name].append(float(st[name][i]))
-            for lvl in range(5):
-                c[f"maturity_l{lvl + 1}"].append(float(st["maturity_shares"][i, lvl]))
-            c["entries"].append(int(entries[i]))
-            c["exits"].append(int(exits[i]))
+        c, n = self.clusters, len(self.cluster_keys)
+        for name, values in (("quarter", [q] * n), ("period", [period] * n), ("year", [year] * n),
+                             ("cluster", self.cluster_keys),
+                             ("energy_index", np.asarray(m.energy_index, float).tolist()),
+                             ("energy_tier", np.asarray(m.energy_tier).astype(int).tolist()),
+                             ("county_criteria_met", np.asarray(m.county_criteria_met, bool).tolist()),
+                             ("county_status", np.asarray(m.county_status, bool).tolist())):
+            c[name].extend(values)
+        for j, name in enumerate(self.energy_components):
+            c[f"idx_{name}"].extend(np.asarray(comp[:, j], float).tolist())
+        for name in ("revenue", "value_added", "employment", "technology", "patents", "patent_stock", "rd_intensity",
+                     "chain_completeness", "midchain_share", "homogeneity", "leaders", "little_giants", "firms",
+                     "link_share", "supply_links", "iur_projects", "data_members", "shared_matches",
+                     "sme_revenue_share"):
+            c[name].extend(np.asarray(st[name], float).tolist())
+        for lvl in range(5):
+            c[f"maturity_l{lvl + 1}"].extend(np.asarray(st["maturity_shares"][:, lvl], float).tolist())
+        c["entries"].extend(entries.astype(int).tolist())
+        c["exits"].extend(exits.astype(int).tolist())
         m.events_q = {}
 
     def _collect_districts(self, m, q, period, year) -> None:
@@ -143,21 +140,16 @@ class Recorder:
             np.bincount(m.cell_district[land], minlength=nd), 1)
         live = (t.loc == Loc.CITY) & (t.cell >= 0)
         talent = np.bincount(m.cell_district[t.cell[live]], minlength=nd) * m.persons_per_agent
-        d = self.districts
+        d, n = self.districts, nd
         spend, tax = m.district_spending_q, m.tax_by_district
-        for i, name in enumerate(self.district_names):
-            d["quarter"].append(q)
-            d["period"].append(period)
-            d["year"].append(year)
-            d["district"].append(name)
-            d["firms"].append(int(firms[i]))
-            d["jobs"].append(float(jobs[i]))
-            d["digital_coverage"].append(float(cov_d[i]))
-            d["talent"].append(float(talent[i]))
-            gov = m.district_governments[i]
-            d["tax_revenue"].append(float(tax[i]) if q else 0.0)
-            d["government_spending"].append(float(spend[i]) if q else 0.0)
-            d["government_balance"].append(float(gov.balance))
+        for name, values in (("quarter", [q] * n), ("period", [period] * n), ("year", [year] * n),
+                             ("district", self.district_names), ("firms", firms.astype(int).tolist()),
+                             ("jobs", jobs.astype(float).tolist()), ("digital_coverage", cov_d.astype(float).tolist()),
+                             ("talent", talent.astype(float).tolist()),
+                             ("tax_revenue", np.asarray(tax, float).tolist() if q else [0.0] * n),
+                             ("government_spending", np.asarray(spend, float).tolist() if q else [0.0] * n),
+                             ("government_balance", [float(g.balance) for g in m.district_governments])):
+            d[name].extend(values)
 
 
 def _last(name):

@@ -48,10 +48,11 @@ class ScenarioResult:
         end = cl[cl["quarter"] == last_q].set_index("cluster")
         start = cl[cl["quarter"] == 0].set_index("cluster")
         out: dict[str, float] = {}
-        for key in end.index:
-            out[f"energy_index_final_{key}"] = float(end.at[key, "energy_index"])
-            out[f"energy_tier_final_{key}"] = int(end.at[key, "energy_tier"])
-            out[f"reached_national_{key}"] = bool((cl.loc[cl["cluster"] == key, "energy_tier"] >= NATIONAL_TIER).any())
+        top_tier = cl.groupby("cluster", sort=False)["energy_tier"].max()
+        for key, index, tier in zip(end.index, end["energy_index"].to_numpy(), end["energy_tier"].to_numpy()):
+            out[f"energy_index_final_{key}"] = float(index)
+            out[f"energy_tier_final_{key}"] = int(tier)
+            out[f"reached_national_{key}"] = bool(top_tier[key] >= NATIONAL_TIER)
         out["tiers_climbed_total"] = int((end["energy_tier"] - start["energy_tier"]).sum())
         six = [k for k in end.index if k != "other"]  # the paper's six clusters
         out["tiers_climbed_clusters"] = int((end.loc[six, "energy_tier"] - start.loc[six, "energy_tier"]).sum())

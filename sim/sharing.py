@@ -28,7 +28,7 @@ def match(m, capacity: np.ndarray, skilled_fill: np.ndarray) -> np.ndarray:
         return extra
     a = f.alive
     sme = a & (f.size_class != SizeClass.LEADER) & ~f.little_giant
-    outside = ~np.isin(f.district, m.core_districts)
+    outside = ~m.district_is_core[f.district]
     applicants = np.flatnonzero(sme & ((skilled_fill < 1.0) | outside))
     holders = a & ((f.size_class == SizeClass.LEADER) | f.little_giant)
     pool = p["sharing_idle_usable"] * np.maximum(capacity[holders] - f.sales[holders], 0.0).sum()

@@ -1,0 +1,55 @@
+"""The vectorised helpers of sim.tables that the submodels' results depend on."""
+
+import numpy as np
+import pytest
+
+from sim.tables import rank_within_groups, weighted_index, weighted_rows
+
+
+@pytest.mark.parametrize("k", [2, 4, 7, 11, 25])
+def test_weighted_index_draws_what_generator_choice_draws(k):
+    """Entry replaced per-entrant ``rng.choice(k, p=p)`` by weighted_index: the same seed must keep
+    giving the same firms, so the helper has to reproduce numpy's draws exactly, stream included."""
+    gen = np.random.default_rng(k)
+    for trial in range(300):
+        w = gen.random(k) ** 3
+        w[gen.random(k) < 0.2] = 0.0
+        w[0] += 1e-3
+        p = w / w.sum()
+        a, b = np.random.default_rng(trial), np.random.default_rng(trial)
+        assert [int(a.choice(k, p=p)) for _ in range(5)] == [weighted_index(b, p) for _ in range(5)]
+        assert a.random() == b.random()  # both streams advanced by the same draws
+
+
+@pytest.mark.parametrize("k", [3, 4, 9])
+def test_weighted_rows_draws_what_a_loop_of_choice_draws(k):
+    gen = np.random.default_rng(100 + k)
+    for trial in range(200):
+        n = int(gen.integers(1, 40))
+        w = gen.random((n, k)) ** 2 + 1e-3
+        p = w / w.sum(axis=1, keepdims=True)
+        a, b = np.random.default_rng(trial), np.random.default_rng(trial)
+        expected = [int(a.choice(k, p=row / row.sum())) for row in w]
+        assert weighted_rows(b, p).tolist() == expected
+        assert a.random() == b.random()
+
+
+def test_weighted_rows_never_picks_a_zero_weight():
+    p = np.array([[0.0, 1.0, 0.0], [0.5, 0.0, 0.5]])
+    picks = np.array([weighted_rows(np.random.default_rng(s), p) for s in range(500)])
+    assert (picks[:, 0] == 1).all() and set(picks[:, 1]) == {0, 2}
+
+
+def test_rank_within_groups_of_a_subset_equals_the_ranks_in_the_whole():
+    """Layoffs and training rank only the staff of firms that act; ranks are per group, so leaving
+    out whole groups must not change anyone's rank."""
+    rng = np.random.default_rng(3)
+    groups = rng.integers(0, 30, 2000)
+    keys = rng.random(2000)
+    full = rank_within_groups(groups, keys)
+    keep = np.isin(groups, rng.choice(30, 12, replace=False))
+    assert (rank_within_groups(groups[keep], keys[keep]) == full[keep]).all()
+    for g in range(30):  # ranks are 0..n-1 within every group, in key order
+        r = full[groups == g]
+        assert sorted(r) == list(range(r.size))
+        assert (np.argsort(keys[groups == g]) == np.argsort(r)).all()
