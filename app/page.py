@@ -41,6 +41,7 @@ CHART_TABS = ("energy", "talent", "maturity", "chain", "spending")
 KPIS = (("kpi_energy", 3), ("kpi_tiers", 0), ("kpi_retention", 1), ("kpi_out_bj", 0), ("kpi_out_tj", 0),
         ("kpi_spend", 0))
 MAIN_TABS = ("city", "compare", "why", "budget", "export")
+PLAY_MIN_PAUSE_S = 0.05  # between two quarters while playing, whatever the speed (see Page.play_loop)
 
 CSS = """
 .workshop { padding: 4px 12px 0 12px; }
@@ -427,7 +428,10 @@ def Page():
                 playing.set(False)
                 return
             bump()  # renders the new quarter
-            cancel.wait(max(0.0, 1.0 / max(speed.value, 1) - (time.monotonic() - t0)))
+            # the rest of the quarter's time at this speed, but never less than PLAY_MIN_PAUSE_S: on
+            # a busy machine a quarter can take longer than its time, and the server must still get
+            # the chance to send each quarter to the browser before the next one is computed
+            cancel.wait(max(PLAY_MIN_PAUSE_S, 1.0 / max(speed.value, 1) - (time.monotonic() - t0)))
 
     solara.use_thread(play_loop, dependencies=[is_playing], intrusive_cancel=False)
 

@@ -265,7 +265,13 @@ def _init_worker(parent: int) -> None:
                 os._exit(0)
 
     threading.Thread(target=watch, daemon=True, name="parent-watch").start()
+    import gc
+
     import sim  # noqa: F401  (import the model once, before the first task)
+    import sim.model  # noqa: F401
+
+    gc.collect()
+    gc.freeze()  # imported modules out of the collector's way (see experiments.runner.settle_process)
 
 
 def _warm_task() -> int:

@@ -110,7 +110,8 @@ class University(FixedAgent):
         self.graduates_per_year = spec["graduates"]
         self.base_alignment = spec["alignment"]
         self.alignment = spec["alignment"]
-        self.cell = cell
+        if cell is not None:  # else placed when the model's grid is built
+            self.cell = cell
 
 
 class Government(FixedAgent):
@@ -130,7 +131,8 @@ class Government(FixedAgent):
         self.tax_revenue = 0.0  # yuan, cumulative local tax of its firms
         self.income = 0.0  # yuan, cumulative: tax + its share of the base budget
         self.spending: dict[str, float] = {}  # yuan per lever, cumulative
-        self.cell = cell
+        if cell is not None:  # else placed when the model's grid is built
+            self.cell = cell
 
     @property
     def balance(self) -> float:

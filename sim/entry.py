@@ -91,10 +91,9 @@ def _new_firms(m, cluster, segment, niche, district, revenue_year, tech, cells, 
         supplies=supplies, above_scale=revenue_year >= prog["above_scale_revenue"], entered=m.quarter,
         exited=-1,
     )
-    from sim.agents import Firm
-
-    for row, c in zip(idx, cells):  # Mesa agents one by one: create_agents builds an AgentSet we would drop
-        m.firm_agents[int(row)] = Firm(m, row, m.cell_at(c))
+    if m._firm_views:  # Mesa agents exist once somebody looked (ClusterModel._make_firm_agents)
+        for row in idx:
+            m.add_firm_agent(int(row))
     m.events_q["entries"] = np.r_[m.events_q.get("entries", np.zeros(0, np.int64)), idx]
     return idx
 

@@ -23,6 +23,15 @@ Grid orientation: Mesa cells are ``(x, y)`` with x = raster column and y = north
 (``y = height - 1 - raster_row``); flat cell indices used in the state arrays are raster row-major
 ``raster_row * width + col``. Property layers (``grid.digital_coverage``, ``grid.housing_price``,
 ``grid.amenity``) are ``(width, height)`` arrays in Mesa's ``[x, y]`` order.
+
+Mesa views made on first look: the submodels work on the state arrays, never on Mesa objects, so
+the grid's 4,331 cells and the Firm and Talent agents (views on rows) are made when something first
+asks for them (``model.grid``, ``model.agents``, ``agents_by_type``, ``agent_types``,
+``talent_agent``, ``firm_agent``, ``cell_at``) rather than at set-up and at every entry: that was a
+fifth of a run which nobody looked at. The property layers exist from the start (the submodels
+read and write them) and join the grid when it is built; universities and governments (which hold
+state) exist from the start and are placed on it then. Results do not depend on whether anything
+looked (tested).
 """
 
 from __future__ import annotations
@@ -32,7 +41,7 @@ from collections import defaultdict
 import mesa
 import numpy as np
 import pandas as pd
-from mesa.discrete_space import OrthogonalMooreGrid
+from mesa.discrete_space import OrthogonalMooreGrid, PropertyLayer
 
 from sim import digital, energy, entry, finance, innovation, labour, links, market, records, sharing
 from sim.agents import Firm, Government, Talent, University
@@ -163,7 +172,9 @@ class ClusterModel(mesa.Model):
     def _build_space(self) -> None:
         self.layout = load_layout(self.city, self.config.scenario["map"])
         h, w = self.layout.shape
-        self.grid = CityGrid((w, h), torus=False, random=self.random)
+        self._grid: CityGrid | None = None  # built on first look (the ``grid`` property)
+        self._layers: dict[str, PropertyLayer] = {}
+        self._placed: list = []  # (agent, flat cell) of universities and governments, placed with the grid
         self.cell_km = self.layout.km_coords()
         self.cell_district = self.layout.district.ravel()
         d = self.city["districts"]
@@ -175,7 +186,7 @@ class ClusterModel(mesa.Model):
             m = self.cell_district == i
             cov[m], housing[m], amenity[m] = d[name]["coverage"], d[name]["housing"], d[name]["amenity"]
         for name, values in (("digital_coverage", cov), ("housing_price", housing), ("amenity", amenity)):
-            self.grid.create_property_layer(name, default_value=0.0, dtype=float)
+            self._layers[name] = PropertyLayer(name, (w, h), default_value=0.0, dtype=float)
             self.set_layer(name, values)
         self.core_districts = np.array([i for i, n in enumerate(names) if d[n]["core"]])
         self.district_is_core = np.array([bool(d[n]["core"]) for n in names])  # by district index
@@ -206,11 +217,26 @@ class ClusterModel(mesa.Model):
 
     def layer_values(self, name: str) -> np.ndarray:
         """A property layer as a flat array in raster order (index = flat cell index, a view)."""
-        return self.layer_to_raster(getattr(self.grid, name).data).ravel()
+        return self.layer_to_raster(self._layers[name].data).ravel()
 
     def set_layer(self, name: str, flat: np.ndarray) -> None:
         """Write a flat raster-order array into a property layer (in place)."""
-        getattr(self.grid, name).data[:] = self.raster_to_layer(np.asarray(flat).reshape(self.layout.shape))
+        self._layers[name].data[:] = self.raster_to_layer(np.asarray(flat).reshape(self.layout.shape))
+
+    @property
+    def grid(self) -> CityGrid:
+        """Mesa's grid of the city (8-neighbour cells) with the property layers and the agents on it;
+        built when first asked for (module docstring)."""
+        if self._grid is None:
+            h, w = self.layout.shape
+            grid = CityGrid((w, h), torus=False, random=self.random)
+            for layer in self._layers.values():
+                grid.add_property_layer(layer)  # the same arrays the submodels update
+            self._grid = grid
+            for agent, flat in self._placed:
+                agent.cell = self.cell_at(flat)
+            self._placed = []
+        return self._grid
 
     def cell_at(self, flat: int):
         """The Mesa cell of a flat raster index."""
@@ -247,21 +273,22 @@ class ClusterModel(mesa.Model):
 
     def _create_agents(self) -> None:
         f = self.firms
-        # one by one: Firm.create_agents would also build an AgentSet (weak references) that we drop
-        self.firm_agents = {row: Firm(self, row, self.cell_at(c)) for row, c in enumerate(f.cell)}
+        self.firm_agents: dict[int, Firm] = {}  # Firm agent of each alive row, made on first look (see agents)
+        self._firm_views = False  # True once made: entrants then get theirs at entry (sim.entry)
         self._talent_views: list[Talent] = []  # Talent agent of each row, made on first look (see agents)
         names = self.layout.district_names
         self.universities = []
         for key, spec in self.city["universities"].items():
             d = names.index(spec["district"])
-            self.universities.append(University(self, key, spec, self.cell_at(self.seat_cell[d])))
+            self.universities.append(University(self, key, spec, None))
+            self._placed.append((self.universities[-1], self.seat_cell[d]))
         self.univ_km = np.array([self.cell_km[self.seat_cell[names.index(u["district"])]]
                                  for u in self.city["universities"].values()])
-        self.city_government = Government(self, "Qinhuangdao", "秦皇岛市", None, self.cell_at(self.seat_cell[0]))
-        self.district_governments = [
-            Government(self, n, self.city["districts"][n]["label_zh"], i, self.cell_at(self.seat_cell[i]))
-            for i, n in enumerate(names)
-        ]
+        self.city_government = Government(self, "Qinhuangdao", "秦皇岛市", None, None)
+        self._placed.append((self.city_government, self.seat_cell[0]))
+        self.district_governments = [Government(self, n, self.city["districts"][n]["label_zh"], i, None)
+                                     for i, n in enumerate(names)]
+        self._placed += [(g, self.seat_cell[i]) for i, g in enumerate(self.district_governments)]
 
     # ------------------------------------------------------------------ agent views
     def _make_talent_views(self) -> None:
@@ -281,22 +308,49 @@ class ClusterModel(mesa.Model):
             views.extend([None] * (n - made))  # first, so that Mesa's own look-ups inside do not recurse
             views[made:] = Talent.create_agents(self, n - made, list(range(made, n)))
 
+    def _make_firm_agents(self) -> None:
+        """Give every alive firm row that has none its :class:`~sim.agents.Firm` agent, on its cell
+        (the grid is built first if need be); from then on entrants get theirs at entry and exits
+        remove theirs (``sim.finance.remove_firms``), as if they had been made at set-up."""
+        if getattr(self, "_talent_views", None) is None:  # still in set-up
+            return
+        if not self._firm_views:
+            self._firm_views = True
+            f = self.firms
+            for row in np.flatnonzero(f.alive):
+                self.add_firm_agent(int(row))
+
+    def add_firm_agent(self, row: int) -> None:
+        """Make the Firm agent of firm row ``row`` (one by one: ``Firm.create_agents`` would also build an
+        AgentSet of weak references that nobody keeps)."""
+        self.firm_agents[row] = Firm(self, row, self.cell_at(self.firms.cell[row]))
+
+    def _make_views(self) -> None:
+        self._make_firm_agents()
+        self._make_talent_views()
+
     @property
     def agents(self):
-        """All agents (Mesa's AgentSet), including one Talent agent per talent row."""
-        self._make_talent_views()
+        """All agents (Mesa's AgentSet), including one Firm agent per alive firm and one Talent agent
+        per talent row (made now if nobody looked before)."""
+        self._make_views()
         return super().agents
 
     @property
     def agents_by_type(self):
-        """Mesa's agents by type, including one Talent agent per talent row."""
-        self._make_talent_views()
+        """Mesa's agents by type, including the Firm and Talent agents (see :attr:`agents`)."""
+        self._make_views()
         return super().agents_by_type
 
     @property
     def agent_types(self) -> list[type]:
-        self._make_talent_views()
+        self._make_views()
         return super().agent_types
+
+    def firm_agent(self, row: int) -> Firm | None:
+        """The Firm agent of firm row ``row`` (None if the firm has exited)."""
+        self._make_firm_agents()
+        return self.firm_agents.get(int(row))
 
     def talent_agent(self, row: int) -> Talent:
         """The Talent agent of talent row ``row``."""

@@ -58,6 +58,31 @@ def test_talent_agents_made_on_first_look_cover_every_row_and_change_nothing():
                                       pd.DataFrame(getattr(unlooked.recorder, name)))
 
 
+
+def test_grid_and_firm_agents_made_on_first_look_follow_entries_and_exits_and_change_nothing():
+    """The grid and the Firm agents are made when first asked for. A model that looked at quarter 0
+    and one that never looked give the same tables; once looked, every alive firm (entrants
+    included) has exactly one agent on its cell and exited firms have none."""
+    looked = sim.ClusterModel(rng=8, quarters=8)
+    unlooked = sim.ClusterModel(rng=8, quarters=8)
+    assert unlooked._grid is None and not unlooked.firm_agents  # nothing made at set-up
+    assert looked.grid.digital_coverage.data.shape == (looked.layout.shape[1], looked.layout.shape[0])
+    firms0 = set(a.row for a in looked.agents_by_type[Firm])
+    for _ in range(8):
+        looked.step()
+        unlooked.step()
+        f = looked.firms
+        agents = {a.row: a for a in looked.agents_by_type[Firm]}
+        assert sorted(agents) == np.flatnonzero(f.alive).tolist()
+        for row, a in agents.items():
+            assert a.cell is looked.cell_at(f.cell[row]) and a in a.cell.agents
+    assert set(agents) - firms0 and firms0 - set(agents)  # entrants got agents, exits lost theirs
+    assert unlooked._grid is None and not unlooked.firm_agents  # stepping never needed them
+    assert looked.firm_agent(min(firms0 - set(agents))) is None
+    for name in ("city", "clusters", "districts"):
+        pd.testing.assert_frame_equal(pd.DataFrame(getattr(looked.recorder, name)),
+                                      pd.DataFrame(getattr(unlooked.recorder, name)))
+
 def test_run_scenario_tables_follow_the_contract():
     res = sim.run_scenario(sim.load_config().with_overrides({}, quarters=6), seed=2)
     assert list(res.city["quarter"]) == list(range(7))

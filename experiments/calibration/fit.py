@@ -54,7 +54,10 @@ class FitModel:
         return [int(s.generate_state(1, np.uint64)[0] % (2**63)) for s in ss.spawn(self.spec.seeds_per_particle)]
 
     def __call__(self, particle: dict) -> dict[str, float]:
+        from experiments.runner import settle_process
         from sim.calibration import target_measures
+
+        settle_process()  # once per sampler process
 
         cfg = self.spec.base_config().with_overrides({k: float(v) for k, v in particle.items()})
         runs = [target_measures(cfg, seed) for seed in self.seeds(particle)]
