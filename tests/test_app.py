@@ -317,6 +317,7 @@ def test_cjk_font_is_found_for_chinese_labels():
 
     hint = "no CJK font (Chinese labels show as boxes): run `make fonts` (Noto Sans SC into .venv)"
     assert fonts.CJK_FONT is not None, hint
+    fonts.setup_fonts()  # the app's own font order (other modules in this test process may set theirs)
     text = "能级 亿元 秦皇岛"
     fig = Figure(figsize=(3, 1))
     label = fig.suptitle(text)

@@ -74,6 +74,22 @@ def test_smoke_fit_resumes_after_sigkill_and_writes_a_posterior(tmp_path):
     assert any(v in report for v in ("pinned down", "partly", "prior-driven"))
     pred = pd.read_csv(out / "posterior_predictive.csv")
     assert set(pred["target"]) == {t.name for t in spec.targets} and np.isfinite(pred["median"]).all()
+    # publishing records the fit from pyabc's own history, and the model reads it back as current
+    from experiments.calibration.fit import FitResult
+    from experiments.calibration.publish import publish
+    from sim.posterior import load_posterior, stale_reasons
+
+    fit = FitResult(root=out, db=out / "abc.db", run_id=run_id, generations=2, wall_s=1.0, resumed=True,
+                    stopped="generations")
+    dest = publish(spec, fit, post, tmp_path / "posterior.parquet", command="test")
+    meta = json.loads(dest.with_suffix(".json").read_text())["fit"]
+    with sqlite3.connect(out / "abc.db") as con:
+        samples = con.execute("select sum(nr_samples) from populations").fetchone()[0]
+    assert meta["simulations"] == samples and len(meta["epsilon_by_generation"]) == 2
+    assert meta["epsilon_by_generation"][1] <= meta["epsilon_by_generation"][0]
+    assert all(0 < a <= 1 for a in meta["acceptance_by_generation"]) and meta["wall_min_pyabc"] > 0
+    reasons = stale_reasons(load_posterior(dest))  # the smoke fit uses 3 of the targets: only that is "stale"
+    assert reasons and all(r.startswith("targets added since the fit") for r in reasons)
 
 
 def test_another_fit_in_the_same_folder_is_refused(tmp_path):

@@ -23,6 +23,22 @@ from experiments.provenance import model_version
 from experiments.store import write_parquet, write_text
 
 
+def history_summary(fit: FitResult) -> dict:
+    """From pyabc's history: simulations, the fit's wall time by pyabc's own timestamps (first to
+    last generation, over every invocation), epsilon and acceptance rate by generation."""
+    import pyabc
+
+    history = pyabc.History(f"sqlite:///{fit.db}", _id=fit.run_id, create=False)
+    pops = history.get_all_populations()
+    gens = pops[pops["t"] >= 0]
+    wall = (pops["population_end_time"].max() - history.get_abc().start_time).total_seconds()
+    return {"simulations": int(pops["samples"].sum()), "wall_min_pyabc": round(wall / 60, 1),
+            "epsilon_by_generation": [round(float(e), 3) for e in gens["epsilon"]],
+            "acceptance_by_generation": [round(float(a), 2) for a in
+                                         history.get_nr_particles_per_population()[gens["t"]].to_numpy()
+                                         / gens["samples"].to_numpy()]}
+
+
 def publish(spec: CalibrationSpec, fit: FitResult, post: pd.DataFrame, dest: Path | None = None,
             command: str | None = None) -> Path:
     """Write ``post`` (parameter columns + weight) and its provenance beside it; returns the parquet path."""
@@ -45,7 +61,7 @@ def publish(spec: CalibrationSpec, fit: FitResult, post: pd.DataFrame, dest: Pat
         "spec_digest": spec.digest(),
         "fit": {"population": spec.population, "generations": fit.generations, "stopped": fit.stopped,
                 "wall_s_last_invocation": round(fit.wall_s, 1), "seeds_per_particle": spec.seeds_per_particle,
-                "history": str(fit.db), "pyabc_run_id": fit.run_id},
+                "history": str(fit.db), "pyabc_run_id": fit.run_id, **history_summary(fit)},
         "posterior_mean": {k: round(v, 9) for k, v in mean.items()},
         "fingerprint_seeds": list(FINGERPRINT_SEEDS),
         "fingerprint": fingerprint(mean),  # status quo, configs/baseline.toml, its full horizon
