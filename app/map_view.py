@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -25,6 +26,7 @@ from app.charts import DEST_COLOURS, cluster_colours, layered
 from app.i18n import Lang, cluster_label, destination_label, district_label, pick, t
 from sim import plots as sim_plots
 from matplotlib import patheffects
+from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
@@ -34,7 +36,8 @@ SEA = np.array([0.80, 0.89, 0.95])
 OUTSIDE = np.array([1.0, 1.0, 1.0])
 DISTRICT_TINTS = ["#efe9dc", "#e6ecd9", "#ece3e8", "#e3e9ee", "#eee6d6", "#e4ece4", "#ebe7dd",
                   "#e7e4ee", "#ecebd8"]
-HALO = [patheffects.withStroke(linewidth=2.2, foreground="white")]
+HALO = [patheffects.withStroke(linewidth=2.2, foreground="white")]  # static labels (drawn once per frame)
+LABEL_BOX = dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor="none", alpha=0.75)  # per-step labels
 FLOW_FULL_WIDTH = 1500.0  # persons per quarter drawn with the widest arrow
 
 
@@ -144,13 +147,23 @@ def _firms(ax, firms: pd.DataFrame) -> None:
     x = firms["x"].to_numpy(dtype=float) + jx
     y = firms["y"].to_numpy(dtype=float) + jy
     size = np.clip(np.sqrt(firms["employees"].to_numpy(dtype=float)) * 0.9, 3, 160)
-    col = firms["cluster"].map(cluster_colours()).fillna("#333").to_numpy()
+    keys, rgba = _cluster_rgba()
+    idx = pd.Categorical(firms["cluster"], categories=keys).codes  # -1: a cluster without a colour
+    col = rgba[idx]  # (n, 4); rgba's last row is the fallback grey
     mat = firms["maturity"].to_numpy()
     for marker, sel in (("o", mat <= 2), ("s", mat == 3), ("D", mat >= 4)):
         if sel.any():
-            ax.scatter(x[sel], y[sel], s=size[sel], c=list(col[sel]), marker=marker, alpha=0.8,
+            ax.scatter(x[sel], y[sel], s=size[sel], c=col[sel], marker=marker, alpha=0.8,
                        linewidths=0.5 if marker == "o" else 0.9,
                        edgecolors="white" if marker == "o" else "black", zorder=3)
+
+
+@lru_cache(maxsize=1)
+def _cluster_rgba() -> tuple[list[str], np.ndarray]:
+    """Cluster keys and their colours as RGBA rows, plus a last row of grey for anything else."""
+    colours = cluster_colours()
+    keys = list(colours)
+    return keys, np.array([to_rgba(colours[k]) for k in keys] + [to_rgba("#333")])
 
 
 def _flows(ax, city: pd.DataFrame, lang: Lang) -> None:
@@ -165,9 +178,11 @@ def _flows(ax, city: pd.DataFrame, lang: Lang) -> None:
         ax.annotate("", xy=(0.0, yfrac), xytext=(0.20, yfrac), xycoords="axes fraction",
                     arrowprops=dict(arrowstyle="-|>", lw=width, color=DEST_COLOURS[dest],
                                     mutation_scale=12 + width), zorder=5)
+        # a pale box instead of a halo: the halo (a stroke path effect) turns the text into paths,
+        # a third of a step's map drawing; the box keeps it as readable over the map
         ax.text(0.01, yfrac + 0.025, t("map_flow", lang, dest=destination_label(dest, lang), n=n, period=period),
-                transform=ax.transAxes, fontsize=7, color=DEST_COLOURS[dest], fontweight="bold",
-                path_effects=HALO, zorder=5)
+                transform=ax.transAxes, fontsize=7, color=DEST_COLOURS[dest], fontweight="bold", zorder=5,
+                bbox=LABEL_BOX)
 
 
 def _legend(fig: Figure, lang: Lang) -> None:

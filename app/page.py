@@ -148,13 +148,14 @@ MAP_DPI = 80  # the map is shown about 400 px wide: more pixels would only cost 
 
 
 def map_png(snap: Snapshot, lang: Lang) -> bytes:
-    with charts.render_dpi(MAP_DPI):
+    with charts.render_dpi(MAP_DPI), charts.reused_figures():
         return charts.to_png(map_view.map_figure(snap.layout, snap.firms, snap.universities, snap.governments,
                                                  snap.city, lang))
 
 
 def chart_png(snap: Snapshot, name: str, lang: Lang) -> bytes:
-    return charts.to_png(charts.chart_figure(snap, name, lang))
+    with charts.reused_figures():
+        return charts.to_png(charts.chart_figure(snap, name, lang))
 
 
 def quarter_text(snap: Snapshot, lang: Lang) -> str:

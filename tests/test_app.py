@@ -266,8 +266,33 @@ def test_chart_shows_the_data_layer_over_the_cached_frame(snap):
     assert len(charts._FRAMES) == n_frames and again == first
     frame = charts._FRAMES[next(reversed(charts._FRAMES))].pixels  # the frame just used
     full = np.asarray(PIL.Image.open(io.BytesIO(first)))
-    assert full.shape == frame.shape
+    assert full.shape[:2] == frame.shape[:2] and full.shape[2] == 3  # opaque: sent as RGB
     assert (full[..., :3] != frame[..., :3]).any(axis=-1).sum() > 100  # the cluster lines
+
+
+def test_reused_live_figures_draw_exactly_what_fresh_ones_draw():
+    """The live view reuses its data-layer figures (charts.reused_figures): what one quarter drew must
+    be gone when the next is drawn, so every picture equals the one a fresh figure gives."""
+    from app import page as app_page
+
+    s = Session(seed=4)
+    pictures = []
+    for _ in range(3):
+        s.step()
+        snap = s.snapshot()
+        pictures.append((snap, app_page.map_png(snap, "en"), app_page.chart_png(snap, "energy", "en")))
+    assert pictures[0][1] != pictures[2][1] and pictures[0][2] != pictures[2][2]
+    for snap, map_bytes, chart_bytes in pictures[1:]:
+        with charts.render_dpi(app_page.MAP_DPI):
+            fresh_map = charts.to_png(map_view.map_figure(snap.layout, snap.firms, snap.universities,
+                                                          snap.governments, snap.city, "en"))
+        fresh_chart = charts.to_png(charts.chart_figure(snap, "energy", "en"))
+        assert pixels(map_bytes).tolist() == pixels(fresh_map).tolist()
+        assert pixels(chart_bytes).tolist() == pixels(fresh_chart).tolist()
+
+
+def pixels(png: bytes) -> np.ndarray:
+    return np.asarray(PIL.Image.open(io.BytesIO(png)).convert("RGB"))
 
 
 def change_markers(fig) -> list[float]:
