@@ -474,5 +474,19 @@ def Page():
 
 page = Page
 
-if os.environ.get("SOLARA_APP", "").split(":")[0] == __name__:  # imported by the server at start-up:
-    runs.check_posterior_soon()  # check the posterior now, so the first page usually finds it known
+def warm_server() -> threading.Thread:
+    """At server start-up, in the background: check the posterior, start the run pool's workers and
+    start the status-quo runs of the default comparison (default seed, default replicates), so the
+    first page finds the posterior known, the workers warm and the usual first A/B (status quo vs a
+    policy) part done. A page that opens with another seed or kind prefetches its own (Page.warm)."""
+    def go():
+        runs.warm_up()
+        prefetch_status_quo(DEFAULT_SEED, runs.posterior_status().default_vary)
+
+    th = threading.Thread(target=go, daemon=True, name="server-warm-up")
+    th.start()
+    return th
+
+
+if os.environ.get("SOLARA_APP", "").split(":")[0] == __name__:  # imported by the server at start-up
+    warm_server()

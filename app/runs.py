@@ -21,9 +21,10 @@ the same replicates every time. :func:`ab_replicates` gives the replicates of ei
 uncertainty about behaviour).
 
 **Pool.** The runs go to a :class:`concurrent.futures.ProcessPoolExecutor` (``spawn`` start method,
-``APP_WORKERS`` workers, default ``min(2, cpu count)``), created lazily by :func:`pool` (the page
-calls :func:`warm_up` when it first renders, so workers have imported the model before anyone
-presses "Run"), shared by every session of the server, and shut down when the server process
+``APP_WORKERS`` workers, default ``min(2, cpu count)``), created lazily by :func:`pool` (the server
+calls :func:`warm_up` as it starts, ``app.page.warm_server``, and a page again when it first renders,
+so workers have imported the model before anyone presses "Run"), shared by every session of the
+server, and shut down when the server process
 exits (``atexit``). Workers exit by themselves if the server dies; ``APP_WORKER_NICE=5`` runs them at
 a lower CPU priority than the server (the live model then steps smoothly during a comparison, but on a
 machine shared with other busy programs the comparison slows down a lot), default 0.

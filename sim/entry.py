@@ -37,7 +37,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.constants import SizeClass
-from sim.initial import place_near
+from sim.initial import place_near, placement_cdf
 from sim.tables import group_sum, weighted_index, weighted_rows
 
 
@@ -67,7 +67,10 @@ def _place(m, districts: np.ndarray, near_cells: np.ndarray | None = None) -> np
         if near_cells is not None:
             cells[idx] = place_near(m.rng, m.cell_km, cache[d], m.cell_km[near_cells[idx[0]]], idx.size, scale_km=4.0)
         else:
-            cells[idx] = place_near(m.rng, m.cell_km, cache[d], m.seat_km[d], idx.size, scale_km=6.0)
+            seat = m.__dict__.setdefault("_seat_cdf", {})
+            if d not in seat:
+                seat[d] = placement_cdf(m.cell_km, cache[d], m.seat_km[d], scale_km=6.0)
+            cells[idx] = place_near(m.rng, m.cell_km, cache[d], m.seat_km[d], idx.size, cdf=seat[d])
     return cells
 
 

@@ -26,11 +26,23 @@ def _counts(shares: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def place_near(rng, layout_cells_km, district_cells, seat_km, n, scale_km=6.0):
-    """Pick ``n`` cells of a district, favouring cells near its seat (exp(-d / scale))."""
+def placement_cdf(layout_cells_km, district_cells, seat_km, scale_km=6.0) -> np.ndarray:
+    """Cumulative probabilities over a district's cells of :func:`place_near` (exp(-d / scale))."""
     d = np.hypot(*(layout_cells_km[district_cells] - seat_km).T)
     w = np.exp(-d / scale_km)
-    return rng.choice(district_cells, size=n, p=w / w.sum())
+    cdf = np.cumsum(w / w.sum())
+    cdf /= cdf[-1]
+    return cdf
+
+
+def place_near(rng, layout_cells_km, district_cells, seat_km, n, scale_km=6.0, cdf=None):
+    """Pick ``n`` cells of a district, favouring cells near its seat (exp(-d / scale)).
+
+    Draw for draw ``rng.choice(district_cells, size=n, p=w / w.sum())``; ``cdf``, when given, is the
+    district's :func:`placement_cdf` computed once (entry places firms every quarter)."""
+    if cdf is None:
+        cdf = placement_cdf(layout_cells_km, district_cells, seat_km, scale_km)
+    return district_cells[cdf.searchsorted(rng.random(n), side="right")]
 
 
 def build_firms(model) -> None:

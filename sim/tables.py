@@ -14,15 +14,23 @@ import numpy as np
 
 
 class AgentTable:
-    """Growable columns of equal length. ``table.revenue`` is the full column (all slots)."""
+    """Growable columns of equal length. ``table.revenue`` is the full column (all slots).
+
+    Each column is a view of the first ``len(table)`` rows of a larger buffer whose capacity doubles
+    when full, so appending a graduate cohort or a quarter's entrants copies the table only now and
+    then, not every time. Write into columns in place (``t.age += 0.25``, ``f.cash[i] = x``); do not
+    rebind a column to a new array.
+    """
 
     def __init__(self, columns: Mapping[str, np.dtype | type]):
         self._dtypes = {name: np.dtype(dt) for name, dt in columns.items()}
-        for name, dt in self._dtypes.items():
-            setattr(self, name, np.zeros(0, dtype=dt))
+        self._n = 0
+        self._buffers = {name: np.zeros(0, dtype=dt) for name, dt in self._dtypes.items()}
+        for name, buf in self._buffers.items():
+            setattr(self, name, buf[:0])
 
     def __len__(self) -> int:
-        return len(getattr(self, next(iter(self._dtypes))))
+        return self._n
 
     @property
     def columns(self) -> list[str]:
@@ -33,13 +41,18 @@ class AgentTable:
         unknown = set(values) - set(self._dtypes)
         if unknown:
             raise KeyError(f"unknown columns {sorted(unknown)}")
-        start = len(self)
+        start, end = self._n, self._n + int(n)
+        grow = end > len(next(iter(self._buffers.values()))) if self._buffers else False
         for name, dt in self._dtypes.items():
-            new = np.zeros(n, dtype=dt)
-            if name in values:
-                new[:] = values[name]
-            setattr(self, name, np.concatenate([getattr(self, name), new]))
-        return np.arange(start, start + n)
+            buf = self._buffers[name]
+            if grow:
+                new = np.zeros(max(2 * len(buf), end, 64), dtype=dt)
+                new[:start] = getattr(self, name)
+                self._buffers[name] = buf = new
+            buf[start:end] = values[name] if name in values else 0
+            setattr(self, name, buf[:end])
+        self._n = end
+        return np.arange(start, end)
 
 
 def group_sum(groups: np.ndarray, values: np.ndarray | None, n_groups: int) -> np.ndarray:

@@ -1023,6 +1023,24 @@ def test_page_prefetches_the_status_quo_with_the_replicates_of_its_comparison(mo
         rc.close()
 
 
+def test_server_start_warms_the_pool_and_prefetches_the_default_comparison(monkeypatch):
+    """Started with the server (before any page): the workers warm up and the status quo of the
+    default comparison (default seed, default replicates) is started, as a first page would."""
+    from app.page import warm_server
+    from app.state import DEFAULT_SEED
+
+    calls, warmed = [], []
+    monkeypatch.setattr(runs, "warm_up", lambda: warmed.append(True) or [])
+    monkeypatch.setattr(runs, "prefetch", lambda levers, reps, quarters: calls.append((levers, list(reps), quarters)))
+    warm_server().join(timeout=60)
+    assert warmed and len(calls) == 1
+    levers, reps, quarters = calls[0]
+    vary = runs.posterior_status().default_vary
+    expected = runs.ab_replicates(vary, DEFAULT_SEED, compare.DEFAULT_REPLICATES)
+    assert [runs._key(levers, r, quarters) for r in reps] == [
+        runs._key(compare.setting_levers("status_quo", lever_defaults()), r, compare.DEFAULT_QUARTERS) for r in expected]
+
+
 def test_compare_panel_runs_a_and_b_from_the_same_seed():
     levers = lever_defaults()
     box, rc = solara.render(compare.ComparePanel(levers, 7, "en"), handle_error=False)

@@ -53,3 +53,18 @@ def test_rank_within_groups_of_a_subset_equals_the_ranks_in_the_whole():
         r = full[groups == g]
         assert sorted(r) == list(range(r.size))
         assert (np.argsort(keys[groups == g]) == np.argsort(r)).all()
+
+
+def test_agent_table_appends_keep_every_row_and_grow_by_doubling():
+    from sim.tables import AgentTable
+
+    t = AgentTable({"x": float, "k": np.int8})
+    rows = []
+    for i in range(40):
+        idx = t.append(i % 7, x=np.arange(i % 7) + 100.0 * i, k=i % 5)
+        rows += [(100.0 * i + j, i % 5) for j in range(i % 7)]
+        assert len(t) == len(t.x) == len(t.k) == len(rows) and list(idx) == list(range(len(rows) - i % 7, len(rows)))
+    assert t.x.tolist() == [r[0] for r in rows] and t.k.tolist() == [r[1] for r in rows]
+    t.x += 1.0  # in place, through the view
+    assert t.x[0] == 1.0 and t.append(1)[0] == len(rows) and t.x[-1] == 0.0 and t.x[0] == 1.0
+    assert len(t._buffers["x"]) < 4 * len(t)  # capacity doubles, it does not grow per append
