@@ -30,7 +30,7 @@ def _start_measures(m) -> dict[str, float]:
     equipment = by_c[eq].sum() + city["economy"]["other_equipment_share"] * by_c[other]
     industry = mfg + city["economy"]["non_manufacturing_industry_revenue"]
     in_cluster = a & (f.cluster != other)
-    core = np.isin(f.district, m.core_districts)
+    core = m.district_is_core[f.district]
     names = {v: k for k, v in m.firm_names.items()}
     dicastal = names["Dicastal-like wheel maker"]
     pv = names["PV-equipment leader (Shengcheng-like)"]

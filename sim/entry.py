@@ -37,7 +37,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.constants import SizeClass
-from sim.initial import place_near, placement_cdf
+from sim.initial import place_near
 from sim.tables import group_sum, weighted_index, weighted_rows
 
 
@@ -58,19 +58,14 @@ def _place(m, districts: np.ndarray, near_cells: np.ndarray | None = None) -> np
     """Cells for new firms of ``districts``: near the district seat (6 km scale), or near ``near_cells``
     (4 km, suppliers around an anchor); see :func:`sim.initial.place_near`."""
     cells = np.empty(len(districts), np.int64)
-    cache = m.__dict__.setdefault("_district_cells", {})
     for d in np.unique(districts):
         idx = np.flatnonzero(districts == d)
         d = int(d)
-        if d not in cache:
-            cache[d] = m.layout.cells_of(d)
         if near_cells is not None:
-            cells[idx] = place_near(m.rng, m.cell_km, cache[d], m.cell_km[near_cells[idx[0]]], idx.size, scale_km=4.0)
+            cells[idx] = place_near(m.rng, m.cell_km, m.district_cells[d], m.cell_km[near_cells[idx[0]]], idx.size,
+                                    scale_km=4.0)
         else:
-            seat = m.__dict__.setdefault("_seat_cdf", {})
-            if d not in seat:
-                seat[d] = placement_cdf(m.cell_km, cache[d], m.seat_km[d], scale_km=6.0)
-            cells[idx] = place_near(m.rng, m.cell_km, cache[d], m.seat_km[d], idx.size, cdf=seat[d])
+            cells[idx] = place_near(m.rng, m.cell_km, m.district_cells[d], m.seat_km[d], idx.size, cdf=m.seat_cdf[d])
     return cells
 
 

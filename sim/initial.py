@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.constants import NO_EMPLOYER, OTHER_SECTOR, Field, Loc, SizeClass
-from sim.tables import stochastic_round
+from sim.tables import normalised_cdf, stochastic_round
 
 
 def _counts(shares: np.ndarray, n: int) -> np.ndarray:
@@ -30,9 +30,7 @@ def placement_cdf(layout_cells_km, district_cells, seat_km, scale_km=6.0) -> np.
     """Cumulative probabilities over a district's cells of :func:`place_near` (exp(-d / scale))."""
     d = np.hypot(*(layout_cells_km[district_cells] - seat_km).T)
     w = np.exp(-d / scale_km)
-    cdf = np.cumsum(w / w.sum())
-    cdf /= cdf[-1]
-    return cdf
+    return normalised_cdf(w / w.sum())
 
 
 def place_near(rng, layout_cells_km, district_cells, seat_km, n, scale_km=6.0, cdf=None):
@@ -132,7 +130,8 @@ def build_firms(model) -> None:
     for d in range(len(district_names)):
         idx = np.flatnonzero(district == d)
         if idx.size:
-            cells[idx] = place_near(rng, coords, model.layout.cells_of(d), model.seat_km[d], idx.size)
+            cells[idx] = place_near(rng, coords, model.district_cells[d], model.seat_km[d], idx.size,
+                                    cdf=model.seat_cdf[d])
     # Revenue -> capacity -> employees. Mid-chain runs below capacity (over-capacity).
     sales_q = revenue_year / 4.0
     utilisation = np.where(segment == 1, seg["assembly_utilisation"], 1.0)
@@ -159,7 +158,7 @@ def build_firms(model) -> None:
         pick = rng.choice(pool, size=min(k, pool.size), replace=False)
         model.firms.supplies[pick] = i
         model.firms.district[pick] = district[i]
-        model.firms.cell[pick] = place_near(rng, coords, model.layout.cells_of(int(district[i])),
+        model.firms.cell[pick] = place_near(rng, coords, model.district_cells[int(district[i])],
                                             coords[cells[i]], pick.size, scale_km=4.0)
 
 
@@ -200,7 +199,7 @@ def build_talent(model) -> None:
     cells = np.full(n, -1, np.int64)
     cells[staff] = f.cell[emp[staff]]
     city_free = (loc == Loc.CITY) & ~staff
-    core = np.flatnonzero(np.isin(model.cell_district, model.core_districts))
+    core = np.flatnonzero(model.cell_in_core)
     cells[city_free] = rng.choice(core, size=city_free.sum())
     wage = model.wage_offer(emp, degree)
     ties = np.where(loc == Loc.CITY, rng.uniform(0.3, 0.9, n), rng.uniform(0.0, 0.3, n))

@@ -48,7 +48,7 @@ from sim.agents import Firm, Government, Talent, University
 from sim.city import load_layout
 from sim.config import Config, resolve_config
 from sim.constants import NO_EMPLOYER, OTHER_SECTOR, SizeClass
-from sim.initial import build_firms, build_talent
+from sim.initial import build_firms, build_talent, placement_cdf
 from sim.tables import AgentTable
 
 MIN_AGENTS_PER_COHORT = 10
@@ -194,6 +194,9 @@ class ClusterModel(mesa.Model):
         seats = np.array([d[n]["seat"] for n in names])  # lat, lon
         self.seat_cell = np.array([self._nearest_land_cell(lat, lon, i) for i, (lat, lon) in enumerate(seats)])
         self.seat_km = self.cell_km[self.seat_cell]
+        self.district_cells = [self.layout.cells_of(i) for i in range(len(names))]  # flat cells per district
+        # where firms of each district settle near its seat (sim.initial.place_near), computed once
+        self.seat_cdf = [placement_cdf(self.cell_km, c, km) for c, km in zip(self.district_cells, self.seat_km)]
         self.core_cells = self.seat_cell[self.core_districts]
         self.distance_km = self._distances()
 
@@ -312,9 +315,7 @@ class ClusterModel(mesa.Model):
         """Give every alive firm row that has none its :class:`~sim.agents.Firm` agent, on its cell
         (the grid is built first if need be); from then on entrants get theirs at entry and exits
         remove theirs (``sim.finance.remove_firms``), as if they had been made at set-up."""
-        if getattr(self, "_talent_views", None) is None:  # still in set-up
-            return
-        if not self._firm_views:
+        if getattr(self, "_firm_views", None) is False:  # None: still in set-up; True: made already
             self._firm_views = True
             f = self.firms
             for row in np.flatnonzero(f.alive):

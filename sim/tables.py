@@ -72,6 +72,14 @@ def rank_within_groups(groups: np.ndarray, keys: np.ndarray) -> np.ndarray:
     return ranks
 
 
+def normalised_cdf(p: np.ndarray) -> np.ndarray:
+    """Cumulative sum of ``p`` along its last axis, divided by its last value: exactly the array
+    numpy's ``Generator.choice`` places its uniform draws in."""
+    cdf = np.cumsum(p, axis=-1)
+    cdf /= cdf[..., -1:]
+    return cdf
+
+
 def weighted_index(rng: np.random.Generator, p: np.ndarray) -> int:
     """One index drawn with probabilities ``p``: draw for draw what ``rng.choice(len(p), p=p)`` returns.
 
@@ -80,16 +88,13 @@ def weighted_index(rng: np.random.Generator, p: np.ndarray) -> int:
     argument checks (~20 us a call, and entry calls it per entrant). ``p`` must be non-negative
     with a positive sum (callers pass ``w / w.sum()``).
     """
-    cdf = np.cumsum(p)
-    cdf /= cdf[-1]
-    return int(cdf.searchsorted(rng.random(), side="right"))
+    return int(normalised_cdf(p).searchsorted(rng.random(), side="right"))
 
 
 def weighted_rows(rng: np.random.Generator, p: np.ndarray) -> np.ndarray:
     """One index per row of ``p`` (rows of probabilities): the same draws, in the same order, as
     ``[rng.choice(p.shape[1], p=row) for row in p]`` (see :func:`weighted_index`)."""
-    cdf = np.cumsum(p, axis=1)
-    cdf /= cdf[:, -1:]
+    cdf = normalised_cdf(p)
     u = rng.random(len(p))
     return (cdf <= u[:, None]).sum(axis=1)
 
