@@ -143,7 +143,7 @@ def _allocate_grants(m, cand, grant_cost, wants) -> np.ndarray:
     sme = f.size_class[cand] != SizeClass.LEADER
     prio = p["digital_grant_sme_priority"]
     # pots: first nd for SMEs (reserved share), next nd for everyone else
-    pots = np.r_[budget * prio * pot_share, budget * (1 - prio) * pot_share]
+    pots = np.concatenate((budget * prio * pot_share, budget * (1 - prio) * pot_share))
     pot_of = np.where(sme, district, district + nd)
     order = m.rng.random(cand.size)
     granted = np.zeros(cand.size, bool)

@@ -166,7 +166,7 @@ def update(m) -> None:
     m.county_criteria_met = county_criteria(m)
     if m.quarter % window == 0:  # MIIT's three-year review of the county designation
         m.county_status = m.county_criteria_met.copy()
-    thresholds = np.r_[index_thresholds(p), np.inf]
+    thresholds = np.append(index_thresholds(p), np.inf)
     tier = m.index_tier
     up_thr = thresholds[tier]
     down_thr = np.where(tier > 0, thresholds[np.maximum(tier - 1, 0)] - e["hysteresis_band"], -np.inf)

@@ -38,7 +38,7 @@ import numpy as np
 
 from sim.constants import SizeClass
 from sim.initial import place_near
-from sim.tables import group_sum, weighted_index, weighted_rows
+from sim.tables import group_sum, normalised_cdf, weighted_rows
 
 
 def step(m) -> None:
@@ -92,27 +92,42 @@ def _new_firms(m, cluster, segment, niche, district, revenue_year, tech, cells, 
     if m._firm_views:  # Mesa agents exist once somebody looked (ClusterModel._make_firm_agents)
         for row in idx:
             m.add_firm_agent(int(row))
-    m.events_q["entries"] = np.r_[m.events_q.get("entries", np.zeros(0, np.int64)), idx]
+    m.events_q["entries"] = np.concatenate((m.events_q.get("entries", np.zeros(0, np.int64)), idx))
     return idx
 
 
 def _choose_niche(m, cluster: np.ndarray, segment: np.ndarray, planned: np.ndarray) -> np.ndarray:
-    """Least crowded niche under the plan, otherwise a popularity-weighted draw (herding)."""
+    """Least crowded niche under the plan, otherwise a popularity-weighted draw (herding).
+
+    Entrant by entrant, in order: ``k`` uniform draws (noise that breaks ties among the cluster's ``k``
+    niches), then, for a herding entrant, one draw that picks its niche with Zipf weights by popularity
+    rank. The draws are taken in one call and the entrants are handled in groups of equal ``k``: the
+    same numbers, draw for draw, as the loop ``rng.random(k)`` / :func:`weighted_index` per entrant.
+    """
     f = m.firms
     a = f.alive
     occupancy = np.zeros((m.n_clusters, m.n_segments, m.max_niches))
     np.add.at(occupancy, (f.cluster[a], f.segment[a], f.niche[a]), 1.0)  # firms per niche, counted once
     out = np.empty(len(cluster), np.int16)
+    if len(cluster) == 0:
+        return out
     herd = m.prog["herding_exponent"]
-    for i, (c, s) in enumerate(zip(cluster, segment)):
-        k = m.n_niches[c]
-        counts = occupancy[c, s, :k]
-        if planned[i]:
-            out[i] = int(np.argmin(counts + m.rng.random(k) * 0.1))
-        else:
-            rank = np.argsort(np.argsort(-counts - m.rng.random(k) * 0.1))
+    k = m.n_niches[cluster]
+    per = k + ~planned  # draws per entrant
+    start = np.cumsum(per) - per
+    u = m.rng.random(int(per.sum()))
+    for kk in np.unique(k):
+        rows = np.flatnonzero(k == kk)
+        noise = u[start[rows][:, None] + np.arange(kk)]
+        counts = occupancy[cluster[rows], segment[rows], :kk]
+        plan = planned[rows]
+        out[rows[plan]] = np.argmin(counts[plan] + noise[plan] * 0.1, axis=1)
+        herding = rows[~plan]
+        if herding.size:
+            rank = np.argsort(np.argsort(-counts[~plan] - noise[~plan] * 0.1, axis=1), axis=1)
             w = 1.0 / (rank + 1.0) ** herd
-            out[i] = weighted_index(m.rng, w / w.sum())
+            cdf = normalised_cdf(w / w.sum(axis=1, keepdims=True))
+            out[herding] = (cdf <= u[start[herding] + kk][:, None]).sum(axis=1)
     return out
 
 
@@ -199,7 +214,7 @@ def _land_anchor(m) -> None:
         tech_s = np.maximum(np.clip(rng.beta(2.5, 4.0, n_sup), 0.05, 0.8), m.tech_required[seg])
         _new_firms(m, cl, seg, niche, dist, rev, tech_s, _place(m, dist, near_cells=np.full(n_sup, f.cell[anchor[0]])),
                    np.full(n_sup, SizeClass.SME, np.int8), np.full(n_sup, anchor[0]))
-    m.events_q["anchors"] = np.r_[m.events_q.get("anchors", np.zeros(0, np.int64)), anchor]
+    m.events_q["anchors"] = np.concatenate((m.events_q.get("anchors", np.zeros(0, np.int64)), anchor))
 
 
 def _weak_links(m) -> None:

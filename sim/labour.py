@@ -238,7 +238,7 @@ def _migrate(m, new_grads: np.ndarray) -> None:
     t.employer[mi] = NO_EMPLOYER
     t.cell[mi] = -1
     ret = idx[back]
-    t.cell[ret] = m.rng.choice(m.core_cells, size=ret.size)
+    t.cell[ret] = m.core_cells[rng.integers(0, m.core_cells.size, size=ret.size)]  # = rng.choice, draw for draw
     t.ties[ret] = np.maximum(t.ties[ret], 0.3)
 
 
@@ -264,7 +264,7 @@ def _match(m) -> None:
     free[taken] = False
     left = free[seekers]  # seekers not taken, in order
     rest, rest_key = seekers[left], key[left]
-    gen_firms = np.r_[np.repeat(np.arange(len(f)), gen_slots), np.full(other, OTHER_SECTOR)]
+    gen_firms = np.concatenate((np.repeat(np.arange(len(f)), gen_slots), np.full(other, OTHER_SECTOR)))
     taken2 = _pair(m, rest, rest_key, gen_firms)
     m.flows_q["hires"] = (taken.size + taken2.size) * ppa
     # job-finding rate job seekers expect: smoothed share of seekers hired per quarter
@@ -286,7 +286,7 @@ def _pair(m, seekers: np.ndarray, keys: np.ndarray, slot_employer: np.ndarray) -
     t.tenure[who] = 0
     firm = emp >= 0
     t.cell[who[firm]] = m.firms.cell[emp[firm]]
-    t.cell[who[~firm]] = rng.choice(m.core_cells, size=(~firm).sum())
+    t.cell[who[~firm]] = m.core_cells[rng.integers(0, m.core_cells.size, size=int((~firm).sum()))]
     return who
 
 

@@ -64,8 +64,9 @@ def rank_within_groups(groups: np.ndarray, keys: np.ndarray) -> np.ndarray:
     """Rank (0 = smallest key) of each element among the elements of its group."""
     order = np.lexsort((keys, groups))
     sorted_groups = groups[order]
-    starts = np.r_[0, np.flatnonzero(np.diff(sorted_groups)) + 1]
-    run_lengths = np.diff(np.r_[starts, len(order)])
+    starts = np.flatnonzero(np.diff(sorted_groups)) + 1
+    starts = np.concatenate(([0], starts))
+    run_lengths = np.diff(starts, append=len(order))
     first_of_run = np.repeat(starts, run_lengths)
     ranks = np.empty(len(order), dtype=np.int64)
     ranks[order] = np.arange(len(order)) - first_of_run

@@ -69,3 +69,44 @@ def test_agent_table_appends_keep_every_row_and_grow_by_doubling():
     first = rows[0][0] + 1.0
     assert t.x[0] == first and t.append(1)[0] == len(rows) and t.x[-1] == 0.0 and t.x[0] == first
     assert len(t._buffers["x"]) < 4 * len(t)  # capacity doubles, it does not grow per append
+
+
+def test_niche_choice_draws_what_the_per_entrant_loop_draws():
+    """Entry picks all of a quarter's niches at once (sim.entry._choose_niche); the same seed must give
+    the same niches, draw for draw, as the loop it replaced: per entrant ``rng.random(k)`` noise, then
+    the least crowded niche under the plan or a Zipf draw by popularity rank (``weighted_index``)."""
+    import sim
+    from sim import entry
+    from sim.model import ClusterModel
+
+    m = ClusterModel(config=sim.default_config().with_overrides({}, quarters=8), rng=4)
+    for _ in range(3):
+        m.step()
+    f, herd = m.firms, m.prog["herding_exponent"]
+    occupancy = np.zeros((m.n_clusters, m.n_segments, m.max_niches))
+    np.add.at(occupancy, (f.cluster[f.alive], f.segment[f.alive], f.niche[f.alive]), 1.0)
+
+    def loop(rng, cluster, segment, planned):
+        out = []
+        for c, s, plan in zip(cluster, segment, planned):
+            k = m.n_niches[c]
+            counts = occupancy[c, s, :k]
+            if plan:
+                out.append(int(np.argmin(counts + rng.random(k) * 0.1)))
+            else:
+                rank = np.argsort(np.argsort(-counts - rng.random(k) * 0.1))
+                w = 1.0 / (rank + 1.0) ** herd
+                out.append(weighted_index(rng, w / w.sum()))
+        return out
+
+    gen = np.random.default_rng(9)
+    for trial in range(60):
+        n = int(gen.integers(0, 30))
+        cluster = gen.integers(0, m.n_clusters, n).astype(np.int8)
+        segment = gen.integers(0, m.n_segments, n).astype(np.int8)
+        planned = gen.random(n) < gen.random()
+        m.rng = np.random.default_rng(trial)
+        got = entry._choose_niche(m, cluster, segment, planned).tolist()
+        ref = np.random.default_rng(trial)
+        assert got == loop(ref, cluster, segment, planned)
+        assert m.rng.random() == ref.random()  # both streams advanced by the same draws
