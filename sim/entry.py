@@ -38,7 +38,7 @@ import numpy as np
 
 from sim.constants import SizeClass
 from sim.initial import place_near
-from sim.tables import group_sum, normalised_cdf, weighted_rows
+from sim.tables import group_sum, weighted_index, weighted_rows
 
 
 def step(m) -> None:
@@ -97,37 +97,22 @@ def _new_firms(m, cluster, segment, niche, district, revenue_year, tech, cells, 
 
 
 def _choose_niche(m, cluster: np.ndarray, segment: np.ndarray, planned: np.ndarray) -> np.ndarray:
-    """Least crowded niche under the plan, otherwise a popularity-weighted draw (herding).
-
-    Entrant by entrant, in order: ``k`` uniform draws (noise that breaks ties among the cluster's ``k``
-    niches), then, for a herding entrant, one draw that picks its niche with Zipf weights by popularity
-    rank. The draws are taken in one call and the entrants are handled in groups of equal ``k``: the
-    same numbers, draw for draw, as the loop ``rng.random(k)`` / :func:`weighted_index` per entrant.
-    """
+    """Least crowded niche under the plan, otherwise a popularity-weighted draw (herding)."""
     f = m.firms
     a = f.alive
     occupancy = np.zeros((m.n_clusters, m.n_segments, m.max_niches))
     np.add.at(occupancy, (f.cluster[a], f.segment[a], f.niche[a]), 1.0)  # firms per niche, counted once
     out = np.empty(len(cluster), np.int16)
-    if len(cluster) == 0:
-        return out
     herd = m.prog["herding_exponent"]
-    k = m.n_niches[cluster]
-    per = k + ~planned  # draws per entrant
-    start = np.cumsum(per) - per
-    u = m.rng.random(int(per.sum()))
-    for kk in np.unique(k):
-        rows = np.flatnonzero(k == kk)
-        noise = u[start[rows][:, None] + np.arange(kk)]
-        counts = occupancy[cluster[rows], segment[rows], :kk]
-        plan = planned[rows]
-        out[rows[plan]] = np.argmin(counts[plan] + noise[plan] * 0.1, axis=1)
-        herding = rows[~plan]
-        if herding.size:
-            rank = np.argsort(np.argsort(-counts[~plan] - noise[~plan] * 0.1, axis=1), axis=1)
+    for i, (c, s) in enumerate(zip(cluster, segment)):
+        k = m.n_niches[c]
+        counts = occupancy[c, s, :k]
+        if planned[i]:
+            out[i] = int(np.argmin(counts + m.rng.random(k) * 0.1))
+        else:
+            rank = np.argsort(np.argsort(-counts - m.rng.random(k) * 0.1))
             w = 1.0 / (rank + 1.0) ** herd
-            cdf = normalised_cdf(w / w.sum(axis=1, keepdims=True))
-            out[herding] = (cdf <= u[start[herding] + kk][:, None]).sum(axis=1)
+            out[i] = weighted_index(m.rng, w / w.sum())
     return out
 
 
