@@ -103,7 +103,7 @@ def target_measures(config: Config | None = None, seed: int = 1) -> dict[str, fl
     """
     from sim.model import ClusterModel
 
-    m = ClusterModel(config=config or load_config(), rng=int(seed))
+    m = ClusterModel(config=config or load_config(), rng=int(seed), record="city")  # the targets read the city table
     while m.running:
         m.step()
     return {k: float(v) for k, v in _run_measures(m).items()}

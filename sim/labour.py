@@ -68,9 +68,9 @@ def refresh_staff(m) -> None:
     staff = (t.employer >= 0) & (t.loc == Loc.CITY)
     n = len(f)
     ppa = m.persons_per_agent
-    f.skilled[:] = np.bincount(t.employer[staff], minlength=n)[:n] * ppa
-    dig = staff & (t.field == Field.DIGITAL)
-    f.digital_staff[:] = np.bincount(t.employer[dig], minlength=n)[:n] * ppa
+    employer = t.employer[staff]
+    f.skilled[:] = np.bincount(employer, minlength=n)[:n] * ppa
+    f.digital_staff[:] = np.bincount(employer, weights=t.field[staff] == Field.DIGITAL, minlength=n)[:n] * ppa
     m._staff_known = True
 
 
@@ -95,7 +95,7 @@ def step(m) -> None:
     _match(m)
     _cultivate(m)
     away = _away(t.loc)
-    t.ties[away] *= 1.0 - m.city["talent"]["ties_decay"]
+    np.multiply(t.ties, 1.0 - m.city["talent"]["ties_decay"], out=t.ties, where=away)
     refresh_staff(m)
 
 
@@ -167,7 +167,13 @@ def prospects(m) -> np.ndarray:
 
 
 def _utilities(m, idx: np.ndarray, new_grad: np.ndarray) -> np.ndarray:
-    """(len(idx), 4) utilities of Qinhuangdao, Beijing, Tianjin, elsewhere (without noise)."""
+    """(len(idx), 4) utilities of Qinhuangdao, Beijing, Tianjin, elsewhere (without noise).
+
+    A destination's terms depend on a person only through degree and current location, so they are
+    a (degree, location) table looked up per person; Qinhuangdao's column is computed per person. The
+    terms are added in the order of the module docstring's formula (the same numbers as evaluating it
+    on a (persons, 4) array).
+    """
     t, p, city = m.talent, m.p, m.city
     deg = t.degree[idx]
     here = t.loc[idx]
@@ -175,26 +181,28 @@ def _utilities(m, idx: np.ndarray, new_grad: np.ndarray) -> np.ndarray:
     offer = m.city_wage() * m.degree_premium[deg]
     qhd_wage = np.where(employed_here, t.wage[idx], offer * (0.3 + 0.7 * m.job_finding))
     dests = city["destinations"]
-    wages = np.column_stack([qhd_wage] + [m.destination_wage(d) * m.degree_premium[deg] for d in DEST_NAMES])
     here_cell = np.where(t.cell[idx] >= 0, t.cell[idx], m.core_cells[0])
-    qhd_housing = m.layer_values("housing_price")[here_cell]
-    # destination prices grow with their wages, as Qinhuangdao's layer grows with the city wage
-    dest_housing = [p[f"housing_{d.lower()}"] * m.destination_wage(d) / p[f"wage_{d.lower()}"] for d in DEST_NAMES]
-    housing = np.column_stack([qhd_housing] + [np.full(idx.size, h) for h in dest_housing])
-    prosp_qhd = m.prospects[t.field[idx]]
-    prosp = np.column_stack([prosp_qhd] + [np.full(idx.size, dests[d]["prospects"]) for d in DEST_NAMES])
-    const = np.array([city["talent"]["qinhuangdao_constant"]] + [dests[d]["constant"] for d in DEST_NAMES])
-    dist = m.distance_km[here]  # (n, 4) from the current location
-    ties = t.ties[idx]
-    u = (p["beta_wage"] * np.log(np.maximum(wages, 1.0)) + p["beta_prospects"] * prosp
-         - p["beta_housing"] * np.log(housing) - p["beta_distance"] * dist / 100.0 + const[None, :])
+    distance = p["beta_distance"] * m.distance_km / 100.0  # (from, to) locations
+    moving = p["moving_cost"] * (np.arange(4)[None, :] != np.arange(distance.shape[0])[:, None])  # (from, to)
+    u = np.empty((idx.size, 4))
+    u[:, 0] = (p["beta_wage"] * np.log(np.maximum(qhd_wage, 1.0)) + p["beta_prospects"] * m.prospects[t.field[idx]]
+               - p["beta_housing"] * np.log(m.layer_values("housing_price")[here_cell]) - distance[here, 0]
+               + city["talent"]["qinhuangdao_constant"])
+    for j, d in enumerate(DEST_NAMES, start=1):
+        wage = m.destination_wage(d) * m.degree_premium  # by degree
+        # destination prices grow with their wages, as Qinhuangdao's layer grows with the city wage
+        housing = p[f"housing_{d.lower()}"] * m.destination_wage(d) / p[f"wage_{d.lower()}"]
+        by_degree = (p["beta_wage"] * np.log(np.maximum(wage, 1.0)) + p["beta_prospects"] * dests[d]["prospects"]
+                     - p["beta_housing"] * np.log(np.full(wage.size, housing)))
+        table = by_degree[:, None] - distance[None, :, j] + dests[d]["constant"] - moving[None, :, j]
+        u[:, j] = table[deg, here]
     u[:, 0] += p["beta_amenity"] * m.layer_values("amenity")[here_cell]
-    u -= p["moving_cost"] * (np.arange(4)[None, :] != here[:, None])
+    u[:, 0] -= moving[here, 0]
     # the settlement subsidy comes with a three-year commitment: new graduates weigh all of it,
     # subsidised stayers weigh the part they would forfeit by leaving before three years
     bound = t.stayed_at_graduation[idx] & (m.quarter - t.cohort[idx] < 12)
     owed = np.where(new_grad, 1.0, np.where(bound, 1.0 - (m.quarter - t.cohort[idx]) / 12.0, 0.0))
-    u[:, 0] += p["beta_ties"] * ties + p["beta_subsidy"] * owed * p["talent_settlement_subsidy"] / np.maximum(qhd_wage, 1.0)
+    u[:, 0] += p["beta_ties"] * t.ties[idx] + p["beta_subsidy"] * owed * p["talent_settlement_subsidy"] / np.maximum(qhd_wage, 1.0)
     u[:, 3] += p["beta_home"] * t.home_ties[idx]  # pull of a home region outside the city
     return u
 

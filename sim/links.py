@@ -53,8 +53,7 @@ def member_share(m) -> np.ndarray:
 
 def university_km(m, rows: np.ndarray) -> np.ndarray:
     """(len(rows), universities) km from each firm row to each university."""
-    d = m.cell_km[m.firms.cell[rows]][:, None, :] - m.univ_km[None, :, :]
-    return np.hypot(d[..., 0], d[..., 1])
+    return m.cell_univ_km[m.firms.cell[rows]]
 
 
 def supplier_slots(m) -> np.ndarray:

@@ -52,6 +52,7 @@ from sim.initial import build_firms, build_talent, placement_cdf
 from sim.tables import AgentTable
 
 MIN_AGENTS_PER_COHORT = 10
+RECORDS = ("all", "city")  # what ClusterModel(record=...) keeps each quarter
 
 FIRM_COLUMNS = {
     "alive": bool, "cluster": np.int8, "segment": np.int8, "niche": np.int16, "size_class": np.int8,
@@ -104,12 +105,17 @@ class ClusterModel(mesa.Model):
         rng: seed or numpy Generator (Mesa 3 convention); one seed gives one identical run.
         quarters: horizon override (quarters; default from the config, 40).
         persons_per_agent: talent resolution override (persons per Talent agent; default 10).
+        record: what the recorder keeps each quarter: ``"all"`` (city, cluster and district tables and
+            the Mesa DataCollector; the default) or ``"city"`` (the city table only: a calibration
+            run, whose targets read nothing else, skips the rest; the dynamics are the same).
         **params: any lever, uncertainty or fact by name (e.g. ``rd_subsidy_rate=0.2``), so
             ``mesa.batch_run(ClusterModel, {"rd_subsidy_rate": [0, 0.2]})`` works.
     """
 
     def __init__(self, config: Config | str | None = None, rng=None, quarters: int | None = None,
-                 persons_per_agent: int | None = None, **params):
+                 persons_per_agent: int | None = None, record: str = "all", **params):
+        if record not in RECORDS:
+            raise ValueError(f"ClusterModel record: {record!r} is not one of {', '.join(map(repr, RECORDS))}")
         settings = {k: v for k, v in (("quarters", quarters), ("persons_per_agent", persons_per_agent)) if v is not None}
         self.config = resolve_config(config).with_overrides(params, **settings)
         super().__init__(rng=rng)
@@ -153,10 +159,11 @@ class ClusterModel(mesa.Model):
         self.housing0_district = raw * self.p["housing_qinhuangdao"] / mean
         self._update_housing()
         energy.init(self)
-        self.recorder = records.Recorder(self)
+        self.recorder = records.Recorder(self, city_only=record == "city")
         self.recorder.collect(self)
-        self.datacollector = mesa.DataCollector(model_reporters=records.MODEL_REPORTERS)
-        self.datacollector.collect(self)
+        self.datacollector = mesa.DataCollector(model_reporters=records.MODEL_REPORTERS) if record == "all" else None
+        if self.datacollector is not None:
+            self.datacollector.collect(self)
 
     # ------------------------------------------------------------------ set-up
     def _check_resolution(self) -> None:
@@ -287,6 +294,8 @@ class ClusterModel(mesa.Model):
             self._placed.append((self.universities[-1], self.seat_cell[d]))
         self.univ_km = np.array([self.cell_km[self.seat_cell[names.index(u["district"])]]
                                  for u in self.city["universities"].values()])
+        d = self.cell_km[:, None, :] - self.univ_km[None, :, :]
+        self.cell_univ_km = np.hypot(d[..., 0], d[..., 1])  # (cells, universities) km; firms never move
         self.city_government = Government(self, "Qinhuangdao", "秦皇岛市", None, None)
         self._placed.append((self.city_government, self.seat_cell[0]))
         self.district_governments = [Government(self, n, self.city["districts"][n]["label_zh"], i, None)
@@ -392,8 +401,8 @@ class ClusterModel(mesa.Model):
         f = self.firms
         firm = employer >= 0
         level = np.ones(len(employer))
-        idx = employer[firm]
-        level[firm] = (0.9 + 0.5 * f.tech[idx]) * np.where(f.size_class[idx] == SizeClass.LEADER, 1.15, 1.0)
+        firm_level = (0.9 + 0.5 * f.tech) * np.where(f.size_class == SizeClass.LEADER, 1.15, 1.0)  # per firm
+        level[firm] = firm_level[employer[firm]]
         level[employer == OTHER_SECTOR] = 0.95
         level[employer == NO_EMPLOYER] = 0.9
         return base * level
@@ -428,6 +437,7 @@ class ClusterModel(mesa.Model):
         self.quarter += 1
         self.spending_q = defaultdict(float)
         self.flows_q = defaultdict(float)
+        self.events_q = {}
         self._environment()
         links.step(self)
         self._trade()
@@ -440,7 +450,8 @@ class ClusterModel(mesa.Model):
         energy.update(self)
         self._book_government()
         self.recorder.collect(self)
-        self.datacollector.collect(self)
+        if self.datacollector is not None:
+            self.datacollector.collect(self)
         if self.quarter >= self.quarters:
             self.running = False
 

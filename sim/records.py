@@ -32,9 +32,10 @@ TALENT_LEVERS = ("talent_settlement_subsidy", "industry_education_consortium", "
 
 
 class Recorder:
-    """Accumulates the model's quarterly outcomes as lists per column."""
+    """Accumulates the model's quarterly outcomes as lists per column (``city_only``: the city table only)."""
 
-    def __init__(self, m):
+    def __init__(self, m, city_only: bool = False):
+        self.city_only = city_only
         self.city: dict[str, list] = defaultdict(list)
         self.clusters: dict[str, list] = defaultdict(list)
         self.districts: dict[str, list] = defaultdict(list)
@@ -99,8 +100,9 @@ class Recorder:
         row["revenue"].append(float(4 * f.sales[a].sum()))
         row["value_added"].append(float(4 * f.value_added[a].sum()))
         row["mean_energy_index"].append(float(np.mean(m.energy_index)))
-        self._collect_clusters(m, q, period, year)
-        self._collect_districts(m, q, period, year)
+        if not self.city_only:
+            self._collect_clusters(m, q, period, year)
+            self._collect_districts(m, q, period, year)
 
     def _collect_clusters(self, m, q, period, year) -> None:
         st, comp = m.stats, m.energy_components
@@ -126,7 +128,6 @@ class Recorder:
             c[f"maturity_l{lvl + 1}"].extend(np.asarray(st["maturity_shares"][:, lvl], float).tolist())
         c["entries"].extend(entries.astype(int).tolist())
         c["exits"].extend(exits.astype(int).tolist())
-        m.events_q = {}
 
     def _collect_districts(self, m, q, period, year) -> None:
         f, t = m.firms, m.talent

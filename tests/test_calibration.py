@@ -1,5 +1,8 @@
 """The calibration table passes, with set-up checks kept apart from calibration targets."""
 
+import pytest
+
+import sim
 from sim.calibration import calibration_table, load_targets
 
 
@@ -19,3 +22,23 @@ def test_calibration_table_passes():
 def test_setup_checks_and_targets_do_not_overlap():
     spec = load_targets()
     assert not set(spec["checks"]) & set(spec["targets"])
+
+
+def test_a_calibration_run_records_only_the_city_and_measures_the_same():
+    """target_measures runs with record="city" (a fit's thousands of runs skip the cluster and district
+    tables): the dynamics and so every target measure must equal those of a fully recorded run."""
+    from sim.calibration import _run_measures, target_measures
+    from sim.model import ClusterModel
+
+    cfg = sim.default_config().with_overrides({}, quarters=16)
+    full = ClusterModel(config=cfg, rng=3)
+    while full.running:
+        full.step()
+    lean = ClusterModel(config=cfg, rng=3, record="city")
+    while lean.running:
+        lean.step()
+    assert lean.datacollector is None and not lean.recorder.clusters and len(lean.recorder.city["quarter"]) == 17
+    assert lean.recorder.city == full.recorder.city
+    assert target_measures(cfg, 3) == _run_measures(full)
+    with pytest.raises(ValueError, match=r"record: 'clusters' is not one of 'all', 'city'"):
+        ClusterModel(config=cfg, rng=3, record="clusters")

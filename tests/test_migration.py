@@ -147,3 +147,50 @@ def test_failed_training_leaves_engineers(run_cached):
     # (the city's digital stock at the end is not asserted: trained staff fill vacancies digital
     # graduates would have taken, so it moves by less than seed noise between these two settings)
     assert min(run_cached(low, s, QUARTERS).city["training_failed"].sum() for s in SEEDS) > 0
+
+
+def _utilities_as_one_array(m, idx, new_grad):
+    """The random-utility formula of sim.labour evaluated term by term on a (persons, 4) array: the
+    reference sim.labour._utilities must reproduce number for number (it looks destinations up in a
+    (degree, location) table instead)."""
+    from sim.constants import NO_EMPLOYER, Loc
+    from sim.labour import DEST_NAMES
+
+    t, p, city = m.talent, m.p, m.city
+    deg, here = t.degree[idx], t.loc[idx]
+    employed_here = (here == Loc.CITY) & (t.employer[idx] != NO_EMPLOYER)
+    offer = m.city_wage() * m.degree_premium[deg]
+    qhd_wage = np.where(employed_here, t.wage[idx], offer * (0.3 + 0.7 * m.job_finding))
+    dests = city["destinations"]
+    wages = np.column_stack([qhd_wage] + [m.destination_wage(d) * m.degree_premium[deg] for d in DEST_NAMES])
+    here_cell = np.where(t.cell[idx] >= 0, t.cell[idx], m.core_cells[0])
+    dest_housing = [p[f"housing_{d.lower()}"] * m.destination_wage(d) / p[f"wage_{d.lower()}"] for d in DEST_NAMES]
+    housing = np.column_stack([m.layer_values("housing_price")[here_cell]] + [np.full(idx.size, h) for h in dest_housing])
+    prosp = np.column_stack([m.prospects[t.field[idx]]] + [np.full(idx.size, dests[d]["prospects"]) for d in DEST_NAMES])
+    const = np.array([city["talent"]["qinhuangdao_constant"]] + [dests[d]["constant"] for d in DEST_NAMES])
+    u = (p["beta_wage"] * np.log(np.maximum(wages, 1.0)) + p["beta_prospects"] * prosp
+         - p["beta_housing"] * np.log(housing) - p["beta_distance"] * m.distance_km[here] / 100.0 + const[None, :])
+    u[:, 0] += p["beta_amenity"] * m.layer_values("amenity")[here_cell]
+    u -= p["moving_cost"] * (np.arange(4)[None, :] != here[:, None])
+    bound = t.stayed_at_graduation[idx] & (m.quarter - t.cohort[idx] < 12)
+    owed = np.where(new_grad, 1.0, np.where(bound, 1.0 - (m.quarter - t.cohort[idx]) / 12.0, 0.0))
+    u[:, 0] += p["beta_ties"] * t.ties[idx] + p["beta_subsidy"] * owed * p["talent_settlement_subsidy"] / np.maximum(qhd_wage, 1.0)
+    u[:, 3] += p["beta_home"] * t.home_ties[idx]
+    return u
+
+
+@pytest.mark.parametrize("levers", [{}, {"talent_settlement_subsidy": 30000.0, "industry_education_consortium": 0.6}])
+def test_stay_or_leave_utilities_are_the_formula_number_for_number(levers):
+    """The same seed must give the same moves: the table lookup of destination terms has to give
+    bit-identical utilities to the formula on the whole array, for everyone who can move."""
+    from sim.constants import Loc
+    from sim.labour import _utilities
+    from sim.model import ClusterModel
+
+    m = ClusterModel(config=sim.default_config().with_overrides(levers, quarters=12), rng=6)
+    gen = np.random.default_rng(0)
+    for _ in range(12):
+        m.step()
+        idx = np.flatnonzero(m.talent.loc != Loc.RETIRED)
+        new_grad = gen.random(idx.size) < 0.1
+        assert np.array_equal(_utilities(m, idx, new_grad), _utilities_as_one_array(m, idx, new_grad))
