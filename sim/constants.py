@@ -57,7 +57,7 @@ def career_stage(age, years_since_graduation, retired):
     return np.where(retired, CareerStage.RETIRED, stage).astype(np.int8)
 
 
-NO_EMPLOYER = -1
+NO_EMPLOYER = -1  # -1 and -2 index the end of ClusterModel.wage_offer's per-employer table
 OTHER_SECTOR = -2  # skilled jobs outside manufacturing (services, public sector)
 
 SEGMENT_ASSEMBLY = 1  # index of "processing & assembly" in city.toml [segments] keys

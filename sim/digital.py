@@ -41,7 +41,7 @@ import numpy as np
 
 from sim import finance, links
 from sim.constants import SizeClass
-from sim.tables import allocate_budget, group_sum
+from sim.tables import allocate_budget, cell_counts, group_sum
 
 
 def spread_infrastructure(m) -> None:
@@ -121,8 +121,7 @@ def _share_above(m) -> np.ndarray:
     """(clusters, 5): share of each cluster's firms at a maturity above level l (column l-1)."""
     f = m.firms
     a = f.alive
-    counts = np.zeros((m.n_clusters, 5))
-    np.add.at(counts, (f.cluster[a], f.maturity[a] - 1), 1.0)
+    counts = cell_counts((m.n_clusters, 5), f.cluster[a], f.maturity[a] - 1)
     n = counts.sum(axis=1, keepdims=True)
     above = n - np.cumsum(counts, axis=1)
     return above / np.maximum(n, 1.0)

@@ -39,7 +39,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.constants import SizeClass
-from sim.tables import group_sum
+from sim.tables import cell_counts, group_sum
 
 COMPONENTS = ("scale", "innovation", "chain", "digital", "leaders", "talent", "collaboration")
 INDEX_TIER_OFFSET = 1  # index tier k (1..3 thresholds passed) is energy tier k + 1 (provincial = 2)
@@ -68,8 +68,7 @@ def cluster_stats(m) -> dict[str, np.ndarray]:
 
     firms = group_sum(c, None, n)
     sales = s(f.sales)
-    counts = np.zeros((n, 5))
-    np.add.at(counts, (c, f.maturity[a] - 1), 1.0)
+    counts = cell_counts((n, 5), c, f.maturity[a] - 1)
     leader = f.size_class == SizeClass.LEADER
     links = m.link_state
     return {

@@ -38,7 +38,7 @@ import numpy as np
 
 from sim.constants import SizeClass
 from sim.initial import place_near
-from sim.tables import group_sum, weighted_index, weighted_rows
+from sim.tables import cell_counts, group_sum, weighted_index, weighted_rows
 
 
 def step(m) -> None:
@@ -100,8 +100,7 @@ def _choose_niche(m, cluster: np.ndarray, segment: np.ndarray, planned: np.ndarr
     """Least crowded niche under the plan, otherwise a popularity-weighted draw (herding)."""
     f = m.firms
     a = f.alive
-    occupancy = np.zeros((m.n_clusters, m.n_segments, m.max_niches))
-    np.add.at(occupancy, (f.cluster[a], f.segment[a], f.niche[a]), 1.0)  # firms per niche, counted once
+    occupancy = cell_counts((m.n_clusters, m.n_segments, m.max_niches), f.cluster[a], f.segment[a], f.niche[a])
     out = np.empty(len(cluster), np.int16)
     herd = m.prog["herding_exponent"]
     for i, (c, s) in enumerate(zip(cluster, segment)):
@@ -134,8 +133,7 @@ def _entrants(m) -> None:
     k = p["city_coordination"]
     planned = rng.random(n) < k
     gap = _gap(m)
-    seg_mix = np.zeros((m.n_clusters, m.n_segments))
-    np.add.at(seg_mix, (f.cluster[a], f.segment[a]), 1.0)
+    seg_mix = cell_counts((m.n_clusters, m.n_segments), f.cluster[a], f.segment[a])
     tech = np.clip(rng.beta(2.0, 5.0, n), 0.02, 0.8)
     # the plan steers entrants to weak links (and helps them reach the technology); others herd:
     # segments as the cluster's firms are, among those the entrant can work in

@@ -399,13 +399,12 @@ class ClusterModel(mesa.Model):
         """Annual wage (yuan) for skilled staff: city wage x degree premium x employer's level."""
         base = self.city_wage() * self.degree_premium[degree]
         f = self.firms
-        firm = employer >= 0
-        level = np.ones(len(employer))
-        firm_level = (0.9 + 0.5 * f.tech) * np.where(f.size_class == SizeClass.LEADER, 1.15, 1.0)  # per firm
-        level[firm] = firm_level[employer[firm]]
-        level[employer == OTHER_SECTOR] = 0.95
-        level[employer == NO_EMPLOYER] = 0.9
-        return base * level
+        # one level per employer code: firm rows, then OTHER_SECTOR (-2) and NO_EMPLOYER (-1) at the end
+        level = np.empty(len(f) + 2)
+        level[: len(f)] = (0.9 + 0.5 * f.tech) * np.where(f.size_class == SizeClass.LEADER, 1.15, 1.0)
+        level[OTHER_SECTOR] = 0.95
+        level[NO_EMPLOYER] = 0.9
+        return base * level[employer]
 
     def set_levers(self, levers: dict) -> None:
         """Change lever values from the next quarter on (the workshop app moves sliders mid-run).

@@ -60,6 +60,15 @@ def group_sum(groups: np.ndarray, values: np.ndarray | None, n_groups: int) -> n
     return np.bincount(groups, weights=values, minlength=n_groups)[:n_groups]
 
 
+def cell_counts(shape: tuple[int, ...], *codes: np.ndarray) -> np.ndarray:
+    """Rows per cell of a ``shape`` array, the cell of row i being ``(codes[0][i], codes[1][i], ...)``:
+    ``np.add.at(np.zeros(shape), codes, 1.0)`` by one ``bincount`` (float counts)."""
+    flat = codes[0].astype(np.int64)
+    for size, code in zip(shape[1:], codes[1:]):
+        flat = flat * size + code
+    return np.bincount(flat, minlength=int(np.prod(shape))).reshape(shape).astype(float)
+
+
 def rank_within_groups(groups: np.ndarray, keys: np.ndarray) -> np.ndarray:
     """Rank (0 = smallest key) of each element among the elements of its group."""
     order = np.lexsort((keys, groups))

@@ -70,3 +70,18 @@ def test_agent_table_appends_keep_every_row_and_grow_by_doubling():
     assert t.x[0] == first and t.append(1)[0] == len(rows) and t.x[-1] == 0.0 and t.x[0] == first
     assert len(t._buffers["x"]) < 4 * len(t)  # capacity doubles, it does not grow per append
 
+
+
+def test_cell_counts_equal_add_at():
+    """Entry, digital and the energy index count firms per (cluster, segment, niche) or (cluster,
+    maturity) cell with cell_counts; it must give np.add.at's counts, empty input included."""
+    from sim.tables import cell_counts
+
+    gen = np.random.default_rng(5)
+    for shape in [(7, 5), (7, 5, 20), (3,)]:
+        for n in (0, 1, 50, 1200):
+            codes = [gen.integers(0, s, n).astype(np.int8) for s in shape]
+            expected = np.zeros(shape)
+            np.add.at(expected, tuple(codes), 1.0)
+            got = cell_counts(shape, *codes)
+            assert got.dtype == float and np.array_equal(got, expected)
