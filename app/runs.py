@@ -229,7 +229,7 @@ def run_one(levers: Mapping[str, float], rep: Replicate, quarters: int) -> RunTa
     import sim
 
     cfg = sim.load_config().with_overrides({**dict(rep.overrides), **dict(levers)}, quarters=int(quarters))
-    res = sim.run_scenario(cfg, seed=rep.seed)
+    res = sim.run_scenario(cfg, seed=rep.seed, record="city+clusters")  # all a comparison reads
     return RunTables(res.city, res.clusters, _key(levers, rep, quarters)[0], rep, int(quarters))
 
 

@@ -52,7 +52,8 @@ from sim.initial import build_firms, build_talent, placement_cdf
 from sim.tables import AgentTable
 
 MIN_AGENTS_PER_COHORT = 10
-RECORDS = ("all", "city")  # what ClusterModel(record=...) keeps each quarter
+# what ClusterModel(record=...) keeps each quarter besides the city table ("mesa": the DataCollector)
+RECORDS = {"all": ("clusters", "districts", "mesa"), "city+clusters": ("clusters",), "city": ()}
 
 FIRM_COLUMNS = {
     "alive": bool, "cluster": np.int8, "segment": np.int8, "niche": np.int16, "size_class": np.int8,
@@ -106,8 +107,9 @@ class ClusterModel(mesa.Model):
         quarters: horizon override (quarters; default from the config, 40).
         persons_per_agent: talent resolution override (persons per Talent agent; default 10).
         record: what the recorder keeps each quarter: ``"all"`` (city, cluster and district tables and
-            the Mesa DataCollector; the default) or ``"city"`` (the city table only: a calibration
-            run, whose targets read nothing else, skips the rest; the dynamics are the same).
+            the Mesa DataCollector; the default), ``"city+clusters"`` (what a comparison's outcomes
+            and ``ScenarioResult.summary`` read: the workshop's A/B runs) or ``"city"`` (a calibration
+            run: its targets read nothing else). The dynamics are the same in every case.
         **params: any lever, uncertainty or fact by name (e.g. ``rd_subsidy_rate=0.2``), so
             ``mesa.batch_run(ClusterModel, {"rd_subsidy_rate": [0, 0.2]})`` works.
     """
@@ -116,6 +118,7 @@ class ClusterModel(mesa.Model):
                  persons_per_agent: int | None = None, record: str = "all", **params):
         if record not in RECORDS:
             raise ValueError(f"ClusterModel record: {record!r} is not one of {', '.join(map(repr, RECORDS))}")
+        keep = RECORDS[record]
         settings = {k: v for k, v in (("quarters", quarters), ("persons_per_agent", persons_per_agent)) if v is not None}
         self.config = resolve_config(config).with_overrides(params, **settings)
         super().__init__(rng=rng)
@@ -159,9 +162,9 @@ class ClusterModel(mesa.Model):
         self.housing0_district = raw * self.p["housing_qinhuangdao"] / mean
         self._update_housing()
         energy.init(self)
-        self.recorder = records.Recorder(self, city_only=record == "city")
+        self.recorder = records.Recorder(self, tables=[k for k in keep if k != "mesa"])
         self.recorder.collect(self)
-        self.datacollector = mesa.DataCollector(model_reporters=records.MODEL_REPORTERS) if record == "all" else None
+        self.datacollector = mesa.DataCollector(model_reporters=records.MODEL_REPORTERS) if "mesa" in keep else None
         if self.datacollector is not None:
             self.datacollector.collect(self)
 

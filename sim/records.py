@@ -32,10 +32,11 @@ TALENT_LEVERS = ("talent_settlement_subsidy", "industry_education_consortium", "
 
 
 class Recorder:
-    """Accumulates the model's quarterly outcomes as lists per column (``city_only``: the city table only)."""
+    """Accumulates the model's quarterly outcomes as lists per column: the city table, and ``tables``
+    of "clusters" and "districts" (default: both)."""
 
-    def __init__(self, m, city_only: bool = False):
-        self.city_only = city_only
+    def __init__(self, m, tables=("clusters", "districts")):
+        self.tables = frozenset(tables)
         self.city: dict[str, list] = defaultdict(list)
         self.clusters: dict[str, list] = defaultdict(list)
         self.districts: dict[str, list] = defaultdict(list)
@@ -100,8 +101,9 @@ class Recorder:
         row["revenue"].append(float(4 * f.sales[a].sum()))
         row["value_added"].append(float(4 * f.value_added[a].sum()))
         row["mean_energy_index"].append(float(np.mean(m.energy_index)))
-        if not self.city_only:
+        if "clusters" in self.tables:
             self._collect_clusters(m, q, period, year)
+        if "districts" in self.tables:
             self._collect_districts(m, q, period, year)
 
     def _collect_clusters(self, m, q, period, year) -> None:

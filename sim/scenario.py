@@ -91,7 +91,7 @@ class ScenarioResult:
 
 
 def run_scenario(config: Config | str | dict | None = None, seed: int = 0, quarters: int | None = None,
-                 progress: bool = False) -> ScenarioResult:
+                 progress: bool = False, record: str = "all") -> ScenarioResult:
     """Run one scenario for its horizon and return its tables.
 
     Args:
@@ -99,13 +99,15 @@ def run_scenario(config: Config | str | dict | None = None, seed: int = 0, quart
         seed: integer seed; the same (config, seed) gives identical tables in any process.
         quarters: optional horizon override.
         progress: show a tqdm progress bar (quarters) on stderr.
+        record: the tables to keep (``ClusterModel``'s ``record``): ``"all"``, ``"city+clusters"``
+            (``summary()`` needs no more; the districts table is then empty) or ``"city"``.
     """
     from sim.model import ClusterModel
 
     cfg = resolve_config(config)
     if quarters is not None:
         cfg = cfg.with_overrides({}, quarters=quarters)
-    model = ClusterModel(config=cfg, rng=int(seed))
+    model = ClusterModel(config=cfg, rng=int(seed), record=record)
     bar = None
     if progress:
         from tqdm.auto import tqdm

@@ -1,5 +1,6 @@
 """The calibration table passes, with set-up checks kept apart from calibration targets."""
 
+import pandas as pd
 import pytest
 
 import sim
@@ -40,5 +41,16 @@ def test_a_calibration_run_records_only_the_city_and_measures_the_same():
     assert lean.datacollector is None and not lean.recorder.clusters and len(lean.recorder.city["quarter"]) == 17
     assert lean.recorder.city == full.recorder.city
     assert target_measures(cfg, 3) == _run_measures(full)
-    with pytest.raises(ValueError, match=r"record: 'clusters' is not one of 'all', 'city'"):
+    with pytest.raises(ValueError, match=r"record: 'clusters' is not one of 'all', 'city\+clusters', 'city'"):
         ClusterModel(config=cfg, rng=3, record="clusters")
+
+
+def test_a_comparison_run_keeps_city_and_clusters_with_the_same_summary():
+    """The workshop's A/B runs record city and clusters only (record="city+clusters"): the same tables
+    and summary as a fully recorded run, an empty districts table, no DataCollector."""
+    cfg = sim.default_config().with_overrides({"rd_subsidy_rate": 0.2}, quarters=12)
+    full = sim.run_scenario(cfg, seed=2)
+    lean = sim.run_scenario(cfg, seed=2, record="city+clusters")
+    assert lean.city.equals(full.city) and lean.clusters.equals(full.clusters)
+    assert lean.districts.empty and not full.districts.empty
+    assert pd.Series(lean.summary()).equals(pd.Series(full.summary()))  # NaN where no cohort is old enough
