@@ -154,7 +154,9 @@ def LeverPanel(levers: dict, on_lever: Callable[[str, float], None], lang: Lang,
                           color="primary" if i == tab.value else None, classes=[f"group-tab-{group}"],
                           on_click=lambda i=i: tab.set(i))
     for i, group in enumerate(groups):
-        style = {} if i == tab.value else {"display": "none"}
+        # !important: a Column carries Vuetify's d-flex (display: flex !important), which a plain
+        # inline display: none loses to, and every group would show
+        style = {} if i == tab.value else {"display": "none !important"}
         with solara.Column(gap="12px", classes=[f"group-{group}", "lever-group"], style=style):
             for v in views:
                 if v.group == group:

@@ -199,6 +199,8 @@ def test_preset_sets_the_levers(server, browser):
     page = w.page
     page.locator(".group-tab-5").click()  # levers sit in one tab per remedy group
     assert lever_value(page, "talent_settlement_subsidy").startswith("20,000")
+    page.locator(".group-1.lever-group").wait_for(state="hidden")  # only the chosen group is shown
+    assert page.locator(".group-5.lever-group").is_visible()
     page.locator(".preset-factors").click()
     page.locator(".lever-talent_settlement_subsidy .lever-value", has_text="60,000").wait_for()
     page.locator(".lever-resource_sharing_platform .lever-value", has_text="0.80").wait_for()
