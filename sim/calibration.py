@@ -52,22 +52,18 @@ def _start_measures(m) -> dict[str, float]:
 def _run_measures(m) -> dict[str, float]:
     """Status-quo dynamics of one finished run.
 
-    Read from the recorder's columns directly (no DataFrames: a fit measures thousands of runs); the
-    pooled retention and tiers climbed are the definitions of ``ScenarioResult.summary``.
+    Read from the recorder's columns directly (no DataFrames: a fit measures thousands of runs),
+    with the graduate outcomes and tiers climbed of ``ScenarioResult.summary``.
     """
     from sim.records import tiers_climbed
+    from sim.scenario import graduate_outcomes
 
     f = m.firms
     rec = m.recorder.city
-
-    def col(name: str) -> np.ndarray:
-        return np.asarray(rec[name], float)
-
     a = f.alive
     n_years = m.quarter / 4.0
-    leavers = np.column_stack([col(k) for k in ("outflow_beijing", "outflow_tianjin", "outflow_elsewhere")])
-    grads = col("graduates").sum()
-    size_3y = col("cohort_size_3y").sum()
+    to_beijing, to_tianjin = (float(np.sum(np.asarray(rec[k], float))) for k in ("outflow_beijing", "outflow_tianjin"))
+    grads = graduate_outcomes(rec)
     existed = np.zeros(len(f), bool)
     existed[: len(m.initial_above_scale)] = True  # firms present at the start
     above = np.zeros(len(f), bool)
@@ -79,17 +75,17 @@ def _run_measures(m) -> dict[str, float]:
 
     return {
         "maturity_l1_l2_2035": float((f.maturity[a] <= 2).mean()),
-        "graduate_retention": col("graduates_retained").sum() / grads,
-        "graduates_to_beijing_share": col("graduates_to_beijing").sum() / grads,
-        "graduates_to_tianjin_share": col("graduates_to_tianjin").sum() / grads,
-        "beijing_over_tianjin": leavers[:, 0].sum() / max(leavers[:, 1].sum(), 1.0),
+        "graduate_retention": grads["graduate_retention"],
+        "graduates_to_beijing_share": grads["graduates_to_beijing_share"],
+        "graduates_to_tianjin_share": grads["graduates_to_tianjin_share"],
+        "beijing_over_tianjin": to_beijing / max(to_tianjin, 1.0),
         "assembly_share_2035": float((f.segment[a] == 1).mean()),
         "exit_rate_above_scale": rate(existed & above),
         "exit_rate_small": rate(existed & ~above),
         "firm_count_change": a.sum() / existed.sum() - 1.0,
         "national_tier_status_quo": float((m.max_tier >= 3).any()),
         "tiers_climbed_status_quo": float(tiers_climbed(m)),
-        "retention_3y": float(col("cohort_in_city_3y").sum() / size_3y) if size_3y else np.nan,
+        "retention_3y": grads["retention_3y"],
         "maturity_l1_fall_per_year": (float((m.initial_maturity[: len(m.initial_above_scale)] <= 1).mean())
                                       - float((f.maturity[a] <= 1).mean())) / n_years,
         "little_giant_review_pass_rate": m.lg_kept / max(m.lg_reviewed, 1),

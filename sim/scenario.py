@@ -58,14 +58,7 @@ class ScenarioResult:
         out["tiers_climbed_clusters"] = int((end.loc[six, "energy_tier"] - start.loc[six, "energy_tier"]).sum())
         out["n_national_clusters"] = int(sum(out[f"reached_national_{k}"] for k in six))
         out["any_national"] = out["n_national_clusters"] > 0
-        grads = city["graduates"].sum()
-        out["graduate_retention"] = float(city["graduates_retained"].sum() / grads) if grads else np.nan
-        for name in ("beijing", "tianjin"):
-            out[f"graduates_to_{name}_share"] = float(city[f"graduates_to_{name}"].sum() / grads) if grads else np.nan
-        for years in (1, 3, 5):
-            # pooled over the cohorts observed `years` after graduation within the run
-            size = city[f"cohort_size_{years}y"].sum()
-            out[f"retention_{years}y"] = float(city[f"cohort_in_city_{years}y"].sum() / size) if size else np.nan
+        out.update(graduate_outcomes(city))
         for name in ("outflow_beijing", "outflow_tianjin", "outflow_elsewhere", "return_inflow"):
             out[f"{name}_total"] = float(city[name].sum())
         out["spending_total"] = float(city["spending_total"].sum())
@@ -88,6 +81,24 @@ class ScenarioResult:
         out["little_giants_final"] = float(end["little_giants"].sum())
         out["leaders_final"] = float(end["leaders"].sum())
         return out
+
+
+def graduate_outcomes(city) -> dict[str, float]:
+    """Graduates' shares over a run from its city table (a DataFrame, or the recorder's column lists):
+    staying at graduation, leaving for Beijing / Tianjin at graduation, and ``retention_{1,3,5}y``
+    pooled over the cohorts observed 1 / 3 / 5 years after graduating within the run (NaN when none)."""
+
+    def total(name: str) -> float:
+        return float(np.sum(np.asarray(city[name], float)))
+
+    grads = total("graduates")
+    out = {"graduate_retention": total("graduates_retained") / grads if grads else np.nan}
+    for name in ("beijing", "tianjin"):
+        out[f"graduates_to_{name}_share"] = total(f"graduates_to_{name}") / grads if grads else np.nan
+    for years in (1, 3, 5):
+        size = total(f"cohort_size_{years}y")
+        out[f"retention_{years}y"] = total(f"cohort_in_city_{years}y") / size if size else np.nan
+    return out
 
 
 def run_scenario(config: Config | str | dict | None = None, seed: int = 0, quarters: int | None = None,
