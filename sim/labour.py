@@ -52,7 +52,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.constants import NO_EMPLOYER, OTHER_SECTOR, Field, Loc, SizeClass
-from sim.tables import rank_within_groups, stochastic_round
+from sim.tables import rank_within_groups, stochastic_round, uniform_choice
 
 DEST_NAMES = ("Beijing", "Tianjin", "Elsewhere")
 
@@ -246,7 +246,7 @@ def _migrate(m, new_grads: np.ndarray) -> None:
     t.employer[mi] = NO_EMPLOYER
     t.cell[mi] = -1
     ret = idx[back]
-    t.cell[ret] = m.core_cells[rng.integers(0, m.core_cells.size, size=ret.size)]  # = rng.choice, draw for draw
+    t.cell[ret] = uniform_choice(rng, m.core_cells, ret.size)
     t.ties[ret] = np.maximum(t.ties[ret], 0.3)
 
 
@@ -294,7 +294,7 @@ def _pair(m, seekers: np.ndarray, keys: np.ndarray, slot_employer: np.ndarray) -
     t.tenure[who] = 0
     firm = emp >= 0
     t.cell[who[firm]] = m.firms.cell[emp[firm]]
-    t.cell[who[~firm]] = m.core_cells[rng.integers(0, m.core_cells.size, size=int((~firm).sum()))]
+    t.cell[who[~firm]] = uniform_choice(rng, m.core_cells, (~firm).sum())
     return who
 
 

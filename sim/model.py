@@ -52,8 +52,8 @@ from sim.initial import build_firms, build_talent, placement_cdf
 from sim.tables import AgentTable
 
 MIN_AGENTS_PER_COHORT = 10
-# what ClusterModel(record=...) keeps each quarter besides the city table ("mesa": the DataCollector)
-RECORDS = {"all": ("clusters", "districts", "mesa"), "city+clusters": ("clusters",), "city": ()}
+# ClusterModel(record=...): the tables kept besides the city table, and whether Mesa's DataCollector runs
+RECORDS = {"all": (("clusters", "districts"), True), "city+clusters": (("clusters",), False), "city": ((), False)}
 
 FIRM_COLUMNS = {
     "alive": bool, "cluster": np.int8, "segment": np.int8, "niche": np.int16, "size_class": np.int8,
@@ -118,7 +118,7 @@ class ClusterModel(mesa.Model):
                  persons_per_agent: int | None = None, record: str = "all", **params):
         if record not in RECORDS:
             raise ValueError(f"ClusterModel record: {record!r} is not one of {', '.join(map(repr, RECORDS))}")
-        keep = RECORDS[record]
+        tables, collect_mesa = RECORDS[record]
         settings = {k: v for k, v in (("quarters", quarters), ("persons_per_agent", persons_per_agent)) if v is not None}
         self.config = resolve_config(config).with_overrides(params, **settings)
         super().__init__(rng=rng)
@@ -162,9 +162,9 @@ class ClusterModel(mesa.Model):
         self.housing0_district = raw * self.p["housing_qinhuangdao"] / mean
         self._update_housing()
         energy.init(self)
-        self.recorder = records.Recorder(self, tables=[k for k in keep if k != "mesa"])
+        self.recorder = records.Recorder(self, tables)
         self.recorder.collect(self)
-        self.datacollector = mesa.DataCollector(model_reporters=records.MODEL_REPORTERS) if "mesa" in keep else None
+        self.datacollector = mesa.DataCollector(model_reporters=records.MODEL_REPORTERS) if collect_mesa else None
         if self.datacollector is not None:
             self.datacollector.collect(self)
 

@@ -109,6 +109,12 @@ def weighted_rows(rng: np.random.Generator, p: np.ndarray) -> np.ndarray:
     return (cdf <= u[:, None]).sum(axis=1)
 
 
+def uniform_choice(rng: np.random.Generator, values: np.ndarray, n: int) -> np.ndarray:
+    """``n`` elements of ``values`` drawn uniformly with replacement: draw for draw what
+    ``rng.choice(values, size=n)`` returns, without its argument checks."""
+    return values[rng.integers(0, len(values), size=int(n))]
+
+
 def stochastic_round(x: np.ndarray | float, rng: np.random.Generator) -> np.ndarray:
     """Round to an integer up or down with probability equal to the fraction (unbiased)."""
     x = np.asarray(x, dtype=float)

@@ -85,3 +85,15 @@ def test_cell_counts_equal_add_at():
             np.add.at(expected, tuple(codes), 1.0)
             got = cell_counts(shape, *codes)
             assert got.dtype == float and np.array_equal(got, expected)
+
+
+def test_uniform_choice_draws_what_generator_choice_draws():
+    """Returning graduates and hires outside manufacturing get a city cell by uniform_choice; the same
+    seed must keep giving the same cells as ``rng.choice(values, size=n)``, stream included."""
+    from sim.tables import uniform_choice
+
+    values = np.arange(100, 137)
+    for n in (0, 1, 5, 1000):
+        a, b = np.random.default_rng(n), np.random.default_rng(n)
+        assert np.array_equal(a.choice(values, size=n), uniform_choice(b, values, n))
+        assert a.random() == b.random()
