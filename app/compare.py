@@ -8,8 +8,9 @@ leaves unknown about behaviour. The page says which under the table.
 For every outcome the table shows the means of A and B, the mean paired difference, the range
 (smallest … largest) of the M differences and "B better in N of M". A difference is coloured only
 when it is clear of the spread of the runs: **every one of the M paired runs agrees on its sign**
-(a sign test; by chance alone that happens with probability 2 × 0.5^M, 0.8 % for M = 8). Otherwise it
-is grey. Outcomes without a "better" direction (spending) are never coloured.
+(a sign test; by chance alone that happens with probability 2 × 0.5^M, 0.8 % for M = 8), counting
+only differences that show as non-zero at the table's precision (in both languages' units), so a
+colour never rests on a difference displayed as 0.00. Otherwise it is grey. Outcomes without a "better" direction (spending) are never coloured.
 
 :func:`outcomes` reduces a run's tables to the figures a workshop compares (raw units: yuan,
 persons, per cent); the page's key-figure row uses the same function. Display units depend on the
@@ -187,16 +188,27 @@ class PairedStat:
     def max_d(self) -> float:
         return self._nanstat(np.max, self.d)
 
+    def shown(self, x) -> np.ndarray:
+        """``x`` (raw differences) where it shows as non-zero at the table's precision in every
+        language's display unit, 0 where it would display as 0 (a tie for the colouring rule)."""
+        o = self.outcome
+        x = np.asarray(x, float)
+        keep = np.ones(x.shape, bool)
+        for lang in ("en", "zh"):
+            keep &= np.round(to_display(x, o.unit, lang), o.digits) != 0
+        return np.where(keep, x, 0.0)
+
     def n_better(self) -> int:
-        """Paired runs in which B is better (an exact tie counts for neither side)."""
+        """Paired runs in which B is better by a displayed amount (a tie at the shown precision counts
+        for neither side)."""
         if not self.outcome.better:
             return 0
-        return int((self.d[self.valid] * self.outcome.better > 0).sum())
+        return int((self.shown(self.d[self.valid]) * self.outcome.better > 0).sum())
 
     def n_worse(self) -> int:
         if not self.outcome.better:
             return 0
-        return int((self.d[self.valid] * self.outcome.better < 0).sum())
+        return int((self.shown(self.d[self.valid]) * self.outcome.better < 0).sum())
 
     @property
     def verdict(self) -> str:
@@ -204,6 +216,8 @@ class PairedStat:
         when they do not, "neutral" for outcomes without a direction or without data."""
         if not self.outcome.better or self.m == 0:
             return "neutral"
+        if self.shown(self.mean_d) == 0:
+            return "unclear"  # the mean difference displays as zero
         if self.n_better() == self.m:
             return "better"
         if self.n_worse() == self.m:

@@ -174,9 +174,10 @@ def PresetButtons(on_preset: Callable[[str], None], lang: Lang, active: str | No
 
 
 @solara.component
-def SeedInput(seed: int, on_seed: Callable[[int], None], lang: Lang):
-    """The seed field: refuses what is not a whole number in range, says why, keeps the last valid seed."""
-    error = solara.use_reactive(None)
+def SeedInput(seed: int, on_seed: Callable[[int], None], lang: Lang, error: solara.Reactive):
+    """The seed field: refuses what is not a whole number in range and keeps the last valid seed; the
+    reason goes to ``error`` (shown once, as one line under the run bar by :func:`RunControls`; the
+    field itself only turns red)."""
     typed = solara.use_reactive(None)
 
     def on_text(text: str | None) -> None:
@@ -192,18 +193,16 @@ def SeedInput(seed: int, on_seed: Callable[[int], None], lang: Lang):
 
     with solara.Column(gap="0px", classes=["seed-box"]):
         solara.InputText(t("seed", lang), value=typed.value if typed.value is not None else str(seed),
-                         on_value=on_text, error=error.value or False, dense=True,
+                         on_value=on_text, error=bool(error.value), dense=True,
                          classes=["seed-input"], style={"max-width": "9em"})
-        if error.value:
-            solara.Text(error.value, classes=["seed-error"],
-                        style={"font-size": "0.75rem", "color": "#b3261e", "max-width": "22em"})
 
 
 @solara.component
 def RunControls(*, quarter_text: str, playing: bool, running: bool, on_step, on_play, on_reset,
                 speed: solara.Reactive[int], seed: int, on_seed: Callable[[int], None], lang: Lang,
                 busy: bool = False, on_drawer=None, drawer_open: bool = False):
-    """The run bar: one row (wraps on narrow screens)."""
+    """The run bar: one row (wraps on narrow screens); a refused seed adds one line under it."""
+    seed_error = solara.use_reactive(None)
     with solara.Row(gap="8px", style={"align-items": "center", "flex-wrap": "wrap"}, classes=["run-bar"]):
         solara.Text(quarter_text, classes=["quarter-now"], style={"font-size": "1.05rem", "font-weight": "600",
                                                                    "min-width": "12em"})
@@ -217,10 +216,13 @@ def RunControls(*, quarter_text: str, playing: bool, running: bool, on_step, on_
         with solara.Column(gap="0px", style={"min-width": "150px"}, classes=["speed-box"]):
             solara.Text(f"{t('speed', lang)}: {speed.value}", style={"font-size": "0.75rem"})
             solara.SliderInt("", value=speed, min=1, max=10, thumb_label=False)
-        SeedInput(seed, on_seed, lang)
+        SeedInput(seed, on_seed, lang, seed_error)
         if on_drawer is not None:
             solara.Button(t("levers_hide", lang) if drawer_open else t("levers_show", lang),
                           icon_name="mdi-tune", outlined=not drawer_open, color="primary",
                           on_click=on_drawer, classes=["btn-drawer"])
         if not running:
             solara.Text(t("finished", lang), style={"color": "#b35c00", "font-size": "0.85rem"})
+        if seed_error.value:
+            solara.Text(seed_error.value, classes=["seed-error"],
+                        style={"font-size": "0.8rem", "color": "#b3261e", "flex-basis": "100%", "line-height": "1.2"})

@@ -253,6 +253,15 @@ STRINGS: dict[str, tuple[str, str]] = {
     "table_settings": ("Settings (levers, seed)", "参数设置（政策杠杆、随机种子）"),
     "all_charts": ("All charts (ZIP)", "全部图表（ZIP）"),
     "error": ("Something went wrong: {err}", "出现错误：{err}"),
+    "url_problems": ("Ignored in the address (the page opened without them): {items}",
+                     "网址中以下设置无效，已忽略（页面按默认值打开）：{items}"),
+    "url_problem_item": ("{item} (allowed: {allowed})", "{item}（允许：{allowed}）"),
+    "url_allowed_seed": ("a whole number from 0 to {max}", "0 到 {max} 之间的整数"),
+    "url_allowed_one_of": ("one of {values}", "以下之一：{values}"),
+    "url_allowed_ceiling": ("a positive number of yuan per year", "正数，单位：元/年"),
+    "url_allowed_range": ("{low} to {high}, in the units of configs/parameters.toml",
+                          "{low} 到 {high}，单位同 configs/parameters.toml"),
+    "url_allowed_unknown": ("no such setting", "没有这一设置"),
     # why a cluster climbed
     "why_intro": ("The energy index is a weighted sum of seven components: which of them moved this cluster, "
                   "and which tier criteria it meets now and at the start.",

@@ -324,6 +324,7 @@ def Page():
     vary = solara.use_reactive(solara.use_memo(lambda: start_vary(start.ab_vary, posterior.value),
                                                dependencies=[]))  # what the A/B replicates vary; None: undecided
     error = solara.use_reactive(None)
+    url_notice = solara.use_reactive(list(start.problems))  # ignored address values: shown until a change
     session: Session = solara.use_memo(lambda: Session(seed.value, levers.value, preset.value), dependencies=[])
     L: Lang = lang.value
 
@@ -357,6 +358,7 @@ def Page():
 
     def guarded(fn):
         def run(*args):
+            url_notice.set([])  # the room has acted on the page: the note about the address has served
             try:
                 fn(*args)
                 error.set(None)
@@ -445,6 +447,8 @@ def Page():
                   lambda: drawer_open.set(not drawer_open.value), drawer_open.value)
         if error.value:
             solara.Error(t("error", L, err=error.value), classes=["app-error"])
+        if url_notice.value:
+            solara.Warning(urlstate.problem_text(url_notice.value, L), classes=["url-problems"], dense=True)
         with solara.Column(gap="0px", classes=["main-tabs"]):
             with solara.lab.Tabs(value=main_tab, lazy=False):
                 with solara.lab.Tab(t("tab_city", L), classes=["tab-city"]):

@@ -5,7 +5,8 @@ the A/B replicates vary (``ab_vary=posterior|seeds``, written only when it is no
 setting changes, so a link can be shared and a reload (F5) opens the same scenario again (at
 quarter 0: the run itself is recomputed by pressing Play). Lever values are in model units, as in
 ``configs/parameters.toml``; only levers that differ from the preset (or the status quo) are written.
-Unknown names and invalid values are ignored and reported (``problems``), never fatal.
+Unknown names and invalid values are ignored, never fatal, and reported: ``problems`` lists them and
+:func:`problem_text` says on the page, in the chosen language, what each setting allows.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import math
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode
 
+from app.i18n import Lang, t
 from app.runs import VARY_KINDS
-from app.state import check_seed, lever_defaults, presets
+from app.state import SEED_MAX, check_seed, lever_defaults, presets
 
 
 @dataclass
@@ -100,3 +102,32 @@ def make(seed: int, preset: str | None, levers: dict, lang: str | None = None,
     if ab_vary:
         items.append(("ab_vary", ab_vary))
     return urlencode(items)
+
+
+def allowed(name: str, lang: Lang) -> str:
+    """What the address may say for ``name`` (for the page's notice about ignored values)."""
+    import sim
+
+    if name == "seed":
+        return t("url_allowed_seed", lang, max=f"{SEED_MAX:,}")
+    if name == "preset":
+        return t("url_allowed_one_of", lang, values=", ".join(presets()))
+    if name == "lang":
+        return t("url_allowed_one_of", lang, values="en, zh")
+    if name == "ab_vary":
+        return t("url_allowed_one_of", lang, values=", ".join(VARY_KINDS))
+    if name == "ceiling":
+        return t("url_allowed_ceiling", lang)
+    if name in lever_defaults():
+        p = sim.default_config().schema[name]
+        return t("url_allowed_range", lang, low=_num(p.low), high=_num(p.high))
+    return t("url_allowed_unknown", lang)
+
+
+def problem_text(problems: list[str], lang: Lang) -> str:
+    """One line naming every ignored ``name=value`` and what that setting allows."""
+    parts = []
+    for item in problems:
+        name = item.split("=", 1)[0]
+        parts.append(t("url_problem_item", lang, item=item, allowed=allowed(name, lang)))
+    return t("url_problems", lang, items=("; " if lang == "en" else "；").join(parts))

@@ -661,6 +661,24 @@ def test_colour_only_when_every_paired_run_agrees():
     assert "verdict-unclear" in html and "2 of 4" in html and "-1.000 … +1.000" in html
 
 
+def test_no_colour_for_differences_that_display_as_zero():
+    """All eight paired runs agree on the sign, but the differences show as 0.00 or −0.01 at the
+    table's two decimals: grey, and no run is counted for either side unless it shows."""
+    tiny = _stat([0.5] * 8, [0.5 - 0.004] * 7 + [0.5 - 0.006], better=+1)
+    assert tiny.outcome.digits == 3 and tiny.verdict == "worse"  # at three decimals they do show
+    o = compare.Outcome("kpi_retention", "ab_retention", +1, 2, "unit_pct")
+    st = compare.PairedStat(o, np.full(8, 50.0), np.array([50 - 0.004] * 7 + [50 - 0.006]))
+    assert (st.n_worse(), st.n_better(), st.verdict) == (1, 0, "unclear")
+    assert "verdict-unclear" in compare.outcome_table_html([st], "zh")
+    clear = compare.PairedStat(o, np.full(8, 50.0), np.full(8, 50 - 0.02))
+    assert clear.verdict == "worse"
+    money = compare.OUTCOME_BY_KEY["kpi_spend_total"]  # never coloured, whatever its size
+    assert compare.PairedStat(money, np.zeros(3), np.full(3, 1e9)).verdict == "neutral"
+    va = compare.OUTCOME_BY_KEY["kpi_value_added"]  # 1e6 yuan: 0.01 亿元 but 0.00 billion yuan: not in every language
+    assert compare.PairedStat(va, np.zeros(4), np.full(4, 1e6)).verdict == "unclear"
+    assert compare.PairedStat(va, np.zeros(4), np.full(4, 2e7)).verdict == "better"
+
+
 def test_small_differences_show_their_digits_and_help_text_is_honest():
     assert compare.fmt(0.02, 2, sign=True) == "+0.02"
     assert compare.fmt(0.0004, 3, sign=True) == "0.000"
@@ -743,6 +761,16 @@ def test_url_round_trip_and_bad_values_are_ignored():
     bad = urlstate.parse("seed=-1&rd_subsidy_rate=9&nonsense=1&preset=nope&lang=fr")
     assert bad.seed is None and bad.levers == lever_defaults() and bad.preset is None and bad.lang is None
     assert len(bad.problems) == 5
+
+
+def test_ignored_address_values_are_explained_in_both_languages():
+    bad = urlstate.parse("seed=-1&rd_subsidy_rate=9&nonsense=1&lang=fr")
+    en, zh = urlstate.problem_text(bad.problems, "en"), urlstate.problem_text(bad.problems, "zh")
+    assert "seed=-1 (allowed: a whole number from 0 to 4,294,967,295)" in en
+    lo, hi = (sim.default_config().schema["rd_subsidy_rate"].low, sim.default_config().schema["rd_subsidy_rate"].high)
+    assert f"rd_subsidy_rate=9 (allowed: {lo:g} to {hi:g}" in en and "nonsense=1 (allowed: no such setting)" in en
+    assert "lang=fr (allowed: one of en, zh)" in en
+    assert "seed=-1（允许：0 到 4,294,967,295 之间的整数）" in zh and "没有这一设置" in zh
 
 
 def test_url_carries_what_the_ab_replicates_vary_and_refuses_other_values():

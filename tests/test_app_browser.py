@@ -463,6 +463,21 @@ def test_the_scenario_is_in_the_address_and_survives_a_reload(server, browser):
     close(w)
 
 
+def test_invalid_address_values_are_named_on_the_page_and_go_after_a_change(server, browser):
+    w = open_page(browser, server[0] + "?lang=zh&seed=-1&rd_subsidy_rate=9", step_name="单步")
+    page = w.page
+    note = page.locator(".url-problems")
+    note.wait_for()
+    text = note.inner_text()
+    assert "seed=-1" in text and "0 到 4,294,967,295 之间的整数" in text
+    assert "rd_subsidy_rate=9" in text and "0 到 0.3，" in text
+    assert page.locator(".seed-input input").input_value() == "1"  # the default seed, not -1
+    page.get_by_role("button", name="单步").click()
+    quarter_is(page, 1, lang="zh")
+    note.wait_for(state="detached")
+    close(w)
+
+
 def test_ghost_line_budget_and_why_tabs(server, browser):
     w = open_page(browser, server[0] + "?preset=digital")
     page = w.page
