@@ -49,7 +49,8 @@ MATURITY_COLOURS = ["#d9e6f2", "#9ecae1", "#4292c6", "#08519c", "#08306b"]
 DESTINATIONS = ("Beijing", "Tianjin", "Elsewhere")
 DEST_COLOURS = {"Beijing": "#c0392b", "Tianjin": "#e67e22", "Elsewhere": "#95a5a6"}
 GROUP_COLOURS = {1: "#7f8c8d", 2: "#8e44ad", 3: "#16a085", 4: "#2980b9", 5: "#d35400"}
-GHOST = "#8a8a8a"  # the status-quo line (same seed)
+GHOST = "#555"  # the status-quo line (same seed): dark grey, dashed, drawn over the policy's lines
+GHOST_DASH = (0, (3, 2))
 CHANGE = "#444"  # markers where levers changed
 _TAB10 = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#7f7f7f", "#e377c2",
           "#bcbd22", "#17becf"]
@@ -256,7 +257,7 @@ def _cluster_handles(lang: Lang) -> list:
 def _extra_handles(lang: Lang, ghost: bool, changes: bool) -> list:
     out = []
     if ghost:
-        out.append(Line2D([], [], color=GHOST, lw=1.6, ls="--", label=t("legend_ghost", lang)))
+        out.append(Line2D([], [], color=GHOST, lw=1.3, ls=GHOST_DASH, label=t("legend_ghost", lang)))
     if changes:
         out.append(Line2D([], [], color=CHANGE, lw=1.2, ls=":", label=t("legend_changes", lang)))
     return out
@@ -297,14 +298,14 @@ def _cluster_lines(clusters: pd.DataFrame, column: str, title_key: str, lang: La
     def data(axes):
         ax = axes[0]
         colours = cluster_colours()
-        if ghost is not None:
-            g = ghost[ghost["quarter"] <= clusters["quarter"].max()]
-            for key, df in g.groupby("cluster", sort=False):
-                ax.plot(df["quarter"].to_numpy(), df[column].to_numpy(), color=colours.get(key), lw=1.3,
-                        ls="--", alpha=0.45)
         for key, df in clusters.groupby("cluster", sort=False):
             ax.plot(df["quarter"].to_numpy(), df[column].to_numpy(), color=colours.get(key), lw=2.0,
                     marker="o" if len(df) == 1 else None, ms=3)
+        if ghost is not None:  # over the policy's lines, so it shows where the two coincide too
+            g = ghost[ghost["quarter"] <= clusters["quarter"].max()]
+            for key, df in g.groupby("cluster", sort=False):
+                ax.plot(df["quarter"].to_numpy(), df[column].to_numpy(), color=GHOST, lw=1.1,
+                        ls=GHOST_DASH, zorder=3)
         _mark_changes(ax, changes)
 
     return layered((title_key, lang, horizon, periods[0], has_ghost, has_changes), SIZE, frame, data)
@@ -354,9 +355,10 @@ def talent_chart(city: pd.DataFrame, lang: Lang, horizon: int, ghost=None, chang
         ax1, ax2 = axes
         if g is not None:
             gr = g.dropna(subset=["graduate_retention"])
-            ax1.plot(gr["quarter"].to_numpy(), 100 * gr["graduate_retention"].to_numpy(), "--", color=GHOST, lw=1.6)
+            ax1.plot(gr["quarter"].to_numpy(), 100 * gr["graduate_retention"].to_numpy(), ls=GHOST_DASH, color=GHOST,
+                     lw=1.3, zorder=3)
             tot = g[[f"outflow_{d.lower()}" for d in DESTINATIONS]].to_numpy().sum(1)
-            ax2.step(g["quarter"].to_numpy(), tot, where="mid", color=GHOST, lw=1.4, ls="--", zorder=3)
+            ax2.step(g["quarter"].to_numpy(), tot, where="mid", color=GHOST, lw=1.3, ls=GHOST_DASH, zorder=3)
         ret = city.dropna(subset=["graduate_retention"])
         ax1.plot(ret["quarter"].to_numpy(), 100 * ret["graduate_retention"].to_numpy(), "o-",
                  color="#2c7a3f", ms=4, lw=1.8)
@@ -446,7 +448,7 @@ def maturity_chart(clusters: pd.DataFrame, lang: Lang, horizon: int = 0, ghost=N
         period = now["period"].iloc[0] if len(now) else ""
         _dynamic_title(ax, f"{t('chart_maturity', lang)} · {period}")
         if g_share is not None and len(g_share):
-            strip.plot(g_share.index.to_numpy(), g_share.to_numpy(), "--", color=GHOST, lw=1.5)
+            strip.plot(g_share.index.to_numpy(), g_share.to_numpy(), ls=GHOST_DASH, color=GHOST, lw=1.3, zorder=3)
         strip.plot(share.index.to_numpy(), share.to_numpy(), color=MATURITY_COLOURS[3], lw=2.0,
                    marker="o" if len(share) == 1 else None, ms=3)
         _mark_changes(strip, changes)
@@ -507,7 +509,7 @@ def spending_chart(city: pd.DataFrame, lang: Lang, horizon: int = 0, ghost=None,
             bottom += vals
         if g is not None and len(g):
             ax.step(g["quarter"].to_numpy(), g["spending_total"].to_numpy() / div, where="mid", color=GHOST,
-                    lw=1.5, ls="--", zorder=3)
+                    lw=1.5, ls=GHOST_DASH, zorder=3)
         if ceiling:
             ax.axhline(ceiling / 4 / div, color="#b3261e", lw=1.6, zorder=4)
         if not len(per_q):

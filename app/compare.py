@@ -34,10 +34,12 @@ from app import charts, runs
 from app.i18n import Lang, cluster_label, money_unit, preset_label, t
 from app.state import lever_defaults, presets
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 DEFAULT_REPLICATES = 8
 DEFAULT_QUARTERS = 40
 REPLICATE_CHOICES = (4, 8, 16)
+COMPARE_SIZE = (6.0, 4.8)  # inches: the A/B figure
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,7 @@ OUTCOMES = (
     Outcome("kpi_value_added", "ab_value_added", +1, 2, "money:value_added"),
     Outcome("kpi_spend_total", "ab_spend_total", 0, 2, "money:total"),
     Outcome("kpi_cost_retained", "ab_cost_retained", -1, 2, "money:per_unit"),
-    Outcome("kpi_cost_level", "ab_cost_level", -1, 0, "money:per_unit"),
+    Outcome("kpi_cost_level", "ab_cost_level", -1, 2, "money:total"),  # 亿元 / million yuan, as in the budget tab
 )
 OUTCOME_BY_KEY = {o.key: o for o in OUTCOMES}
 
@@ -348,11 +350,12 @@ def _series(r) -> dict[str, pd.Series]:
 
 
 def compare_figure(runs_a: Sequence, runs_b: Sequence, lang: Lang, dpi: float | None = None) -> Figure:
-    """Four panels over time: the mean of A (solid) and B (dashed), each with its min–max band."""
+    """Four panels over time: the mean of A (solid) and B (dashed), each with its min–max band. 6 inches
+    wide, so the page (about 600 px for it at 1280 px) shows its 11-pt text at >= 14 px."""
     fs = charts.FONT
-    fig = Figure(figsize=(8.0, 5.4), dpi=dpi or charts.DPI)
+    fig = Figure(figsize=COMPARE_SIZE, dpi=dpi or charts.DPI)
     axes = fig.subplots(2, 2)
-    fig.subplots_adjust(left=0.09, right=0.98, top=0.86, bottom=0.08, hspace=0.5, wspace=0.28)
+    fig.subplots_adjust(left=0.12, right=0.98, top=0.87, bottom=0.12, hspace=0.62, wspace=0.36)
     money_label, money_div = money_unit("quarter", lang)
     sa = [_series(r) for r in runs_a]
     sb = [_series(r) for r in runs_b]
@@ -367,6 +370,9 @@ def compare_figure(runs_a: Sequence, runs_b: Sequence, lang: Lang, dpi: float | 
         title = t(key, lang, unit=money_label) if key == "compare_spending" else t(key, lang)
         ax.set_title(title, fontsize=fs)
         ax.tick_params(labelsize=fs)
+        ax.yaxis.set_major_locator(MaxNLocator(4))
+    for ax in axes[1]:
+        ax.set_xlabel(t("compare_x", lang), fontsize=fs)
     axes[0, 0].legend(fontsize=fs, frameon=False)
     fig.suptitle(t("compare_chart", lang, m=len(runs_a)), fontsize=fs)
     return fig

@@ -148,7 +148,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "map_maturity_12": ("Digital level 1–2", "数字化 1–2 级"),
     "map_maturity_3": ("Digital level 3", "数字化 3 级"),
     "map_maturity_45": ("Digital level 4–5", "数字化 4–5 级"),
-    "map_flow": ("{dest}: {n:,.0f} left in {period}", "{dest}：{period} 流出 {n:,.0f} 人"),
+    "chart_map_short": ("Firms, universities, government seats", "企业、高校与政府驻地"),
+    "map_flow_short": ("{dest}\n{n:,.0f} left", "{dest}\n流出 {n:,.0f} 人"),  # two short lines: the map's west edge
     "map_size": ("size = employees", "大小 = 员工数"),
     "km": ("km", "公里"),
     # A/B compare
@@ -220,6 +221,7 @@ STRINGS: dict[str, tuple[str, str]] = {
                                "coefficients (run r of A and of B share seed and draw), {n} quarters.",
                                "{m} 次配对运行，随机种子 {first}–{last}，拟合系数后验抽样 0–{dlast}"
                                "（A 与 B 的第 r 次共用种子与抽样），共 {n} 个季度。"),
+    "compare_x": ("quarters since the start", "自起始的季度数"),
     "compare_chart": ("Mean of {m} runs: A (solid) vs B (dashed); bands = smallest to largest run",
                       "{m} 次运行均值：A（实线）与 B（虚线）；色带 = 各次运行的最小至最大值"),
     "compare_energy": ("Mean energy index", "平均能级指数"),
@@ -430,7 +432,7 @@ MONEY: dict[str, tuple[str, float, str, float]] = {
     "quarter": ("million yuan", 1e6, "万元", 1e4),  # per quarter
     "year": ("million yuan/yr", 1e6, "万元/年", 1e4),  # per year (budgets)
     "value_added": ("billion yuan/yr", 1e9, "亿元/年", 1e8),
-    "per_unit": ("yuan", 1.0, "万元", 1e4),  # cost per retained graduate / per level climbed
+    "per_unit": ("yuan", 1.0, "万元", 1e4),  # cost per retained graduate (per level climbed: "total")
 }
 
 
@@ -488,6 +490,16 @@ def district_label(key: str, lang: Lang) -> str:
     d = _config().city["districts"][key]
     en = key if key.isupper() else re.sub(r"(?<=[a-z])(?=[A-Z])", " ", key)  # "BeidaiheNewArea"
     return pick(en, d["label_zh"], lang)
+
+
+SHORT_DISTRICTS = {"ETDZ": ("ETDZ", "经开区"), "BeidaiheNewArea": ("Beidaihe N. A.", "北戴河新区")}
+
+
+def district_short(key: str, lang: Lang) -> str:
+    """The district's name as the page's map writes it (shorter where the full name would not fit)."""
+    if key in SHORT_DISTRICTS:
+        return pick(*SHORT_DISTRICTS[key], lang)
+    return district_label(key, lang)
 
 
 def destination_label(key: str, lang: Lang) -> str:

@@ -9,7 +9,8 @@ above 5,000 cells). Grid convention as in the model: column ``x`` runs east, row
 (row 0 = north), so the image uses ``origin="upper"`` and firms are plotted at ``(x, y)`` directly.
 Like the charts, the map is two layers (:func:`app.charts.layered`): the static one (raster,
 coast, names, universities, seats, legend) is drawn once per language; each step draws only firms
-and flows.
+and flows. The page's map (``screen=True``) has larger text and leaves the legend to HTML under the
+image (:func:`legend_html`), so it stays readable at projector size; the exported map keeps its legend.
 """
 
 from __future__ import annotations
@@ -23,15 +24,23 @@ import pandas as pd
 
 from app import fonts  # noqa: F401
 from app.charts import DEST_COLOURS, cluster_colours, layered
-from app.i18n import Lang, cluster_label, destination_label, district_label, pick, t
+from app.i18n import Lang, cluster_label, destination_label, district_label, district_short, pick, t
 from sim import plots as sim_plots
 from matplotlib import patheffects
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-MAP_SIZE = (5.2, 7.0)  # inches; 416 x 560 px at charts.DPI
+MAP_SIZE = (5.2, 7.0)  # inches: the exported map, legend in the figure
 MAP_AXES = (0.01, 0.15, 0.98, 0.81)  # figure fraction
+SCREEN_SIZE = (5.2, 6.35)  # inches: the page's map (416 x 508 px at app.page.MAP_DPI); its legend is HTML
+SCREEN_AXES = (0.01, 0.005, 0.98, 0.935)  # the 61 x 71 raster fills the width; room for the title above
+# text sizes in points. The page shows its map at 0.86-0.92 of its natural size (80 px per inch), so 15.5
+# pt is >= 14 px on the screen (title, flows), 12 pt >= 11.5 px (district names: 14 px would overlap in the
+# crowded east); the HTML legend under the map is 14 px
+# (university names only in the exported map: on the page they would cover the crowded east)
+TITLE_PT, FLOW_PT, PLACE_PT = 15.5, 15.5, 12.0
+EXPORT_TITLE_PT, EXPORT_FLOW_PT, EXPORT_PLACE_PT, EXPORT_UNIVERSITY_PT, EXPORT_LEGEND_PT = 9.0, 8.0, 8.0, 6.5, 7.0
 SEA = np.array([0.80, 0.89, 0.95])
 OUTSIDE = np.array([1.0, 1.0, 1.0])
 DISTRICT_TINTS = ["#efe9dc", "#e6ecd9", "#ece3e8", "#e3e9ee", "#eee6d6", "#e4ece4", "#ebe7dd",
@@ -79,18 +88,20 @@ def _jitter(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return 0.8 * jx, 0.8 * jy
 
 
-def _draw_static(fig: Figure, layout, universities, governments, lang: Lang):
-    ax = fig.add_axes(MAP_AXES)
+def _draw_static(fig: Figure, layout, universities, governments, lang: Lang, screen: bool):
+    ax = fig.add_axes(SCREEN_AXES if screen else MAP_AXES)
+    place_pt, univ_pt = (PLACE_PT, None) if screen else (EXPORT_PLACE_PT, EXPORT_UNIVERSITY_PT)
     h, w = layout.district.shape
     ax.imshow(background(layout), origin="upper", extent=(-0.5, w - 0.5, h - 0.5, -0.5),
               interpolation="nearest")
     sim_plots.draw_district_outlines(ax, layout, colour="#8f8774", lw=0.6, zone_colour="#a0762a")
     for name, (cx, cy) in _centroids(layout).items():
-        ax.text(cx, cy, district_label(name, lang), fontsize=7.5, ha="center", va="center", color="#555",
+        label = district_short(name, lang) if screen else district_label(name, lang)
+        ax.text(cx, cy, label, fontsize=place_pt, ha="center", va="center", color="#555",
                 path_effects=HALO, zorder=2)
     sea_rows, sea_cols = np.nonzero(layout.sea)
     if len(sea_rows):
-        ax.text(np.percentile(sea_cols, 70), np.percentile(sea_rows, 70), t("map_sea", lang), fontsize=9,
+        ax.text(np.percentile(sea_cols, 70), np.percentile(sea_rows, 70), t("map_sea", lang), fontsize=place_pt,
                 color="#4a7fa8", style="italic", ha="center")
     for _en, _zh, gx, gy in governments:
         ax.scatter([gx], [gy], marker="*", s=80, c="#b30000", edgecolors="white", linewidths=0.5, zorder=4)
@@ -99,11 +110,14 @@ def _draw_static(fig: Figure, layout, universities, governments, lang: Lang):
         k = stacked[(ux, uy)]
         stacked[(ux, uy)] += 1
         ax.scatter([ux], [uy], marker="^", s=70, c="#222", edgecolors="white", zorder=4)
+        if screen:
+            continue  # the page's larger names would cover the crowded east: ▲ is in the legend below
         east = ux > 0.6 * w  # label toward the map's centre so it stays inside the frame
-        ax.text(ux + (-1.0 if east else 1.0), uy + 0.4 + 1.6 * k, pick(name_en, name_zh, lang), fontsize=6,
-                ha="right" if east else "left", va="top", zorder=4, path_effects=HALO)
+        ax.text(ux + (-1.0 if east else 1.0), uy + 0.4 + 1.6 * k, pick(name_en, name_zh, lang),
+                fontsize=univ_pt, ha="right" if east else "left", va="top", zorder=4, path_effects=HALO)
     _frame(ax, layout)
-    _legend(fig, lang)
+    if not screen:
+        _legend(fig, lang)
     return [ax]
 
 
@@ -117,24 +131,27 @@ def _frame(ax, layout) -> None:
 
 
 def map_figure(layout, firms: pd.DataFrame, universities, governments, city: pd.DataFrame,
-               lang: Lang) -> Figure:
-    """The map at the latest quarter of ``city`` (flows) with the firms of ``firms``."""
+               lang: Lang, screen: bool = False) -> Figure:
+    """The map at the latest quarter of ``city`` (flows) with the firms of ``firms``. ``screen``: the
+    page's version (larger text, no legend in the figure: the page shows :func:`legend_html` under it);
+    otherwise the exported one, legend included."""
     universities = [tuple(u) for u in universities]
     governments = [tuple(g) for g in governments]
-    key = ("map", _layout_key(layout), tuple(universities), tuple(governments), lang)
+    key = ("map", _layout_key(layout), tuple(universities), tuple(governments), lang, screen)
+    title_pt, flow_pt = (TITLE_PT, FLOW_PT) if screen else (EXPORT_TITLE_PT, EXPORT_FLOW_PT)
 
     def frame(fig):
-        return _draw_static(fig, layout, universities, governments, lang)
+        return _draw_static(fig, layout, universities, governments, lang, screen)
 
     def data(axes):
         ax = axes[0]
         _firms(ax, firms)
-        _flows(ax, city, lang)
+        _flows(ax, city, lang, flow_pt)
         period = city["period"].iloc[-1] if len(city) else ""
-        ax.text(0.5, 1.01, f"{t('chart_map', lang)} · {period}", transform=ax.transAxes, ha="center",
-                va="bottom", fontsize=9)
+        ax.text(0.5, 1.005, f"{t('chart_map_short' if screen else 'chart_map', lang)} · {period}",
+                transform=ax.transAxes, ha="center", va="bottom", fontsize=title_pt)
 
-    return layered(key, MAP_SIZE, frame, data)
+    return layered(key, SCREEN_SIZE if screen else MAP_SIZE, frame, data)
 
 
 def _firms(ax, firms: pd.DataFrame) -> None:
@@ -166,13 +183,14 @@ def _cluster_rgba() -> tuple[list[str], np.ndarray]:
     return keys, np.array([to_rgba(colours[k]) for k in keys] + [to_rgba("#333")])
 
 
-def _flows(ax, city: pd.DataFrame, lang: Lang) -> None:
+def _flows(ax, city: pd.DataFrame, lang: Lang, fontsize: float) -> None:
     """Arrows leaving the map's western edge toward Beijing (W) and Tianjin (SW), width ~ persons."""
     if not len(city):
         return
     last = city.iloc[-1]
-    period = last["period"]
-    for dest, yfrac in (("Beijing", 0.40), ("Tianjin", 0.22)):
+    # heights (axes fraction) where the raster's west edge is outside the city for ~a quarter of the
+    # width, so arrow and label cover no district: Beijing (due west) and Tianjin (south-west)
+    for dest, yfrac in (("Beijing", 0.53), ("Tianjin", 0.12)):
         n = float(last.get(f"outflow_{dest.lower()}", 0.0) or 0.0)
         width = 1.5 + 10 * min(n / FLOW_FULL_WIDTH, 1.0)
         ax.annotate("", xy=(0.0, yfrac), xytext=(0.20, yfrac), xycoords="axes fraction",
@@ -180,9 +198,41 @@ def _flows(ax, city: pd.DataFrame, lang: Lang) -> None:
                                     mutation_scale=12 + width), zorder=5)
         # a pale box instead of a halo: the halo (a stroke path effect) turns the text into paths,
         # a third of a step's map drawing; the box keeps it as readable over the map
-        ax.text(0.01, yfrac + 0.025, t("map_flow", lang, dest=destination_label(dest, lang), n=n, period=period),
-                transform=ax.transAxes, fontsize=7, color=DEST_COLOURS[dest], fontweight="bold", zorder=5,
+        ax.text(0.01, yfrac + 0.02, t("map_flow_short", lang, dest=destination_label(dest, lang), n=n),
+                transform=ax.transAxes, fontsize=fontsize, va="bottom", linespacing=1.0, color=DEST_COLOURS[dest], fontweight="bold", zorder=5,
                 bbox=LABEL_BOX)
+
+
+def legend_items(lang: Lang) -> list[tuple[str, str, str]]:
+    """(symbol, colour, label) of the map's legend: clusters, digital levels, universities, seats."""
+    items = [("circle", c, cluster_label(k, lang)) for k, c in cluster_colours().items()]
+    items += [("circle", "#999", t("map_maturity_12", lang)), ("square", "#999", t("map_maturity_3", lang)),
+              ("diamond", "#999", t("map_maturity_45", lang)), ("triangle", "#222", t("map_university", lang)),
+              ("star", "#b30000", t("map_government", lang))]
+    return items
+
+
+_SYMBOL_CSS = {
+    "circle": "width:10px;height:10px;border-radius:50%;background:{c};",
+    "square": "width:9px;height:9px;background:{c};border:1.5px solid #000;",
+    "diamond": "width:8px;height:8px;background:{c};border:1.5px solid #000;transform:rotate(45deg);",
+}
+_SYMBOL_CHAR = {"triangle": "▲", "star": "★"}
+
+
+def legend_html(lang: Lang) -> str:
+    """The page's map legend (HTML, 14 px text, wraps to the map's width)."""
+    import html
+
+    out = []
+    for symbol, colour, label in legend_items(lang):
+        if symbol in _SYMBOL_CHAR:
+            mark = f"<span style='color:{colour};font-size:13px'>{_SYMBOL_CHAR[symbol]}</span>"
+        else:
+            mark = f"<span style='display:inline-block;{_SYMBOL_CSS[symbol].format(c=colour)}'></span>"
+        out.append(f"<span class='map-key'>{mark}<span>{html.escape(label)}</span></span>")
+    out.append(f"<span class='map-key map-key-size'>{html.escape(t('map_size', lang))}</span>")
+    return "".join(out)
 
 
 def _legend(fig: Figure, lang: Lang) -> None:
@@ -195,5 +245,5 @@ def _legend(fig: Figure, lang: Lang) -> None:
         Line2D([], [], marker="^", ls="", color="#222", ms=7, label=t("map_university", lang)),
         Line2D([], [], marker="*", ls="", color="#b30000", ms=9, label=t("map_government", lang)),
     ]
-    fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=6.5, frameon=False,
-               title=t("map_size", lang), title_fontsize=6.5)
+    fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=EXPORT_LEGEND_PT, frameon=False,
+               title=t("map_size", lang), title_fontsize=EXPORT_LEGEND_PT)

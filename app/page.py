@@ -57,9 +57,13 @@ CSS = """
 .live-grid { display: grid; grid-template-columns: auto minmax(0, 1fr); gap: 12px; align-items: start; }
 .workshop .live-grid > .d-flex { display: contents !important; }
 .lever-drawer { max-height: calc(100vh - var(--app-top, 190px)); overflow-y: auto; padding-right: 6px; }
-img.map-image { display: block; max-height: calc(100vh - var(--app-top, 190px)); max-width: 100%;
-                width: auto !important; height: auto; }
+img.map-image { display: block; max-height: calc(100vh - var(--app-top, 190px) - var(--map-legend, 64px));
+                max-width: 100%; width: auto !important; height: auto; }
 .map-view { min-width: 0; }
+.map-legend { display: flex; flex-wrap: wrap; gap: 0 10px; font-size: 14px; line-height: 1.3; color: #333;
+              max-width: var(--map-width, 420px); padding-top: 2px; }
+.map-key { display: inline-flex; align-items: center; gap: 4px; white-space: nowrap; }
+.map-key-size { color: #666; }
 img.chart-image { display: block; width: 100% !important; height: auto;
                   max-height: calc(100vh - var(--app-top, 190px) - var(--chart-top, 150px)); object-fit: contain;
                   object-position: left top; }
@@ -68,6 +72,15 @@ img.chart-image { display: block; width: 100% !important; height: auto;
 .kpi-label { font-size: 0.75rem; color: #555; line-height: 1.2; }
 .kpi-value { font-size: 1.15rem; font-weight: 600; }
 .workshop .btn-drawer { display: none !important; }
+.how-box { position: relative; }
+.why-grid { display: grid; grid-template-columns: minmax(0, 55fr) minmax(0, 45fr); gap: 16px; align-items: start; }
+.why-grid img.why-chart { display: block; width: 100% !important; height: auto; max-height: calc(100vh - 230px);
+                          object-fit: contain; object-position: left top; }
+@media (max-width: 1099px) { .why-grid { grid-template-columns: minmax(0, 1fr); } }
+.how-box .v-expansion-panel-content { position: absolute; right: 0; top: 100%; z-index: 30; background: white;
+                                      width: min(60em, calc(100vw - 24px)); max-height: calc(100vh - 80px);
+                                      overflow-y: auto; box-shadow: 0 6px 18px rgba(0,0,0,0.25);
+                                      border-radius: 4px; }
 .workshop { --app-top: 190px; --chart-top: 150px; }
 @media (max-width: 1099px) {
   .workshop { --app-top: 245px; --chart-top: 175px; }
@@ -107,6 +120,10 @@ module.exports = {
       if (!ws || !grid || !grid.offsetParent) return;
       const top = grid.getBoundingClientRect().top + window.scrollY;
       ws.style.setProperty("--app-top", Math.round(top + 8) + "px");
+      const legend = grid.querySelector(".map-legend");
+      if (legend) ws.style.setProperty("--map-legend", Math.round(legend.offsetHeight + 4) + "px");
+      const map = grid.querySelector("img.map-image");
+      if (map && map.clientWidth) ws.style.setProperty("--map-width", Math.max(map.clientWidth, 300) + "px");
       const chart = grid.querySelector("img.chart-image");
       if (chart) {
         const off = chart.getBoundingClientRect().top - grid.getBoundingClientRect().top;
@@ -150,7 +167,7 @@ MAP_DPI = 80  # the map is shown about 400 px wide: more pixels would only cost 
 def map_png(snap: Snapshot, lang: Lang) -> bytes:
     with charts.render_dpi(MAP_DPI), charts.reused_figures():
         return charts.to_png(map_view.map_figure(snap.layout, snap.firms, snap.universities, snap.governments,
-                                                 snap.city, lang))
+                                                 snap.city, lang, screen=True))
 
 
 def chart_png(snap: Snapshot, name: str, lang: Lang) -> bytes:
@@ -204,15 +221,16 @@ def LiveView(session: Session, tick: solara.Reactive[int], lang: Lang, chart_tab
 def LiveParts(snap: Snapshot, lang: Lang, chart_tab, map_bytes: bytes, chart_bytes: bytes):
     with solara.Column(classes=["map-view"], gap="0px"):
         solara.Image(map_bytes, classes=["map-image"])
+        solara.HTML(tag="div", unsafe_innerHTML=map_view.legend_html(lang), classes=["map-legend"])
     with solara.Column(classes=["chart-view"], gap="4px"):
         Kpis(snap, lang)
+        if snap.ghost_city is not None:  # above the chart: the chart's height is fitted to what is left
+            solara.Text(t("ghost_note", lang), classes=["ghost-note"], style={"font-size": "0.8rem", "color": "#555"})
         with solara.lab.Tabs(value=chart_tab, lazy=True):
             for i, key in enumerate(CHART_TABS):
                 with solara.lab.Tab(t(f"short_{key}", lang), classes=[f"tab-{key}"]):
                     if i == chart_tab.value:
                         solara.Image(chart_bytes, classes=[f"chart-{key}", "chart-image"])
-        if snap.ghost_city is not None:
-            solara.Text(t("ghost_note", lang), classes=["ghost-note"], style={"font-size": "0.75rem", "color": "#666"})
 
 
 @solara.component
@@ -448,7 +466,8 @@ def Page():
         if error.value:
             solara.Error(t("error", L, err=error.value), classes=["app-error"])
         if url_notice.value:
-            solara.Warning(urlstate.problem_text(url_notice.value, L), classes=["url-problems"], dense=True)
+            solara.Warning(urlstate.problem_text(url_notice.value, L), classes=["url-problems"], dense=True,
+                           style={"font-size": "0.8rem", "margin": "0"})
         with solara.Column(gap="0px", classes=["main-tabs"]):
             with solara.lab.Tabs(value=main_tab, lazy=False):
                 with solara.lab.Tab(t("tab_city", L), classes=["tab-city"]):

@@ -50,8 +50,8 @@ def criteria_html(clusters: pd.DataFrame, cluster: str, lang: Lang) -> str:
                 f"<td><b>{html.escape(tier_label(int(last['energy_tier']), lang))}</b></td></tr>")
     head = (f"<tr><th>{html.escape(t('crit_title', lang))}</th><th>{html.escape(str(first['period']))}</th>"
             f"<th>{html.escape(str(last['period']))}</th></tr>")
-    style = ("<style>.crit-table{border-collapse:collapse;font-size:0.9rem}.crit-table td,.crit-table th"
-             "{border-bottom:1px solid #ddd;padding:3px 8px}</style>")
+    style = ("<style>.crit-table{border-collapse:collapse;font-size:0.875rem}.crit-table td,.crit-table th"
+             "{border-bottom:1px solid #ddd;padding:1px 8px;line-height:1.35}</style>")
     return f"{style}<table class='crit-table'><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
 
 
@@ -68,8 +68,8 @@ def components_html(clusters: pd.DataFrame, cluster: str, lang: Lang) -> str:
                     f"<td>{a:.3f}</td><td>{b:.3f}</td><td style='color:{colour};font-weight:600'>{d:+.3f}</td></tr>")
     head = "".join(f"<th>{html.escape(t(k, lang))}</th>" for k in
                    ("comp_col", "comp_weight", "comp_start", "comp_now", "comp_contrib"))
-    style = ("<style>.comp-table{border-collapse:collapse;font-size:0.9rem}.comp-table td,.comp-table th"
-             "{border-bottom:1px solid #ddd;padding:3px 8px;text-align:right}.comp-table td:first-child,"
+    style = ("<style>.comp-table{border-collapse:collapse;font-size:0.875rem}.comp-table td,.comp-table th"
+             "{border-bottom:1px solid #ddd;padding:1px 8px;line-height:1.35;text-align:right}.comp-table td:first-child,"
              ".comp-table th:first-child{text-align:left}</style>")
     return f"{style}<table class='comp-table'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
@@ -96,15 +96,19 @@ def WhyPanel(snap: Snapshot, lang: Lang, comparison=None):
     png = solara.use_memo(
         lambda: charts.to_png(charts.components_figure(snap.clusters, cluster, lang, index_weights())),
         dependencies=[id(snap), lang, cluster])
-    solara.Text(t("why_intro", lang))
-    solara.Select(t("why_cluster", lang), values=[names[k] for k in keys], value=names[cluster],
-                  on_value=lambda v: choice.set(keys[[names[k] for k in keys].index(v)]), classes=["why-cluster"])
-    with solara.Columns([7, 5]):
-        solara.Image(png, width="100%", classes=["why-chart"])
-        with solara.Column():
-            solara.HTML(tag="div", unsafe_innerHTML=criteria_html(snap.clusters, cluster, lang), classes=["why-criteria"])
+    with solara.Row(gap="16px", style={"align-items": "center", "flex-wrap": "wrap"}):
+        solara.Select(t("why_cluster", lang), values=[names[k] for k in keys], value=names[cluster],
+                      on_value=lambda v: choice.set(keys[[names[k] for k in keys].index(v)]),
+                      classes=["why-cluster"], style={"max-width": "16em", "flex": "0 0 16em"})
+        solara.Text(t("why_intro", lang), style={"flex": "1 1 20em", "font-size": "0.9rem"})
+    # one screen at 1280x720: the chart is limited to the window's height, the two tables stand beside
+    # it, components first (what moved the index), then the tier criteria
+    with solara.Div(classes=["why-grid"]):
+        solara.Image(png, classes=["why-chart"])
+        with solara.Column(gap="6px"):
             solara.HTML(tag="div", unsafe_innerHTML=components_html(snap.clusters, cluster, lang),
                         classes=["why-components"])
+            solara.HTML(tag="div", unsafe_innerHTML=criteria_html(snap.clusters, cluster, lang), classes=["why-criteria"])
     if comparison is not None:
         solara.Text(t("why_ab", lang, m=len(comparison.replicates)), style={"font-weight": "600"})
         solara.HTML(tag="div", unsafe_innerHTML=ab_components_html(comparison, lang), classes=["why-ab"])

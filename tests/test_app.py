@@ -247,7 +247,7 @@ def test_every_chart_and_the_map_render_to_png_with_readable_text(snap, lang):
     from app.page import MAP_DPI, map_png
 
     data = map_png(snap, lang)
-    assert png_size(data) == (round(map_view.MAP_SIZE[0] * MAP_DPI), round(map_view.MAP_SIZE[1] * MAP_DPI))
+    assert png_size(data) == (round(map_view.SCREEN_SIZE[0] * MAP_DPI), round(map_view.SCREEN_SIZE[1] * MAP_DPI))
 
 
 def test_exported_pngs_are_print_resolution(snap):
@@ -285,7 +285,7 @@ def test_reused_live_figures_draw_exactly_what_fresh_ones_draw():
     for snap, map_bytes, chart_bytes in pictures[1:]:
         with charts.render_dpi(app_page.MAP_DPI):
             fresh_map = charts.to_png(map_view.map_figure(snap.layout, snap.firms, snap.universities,
-                                                          snap.governments, snap.city, "en"))
+                                                          snap.governments, snap.city, "en", screen=True))
         fresh_chart = charts.to_png(charts.chart_figure(snap, "energy", "en"))
         assert pixels(map_bytes).tolist() == pixels(fresh_map).tolist()
         assert pixels(chart_bytes).tolist() == pixels(fresh_chart).tolist()

@@ -421,6 +421,16 @@ def test_controls_map_and_a_chart_are_in_view_without_scrolling(server, browser,
             from app import charts
 
             assert charts.MIN_FONT_PX * shown / natural >= 14, (shown, natural)
+            from app import map_view
+            from app.page import MAP_DPI
+
+            inside(page, ".map-legend")  # the map's legend is HTML, under the map, in view
+            legend_px = page.locator(".map-legend .map-key").first.evaluate(
+                "e => parseFloat(getComputedStyle(e).fontSize)")
+            assert legend_px >= 14, legend_px
+            shown, natural = page.locator("img.map-image").evaluate("i => [i.clientHeight, i.naturalHeight]")
+            px = lambda pt: pt * MAP_DPI / 72 * shown / natural  # noqa: E731
+            assert px(min(map_view.TITLE_PT, map_view.FLOW_PT)) >= 14 and px(map_view.PLACE_PT) >= 11, (shown, natural)
         shot(page, f"layout_{width}x{height}_{lang}")
     finally:
         context.close()
