@@ -23,6 +23,7 @@ import html
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -88,42 +89,50 @@ def _last(df: pd.DataFrame) -> pd.DataFrame:
 
 def outcomes(city: pd.DataFrame, clusters: pd.DataFrame, cumulative: bool = True) -> dict[str, float]:
     """Key figures of a run (raw units). ``cumulative``: outflows and retention over the whole run (A/B);
-    otherwise the latest quarter / latest graduation cohort (the live key-figure row)."""
-    now = _last(clusters)
-    start = clusters[clusters["quarter"] == clusters["quarter"].min()]
-    firms = now["firms"].to_numpy(dtype=float)
-    l3 = now[["maturity_l3", "maturity_l4", "maturity_l5"]].to_numpy(dtype=float).sum(1)
-    run = city[city["quarter"] > 0]
-    last = city.iloc[-1]
-    grads = run["graduates"].sum()
-    retained = run["graduates_retained"].sum()
+    otherwise the latest quarter / latest graduation cohort (the live key-figure row). Plain numpy on
+    the tables' columns: the page calls it after every step and for every run of a comparison."""
+    cq = clusters["quarter"].to_numpy()
+    now, first = cq == cq.max(), cq == cq.min()
+    col = lambda name: clusters[name].to_numpy(dtype=float)  # noqa: E731
+    firms = col("firms")[now]
+    l3 = (col("maturity_l3") + col("maturity_l4") + col("maturity_l5"))[now]
+    energy, tier = col("energy_index")[now], col("energy_tier")
+    start_tier = dict(zip(clusters["cluster"].to_numpy()[first].tolist(), tier[first].tolist()))
+    tier_now = tier[now]
+    climbed = float(sum(max(0.0, t1 - start_tier.get(k, t1))
+                        for k, t1 in zip(clusters["cluster"].to_numpy()[now].tolist(), tier_now.tolist())))
+    city_col = lambda name: city[name].to_numpy(dtype=float)  # noqa: E731
+    run = city["quarter"].to_numpy() > 0
+    grads = city_col("graduates")[run].sum()
+    retained = city_col("graduates_retained")[run].sum()
+    bj, tj, other = city_col("outflow_beijing"), city_col("outflow_tianjin"), city_col("outflow_elsewhere")
     if cumulative:
         retention = float(retained / grads) if grads > 0 else math.nan
-        out_bj, out_tj = run["outflow_beijing"].sum(), run["outflow_tianjin"].sum()
+        out_bj, out_tj = bj[run].sum(), tj[run].sum()
     else:
-        cohorts = city["graduate_retention"].dropna()
-        retention = float(cohorts.iloc[-1]) if len(cohorts) else math.nan
-        out_bj, out_tj = last["outflow_beijing"], last["outflow_tianjin"]
-    out_total = run[["outflow_beijing", "outflow_tianjin", "outflow_elsewhere"]].to_numpy().sum()
-    tier0 = start.set_index("cluster")["energy_tier"]
-    tier1 = now.set_index("cluster")["energy_tier"]
-    climbed = float((tier1 - tier0.reindex(tier1.index).fillna(tier1)).clip(lower=0).sum())
-    spend_total = float(run["spending_total"].sum())
-    cost_retained = city["cost_per_retained_graduate"].dropna() if "cost_per_retained_graduate" in city else []
+        cohorts = city_col("graduate_retention")
+        cohorts = cohorts[~np.isnan(cohorts)]
+        retention = float(cohorts[-1]) if len(cohorts) else math.nan
+        out_bj, out_tj = bj[-1], tj[-1]
+    out_total = bj[run].sum() + tj[run].sum() + other[run].sum()
+    spending = city_col("spending_total")
+    spend_total = float(spending[run].sum())
+    cost = city_col("cost_per_retained_graduate") if "cost_per_retained_graduate" in city else np.zeros(0)
+    cost = cost[~np.isnan(cost)]
     return {
-        "kpi_energy": float(now["energy_index"].mean()),
-        "kpi_tiers": float((now["energy_tier"] >= 2).sum()),
+        "kpi_energy": float(energy.mean()),
+        "kpi_tiers": float((tier_now >= 2).sum()),
         "kpi_climbed": climbed,
         "kpi_retention": 100 * retention,
         "kpi_out_total": float(out_total),
         "kpi_out_bj": float(out_bj),
         "kpi_out_tj": float(out_tj),
         "kpi_maturity": float(100 * (l3 * firms).sum() / max(firms.sum(), 1.0)),
-        "kpi_employment": float(last["employment"]),
-        "kpi_value_added": float(last["value_added"]),
-        "kpi_spend": float(last["spending_total"]),
+        "kpi_employment": float(city_col("employment")[-1]),
+        "kpi_value_added": float(city_col("value_added")[-1]),
+        "kpi_spend": float(spending[-1]),
         "kpi_spend_total": spend_total,
-        "kpi_cost_retained": float(cost_retained.iloc[-1]) if len(cost_retained) else math.nan,
+        "kpi_cost_retained": float(cost[-1]) if len(cost) else math.nan,
         "kpi_cost_level": spend_total / climbed if climbed > 0 else math.nan,
     }
 
@@ -338,15 +347,32 @@ def component_table(runs_a: Sequence, runs_b: Sequence, lang: Lang) -> pd.DataFr
 
 
 # ------------------------------------------------------------------------------------ figure
-def _series(r) -> dict[str, pd.Series]:
-    e = r.clusters.groupby("quarter")["energy_index"].mean()
-    c = r.city.set_index("quarter")
-    return {
-        "compare_energy": e,
-        "compare_retention": 100 * c["graduate_retention"].dropna(),
-        "compare_outflow": (c["outflow_beijing"] + c["outflow_tianjin"]).iloc[1:],
-        "compare_spending": c["spending_total"].iloc[1:],
-    }
+def _series(r) -> dict[str, np.ndarray]:
+    """The four panels' values per quarter of the run (NaN where a panel has no value that quarter)."""
+    cq = r.clusters["quarter"].to_numpy()
+    n = int(r.city["quarter"].to_numpy().max()) + 1
+    energy = (np.bincount(cq, weights=r.clusters["energy_index"].to_numpy(dtype=float), minlength=n)
+              / np.maximum(np.bincount(cq, minlength=n), 1))
+    city = {k: np.full(n, np.nan) for k in ("retention", "outflow", "spending")}
+    q = r.city["quarter"].to_numpy()
+    col = lambda name: r.city[name].to_numpy(dtype=float)  # noqa: E731
+    city["retention"][q] = 100 * col("graduate_retention")
+    city["outflow"][q] = col("outflow_beijing") + col("outflow_tianjin")
+    city["spending"][q] = col("spending_total")
+    city["outflow"][0] = city["spending"][0] = np.nan  # quarter 0 is the start state: no flows yet
+    return {"compare_energy": energy, "compare_retention": city["retention"],
+            "compare_outflow": city["outflow"], "compare_spending": city["spending"]}
+
+
+def _band(series: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Quarters with a value in some run, and the smallest, mean and largest value over the runs."""
+    width = max(len(s) for s in series)
+    y = np.full((len(series), width), np.nan)
+    for i, s in enumerate(series):
+        y[i, :len(s)] = s
+    x = np.flatnonzero(~np.isnan(y).all(axis=0))
+    y = y[:, x]
+    return x, np.nanmin(y, axis=0), np.nanmean(y, axis=0), np.nanmax(y, axis=0)
 
 
 def compare_figure(runs_a: Sequence, runs_b: Sequence, lang: Lang, dpi: float | None = None) -> Figure:
@@ -362,11 +388,9 @@ def compare_figure(runs_a: Sequence, runs_b: Sequence, lang: Lang, dpi: float | 
     for ax, key in zip(axes.ravel(), sa[0]):
         div = money_div if key == "compare_spending" else 1.0
         for ss, colour, style, name in ((sa, "#1f4e79", "-", "A"), (sb, "#c55a11", "--", "B")):
-            frame = pd.concat([s[key] for s in ss], axis=1) / div
-            x = frame.index.to_numpy()
-            ax.fill_between(x, frame.min(axis=1), frame.max(axis=1), color=colour, alpha=0.18, lw=0)
-            ax.plot(x, frame.mean(axis=1), style, color=colour, lw=1.8, label=name,
-                    marker="o" if len(x) <= 2 else None)
+            x, low, mean, high = _band([s[key] / div for s in ss])
+            ax.fill_between(x, low, high, color=colour, alpha=0.18, lw=0)
+            ax.plot(x, mean, style, color=colour, lw=1.8, label=name, marker="o" if len(x) <= 2 else None)
         title = t(key, lang, unit=money_label) if key == "compare_spending" else t(key, lang)
         ax.set_title(title, fontsize=fs)
         ax.tick_params(labelsize=fs)
@@ -393,8 +417,9 @@ class Comparison:
     runs_b: tuple
     vary: str = "seeds"  # what the replicates vary (runs.VARY_KINDS)
 
-    @property
+    @cached_property
     def stats(self) -> list[PairedStat]:
+        """Computed once per comparison (the panel re-renders on every progress line of the next one)."""
         return paired_stats(self.runs_a, self.runs_b)
 
 
