@@ -331,19 +331,37 @@ def replicate_table(runs_a: Sequence, runs_b: Sequence, lang: Lang) -> pd.DataFr
     return pd.DataFrame(rows)
 
 
-def component_table(runs_a: Sequence, runs_b: Sequence, lang: Lang) -> pd.DataFrame:
-    """Per cluster: the mean (over replicates) of each energy-index component at the end, B − A."""
+def _component_ends(runs) -> list[pd.DataFrame]:
     from sim.energy import COMPONENTS
 
-    def mean_end(rs):
-        ends = [_last(r.clusters).set_index("cluster")[[f"idx_{c}" for c in COMPONENTS] + ["energy_index"]]
-                for r in rs]
-        return sum(ends) / len(ends)
+    return [_last(r.clusters).set_index("cluster")[[f"idx_{c}" for c in COMPONENTS] + ["energy_index"]]
+            for r in runs]
 
-    d = mean_end(runs_b) - mean_end(runs_a)
+
+def _component_labels(d: pd.DataFrame, lang: Lang) -> pd.DataFrame:
+    from sim.energy import COMPONENTS
+
+    d = d.copy()
     d.index = [cluster_label(k, lang) for k in d.index]
     d.columns = [t(f"comp_{c}", lang) for c in COMPONENTS] + [t("kpi_energy", lang)]
-    return d.round(3)
+    return d
+
+
+def component_table(runs_a: Sequence, runs_b: Sequence, lang: Lang) -> pd.DataFrame:
+    """Per cluster: the mean (over replicates) of each energy-index component at the end, B − A."""
+    ea, eb = _component_ends(runs_a), _component_ends(runs_b)
+    d = sum(eb) / len(eb) - sum(ea) / len(ea)
+    return _component_labels(d, lang).round(3)
+
+
+def component_agreement(runs_a: Sequence, runs_b: Sequence, lang: Lang) -> pd.DataFrame:
+    """Per cluster and component: +1 when B − A is above zero at the table's three decimals in every
+    paired replicate, −1 when below in every one, 0 otherwise (the A/B table's colouring rule)."""
+    diffs = np.stack([(b - a).to_numpy(float) for a, b in zip(_component_ends(runs_a), _component_ends(runs_b))])
+    shown = np.where(np.round(diffs, 3) != 0, diffs, 0.0)
+    sign = np.where((shown > 0).all(axis=0), 1, np.where((shown < 0).all(axis=0), -1, 0))
+    like = _component_ends(runs_a[:1])[0]
+    return _component_labels(pd.DataFrame(sign, index=like.index, columns=like.columns), lang)
 
 
 # ------------------------------------------------------------------------------------ figure
@@ -560,7 +578,9 @@ def ComparePanel(current_levers: Mapping[str, float], seed: int, lang: Lang,
     if running:
         d, n = progress.value
         solara.Text(t("compare_running", lang, done=d, n=n or 2 * n_rep.value), classes=["compare-running"])
-        solara.ProgressLinear(True)
+        # determinate: an indeterminate bar animates without pause, and on a 2-core laptop the
+        # browser's drawing of it takes CPU from the runs it reports on
+        solara.ProgressLinear(100.0 * d / max(n or 2 * n_rep.value, 1))
     elif task.error and not task.pending:
         solara.Error(t("compare_error", lang, err=str(task.exception)))
     if done:

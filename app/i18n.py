@@ -274,6 +274,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "why_setting_a": ("Setting A (end)", "方案 A（期末）"),
     "why_contribution": ("Contribution to the index (weight × component)", "对指数的贡献（权重 × 分项）"),
     "why_title": ("{cluster}: index {start} → {now}", "{cluster}：指数 {start} → {now}"),
+    "why_ab_rule": ("Green / red: B − A has that sign in all {m} paired runs; black: the runs disagree.",
+                    "绿色 / 红色：{m} 次配对运行中 B − A 的符号全部一致；黑色：各次运行不一致。"),
     "why_ab": ("A/B: each component at the end, B − A (mean of {m} paired runs)",
                "方案对比：期末各分项 B − A（{m} 次配对运行均值）"),
     "comp_scale": ("Scale", "规模"),

@@ -75,16 +75,21 @@ def components_html(clusters: pd.DataFrame, cluster: str, lang: Lang) -> str:
 
 
 def ab_components_html(comparison, lang: Lang) -> str:
-    from app.compare import component_table
+    """B − A per cluster and component (mean of the paired replicates), coloured only where every
+    replicate agrees on the sign (as the A/B table: green B higher, red B lower, else black)."""
+    from app.compare import component_agreement, component_table
 
     table = component_table(comparison.runs_a, comparison.runs_b, lang)
+    agree = component_agreement(comparison.runs_a, comparison.runs_b, lang).to_numpy()
+    colours = {1: "#1b7f3b", -1: "#b3261e", 0: "#333"}
     head = "".join(f"<th>{html.escape(c)}</th>" for c in [""] + list(table.columns))
     body = "".join("<tr><td>" + html.escape(str(i)) + "</td>" + "".join(
-        f"<td style='color:{'#1b7f3b' if v > 0.0005 else '#b3261e' if v < -0.0005 else '#333'}'>{v:+.3f}</td>"
-        for v in row) + "</tr>" for i, row in table.iterrows())
+        f"<td class='agree{int(a):+d}' style='color:{colours[int(a)]}'>{v:+.3f}</td>" for v, a in zip(row, agree[r]))
+        + "</tr>" for r, (i, row) in enumerate(table.iterrows()))
     style = ("<style>.ab-comp{border-collapse:collapse;font-size:0.8rem}.ab-comp td,.ab-comp th"
              "{border-bottom:1px solid #ddd;padding:2px 5px;text-align:right}</style>")
-    return f"{style}<table class='ab-comp'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    note = f"<div style='font-size:0.8rem;color:#555'>{html.escape(t('why_ab_rule', lang, m=len(comparison.replicates)))}</div>"
+    return f"{style}<table class='ab-comp'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{note}"
 
 
 @solara.component

@@ -699,6 +699,20 @@ def test_comparison_table_and_replicate_table_are_in_the_language():
     assert "规模" in comps.columns and len(comps) == 7
 
 
+def test_ab_components_are_coloured_only_where_every_paired_run_agrees():
+    cmp = compare.run_comparison("status_quo", "digital", lever_defaults(), first_seed=1, m=3, quarters=QUARTERS)
+    agree = compare.component_agreement(cmp.runs_a, cmp.runs_b, "en")
+    ends = [(compare._component_ends([b])[0] - compare._component_ends([a])[0]).round(3)
+            for a, b in zip(cmp.runs_a, cmp.runs_b)]
+    for (i, j), sign in np.ndenumerate(agree.to_numpy()):
+        d = np.array([e.iat[i, j] for e in ends])
+        assert sign == (1 if (d > 0).all() else -1 if (d < 0).all() else 0), (i, j, d)
+    same = compare.run_comparison("status_quo", "status_quo", lever_defaults(), first_seed=1, m=2, quarters=QUARTERS)
+    assert (compare.component_agreement(same.runs_a, same.runs_b, "zh").to_numpy() == 0).all()
+    html = why.ab_components_html(same, "zh")
+    assert "agree+1" not in html and "agree-1" not in html and "符号全部一致" in html
+
+
 def test_process_pool_gives_the_same_runs_as_this_process(monkeypatch):
     """Workers (spawn) compute exactly what the page would compute itself; results are cached."""
     monkeypatch.setenv(runs.WORKERS_ENV, "1")
