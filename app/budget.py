@@ -119,7 +119,7 @@ def BudgetPanel(snap: Snapshot, ceiling: float, on_ceiling, lang: Lang):
     costs = cost_figures(snap)
     png = solara.use_memo(
         lambda: charts.to_png(charts.spending_chart(snap.city, lang, snap.quarters, ghost=snap.ghost_city,
-                                                    changes=snap.changes, ceiling=ceiling, size=(7.6, 3.6))),
+                                                    changes=snap.changes, ceiling=ceiling, size=(6.2, 3.2))),
         dependencies=[id(snap), lang, ceiling])
     with solara.Row(gap="16px", style={"align-items": "center", "flex-wrap": "wrap"}):
         solara.InputText(t("budget_ceiling", lang, unit=label), value=f"{ceiling / div:,.0f}", on_value=set_text,

@@ -42,7 +42,7 @@ from sim import energy
 
 DPI = 100  # screen pixels per inch of the page's figures
 EXPORT_DPI = 310  # downloads: a 5.2-inch chart is 1,612 px wide
-SIZE = (5.2, 3.3)  # inches -> 520 x 330 px on screen
+SIZE = (5.2, 3.0)  # inches -> 520 x 300 px: shown about 1:1 beside the map at 1280x720 (text >= 14 px)
 FONT = 11.0  # points: the smallest text of every chart (15 px at DPI; >= 14 px shown at 1280 px wide)
 MIN_FONT_PX = FONT * DPI / 72
 MATURITY_COLOURS = ["#d9e6f2", "#9ecae1", "#4292c6", "#08519c", "#08306b"]
@@ -486,7 +486,8 @@ def spending_chart(city: pd.DataFrame, lang: Lang, horizon: int = 0, ghost=None,
     size = size or SIZE
 
     def frame(fig):
-        ax = fig.add_axes((0.14, 0.10, 0.52 if lang == "zh" else 0.48, 0.80))
+        # a wider figure (the budget tab's) gives its extra width to the plot, the legend keeps its own
+        ax = fig.add_axes((0.14, 0.10, (0.52 if lang == "zh" else 0.48) + 0.8 * (size[0] - SIZE[0]) / size[0], 0.80))
         ax.set_xlim(0.5, horizon + 0.5)
         ax.set_ylim(0, ymax)
         _year_ticks(ax, periods, lang, most=5)

@@ -289,9 +289,10 @@ def outcome_table_html(stats: Sequence[PairedStat], lang: Lang) -> str:
                     f"<td>{fmt(conv(st.mean_a), o.digits)}</td><td>{fmt(conv(st.mean_b), o.digits)}</td>"
                     f"<td class='diff' style='color:{colour};font-weight:600'>{fmt(conv(st.mean_d), o.digits, sign=True)}"
                     f"</td><td class='range'>{rng}</td><td class='nbetter' style='color:{colour}'>{better}</td></tr>")
-    style = ("<style>.ab-table{border-collapse:collapse;font-size:0.9rem}.ab-table td,.ab-table th"
-             "{border-bottom:1px solid #ddd;padding:3px 8px;text-align:right;white-space:nowrap}"
-             ".ab-table td:first-child,.ab-table th:first-child{text-align:left;white-space:normal}</style>")
+    # compact rows, labels on one line: all 13 outcomes in view under the controls at 1280x720
+    style = ("<style>.ab-table{border-collapse:collapse;font-size:0.875rem;line-height:1.25}.ab-table td,.ab-table th"
+             "{border-bottom:1px solid #ddd;padding:1px 6px;text-align:right;white-space:nowrap}"
+             ".ab-table td:first-child,.ab-table th:first-child{text-align:left}</style>")
     return f"{style}<table class='ab-table'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
@@ -588,12 +589,11 @@ def ComparePanel(current_levers: Mapping[str, float], seed: int, lang: Lang,
         solara.Text(f"A = {names[done.choice_a]} · B = {names[done.choice_b]} · " + caption(done, lang),
                     classes=["compare-caption"])
         stats = done.stats
-        with solara.Columns([6, 6]):
-            with solara.Column():
-                solara.HTML(tag="div", unsafe_innerHTML=outcome_table_html(stats, lang), classes=["compare-table"])
-                solara.Text(rule_text(len(reps), done.vary, lang),
-                            classes=["compare-rule", f"vary-{done.vary}"],
-                            style={"font-size": "0.8rem", "color": "#555"})
-            solara.Image(png, width="100%", classes=["compare-chart"])
+        # the table across the page (one line per outcome: all of them in view at 1280x720), then the
+        # colour rule and the chart over time
+        solara.HTML(tag="div", unsafe_innerHTML=outcome_table_html(stats, lang), classes=["compare-table"])
+        solara.Text(rule_text(len(reps), done.vary, lang), classes=["compare-rule", f"vary-{done.vary}"],
+                    style={"font-size": "0.8rem", "color": "#555", "max-width": "70em"})
+        solara.Image(png, width="min(100%, 620px)", classes=["compare-chart"])
     elif not running:
         solara.Text(t("compare_none", lang), style={"color": "#666"})

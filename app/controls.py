@@ -174,17 +174,18 @@ def PresetButtons(on_preset: Callable[[str], None], lang: Lang, active: str | No
 
 
 @solara.component
-def SeedInput(seed: int, on_seed: Callable[[int], None], lang: Lang, error: solara.Reactive):
+def SeedInput(seed: int, on_seed: Callable[[int], None], lang: Lang, error: solara.Reactive,
+              typed: solara.Reactive):
     """The seed field: refuses what is not a whole number in range and keeps the last valid seed; the
     reason goes to ``error`` (shown once, as one line under the run bar by :func:`RunControls`; the
-    field itself only turns red)."""
-    typed = solara.use_reactive(None)
+    field itself only turns red); ``typed`` holds a refused entry (shown in the field until replaced)."""
 
     def on_text(text: str | None) -> None:
         try:
             new = check_seed(text if text is not None else "")
         except ValueError:
-            error.set(t("seed_invalid", lang, text=text or "", max=f"{SEED_MAX:,}", seed=seed))
+            key = "seed_invalid" if (text or "").strip() else "seed_empty"
+            error.set(t(key, lang, text=text or "", max=f"{SEED_MAX:,}", seed=seed))
             typed.set(text)
             return
         error.set(None)
@@ -203,6 +204,13 @@ def RunControls(*, quarter_text: str, playing: bool, running: bool, on_step, on_
                 busy: bool = False, on_drawer=None, drawer_open: bool = False):
     """The run bar: one row (wraps on narrow screens); a refused seed adds one line under it."""
     seed_error = solara.use_reactive(None)
+    seed_typed = solara.use_reactive(None)
+
+    def reset():  # Reset also clears a refused seed entry (the run uses the last valid seed)
+        seed_error.set(None)
+        seed_typed.set(None)
+        on_reset()
+
     with solara.Row(gap="8px", style={"align-items": "center", "flex-wrap": "wrap"}, classes=["run-bar"]):
         solara.Text(quarter_text, classes=["quarter-now"], style={"font-size": "1.05rem", "font-weight": "600",
                                                                    "min-width": "12em"})
@@ -211,12 +219,12 @@ def RunControls(*, quarter_text: str, playing: bool, running: bool, on_step, on_
         solara.Button(t("pause", lang) if playing else t("play", lang),
                       icon_name="mdi-pause" if playing else "mdi-play", color="primary",
                       on_click=on_play, disabled=not running and not playing, classes=["btn-play"])
-        solara.Button(t("reset", lang), icon_name="mdi-restore", on_click=on_reset, outlined=True,
+        solara.Button(t("reset", lang), icon_name="mdi-restore", on_click=reset, outlined=True,
                       classes=["btn-reset"])
         with solara.Column(gap="0px", style={"min-width": "150px"}, classes=["speed-box"]):
             solara.Text(f"{t('speed', lang)}: {speed.value}", style={"font-size": "0.75rem"})
             solara.SliderInt("", value=speed, min=1, max=10, thumb_label=False)
-        SeedInput(seed, on_seed, lang, seed_error)
+        SeedInput(seed, on_seed, lang, seed_error, seed_typed)
         if on_drawer is not None:
             solara.Button(t("levers_hide", lang) if drawer_open else t("levers_show", lang),
                           icon_name="mdi-tune", outlined=not drawer_open, color="primary",

@@ -43,6 +43,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "quarter_now": ("Quarter {q} of {n} · {period}", "第 {q}/{n} 季度 · {period}"),
     "finished": ("Run finished: press Reset to start again.", "本次运行已结束：点击“重置”重新开始。"),
     "reset_hint": ("Seed changes take effect on Reset.", "随机种子在“重置”后生效。"),
+    "seed_empty": ("The seed is empty: enter a whole number from 0 to {max}. Still using seed {seed}.",
+                   "随机种子为空：请输入 0 到 {max} 之间的整数。仍使用随机种子 {seed}。"),
     "seed_invalid": ("“{text}” is not a valid seed: enter a whole number from 0 to {max}. Still using seed {seed}.",
                      "“{text}”不是有效的随机种子：请输入 0 到 {max} 之间的整数。仍使用随机种子 {seed}。"),
     "levers_show": ("Levers", "政策杠杆"),
@@ -258,11 +260,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "url_problems": ("Ignored in the address (the page opened without them): {items}",
                      "网址中以下设置无效，已忽略（页面按默认值打开）：{items}"),
     "url_problem_item": ("{item} (allowed: {allowed})", "{item}（允许：{allowed}）"),
+    "url_problem_lever": ("{label} ({item})", "{label}（{item}）"),
     "url_allowed_seed": ("a whole number from 0 to {max}", "0 到 {max} 之间的整数"),
     "url_allowed_one_of": ("one of {values}", "以下之一：{values}"),
     "url_allowed_ceiling": ("a positive number of yuan per year", "正数，单位：元/年"),
-    "url_allowed_range": ("{low} to {high}, in the units of configs/parameters.toml",
-                          "{low} 到 {high}，单位同 configs/parameters.toml"),
+    "url_allowed_range": ("{low} to {high}", "{low} 到 {high}"),
     "url_allowed_unknown": ("no such setting", "没有这一设置"),
     # why a cluster climbed
     "why_intro": ("The energy index is a weighted sum of seven components: which of them moved this cluster, "

@@ -73,6 +73,9 @@ img.chart-image { display: block; width: 100% !important; height: auto;
 .kpi-value { font-size: 1.15rem; font-weight: 600; }
 .workshop .btn-drawer { display: none !important; }
 .how-box { position: relative; }
+.how-box .v-expansion-panel-header, .how-box .v-expansion-panel--active > .v-expansion-panel-header {
+  min-height: 48px !important; }
+.how-box .v-expansion-panels .v-expansion-panel--active { margin: 0 !important; }
 .why-grid { display: grid; grid-template-columns: minmax(0, 55fr) minmax(0, 45fr); gap: 16px; align-items: start; }
 .why-grid img.why-chart { display: block; width: 100% !important; height: auto; max-height: calc(100vh - 230px);
                           object-fit: contain; object-position: left top; }
@@ -94,7 +97,7 @@ img.chart-image { display: block; width: 100% !important; height: auto;
 }
 @media (max-height: 600px) {
   .workshop { --app-top: 150px; --chart-top: 50px; }
-  .workshop .page-subtitle, .workshop .kpis { display: none !important; }
+  .workshop .page-subtitle, .workshop .kpis, .workshop .map-legend { display: none !important; }
 }
 @media (max-height: 600px) and (max-width: 1099px) {
   .workshop { --app-top: 200px; --chart-top: 50px; }

@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode
 
-from app.i18n import Lang, t
+from app.i18n import Lang, lever_label, t
 from app.runs import VARY_KINDS
 from app.state import SEED_MAX, check_seed, lever_defaults, presets
 
@@ -129,5 +129,7 @@ def problem_text(problems: list[str], lang: Lang) -> str:
     parts = []
     for item in problems:
         name = item.split("=", 1)[0]
-        parts.append(t("url_problem_item", lang, item=item, allowed=allowed(name, lang)))
+        label = lever_label(name, lang) if name in lever_defaults() else t("seed", lang) if name == "seed" else None
+        what = t("url_problem_lever", lang, label=label, item=item) if label else item
+        parts.append(t("url_problem_item", lang, item=what, allowed=allowed(name, lang)))
     return t("url_problems", lang, items=("; " if lang == "en" else "；").join(parts))

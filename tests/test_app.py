@@ -780,11 +780,11 @@ def test_url_round_trip_and_bad_values_are_ignored():
 def test_ignored_address_values_are_explained_in_both_languages():
     bad = urlstate.parse("seed=-1&rd_subsidy_rate=9&nonsense=1&lang=fr")
     en, zh = urlstate.problem_text(bad.problems, "en"), urlstate.problem_text(bad.problems, "zh")
-    assert "seed=-1 (allowed: a whole number from 0 to 4,294,967,295)" in en
+    assert "Random seed (seed=-1) (allowed: a whole number from 0 to 4,294,967,295)" in en
     lo, hi = (sim.default_config().schema["rd_subsidy_rate"].low, sim.default_config().schema["rd_subsidy_rate"].high)
-    assert f"rd_subsidy_rate=9 (allowed: {lo:g} to {hi:g}" in en and "nonsense=1 (allowed: no such setting)" in en
+    assert f"rd_subsidy_rate=9) (allowed: {lo:g} to {hi:g})" in en and i18n.lever_label("rd_subsidy_rate", "en") in en and "nonsense=1 (allowed: no such setting)" in en
     assert "lang=fr (allowed: one of en, zh)" in en
-    assert "seed=-1（允许：0 到 4,294,967,295 之间的整数）" in zh and "没有这一设置" in zh
+    assert "随机种子（seed=-1）（允许：0 到 4,294,967,295 之间的整数）" in zh and "没有这一设置" in zh
 
 
 def test_url_carries_what_the_ab_replicates_vary_and_refuses_other_values():
@@ -990,9 +990,11 @@ def test_seed_field_refuses_invalid_input_in_the_language_and_keeps_the_seed(bad
         assert not with_class(box, "seed-error")
         type_into(seed_field(box), bad)
         msg = text_of(one(box, "seed-error"))
-        assert "不是有效的随机种子" in msg and "4,294,967,295" in msg and "仍使用随机种子 5" in msg
-        click(box, "btn-reset")  # Reset still works, with the last valid seed
-        assert not with_class(box, "app-error")
+        assert ("不是有效的随机种子" if bad else "随机种子为空") in msg and "4,294,967,295" in msg
+        assert "仍使用随机种子 5" in msg
+        click(box, "btn-reset")  # Reset still works, with the last valid seed, and clears the refusal
+        assert not with_class(box, "app-error") and not with_class(box, "seed-error")
+        assert seed_field(box).v_model == "5"
         assert "第 0/40 季度" in quarter_text(box)
     finally:
         rc.close()

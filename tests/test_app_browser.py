@@ -416,11 +416,14 @@ def test_controls_map_and_a_chart_are_in_view_without_scrolling(server, browser,
             assert drawer["x"] >= map_box["x"] + map_box["width"] - 1, "the drawer covers the map"
             page.locator(".btn-drawer-close").click()
         assert page.get_by_text("This website runs on").count() == 0  # no Solara badge over the charts
+        assert page.locator("img.map-image").bounding_box()["height"] >= 0.4 * height, "the map is a thumbnail"
         if width == 1280:  # chart text of at least 14 CSS px as shown
-            shown, natural = page.locator("img.chart-energy").evaluate("i => [i.clientWidth, i.naturalWidth]")
+            # object-fit: contain draws the image at the smaller of the two box/natural ratios
+            scale = page.locator("img.chart-energy").evaluate(
+                "i => Math.min(i.clientWidth / i.naturalWidth, i.clientHeight / i.naturalHeight)")
             from app import charts
 
-            assert charts.MIN_FONT_PX * shown / natural >= 14, (shown, natural)
+            assert charts.MIN_FONT_PX * scale >= 14, scale
             from app import map_view
             from app.page import MAP_DPI
 
@@ -480,7 +483,7 @@ def test_invalid_address_values_are_named_on_the_page_and_go_after_a_change(serv
     note.wait_for()
     text = note.inner_text()
     assert "seed=-1" in text and "0 到 4,294,967,295 之间的整数" in text
-    assert "rd_subsidy_rate=9" in text and "0 到 0.3，" in text
+    assert "rd_subsidy_rate=9" in text and "（允许：0 到 0.3）" in text
     assert page.locator(".seed-input input").input_value() == "1"  # the default seed, not -1
     page.get_by_role("button", name="单步").click()
     quarter_is(page, 1, lang="zh")
