@@ -57,11 +57,11 @@ CSS = """
 .live-grid { display: grid; grid-template-columns: auto minmax(0, 1fr); gap: 12px; align-items: start; }
 .workshop .live-grid > .d-flex { display: contents !important; }
 .lever-drawer { max-height: calc(100vh - var(--app-top, 190px)); overflow-y: auto; padding-right: 6px; }
-img.map-image { display: block; max-height: calc(100vh - var(--app-top, 190px) - var(--map-legend, 64px));
+img.map-image { display: block; max-height: calc(100vh - var(--app-top, 190px) - var(--map-legend, 80px));
                 max-width: 100%; width: auto !important; height: auto; }
 .map-view { min-width: 0; }
 .map-legend { display: flex; flex-wrap: wrap; gap: 0 10px; font-size: 14px; line-height: 1.3; color: #333;
-              max-width: var(--map-width, 420px); padding-top: 2px; }
+              max-width: 416px; padding-top: 2px; }
 .map-key { display: inline-flex; align-items: center; gap: 4px; white-space: nowrap; }
 .map-key-size { color: #666; }
 img.chart-image { display: block; width: 100% !important; height: auto;
@@ -124,9 +124,13 @@ module.exports = {
       const top = grid.getBoundingClientRect().top + window.scrollY;
       ws.style.setProperty("--app-top", Math.round(top + 8) + "px");
       const legend = grid.querySelector(".map-legend");
-      if (legend) ws.style.setProperty("--map-legend", Math.round(legend.offsetHeight + 4) + "px");
-      const map = grid.querySelector("img.map-image");
-      if (map && map.clientWidth) ws.style.setProperty("--map-width", Math.max(map.clientWidth, 300) + "px");
+      if (legend) {
+        const h = Math.round(legend.offsetHeight + 4) + "px";
+        if (ws.style.getPropertyValue("--map-legend") !== h) {
+          ws.style.setProperty("--map-legend", h);
+          requestAnimationFrame(fit);  // the map's height follows; measure again once it has
+        }
+      }
       const chart = grid.querySelector("img.chart-image");
       if (chart) {
         const off = chart.getBoundingClientRect().top - grid.getBoundingClientRect().top;

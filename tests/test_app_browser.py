@@ -427,6 +427,9 @@ def test_controls_map_and_a_chart_are_in_view_without_scrolling(server, browser,
             from app import map_view
             from app.page import MAP_DPI
 
+            # the page fits the map's height to the legend under it (every 300 ms and after fonts load)
+            page.wait_for_function("() => { const b = document.querySelector('.map-legend').getBoundingClientRect();"
+                                   " return b.bottom <= window.innerHeight + 0.5; }", timeout=5000)
             inside(page, ".map-legend")  # the map's legend is HTML, under the map, in view
             legend_px = page.locator(".map-legend .map-key").first.evaluate(
                 "e => parseFloat(getComputedStyle(e).fontSize)")
