@@ -348,20 +348,26 @@ def _component_labels(d: pd.DataFrame, lang: Lang) -> pd.DataFrame:
     return d
 
 
+def _component_diffs(runs_a: Sequence, runs_b: Sequence) -> tuple[np.ndarray, pd.DataFrame]:
+    """B − A of every component at the end, per paired replicate: (replicates, clusters, columns), and
+    the frame whose index and columns those axes follow."""
+    ea, eb = _component_ends(runs_a), _component_ends(runs_b)
+    return np.stack([(b - a).to_numpy(float) for a, b in zip(ea, eb)]), ea[0]
+
+
 def component_table(runs_a: Sequence, runs_b: Sequence, lang: Lang) -> pd.DataFrame:
     """Per cluster: the mean (over replicates) of each energy-index component at the end, B − A."""
-    ea, eb = _component_ends(runs_a), _component_ends(runs_b)
-    d = sum(eb) / len(eb) - sum(ea) / len(ea)
+    diffs, like = _component_diffs(runs_a, runs_b)
+    d = pd.DataFrame(diffs.mean(axis=0), index=like.index, columns=like.columns)
     return _component_labels(d, lang).round(3)
 
 
 def component_agreement(runs_a: Sequence, runs_b: Sequence, lang: Lang) -> pd.DataFrame:
     """Per cluster and component: +1 when B − A is above zero at the table's three decimals in every
     paired replicate, −1 when below in every one, 0 otherwise (the A/B table's colouring rule)."""
-    diffs = np.stack([(b - a).to_numpy(float) for a, b in zip(_component_ends(runs_a), _component_ends(runs_b))])
+    diffs, like = _component_diffs(runs_a, runs_b)
     shown = np.where(np.round(diffs, 3) != 0, diffs, 0.0)
     sign = np.where((shown > 0).all(axis=0), 1, np.where((shown < 0).all(axis=0), -1, 0))
-    like = _component_ends(runs_a[:1])[0]
     return _component_labels(pd.DataFrame(sign, index=like.index, columns=like.columns), lang)
 
 

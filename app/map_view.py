@@ -16,6 +16,7 @@ image (:func:`legend_html`), so it stays readable at projector size; the exporte
 from __future__ import annotations
 
 import hashlib
+import html
 from collections import Counter
 from functools import lru_cache
 
@@ -222,8 +223,6 @@ _SYMBOL_CHAR = {"triangle": "▲", "star": "★"}
 
 def legend_html(lang: Lang) -> str:
     """The page's map legend (HTML, 14 px text, wraps to the map's width)."""
-    import html
-
     out = []
     for symbol, colour, label in legend_items(lang):
         if symbol in _SYMBOL_CHAR:
