@@ -452,7 +452,10 @@ def test_seed_field_refuses_bad_input_and_keeps_the_seed(server, browser):
     error.wait_for()
     assert "不是有效的随机种子" in error.inner_text() and "仍使用随机种子 1" in error.inner_text()
     page.get_by_role("button", name="重置").click()
-    page.locator(".quarter-now", has_text="第 0/").wait_for()
+    # Reset puts the seed back into the field and clears the message; wait for both, or the
+    # field's restored "1" can land between fill's select-all and its typing ("17" in CI).
+    page.wait_for_function("() => document.querySelector('.seed-input input').value === '1'")
+    page.locator(".seed-error").wait_for(state="detached")
     assert page.locator(".app-error").count() == 0
     field.fill("7")
     field.press("Enter")
