@@ -38,7 +38,7 @@ import numpy as np
 
 from sim.constants import SizeClass
 from sim.initial import place_near
-from sim.tables import cell_counts, group_sum, weighted_index, weighted_rows
+from sim.tables import cell_counts, group_sum, normalised_cdf, weighted_rows
 
 
 def step(m) -> None:
@@ -97,21 +97,35 @@ def _new_firms(m, cluster, segment, niche, district, revenue_year, tech, cells, 
 
 
 def _choose_niche(m, cluster: np.ndarray, segment: np.ndarray, planned: np.ndarray) -> np.ndarray:
-    """Least crowded niche under the plan, otherwise a popularity-weighted draw (herding)."""
+    """Least crowded niche under the plan, otherwise a popularity-weighted draw (herding).
+
+    Entrant i draws ``k_i`` uniforms (noise on its cluster's ``k_i`` niche counts), then one more to
+    pick a niche if it herds, in entrant order: the draws of a loop over entrants, taken as one
+    ``rng.random`` call and computed for all entrants of equal ``k`` at once (the same numbers).
+    """
     f = m.firms
     a = f.alive
+    n = len(cluster)
+    out = np.empty(n, np.int16)
+    if n == 0:
+        return out
     occupancy = cell_counts((m.n_clusters, m.n_segments, m.max_niches), f.cluster[a], f.segment[a], f.niche[a])
-    out = np.empty(len(cluster), np.int16)
     herd = m.prog["herding_exponent"]
-    for i, (c, s) in enumerate(zip(cluster, segment)):
-        k = m.n_niches[c]
-        counts = occupancy[c, s, :k]
-        if planned[i]:
-            out[i] = int(np.argmin(counts + m.rng.random(k) * 0.1))
-        else:
-            rank = np.argsort(np.argsort(-counts - m.rng.random(k) * 0.1))
-            w = 1.0 / (rank + 1.0) ** herd
-            out[i] = weighted_index(m.rng, w / w.sum())
+    planned = np.asarray(planned, bool)
+    k = m.n_niches[cluster]
+    start = np.concatenate(([0], np.cumsum(k + ~planned)[:-1]))
+    u = m.rng.random(int(k.sum() + (~planned).sum()))
+    for size in np.unique(k):
+        rows = np.flatnonzero(k == size)
+        noise = u[start[rows, None] + np.arange(size)] * 0.1
+        counts = occupancy[cluster[rows], segment[rows], :size]
+        plan = planned[rows]
+        out[rows[plan]] = np.argmin(counts[plan] + noise[plan], axis=1)
+        herds = rows[~plan]
+        rank = np.argsort(np.argsort(-counts[~plan] - noise[~plan], axis=1), axis=1)
+        w = 1.0 / (rank + 1.0) ** herd
+        cdf = normalised_cdf(w / w.sum(axis=1, keepdims=True))
+        out[herds] = (cdf <= u[start[herds] + size][:, None]).sum(axis=1)
     return out
 
 

@@ -52,7 +52,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.constants import NO_EMPLOYER, OTHER_SECTOR, Field, Loc, SizeClass
-from sim.tables import rank_within_groups, stochastic_round, uniform_choice
+from sim.tables import rank_within_groups, stochastic_round, uniform_choice, weighted_draws
 
 DEST_NAMES = ("Beijing", "Tianjin", "Elsewhere")
 
@@ -63,14 +63,18 @@ def _away(loc: np.ndarray) -> np.ndarray:
 
 
 def refresh_staff(m) -> None:
-    """Skilled and digital persons per firm, from the talent table."""
+    """Skilled and digital persons per firm, from the talent table.
+
+    Firm staff live in the city: whoever moves away or retires leaves their employer (``step``,
+    ``_migrate``) and only seekers in the city are hired, so ``employer >= 0`` marks the staff.
+    """
     t, f = m.talent, m.firms
-    staff = (t.employer >= 0) & (t.loc == Loc.CITY)
+    staff = np.flatnonzero(t.employer >= 0)
     n = len(f)
     ppa = m.persons_per_agent
     employer = t.employer[staff]
     f.skilled[:] = np.bincount(employer, minlength=n)[:n] * ppa
-    f.digital_staff[:] = np.bincount(employer, weights=t.field[staff] == Field.DIGITAL, minlength=n)[:n] * ppa
+    f.digital_staff[:] = np.bincount(employer[t.field[staff] == Field.DIGITAL], minlength=n)[:n] * ppa
     m._staff_known = True
 
 
@@ -78,7 +82,7 @@ def step(m) -> None:
     t, p = m.talent, m.p
     m.prospects = prospects(m)
     # wages of those in work follow the city's wage and their employer's level
-    working = (t.loc == Loc.CITY) & (t.employer != NO_EMPLOYER)
+    working = t.employer != NO_EMPLOYER  # in work means in the city (refresh_staff)
     t.wage[working] = m.wage_offer(t.employer[working], t.degree[working])
     t.age += 0.25
     t.tenure += 1
@@ -103,24 +107,24 @@ def _graduate(m) -> np.ndarray:
     city, t = m.city, m.talent
     tal = city["talent"]
     home_mean = m.p["home_ties_graduates"]
-    rows = []
+    cohorts = []
     for ui, spec in enumerate(city["universities"].values()):
         # the cohort's own stream: same seed, same graduates (home ties included) under any levers
         rng = np.random.default_rng([int(m._seed) % 2**32, 20250701, m.quarter, ui])
         n = int(stochastic_round(spec["graduates"] / m.persons_per_agent, rng))
-        field = rng.choice(3, size=n, p=spec["fields"])
-        degree = rng.choice(3, size=n, p=spec["degrees"])
+        field = weighted_draws(rng, spec["fields"], n)
+        degree = weighted_draws(rng, spec["degrees"], n)
         local = rng.random(n) < spec["local_origin"]
         consortium = rng.random(n) < m.p["industry_education_consortium"]
         ties = np.where(local, tal["local_origin_ties"], tal["new_graduate_ties"]) + consortium * tal["consortium_ties"]
         # pull of home outside the city: none for local origin (home is Qinhuangdao, counted in ties)
         home = np.where(local, 0.0, rng.beta(4.0 * home_mean, 4.0 * (1.0 - home_mean), n))
-        age = np.array([21.0, 22.0, 25.0])[degree]
         cell = m.seat_cell[m.layout.district_names.index(spec["district"])]
-        rows.append(t.append(n, loc=Loc.CITY, employer=NO_EMPLOYER, field=field, degree=degree, age=age,
-                             cell=cell, wage=0.0, ties=np.minimum(ties, 1.0), tenure=0, cohort=m.quarter,
-                             university=ui, consortium=consortium, home_ties=home))
-    idx = np.concatenate(rows)  # their Talent agents are made when first asked for (ClusterModel.agents)
+        cohorts.append(dict(field=field, degree=degree, cell=np.full(n, cell), ties=np.minimum(ties, 1.0),
+                            university=np.full(n, ui), consortium=consortium, home_ties=home))
+    cols = {name: np.concatenate([c[name] for c in cohorts]) for name in cohorts[0]}
+    idx = t.append(cols["field"].size, loc=Loc.CITY, employer=NO_EMPLOYER, age=np.array([21.0, 22.0, 25.0])[cols["degree"]],
+                   wage=0.0, tenure=0, cohort=m.quarter, **cols)  # Talent agents are made when first asked for
     m.graduate_persons_total += idx.size * m.persons_per_agent
     m.flows_q["graduates"] = idx.size * m.persons_per_agent
     return idx
@@ -140,7 +144,7 @@ def _layoffs(m) -> None:
     refresh_staff(m)
     surplus = np.maximum(0.0, f.skilled - m.p["layoff_threshold"] * need) / m.persons_per_agent
     k = stochastic_round(surplus, rng)
-    staff = np.flatnonzero((t.employer >= 0) & (t.loc == Loc.CITY))
+    staff = np.flatnonzero(t.employer >= 0)
     if staff.size == 0 or k.sum() == 0:
         return
     keys = rng.random(staff.size)
@@ -177,7 +181,7 @@ def _utilities(m, idx: np.ndarray, new_grad: np.ndarray) -> np.ndarray:
     t, p, city = m.talent, m.p, m.city
     deg = t.degree[idx]
     here = t.loc[idx]
-    employed_here = (here == Loc.CITY) & (t.employer[idx] != NO_EMPLOYER)
+    employed_here = t.employer[idx] != NO_EMPLOYER  # in work means in the city (refresh_staff)
     offer = m.city_wage() * m.degree_premium[deg]
     qhd_wage = np.where(employed_here, t.wage[idx], offer * (0.3 + 0.7 * m.job_finding))
     dests = city["destinations"]
@@ -327,7 +331,7 @@ def _cultivate(m) -> None:
     if net > 0:  # profitable firms only, spending at most a fifth of their cash (assumption)
         budget = np.where(f.profit > 0, 0.2 * np.maximum(f.cash, 0.0), 0.0)
         slots = np.minimum(slots, np.floor(budget / (net * ppa)).astype(np.int64))
-    eligible = (t.employer >= 0) & (t.loc == Loc.CITY) & (t.field == Field.ENGINEERING) & (t.training_left == 0)
+    eligible = (t.employer >= 0) & (t.field == Field.ENGINEERING) & (t.training_left == 0)
     eligible[done] = False
     eng = np.flatnonzero(eligible)
     if eng.size == 0 or slots.sum() == 0:

@@ -101,6 +101,12 @@ def weighted_index(rng: np.random.Generator, p: np.ndarray) -> int:
     return int(normalised_cdf(p).searchsorted(rng.random(), side="right"))
 
 
+def weighted_draws(rng: np.random.Generator, p, n: int) -> np.ndarray:
+    """``n`` indices drawn with probabilities ``p``: draw for draw what ``rng.choice(len(p), size=n, p=p)``
+    returns (see :func:`weighted_index`)."""
+    return normalised_cdf(np.asarray(p, dtype=float)).searchsorted(rng.random(int(n)), side="right")
+
+
 def weighted_rows(rng: np.random.Generator, p: np.ndarray) -> np.ndarray:
     """One index per row of ``p`` (rows of probabilities): the same draws, in the same order, as
     ``[rng.choice(p.shape[1], p=row) for row in p]`` (see :func:`weighted_index`)."""

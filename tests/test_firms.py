@@ -7,6 +7,45 @@ from sim import entry, links, sharing
 from sim.constants import SizeClass
 
 
+def _choose_niche_loop(m, cluster, segment, planned):
+    """The per-entrant loop entry._choose_niche replaced (draw for draw)."""
+    from sim.tables import cell_counts, weighted_index
+
+    f = m.firms
+    a = f.alive
+    occupancy = cell_counts((m.n_clusters, m.n_segments, m.max_niches), f.cluster[a], f.segment[a], f.niche[a])
+    out = np.empty(len(cluster), np.int16)
+    for i, (c, s) in enumerate(zip(cluster, segment)):
+        k = m.n_niches[c]
+        counts = occupancy[c, s, :k]
+        if planned[i]:
+            out[i] = int(np.argmin(counts + m.rng.random(k) * 0.1))
+        else:
+            rank = np.argsort(np.argsort(-counts - m.rng.random(k) * 0.1))
+            w = 1.0 / (rank + 1.0) ** m.prog["herding_exponent"]
+            out[i] = weighted_index(m.rng, w / w.sum())
+    return out
+
+
+def test_niche_choice_for_all_entrants_at_once_draws_what_a_loop_over_entrants_draws():
+    """Same seed, same niches: the vectorised choice keeps the loop's numbers and random stream."""
+    m = sim.ClusterModel(rng=3, quarters=8)
+    for _ in range(4):
+        m.step()
+    gen = np.random.default_rng(0)
+    for trial in range(60):
+        n = int(gen.integers(0, 25))
+        cluster = gen.integers(0, m.n_clusters, n).astype(np.int8)
+        segment = gen.integers(0, m.n_segments, n).astype(np.int8)
+        planned = gen.random(n) < gen.random()
+        state = m.rng.bit_generator.state
+        fast = entry._choose_niche(m, cluster, segment, planned)
+        after = m.rng.random()
+        m.rng.bit_generator.state = state
+        assert fast.tolist() == _choose_niche_loop(m, cluster, segment, planned).tolist()
+        assert m.rng.random() == after
+
+
 def test_anchor_firms_enter_as_ordinary_firms():
     """An attracted anchor is not born a leader: it becomes one only by the leader criterion (v1 shortcut)."""
     m = sim.ClusterModel(rng=1, quarters=6, anchor_attraction_budget=600_000_000.0, anchor_cost=50_000_000.0)

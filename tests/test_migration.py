@@ -194,3 +194,24 @@ def test_stay_or_leave_utilities_are_the_formula_number_for_number(levers):
         idx = np.flatnonzero(m.talent.loc != Loc.RETIRED)
         new_grad = gen.random(idx.size) < 0.1
         assert np.array_equal(_utilities(m, idx, new_grad), _utilities_as_one_array(m, idx, new_grad))
+
+
+@pytest.mark.parametrize("levers", [{}, {"talent_settlement_subsidy": 30000.0, "industry_education_consortium": 0.6,
+                                        "in_house_cultivation": 0.8, "return_consider_rate": 0.05}])
+def test_people_in_work_live_in_the_city_and_firm_staff_are_counted_from_them(levers):
+    """The labour market relies on it (sim.labour.refresh_staff): whoever has an employer lives in
+    Qinhuangdao, so leaving or retiring ends the job; firms' skilled counts are their staff."""
+    from sim.constants import NO_EMPLOYER, Loc
+
+    m = sim.ClusterModel(rng=5, quarters=24, **levers)
+    ppa = m.persons_per_agent
+    while m.running:
+        m.step()
+        t, f = m.talent, m.firms
+        working = t.employer != NO_EMPLOYER
+        assert (t.loc[working] == Loc.CITY).all(), f"quarter {m.quarter}: someone away or retired kept a job"
+        staff = t.employer >= 0
+        assert np.array_equal(f.skilled, np.bincount(t.employer[staff], minlength=len(f))[: len(f)] * ppa)
+        digital = staff & (t.field == Field.DIGITAL)
+        assert np.array_equal(f.digital_staff, np.bincount(t.employer[digital], minlength=len(f))[: len(f)] * ppa)
+    assert (m.talent.loc != Loc.CITY).sum() > 0 and working.sum() > 0  # both kinds were there to check

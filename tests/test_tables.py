@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sim.tables import rank_within_groups, weighted_index, weighted_rows
+from sim.tables import rank_within_groups, weighted_draws, weighted_index, weighted_rows
 
 
 @pytest.mark.parametrize("k", [2, 4, 7, 11, 25])
@@ -31,6 +31,18 @@ def test_weighted_rows_draws_what_a_loop_of_choice_draws(k):
         a, b = np.random.default_rng(trial), np.random.default_rng(trial)
         expected = [int(a.choice(k, p=row / row.sum())) for row in w]
         assert weighted_rows(b, p).tolist() == expected
+        assert a.random() == b.random()
+
+
+@pytest.mark.parametrize("k", [3, 5])
+def test_weighted_draws_draw_what_generator_choice_draws(k):
+    """Graduation replaced ``rng.choice(3, size=n, p=fields)`` by weighted_draws: same cohorts per seed."""
+    gen = np.random.default_rng(200 + k)
+    for trial in range(200):
+        p = list(gen.dirichlet(np.ones(k)))
+        n = int(gen.integers(0, 60))
+        a, b = np.random.default_rng(trial), np.random.default_rng(trial)
+        assert weighted_draws(b, p, n).tolist() == a.choice(k, size=n, p=p).tolist()
         assert a.random() == b.random()
 
 
