@@ -121,8 +121,10 @@ def _form_supply_links(m, chance: float) -> None:
     slots = supplier_slots(m)
     used = np.bincount(f.supplies[a & (f.supplies >= 0)], minlength=len(f))[: len(f)]
     free = np.maximum(slots - used, 0)
+    supplier_segment = np.zeros(m.n_segments, bool)
+    supplier_segment[list(SUPPLIER_SEGMENTS)] = True
     seeking = (a & (f.supplies < 0) & (f.size_class != SizeClass.LEADER)
-               & np.isin(np.arange(m.n_segments), SUPPLIER_SEGMENTS)[f.segment] & (f.tech >= m.prog["supplier_min_tech"]))
+               & supplier_segment[f.segment] & (f.tech >= m.prog["supplier_min_tech"]))
     found = np.flatnonzero(seeking & (rng.random(len(f)) < chance))
     if found.size == 0 or free.sum() == 0:
         return

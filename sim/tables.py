@@ -141,8 +141,8 @@ def allocate_budget(costs: np.ndarray, pots: np.ndarray, pot_of: np.ndarray, ord
     c = costs[order]
     g = pot_of[order]
     cum = np.cumsum(c)
-    starts = np.r_[0, np.flatnonzero(np.diff(g)) + 1]
-    offset = np.repeat(np.r_[0.0, cum[starts[1:] - 1]], np.diff(np.r_[starts, len(c)]))
+    starts = np.concatenate(([0], np.flatnonzero(np.diff(g)) + 1))
+    offset = np.repeat(np.concatenate(([0.0], cum[starts[1:] - 1])), np.diff(np.append(starts, len(c))))
     granted_sorted = (cum - offset) <= pots[g]
     granted = np.empty(len(costs), dtype=bool)
     granted[order] = granted_sorted
