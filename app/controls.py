@@ -153,14 +153,13 @@ def LeverPanel(levers: dict, on_lever: Callable[[str, float], None], lang: Lang,
             solara.Button(group_label(group, lang), small=True, text=i != tab.value, outlined=False,
                           color="primary" if i == tab.value else None, classes=[f"group-tab-{group}"],
                           on_click=lambda i=i: tab.set(i))
-    for i, group in enumerate(groups):
-        # !important: a Column carries Vuetify's d-flex (display: flex !important), which a plain
-        # inline display: none loses to, and every group would show
-        style = {} if i == tab.value else {"display": "none !important"}
-        with solara.Column(gap="12px", classes=[f"group-{group}", "lever-group"], style=style):
-            for v in views:
-                if v.group == group:
-                    LeverSlider(v, levers[v.name], on_lever, lang)
+    # only the chosen group's levers exist: every render walks all of the page's widgets (reacton's
+    # reconciliation), so hidden sliders would slow every step of the run (about half the page)
+    group = groups[min(tab.value, len(groups) - 1)]
+    with solara.Column(gap="12px", classes=[f"group-{group}", "lever-group"]):
+        for v in views:
+            if v.group == group:
+                LeverSlider(v, levers[v.name], on_lever, lang)
 
 
 @solara.component

@@ -134,11 +134,21 @@ def kpi(box, key: str) -> str:
     return text_of(one(one(box, f"kpi-{key}"), "kpi-value"))
 
 
+def show_group_of(box, name: str) -> None:
+    """Open the remedy-group tab of lever ``name`` (only the chosen group's levers are on the page)."""
+    group = next(view.group for view in lever_views() if view.name == name)
+    if not with_class(box, f"group-{group}"):
+        click(box, f"group-tab-{group}")
+    assert with_class(box, f"group-{group}")
+
+
 def lever_value(box, name: str) -> str:
+    show_group_of(box, name)
     return text_of(one(one(box, f"lever-{name}"), "lever-value"))
 
 
 def lever_slider(box, name: str):
+    show_group_of(box, name)
     sliders = [w for w in walk(one(box, f"lever-{name}")) if isinstance(w, v.Slider)]
     assert len(sliders) == 1
     return sliders[0]
@@ -901,7 +911,9 @@ def test_page_shows_every_lever_grouped_presets_and_charts(page):
     for name in sim.default_config().names("levers"):
         lever_slider(page, name)
     for g in sim.config.LEVER_GROUPS:
+        click(page, f"group-tab-{g}")
         assert len(with_class(page, f"group-{g}")) == 1
+        assert len(with_class(page, "lever-group")) == 1  # the other groups' levers are not rendered
     for key in sim.load_presets():
         assert len(with_class(page, f"preset-{key}")) == 1
     assert isinstance(one(page, "map-image"), ipywidgets.Image)
@@ -1009,6 +1021,7 @@ def test_preset_at_quarter_zero_rebuilds_the_model(page):
 
 
 def test_typed_lever_value_moves_the_lever_and_bad_input_is_explained(page):
+    show_group_of(page, "rd_subsidy_rate")
     field = [w for w in walk(one(page, "lever-rd_subsidy_rate")) if isinstance(w, v.TextField)][0]
     type_into(field, "20")
     assert lever_value(page, "rd_subsidy_rate").startswith("20 %")
@@ -1017,6 +1030,7 @@ def test_typed_lever_value_moves_the_lever_and_bad_input_is_explained(page):
     type_into(field, "45")
     assert "from 0 to 30" in text_of(one(page, "lever-error"))
     assert lever_value(page, "rd_subsidy_rate").startswith("20 %")  # unchanged
+    show_group_of(page, "city_coordination")
     lever = one(page, "lever-city_coordination")
     assert text_of(one(lever, "lever-min")) == "0.00" and text_of(one(lever, "lever-max")) == "1.00"
     assert "0.9" in text_of(one(lever, "lever-help"))
