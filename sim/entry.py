@@ -111,21 +111,26 @@ def _choose_niche(m, cluster: np.ndarray, segment: np.ndarray, planned: np.ndarr
         return out
     occupancy = cell_counts((m.n_clusters, m.n_segments, m.max_niches), f.cluster[a], f.segment[a], f.niche[a])
     herd = m.prog["herding_exponent"]
-    planned = np.asarray(planned, bool)
     k = m.n_niches[cluster]
-    start = np.concatenate(([0], np.cumsum(k + ~planned)[:-1]))
-    u = m.rng.random(int(k.sum() + (~planned).sum()))
-    for size in np.unique(k):
-        rows = np.flatnonzero(k == size)
-        noise = u[start[rows, None] + np.arange(size)] * 0.1
-        counts = occupancy[cluster[rows], segment[rows], :size]
-        plan = planned[rows]
-        out[rows[plan]] = np.argmin(counts[plan] + noise[plan], axis=1)
-        herds = rows[~plan]
-        rank = np.argsort(np.argsort(-counts[~plan] - noise[~plan], axis=1), axis=1)
-        w = 1.0 / (rank + 1.0) ** herd
-        cdf = normalised_cdf(w / w.sum(axis=1, keepdims=True))
-        out[herds] = (cdf <= u[start[herds] + size][:, None]).sum(axis=1)
+    planned = np.asarray(planned, bool)
+    draws = k + ~planned  # k noise draws, and one more to pick a niche when herding
+    start = np.cumsum(draws) - draws
+    u = m.rng.random(int(start[-1] + draws[-1]))
+    k_of, plan_of = k.tolist(), planned.tolist()
+    for size in sorted(set(k_of)):  # entrants are few: group them in Python, compute in numpy
+        for plan in (True, False):
+            rows = np.array([i for i in range(n) if k_of[i] == size and plan_of[i] == plan], np.int64)
+            if rows.size == 0:
+                continue
+            first = start[rows]
+            value = occupancy[cluster[rows], segment[rows], :size] + u[first[:, None] + np.arange(size)] * 0.1
+            if plan:
+                out[rows] = np.argmin(value, axis=1)
+                continue
+            rank = np.argsort(np.argsort(-value, axis=1), axis=1)
+            w = 1.0 / (rank + 1.0) ** herd
+            cdf = normalised_cdf(w / w.sum(axis=1, keepdims=True))
+            out[rows] = (cdf <= u[first + size][:, None]).sum(axis=1)
     return out
 
 

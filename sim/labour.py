@@ -58,12 +58,13 @@ DEST_NAMES = ("Beijing", "Tianjin", "Elsewhere")
 
 
 def _away(loc: np.ndarray) -> np.ndarray:
-    """Living in Beijing, Tianjin or elsewhere (Loc codes 1-3)."""
-    return (loc >= Loc.BEIJING) & (loc <= Loc.ELSEWHERE)
+    """Living in Beijing, Tianjin or elsewhere (Loc codes 1-3: one unsigned comparison, the city's 0
+    wrapping round to 255)."""
+    return loc.view(np.uint8) - np.uint8(Loc.BEIJING) <= np.uint8(Loc.ELSEWHERE - Loc.BEIJING)
 
 
-def refresh_staff(m) -> None:
-    """Skilled and digital persons per firm, from the talent table.
+def refresh_staff(m) -> np.ndarray:
+    """Skilled and digital persons per firm, from the talent table; returns the staff's rows.
 
     Firm staff live in the city: whoever moves away or retires leaves their employer (``step``,
     ``_migrate``) and only seekers in the city are hired, so ``employer >= 0`` marks the staff.
@@ -76,31 +77,31 @@ def refresh_staff(m) -> None:
     f.skilled[:] = np.bincount(employer, minlength=n)[:n] * ppa
     f.digital_staff[:] = np.bincount(employer[t.field[staff] == Field.DIGITAL], minlength=n)[:n] * ppa
     m._staff_known = True
+    return staff
 
 
 def step(m) -> None:
     t, p = m.talent, m.p
     m.prospects = prospects(m)
     # wages of those in work follow the city's wage and their employer's level
-    working = t.employer != NO_EMPLOYER  # in work means in the city (refresh_staff)
+    working = np.flatnonzero(t.employer != NO_EMPLOYER)  # in work means in the city (refresh_staff)
     t.wage[working] = m.wage_offer(t.employer[working], t.degree[working])
     t.age += 0.25
     t.tenure += 1
-    retiring = (t.loc != Loc.RETIRED) & (t.age >= p["retirement_age"])
+    retiring = np.flatnonzero((t.loc != Loc.RETIRED) & (t.age >= p["retirement_age"]))
     t.loc[retiring] = Loc.RETIRED
     t.employer[retiring] = NO_EMPLOYER
     t.cell[retiring] = -1
-    m.flows_q["retired"] = retiring.sum() * m.persons_per_agent
-    lost = (t.employer >= 0) & ~m.firms.alive[np.maximum(t.employer, 0)]
-    t.employer[lost] = NO_EMPLOYER
+    m.flows_q["retired"] = retiring.size * m.persons_per_agent
+    staff = np.flatnonzero(t.employer >= 0)
+    t.employer[staff[~m.firms.alive[t.employer[staff]]]] = NO_EMPLOYER  # their firm exited
     new_grads = _graduate(m) if m.quarter_of_year == 3 else np.zeros(0, np.int64)
-    _layoffs(m)
+    need = skilled_need(m)  # firms' sizes and maturity do not change in the labour market
+    _layoffs(m, need)
     _migrate(m, new_grads)
-    _match(m)
-    _cultivate(m)
-    away = _away(t.loc)
-    np.multiply(t.ties, 1.0 - m.city["talent"]["ties_decay"], out=t.ties, where=away)
-    refresh_staff(m)
+    _match(m, need)
+    _cultivate(m, need)  # ends with the staff counts of the quarter (refresh_staff after the last hire)
+    np.multiply(t.ties, 1.0 - m.city["talent"]["ties_decay"], out=t.ties, where=_away(t.loc))
 
 
 def _graduate(m) -> np.ndarray:
@@ -138,13 +139,12 @@ def skilled_need(m) -> tuple[np.ndarray, np.ndarray]:
     return need, digital
 
 
-def _layoffs(m) -> None:
+def _layoffs(m, needs: tuple[np.ndarray, np.ndarray]) -> None:
     t, f, rng = m.talent, m.firms, m.rng
-    need, _ = skilled_need(m)
-    refresh_staff(m)
+    need, _ = needs
+    staff = refresh_staff(m)
     surplus = np.maximum(0.0, f.skilled - m.p["layoff_threshold"] * need) / m.persons_per_agent
     k = stochastic_round(surplus, rng)
-    staff = np.flatnonzero(t.employer >= 0)
     if staff.size == 0 or k.sum() == 0:
         return
     keys = rng.random(staff.size)
@@ -215,12 +215,13 @@ def _migrate(m, new_grads: np.ndarray) -> None:
     t, p, rng = m.talent, m.p, m.rng
     ppa = m.persons_per_agent
     r = rng.random(len(t))
-    in_city = t.loc == Loc.CITY
-    consider = (
-        (in_city & (t.employer == NO_EMPLOYER) & (r < p["unemployed_consider_rate"]))
-        | (in_city & (t.employer != NO_EMPLOYER) & (r < p["migration_consider_employed"]))
-        | (_away(t.loc) & (r < p["return_consider_rate"]))
-    )
+    # reconsideration chance by where one lives (retired people never move), employed people's own
+    # (in work means in the city, refresh_staff)
+    by_loc = np.zeros(len(Loc))
+    by_loc[Loc.CITY] = p["unemployed_consider_rate"]
+    by_loc[[Loc.BEIJING, Loc.TIANJIN, Loc.ELSEWHERE]] = p["return_consider_rate"]
+    chance = np.where(t.employer != NO_EMPLOYER, p["migration_consider_employed"], by_loc[t.loc])
+    consider = r < chance
     consider[new_grads] = True
     idx = np.flatnonzero(consider)
     if idx.size == 0:
@@ -233,16 +234,16 @@ def _migrate(m, new_grads: np.ndarray) -> None:
     here = t.loc[idx]
     moved = choice != here
     # graduates who stay get the settlement subsidy
+    graduates = np.bincount(choice[is_new], minlength=4) * ppa  # by destination
     stay_new = is_new & (choice == Loc.CITY)
     t.stayed_at_graduation[idx[stay_new]] = True
-    m.spend("talent_settlement_subsidy", stay_new.sum() * ppa * p["talent_settlement_subsidy"])
-    m.flows_q["graduates_retained"] = stay_new.sum() * ppa
+    m.spend("talent_settlement_subsidy", graduates[Loc.CITY] * p["talent_settlement_subsidy"])
+    m.flows_q["graduates_retained"] = graduates[Loc.CITY]
+    outflow = np.bincount(choice[moved & (here == Loc.CITY)], minlength=4) * ppa
     for loc, name in zip((Loc.BEIJING, Loc.TIANJIN, Loc.ELSEWHERE), ("beijing", "tianjin", "elsewhere")):
         key = "graduates_elsewhere" if name == "elsewhere" else f"graduates_to_{name}"
-        m.flows_q[key] = (is_new & (choice == loc)).sum() * ppa
-    out = moved & (here == Loc.CITY)
-    for loc, name in zip((Loc.BEIJING, Loc.TIANJIN, Loc.ELSEWHERE), ("beijing", "tianjin", "elsewhere")):
-        m.flows_q[f"outflow_{name}"] = (out & (choice == loc)).sum() * ppa
+        m.flows_q[key] = graduates[loc]
+        m.flows_q[f"outflow_{name}"] = outflow[loc]
     back = moved & (choice == Loc.CITY)
     m.flows_q["return_inflow"] = back.sum() * ppa
     mi = idx[moved]
@@ -254,10 +255,10 @@ def _migrate(m, new_grads: np.ndarray) -> None:
     t.ties[ret] = np.maximum(t.ties[ret], 0.3)
 
 
-def _match(m) -> None:
+def _match(m, needs: tuple[np.ndarray, np.ndarray]) -> None:
     t, f, p, rng = m.talent, m.firms, m.p, m.rng
     ppa = m.persons_per_agent
-    need, dig_need = skilled_need(m)
+    need, dig_need = needs
     gap = np.maximum(0.0, need - f.skilled)
     dig_gap = np.minimum(gap, np.maximum(0.0, dig_need - f.digital_staff))
     dig_slots = stochastic_round(dig_gap / ppa, rng)
@@ -302,27 +303,29 @@ def _pair(m, seekers: np.ndarray, keys: np.ndarray, slot_employer: np.ndarray) -
     return who
 
 
-def _cultivate(m) -> None:
-    """In-house training of engineers into composite digital talent (module docstring, step 6)."""
+def _cultivate(m, needs: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+    """In-house training of engineers into composite digital talent (module docstring, step 6);
+    ``needs`` = :func:`skilled_need` of this quarter (computed when not given)."""
     t, f, p, rng = m.talent, m.firms, m.p, m.rng
     ppa = m.persons_per_agent
     cost, share = p["training_cost_per_person"], p["in_house_cultivation"]
     # trainees who left their firm or the city lose the training
-    training = t.training_left > 0
-    t.training_left[training & ((t.loc != Loc.CITY) | (t.employer != t.training_employer))] = 0
+    training = np.flatnonzero(t.training_left > 0)
+    gone = (t.loc[training] != Loc.CITY) | (t.employer[training] != t.training_employer[training])
+    t.training_left[training[gone]] = 0
     # count down; at the end, success makes composite digital talent, failure leaves an engineer
-    training = t.training_left > 0
+    training = training[~gone]
     t.training_left[training] -= 1
-    done = np.flatnonzero(training & (t.training_left == 0))
+    done = training[t.training_left[training] == 0]
     ok = done[rng.random(done.size) < p["training_success_rate"]]
     t.field[ok] = Field.DIGITAL
     m.flows_q["training_completed"] = ok.size * ppa
     m.flows_q["training_failed"] = (done.size - ok.size) * ppa
     # enrolment: digital slots still open after matching, at firms at maturity >= 2
-    refresh_staff(m)
+    staff = refresh_staff(m)
     n = len(f)
-    _, dig_need = skilled_need(m)
-    trainees = np.bincount(t.employer[t.training_left > 0], minlength=n)[:n] * ppa
+    _, dig_need = needs if needs is not None else skilled_need(m)
+    trainees = np.bincount(t.employer[training[t.training_left[training] > 0]], minlength=n)[:n] * ppa
     gap = np.where(f.alive & (f.maturity >= 2), np.maximum(0.0, dig_need - f.digital_staff - trainees), 0.0)
     net = cost * (1.0 - share)  # the firm's cost per trainee, yuan
     prob = p["training_uptake_max"] * np.exp(
@@ -331,9 +334,9 @@ def _cultivate(m) -> None:
     if net > 0:  # profitable firms only, spending at most a fifth of their cash (assumption)
         budget = np.where(f.profit > 0, 0.2 * np.maximum(f.cash, 0.0), 0.0)
         slots = np.minimum(slots, np.floor(budget / (net * ppa)).astype(np.int64))
-    eligible = (t.employer >= 0) & (t.field == Field.ENGINEERING) & (t.training_left == 0)
-    eligible[done] = False
-    eng = np.flatnonzero(eligible)
+    just_done = np.zeros(len(t), bool)
+    just_done[done] = True
+    eng = staff[(t.field[staff] == Field.ENGINEERING) & (t.training_left[staff] == 0) & ~just_done[staff]]
     if eng.size == 0 or slots.sum() == 0:
         return
     keys = rng.random(eng.size)
