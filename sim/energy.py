@@ -39,7 +39,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.constants import SizeClass
-from sim.tables import cell_counts, group_sum
+from sim.tables import cell_counts, group_sum, group_sums
 
 COMPONENTS = ("scale", "innovation", "chain", "digital", "leaders", "talent", "collaboration")
 INDEX_TIER_OFFSET = 1  # index tier k (1..3 thresholds passed) is energy tier k + 1 (provincial = 2)
@@ -63,38 +63,44 @@ def cluster_stats(m) -> dict[str, np.ndarray]:
     c = f.cluster[a].astype(np.int64)
     n = m.n_clusters
 
-    def s(values):
-        return group_sum(c, values[a], n)
-
-    firms = group_sum(c, None, n)
-    sales = s(f.sales)
-    counts = cell_counts((n, 5), c, f.maturity[a] - 1)
     leader = f.size_class == SizeClass.LEADER
     links = m.link_state
+    summed = {  # per-cluster sums over alive firms, one bincount for all
+        "sales": f.sales, "sme_sales": np.where(leader, 0.0, f.sales), "value_added": f.value_added,
+        "employment": f.employees, "skilled": f.skilled, "rd_spend": f.rd_spend, "patents": f.patents_q,
+        "patent_stock": f.patent_stock, "maturity": f.maturity, "technology": f.tech, "midchain": f.segment == 1,
+        "leaders": leader, "little_giants": f.little_giant, "little_giants_not_leaders": f.little_giant & ~leader,
+        "link_share": links["any"], "supply_links": links["supplier"], "iur_projects": links["iur"],
+        "data_members": f.data_member, "shared_matches": links["shared"],
+    }
+    s = dict(zip(summed, group_sums(c, list(summed.values()), n, rows=a)))
+    firms = group_sum(c, None, n)
+    sales = s["sales"]
+    counts = cell_counts((n, 5), c, f.maturity[a] - 1)
     return {
         "firms": firms,
         "revenue": 4.0 * sales,
-        "sme_revenue_share": s(np.where(leader, 0.0, f.sales)) / np.maximum(sales, 1.0),
-        "value_added": 4.0 * s(f.value_added),
-        "employment": s(f.employees),
-        "skilled": s(f.skilled),
-        "rd_intensity": s(f.rd_spend) / np.maximum(sales, 1.0),
-        "patents": s(f.patents_q),
-        "patent_stock": s(f.patent_stock),
+        "sme_revenue_share": s["sme_sales"] / np.maximum(sales, 1.0),
+        "value_added": 4.0 * s["value_added"],
+        "employment": s["employment"],
+        "skilled": s["skilled"],
+        "rd_intensity": s["rd_spend"] / np.maximum(sales, 1.0),
+        "patents": s["patents"],
+        "patent_stock": s["patent_stock"],
         "maturity_shares": counts / np.maximum(firms, 1.0)[:, None],
-        "mean_maturity": s(f.maturity.astype(float)) / np.maximum(firms, 1.0),
-        "technology": s(f.tech) / np.maximum(firms, 1.0),
-        "midchain_share": s((f.segment == 1).astype(float)) / np.maximum(firms, 1.0),
-        "leaders": s(leader.astype(float)),
-        "little_giants": s(f.little_giant.astype(float)),
-        "little_giants_not_leaders": s((f.little_giant & ~leader).astype(float)),
+        "mean_maturity": s["maturity"] / np.maximum(firms, 1.0),
+        "technology": s["technology"] / np.maximum(firms, 1.0),
+        "midchain_share": s["midchain"] / np.maximum(firms, 1.0),
+        "leaders": s["leaders"],
+        "little_giants": s["little_giants"],
+        "little_giants_not_leaders": s["little_giants_not_leaders"],
         "chain_completeness": m.chain.copy(),
         "homogeneity": m.homogeneity.copy(),
-        "link_share": s(links["any"].astype(float)) / np.maximum(firms, 1.0),
-        "supply_links": s(links["supplier"].astype(float)),
-        "iur_projects": s(links["iur"].astype(float)),
-        "data_members": s(f.data_member.astype(float)),
-        "shared_matches": s(links["shared"].astype(float)),
+        "link_share": s["link_share"] / np.maximum(firms, 1.0),
+        "supply_links": s["supply_links"],
+        "iur_projects": s["iur_projects"],
+        "data_members": s["data_members"],
+        "shared_matches": s["shared_matches"],
     }
 
 

@@ -60,6 +60,17 @@ def group_sum(groups: np.ndarray, values: np.ndarray | None, n_groups: int) -> n
     return np.bincount(groups, weights=values, minlength=n_groups)[:n_groups]
 
 
+def group_sums(groups: np.ndarray, columns: list[np.ndarray], n_groups: int, rows=None) -> np.ndarray:
+    """``(len(columns), n_groups)``: :func:`group_sum` of each column (of its ``rows``, a mask or
+    index, when given; ``groups`` are those rows' groups), by one ``bincount``. Each bin adds its own
+    rows in row order from zero, as one bincount per column does: the same numbers."""
+    k, n = len(columns), len(groups)
+    values = np.stack([np.asarray(col, dtype=float) for col in columns])
+    values = (values if rows is None else values[:, rows]).ravel()
+    codes = (groups[None, :] + n_groups * np.arange(k)[:, None]).ravel() if n else np.zeros(0, np.int64)
+    return np.bincount(codes, weights=values, minlength=k * n_groups).reshape(k, n_groups)
+
+
 def cell_counts(shape: tuple[int, ...], *codes: np.ndarray) -> np.ndarray:
     """Rows per cell of a ``shape`` array, the cell of row i being ``(codes[0][i], codes[1][i], ...)``:
     ``np.add.at(np.zeros(shape), codes, 1.0)`` by one ``bincount`` (float counts)."""

@@ -109,3 +109,17 @@ def test_uniform_choice_draws_what_generator_choice_draws():
         a, b = np.random.default_rng(n), np.random.default_rng(n)
         assert np.array_equal(a.choice(values, size=n), uniform_choice(b, values, n))
         assert a.random() == b.random()
+
+
+def test_group_sums_of_many_columns_equal_one_group_sum_per_column_exactly():
+    from sim.tables import group_sum, group_sums
+
+    gen = np.random.default_rng(7)
+    for trial in range(50):
+        n = int(gen.integers(0, 300))
+        groups = gen.integers(0, 7, n)
+        rows = gen.random(n) < 0.7
+        cols = [gen.lognormal(10, 3, n), gen.random(n) < 0.3, gen.integers(0, 5, n), gen.normal(0, 1e6, n)]
+        got = group_sums(groups[rows], cols, 7, rows=rows)
+        for j, col in enumerate(cols):
+            assert np.array_equal(got[j], group_sum(groups[rows], np.asarray(col, float)[rows], 7))  # bit for bit
