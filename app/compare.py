@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import html
 import math
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -39,6 +40,7 @@ from matplotlib.ticker import MaxNLocator
 
 DEFAULT_REPLICATES = 8
 DEFAULT_QUARTERS = 40
+PROGRESS_EVERY_S = 0.5  # the A/B progress line is updated at most this often (s), and when done
 REPLICATE_CHOICES = (4, 8, 16)
 COMPARE_SIZE = (6.0, 4.8)  # inches: the A/B figure
 
@@ -543,8 +545,18 @@ def ComparePanel(current_levers: Mapping[str, float], seed: int, lang: Lang,
         # the posterior's status: the page's; if it is still being checked, wait for that check here
         # (a second or so, in this thread), so the comparison runs what is chosen and its caption says so
         known = status if status is not None else runs.posterior_status()
+        shown_at = [-math.inf]
+
+        def report(d: int, n: int) -> None:
+            # at most every PROGRESS_EVERY_S: each update re-renders the page on the server (every
+            # widget is walked), CPU the two cores would rather give the runs
+            now = time.monotonic()
+            if d >= n or now - shown_at[0] >= PROGRESS_EVERY_S:
+                shown_at[0] = now
+                progress.set((d, n))
+
         res = run_comparison(choice_a.value, choice_b.value, current_levers, seed, n_rep.value, quarters.value,
-                             on_done=lambda d, n: progress.set((d, n)), vary=run_vary(vary.value, known))
+                             on_done=report, vary=run_vary(vary.value, known))
         result.set(res)  # shown at once; the task itself ends a moment later
         return res
 

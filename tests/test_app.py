@@ -1156,6 +1156,32 @@ def test_compare_progress_line_is_gone_when_the_result_is_shown(monkeypatch):
         rc.close()
 
 
+def test_compare_progress_line_is_updated_at_most_twice_a_second_and_at_the_end(monkeypatch):
+    """Each progress update re-renders the page on the server, CPU the runs need: 16 runs finishing
+    within a moment give the first line and the last, not 16 renders."""
+    done = compare.run_comparison("status_quo", "digital", lever_defaults(), first_seed=7, m=2, quarters=4)
+    lines = []
+
+    def fake(*args, on_done=None, **kw):
+        for d in range(17):
+            on_done(d, 16)
+            lines.append(text_of(one(box, "compare-running")) if with_class(box, "compare-running") else None)
+        time.sleep(compare.PROGRESS_EVERY_S + 0.05)
+        on_done(16, 16)
+        return done
+
+    monkeypatch.setattr(compare, "run_comparison", fake)
+    box, rc = solara.render(compare.ComparePanel(lever_defaults(), 7, "en"), handle_error=False)
+    try:
+        click(box, "btn-compare")
+        wait_until(lambda: with_class(box, "compare-caption") and not one(box, "btn-compare").disabled)
+        shown = [line for line in lines if line is not None]
+        assert "0 of 16" in shown[0] and all(line == shown[0] for line in shown[:-1]), shown  # throttled
+        assert "16 of 16" in shown[-1]  # the end is always shown
+    finally:
+        rc.close()
+
+
 def test_export_panel_offers_every_table_and_chart(snap):
     box, rc = solara.render(export.ExportPanel(snap, "en"), handle_error=False)
     try:
