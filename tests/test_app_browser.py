@@ -119,8 +119,13 @@ def test_page_loads_offline_complete_and_without_errors(server, browser):
     page = w.page
     page.wait_for_load_state("networkidle", timeout=TIMEOUT_MS)
     shot(page, "loaded")
-    # rendered completely: every lever, every preset, the key figures, map and chart images with pixels
-    assert page.locator(".lever [role=slider]").count() == 16
+    # rendered completely: the first remedy group's levers (only the chosen group's are on the page)
+    # and a tab for every group, every preset, the key figures, map and chart images with pixels
+    from app.controls import lever_views
+
+    groups = sorted({v.group for v in lever_views()})
+    assert page.locator(".lever [role=slider]").count() == sum(v.group == groups[0] for v in lever_views())
+    assert page.locator("[class*=group-tab-]").count() == len(groups)
     assert page.locator("[class*=preset-]").count() == 7
     assert page.locator("[class*=kpi-kpi_]").count() == 6
     for img in ("img.map-image", "img.chart-energy"):
