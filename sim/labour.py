@@ -303,9 +303,9 @@ def _pair(m, seekers: np.ndarray, keys: np.ndarray, slot_employer: np.ndarray) -
     return who
 
 
-def _cultivate(m, needs: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+def _cultivate(m, needs: tuple[np.ndarray, np.ndarray]) -> None:
     """In-house training of engineers into composite digital talent (module docstring, step 6);
-    ``needs`` = :func:`skilled_need` of this quarter (computed when not given)."""
+    ``needs`` = :func:`skilled_need` of this quarter."""
     t, f, p, rng = m.talent, m.firms, m.p, m.rng
     ppa = m.persons_per_agent
     cost, share = p["training_cost_per_person"], p["in_house_cultivation"]
@@ -324,7 +324,7 @@ def _cultivate(m, needs: tuple[np.ndarray, np.ndarray] | None = None) -> None:
     # enrolment: digital slots still open after matching, at firms at maturity >= 2
     staff = refresh_staff(m)
     n = len(f)
-    _, dig_need = needs if needs is not None else skilled_need(m)
+    _, dig_need = needs
     trainees = np.bincount(t.employer[training[t.training_left[training] > 0]], minlength=n)[:n] * ppa
     gap = np.where(f.alive & (f.maturity >= 2), np.maximum(0.0, dig_need - f.digital_staff - trainees), 0.0)
     net = cost * (1.0 - share)  # the firm's cost per trainee, yuan

@@ -110,7 +110,7 @@ def test_firms_pay_their_share_of_training_at_enrolment(monkeypatch):
 
     cash = {}
 
-    def wrapped(m, needs=None, original=labour._cultivate):
+    def wrapped(m, needs, original=labour._cultivate):
         before = m.firms.cash.copy()
         original(m, needs)
         cash[m.p["in_house_cultivation"]] = (before - m.firms.cash).sum(), m.flows_q.get("training_enrolled", 0.0)
