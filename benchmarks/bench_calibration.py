@@ -3,7 +3,7 @@
 Reports (and writes benchmarks/out/calibration.json):
 * the smoke fit (configs/experiments/calibrate_smoke.toml, 2 workers): wall time per simulation
   against a plain 16-quarter ``sim.run_scenario`` in the same process pool -> pyabc's overhead ratio
-  (target <= 1.5: the fit's cost is the model's). A 61-simulation fit of 0.04-s runs is mostly fixed
+  (target <= 1.5: the fit's cost is the model's). A fit of ~60 simulations of 0.04-s runs is mostly fixed
   cost (the database, pyabc's process start per generation, the posterior's write), so the same
   ratio is also given for the real fit, whose fixed costs are spread over ~8,000 simulations;
 * the real fit, when its history exists (results/calibrate/abc.db, or --real DIR): simulations,
