@@ -41,7 +41,7 @@ import numpy as np
 import sim
 from experiments import seeds
 from experiments.decision.goals import MAXIMIZE, MINIMIZE, direction
-from sim.config import ConfigError
+from sim.config import ConfigError, shown
 
 with warnings.catch_warnings():  # "ipyparallel not installed": an evaluator this project does not use
     warnings.simplefilter("ignore")
@@ -92,6 +92,8 @@ def make_model(levers: LeverSpec = None, uncertainties: LeverSpec = None, horizo
     Args:
         levers: None = every lever of ``configs/parameters.toml`` over its range; a list of names
             (``"package"`` = the presets); or ``{name: (low, high) | [values]}``. ``[]`` = no levers.
+            ``package``'s values are a list of at least two preset names; a single name (``'digital'``)
+            is refused, not read as one value: one package is a constant (put its levers in ``base``).
         uncertainties: the same for uncertainties (facts allowed too); None = every uncertainty.
         horizon: quarters per run (1-400).
         replications: None = one run per experiment with ``seed``; N = N seeds per experiment;
@@ -99,10 +101,14 @@ def make_model(levers: LeverSpec = None, uncertainties: LeverSpec = None, horizo
         outcomes: summary outcomes to declare (default :data:`DEFAULT_OUTCOMES`).
         base: the base scenario (a Config, a scenario TOML path or mapping; default the baseline).
         seed: the seed, or the root of the replication seeds.
+        name: the model's name: a Python identifier (EMA Workbench's rule) of at most 100 characters.
     Raises:
-        sim.ConfigError: one line naming the argument, the value and what is allowed.
+        sim.ConfigError: one line naming the argument, the value and what is allowed. Every argument
+            is checked here, before EMA Workbench sees it: its own ``EMAError`` derives from
+            ``BaseException`` (3.0), so ``except Exception`` would not catch it.
     """
-    cfg = sim.resolve_config(base)
+    name = _name(name)
+    cfg = _base(base)
     cfg = cfg.with_overrides({}, quarters=_integer(horizon, "horizon", 1, 400))
     seed = _integer(seed, "seed", 0, 2**63 - 1)
     presets = sim.load_presets()
@@ -113,26 +119,57 @@ def make_model(levers: LeverSpec = None, uncertainties: LeverSpec = None, horizo
         raise ConfigError(f"levers and uncertainties: {both} given as both; a parameter is one or the other")
     declared = _outcomes(outcomes, cfg)
 
+    replication_seeds = None if replications is None else _seeds(replications, seed)
+
     constants = [ema.Constant("quarters", cfg.quarters), ema.Constant("base", cfg.changed()),
                  *[ema.Constant(k, cfg.scenario[k]) for k in _SETTINGS]]
-    if replications is None:
-        model = ema.Model(name, function=simulate)
-        constants.append(ema.Constant("seed", seed))
-        model.outcomes = [ema.ScalarOutcome(o, kind=_kind(o)) for o in declared]
-    else:
-        model = ema.ReplicatorModel(name, function=simulate)
-        model.replications = [{"seed": s} for s in _seeds(replications, seed)]
-        model.outcomes = [ema.ScalarOutcome(o, kind=_kind(o), function=replicate_mean) for o in declared]
-    model.levers = lever_params
-    model.uncertainties = unc_params
-    model.constants = constants
+    try:  # everything was checked above; should EMA still refuse, its error becomes one ConfigError line
+        if replication_seeds is None:
+            model = ema.Model(name, function=simulate)
+            constants.append(ema.Constant("seed", seed))
+            model.outcomes = [ema.ScalarOutcome(o, kind=_kind(o)) for o in declared]
+        else:
+            model = ema.ReplicatorModel(name, function=simulate)
+            model.replications = [{"seed": s} for s in replication_seeds]
+            model.outcomes = [ema.ScalarOutcome(o, kind=_kind(o), function=replicate_mean) for o in declared]
+        model.levers = lever_params
+        model.uncertainties = unc_params
+        model.constants = constants
+    except (ema.EMAError, ValueError, TypeError) as exc:  # EMAError is a BaseException, not an Exception
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"make_model: EMA Workbench refused the model: {first}") from None
     return model
 
 
 # ---------------------------------------------------------------------------- helpers
+MAX_NAME = 100
+
+
+def _name(name: Any) -> str:
+    if not isinstance(name, str) or not name.isidentifier() or len(name) > MAX_NAME:
+        raise ConfigError(f"name: {shown(name)} is not allowed; give a Python identifier (letters, digits and _, "
+                          f"not starting with a digit) of at most {MAX_NAME} characters, such as {MODEL_NAME!r}")
+    return name
+
+
+def _base(base: Any) -> sim.Config:
+    """``base`` as a Config; a mapping is checked for the scenario layout's string keys first."""
+    if isinstance(base, Mapping):
+        for section, table in base.items():
+            keys = list(table) if isinstance(table, Mapping) else []
+            bad = next((k for k in [section, *keys] if not isinstance(k, str)), None)
+            if bad is not None:
+                raise ConfigError(f"base: key {shown(bad)} is not allowed; give a scenario mapping with string keys, "
+                                  "such as {'scenario': {'quarters': 8}, 'levers': {'rd_subsidy_rate': 0.1}}")
+    try:
+        return sim.resolve_config(base)
+    except ConfigError as exc:
+        raise ConfigError(f"base: {exc}") from None
+
+
 def _integer(value: Any, key: str, low: int, high: int) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
-        raise ConfigError(f"{key}: {value!r} is not allowed; give an integer from {low} to {high:,}")
+        raise ConfigError(f"{key}: {shown(value)} is not allowed; give an integer from {low} to {high:,}")
     return int(value)
 
 
@@ -141,11 +178,11 @@ def _seeds(replications: int | Sequence[int], seed: int) -> list[int]:
         n = _integer(replications, "replications", 1, 10_000)
         return [seeds.run_seed(seed, None, r) for r in range(n)]
     if isinstance(replications, (str, bytes)) or not isinstance(replications, Sequence) or not replications:
-        raise ConfigError(f"replications: {replications!r} is not allowed; give a number of seeds (>= 1), "
+        raise ConfigError(f"replications: {shown(replications)} is not allowed; give a number of seeds (>= 1), "
                           "a non-empty list of seeds, or None for one run per experiment")
     out = [_integer(s, "replications", 0, 2**63 - 1) for s in replications]
     if len(set(out)) != len(out):
-        raise ConfigError(f"replications: {list(replications)!r} lists a seed twice; give distinct seeds")
+        raise ConfigError(f"replications: {shown(list(replications))} lists a seed twice; give distinct seeds")
     return out
 
 
@@ -158,15 +195,21 @@ def _outcomes(outcomes: Sequence[str] | None, cfg: sim.Config) -> list[str]:
     if outcomes is None:
         return list(DEFAULT_OUTCOMES)
     if isinstance(outcomes, str) or not isinstance(outcomes, Sequence) or not outcomes:
-        raise ConfigError(f"outcomes: {outcomes!r} is not allowed; give a non-empty list of summary outcome names")
+        raise ConfigError(f"outcomes: {shown(outcomes)} is not allowed; give a non-empty list of summary outcome "
+                          "names")
     names = list(outcomes)
+    for o in names:
+        if not isinstance(o, str):
+            raise ConfigError(f"outcomes: {shown(o)} is not a name; give summary outcome names as strings, such as "
+                              f"{DEFAULT_OUTCOMES[0]!r}")
     if set(names) - set(DEFAULT_OUTCOMES):
         known = list(sim.run_scenario(cfg.with_overrides({}, quarters=1), seed=0).summary())  # 1-quarter probe
         for o in names:
             if o not in known:
-                raise ConfigError(f"outcomes: {o!r} is not a summary outcome.{_suggest(o, known)}")
-    if len(set(names)) != len(names):
-        raise ConfigError(f"outcomes: {names!r} lists an outcome twice")
+                raise ConfigError(f"outcomes: {shown(o)} is not a summary outcome.{_suggest(o, known)}")
+    twice = next((o for i, o in enumerate(names) if o in names[:i]), None)
+    if twice is not None:
+        raise ConfigError(f"outcomes: {twice!r} is listed twice; give each outcome once")
     return names
 
 
@@ -188,35 +231,39 @@ def _parameters(spec: LeverSpec, kind: str, cfg: sim.Config, presets: Mapping[st
         items: dict[str, Any] = dict.fromkeys(default)
     elif isinstance(spec, Mapping):
         items = dict(spec)
-    elif isinstance(spec, str) or not isinstance(spec, Iterable):
-        raise ConfigError(f"{kind}: {spec!r} is not allowed; give a list of names, a mapping "
+    elif isinstance(spec, (str, bytes)) or not isinstance(spec, Iterable):
+        raise ConfigError(f"{kind}: {shown(spec)} is not allowed; give a list of names, a mapping "
                           "{name: (low, high) or [values]}, or None for all")
     else:
         items = {}
         for n in spec:
-            if n in items:
+            if isinstance(n, str) and n in items:
                 raise ConfigError(f"{kind}: {n!r} is listed twice")
-            items[n] = None
+            items[n if isinstance(n, str) else _Bad(n)] = None
+        if isinstance(spec, (set, frozenset)):  # no order of its own: sorted, so a seed gives one design
+            items = dict.fromkeys(sorted(items, key=str))
     out = []
     for n, rng in items.items():
+        if not isinstance(n, str):
+            raise ConfigError(f"{kind}: {shown(getattr(n, 'value', n))} is not a name; the {kind} are named by "
+                              f"strings, such as {allowed[0]!r}")
         if n not in allowed:
-            raise ConfigError(f"{kind}: {n!r} is not one of the {kind}.{_suggest(n, allowed)}")
+            raise ConfigError(f"{kind}: {shown(n)} is not one of the {kind}.{_suggest(n, allowed)}")
         out.append(_parameter(n, rng, kind, cfg, presets))
     return out
+
+
+class _Bad:
+    """A name that is not a string (unhashable ones too), kept until its one-line message."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
 
 
 def _parameter(name: str, rng: Any, kind: str, cfg: sim.Config, presets: Mapping[str, sim.Preset]):
     where = f"{kind} {name}"
     if name == PACKAGE:
-        keys = list(presets) if rng is None else list(rng)
-        for k in keys:
-            if k not in presets:
-                raise ConfigError(f"{where}: {k!r} is not a preset of configs/presets.toml."
-                                  f"{_suggest(k, list(presets))}")
-        if len(keys) < 2:
-            raise ConfigError(f"{where}: {keys!r} is not allowed; give at least two presets (one is a constant: "
-                              "use base=)")
-        return ema.CategoricalParameter(PACKAGE, keys)
+        return ema.CategoricalParameter(PACKAGE, _packages(rng, where, presets))
     p = cfg.schema[name]
     if isinstance(p.default, bool):
         if rng is not None:
@@ -227,15 +274,47 @@ def _parameter(name: str, rng: Any, kind: str, cfg: sim.Config, presets: Mapping
         lo, hi = p.low, p.high
     elif isinstance(rng, list):
         if len(rng) < 2:
-            raise ConfigError(f"{where}: {rng!r} is not allowed; give at least two values")
-        return ema.CategoricalParameter(name, [p.check(v, where) for v in rng])
+            raise ConfigError(f"{where}: {shown(rng)} is not allowed; give at least two values")
+        values = [p.check(v, where) for v in rng]
+        twice = next((v for i, v in enumerate(values) if v in values[:i]), None)
+        if twice is not None:
+            raise ConfigError(f"{where}: {twice!r} is listed twice; give distinct values")
+        return ema.CategoricalParameter(name, values)
     elif isinstance(rng, tuple) and len(rng) == 2:
         lo, hi = (p.check(v, where) for v in rng)
         if not lo < hi:
             raise ConfigError(f"{where}: ({lo}, {hi}) is an empty range; low must be below high")
     else:
-        raise ConfigError(f"{where}: {rng!r} is not allowed; give (low, high), a list of values, or None for "
+        raise ConfigError(f"{where}: {shown(rng)} is not allowed; give (low, high), a list of values, or None for "
                           f"the whole range [{p.low}, {p.high}]")
     if integer:
         return ema.IntegerParameter(name, int(lo), int(hi))
     return ema.RealParameter(name, float(lo), float(hi))
+
+
+def _packages(rng: Any, where: str, presets: Mapping[str, sim.Preset]) -> list[str]:
+    """The presets the ``package`` lever ranges over: None = all; else a list (or tuple) of at least two
+    distinct preset names. A single name (``'status_quo'``) is refused, not read as one value: one
+    package is a constant, not a lever (leave ``package`` out and give its levers in ``base``)."""
+    allowed = list(presets)
+    if rng is None:
+        return allowed
+    example = f"[{allowed[0]!r}, {allowed[-1]!r}]"
+    if isinstance(rng, str):
+        raise ConfigError(f"{where}: {shown(rng)} is one name; give a list of at least two preset names, such as "
+                          f"{example} (one package is a constant: leave 'package' out and put its levers in base)")
+    if not isinstance(rng, (list, tuple)):
+        raise ConfigError(f"{where}: {shown(rng)} is not allowed; give a list of at least two preset names, such as "
+                          f"{example}, or None for all presets")
+    for k in rng:
+        if not isinstance(k, str):
+            raise ConfigError(f"{where}: {shown(k)} is not a preset name; give names as strings, such as {example}")
+        if k not in presets:
+            raise ConfigError(f"{where}: {shown(k)} is not a preset of configs/presets.toml.{_suggest(k, allowed)}")
+    twice = next((k for i, k in enumerate(rng) if k in rng[:i]), None)
+    if twice is not None:
+        raise ConfigError(f"{where}: {twice!r} is listed twice; give each preset once")
+    if len(rng) < 2:
+        raise ConfigError(f"{where}: {shown(list(rng))} is not allowed; give at least two presets (one package is "
+                          "a constant: leave 'package' out and put its levers in base)")
+    return list(rng)

@@ -61,11 +61,20 @@ class ConfigError(ValueError):
     """A configuration value or key is not allowed. The message names key, value and what is allowed."""
 
 
+def shown(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` cut to about ``limit`` characters, for messages: a 10,000-character string or a
+    300-digit number given as a value must not make a message (or a page) 10,000 characters wide."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and abs(int(value)).bit_length() > 4 * limit:
+        return f"an integer of about {int(abs(int(value)).bit_length() * 0.30103) + 1:,} digits"  # repr may refuse
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit - 10]}... ({len(text):,} characters)"
+
+
 def _suggest(key: str, allowed: list[str]) -> str:
-    close = difflib.get_close_matches(key, allowed, n=3, cutoff=0.6)
+    close = difflib.get_close_matches(str(key), allowed, n=3, cutoff=0.6)
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    shown = ", ".join(sorted(allowed))
-    return f"{hint} Allowed: {shown}."
+    names = ", ".join(sorted(allowed))
+    return f"{hint} Allowed: {names}."
 
 
 @dataclass(frozen=True)
@@ -87,20 +96,20 @@ class Parameter:
         """Return ``value`` coerced to the parameter's type or raise ``ConfigError``."""
         if isinstance(self.default, bool):
             if not isinstance(value, bool):
-                raise ConfigError(f"{where}: {value!r} is not allowed; {self.name} must be true or false")
+                raise ConfigError(f"{where}: {shown(value)} is not allowed; {self.name} must be true or false")
             return value
         # any real number type (Python, numpy scalars such as np.int64 / np.float32), never a bool
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
             raise ConfigError(
-                f"{where}: {value!r} is not a number; {self.name} is a number in [{self.low}, {self.high}] ({self.unit})"
+                f"{where}: {shown(value)} is not a number; {self.name} is a number in [{self.low}, {self.high}] ({self.unit})"
             )
         if value != value or not (self.low <= value <= self.high):
             raise ConfigError(
-                f"{where}: {value!r} is out of range; allowed [{self.low}, {self.high}] ({self.unit})"
+                f"{where}: {shown(value)} is out of range; allowed [{self.low}, {self.high}] ({self.unit})"
             )
         if isinstance(self.default, int):
             if value != int(value):
-                raise ConfigError(f"{where}: {value!r} is not a whole number; {self.name} is an integer in "
+                raise ConfigError(f"{where}: {shown(value)} is not a whole number; {self.name} is an integer in "
                                   f"[{self.low}, {self.high}] ({self.unit})")
             return int(value)
         return float(value)
@@ -264,22 +273,22 @@ def _check_scenario(settings: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(SCENARIO_DEFAULTS)
     for key, value in settings.items():
         if key not in SCENARIO_KEYS:
-            raise ConfigError(f"[scenario] unknown key {key!r}.{_suggest(key, list(SCENARIO_KEYS))}")
+            raise ConfigError(f"[scenario] unknown key {shown(key)}.{_suggest(key, list(SCENARIO_KEYS))}")
         typ = SCENARIO_KEYS[key]
         if typ is int and (isinstance(value, bool) or not isinstance(value, int)):
-            raise ConfigError(f"[scenario] {key}: {value!r} is not an integer")
+            raise ConfigError(f"[scenario] {key}: {shown(value)} is not an integer")
         if typ is str and not isinstance(value, str):
-            raise ConfigError(f"[scenario] {key}: {value!r} is not a string")
+            raise ConfigError(f"[scenario] {key}: {shown(value)} is not a string")
         out[key] = value
     parse_quarter(out["start"])
     if not 1 <= out["quarters"] <= 400:
-        raise ConfigError(f"[scenario] quarters: {out['quarters']!r} is out of range; allowed 1-400")
+        raise ConfigError(f"[scenario] quarters: {shown(out['quarters'])} is out of range; allowed 1-400")
     if not 1 <= out["persons_per_agent"] <= 1000:
         raise ConfigError(
-            f"[scenario] persons_per_agent: {out['persons_per_agent']!r} is out of range; allowed 1-1000"
+            f"[scenario] persons_per_agent: {shown(out['persons_per_agent'])} is out of range; allowed 1-1000"
         )
     if not (CONFIG_DIR / out["map"]).is_file():
-        raise ConfigError(f"[scenario] map: {out['map']!r} not found under {CONFIG_DIR}")
+        raise ConfigError(f"[scenario] map: {shown(out['map'])} not found under {CONFIG_DIR}")
     return out
 
 
@@ -319,7 +328,7 @@ def config_from_dict(data: Mapping[str, Any], where: str = "config") -> Config:
         names = base.names(section)
         for key, value in table.items():
             if key not in names:
-                raise ConfigError(f"{where}: [{section}] unknown key {key!r}.{_suggest(key, names)}")
+                raise ConfigError(f"{where}: [{section}] unknown key {shown(key)}.{_suggest(key, names)}")
             overrides[key] = base.schema[key].check(value, f"{where}: [{section}] {key}")
     try:
         cfg = base.with_overrides(overrides, **dict(data.get("scenario", {})))

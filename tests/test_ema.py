@@ -80,6 +80,84 @@ def test_bad_arguments_give_one_clear_line(kwargs, expected):
     assert expected in str(err.value) and "\n" not in str(err.value)
 
 
+# every argument of make_model, checked by the adapter before EMA Workbench sees it (issue 20): each bad
+# value is one ValueError line (sim.ConfigError) naming the argument, the value and what is allowed
+BAD_ARGUMENTS = [
+    ("name-empty", {"name": ""}, ["name: '' is not allowed", "Python identifier", "'qhd_clusters'"]),
+    ("name-space", {"name": "my model"}, ["name: 'my model' is not allowed", "Python identifier"]),
+    ("name-not-str", {"name": None}, ["name: None is not allowed"]),
+    ("name-too-long", {"name": "m" * 5000}, ["name: 'mmm", "(5,002 characters)", "at most 100 characters"]),
+    ("package-one-string", {"levers": {"package": "status_quo"}},
+     ["levers package: 'status_quo' is one name", "a list of at least two preset names", "base"]),
+    ("package-one-item", {"levers": {"package": ["digital"]}}, ["levers package: ['digital']", "at least two"]),
+    ("package-number", {"levers": {"package": 3}}, ["levers package: 3 is not allowed", "list of at least two"]),
+    ("package-mapping", {"levers": {"package": {"status_quo": 1}}}, ["levers package: {'status_quo': 1}"]),
+    ("package-twice", {"levers": {"package": ["digital", "digital"]}}, ["levers package: 'digital' is listed twice"]),
+    ("package-not-a-name", {"levers": {"package": [["a"], "digital"]}}, ["levers package: ['a'] is not a preset name"]),
+    ("lever-not-str", {"levers": [["a"]]}, ["levers: ['a'] is not a name", "strings"]),
+    ("lever-key-not-str", {"levers": {3: None}}, ["levers: 3 is not a name"]),
+    ("levers-bytes", {"levers": b"package"}, ["levers: b'package' is not allowed", "a list of names"]),
+    ("levers-number", {"levers": 7}, ["levers: 7 is not allowed"]),
+    ("uncertainty-values-twice", {"uncertainties": {"training_quarters": [2, 2]}},
+     ["uncertainties training_quarters: 2 is listed twice"]),
+    ("uncertainty-nan", {"uncertainties": {"beta_wage": (float("nan"), 2.0)}}, ["beta_wage: nan is out of range"]),
+    ("uncertainty-huge", {"uncertainties": {"beta_wage": (1.0, 10**5000)}},
+     ["beta_wage: an integer of about 5,001 digits is out of range", "allowed [1.0, 3.0]"]),
+    ("uncertainty-long-string", {"uncertainties": {"beta_wage": ("x" * 10_000, 2.0)}},
+     ["beta_wage: 'xxx", "(10,002 characters) is not a number"]),
+    ("uncertainty-triple", {"uncertainties": {"beta_wage": (1, 2, 3)}}, ["beta_wage: (1, 2, 3) is not allowed"]),
+    ("horizon-huge", {"horizon": 10**400}, ["horizon: an integer of about 401 digits", "from 1 to 400"]),
+    ("horizon-text", {"horizon": "8"}, ["horizon: '8' is not allowed"]),
+    ("replications-float", {"replications": 1.5}, ["replications: 1.5 is not allowed"]),
+    ("replications-seed-twice", {"replications": [3, 3]}, ["replications: [3, 3] lists a seed twice"]),
+    ("outcomes-not-str", {"outcomes": [["any_national"]]}, ["outcomes: ['any_national'] is not a name"]),
+    ("outcomes-twice", {"outcomes": ["any_national", "any_national"]}, ["outcomes: 'any_national' is listed twice"]),
+    ("outcomes-string", {"outcomes": "any_national"}, ["outcomes: 'any_national' is not allowed", "list"]),
+    ("seed-negative", {"seed": -1}, ["seed: -1 is not allowed"]),
+    ("seed-bool", {"seed": True}, ["seed: True is not allowed"]),
+    ("base-number", {"base": 3}, ["base: config must be a Config, a path or a mapping, not int"]),
+    ("base-key-not-str", {"base": {3: 1}}, ["base: key 3 is not allowed", "string keys"]),
+    ("base-inner-key-not-str", {"base": {"levers": {3: 1}}}, ["base: key 3 is not allowed"]),
+    ("base-unknown-section", {"base": {"nope": {}}}, ["base: config: unknown section [nope]"]),
+    ("base-missing-file", {"base": "/nonexistent/scenario.toml"}, ["base:", "/nonexistent/scenario.toml"]),
+    ("base-huge-quarters", {"base": {"scenario": {"quarters": 10**5000}}},
+     ["base:", "quarters: an integer of about 5,001 digits"]),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "fragments"), [pytest.param(k, f, id=i) for i, k, f in BAD_ARGUMENTS])
+def test_every_bad_argument_is_one_value_error_line(kwargs, fragments):
+    try:  # `except Exception` catches it (EMA's own EMAError is a BaseException and would escape)
+        make_model(**{"uncertainties": UNC, "levers": ["package"], "horizon": HORIZON, **kwargs})
+    except Exception as exc:  # noqa: BLE001 -- the point of the test
+        err = exc
+    else:
+        pytest.fail(f"accepted {kwargs!r}")
+    assert isinstance(err, sim.ConfigError) and isinstance(err, ValueError)
+    msg = str(err)
+    assert "\n" not in msg and len(msg) < 400, msg
+    for fragment in fragments:
+        assert fragment in msg, (fragment, msg)
+
+
+def test_an_ema_workbench_refusal_still_becomes_one_config_error(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise ema.EMAError("something EMA does not like\nsecond line")
+
+    monkeypatch.setattr(ema, "Model", refuse)
+    with pytest.raises(sim.ConfigError, match=r"^make_model: EMA Workbench refused the model: something EMA does "
+                                              r"not like$"):
+        make_model(levers=[], uncertainties=UNC, horizon=HORIZON)
+
+
+def test_levers_as_a_set_give_one_order_and_a_tuple_of_presets_is_a_list():
+    m = make_model(levers={"rd_subsidy_rate", "city_coordination", "weak_link_incentive"}, uncertainties=[],
+                   horizon=HORIZON)
+    assert [p.name for p in m.levers] == ["city_coordination", "rd_subsidy_rate", "weak_link_incentive"]
+    m = make_model(levers={"package": ("status_quo", "digital")}, uncertainties=[], horizon=HORIZON, name="m2")
+    assert [c.value for c in m.levers[0].categories] == ["status_quo", "digital"] and m.name == "m2"
+
+
 def test_sequential_evaluator_runs_sim_run_scenario_with_the_sampled_values():
     m = make_model(levers=["package"], uncertainties=UNC, horizon=HORIZON, seed=11)
     experiments, outcomes = ema.perform_experiments(m, scenarios=scenarios(), policies=policies(),
