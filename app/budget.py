@@ -17,7 +17,7 @@ import solara
 from app import charts
 from app.compare import outcomes
 from app.i18n import Lang, lever_label, money_unit, t
-from app.state import Snapshot
+from app.state import CEILING_MAX, CEILING_MIN, Snapshot, check_ceiling
 
 DEFAULT_CEILING = 500_000_000.0  # yuan per year (5亿元): a starting value the facilitator changes
 
@@ -107,14 +107,13 @@ def BudgetPanel(snap: Snapshot, ceiling: float, on_ceiling, lang: Lang):
 
     def set_text(text):
         try:
-            v = float((text or "").replace(",", "").strip())
-            if not (math.isfinite(v) and v > 0):
-                raise ValueError
-        except ValueError:
-            error.set(t("budget_ceiling_invalid", lang, unit=label))
+            v = check_ceiling(float((text or "").replace(",", "").strip()) * div)
+        except (ValueError, OverflowError):
+            error.set(t("budget_ceiling_invalid", lang, unit=label, low=f"{CEILING_MIN / div:,.0f}",
+                        high=f"{CEILING_MAX / div:,.0f}"))
             return
         error.set(None)
-        on_ceiling(v * div)
+        on_ceiling(v)
 
     costs = cost_figures(snap)
     png = solara.use_memo(

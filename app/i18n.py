@@ -263,7 +263,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "url_problem_lever": ("{label} ({item})", "{label}（{item}）"),
     "url_allowed_seed": ("a whole number from 0 to {max}", "0 到 {max} 之间的整数"),
     "url_allowed_one_of": ("one of {values}", "以下之一：{values}"),
-    "url_allowed_ceiling": ("a positive number of yuan per year", "正数，单位：元/年"),
+    "url_allowed_ceiling": ("yuan per year, from {low} to {high}", "{low} 到 {high} 之间的数，单位：元/年"),
+    "url_problems_more": ("and {n} more", "另有 {n} 项"),
     "url_allowed_range": ("{low} to {high}", "{low} 到 {high}"),
     "url_allowed_unknown": ("no such setting", "没有这一设置"),
     # why a cluster climbed
@@ -301,7 +302,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "crit_tier": ("Tier (index tiers need several quarters above the line)", "等级（指数等级需连续多个季度达标）"),
     # budget
     "budget_ceiling": ("Spending ceiling ({unit})", "年度财政支出上限（{unit}）"),
-    "budget_ceiling_invalid": ("Enter a positive number ({unit}).", "请输入正数（{unit}）。"),
+    "budget_ceiling_invalid": ("Enter a number from {low} to {high} ({unit}).",
+                               "请输入 {low} 到 {high} 之间的数（{unit}）。"),
     "budget_ceiling_row": ("Ceiling", "上限"),
     "budget_total": ("Total", "合计"),
     "budget_table_caption": ("Spending per year by lever ({unit}); * = year not complete; red = over the ceiling.",

@@ -19,6 +19,7 @@ applied), so the charts can mark them.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -57,6 +58,19 @@ def make_config(levers: Mapping[str, Any], quarters: int | None = None) -> sim.C
 
 
 SEED_MAX = 2**32 - 1
+# the budget ceiling (yuan per year) the page takes, from its field or its address: a million yuan to a
+# trillion (the city's whole fiscal revenue is some 1e10); outside that a value is a typo or a probe, and
+# a 1e308 ceiling would print a 300-digit number in the budget table
+CEILING_MIN = 1e6
+CEILING_MAX = 1e12
+
+
+def check_ceiling(value: float) -> float:
+    """The ceiling (yuan per year) if finite and within [CEILING_MIN, CEILING_MAX]; ValueError otherwise."""
+    v = float(value)
+    if not (math.isfinite(v) and CEILING_MIN <= v <= CEILING_MAX):
+        raise ValueError(f"ceiling must be {CEILING_MIN:,.0f} to {CEILING_MAX:,.0f} yuan per year")
+    return v
 
 
 def check_seed(value: Any) -> int:

@@ -13,6 +13,7 @@ import threading
 import time
 import zipfile
 from pathlib import Path
+from urllib.parse import urlencode
 
 import ipyvuetify as v
 import ipywidgets
@@ -792,9 +793,14 @@ def test_ignored_address_values_are_explained_in_both_languages():
     en, zh = urlstate.problem_text(bad.problems, "en"), urlstate.problem_text(bad.problems, "zh")
     assert "Random seed (seed=-1) (allowed: a whole number from 0 to 4,294,967,295)" in en
     lo, hi = (sim.default_config().schema["rd_subsidy_rate"].low, sim.default_config().schema["rd_subsidy_rate"].high)
-    assert f"rd_subsidy_rate=9) (allowed: {lo:g} to {hi:g})" in en and i18n.lever_label("rd_subsidy_rate", "en") in en and "nonsense=1 (allowed: no such setting)" in en
+    assert f"rd_subsidy_rate=9) (allowed: {lo:g} to {hi:g})" in en and i18n.lever_label("rd_subsidy_rate", "en") in en
     assert "lang=fr (allowed: one of en, zh)" in en
-    assert "随机种子（seed=-1）（允许：0 到 4,294,967,295 之间的整数）" in zh and "没有这一设置" in zh
+    assert "随机种子（seed=-1）（允许：0 到 4,294,967,295 之间的整数）" in zh
+    # settings the page has come first; the unknown name is the fourth, counted, not named
+    assert en.endswith("; and 1 more") and zh.endswith("；另有 1 项") and "nonsense" not in en + zh
+    unknown = urlstate.parse("nonsense=1").problems
+    assert "nonsense=1 (allowed: no such setting)" in urlstate.problem_text(unknown, "en")
+    assert "nonsense=1（允许：没有这一设置）" in urlstate.problem_text(unknown, "zh")
 
 
 def test_url_carries_what_the_ab_replicates_vary_and_refuses_other_values():
@@ -805,6 +811,142 @@ def test_url_carries_what_the_ab_replicates_vary_and_refuses_other_values():
         state = urlstate.parse(f"seed=3&ab_vary={bad}")
         assert state.ab_vary is None and state.seed == 3 and state.problems == [f"ab_vary={bad}"]
     assert "ab_vary" not in urlstate.make(7, None, lever_defaults())
+
+
+# the address is data (issue 20): whatever it holds, the notice stays short and nothing is evaluated
+ALLOWED_CEILING = ("yuan per year, from 1,000,000 to 1,000,000,000,000", "1,000,000 到 1,000,000,000,000 之间的数，单位：元/年")
+FAR_OUT = ["1e308", "1e309", "inf", "-inf", "nan", "NaN", "1e-320", "0", "-5", "9" * 300, "1" + "0" * 400,
+           "x" * 10_000, "1_000_000_000", "３００００００００", "0x10", "3e8 ", "1e99999"]
+
+
+def no_long_number(text: str) -> bool:
+    return re.search(r"\d{30}", text) is None
+
+
+@pytest.mark.parametrize("raw", FAR_OUT, ids=lambda r: r if len(r) < 20 else f"{r[:8]}...{len(r)}")
+@pytest.mark.parametrize(("name", "allowed_en", "allowed_zh"), [
+    pytest.param("ceiling", *ALLOWED_CEILING, id="ceiling"),
+    pytest.param("rd_subsidy_rate", "(allowed: 0 to 0.3)", "（允许：0 到 0.3）", id="lever")])
+def test_numbers_far_outside_their_range_are_refused_with_a_short_notice(name, allowed_en, allowed_zh, raw):
+    state = urlstate.parse(urlencode([("seed", "3"), (name, raw)]))
+    if name == "rd_subsidy_rate" and raw in ("1e-320", "0"):  # inside [0, 0.3]: taken (the slider shows 0 %)
+        assert state.problems == [] and state.levers[name] == float(raw)
+        return
+    assert state.seed == 3 and state.ceiling is None and state.levers == lever_defaults()
+    assert len(state.problems) == 1 and state.problems[0].startswith(f"{name}=")
+    for lang, allowed in (("en", allowed_en), ("zh", allowed_zh)):
+        text = urlstate.problem_text(state.problems, lang)
+        assert allowed in text and f"{name}=" in text and len(text) < 200 and no_long_number(text), text
+
+
+def test_ceilings_inside_the_range_are_taken_and_the_budget_field_refuses_the_rest(snap):
+    for raw, want in (("1000000", 1e6), ("3e8", 3e8), ("1e12", 1e12), ("2.5E9", 2.5e9)):
+        state = urlstate.parse(f"ceiling={raw}")
+        assert (state.ceiling, state.problems) == (want, [])
+    took = []
+    box, rc = solara.render(budget.BudgetPanel(snap, budget.DEFAULT_CEILING, took.append, "en"), handle_error=False)
+    try:
+        field = [w for w in walk(one(box, "budget-ceiling-input")) if isinstance(w, v.TextField)][0]
+        for bad in ("1e308", "inf", "0", "0.5", "2000000", "-3"):  # million yuan per year: 1 to 1,000,000
+            type_into(field, bad)
+            field = [w for w in walk(one(box, "budget-ceiling-input")) if isinstance(w, v.TextField)][0]
+            assert "Enter a number from 1 to 1,000,000 (million yuan/yr)" in str(field.messages), bad
+        assert took == []
+        type_into(field, "300")
+        assert took == [3e8]
+    finally:
+        rc.close()
+
+
+def test_three_hundred_unknown_parameters_give_a_notice_of_one_short_line():
+    state = urlstate.parse("&".join(f"p{i}=v{i}" for i in range(300)) + "&ceiling=1e308&seed=5")
+    assert state.seed == 5 and len(state.problems) == 301
+    en, zh = urlstate.problem_text(state.problems, "en"), urlstate.problem_text(state.problems, "zh")
+    # the setting the page has is named first, then two unknown names, then the count of the rest
+    assert en.count("(allowed:") == 3 and "ceiling=1e308" in en and "p0=v0" in en and "p1=v1" in en
+    assert en.endswith("; and 298 more") and zh.endswith("；另有 298 项") and zh.count("（允许：") == 3
+    assert len(en) < 300 and len(zh) < 200 and "\n" not in en + zh
+    long = urlstate.parse(urlencode([("n" * 5000, "v" * 5000), ("seed", "9" * 5000)]))
+    text = urlstate.problem_text(long.problems, "en")
+    assert len(text) < 250 and no_long_number(text) and "nnnn…" in text and "9999…" in text
+
+
+HOSTILE = [
+    "__import__('os').system('touch {canary}')",
+    "x.__class__.__init__.__globals__['sys'].modules['os'].system('touch {canary}')",
+    "().__class__.__bases__[0].__subclasses__()",
+    "open('{canary}', 'w').write('x')",
+    "exec(\"open('{canary}','w')\")",
+    "lambda: __import__('os').system('touch {canary}')",
+    "0.1; import os; os.system('touch {canary}')",
+    '{{"__reduce__": ["os.system", ["touch {canary}"]]}}',
+    "cos\nsystem\n(S'touch {canary}'\ntR.",  # a pickle's text
+    "gASVIAAAAAAAAACMAm9zlIwGc3lzdGVtlJOUjAV0b3VjaJSFlFKULg==",  # base64 of a pickle
+    "${{7*7}}{{{{7*7}}}}<script>alert(1)</script>",
+    "0.2" + " " * 10_000 + "x",
+    "\u202e\u0000\r\n🙂" * 50,
+    "Ω≈ç√∫" * 400,
+    "../../../../etc/passwd",
+]
+
+
+class _Boom(Exception):
+    pass
+
+
+def _refuse(*args, **kwargs):
+    raise _Boom("the address must never be evaluated or unpickled")
+
+
+@pytest.mark.parametrize("template", HOSTILE, ids=lambda h: re.sub(r"\W+", "_", h)[:24])
+def test_no_address_value_or_name_is_ever_evaluated(template, tmp_path, monkeypatch):
+    import builtins
+    import pickle
+
+    canary = tmp_path / "CANARY"
+    hostile = template.format(canary=canary)
+    monkeypatch.chdir(tmp_path)
+    for fn in ("eval", "exec", "compile"):
+        monkeypatch.setattr(builtins, fn, _refuse)
+    monkeypatch.setattr(pickle, "loads", _refuse)
+    names = ["seed", "preset", "lang", "ab_vary", "ceiling", "rd_subsidy_rate", "training_quarters", "nonsense"]
+    for query in [urlencode([(n, hostile)]) for n in names] + [urlencode([(hostile, "1")]), hostile]:
+        state = urlstate.parse(query)  # never raises: each bad pair is one ignored item
+        assert state.problems and state.levers == lever_defaults() and state.ceiling is None, query[:80]
+        for lang in ("en", "zh"):
+            text = urlstate.problem_text(state.problems, lang)
+            assert len(text) < 300 and "\n" not in text and "\u202e" not in text, text
+    assert not canary.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_a_hostile_address_opens_the_page_with_a_short_notice_and_the_default_ceiling(tmp_path, monkeypatch):
+    from solara.routing import Router, router_context
+
+    canary = tmp_path / "CANARY"
+    monkeypatch.chdir(tmp_path)
+    query = "&".join([f"p{i}=1" for i in range(300)]
+                     + [urlencode([("ceiling", "1e308"), ("rd_subsidy_rate", f"__import__('os').system('touch {canary}')"),
+                                   ("seed", "9" * 400), ("lang", "zh")])])
+
+    @solara.component
+    def AtAddress():
+        router_context.provide(Router("/?" + query, []))
+        Page()
+
+    box, rc = solara.render(AtAddress(), handle_error=False)
+    try:
+        note = text_of(one(box, "url-problems"))
+        assert "ceiling=1e308" in note and ALLOWED_CEILING[1] in note and note.endswith("；另有 300 项")
+        assert len(note) < 300, note
+        assert no_long_number(" ".join(texts(box))), "a long number reached the page"
+        assert seed_field(box).v_model == "1"  # the default seed
+        [w for w in walk(one(box, "main-tabs")) if isinstance(w, v.Tabs)][0].v_model = 3  # the budget tab
+        assert no_long_number(" ".join(texts(box))), "a long number reached the budget tab"
+        field = [w for w in walk(one(box, "budget-ceiling-input")) if isinstance(w, v.TextField)][0]
+        assert field.v_model == f"{budget.DEFAULT_CEILING / 1e4:,.0f}"  # the default ceiling, in 万元
+    finally:
+        rc.close()
+    assert not canary.exists()
 
 
 # ------------------------------------------------------------------------------ exports
