@@ -814,7 +814,8 @@ def test_url_carries_what_the_ab_replicates_vary_and_refuses_other_values():
 
 
 # the address is data (issue 20): whatever it holds, the notice stays short and nothing is evaluated
-ALLOWED_CEILING = ("yuan per year, from 1,000,000 to 1,000,000,000,000", "1,000,000 到 1,000,000,000,000 之间的数，单位：元/年")
+ALLOWED_CEILING = ("yuan per year, from 1,000,000 to 1,000,000,000,000",
+                   "1,000,000 到 1,000,000,000,000 之间的数，单位：元/年")
 FAR_OUT = ["1e308", "1e309", "inf", "-inf", "nan", "NaN", "1e-320", "0", "-5", "9" * 300, "1" + "0" * 400,
            "x" * 10_000, "1_000_000_000", "３００００００００", "0x10", "3e8 ", "1e99999"]
 
@@ -924,9 +925,9 @@ def test_a_hostile_address_opens_the_page_with_a_short_notice_and_the_default_ce
 
     canary = tmp_path / "CANARY"
     monkeypatch.chdir(tmp_path)
+    code = f"__import__('os').system('touch {canary}')"
     query = "&".join([f"p{i}=1" for i in range(300)]
-                     + [urlencode([("ceiling", "1e308"), ("rd_subsidy_rate", f"__import__('os').system('touch {canary}')"),
-                                   ("seed", "9" * 400), ("lang", "zh")])])
+                     + [urlencode([("ceiling", "1e308"), ("rd_subsidy_rate", code), ("seed", "9" * 400), ("lang", "zh")])])
 
     @solara.component
     def AtAddress():

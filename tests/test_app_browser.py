@@ -502,6 +502,29 @@ def test_invalid_address_values_are_named_on_the_page_and_go_after_a_change(serv
     close(w)
 
 
+def test_a_flood_of_address_values_keeps_the_notice_short_and_the_map_its_size(server, browser):
+    # 300 unknown parameters once made the notice 1,218 px tall and the map 0x0; ceiling=1e308 showed a
+    # 300-digit number (issue 20)
+    flood = "&".join(f"p{i}=v{i}" for i in range(300))
+    w = open_page(browser, server[0] + f"?{flood}&ceiling=1e308&seed={'9' * 400}")
+    page = w.page
+    note = page.locator(".url-problems")
+    note.wait_for()
+    text = note.inner_text()
+    assert "ceiling=1e308" in text and "1,000,000 to 1,000,000,000,000" in text and "and 299 more" in text
+    assert note.bounding_box()["height"] <= 120, note.bounding_box()  # two or three lines, not 1,218 px
+    box = page.locator("img.map-image").bounding_box()
+    assert box["width"] >= 300 and box["height"] >= 250, box  # the map keeps its size (it was 0x0)
+    assert not re.search(r"\d{30}", page.locator("body").inner_text())
+    page.get_by_role("tab", name="Budget").click()
+    field = page.locator(".budget-ceiling-input input")
+    field.wait_for()
+    assert field.input_value() == "500"  # the default ceiling, in million yuan per year
+    shot(page, "url_flood")
+    assert not w.errors, w.errors
+    close(w)
+
+
 def test_ghost_line_budget_and_why_tabs(server, browser):
     w = open_page(browser, server[0] + "?preset=digital")
     page = w.page
