@@ -287,8 +287,10 @@ def _check_scenario(settings: Mapping[str, Any]) -> dict[str, Any]:
         raise ConfigError(
             f"[scenario] persons_per_agent: {shown(out['persons_per_agent'])} is out of range; allowed 1-1000"
         )
-    if not (CONFIG_DIR / out["map"]).is_file():
-        raise ConfigError(f"[scenario] map: {shown(out['map'])} not found under {CONFIG_DIR}")
+    maps = sorted(p.relative_to(CONFIG_DIR).as_posix() for p in (CONFIG_DIR / "map").glob("*.txt"))
+    if out["map"] not in maps:  # a name from configs/map/, never a path of the user's choosing
+        raise ConfigError(f"[scenario] map: {shown(out['map'])} is not one of the maps under {CONFIG_DIR}; "
+                          f"allowed: {', '.join(maps)}")
     return out
 
 

@@ -41,7 +41,11 @@ def test_every_remedy_group_has_levers():
         ({"scenario": {"quarters": 0}}, ["quarters", "0", "1-400"]),
         ({"scenario": {"start": "2025-1"}}, ["start", "2025Q1"]),
         ({"scenario": {"persons_per_agnt": 5}}, ["persons_per_agnt", "persons_per_agent"]),
-        ({"scenario": {"map": "map/nowhere.txt"}}, ["map", "nowhere"]),
+        ({"scenario": {"map": "map/nowhere.txt"}}, ["map", "nowhere", "map/qinhuangdao_2km.txt"]),
+        # a path out of configs/ is refused even where a file exists there (no user-chosen file is read)
+        ({"scenario": {"map": "../pyproject.toml"}}, ["map", "../pyproject.toml", "allowed"]),
+        ({"scenario": {"map": "/etc/hostname"}}, ["map", "/etc/hostname", "allowed"]),
+        ({"scenario": {"map": "map/../map/qinhuangdao_2km.txt"}}, ["map", "allowed"]),
     ],
 )
 def test_bad_config_is_rejected_naming_the_key(data, fragments):
