@@ -28,6 +28,8 @@ import pytest
 
 from experiments.decision.expressions import MAX_CHARS, ExpressionError, parse
 from experiments.decision.goals import check_options, evaluate
+from test_bad_inputs import assert_one_line_error
+from test_decision import ROBUSTNESS_SPEC, robustness_model, sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAIN = "x.__class__.__init__.__globals__['sys'].modules['os'].system('touch {canary}')"
@@ -260,20 +262,7 @@ def snapshot(root: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def sweep_store(tmp_path_factory) -> Path:
     """A finished crossed sweep of the stand-in model of tests/test_decision.py (18 runs, a second)."""
-    sys.path.insert(0, str(Path(__file__).parent))
-    from test_decision import ROBUSTNESS_SPEC, robustness_model, sweep
-
     return sweep(tmp_path_factory.mktemp("expr"), ROBUSTNESS_SPEC, robustness_model)
-
-
-def assert_one_line_error(proc: subprocess.CompletedProcess, fragments: list[str]) -> str:
-    assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert "Traceback" not in proc.stderr, proc.stderr
-    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1, proc.stderr
-    for frag in fragments:
-        assert frag in lines[0], (frag, lines[0])
-    return lines[0]
 
 
 OUTCOME_CHAIN = CHAIN.replace("x.", "retention_3y.", 1)
@@ -356,6 +345,7 @@ def test_cli_refuses_hostile_expressions_and_changes_nothing(cli_results, case):
     procs, store_before, store_after = cli_results
     (proc, before, after), tmp = procs[case]
     assert_one_line_error(proc, next(c[2] for c in CLI_CASES if c[0] == case))
+    assert proc.returncode == 2  # a usage error, like every refused input
     assert not (tmp / "CANARY").exists()
     assert after == before and store_after == store_before
 
