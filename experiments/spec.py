@@ -699,9 +699,12 @@ def check_analysis(options: Mapping[str, Any], factors: list[str] | None = None,
 
 
 def check_stored_analysis(root: str | Path) -> None:
-    """Validate the ``[analysis]`` options of the spec stored in a results directory (before ``analyze``).
+    """Validate the ``[analysis]`` options and ``[robustness]`` goals of the spec stored in a results
+    directory (before ``analyze`` writes anything).
 
-    Results written before these options were checked at parse time may hold bad values.
+    Results written before these options were checked at parse time may hold bad values, and a folder
+    from someone else may hold any text: a goal outside the expression grammar is refused here, in one
+    line, before a table or figure is written (it is never evaluated as code either way).
     """
     spec_file = Path(root) / "spec.toml"
     if not spec_file.is_file():
@@ -718,6 +721,15 @@ def check_stored_analysis(root: str | Path) -> None:
     try:
         check_analysis(options)
     except SpecError as exc:
+        raise SpecError(f"{spec_file}: {exc}") from None
+    robustness = raw.get("robustness", {})
+    if not isinstance(robustness, Mapping):
+        raise SpecError(f"{spec_file}: [robustness] must be a table")
+    from experiments.decision.goals import ExpressionError, check_options
+
+    try:
+        check_options(robustness, "[robustness]")
+    except ExpressionError as exc:
         raise SpecError(f"{spec_file}: {exc}") from None
 
 

@@ -1,5 +1,6 @@
 """Decision support on finished sweeps: scenario discovery and robustness of policy packages.
 
+    expressions the grammar of conditions, goals and constraints (parsed with ast, walked here; never eval'd)
     goals       boolean expressions over summary outcomes (``--where``, goals), outcome directions
     discovery   PRIM (EMA Workbench) over the levers and uncertainties: where does an outcome happen?
     robustness  regret and satisficing of each package across the futures of a sweep

@@ -1,23 +1,25 @@
 """Boolean expressions over summary outcomes (``discover --where``, robustness goals) and which way
 each outcome is better.
 
-An expression is evaluated with :meth:`pandas.DataFrame.eval` on the per-run table of a sweep
-(:func:`experiments.load`): comparisons (``<``, ``<=``, ``==``, ``!=``, ``>=``, ``>``), arithmetic,
-``&`` / ``|`` / ``~`` and ``and`` / ``or`` / ``not``. Before that, its names are checked against the
-table's columns so a typo gives one line naming the unknown column, a suggestion and what is
-allowed. A missing value (e.g. ``retention_3y`` when no cohort is three years old yet) makes a
-comparison false.
+An expression is parsed and evaluated by :mod:`experiments.decision.expressions`, a small grammar of
+our own (never ``eval`` or ``DataFrame.eval``: a results folder's ``[robustness]`` goals are data):
+column names, numbers, ``'strings'``, ``True`` / ``False``, comparisons (``<``, ``<=``, ``==``, ``!=``,
+``>=``, ``>``, also chained), ``and`` / ``or`` / ``not`` and ``&`` / ``|`` / ``~``, ``+ - * /``, ``**``
+with a literal exponent from -10 to 10, and ``x in [...]`` with a list of values; at most 1,000
+characters. Anything else is refused in one line. Its names are checked against the table's columns
+so a typo gives one line naming the unknown column, a suggestion and what is allowed. A missing
+value (e.g. ``retention_3y`` when no cohort is three years old yet) makes a comparison false.
 """
 
 from __future__ import annotations
 
-import ast
-import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from experiments.decision.expressions import ExpressionError, check_columns, parse
 
 MAXIMIZE, MINIMIZE = 1, -1
 
@@ -43,10 +45,6 @@ _PREFIX_DIRECTIONS = {"energy_index_final_": MAXIMIZE, "energy_tier_final_": MAX
 ROBUSTNESS_KEYS = ("goals", "outcomes")  # keys of a spec's [robustness] table
 
 
-class ExpressionError(ValueError):
-    """An expression names unknown columns, does not parse, or does not give true/false per run."""
-
-
 def direction(outcome: str) -> int | None:
     """``MAXIMIZE`` (more is better), ``MINIMIZE`` or None (no preferred direction known)."""
     if outcome in DIRECTIONS:
@@ -58,28 +56,13 @@ def direction(outcome: str) -> int | None:
 
 
 def names_in(expr: str, where: str = "expression") -> set[str]:
-    """The column names an expression uses (raises :class:`ExpressionError` if it does not parse)."""
-    if not isinstance(expr, str) or not expr.strip():
-        raise ExpressionError(f"{where}: {expr!r} is empty; give a condition such as \"any_national == 0\"")
-    try:
-        tree = ast.parse(expr.strip(), mode="eval")
-    except SyntaxError as exc:
-        raise ExpressionError(f"{where}: {expr!r} is not a valid expression ({exc.msg}); "
-                              "give a condition such as \"any_national == 0\"") from None
-    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    """The column names an expression uses (raises :class:`ExpressionError` if it is outside the grammar)."""
+    return set(parse(expr, where).names)
 
 
 def check_expression(expr: str, columns: Iterable[str], where: str = "expression") -> None:
-    """Raise :class:`ExpressionError` naming every unknown column of ``expr`` (with suggestions)."""
-    allowed = [str(c) for c in columns]
-    unknown = sorted(names_in(expr, where) - set(allowed))
-    if unknown:
-        hints = []
-        for name in unknown:
-            close = difflib.get_close_matches(name, allowed, n=2, cutoff=0.6)
-            hints.append(f"{name!r}" + (f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""))
-        raise ExpressionError(f"{where}: {expr!r} uses unknown column(s) {', '.join(hints)}. "
-                              f"Allowed: {', '.join(allowed)}.")
+    """Raise :class:`ExpressionError` if ``expr`` is outside the grammar or names unknown columns."""
+    check_columns(parse(expr, where), columns)
 
 
 def evaluate(frame: pd.DataFrame, expr: str, columns: Sequence[str] | None = None,
@@ -88,15 +71,16 @@ def evaluate(frame: pd.DataFrame, expr: str, columns: Sequence[str] | None = Non
 
     ``columns`` limits the names the expression may use (default: every column of ``frame``).
     """
-    check_expression(expr, frame.columns if columns is None else columns, where)
-    data = frame.copy()
+    parsed = parse(expr, where)
+    check_columns(parsed, frame.columns if columns is None else columns)
+    if not parsed.names:
+        raise ExpressionError(f"{where}: {expr!r} does not depend on any run; compare an outcome with a value, "
+                              "e.g. \"any_national == 0\"")
+    data = frame[sorted(parsed.names)].copy()
     for c in data.columns:  # yes/no columns that gained missing values (object dtype) -> nullable boolean
         if data[c].dtype == object and data[c].dropna().map(lambda v: isinstance(v, (bool, np.bool_))).all():
             data[c] = data[c].astype("boolean")
-    try:
-        out = data.eval(expr.strip(), engine="python")
-    except Exception as exc:  # noqa: BLE001 - pandas raises many kinds; one line for the user
-        raise ExpressionError(f"{where}: {expr!r} cannot be evaluated: {type(exc).__name__}: {exc}") from None
+    out = parsed.values(data)
     if np.ndim(out) == 0 or not isinstance(out, pd.Series):
         raise ExpressionError(f"{where}: {expr!r} does not depend on any run; compare an outcome with a value, "
                               "e.g. \"any_national == 0\"")
@@ -109,8 +93,9 @@ def evaluate(frame: pd.DataFrame, expr: str, columns: Sequence[str] | None = Non
 def check_options(options: Mapping[str, Any], where: str = "[robustness]") -> dict[str, Any]:
     """Validate a ``[robustness]`` table (``goals``: non-empty list of conditions; ``outcomes``: names).
 
-    Checks the shape and that every goal parses (raises :class:`ExpressionError`); names are checked
-    against the outcomes when the results are read. Imports nothing of ``experiments``, so
+    Checks the shape and that every goal is within the grammar (raises :class:`ExpressionError`, so a
+    hostile goal in a shared folder's ``spec.toml`` is refused before anything runs); names are checked
+    against the outcomes when the results are read. Imports nothing of ``experiments`` but the grammar, so
     ``experiments.spec`` can call it: ``check_options(self.table("robustness"))``.
     """
     out = {}

@@ -19,8 +19,13 @@ default); the model is ``sim.run_scenario``, run through the project's executors
 Objectives and constraints use the summary outcomes of a run (mean over the replicates; a yes/no
 outcome becomes a share), ``spending_per_year`` / ``spending_talent_per_year`` (the totals over the
 horizon divided by its years), the candidate's lever values, and ``budget``. A constraint is one
-comparison (``<=`` / ``>=``); its violation, relative to the bound, enters platypus's constrained
-dominance (a feasible point beats an infeasible one; among infeasible ones the smaller violation wins).
+comparison (``<=`` / ``>=``; ``<`` / ``>`` read as those) of two numbers per candidate, each made of
+those names, numbers, ``+ - * /``, unary ``-`` and ``**`` with a literal exponent from -10 to 10, e.g.
+``spending_per_year <= budget`` or ``spending_total / 10 <= 2e8`` (the grammar of
+:mod:`experiments.decision.expressions`: a spec is data, nothing in it is ever ``eval``'d; anything
+else is refused in one line when the spec is read). Its violation, relative to the bound, enters
+platypus's constrained dominance (a feasible point beats an infeasible one; among infeasible ones the
+smaller violation wins).
 
 **Evaluation.** A candidate (lever values; every other parameter from the base) is run once per
 replicate; replicate *r* is a (seed, overrides) pair: the seed ``SeedSequence(seed, spawn_key=(r,))``
@@ -71,7 +76,8 @@ import platypus
 import sim
 from experiments import provenance, seeds
 from experiments.decision import data
-from experiments.decision.goals import ExpressionError, check_expression, names_in
+from experiments.decision.expressions import ExpressionError, parse
+from experiments.decision.goals import check_expression
 from experiments.runner import STATUS_OK, RunRecord, RunTask, execute
 from experiments.spec import PACKAGE, PROJECT_DIR, Factor, Spec, SpecError, _Parser, _suggest
 from experiments.store import SUMMARY, Store, write_parquet, write_text
@@ -114,7 +120,7 @@ class Constraint:
 
     @property
     def names(self) -> set[str]:
-        return names_in(self.left) | (names_in(self.right) if not _is_number(self.right) else set())
+        return set(parse(self.left, numeric=True).names | parse(self.right, numeric=True).names)
 
 
 @dataclass(frozen=True)
@@ -341,26 +347,24 @@ def parse_optimize_spec(text: str, path: str | Path | None = None) -> OptimizeSp
 
 
 def _constraint(text: str, where: str) -> Constraint:
+    """One comparison ``left <= right`` / ``left >= right`` whose sides are numbers per run (names,
+    numbers and arithmetic of :mod:`experiments.decision.expressions`; nothing of it is ever eval'd)."""
     example = 'e.g. "spending_per_year <= budget" or "retention_3y >= 0.3"'
     try:
-        tree = ast.parse(text.strip(), mode="eval").body
-    except SyntaxError as exc:
-        raise SpecError(f"{where}: [optimize] constraints: {text!r} is not a valid condition ({exc.msg}); {example}") \
-            from None
+        tree = parse(text, "[optimize] constraints").tree
+    except ExpressionError as exc:
+        raise SpecError(f"{where}: {exc}") from None
     ops = {ast.LtE: "<=", ast.Lt: "<=", ast.GtE: ">=", ast.Gt: ">="}
     if not isinstance(tree, ast.Compare) or len(tree.ops) != 1 or type(tree.ops[0]) not in ops:
         raise SpecError(f"{where}: [optimize] constraints: {text!r} is not allowed; give one comparison with <= or "
                         f">= (no ==, no chains, no and/or), {example}")
-    return Constraint(text=text, left=ast.unparse(tree.left), op=ops[type(tree.ops[0])],
-                      right=ast.unparse(tree.comparators[0]))
-
-
-def _is_number(expr: str) -> bool:
-    try:
-        float(ast.literal_eval(expr))
-        return True
-    except (ValueError, SyntaxError, TypeError):
-        return False
+    left, right = ast.unparse(tree.left), ast.unparse(tree.comparators[0])
+    for side in (left, right):
+        try:
+            parse(side, f"[optimize] constraints: {text!r}: side", numeric=True)
+        except ExpressionError as exc:
+            raise SpecError(f"{where}: {exc}") from None
+    return Constraint(text=text, left=left, op=ops[type(tree.ops[0])], right=right)
 
 
 def _short(v: float) -> str:
@@ -611,7 +615,8 @@ def _objectives_and_constraints(spec: OptimizeSpec, case: Case, frame: pd.DataFr
 
 
 def _eval(env: pd.DataFrame, expr: str) -> pd.Series:
-    v = env.eval(expr, engine="python")
+    """A side of a constraint per candidate (checked by :func:`_constraint`; walked, never eval'd)."""
+    v = parse(expr, "[optimize] constraints", numeric=True).values(env)
     if np.ndim(v) == 0:
         v = pd.Series(float(v), index=env.index)
     return pd.to_numeric(v, errors="coerce").astype(float)
