@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -38,8 +39,11 @@ import platypus
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from experiments.store import write_text
+
 FORMAT = "experiments.optimize checkpoint"
 VERSION = 1
+MAX_BYTES = 256_000_000  # a population of 10,000 with its archive takes some tens of MB
 OLD_PICKLE = "state.pkl"  # the checkpoint of versions before this one: a pickle, never loaded
 # the counters an extension changes while it runs; every other attribute is a setting and must match
 EXTENSION_COUNTERS = frozenset({"iteration", "last_invocation", "last_restart", "last_improvements", "start_time"})
@@ -104,7 +108,12 @@ def refuse_pickle(folder: Path) -> None:
 
 def read_json(path: Path) -> dict[str, Any]:
     """The checkpoint's JSON object; a missing, unreadable, empty, non-UTF-8 or invalid file is one line."""
+    if not path.is_file():
+        raise CheckpointError(path, "is not a regular file")
     try:
+        if path.stat().st_size > MAX_BYTES:
+            raise CheckpointError(path, f"is {path.stat().st_size / 1e6:,.0f} MB, more than a checkpoint can be "
+                                        f"({MAX_BYTES / 1e6:,.0f} MB)")
         blob = path.read_bytes()
     except OSError as exc:
         raise CheckpointError(path, f"cannot be read ({exc.strerror or exc})") from None
@@ -119,18 +128,16 @@ def read_json(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise CheckpointError(path, f"holds a JSON {type(data).__name__}, not a checkpoint object")
     if data.get("format") != FORMAT:
-        raise CheckpointError(path, f"is not a checkpoint of this program (format {data.get('format')!r}, "
+        raise CheckpointError(path, f"is not a checkpoint of this program (format {_show(data.get('format'))}, "
                                     f"expected {FORMAT!r})")
     if data.get("version") != VERSION:
-        raise CheckpointError(path, f"checkpoint version {data.get('version')!r} is not {VERSION}, the one this "
+        raise CheckpointError(path, f"checkpoint version {_show(data.get('version'))} is not {VERSION}, the one this "
                                     "program reads")
     return data
 
 
 def write_json(data: Mapping[str, Any], path: Path) -> None:
     """Strict JSON, written atomically (temporary file, fsync, rename)."""
-    from experiments.store import write_text
-
     write_text(json.dumps(data, allow_nan=False, separators=(",", ":")) + "\n", path)
 
 
@@ -138,12 +145,16 @@ def read_parquet(path: Path, columns: Sequence[str], generation: int) -> pd.Data
     """The evaluations of a checkpoint at ``generation``: every column in ``columns``, ``generation`` whole
     numbers from 1. Rows of a later generation (written just before a kill, before the state) are dropped:
     the resumed search evaluates them again, identically."""
-    if not path.is_file():
+    if not path.exists() and not path.is_symlink():
         raise CheckpointError(path, f"is missing, but the checkpoint next to it is at generation {generation}")
+    if not path.is_file():
+        raise CheckpointError(path, "is not a regular file")
     try:
         frame = pq.read_table(path).to_pandas()
     except (OSError, ValueError, pa.ArrowException) as exc:
-        raise CheckpointError(path, f"is not a readable Parquet file ({_short(exc)})") from None
+        reason = _short(re.sub(r"Could not open Parquet input source '[^']*': ", "", str(exc)).replace(str(path),
+                                                                                                      path.name))
+        raise CheckpointError(path, f"is not a readable Parquet file ({reason})") from None
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise CheckpointError(path, f"has no column {', '.join(map(repr, missing[:5]))}"
@@ -196,10 +207,10 @@ def restore_algorithm(alg: platypus.EpsNSGAII, state: Any, path: Path) -> None:
     archive = r.indices(state, "archive", len(solutions))
     improvements = r.integer(state, "archive_improvements", low=0)
     extensions = r.list(state, "extensions")
-    if [e.get("type") if isinstance(e, dict) else e for e in extensions] != [type(e).__name__
-                                                                             for e in alg._extensions]:
-        r.fail(f"{[e.get('type') if isinstance(e, dict) else e for e in extensions]!r} are not the "
-               f"algorithm's {[type(e).__name__ for e in alg._extensions]!r}", "extensions")
+    names = [e.get("type") if isinstance(e, dict) else e for e in extensions]
+    if names != [type(e).__name__ for e in alg._extensions]:
+        r.fail(f"{_show(names)} are not the algorithm's {[type(e).__name__ for e in alg._extensions]!r}",
+               "extensions")
     counters = [_extension(r.at(f"extensions[{i}]"), e, ext) for i, (e, ext) in
                 enumerate(zip(extensions, alg._extensions, strict=True))]
     # everything checked: now change the algorithm
@@ -374,7 +385,7 @@ class _Reader:
     def number(self, v: Any, key: str, finite: bool = False) -> float:
         if isinstance(v, str) and v in ("inf", "-inf", "nan"):
             x = float(v)
-        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+        elif isinstance(v, float) or (isinstance(v, int) and not isinstance(v, bool) and abs(v) < 2 ** 1000):
             x = float(v)
         else:
             x = None
@@ -404,7 +415,7 @@ def _show(v: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _short(exc: BaseException) -> str:
+def _short(exc: BaseException | str) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= 160 else text[:157] + "..."
 
