@@ -263,16 +263,21 @@ def _checkpoint(out: Path, case: str) -> dict:
     return state
 
 
+def _tiny_in_one_go(tmp_path: Path):
+    """The TINY spec (file in ``tmp_path``) and its case, searched in one go into ``tmp_path / "a"``."""
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY, encoding="utf-8")
+    spec = load_optimize_spec(path)
+    optimize(spec, tmp_path / "a", model=budget_model, log=lambda line: None)
+    return spec, spec.cases()[0].name
+
+
 def test_resumed_generation_by_generation_equals_one_go(tmp_path):
     """A search resumed from its JSON checkpoint after every generation (a fresh optimiser each time) makes
     the same evaluations, generation by generation, and ends in the same checkpoint and Pareto set as the
     search run in one go. A real float lever and a list lever (platypus Integer: gray-coded bits) both."""
-    path = tmp_path / "tiny.toml"
-    path.write_text(TINY, encoding="utf-8")
-    spec = load_optimize_spec(path)
-    case = spec.cases()[0].name
+    spec, case = _tiny_in_one_go(tmp_path)
     quiet = {"log": lambda line: None}
-    optimize(spec, tmp_path / "a", model=budget_model, **quiet)
     whole = pd.read_parquet(tmp_path / "a" / "optimize" / case / "evaluations.parquet")
     assert set(whole["generation"]) == set(range(1, spec.generations + 1))
     for g in range(1, spec.generations + 1):
@@ -288,12 +293,8 @@ def test_resumed_generation_by_generation_equals_one_go(tmp_path):
 def test_kill_between_evaluations_and_state_repeats_that_generation_once(tmp_path):
     """A kill after evaluations.parquet got generation 3 but before state.json did: the resumed search drops
     those rows, evaluates generation 3 again, identically, and the result equals the search run in one go."""
-    path = tmp_path / "tiny.toml"
-    path.write_text(TINY, encoding="utf-8")
-    spec = load_optimize_spec(path)
-    case = spec.cases()[0].name
+    spec, case = _tiny_in_one_go(tmp_path)
     quiet = {"log": lambda line: None}
-    optimize(spec, tmp_path / "a", model=budget_model, **quiet)
     optimize(spec, tmp_path / "b", model=budget_model, stop_after=2, **quiet)
     state = tmp_path / "b" / "optimize" / case / "state.json"
     at_two = state.read_bytes()

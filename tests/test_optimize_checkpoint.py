@@ -27,34 +27,13 @@ from pathlib import Path
 import pandas as pd
 import platypus
 import pytest
-from test_optimize import budget_model
+from test_optimize import TINY, budget_model
 
 from experiments import cli
 from experiments.decision import checkpoint
 from experiments.decision.optimize import load_optimize_spec, optimize
 
 ROOT = Path(__file__).resolve().parents[1]
-SPEC = """
-[experiment]
-name = "optimize_checkpoint"
-seed = 5
-replicates = 1
-horizon = 4
-
-[levers]
-rd_subsidy_rate = "full"
-city_coordination = [0.1, 0.4, 0.7, 1.0]
-
-[optimize]
-maximize = ["tiers_climbed_clusters", "retention_3y"]
-minimize = ["spending_per_year"]
-epsilons = { tiers_climbed_clusters = 0.1, retention_3y = 0.005, spending_per_year = 1.0e7 }
-constraints = ["spending_per_year <= budget"]
-budgets = [3.0e8]
-population = 6
-generations = 4
-compare = ["status_quo"]
-"""
 CASE = "budget_3e8"
 
 
@@ -133,7 +112,7 @@ def made(tmp_path_factory) -> tuple[Path, Path]:
     """(spec file, results folder) of a search stopped after two generations (stand-in model)."""
     tmp = tmp_path_factory.mktemp("made")
     spec_file = tmp / "ckpt.toml"
-    spec_file.write_text(SPEC, encoding="utf-8")
+    spec_file.write_text(TINY, encoding="utf-8")
     out = tmp / "out"
     optimize(load_optimize_spec(spec_file), out, model=budget_model, stop_after=2, log=lambda line: None)
     return spec_file, out
@@ -232,7 +211,7 @@ DAMAGE = [
      ["state.json", "objectives[1]", "'high' is not a number"]),
     ("constraints-count", edit_state(_set("algorithm.solutions.0.constraints", [])),
      ["state.json", "constraints", "expected 2"]),
-    ("feasible-contradicts", edit_state(_set("algorithm.solutions.0.constraint_violation", 0.5)),
+    ("feasible-contradicts", edit_state(_set("algorithm.solutions.0", lambda s: {**s, "feasible": not s["feasible"]})),
      ["state.json", "solutions[0]", "constraint_violation"]),
     ("unknown-solution-key", edit_state(_set("algorithm.solutions.0.__reduce__", "os.system")),
      ["state.json", "solutions[0]", "unknown key '__reduce__'"]),
@@ -292,7 +271,7 @@ def test_the_undamaged_copy_resumes(made, tmp_path, capsys):
     out = tmp_path / "out"
     shutil.copytree(source, out)
     res = optimize(load_optimize_spec(spec_file), out, model=budget_model, log=lambda line: None)
-    assert res.finished and res.cases[0].generation == 4
+    assert res.finished and res.cases[0].generation == res.spec.generations
 
 
 def test_real_cli_names_a_damaged_file_without_a_traceback(made, tmp_path):
