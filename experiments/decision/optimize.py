@@ -34,13 +34,16 @@ replicate; replicate *r* is a (seed, overrides) pair: the seed ``SeedSequence(se
 A generation's unevaluated population goes to the executor as one batch of run tasks.
 
 **Checkpoints.** Every model run is committed to ``DIR/optimize/`` (a :class:`experiments.store.Store`:
-``runs/``, ``summary/``); after every generation the optimiser (population, archive, operators) and
-its random state are pickled to ``DIR/optimize/<case>/state.pkl`` next to ``evaluations.parquet``
-(every evaluated candidate). Re-running the same command after a kill loads the last checkpoint and
-repeats the interrupted generation with the same random numbers: its finished runs come from the
-store (same run ids), so the search continues exactly as if it had not been interrupted. Raising
-``generations`` continues a finished search. The pickles are this program's own files: do not load
-``state.pkl`` from folders you did not make.
+``runs/``, ``summary/``); after every generation the optimiser's state is written as plain data to
+``DIR/optimize/<case>/state.json`` (:mod:`experiments.decision.checkpoint`: the population and the
+ε-archive with their variables, objectives and constraints, the extensions' counters, Python's random
+state, the generation and the spec's digest) next to ``evaluations.parquet`` (every evaluated
+candidate). Re-running the same command after a kill builds a fresh optimiser, fills it from the last
+checkpoint and repeats the interrupted generation with the same random numbers: its finished runs come
+from the store (same run ids), so the search continues exactly as if it had not been interrupted.
+Raising ``generations`` continues a finished search. Nothing in a checkpoint can run code: it is JSON,
+checked (types, lengths, bounds) before use; a damaged checkpoint or evaluations file is refused in one
+line naming it, and the ``state.pkl`` of older versions (a pickle) is refused unread.
 
 **Output.** ``DIR/pareto.csv`` (per case, the non-dominated set of every candidate evaluated within the
 constraints: lever values, objectives, ``slack_<i>`` = how far inside constraint *i*, ``in_archive`` =
@@ -58,8 +61,6 @@ import functools
 import hashlib
 import json
 import math
-import os
-import pickle
 import random
 import sys
 import time
@@ -75,7 +76,7 @@ import platypus
 
 import sim
 from experiments import provenance, seeds
-from experiments.decision import data
+from experiments.decision import checkpoint, data
 from experiments.decision.expressions import ExpressionError, parse
 from experiments.decision.goals import check_expression
 from experiments.runner import STATUS_OK, RunRecord, RunTask, execute
@@ -91,7 +92,7 @@ BUDGET = "budget"  # the name of the case's budget in constraints
 DERIVED = {"spending_per_year": "spending_total", "spending_talent_per_year": "spending_talent_total"}
 MAX_POPULATION = 10_000
 MAX_GENERATIONS = 1_000
-STATE, STATE_META, EVALUATIONS = "state.pkl", "state.json", "evaluations.parquet"
+STATE, EVALUATIONS = "state.json", "evaluations.parquet"  # a case's checkpoint (JSON) and its evaluations
 OWN_ENTRIES = frozenset({"spec.toml", "optimize", "pareto.csv", "figures", "report.md", ".lock"})
 _NOT_HERE = {
     "design": "an optimisation chooses its own points; set the search size with [optimize] population and "
@@ -517,11 +518,6 @@ class _Problem(platypus.Problem):
         if self.nconstrs:
             solution.constraints[:] = constraints
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state["results"] = {}
-        return state
-
 
 def _key(decoded: Sequence[Any]) -> tuple:
     return tuple(v.item() if isinstance(v, np.generic) else v for v in decoded)
@@ -656,13 +652,29 @@ def _start_points(spec: OptimizeSpec) -> list[dict[str, Any]]:
     return out[: spec.population]
 
 
-def _atomic_bytes(blob: bytes, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(blob)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+def _algorithm(spec: OptimizeSpec, problem: _Problem) -> platypus.EpsNSGAII:
+    """A new EpsNSGAII for ``problem``, its extensions started: the first population is the compared
+    packages (:func:`_start_points`), then random points. A resumed search is built the same way and
+    filled from its checkpoint."""
+    injected = []
+    for values in _start_points(spec):
+        s = platypus.Solution(problem)
+        s.variables[:] = problem.encode_levers(values)
+        injected.append(s)
+    generator = platypus.InjectedPopulation(injected) if injected else platypus.RandomGenerator()
+    alg = platypus.EpsNSGAII(problem, [spec.epsilons[o] for o in spec.objective_names],
+                             population_size=spec.population, generator=generator, variator=_variator(problem),
+                             log_frequency=10**9)
+    for ext in alg._extensions:
+        ext.start_run(alg)
+    return alg
+
+
+def _evaluation_columns(spec: OptimizeSpec) -> tuple[list[str], list[str]]:
+    """(every column ``evaluations.parquet`` must have, the numeric ones among them)."""
+    numeric = [*spec.objective_names, *[f"slack_{i + 1}" for i in range(len(spec.constraints))], "violation",
+               "replicates_ok", "replicates_failed", "generation"]
+    return [*spec.lever_names, *numeric, "feasible"], numeric
 
 
 class _Search:
@@ -693,62 +705,57 @@ class _Search:
 
     # --------------------------------------------------------------- checkpoints
     def load(self) -> bool:
-        meta_file, state_file = self.folder / STATE_META, self.folder / STATE
-        if not meta_file.is_file() or not state_file.is_file():
+        """Resume from the checkpoint in ``folder`` (False: there is none). A checkpoint of another spec or
+        model version, a damaged one, or an older version's pickle raises :class:`OptimizeError`."""
+        try:
+            return self.read()
+        except checkpoint.CheckpointError as exc:
+            raise OptimizeError(_refusal(exc)) from None
+
+    def read(self) -> bool:
+        """:meth:`load`, raising :class:`checkpoint.CheckpointError` (:class:`checkpoint.StaleCheckpoint`
+        for another search's checkpoint). Nothing is read with pickle."""
+        checkpoint.refuse_pickle(self.folder)
+        path = self.folder / STATE
+        if not path.exists() and not path.is_symlink():
             return False
-        meta = json.loads(meta_file.read_text(encoding="utf-8"))
-        if meta.get("digest") != self.digest:
-            raise OptimizeError(
-                f"{self.folder}: the checkpoint was made by another spec or model version (digest "
-                f"{meta.get('digest')}, this one {self.digest}); give another --out, or --force to move the old "
-                "results aside and start again")
-        with open(state_file, "rb") as fh:
-            state = pickle.load(fh)  # noqa: S301 - our own checkpoint (see the module docstring)
-        self.alg, self.rng_state = state["algorithm"], state["random"]
-        self.generation, self.improvements = int(state["generation"]), list(state["improvements"])
-        ev = self.folder / EVALUATIONS
-        self.evaluations = pd.read_parquet(ev) if ev.is_file() else pd.DataFrame()
+        spec = self.spec
+        alg = _algorithm(spec, _Problem(spec.levers, [d for _, d in spec.objectives], len(spec.constraints) + 1))
+        generation, improvements, rng_state = checkpoint.load(path, alg, self.digest, MAX_GENERATIONS)
+        columns, numeric = _evaluation_columns(spec)
+        evaluations = checkpoint.read_parquet(self.folder / EVALUATIONS, columns, generation)
+        for c in numeric:
+            if not pd.api.types.is_numeric_dtype(evaluations[c]) or pd.api.types.is_bool_dtype(evaluations[c]):
+                raise checkpoint.CheckpointError(self.folder / EVALUATIONS, f"column {c!r} holds "
+                                                 f"{evaluations[c].dtype} values, not numbers")
+        if not pd.api.types.is_bool_dtype(evaluations["feasible"]):
+            raise checkpoint.CheckpointError(self.folder / EVALUATIONS, "column 'feasible' holds "
+                                             f"{evaluations['feasible'].dtype} values, not true/false")
+        self.alg, self.rng_state, self.generation, self.improvements = alg, rng_state, generation, improvements
+        self.evaluations = evaluations
         return True
 
     def save(self) -> None:
+        """The evaluations, then the state that says which generation they reach (a kill in between leaves
+        evaluations of the next generation, which :meth:`read` drops: they are evaluated again)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         if self.rows:
             self.evaluations = pd.concat([self.evaluations, *self.rows], ignore_index=True)
             self.rows = []
         write_parquet(self.evaluations, self.folder / EVALUATIONS)
-        alg = self.alg
-        evaluator, alg.evaluator = alg.evaluator, None
-        try:
-            blob = pickle.dumps({"algorithm": alg, "random": self.rng_state, "generation": self.generation,
-                                 "improvements": self.improvements}, protocol=pickle.HIGHEST_PROTOCOL)
-        finally:
-            alg.evaluator = evaluator
-        _atomic_bytes(blob, self.folder / STATE)  # the state first, then the line that says which generation
-        write_text(json.dumps({"digest": self.digest, "generation": self.generation, "nfe": alg.nfe,
-                               "case": self.case.name, "budget": self.case.budget, "saved": provenance.now()},
-                              indent=2) + "\n", self.folder / STATE_META)
+        checkpoint.save(self.folder / STATE, self.alg, self.rng_state, digest=self.digest,
+                        generation=self.generation, improvements=self.improvements, case=self.case.name,
+                        budget=self.case.budget, saved=provenance.now())
 
     # --------------------------------------------------------------- the loop
     def run(self, seed: int, stop_after: int | None = None) -> bool:
         """Run generations up to the spec's; True when finished. ``stop_after``: at most this many in this call."""
         spec = self.spec
         resumed = self.load()
-        problem = self.alg.problem if resumed else _Problem(spec.levers, [d for _, d in spec.objectives],
-                                                            len(spec.constraints) + 1)
         if not resumed:
             random.seed(seed)  # every case starts from the same population (its runs are shared)
-            starts = _start_points(spec)
-            injected = []
-            for values in starts:
-                s = platypus.Solution(problem)
-                s.variables[:] = problem.encode_levers(values)
-                injected.append(s)
-            generator = platypus.InjectedPopulation(injected) if injected else platypus.RandomGenerator()
-            self.alg = platypus.EpsNSGAII(problem, [spec.epsilons[o] for o in spec.objective_names],
-                                          population_size=spec.population, generator=generator,
-                                          variator=_variator(problem), log_frequency=10**9)
-            for ext in self.alg._extensions:
-                ext.start_run(self.alg)
+            self.alg = _algorithm(spec, _Problem(spec.levers, [d for _, d in spec.objectives],
+                                                 len(spec.constraints) + 1))
             self.rng_state = random.getstate()
         elif self.generation >= spec.generations:
             self.log(f"{spec.name} {self.case.name}: finished earlier ({self.generation} generations)")
@@ -850,7 +857,8 @@ def optimize(spec: OptimizeSpec, out: str | Path | None = None, executor: Any = 
     ``executor``: a :mod:`experiments.executors` executor (default serial). ``model`` replaces
     ``sim.run_scenario`` (a picklable top-level callable; for tests). ``stop_after``: at most this many
     generations per case in this call (the next call continues). ``force``: a folder holding something
-    else, or a checkpoint of another spec or model version, is moved aside first.
+    else, a checkpoint of another spec or model version, a damaged checkpoint or an older version's
+    pickled one, is moved aside first.
     """
     from experiments.executors import SerialExecutor
 
@@ -859,12 +867,21 @@ def optimize(spec: OptimizeSpec, out: str | Path | None = None, executor: Any = 
     check_names(spec, _summary_names(spec, model))
     mv = provenance.model_version()
     _check_folder(root, force)
-    stale = [c.name for c in spec.cases() if _stale(root / "optimize" / c.name, spec.digest(mv, c))]
+    stale, damaged = [], []
+    for c in spec.cases():  # every checkpoint is read and checked before anything is written
+        try:
+            _Search(spec, c, root / "optimize" / c.name, None, spec.digest(mv, c), log).read()
+        except checkpoint.StaleCheckpoint:
+            stale.append(c.name)
+        except checkpoint.CheckpointError as exc:
+            damaged.append(exc)
+    if damaged and not force:
+        raise OptimizeError(_refusal(damaged[0]))
     if stale and not force:
         raise OptimizeError(f"{root}: the checkpoint of {', '.join(stale)} was made by another spec or model version; "
                             "nothing was written. Give another --out, or add --force to move the old results aside "
                             "and start again")
-    if stale:
+    if stale or damaged:
         moved = Store(root).move_aside()
         log(f"moved the old results aside: {moved}")
     executor = executor or SerialExecutor()
@@ -908,9 +925,9 @@ def optimize(spec: OptimizeSpec, out: str | Path | None = None, executor: Any = 
     return res
 
 
-def _stale(folder: Path, digest: str) -> bool:
-    meta = folder / STATE_META
-    return meta.is_file() and json.loads(meta.read_text(encoding="utf-8")).get("digest") != digest
+def _refusal(exc: checkpoint.CheckpointError) -> str:
+    """A checkpoint that is not resumed: the file, what is wrong, and what to do (one line)."""
+    return f"{exc} — give another --out, or --force to move the old results aside and start again"
 
 
 def evaluate_packages(spec: OptimizeSpec, ev: Evaluator) -> pd.DataFrame:
