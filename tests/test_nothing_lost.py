@@ -25,6 +25,11 @@ import pytest
 
 from experiments.store import FolderInUse, Store, why_not_movable
 
+try:
+    from tests.test_bad_inputs import assert_one_line_error as _one_line
+except ImportError:  # tests/ on sys.path instead of the project root
+    from test_bad_inputs import assert_one_line_error as _one_line
+
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE_FIT = ROOT / "configs/experiments/calibrate_smoke.toml"
 SMOKE_OPT = ROOT / "configs/experiments/optimize_smoke.toml"
@@ -166,16 +171,6 @@ def launched(request, tmp_path_factory):
                for cid, setup, module, args, _ in CASES if cid in wanted}
     yield futures
     pool.shutdown(cancel_futures=True)
-
-
-def _one_line(proc: subprocess.CompletedProcess, fragments: list[str]) -> str:
-    assert proc.returncode != 0, proc.stdout + proc.stderr
-    assert "Traceback" not in proc.stderr, proc.stderr
-    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1, proc.stderr
-    for frag in fragments:
-        assert frag in lines[0], (frag, lines[0])
-    return lines[0]
 
 
 @pytest.mark.parametrize("case", [c[0] for c in CASES])
