@@ -8,7 +8,7 @@
     python -m experiments discover results/NAME --where "any_national == 0" [--box N]
     python -m experiments robustness results/NAME [--goal "retention_3y >= 0.35" ...] [--outcome NAME ...]
     python -m experiments calibrate configs/experiments/calibrate_smoke.toml [--workers N | --dask ADDR]
-                              [--out DIR] [--force]
+                              [--out DIR] [--force] [--publish [PATH]]
     python -m experiments optimize configs/experiments/optimize.toml [--workers N | --dask ADDR | --serial]
                               [--out DIR] [--force]
 
@@ -127,7 +127,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:  # e.g. an unwritable results folder or a full disk: one line, finished runs kept
-        print(f"error: {exc}", file=sys.stderr)
+        from sim.cli import os_error_line
+
+        print(os_error_line(exc), file=sys.stderr)
         return EXIT_USAGE
     return EXIT_USAGE  # pragma: no cover - argparse requires a command
 
@@ -181,11 +183,17 @@ def _check_out_dir(out: Path) -> None:
         raise SpecError(f"--out {out}: {problem}")
 
 
+def _check_dask(address: str | None) -> None:
+    if address is not None and not address.strip():
+        raise SpecError("--dask '': empty address; give tcp://HOST:PORT of a running scheduler, or 'local'")
+
+
 def _executor(args: argparse.Namespace):  # noqa: ANN202
     from experiments.executors import DaskExecutor, ProcessExecutor, SerialExecutor
 
     if args.workers is not None and args.workers < 1:
         raise SpecError(f"--workers: {args.workers} is not allowed; give an integer >= 1")
+    _check_dask(args.dask)
     if args.serial:
         if args.workers is not None:
             raise SpecError("--workers does not apply to --serial")
@@ -279,28 +287,49 @@ def _optimize(args: argparse.Namespace) -> int:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
+    """Fit, report and (``--publish``) publish under the fit folder's lock. Everything that can be
+    refused (the spec, --out, --publish, the Dask address, a fit already running there) is refused
+    before anything is written."""
+    import contextlib
+
     from experiments.calibration import load_calibration_spec, run_fit, write_outputs
+    from experiments.calibration.fit import check_fit_folder, fit_folder
+    from experiments.calibration.publish import check_publish_target
+    from experiments.executors import ExecutorError
+    from experiments.store import FolderInUse, StoreLocked
 
     if args.workers is not None and args.workers < 1:
         raise SpecError(f"--workers: {args.workers} must be >= 1")
+    _check_dask(args.dask)
     spec = load_calibration_spec(args.spec)
-    try:
-        fit = run_fit(spec, out=args.out, workers=args.workers, dask=args.dask, force=args.force,
-                      log=lambda line: print(line, file=sys.stderr, flush=True))
-    except KeyboardInterrupt:
-        print(f"\ninterrupted: finished generations are saved in {args.out or 'results/' + spec.name}/abc.db; "
-              "run the same command to resume", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    report = write_outputs(spec, fit)
-    print(f"fit: {fit.generations} generations ({fit.stopped}) in {fit.wall_s / 60:.1f} min; history {fit.db}")
-    print(f"posterior: {fit.root / 'posterior.parquet'}")
+    out = fit_folder(spec, args.out)
+    _check_out_dir(out)
     if args.publish is not None:
-        import pandas as pd
+        check_publish_target(args.publish)
+    try:
+        check_fit_folder(out)
+        with contextlib.ExitStack() as held:  # the lock is held until the report and the posterior are written
+            try:
+                fit = run_fit(spec, out=args.out, workers=args.workers, dask=args.dask, force=args.force,
+                              log=lambda line: print(line, file=sys.stderr, flush=True), hold=held)
+            except KeyboardInterrupt:
+                print(f"\ninterrupted: finished generations are saved in {out}/abc.db; "
+                      "run the same command to resume", file=sys.stderr)
+                return EXIT_INTERRUPTED
+            report = write_outputs(spec, fit)
+            print(f"fit: {fit.generations} generations ({fit.stopped}) in {fit.wall_s / 60:.1f} min; history {fit.db}")
+            print(f"posterior: {fit.root / 'posterior.parquet'}")
+            if args.publish is not None:
+                import pandas as pd
 
-        from experiments.calibration.publish import publish
+                from experiments.calibration.publish import publish
 
-        dest = publish(spec, fit, pd.read_parquet(fit.root / "posterior.parquet"), args.publish)
-        print(f"published: {dest} and {dest.with_suffix('.json')} (check: python -m sim calibrate --posterior)")
+                dest = publish(spec, fit, pd.read_parquet(fit.root / "posterior.parquet"), args.publish)
+                print(f"published: {dest} and {dest.with_suffix('.json')} "
+                      "(check: python -m sim calibrate --posterior)")
+    except (FolderInUse, StoreLocked, ExecutorError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     print(f"report: {report}")
     return EXIT_OK
 

@@ -13,6 +13,11 @@ to a temporary name then renamed (atomic); the ``runs`` part is written last and
 batch. Parts whose batch has no ``runs`` part (a crash between the two) are ignored and deleted by
 the next sweep. A run that appears more than once (failed, then retried) counts with its latest
 record. One sweep at a time may write a store (an advisory ``flock`` on ``.lock``).
+
+Which folder may a command claim? :func:`result_kind` tells what a results folder holds (a sweep, an
+optimisation, a calibration fit or a ``sim run``) by the files that command always writes first, and
+:func:`foreign_entries` lists what in it that command did not write. ``--force`` moves aside only a
+folder of a known kind holding nothing else (:func:`why_not_movable`): never a folder a user made.
 """
 
 from __future__ import annotations
@@ -53,15 +58,83 @@ class FolderInUse(RuntimeError):
 # What a sweep and ``analyze`` / ``discover`` / ``robustness`` write into a results folder.
 OWN_ENTRIES = frozenset({".lock", SPEC_FILE, PROVENANCE_FILE, DESIGN_FILE, RUNS, SUMMARY, *TABLES, "report.md",
                          "figures", "tables", "discovery", "robustness"})
+# What ``python -m experiments optimize`` writes into its folder (the run store goes under optimize/).
+OPTIMIZE_ENTRIES = frozenset({".lock", SPEC_FILE, "optimize", "pareto.csv", "figures", "report.md"})
+# What ``python -m experiments calibrate`` writes into its folder (SQLite may leave abc.db-journal/-wal/-shm).
+FIT_ENTRIES = frozenset({".lock", "abc.db", "abc.db-journal", "abc.db-wal", "abc.db-shm", "fit.json",
+                         "posterior.parquet", "identifiability.csv", "posterior_correlations.csv",
+                         "posterior_predictive.csv", "figures", "calibration_report.md"})
+SIM_RUN_MARKER = ".sim-run"  # the marker `python -m sim run` writes (sim.cli.MARKER)
+# Each kind of results folder: how it is recognised (a file or folder its command writes first), what
+# the command writes there, and how a message names it.
+KINDS: dict[str, tuple[str, frozenset[str], str]] = {
+    "sweep": (DESIGN_FILE, OWN_ENTRIES, "a sweep (design.parquet)"),
+    "optimize": ("optimize", OPTIMIZE_ENTRIES, "an optimisation (optimize/)"),
+    "fit": ("fit.json", FIT_ENTRIES, "a calibration fit (fit.json)"),
+    "sim run": (SIM_RUN_MARKER, frozenset(), "a `python -m sim run` output (.sim-run)"),
+}
+
+
+def result_kind(root: str | Path) -> str | None:
+    """``"sweep"``, ``"optimize"``, ``"fit"``, ``"sim run"`` (what the folder holds), or None (missing,
+    empty, or nothing a command of this project recognisably wrote)."""
+    root = Path(root)
+    if not root.is_dir():
+        return None
+    if (root / DESIGN_FILE).is_file():
+        return "sweep"
+    if (root / "optimize").is_dir() and (root / SPEC_FILE).is_file():
+        return "optimize"
+    if (root / "fit.json").is_file() or (root / "abc.db").is_file():  # abc.db alone: killed before fit.json
+        return "fit"
+    if (root / SIM_RUN_MARKER).is_file():
+        return "sim run"
+    return None
+
+
+def describe_kind(kind: str) -> str:
+    return KINDS[kind][2]
+
+
+def foreign_entries(root: str | Path, kind: str) -> list[str]:
+    """Entries of ``root`` that a command of ``kind`` does not write (temporary ``*.tmp`` files aside)."""
+    root = Path(root)
+    if kind == "sim run":
+        from sim.cli import own_output  # the files `sim run` writes
+
+        return sorted(p.name for p in root.iterdir() if not own_output(p))
+    own = KINDS[kind][1]
+    return sorted(p.name for p in root.iterdir() if p.name not in own and not p.name.endswith(".tmp"))
+
+
+def why_not_movable(root: str | Path) -> str | None:
+    """None if ``--force`` may move ``root`` aside (a results folder of a known kind holding nothing
+    else); else why not, as the end of a sentence naming the folder."""
+    kind = result_kind(root)
+    if kind is None:
+        return ("was not made by this project's commands (no design.parquet, optimize/, fit.json or .sim-run), "
+                "so --force will not move it")
+    foreign = foreign_entries(root, kind)
+    if foreign:
+        shown = ", ".join(foreign[:6]) + (" ..." if len(foreign) > 6 else "")
+        return (f"holds {describe_kind(kind)} and files it did not write ({shown}), so --force will not move it "
+                "(move those files out first)")
+    return None
 
 
 def _fsync_write(path: str | Path, write: Any) -> None:
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        write(tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:  # a full disk, or a path that is a folder: no half-written <name>.tmp left behind
+        with contextlib.suppress(OSError):
+            if tmp.is_file():
+                tmp.unlink()
+        raise
 
 
 def write_parquet(df: pd.DataFrame, path: str | Path) -> None:
@@ -84,8 +157,10 @@ class Store:
 
     # ------------------------------------------------------------------ writing
     @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
-        """Hold the directory for one sweep; raises :class:`StoreLocked` if another sweep has it."""
+    def lock(self, who: str = "sweep") -> Iterator[None]:
+        """Hold the directory for one sweep (or ``who``: "fit", ...); raises :class:`StoreLocked` if
+        another process has it. The lock is an ``flock``: the kernel drops it when its holder dies, so
+        the lock of a killed process is taken over (the pid it wrote is then just overwritten)."""
         self.root.mkdir(parents=True, exist_ok=True)
         fh = open(self.root / ".lock", "a+")
         try:
@@ -93,7 +168,8 @@ class Store:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 fh.seek(0)
-                raise StoreLocked(f"{self.root} is being written by another sweep ({fh.read().strip()})") from None
+                raise StoreLocked(f"{self.root} is being written by another {who} ({fh.read().strip()}); "
+                                  "wait for it to finish, or give another --out") from None
             fh.seek(0)
             fh.truncate()
             fh.write(f"pid {os.getpid()}")
@@ -158,14 +234,19 @@ class Store:
         """Rename this folder to a new sibling ``<name>.old-<UTC date-time>`` (``run --force``); returns it.
 
         Holds the folder's lock while renaming, so a folder another sweep is writing is never moved.
+        Only a results folder this project made, holding nothing else, is moved (:func:`why_not_movable`;
+        else :class:`FolderInUse`): a user's folder (a git checkout, notes) stays where it is.
         """
+        problem = why_not_movable(self.root)
+        if problem:
+            raise FolderInUse(f"{self.root} {problem}. Nothing was written; give another --out")
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
         target = self.root.with_name(f"{self.root.name}.old-{stamp}")
         n = 1
         while target.exists():
             n += 1
             target = self.root.with_name(f"{self.root.name}.old-{stamp}-{n}")
-        with self.lock():
+        with self.lock("process"):  # whoever holds it: a sweep, an optimisation or a fit
             os.rename(self.root, target)
         return target
 

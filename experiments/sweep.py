@@ -26,7 +26,7 @@ from experiments import design, provenance
 from experiments.executors import SerialExecutor
 from experiments.runner import STATUS_FAILED, STATUS_OK, RunRecord, RunTask, execute, select_outcomes
 from experiments.spec import PROJECT_DIR, Spec, SpecError
-from experiments.store import FolderInUse, Store
+from experiments.store import FolderInUse, Store, why_not_movable
 
 
 @dataclass(frozen=True)
@@ -203,7 +203,8 @@ def check_folder(store: Store, spec: Spec, force: bool = False) -> bool:
     The folder may hold nothing, or the same experiment (same name, design kind and factors; values,
     ranges, replicates, the horizon or the model may have changed: old runs stay on disk and every
     table reads the current design only). Anything else raises :class:`FolderInUse` naming both,
-    unless ``force``.
+    unless ``force`` and the folder is a results folder of this project holding nothing else
+    (:func:`experiments.store.why_not_movable`): only such a folder is moved aside.
     """
     held = store.holding()
     if held is None:
@@ -229,6 +230,9 @@ def check_folder(store: Store, spec: Spec, force: bool = False) -> bool:
         shown = ", ".join(held["entries"][:6]) + (" ..." if len(held["entries"]) > 6 else "")
         theirs, why = f"files that are not a sweep ({shown})", ""
     if force:
+        problem = why_not_movable(store.root)  # never a user's folder (a git checkout, notes beside a sweep)
+        if problem:
+            raise FolderInUse(f"{store.root} holds {theirs}; it {problem}. Nothing was written; give another --out")
         return True
     raise FolderInUse(
         f"{store.root} holds {theirs}; this spec is {mine}{why}. Nothing was written. Give another --out, or "

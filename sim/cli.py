@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import shutil
 import sys
@@ -14,9 +15,9 @@ from sim.config import ConfigError, load_config
 MAX_SEED = 2**63  # seeds are 0 <= seed < 2**63 (numpy SeedSequence, int64 columns)
 MARKER = ".sim-run"  # written into every --out folder `sim run` creates; --force replaces only such folders
 TABLE_NAMES = ("city", "clusters", "districts")
-PLOT_NAMES = ("energy_levels", "talent_flows", "maturity")
-_OUTPUT_FILES = {MARKER, *(f"{t}.{ext}" for t in TABLE_NAMES for ext in ("parquet", "csv")),
-                 *(f"{p}.png" for p in PLOT_NAMES)}
+PLOT_NAMES = ("energy_levels", "talent_flows", "maturity", "district_map")  # = sim.plots.FIGURES
+_OUTPUT_FILES = frozenset({MARKER, *(f"{t}.{ext}" for t in TABLE_NAMES for ext in ("parquet", "csv")),
+                           *(f"{p}.png" for p in PLOT_NAMES)})
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -41,16 +42,18 @@ def _int_arg(flag: str, low: int, high: int, shown: str):  # noqa: ANN202
     return parse
 
 
-def _written_by_sim(folder: Path) -> bool:
-    """A folder `sim run` wrote: it holds the marker, or (older runs) only files `sim run` writes."""
-    if (folder / MARKER).is_file():
-        return True
-    names = {p.name for p in folder.iterdir()}
-    return bool(names) and names <= _OUTPUT_FILES and all((folder / n).is_file() for n in names)
+def own_output(path: Path) -> bool:
+    """Is ``path`` (in an --out folder) a file `sim run` writes?"""
+    return path.name in _OUTPUT_FILES and path.is_file()
 
 
 def _check_out(out: Path, shown: str, force: bool) -> None:
-    """Refuse an --out that cannot be written (or must not be replaced) before anything runs."""
+    """Refuse an --out that cannot be written (or must not be replaced) before anything runs.
+
+    ``--force`` replaces a folder only if `sim run` wrote it (it holds the :data:`MARKER` file) and it
+    holds nothing else: files a user added (notes, an analysis) are never deleted, the run is refused
+    naming them instead.
+    """
     if not shown:
         raise ConfigError("--out '': empty path; give an output folder, e.g. results/baseline")
     if out.exists() and not out.is_dir():
@@ -58,14 +61,37 @@ def _check_out(out: Path, shown: str, force: bool) -> None:
     if out.is_dir() and any(out.iterdir()):
         if not force:
             raise ConfigError(f"--out {shown} exists and is not empty; pass --force to replace it")
-        if not _written_by_sim(out):
+        if not (out / MARKER).is_file():
             raise ConfigError(
                 f"--out {shown} is not a folder written by `python -m sim run` (no {MARKER} file), so --force "
                 "will not replace it; choose a new or empty folder"
             )
+        foreign = sorted(p.name for p in out.iterdir() if not own_output(p))
+        if foreign:
+            listed = ", ".join(foreign[:6]) + (" ..." if len(foreign) > 6 else "")
+            raise ConfigError(
+                f"--out {shown} holds files `python -m sim run` did not write ({listed}); --force replaces only "
+                "its own output and never deletes yours: move them out, or choose another --out"
+            )
     problem = unwritable_folder(out)
     if problem:
         raise ConfigError(f"--out {shown}: {problem}")
+
+
+_OS_HINTS = {
+    errno.ENOSPC: "the disk is full: free some space and run the same command again",
+    errno.EDQUOT: "the disk quota is used up: free some space and run the same command again",
+    errno.EROFS: "the disk is read-only: choose a writable folder",
+}
+
+
+def os_error_line(exc: OSError) -> str:
+    """One ``error: ...`` line for an OSError met while reading or writing (a full or read-only disk, a
+    permission): the file if known, what went wrong, and for a full disk what to do."""
+    what = exc.strerror or " ".join(str(exc).split()) or type(exc).__name__
+    where = f"{exc.filename}: " if exc.filename else ""
+    hint = _OS_HINTS.get(exc.errno)
+    return f"error: {where}{what}" + (f" ({hint})" if hint and hint not in what else "")
 
 
 def unwritable_folder(out: Path) -> str | None:
@@ -209,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--quarters", type=_int_arg("--quarters", 1, 401, "1-400"), default=None,
                      help="override the horizon (quarters, 1-400)")
     run.add_argument("--force", action="store_true",
-                     help=f"replace a non-empty --out folder written by an earlier `sim run` (it holds {MARKER})")
+                     help=f"replace a non-empty --out folder written by an earlier `sim run` (it holds {MARKER} "
+                          "and nothing but that run's output)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     cal = sub.add_parser("calibrate", help="print the calibration table (target, source, model, band, pass)")
     cal.add_argument("--config", default="configs/baseline.toml")
@@ -234,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # e.g. the disk filled up while writing: one line, the old --out is untouched
-        print(f"error: {exc}", file=sys.stderr)
+        print(os_error_line(exc), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("\ninterrupted: nothing was written", file=sys.stderr)

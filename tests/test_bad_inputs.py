@@ -201,26 +201,32 @@ def test_refused_run_leaves_existing_results_untouched(tmp_path, repo_root):
 
 
 def test_force_replaces_only_a_folder_sim_run_wrote(tmp_path, repo_root):
+    """--force replaces a folder `sim run` marked, and only while it holds nothing else: a file the user
+    added is never deleted (the run is refused naming it); a folder without the marker is never replaced."""
     out = tmp_path / "run"
     proc = cli("sim", "run", "--quiet", "--quarters", "1", "--out", str(out), cwd=repo_root)
     assert proc.returncode == 0, proc.stderr
-    assert (out / ".sim-run").is_file() and (out / "city.parquet").is_file()
+    assert (out / ".sim-run").is_file() and (out / "city.parquet").is_file() and (out / "district_map.png").is_file()
     (out / "note.txt").write_text("mine\n")
     # without --force: refused, untouched
     proc = cli("sim", "run", "--quiet", "--quarters", "1", "--out", str(out), cwd=repo_root)
     assert_one_line_error(proc, ["--out", "--force"])
-    assert (out / "note.txt").is_file()
-    # with --force: the marked folder is replaced as a whole, nothing left beside it
+    # with --force: refused too, naming the user's file, which is kept
+    city = (out / "city.parquet").read_bytes()
+    proc = cli("sim", "run", "--quiet", "--quarters", "1", "--seed", "2", "--out", str(out), "--force", cwd=repo_root)
+    assert_one_line_error(proc, ["--out", "note.txt", "--force"])
+    assert (out / "note.txt").read_text() == "mine\n" and (out / "city.parquet").read_bytes() == city
+    # the note moved out: the marked folder is replaced as a whole, nothing left beside it
+    (out / "note.txt").rename(tmp_path / "note.txt")
     proc = cli("sim", "run", "--quiet", "--quarters", "1", "--seed", "2", "--out", str(out), "--force", cwd=repo_root)
     assert proc.returncode == 0, proc.stderr
-    assert not (out / "note.txt").exists() and (out / ".sim-run").is_file() and (out / "city.parquet").is_file()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
-    # a folder without the marker is never replaced once it holds anything `sim run` does not write
+    assert (out / ".sim-run").is_file() and (out / "city.parquet").read_bytes() != city
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["note.txt", "run"]
+    # a folder without the marker is never replaced, even if it holds only names `sim run` writes
     (out / ".sim-run").unlink()
-    (out / "note.txt").write_text("mine\n")
     proc = cli("sim", "run", "--quiet", "--quarters", "1", "--out", str(out), "--force", cwd=repo_root)
     assert_one_line_error(proc, ["--out", ".sim-run"])
-    assert (out / "city.parquet").is_file() and (out / "note.txt").is_file()
+    assert (out / "city.parquet").is_file()
 
 
 def test_save_all_and_store_writers_accept_str_paths(tmp_path, run_cached):

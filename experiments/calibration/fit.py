@@ -13,6 +13,11 @@
   that run and continues with the generations still missing (a generation cut short is sampled again).
 * Executors: local processes (pyabc ``MulticoreEvalParallelSampler``), or a Dask cluster through
   pyabc's ``DaskDistributedSampler``.
+* Ownership: the folder must be new, empty or a fit's (a sweep, an optimisation, a ``sim run`` output
+  or a folder of other files is refused: :func:`check_fit_folder`); the Dask scheduler is reached
+  before the folder is created; one fit at a time writes a folder (an ``flock`` on ``.lock``, as
+  sweeps: a second fit is refused naming the first's pid; a killed fit's lock is taken over). Two
+  fits appending generations to one pyabc run would leave a history no resume can read.
 
 Only ``sim.calibration.target_measures`` (which steps a ``ClusterModel``) is called; ``sim`` knows
 nothing of pyabc.
@@ -20,22 +25,26 @@ nothing of pyabc.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import json
 import logging
 import math
 import os
 import re
+import sqlite3
 import time
-from datetime import timedelta
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 
 from experiments.calibration.spec import CalibrationSpec
 from experiments.spec import SpecError
+from experiments.store import FolderInUse, Store, describe_kind, foreign_entries, result_kind, write_text
 
 PENALTY = 1e3  # tolerances of deviation counted for a target the run could not measure (NaN)
 
@@ -125,13 +134,22 @@ def _prior(spec: CalibrationSpec):
 
 
 def _sampler(workers: int | None, dask: str | None):
+    """The pyabc sampler (and Dask client, if any). An unreachable scheduler raises
+    :class:`~experiments.executors.ExecutorError` (one line) before anything is written."""
     import pyabc
 
     if dask:
         from distributed import Client
 
-        client = Client(dask) if dask != "local" else Client(n_workers=workers or os.cpu_count(), threads_per_worker=1,
-                                                             dashboard_address="127.0.0.1:0")
+        from experiments.executors import ExecutorError
+
+        try:
+            client = (Client(dask) if dask != "local" else Client(
+                n_workers=workers or os.cpu_count(), threads_per_worker=1, dashboard_address="127.0.0.1:0"))
+        except (OSError, TimeoutError, ValueError, TypeError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            raise ExecutorError(f"--dask {dask}: cannot use Dask there ({type(exc).__name__}: {first}); "
+                                "nothing was written") from None
         return pyabc.sampler.DaskDistributedSampler(dask_client=client), client
     n = workers or os.cpu_count() or 1
     if n <= 1:
@@ -150,23 +168,94 @@ def observed(spec: CalibrationSpec) -> dict[str, float]:
     return {t.name: t.value for t in spec.targets}
 
 
-def run_fit(spec: CalibrationSpec, out: Path | None = None, workers: int | None = None, dask: str | None = None,
-            force: bool = False, log: Callable[[str], None] = print) -> FitResult:
-    """Fit (or resume fitting) ``spec``; returns where its history is. Progress lines go to ``log``."""
-    import pyabc
+def fit_folder(spec: CalibrationSpec, out: Path | None = None) -> Path:
+    """Where the fit of ``spec`` goes: ``out``, or ``results/<name>``."""
+    return Path(out) if out is not None else Path("results") / spec.name
 
-    root = Path(out) if out is not None else Path("results") / spec.name
-    root.mkdir(parents=True, exist_ok=True)
+
+def check_fit_folder(root: Path) -> None:
+    """Refuse (:class:`FolderInUse`, one line, nothing written) a folder a fit must not write into: one
+    holding another kind of result (sweep, optimisation, ``sim run``), or files that are not a fit's."""
+    kind = result_kind(root)
+    if kind is not None and kind != "fit":
+        raise FolderInUse(f"--out {root} holds {describe_kind(kind)}; a fit is never mixed into another result. "
+                          "Nothing was written; give another --out")
+    if kind is None and root.is_dir():
+        foreign = foreign_entries(root, "fit")
+        if foreign:
+            shown = ", ".join(foreign[:6]) + (" ..." if len(foreign) > 6 else "")
+            raise FolderInUse(f"--out {root} holds files that are not a calibration fit ({shown}); a fit writes "
+                              "only into a new or empty folder or its own. Nothing was written; give another --out")
+
+
+def _read_meta(meta_path: Path) -> dict | None:
+    return json.loads(meta_path.read_text()) if meta_path.is_file() else None
+
+
+def _start_again(root: Path, meta: dict | None, spec: CalibrationSpec, force: bool) -> bool:
+    """Does ``root`` hold a fit of another spec (to be started again with ``force``)? Without ``force``
+    that is refused (SpecError, one line)."""
+    if not meta or meta.get("digest") == spec.digest():
+        return False
+    if not force:
+        raise SpecError(f"{root} holds a fit of another spec ({meta.get('spec')}, digest {meta.get('digest')}); "
+                        f"use another --out, or --force to start again")
+    return True
+
+
+_SQLITE_OS_ERRORS = (("disk is full", errno.ENOSPC), ("readonly database", errno.EROFS),
+                     ("disk i/o error", errno.EIO))
+
+
+@contextlib.contextmanager
+def _disk_errors(db: Path) -> Iterator[None]:
+    """SQLite's write failures under pyabc (disk full, read-only disk, I/O error) raised as the OSError
+    they are, naming ``abc.db`` (one line at the command line instead of SQLAlchemy's many)."""
+    import sqlalchemy.exc
+
+    try:
+        yield
+    except (sqlalchemy.exc.OperationalError, sqlite3.OperationalError) as exc:
+        text = str(getattr(exc, "orig", None) or exc).lower()
+        for needle, code in _SQLITE_OS_ERRORS:
+            if needle in text:
+                raise OSError(code, f"{os.strerror(code)} (SQLite: {needle})", str(db)) from None
+        raise
+
+
+def run_fit(spec: CalibrationSpec, out: Path | None = None, workers: int | None = None, dask: str | None = None,
+            force: bool = False, log: Callable[[str], None] = print,
+            hold: contextlib.ExitStack | None = None) -> FitResult:
+    """Fit (or resume fitting) ``spec``; returns where its history is. Progress lines go to ``log``.
+
+    Nothing is written before the folder is checked (:func:`check_fit_folder`, a fit of another spec
+    without ``force``) and the Dask scheduler, if any, answered. The folder's lock is held for the fit;
+    with ``hold`` it is entered on that stack and stays held until the caller closes it (so the report
+    and the published posterior are written under it too). A folder another fit holds raises
+    :class:`~experiments.store.StoreLocked` naming its pid.
+    """
+    root = fit_folder(spec, out)
     db, meta_path = root / "abc.db", root / "fit.json"
-    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else None
-    if meta and meta.get("digest") != spec.digest():
-        if not force:
-            raise SpecError(f"{root} holds a fit of another spec ({meta.get('spec')}, digest {meta.get('digest')}); "
-                            f"use another --out, or --force to start again")
-        for f in (db, meta_path):
-            f.unlink(missing_ok=True)
-        meta = None
-    sampler, client = _sampler(workers, dask)
+    check_fit_folder(root)
+    _start_again(root, _read_meta(meta_path), spec, force)
+    sampler, client = _sampler(workers, dask)  # before the folder is created: a bad address leaves nothing
+    try:
+        with contextlib.ExitStack() as own:
+            (hold if hold is not None else own).enter_context(Store(root).lock("fit"))
+            meta = _read_meta(meta_path)  # again, under the lock
+            if _start_again(root, meta, spec, force):
+                for f in (db, meta_path):
+                    f.unlink(missing_ok=True)
+                meta = None
+            with _disk_errors(db):
+                return _fit(spec, root, db, meta_path, meta, sampler, log)
+    finally:
+        if client is not None:
+            client.close()
+
+
+def _fit(spec: CalibrationSpec, root: Path, db: Path, meta_path: Path, meta: dict | None, sampler,
+         log: Callable[[str], None]) -> FitResult:
     start = time.perf_counter()
     progress = _Progress(spec, log)
     abc_log = logging.getLogger("ABC")
@@ -184,7 +273,7 @@ def run_fit(spec: CalibrationSpec, out: Path | None = None, workers: int | None 
             db.unlink(missing_ok=True)
             history = abc.new(f"sqlite:///{db}", observed(spec))
             meta = {"spec": str(spec.path or spec.name), "digest": spec.digest(), "run_id": history.id}
-            meta_path.write_text(json.dumps(meta, indent=2))
+            write_text(json.dumps(meta, indent=2), meta_path)
         done = history.max_t + 1 if history.max_t is not None and history.max_t >= 0 else 0
         progress.done = done
         if resumed:
@@ -199,15 +288,13 @@ def run_fit(spec: CalibrationSpec, out: Path | None = None, workers: int | None 
                 stopped = (f"wall-time guard of {spec.max_minutes:g} min" if late
                            else f"epsilon improved by less than {spec.min_eps_diff:g} tolerances")
         meta["stopped"] = stopped
-        meta_path.write_text(json.dumps(meta, indent=2))
+        write_text(json.dumps(meta, indent=2), meta_path)
         return FitResult(root=root, db=db, run_id=int(meta["run_id"]), generations=done,
                          wall_s=time.perf_counter() - start, resumed=resumed, stopped=stopped)
     finally:
         abc_log.removeHandler(progress)
         for h, level in quiet.items():
             h.setLevel(level)
-        if client is not None:
-            client.close()
 
 
 def posterior(db: Path, run_id: int):

@@ -5,6 +5,10 @@ The JSON records where the posterior came from and what it describes: the model 
 digest, the fit (population, generations, why it stopped, wall time) and the model's fingerprint at the
 posterior mean (``sim.posterior.fingerprint``), by which ``python -m sim calibrate --posterior`` tells
 whether the posterior is stale for the current model.
+
+Publishing never overwrites a file it did not write: the JSON names its writer (``written_by``), and an
+existing ``PATH`` or ``PATH.json`` is replaced only when that JSON says ``--publish`` wrote the pair
+(:func:`check_publish_target`, checked before the fit starts and again before writing).
 """
 
 from __future__ import annotations
@@ -20,7 +24,47 @@ import pandas as pd
 from experiments.calibration.fit import FitResult
 from experiments.calibration.spec import CalibrationSpec
 from experiments.provenance import model_version
+from experiments.spec import SpecError
 from experiments.store import write_parquet, write_text
+
+WRITTEN_BY = "python -m experiments calibrate --publish"  # the sidecar's mark: a pair --publish may replace
+_LEGACY_WHAT = "ABC-SMC posterior of the behavioural coefficients"  # sidecars written before the mark
+_MAX_SIDECAR = 10 * 1024 * 1024
+
+
+def _published_by_us(sidecar: Path) -> bool:
+    """Does ``sidecar`` say ``--publish`` wrote it (and the posterior beside it)?"""
+    try:
+        if not sidecar.is_file() or sidecar.stat().st_size > _MAX_SIDECAR:
+            return False
+        meta = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(meta, dict) and (meta.get("written_by") == WRITTEN_BY
+                                       or str(meta.get("what", "")).startswith(_LEGACY_WHAT))
+
+
+def check_publish_target(dest: Path) -> None:
+    """Refuse (SpecError, one line naming the file and --publish) a path ``--publish`` must not write:
+    not ``*.parquet``, a folder, or an existing posterior or JSON that ``--publish`` did not write."""
+    from sim.cli import unwritable_folder
+
+    dest = Path(dest)
+    sidecar = dest.with_suffix(".json")
+    if dest.suffix != ".parquet":
+        raise SpecError(f"--publish {dest}: give a file path ending in .parquet (its provenance is written beside "
+                        "it as .json), e.g. configs/posterior.parquet")
+    for p in (dest, sidecar):
+        if p.exists() and not p.is_file():
+            raise SpecError(f"--publish {dest}: {p} exists and is not a file; give a new .parquet file path")
+    present = [str(p) for p in (dest, sidecar) if p.exists()]
+    if present and not _published_by_us(sidecar):
+        raise SpecError(f"--publish {dest}: {' and '.join(present)} {'were' if len(present) > 1 else 'was'} not "
+                        f"written by --publish (no {sidecar.name} naming it), so nothing is overwritten; give "
+                        "another path, or move the file away")
+    problem = unwritable_folder(dest.parent)
+    if problem:
+        raise SpecError(f"--publish {dest}: {problem}")
 
 
 def history_summary(fit: FitResult) -> dict:
@@ -46,12 +90,14 @@ def publish(spec: CalibrationSpec, fit: FitResult, post: pd.DataFrame, dest: Pat
     from sim.posterior import FINGERPRINT_SEEDS, POSTERIOR_FILE, Posterior, fingerprint, targets_digest
 
     dest = Path(dest) if dest is not None else POSTERIOR_FILE
+    check_publish_target(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     table = post[list(spec.parameters) + ["weight"]].reset_index(drop=True)
     targets = {t.name: load_targets()["targets"][t.name] for t in spec.targets}
     mean = Posterior(table=table, provenance={}).mean()
     meta = {
-        "what": "ABC-SMC posterior of the behavioural coefficients (last generation's weighted particles)",
+        "what": f"{_LEGACY_WHAT} (last generation's weighted particles)",
+        "written_by": WRITTEN_BY,
         "model_version": model_version(),
         "targets": [t.name for t in spec.targets],
         "targets_digest": targets_digest(targets),

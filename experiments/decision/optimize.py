@@ -81,7 +81,7 @@ from experiments.decision.expressions import ExpressionError, parse
 from experiments.decision.goals import check_expression
 from experiments.runner import STATUS_OK, RunRecord, RunTask, execute
 from experiments.spec import PACKAGE, PROJECT_DIR, Factor, Spec, SpecError, _Parser, _suggest
-from experiments.store import SUMMARY, Store, write_parquet, write_text
+from experiments.store import OPTIMIZE_ENTRIES, SUMMARY, FolderInUse, Store, why_not_movable, write_parquet, write_text
 from sim.config import ConfigError, read_config_text
 
 SECTIONS = ("experiment", "base", "levers", "outcomes", "optimize")
@@ -93,7 +93,7 @@ DERIVED = {"spending_per_year": "spending_total", "spending_talent_per_year": "s
 MAX_POPULATION = 10_000
 MAX_GENERATIONS = 1_000
 STATE, EVALUATIONS = "state.json", "evaluations.parquet"  # a case's checkpoint (JSON) and its evaluations
-OWN_ENTRIES = frozenset({"spec.toml", "optimize", "pareto.csv", "figures", "report.md", ".lock"})
+OWN_ENTRIES = OPTIMIZE_ENTRIES  # what an optimisation writes into its folder
 _NOT_HERE = {
     "design": "an optimisation chooses its own points; set the search size with [optimize] population and "
               "generations",
@@ -817,17 +817,22 @@ def default_out_dir(spec: OptimizeSpec, results_root: str | Path = "results") ->
 
 
 def _check_folder(root: Path, force: bool) -> None:
-    """The folder may be new, empty, or an optimisation's; anything else is refused (or moved aside)."""
+    """The folder may be new, empty, or an optimisation's; anything else is refused, or with ``force``
+    moved aside if it is a results folder of this project holding nothing else (never a user's folder)."""
     if not root.is_dir():
         return
     foreign = sorted(e.name for e in root.iterdir() if e.name not in OWN_ENTRIES and not e.name.endswith(".tmp"))
     if not foreign:
         return
+    shown = ", ".join(foreign[:6]) + (" ..." if len(foreign) > 6 else "")
     if force:
+        problem = why_not_movable(root)
+        if problem:
+            raise OptimizeError(f"{root} holds files that are not an optimisation ({shown}); it {problem}. "
+                                "Nothing was written; give another --out")
         moved = Store(root).move_aside()
         print(f"moved the old results aside: {moved}", file=sys.stderr)
         return
-    shown = ", ".join(foreign[:6]) + (" ..." if len(foreign) > 6 else "")
     raise OptimizeError(f"{root} holds files that are not an optimisation ({shown}: a sweep or a fit?). Nothing "
                         "was written. Give another --out, or add --force to move the old folder aside first")
 
@@ -882,7 +887,10 @@ def optimize(spec: OptimizeSpec, out: str | Path | None = None, executor: Any = 
                             "nothing was written. Give another --out, or add --force to move the old results aside "
                             "and start again")
     if stale or damaged:
-        moved = Store(root).move_aside()
+        try:
+            moved = Store(root).move_aside()
+        except FolderInUse as exc:
+            raise OptimizeError(str(exc)) from None
         log(f"moved the old results aside: {moved}")
     executor = executor or SerialExecutor()
     fn = execute if model is None else functools.partial(execute, model=model)
