@@ -28,9 +28,10 @@ class DamagedFile(ValueError):
         super().__init__(f"{path}: {problem}" + (f"; {hint}" if hint else ""))
 
 
-def detail(exc: BaseException) -> str:
+def detail(exc: BaseException | str) -> str:
     """A reader's exception as a short phrase on one line (multi-line library messages are joined)."""
     text = "; ".join(ln.strip() for ln in str(exc).splitlines() if ln.strip()) or type(exc).__name__
+    text = text.removeprefix("Could not open Parquet input source '<Buffer>': ")
     return text if len(text) <= MAX_DETAIL else text[: MAX_DETAIL - 3] + "..."
 
 
@@ -85,7 +86,7 @@ def read_json_object(path: str | Path, hint: str = "") -> dict[str, Any]:
     try:
         obj = json.loads(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
-        raise DamagedFile(path, f"is not UTF-8 text (byte {exc.start})", hint) from None
+        raise DamagedFile(path, f"is not UTF-8 text (at byte offset {exc.start})", hint) from None
     except ValueError as exc:
         raise DamagedFile(path, f"is not valid JSON ({detail(exc)})", hint) from None
     if not isinstance(obj, dict):

@@ -352,6 +352,8 @@ class Store:
             return {}
         hint = f"it is the spec last run here: `python -m experiments run {self.spec_hint()} --out {self.root}` writes it again"
         raw = read_toml(path, hint)
+        if not raw:
+            raise DamagedFile(path, "is empty (no spec in it)", hint)
         bad = [k for k in ("experiment", "design", "base", "analysis", "robustness", "outcomes")
                if k in raw and not isinstance(raw[k], dict)]
         if bad:
@@ -438,11 +440,13 @@ class Store:
         if damage:
             return damage
         committed = self.batches()
+        unchecked = set()  # batches whose checksum file is damaged: that file is named, not each part
         for batch in sorted(committed):
             try:
                 sums = self._index(batch)
             except DamagedFile as exc:
                 damage.append(Damage(exc.path, exc.problem, batch))
+                unchecked.add(batch)
                 continue
             for rel in sums or {}:
                 if not (self.root / rel).is_file():
@@ -450,7 +454,7 @@ class Store:
         for table in (RUNS, *PART_TABLES):
             for p in self._parts(table):
                 batch = _batch_of(p)
-                if batch in committed and (problem := self._problem(table, p)):
+                if batch in committed and batch not in unchecked and (problem := self._problem(table, p)):
                     damage.append(Damage(p, problem, batch))
         return damage
 

@@ -141,9 +141,9 @@ def run_sweep(
         damage, redo = store.quarantine()  # damaged batches go to damaged/; their runs are run again
         if damage:
             names = ", ".join(str(d.path.relative_to(store.root)) for d in damage[:3])
-            print(f"{len(damage)} damaged file(s) ({names}{' ...' if len(damage) > 3 else ''}) moved to "
-                  f"{store.root / DAMAGED}; their {len(redo) or 'unknown number of'} runs are computed again",
-                  file=sys.stderr)
+            held = f"the {len(redo)} runs they held" if redo else "the runs they held"
+            print(f"damaged: {names}{' ...' if len(damage) > 3 else ''}; moved with the rest of their batch to "
+                  f"{store.root / DAMAGED}, {held} are computed again", file=sys.stderr)
         store.clean()
         store.write_spec(spec.text)
         store.write_design(plan)

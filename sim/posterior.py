@@ -84,7 +84,8 @@ def load_posterior(path: str | Path | None = None, config: Config | None = None)
     try:
         table = pd.read_parquet(path)
     except Exception as exc:  # noqa: BLE001 - any reader error is a bad file
-        raise ConfigError(f"{path}: not a readable parquet table ({_one_line(exc)})") from None
+        why = _one_line(str(exc).replace(f"Could not open Parquet input source '{path}': ", ""))
+        raise ConfigError(f"{path}: not a readable parquet table ({why})") from None
     meta_path = path.with_suffix(".json")
     provenance = _read_provenance(meta_path) if meta_path.is_file() else {}
     schema = (config or default_config()).schema
