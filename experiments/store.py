@@ -91,9 +91,12 @@ class StoreDamaged(DamagedFile):
         n = f"{len(damage)} damaged file{'s' if len(damage) > 1 else ''}"
         if any(d.batch is None for d in damage):
             hint = "move it away: the tools read a folder of Parquet parts there"
-        else:
+        elif store.exists():
             hint = (f"`python -m experiments run {store.spec_hint()} --out {root}` recomputes their runs "
                     f"(the damaged files are kept in {root / DAMAGED})")
+        else:  # a run cache without a design (optimize): its command recomputes what it needs
+            hint = (f"the command that wrote them (e.g. `python -m experiments optimize`) recomputes their runs "
+                    f"when run again (the damaged files are kept in {root / DAMAGED})")
         super().__init__(root, f"{n}: {shown}{more}", hint)
 
 

@@ -462,3 +462,19 @@ def test_fit_history_errors_become_one_line_naming_the_file(tmp_path):
     assert str(history_error(db, err)).startswith(f"{db}: is locked by another process")
     assert history_error(db, KeyError("x")) is None
     assert "is damaged (sqlite: disk I/O error)" in str(history_error(db, sqlite3.DatabaseError("disk I/O error")))
+
+
+def test_optimize_moves_a_damaged_cache_part_aside_and_makes_its_runs_again(tmp_path):
+    """optimize's run cache (DIR/optimize/) is a store too: a damaged part is set aside, its runs made again."""
+    from test_optimize import budget_model, spec_known
+
+    from experiments.decision.optimize import optimize
+
+    spec, out = spec_known(tmp_path), tmp_path / "out"
+    optimize(spec, out, model=budget_model, log=lambda line: None)
+    pareto = pd.read_csv(out / "pareto.csv")
+    bad = sorted((out / "optimize" / "summary").glob("part-*.parquet"))[0]  # the packages' runs come first
+    random_bytes(bad)
+    res = optimize(spec, out, model=budget_model, log=lambda line: None)
+    assert res.runs > 0 and (out / "optimize" / "damaged" / "summary" / bad.name).is_file()
+    pd.testing.assert_frame_equal(pd.read_csv(out / "pareto.csv"), pareto)
