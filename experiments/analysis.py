@@ -11,7 +11,6 @@ Saltelli block / Morris trajectory a failed point belongs to and say how many we
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,7 +66,7 @@ def load(root: str | Path) -> Sweep:
     if not store.exists():
         raise FileNotFoundError(
             f"{root}: no sweep here (design.parquet missing); run `python -m experiments run SPEC` first")
-    raw = tomllib.loads((store.root / "spec.toml").read_text(encoding="utf-8"))
+    raw = store.spec_raw()
     design = store.design()
     factors = factor_columns(design)
     runs = store.runs()[["run_id", "status", "error", "wall_s"]]

@@ -14,8 +14,9 @@
 
 Exit status: 0 done (failed runs are recorded and reported, not fatal); 1 every run of the design
 failed; 2 a bad spec, a busy or missing results directory, an unreachable or lost Dask scheduler
-(finished runs are kept; the same command resumes), or bad arguments; 130 interrupted with Ctrl-C
-(finished runs are kept; the same command resumes).
+(finished runs are kept; the same command resumes), bad arguments, or a damaged file (named in one
+line; ``status`` lists damaged parts and exits 2 too, ``run`` recomputes their runs); 130 interrupted
+with Ctrl-C (finished runs are kept; the same command resumes).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from experiments.files import DamagedFile
 from experiments.spec import SpecError
 
 EXIT_OK, EXIT_ALL_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -121,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
             case "optimize":
                 return _optimize(args)
     except (SpecError, _DecisionError) as exc:  # a bad spec, or a question the results cannot answer
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except DamagedFile as exc:  # a results folder or fit file that is cut short, overwritten or not what it says
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except FileNotFoundError as exc:
@@ -362,19 +367,25 @@ def _status(root: Path, show_failed: bool) -> int:
     s = store.status()
     prov = store.provenance()
     stale = f" ({s['stale']} older runs not in the design)" if s["stale"] else ""
+    damaged = f", {s['damaged']} in damaged parts" if s["damaged"] else ""
     print(f"{prov.get('experiment', root.name)}: {s['total']} runs in the design — {s['done']} done, "
-          f"{s['failed']} failed, {s['pending']} pending{stale}")
+          f"{s['failed']} failed, {s['pending']} pending{damaged}{stale}")
     sessions = prov.get("sessions", [])
     if sessions:
         last = sessions[-1]
         print(f"last session: started {last.get('started')}, finished {last.get('finished', '(interrupted)')}")
+    damage = store.verify() if s["damaged_files"] else []
     if show_failed and s["failed"]:
-        runs = store.runs()
+        runs = store.runs(skip={d.batch for d in damage})
         planned = set(store.design()["run_id"])
         failed = runs[(runs["status"] == "failed") & runs["run_id"].isin(planned)]
         for _, r in failed.iterrows():
             err = (r["error"] or "").strip().splitlines()
             print(f"  {r['run_id']}  point {r['point']} replicate {r['replicate']}: {err[-1] if err else ''}")
+    if damage:
+        from experiments.store import StoreDamaged
+
+        raise StoreDamaged(store, damage)
     return EXIT_OK
 
 

@@ -8,11 +8,19 @@ Layout of ``results/<experiment>/``::
     summary/part-<batch>.parquet    one row per ok run: run_id + the model's summary scalars
     city|clusters|districts/part-<batch>.parquet   tidy per-quarter tables with a run_id column
 
+    checksums/<batch>.json          size and SHA-256 of every part of the batch (the store's index)
+    damaged/<table>/part-<batch>.parquet   damaged batches `run` moved aside before recomputing their runs
+
 A batch is a handful of runs that finished close together. Its table parts are written first, each
-to a temporary name then renamed (atomic); the ``runs`` part is written last and *commits* the
-batch. Parts whose batch has no ``runs`` part (a crash between the two) are ignored and deleted by
-the next sweep. A run that appears more than once (failed, then retried) counts with its latest
-record. One sweep at a time may write a store (an advisory ``flock`` on ``.lock``).
+to a temporary name then renamed (atomic), then its checksums; the ``runs`` part is written last and
+*commits* the batch. Parts whose batch has no ``runs`` part (a crash between the two) are ignored and
+deleted by the next sweep. A run that appears more than once (failed, then retried) counts with its
+latest record. One sweep at a time may write a store (an advisory ``flock`` on ``.lock``).
+
+Damage: every part is checked against its checksum when it is read (older stores without checksums:
+it must parse and hold its table's key columns). A damaged part is never read as data: ``status``
+names it, ``load``/``analyze`` refuse in one line (:class:`StoreDamaged`), and the next ``run`` moves
+the whole batch to ``damaged/`` and runs its runs again (:meth:`Store.quarantine`).
 
 Which folder may a command claim? :func:`result_kind` tells what a results folder holds (a sweep, an
 optimisation, a calibration fit or a ``sim run``) by the files that command always writes first, and
@@ -24,11 +32,13 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import time
 import tomllib
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +46,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from experiments.files import DamagedFile, detail, parquet_problem, read_json_object, read_parquet, read_toml
 from experiments.runner import STATUS_FAILED, STATUS_OK, RunRecord
 from experiments.spec import TABLES
 
@@ -45,6 +56,10 @@ PART_TABLES = (SUMMARY, *TABLES)
 DESIGN_FILE = "design.parquet"
 PROVENANCE_FILE = "provenance.json"
 SPEC_FILE = "spec.toml"
+CHECKSUMS = "checksums"  # checksums/<batch>.json: {"parts": {"<table>/part-<batch>.parquet": {"bytes", "sha256"}}}
+DAMAGED = "damaged"  # where `run` moves damaged batches before it recomputes their runs
+KEY_COLUMNS = {RUNS: ("run_id", "status", "finished_at", "error"), **{t: ("run_id",) for t in PART_TABLES}}
+DESIGN_COLUMNS = ("point", "replicate", "seed", "run_id")
 
 
 class StoreLocked(RuntimeError):
@@ -56,8 +71,8 @@ class FolderInUse(RuntimeError):
 
 
 # What a sweep and ``analyze`` / ``discover`` / ``robustness`` write into a results folder.
-OWN_ENTRIES = frozenset({".lock", SPEC_FILE, PROVENANCE_FILE, DESIGN_FILE, RUNS, SUMMARY, *TABLES, "report.md",
-                         "figures", "tables", "discovery", "robustness"})
+OWN_ENTRIES = frozenset({".lock", SPEC_FILE, PROVENANCE_FILE, DESIGN_FILE, RUNS, SUMMARY, *TABLES, CHECKSUMS, DAMAGED,
+                         "report.md", "figures", "tables", "discovery", "robustness"})
 # What ``python -m experiments optimize`` writes into its folder (the run store goes under optimize/).
 OPTIMIZE_ENTRIES = frozenset({".lock", SPEC_FILE, "optimize", "pareto.csv", "figures", "report.md"})
 # What ``python -m experiments calibrate`` writes into its folder (SQLite may leave abc.db-journal/-wal/-shm).
@@ -122,6 +137,46 @@ def why_not_movable(root: str | Path) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class Damage:
+    """A damaged file of a store: its path, what is wrong, and its batch (None: the store's layout itself)."""
+
+    path: Path
+    problem: str
+    batch: str | None
+
+
+class StoreDamaged(DamagedFile):
+    """Parts of a results folder are damaged; the message names them and how to recompute their runs."""
+
+    def __init__(self, store: Store, damage: list[Damage]):
+        self.damage = damage
+        root = store.root
+        shown = "; ".join(f"{_rel(d.path, root)} {d.problem}" for d in damage[:3])
+        more = f"; and {len(damage) - 3} more" if len(damage) > 3 else ""
+        n = f"{len(damage)} damaged file{'s' if len(damage) > 1 else ''}"
+        if any(d.batch is None for d in damage):
+            hint = "move it away: the tools read a folder of Parquet parts there"
+        elif store.exists():
+            hint = (f"`python -m experiments run {store.spec_hint()} --out {root}` recomputes their runs "
+                    f"(the damaged files are kept in {root / DAMAGED})")
+        else:  # a run cache without a design (optimize): its command recomputes what it needs
+            hint = (f"the command that wrote them (e.g. `python -m experiments optimize`) recomputes their runs "
+                    f"when run again (the damaged files are kept in {root / DAMAGED})")
+        super().__init__(root, f"{n}: {shown}{more}", hint)
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 def _fsync_write(path: str | Path, write: Any) -> None:
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
@@ -143,6 +198,18 @@ def write_parquet(df: pd.DataFrame, path: str | Path) -> None:
     _fsync_write(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
 
 
+def parquet_bytes(df: pd.DataFrame) -> bytes:
+    """``df`` as the bytes of a Parquet file (zstd), to checksum before writing."""
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), sink, compression="zstd")
+    return sink.getvalue().to_pybytes()
+
+
+def write_bytes(data: bytes, path: str | Path) -> None:
+    """Write bytes atomically."""
+    _fsync_write(path, lambda tmp: tmp.write_bytes(data))
+
+
 def write_text(text: str, path: str | Path) -> None:
     """Write text atomically."""
     _fsync_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
@@ -154,6 +221,8 @@ class Store:
     def __init__(self, root: str | Path):
         self.root = Path(root)
         self._counter = 0
+        self._index_cache: dict[str, dict[str, Any] | None] = {}
+        self._verified: dict[Path, tuple[int, int]] = {}  # part -> (size, mtime_ns) when it last checked out
 
     # ------------------------------------------------------------------ writing
     @contextlib.contextmanager
@@ -192,43 +261,90 @@ class Store:
         return f"{time.time_ns():020d}-{os.getpid()}-{self._counter:06d}"
 
     def write_batch(self, records: Iterable[RunRecord]) -> str | None:
-        """Write finished runs as one committed batch; returns the batch id (None if empty)."""
+        """Write finished runs as one committed batch; returns the batch id (None if empty).
+
+        Order: the table parts, the batch's checksums (``checksums/<batch>.json``), then the ``runs``
+        part, which commits the batch."""
         records = list(records)
         if not records:
             return None
         batch = self._batch_id()
+        sums: dict[str, dict[str, Any]] = {}
         ok = [r for r in records if r.ok]
         if ok:
             summary = pd.DataFrame([{"run_id": r.run_id, **r.summary} for r in ok])
-            self._write_part(SUMMARY, batch, summary)
+            self._write_part(SUMMARY, batch, summary, sums)
             for name in TABLES:
                 frames = [r.tables[name].assign(run_id=r.run_id) for r in ok if name in r.tables]
                 if frames:
                     df = pd.concat(frames, ignore_index=True)
-                    self._write_part(name, batch, df[["run_id", *[c for c in df.columns if c != "run_id"]]])
+                    self._write_part(name, batch, df[["run_id", *[c for c in df.columns if c != "run_id"]]], sums)
         runs = pd.DataFrame([r.row for r in records])
         runs["error"] = runs["error"].astype("string")  # a string column even when no run failed
-        self._write_part(RUNS, batch, runs)  # commit
+        data = parquet_bytes(runs)
+        sums[f"{RUNS}/part-{batch}.parquet"] = {"bytes": len(data), "sha256": sha256(data)}
+        (self.root / CHECKSUMS).mkdir(parents=True, exist_ok=True)
+        write_text(json.dumps({"batch": batch, "parts": sums}, indent=1) + "\n", self._index_path(batch))
+        self._write_part(RUNS, batch, data)  # commit
         return batch
 
-    def _write_part(self, table: str, batch: str, df: pd.DataFrame) -> None:
+    def _write_part(self, table: str, batch: str, df: pd.DataFrame | bytes,
+                    sums: dict[str, dict[str, Any]] | None = None) -> None:
         folder = self.root / table
         folder.mkdir(parents=True, exist_ok=True)
-        write_parquet(df, folder / f"part-{batch}.parquet")
+        data = df if isinstance(df, bytes) else parquet_bytes(df)
+        if sums is not None:
+            sums[f"{table}/part-{batch}.parquet"] = {"bytes": len(data), "sha256": sha256(data)}
+        write_bytes(data, folder / f"part-{batch}.parquet")
 
     def clean(self) -> int:
-        """Delete temporary files and parts of uncommitted batches; returns how many were removed."""
+        """Delete temporary files and parts (and checksums) of uncommitted batches; returns how many."""
         committed = self.batches()
         removed = 0
-        for table in (RUNS, *PART_TABLES):
+        for table in (RUNS, *PART_TABLES, CHECKSUMS):
             folder = self.root / table
             if not folder.is_dir():
                 continue
             for f in folder.iterdir():
-                if f.name.endswith(".tmp") or (f.suffix == ".parquet" and _batch_of(f) not in committed):
+                if f.name.endswith(".tmp") or (f.suffix in (".parquet", ".json") and _batch_of(f) not in committed):
                     f.unlink()
                     removed += 1
         return removed
+
+    def quarantine(self) -> tuple[list[Damage], set[str]]:
+        """Move every damaged batch (its parts in every table and its checksums) to ``damaged/``.
+
+        Returns the damage found and the ids of the runs those batches held (as far as their ``runs``
+        part is readable): they are to be run again even if an older record of them exists. Nothing is
+        deleted. Raises :class:`StoreDamaged` for damage no batch accounts for (e.g. ``runs`` is a file).
+        """
+        damage = self.verify()
+        if blocking := [d for d in damage if d.batch is None]:
+            raise StoreDamaged(self, blocking)
+        ids: set[str] = set()
+        for batch in sorted({d.batch for d in damage if d.batch is not None}):
+            runs = self.root / RUNS / f"part-{batch}.parquet"
+            with contextlib.suppress(Exception):
+                ids |= set(pq.read_table(pa.BufferReader(runs.read_bytes()), columns=["run_id"])["run_id"].to_pylist())
+            # table parts first, the commit next, the checksums last: a crash in between leaves a
+            # committed batch with missing parts (found damaged again), never one without its checksums
+            for table in (*PART_TABLES, RUNS):
+                self._move_to_damaged(self.root / table / f"part-{batch}.parquet")
+            self._move_to_damaged(self._index_path(batch))
+            self._index_cache.pop(batch, None)
+        return damage, ids
+
+    def _move_to_damaged(self, path: Path) -> None:
+        if not path.is_file():
+            return
+        dest = self.root / DAMAGED / path.parent.name / path.name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        n = 1
+        while dest.exists():
+            n += 1
+            dest = dest.with_name(f"{path.name}.{n}")
+        os.rename(path, dest)
+        self._verified.pop(path, None)
 
     def move_aside(self) -> Path:
         """Rename this folder to a new sibling ``<name>.old-<UTC date-time>`` (``run --force``); returns it.
@@ -283,6 +399,8 @@ class Store:
 
     def _parts(self, table: str) -> list[Path]:
         folder = self.root / table
+        if folder.exists() and not folder.is_dir():
+            raise StoreDamaged(self, [Damage(folder, "is a file, not a folder of Parquet parts", None)])
         return sorted(folder.glob("part-*.parquet")) if folder.is_dir() else []
 
     def batches(self) -> set[str]:
@@ -290,16 +408,173 @@ class Store:
         return {_batch_of(p) for p in self._parts(RUNS)}
 
     def design(self) -> pd.DataFrame:
-        return pd.read_parquet(self.root / DESIGN_FILE)
+        """The plan (``design.parquet``); :class:`DamagedFile` if it is unreadable or not a plan."""
+        path = self.root / DESIGN_FILE
+        hint = (f"it is the plan of the spec: remove it and `python -m experiments run {self.spec_hint()} --out "
+                f"{self.root}` writes it again (finished runs are kept)")
+        df = read_parquet(path, required=DESIGN_COLUMNS, hint=hint)
+        if df.empty:
+            raise DamagedFile(path, "holds no planned runs (zero rows)", hint)
+        return df
 
     def provenance(self) -> dict[str, Any]:
+        """``provenance.json`` ({} if absent); :class:`DamagedFile` if it is unreadable or not a record."""
         path = self.root / PROVENANCE_FILE
-        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        if not path.exists():
+            return {}
+        hint = "restore it, or move it away (the next `run` starts a new record; finished runs are kept)"
+        prov = read_json_object(path, hint)
+        if not isinstance(prov.get("sessions", []), list) or not all(isinstance(s, dict) for s in prov.get("sessions", [])):
+            raise DamagedFile(path, "'sessions' is not a list of objects", hint)
+        return prov
 
-    def runs(self, history: bool = False) -> pd.DataFrame:
-        """The runs table: latest record per run id (``history=True``: every record, with ``batch``)."""
-        frames = [pd.read_parquet(p).assign(batch=_batch_of(p)) for p in self._parts(RUNS)]
-        frames = [f for f in frames if len(f)]
+    def spec_raw(self) -> dict[str, Any]:
+        """The stored ``spec.toml`` as TOML ({} if absent); :class:`DamagedFile` if unreadable or not a spec."""
+        path = self.root / SPEC_FILE
+        if not path.exists():
+            return {}
+        hint = f"it is the spec last run here: `python -m experiments run {self.spec_hint()} --out {self.root}` writes it again"
+        raw = read_toml(path, hint)
+        if not raw:
+            raise DamagedFile(path, "is empty (no spec in it)", hint)
+        bad = [k for k in ("experiment", "design", "base", "analysis", "robustness", "outcomes")
+               if k in raw and not isinstance(raw[k], dict)]
+        if bad:
+            raise DamagedFile(path, f"[{bad[0]}] is {type(raw[bad[0]]).__name__}, not a table: not a sweep spec", hint)
+        return raw
+
+    def spec_hint(self) -> str:
+        """The spec file that made this folder (from provenance.json) for messages, else ``SPEC``."""
+        try:
+            prov = json.loads((self.root / PROVENANCE_FILE).read_text(encoding="utf-8"))
+            spec = prov.get("spec_file") if isinstance(prov, dict) else None
+        except (OSError, ValueError):
+            spec = None
+        return str(spec) if isinstance(spec, str) and spec else "SPEC"
+
+    # ------------------------------------------------------------------ damage
+    def _index_path(self, batch: str) -> Path:
+        return self.root / CHECKSUMS / f"{batch}.json"
+
+    def _index(self, batch: str) -> dict[str, Any] | None:
+        """The checksums of a batch's parts (None: written before checksums); DamagedFile if unreadable."""
+        if batch in self._index_cache:
+            return self._index_cache[batch]
+        path = self._index_path(batch)
+        if not path.exists():
+            sums = None
+        else:
+            parts = read_json_object(path).get("parts")
+            if not isinstance(parts, dict) or not all(
+                    isinstance(v, dict) and isinstance(v.get("bytes"), int) and isinstance(v.get("sha256"), str)
+                    for v in parts.values()):
+                raise DamagedFile(path, "'parts' is not a table of {bytes, sha256}")
+            sums = parts
+        self._index_cache[batch] = sums
+        return sums
+
+    def _problem(self, table: str, path: Path, data: bytes | None = None) -> str | None:
+        """Why the committed part ``path`` of ``table`` is damaged, or None. ``data``: its bytes, if read.
+
+        A part with checksums must have its recorded size and SHA-256; one without (older stores) must
+        parse and hold its table's key columns. Parts that checked out are remembered by size and mtime."""
+        try:
+            st = path.stat()
+        except OSError as exc:
+            return f"cannot be read ({exc.strerror or detail(exc)})"
+        if self._verified.get(path) == (st.st_size, st.st_mtime_ns):
+            return None
+        batch = _batch_of(path)
+        try:
+            sums = self._index(batch)
+        except DamagedFile as exc:
+            return f"cannot be checked: {_rel(self._index_path(batch), self.root)} {exc.problem}"
+        if data is None:
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                return f"cannot be read ({exc.strerror or detail(exc)})"
+        if sums is not None:
+            entry = sums.get(f"{table}/{path.name}")
+            if entry is None:
+                return f"is not listed in {CHECKSUMS}/{batch}.json"
+            if len(data) != entry["bytes"]:
+                return f"is {len(data):,} bytes, {entry['bytes']:,} when written (cut short or overwritten)"
+            if sha256(data) != entry["sha256"]:
+                return f"does not match its checksum in {CHECKSUMS}/{batch}.json (changed after it was written)"
+        else:
+            if problem := parquet_problem(path, data):
+                return problem
+            names = pq.read_schema(pa.BufferReader(data)).names
+            if missing := [c for c in KEY_COLUMNS[table] if c not in names]:
+                return f"lacks the column(s) {', '.join(missing)}: not a {table} part"
+        self._verified[path] = (st.st_size, st.st_mtime_ns)
+        return None
+
+    def verify(self) -> list[Damage]:
+        """Every damaged file among the committed batches: parts of every table (checked against the
+        checksums, or parsed for batches written before checksums), parts the checksums list that are
+        missing, unreadable checksum files, and a table folder that is a file."""
+        damage: list[Damage] = []
+        for table in (RUNS, *PART_TABLES):
+            folder = self.root / table
+            if folder.exists() and not folder.is_dir():
+                damage.append(Damage(folder, "is a file, not a folder of Parquet parts", None))
+        if damage:
+            return damage
+        committed = self.batches()
+        unchecked = set()  # batches whose checksum file is damaged: that file is named, not each part
+        for batch in sorted(committed):
+            try:
+                sums = self._index(batch)
+            except DamagedFile as exc:
+                damage.append(Damage(exc.path, exc.problem, batch))
+                unchecked.add(batch)
+                continue
+            for rel in sums or {}:
+                if not (self.root / rel).is_file():
+                    damage.append(Damage(self.root / rel, f"is missing (listed in {CHECKSUMS}/{batch}.json)", batch))
+        for table in (RUNS, *PART_TABLES):
+            for p in self._parts(table):
+                batch = _batch_of(p)
+                if batch in committed and batch not in unchecked and (problem := self._problem(table, p)):
+                    damage.append(Damage(p, problem, batch))
+        return damage
+
+    def _read_parts(self, table: str, columns: list[str] | None = None,
+                    skip: Collection[str] = ()) -> list[tuple[str, pd.DataFrame]]:
+        """``(batch, frame)`` of every part of ``table`` (but batches in ``skip``), each checked first;
+        raises :class:`StoreDamaged` naming every damaged part once all were looked at."""
+        out, damage = [], []
+        for p in self._parts(table):
+            batch = _batch_of(p)
+            if batch in skip:
+                continue
+            try:
+                data = p.read_bytes()
+            except OSError as exc:
+                damage.append(Damage(p, f"cannot be read ({exc.strerror or detail(exc)})", batch))
+                continue
+            if problem := self._problem(table, p, data):
+                damage.append(Damage(p, problem, batch))
+                continue
+            cols = columns
+            if cols is not None:
+                present = set(pq.read_schema(pa.BufferReader(data)).names)
+                cols = [c for c in cols if c in present]
+            try:
+                out.append((batch, read_parquet(p, data, columns=cols)))
+            except DamagedFile as exc:
+                damage.append(Damage(p, exc.problem, batch))
+        if damage:
+            raise StoreDamaged(self, damage)
+        return out
+
+    def runs(self, history: bool = False, skip: Collection[str] = ()) -> pd.DataFrame:
+        """The runs table: latest record per run id (``history=True``: every record, with ``batch``).
+
+        Raises :class:`StoreDamaged` if a ``runs`` part is damaged (batches in ``skip`` are left out)."""
+        frames = [f.assign(batch=b) for b, f in self._read_parts(RUNS, skip=skip) if len(f)]
         if not frames:
             return pd.DataFrame(columns=["run_id", "status", "error", "batch"])
         df = pd.concat(frames, ignore_index=True)
@@ -309,12 +584,12 @@ class Store:
         df = df.sort_values(["finished_at", "batch"], kind="stable")
         return df.drop_duplicates("run_id", keep="last").reset_index(drop=True)
 
-    def status_of_runs(self) -> dict[str, str]:
-        """``{run_id: "ok" | "failed"}`` from the latest records (reads only two columns)."""
+    def status_of_runs(self, skip: Collection[str] = ()) -> dict[str, str]:
+        """``{run_id: "ok" | "failed"}`` from the latest records (reads only three columns).
+
+        Raises :class:`StoreDamaged` if a ``runs`` part is damaged (batches in ``skip`` are left out)."""
         out: dict[str, tuple[Any, str, str]] = {}
-        for p in self._parts(RUNS):
-            df = pq.read_table(p, columns=["run_id", "status", "finished_at"]).to_pandas()
-            batch = _batch_of(p)
+        for batch, df in self._read_parts(RUNS, columns=["run_id", "status", "finished_at"], skip=skip):
             for rid, status, fin in zip(df["run_id"], df["status"], df["finished_at"], strict=True):
                 prev = out.get(rid)
                 if prev is None or (fin, batch) >= (prev[0], prev[2]):
@@ -334,30 +609,36 @@ class Store:
         if not all_runs and self.exists():
             ok = ok[ok["run_id"].isin(set(self.design()["run_id"]))]
         accepted = ok.groupby("batch")["run_id"].agg(set).to_dict()
-        frames = []
-        for p in self._parts(name):
-            ids = accepted.get(_batch_of(p))
-            if not ids:
-                continue
-            cols = None if columns is None else ["run_id", *[c for c in columns if c != "run_id"]]
-            if cols is not None:
-                present = set(pq.read_schema(p).names)
-                cols = [c for c in cols if c in present]
-            df = pd.read_parquet(p, columns=cols)
-            frames.append(df[df["run_id"].isin(ids)])
+        cols = None if columns is None else ["run_id", *[c for c in columns if c != "run_id"]]
+        unused = {_batch_of(p) for p in self._parts(name)} - set(accepted)  # superseded batches are not read
+        frames = [df[df["run_id"].isin(accepted[b])] for b, df in self._read_parts(name, cols, skip=unused)]
         if not frames:
             return pd.DataFrame(columns=["run_id", *(columns or [])])
         return pd.concat(frames, ignore_index=True)
 
     def status(self) -> dict[str, Any]:
-        """Counts of the current design's runs: total, done, failed, pending, plus stale store runs."""
+        """Counts of the current design's runs: total, done, failed, pending, plus stale store runs,
+        ``damaged`` (runs held by damaged batches: the next ``run`` recomputes them) and
+        ``damaged_files`` (their paths, relative to the folder). Every committed part is checked."""
         planned = set(self.design()["run_id"]) if self.exists() else set()
-        state = self.status_of_runs()
-        done = sum(1 for r in planned if state.get(r) == STATUS_OK)
-        failed = sum(1 for r in planned if state.get(r) == STATUS_FAILED)
+        damage = self.verify()
+        if blocking := [d for d in damage if d.batch is None]:
+            raise StoreDamaged(self, blocking)
+        bad = {d.batch for d in damage}
+        state = self.status_of_runs(skip=bad)
+        held: set[str] = set()  # runs the damaged batches held, where their runs part can still tell
+        for batch in bad:
+            with contextlib.suppress(Exception):
+                p = self.root / RUNS / f"part-{batch}.parquet"
+                held |= set(pq.read_table(pa.BufferReader(p.read_bytes()), columns=["run_id"])["run_id"].to_pylist())
+        damaged = planned & held
+        done = sum(1 for r in planned - damaged if state.get(r) == STATUS_OK)
+        failed = sum(1 for r in planned - damaged if state.get(r) == STATUS_FAILED)
         return {
-            "total": len(planned), "done": done, "failed": failed, "pending": len(planned) - done - failed,
+            "total": len(planned), "done": done, "failed": failed,
+            "pending": len(planned) - done - failed - len(damaged), "damaged": len(damaged),
             "stale": sum(1 for r in state if r not in planned),
+            "damaged_files": [_rel(d.path, self.root) for d in damage],
         }
 
 

@@ -26,7 +26,7 @@ from experiments import design, provenance
 from experiments.executors import SerialExecutor
 from experiments.runner import STATUS_FAILED, STATUS_OK, RunRecord, RunTask, execute, select_outcomes
 from experiments.spec import PROJECT_DIR, Spec, SpecError
-from experiments.store import FolderInUse, Store, why_not_movable
+from experiments.store import DAMAGED, FolderInUse, Store, StoreDamaged, why_not_movable
 
 
 @dataclass(frozen=True)
@@ -131,15 +131,26 @@ def run_sweep(
     aside = check_folder(store, spec, force=force)
     fn = execute if model is None else functools.partial(execute, model=model)
     started = time.time()
-    before = {} if aside else store.status_of_runs()
-    work = any(before.get(r) != STATUS_OK and (retry_failed or r not in before) for r in plan["run_id"])
+    damage = [] if aside else store.verify()
+    if blocking := [d for d in damage if d.batch is None]:  # e.g. runs/ is a file: nothing to recompute
+        raise StoreDamaged(store, blocking)
+    before = {} if aside else store.status_of_runs(skip={d.batch for d in damage})
+    work = bool(damage) or any(before.get(r) != STATUS_OK and (retry_failed or r not in before)
+                               for r in plan["run_id"])
     with _open_folder(store, executor, start=work, aside=aside) as ready:
+        damage, redo = store.quarantine()  # damaged batches go to damaged/; their runs are run again
+        if damage:
+            names = ", ".join(str(d.path.relative_to(store.root)) for d in damage[:3])
+            held = f"the {len(redo)} runs they held" if redo else "the runs they held"
+            print(f"damaged: {names}{' ...' if len(damage) > 3 else ''}; moved with the rest of their batch to "
+                  f"{store.root / DAMAGED}, {held} are computed again", file=sys.stderr)
         store.clean()
         store.write_spec(spec.text)
         store.write_design(plan)
         state = store.status_of_runs()
         planned = list(dict.fromkeys(plan["run_id"]))
-        todo = {r for r in planned if state.get(r) != STATUS_OK and (retry_failed or r not in state)}
+        todo = {r for r in planned
+                if r in redo or (state.get(r) != STATUS_OK and (retry_failed or r not in state))}
         prov = _provenance(store, spec, mv)
         session: dict[str, Any] = {
             "started": provenance.now(), "command": command or " ".join(sys.argv), "retry_failed": retry_failed,
@@ -151,7 +162,7 @@ def run_sweep(
         ran_ok = ran_failed = 0
         buffer: list[RunRecord] = []
         last_flush = time.monotonic()
-        already_ok = sum(1 for r in planned if state.get(r) == STATUS_OK)
+        already_ok = sum(1 for r in planned if state.get(r) == STATUS_OK and r not in todo)
         skipped_failed = sum(1 for r in planned if state.get(r) == STATUS_FAILED and r not in todo)
         bar = tqdm(
             total=len(planned), initial=already_ok + skipped_failed, disable=not progress, unit="run",

@@ -73,8 +73,9 @@ def load_posterior(path: str | Path | None = None, config: Config | None = None)
     """Read and validate a posterior table (default ``configs/posterior.parquet``) and its JSON.
 
     Raises :class:`ConfigError` (one line naming the file and the problem) when the file is missing or
-    malformed, a column is not an uncertainty of the schema, a value lies outside its range, or the
-    weights do not sum to 1.
+    malformed, holds no particles or no parameter columns (or lacks a parameter its JSON names), a
+    column is not numeric or not an uncertainty of the schema, a value lies outside its range, or the
+    weights are missing, negative or do not sum to 1; also when the JSON beside it is not a record.
     """
     path = Path(path) if path is not None else POSTERIOR_FILE
     if not path.is_file():
@@ -83,11 +84,27 @@ def load_posterior(path: str | Path | None = None, config: Config | None = None)
     try:
         table = pd.read_parquet(path)
     except Exception as exc:  # noqa: BLE001 - any reader error is a bad file
-        raise ConfigError(f"{path}: not a readable parquet table ({type(exc).__name__}: {exc})") from None
+        why = _one_line(str(exc).replace(f"Could not open Parquet input source '{path}': ", ""))
+        raise ConfigError(f"{path}: not a readable parquet table ({why})") from None
+    meta_path = path.with_suffix(".json")
+    provenance = _read_provenance(meta_path) if meta_path.is_file() else {}
     schema = (config or default_config()).schema
     if "weight" not in table.columns:
         raise ConfigError(f"{path}: no 'weight' column (one row per particle: parameters + weight)")
+    names = [c for c in table.columns if c != "weight"]
+    fitted = list(provenance.get("posterior_mean", {}))  # the parameters the fit published
+    if not names:
+        expected = (f"the fitted {', '.join(fitted)} (named in {meta_path.name})" if fitted else
+                    "one per fitted uncertainty of configs/parameters.toml")
+        raise ConfigError(f"{path}: has no parameter columns, only 'weight'; missing {expected}")
+    if missing := [n for n in fitted if n not in names]:
+        raise ConfigError(f"{path}: lacks the parameter column(s) {', '.join(missing)} named in {meta_path.name}")
+    if len(table) == 0:
+        raise ConfigError(f"{path}: holds no particles (zero rows)")
     for name in table.columns:
+        dtype = table[name].dtype
+        if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+            raise ConfigError(f"{path}: column {name!r} holds {dtype} values, not numbers")
         if name == "weight":
             continue
         spec = schema.get(name)
@@ -98,11 +115,44 @@ def load_posterior(path: str | Path | None = None, config: Config | None = None)
         if not np.all(np.isfinite(x)) or x.min() < lo or x.max() > hi:
             raise ConfigError(f"{path}: {name} has values outside its range [{lo}, {hi}]")
     w = table["weight"].to_numpy(float)
-    if len(table) == 0 or not np.all(np.isfinite(w)) or w.min() < 0 or abs(w.sum() - 1.0) > WEIGHT_TOLERANCE:
+    if not np.all(np.isfinite(w)):
+        raise ConfigError(f"{path}: weight has {int((~np.isfinite(w)).sum())} missing or infinite values; "
+                          "weights must be >= 0 and sum to 1")
+    if w.min() < 0:
+        raise ConfigError(f"{path}: weight has negative values (min {w.min():.6g}); weights must be >= 0 and sum to 1")
+    if abs(w.sum() - 1.0) > WEIGHT_TOLERANCE:
         raise ConfigError(f"{path}: weights must be >= 0 and sum to 1 (they sum to {w.sum():.6g})")
-    meta_path = path.with_suffix(".json")
-    provenance = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
     return Posterior(table=table.reset_index(drop=True), provenance=provenance, path=path)
+
+
+def _read_provenance(path: Path) -> dict[str, Any]:
+    """The JSON beside a posterior; ConfigError (one line naming it) if it is not such a record."""
+    try:
+        prov = json.loads(path.read_bytes().decode("utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    except ValueError as exc:  # not UTF-8, or not JSON
+        raise ConfigError(f"{path}: not valid JSON ({_one_line(exc)}); it records where the posterior "
+                          "beside it came from") from None
+    if not isinstance(prov, dict):
+        raise ConfigError(f"{path}: holds a JSON {type(prov).__name__}, not an object (the posterior's provenance)")
+
+    def numbers(v: Any) -> bool:
+        return isinstance(v, dict) and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v.values())
+
+    checks = {"targets": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+              "targets_digest": lambda v: isinstance(v, str), "fingerprint": numbers, "posterior_mean": numbers}
+    for key, ok in checks.items():
+        if key in prov and prov[key] is not None and not ok(prov[key]):
+            raise ConfigError(f"{path}: {key!r} is {type(prov[key]).__name__} {_one_line(prov[key])}, not "
+                              + ("a list of target names" if key == "targets" else
+                                 "a text" if key == "targets_digest" else "a table of numbers"))
+    return prov
+
+
+def _one_line(x: Any, limit: int = 120) -> str:
+    text = "; ".join(ln.strip() for ln in str(x).splitlines() if ln.strip())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def targets_digest(targets: dict[str, dict]) -> str:

@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from experiments.calibration.spec import CalibrationSpec
+from experiments.files import DamagedFile, detail, read_json_object
 from experiments.spec import SpecError
 from experiments.store import FolderInUse, Store, describe_kind, foreign_entries, result_kind, write_text
 
@@ -188,10 +189,6 @@ def check_fit_folder(root: Path) -> None:
                               "only into a new or empty folder or its own. Nothing was written; give another --out")
 
 
-def _read_meta(meta_path: Path) -> dict | None:
-    return json.loads(meta_path.read_text()) if meta_path.is_file() else None
-
-
 def _start_again(root: Path, meta: dict | None, spec: CalibrationSpec, force: bool) -> bool:
     """Does ``root`` hold a fit of another spec (to be started again with ``force``)? Without ``force``
     that is refused (SpecError, one line)."""
@@ -237,12 +234,12 @@ def run_fit(spec: CalibrationSpec, out: Path | None = None, workers: int | None 
     root = fit_folder(spec, out)
     db, meta_path = root / "abc.db", root / "fit.json"
     check_fit_folder(root)
-    _start_again(root, _read_meta(meta_path), spec, force)
+    _start_again(root, read_fit_meta(meta_path), spec, force)
     sampler, client = _sampler(workers, dask)  # before the folder is created: a bad address leaves nothing
     try:
         with contextlib.ExitStack() as own:
             (hold if hold is not None else own).enter_context(Store(root).lock("fit"))
-            meta = _read_meta(meta_path)  # again, under the lock
+            meta = read_fit_meta(meta_path)  # again, under the lock
             if _start_again(root, meta, spec, force):
                 for f in (db, meta_path):
                     f.unlink(missing_ok=True)
@@ -268,6 +265,7 @@ def _fit(spec: CalibrationSpec, root: Path, db: Path, meta_path: Path, meta: dic
         abc = _abc(spec, sampler)
         resumed = bool(meta and db.is_file())
         if resumed:
+            check_history(db, meta["run_id"])
             history = abc.load(f"sqlite:///{db}", meta["run_id"])
         else:
             db.unlink(missing_ok=True)
@@ -291,18 +289,90 @@ def _fit(spec: CalibrationSpec, root: Path, db: Path, meta_path: Path, meta: dic
         write_text(json.dumps(meta, indent=2), meta_path)
         return FitResult(root=root, db=db, run_id=int(meta["run_id"]), generations=done,
                          wall_s=time.perf_counter() - start, resumed=resumed, stopped=stopped)
+    except Exception as exc:
+        if (damaged := history_error(db, exc)) is None:
+            raise
+        raise damaged from None
     finally:
         abc_log.removeHandler(progress)
         for h, level in quiet.items():
             h.setLevel(level)
 
 
+_RESTART = "move abc.db and fit.json out of this folder (or give another --out) to start a new fit"
+LOCK_WAIT_S = 2.0  # how long to wait for another process's lock on abc.db before saying so
+
+
+def read_fit_meta(path: Path) -> dict | None:
+    """``fit.json`` (None if absent): the spec digest and the pyabc run of ``abc.db``; :class:`DamagedFile`
+    if it is unreadable or not such a record."""
+    if not path.exists():
+        return None
+    meta = read_json_object(path, _RESTART)
+    run_id = meta.get("run_id")
+    if not isinstance(meta.get("digest"), str) or not isinstance(run_id, int) or isinstance(run_id, bool):
+        raise DamagedFile(path, "lacks 'digest' (text) or 'run_id' (integer): not the record of a fit", _RESTART)
+    return meta
+
+
+def check_history(db: Path, run_id: int) -> None:
+    """``abc.db`` must be a sound SQLite file holding pyabc run ``run_id``; else :class:`DamagedFile`
+    (random bytes, cut short, empty, another database, or locked by another process)."""
+    if not db.is_file():
+        raise DamagedFile(db, f"is missing (fit.json names pyabc run {run_id} in it)", _RESTART)
+    if db.stat().st_size == 0:
+        raise DamagedFile(db, "is empty (0 bytes)", _RESTART)
+    try:
+        con = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True, timeout=LOCK_WAIT_S)
+        try:
+            check = con.execute("PRAGMA quick_check").fetchone()[0]
+            if check != "ok":
+                raise DamagedFile(db, f"is damaged (sqlite quick_check: {detail(check)})", _RESTART)
+            tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if not {"abc_smc", "populations"} <= tables:
+                raise DamagedFile(db, "is a SQLite database but not a pyabc history (no abc_smc/populations tables)",
+                                  _RESTART)
+            if not con.execute("SELECT count(*) FROM abc_smc WHERE id = ?", (run_id,)).fetchone()[0]:
+                raise DamagedFile(db, f"holds no pyabc run {run_id} (the run fit.json names)", _RESTART)
+        finally:
+            con.close()
+    except sqlite3.Error as exc:
+        raise _sqlite_damage(db, exc) from None
+
+
+def history_error(db: Path, exc: BaseException) -> DamagedFile | None:
+    """pyabc's database errors (through SQLAlchemy) as :class:`DamagedFile` naming ``db``; None for others."""
+    orig = getattr(exc, "orig", None)
+    err = orig if isinstance(orig, sqlite3.Error) else exc if isinstance(exc, sqlite3.Error) else None
+    if err is None or any(needle in str(err).lower() for needle, _ in _SQLITE_OS_ERRORS):
+        return None  # not SQLite's, or a full / read-only disk (:func:`_disk_errors` names it as such)
+    return _sqlite_damage(db, err)
+
+
+def _sqlite_damage(db: Path, exc: BaseException) -> DamagedFile:
+    text = detail(exc)
+    if "locked" in text or "busy" in text:
+        return DamagedFile(db, f"is locked by another process (sqlite: {text})",
+                           "is another fit or a database browser using it? Run again when it has finished")
+    if "not a database" in text:
+        return DamagedFile(db, f"is not a SQLite database (sqlite: {text})", _RESTART)
+    return DamagedFile(db, f"is damaged (sqlite: {text})", _RESTART)
+
+
 def posterior(db: Path, run_id: int):
     """The last generation's particles: DataFrame of parameter columns plus ``weight`` (sums to 1)."""
     import pyabc
 
+    check_history(db, run_id)
     history = pyabc.History(f"sqlite:///{db}", _id=run_id, create=False)
-    df, w = history.get_distribution(m=0, t=history.max_t)
+    try:
+        df, w = history.get_distribution(m=0, t=history.max_t)
+    except Exception as exc:
+        if (damaged := history_error(db, exc)) is None:
+            raise
+        raise damaged from None
+    if len(df) == 0 or not np.all(np.isfinite(np.asarray(w, float))) or np.sum(w) <= 0:
+        raise DamagedFile(db, f"pyabc run {run_id} has no weighted particles in its last generation", _RESTART)
     out = df.reset_index(drop=True).copy()
     out.columns.name = None
     out["weight"] = np.asarray(w, float) / np.sum(w)

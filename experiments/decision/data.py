@@ -6,7 +6,6 @@ draw their behavioural coefficients from a posterior, those coefficients, named 
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,8 +58,7 @@ def read(root: str | Path) -> SweepData:
     uncs = [f for f in factors if f not in levers] + drawn
     outcomes = [c for c in runs.columns if c not in RUN_KEYS and c not in factors and c not in drawn
                 and not c.startswith(POSTERIOR_PREFIX)]
-    spec_file = root / "spec.toml"
-    raw = tomllib.loads(spec_file.read_text(encoding="utf-8")) if spec_file.is_file() else {}
+    raw = Store(root).spec_raw()
     return SweepData(root=root, runs=runs, levers=levers, uncertainties=uncs, outcomes=outcomes, raw=raw, drawn=drawn)
 
 

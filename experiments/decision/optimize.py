@@ -405,6 +405,7 @@ class Evaluator:
         self.replicates = spec.replicates()
         self.summaries: dict[str, dict[str, Any] | None] = {}  # run id -> summary (None: the run failed)
         self.ran = self.reused = 0
+        store.quarantine()  # damaged batches of the run cache go to damaged/: their runs are made again
         runs = store.runs()
         if len(runs):
             table = store.table(SUMMARY, all_runs=True)
