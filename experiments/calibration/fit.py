@@ -344,7 +344,7 @@ def history_error(db: Path, exc: BaseException) -> DamagedFile | None:
     """pyabc's database errors (through SQLAlchemy) as :class:`DamagedFile` naming ``db``; None for others."""
     orig = getattr(exc, "orig", None)
     err = orig if isinstance(orig, sqlite3.Error) else exc if isinstance(exc, sqlite3.Error) else None
-    if err is None or any(needle in str(err).lower() for needle, _ in _SQLITE_OS_ERRORS):
+    if err is None or any(needle in str(err).lower() for needle in ("disk is full", "readonly database")):
         return None  # not SQLite's, or a full / read-only disk (:func:`_disk_errors` names it as such)
     return _sqlite_damage(db, err)
 
