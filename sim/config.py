@@ -54,7 +54,17 @@ LEVER_GROUPS = {
     4: ("Digital transformation", "智改数转"),
     5: ("Gather & share factors", "集聚共享要素"),
 }
-_PARAM_FIELDS = {"value", "unit", "min", "max", "source", "label_en", "label_zh", "group"}
+_PARAM_FIELDS = {"value", "unit", "min", "max", "source", "label_en", "label_zh", "group", "cost", "channels"}
+COST_KINDS = {  # how a lever's programme cost is computed (the lever's `cost` field)
+    "programme": "a running cost at full strength (an uncertainty named by `parameter`) times the lever, each quarter",
+    "paid": "the money paid to agents as the mechanism works (subsidies, grants, discounts)",
+    "programme+paid": "both: a running cost times the lever, plus the money paid",
+    "budget": "the budget, booked in full each quarter",
+    "none": "no cost of its own",
+}
+_CHANNEL_FIELDS = {"en", "zh", "submodel"}
+_CHANNEL_NAME = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+SCHEDULE_KEYS = ("value", "start", "end", "ramp_quarters")
 
 
 class ConfigError(ValueError):
@@ -78,6 +88,54 @@ def _suggest(key: str, allowed: list[str]) -> str:
 
 
 @dataclass(frozen=True)
+class Channel:
+    """A named mechanism through which a lever acts (``coordination.matchmaking``): what it changes for
+    the agents, in English and Chinese, and the submodel that asks for it."""
+
+    name: str
+    lever: str
+    en: str
+    zh: str
+    submodel: str
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When a lever holds its value: from period ``start`` to ``end`` (inclusive, ``"2027Q1"``; None =
+    from the scenario's start / to its end), reaching it linearly over ``ramp_quarters`` (0 = at once).
+    Outside the window the lever is at its status-quo value."""
+
+    start: str | None = None
+    end: str | None = None
+    ramp_quarters: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in (("start", self.start), ("end", self.end), ("ramp_quarters", self.ramp_quarters))
+                if v not in (None, 0)}
+
+    def window(self, scenario_start: tuple[int, int], quarters: int) -> tuple[int, int]:
+        """First and last quarter index (the model's ``quarter``: 1 = the first step) the lever is on."""
+        first = 1 if self.start is None else max(1, _index(self.start, scenario_start))
+        last = quarters if self.end is None else _index(self.end, scenario_start)
+        return first, last
+
+    def strength(self, quarter: int, scenario_start: tuple[int, int], quarters: int) -> float:
+        """0 outside the window, rising by 1 / ramp_quarters per quarter inside it up to 1."""
+        first, last = self.window(scenario_start, quarters)
+        if not first <= quarter <= last:
+            return 0.0
+        if self.ramp_quarters <= 0:
+            return 1.0
+        return min(1.0, (quarter - first + 1) / self.ramp_quarters)
+
+
+def _index(period: str, scenario_start: tuple[int, int]) -> int:
+    """Quarters from the scenario's start period to ``period`` (the model's quarter index)."""
+    y, q = parse_quarter(period, "period")
+    return (y - scenario_start[0]) * 4 + (q - scenario_start[1])
+
+
+@dataclass(frozen=True)
 class Parameter:
     """One model input: its default, unit, allowed range, source and bilingual label."""
 
@@ -91,6 +149,8 @@ class Parameter:
     label_en: str
     label_zh: str
     group: int | None = None
+    cost: Mapping[str, str] | None = None  # levers: how the programme cost is computed (COST_KINDS)
+    channels: tuple[Channel, ...] = ()  # levers: the named mechanisms through which it acts
 
     def check(self, value: Any, where: str) -> float | int | bool:
         """Return ``value`` coerced to the parameter's type or raise ``ConfigError``."""
@@ -134,18 +194,59 @@ def load_schema(path: str | Path = PARAMETERS_FILE) -> dict[str, Parameter]:
                 raise ConfigError(f"{where}: missing field(s) {sorted(missing)}")
             if kind == "levers" and spec.get("group") not in LEVER_GROUPS:
                 raise ConfigError(f"{where}: group {spec.get('group')!r} is not one of {sorted(LEVER_GROUPS)}")
+            if kind != "levers" and {"cost", "channels"} & set(spec):
+                raise ConfigError(f"{where}: only levers declare 'cost' and 'channels'")
+            cost, channels = (_read_cost(spec.get("cost"), where), _read_channels(name, spec.get("channels"), where)) \
+                if kind == "levers" else (None, ())
             if name in schema:
                 raise ConfigError(f"{where}: name {name!r} is already defined in [{schema[name].kind}]")
             p = Parameter(
                 name=name, kind=kind, default=spec["value"], unit=spec["unit"], low=spec["min"],
                 high=spec["max"], source=spec["source"], label_en=spec["label_en"],
-                label_zh=spec["label_zh"], group=spec.get("group"),
+                label_zh=spec["label_zh"], group=spec.get("group"), cost=cost, channels=channels,
             )
             if not p.low <= p.high:
                 raise ConfigError(f"{where}: min {p.low} is above max {p.high}")
             p.check(p.default, f"{where} value")
             schema[name] = p
+    owners: dict[str, str] = {}
+    for p in schema.values():
+        for c in p.channels:
+            if c.name in owners:
+                raise ConfigError(f"{path.name} [levers.{p.name}.channels]: {c.name!r} is already a channel of "
+                                  f"{owners[c.name]}")
+            owners[c.name] = p.name
+    for p in schema.values():
+        par = (p.cost or {}).get("parameter")
+        if par is not None and (par not in schema or schema[par].kind == "levers"):
+            raise ConfigError(f"{path.name} [levers.{p.name}] cost parameter {par!r} is not an uncertainty or fact")
     return schema
+
+
+def _read_cost(cost: Any, where: str) -> dict[str, str]:
+    """A lever's ``cost = {kind, parameter?, en}`` (see :data:`COST_KINDS`)."""
+    if not isinstance(cost, Mapping) or cost.get("kind") not in COST_KINDS or not isinstance(cost.get("en"), str):
+        raise ConfigError(f"{where}: cost must be a table with kind (one of {', '.join(COST_KINDS)}) and en "
+                          f"(how it is computed); got {shown(cost)}")
+    if ("parameter" in cost) != cost["kind"].startswith("programme"):
+        raise ConfigError(f"{where}: cost of kind {cost['kind']!r} " + (
+            "needs 'parameter' (the uncertainty giving its running cost)" if cost["kind"].startswith("programme")
+            else "takes no 'parameter'"))
+    return {k: str(v) for k, v in cost.items()}
+
+
+def _read_channels(lever: str, table: Any, where: str) -> tuple[Channel, ...]:
+    """A lever's ``[levers.<name>.channels]``: at least one, each ``"prefix.mechanism" = {en, zh, submodel}``."""
+    if not isinstance(table, Mapping) or not table:
+        raise ConfigError(f"{where}: a lever declares at least one channel ([levers.{lever}.channels])")
+    out = []
+    for name, spec in table.items():
+        if not _CHANNEL_NAME.match(name):
+            raise ConfigError(f"{where} channel {name!r}: a channel is named 'prefix.mechanism' (lower case)")
+        if not isinstance(spec, Mapping) or set(spec) != _CHANNEL_FIELDS or not all(isinstance(v, str) for v in spec.values()):
+            raise ConfigError(f"{where} channel {name!r}: give exactly {', '.join(sorted(_CHANNEL_FIELDS))} as text")
+        out.append(Channel(name=name, lever=lever, en=spec["en"], zh=spec["zh"], submodel=spec["submodel"]))
+    return tuple(out)
 
 
 MAX_CONFIG_BYTES = 10 * 1024 * 1024  # a scenario/spec/data TOML larger than this is refused (10 MB)
@@ -199,11 +300,11 @@ def _read_toml(path: Path) -> dict[str, Any]:
 _QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
 
 
-def parse_quarter(text: str) -> tuple[int, int]:
-    """``"2025Q1"`` -> ``(2025, 1)``; raises ConfigError otherwise."""
+def parse_quarter(text: str, key: str = "[scenario] start") -> tuple[int, int]:
+    """``"2025Q1"`` -> ``(2025, 1)``; raises ConfigError (naming ``key``) otherwise."""
     m = _QUARTER.match(text) if isinstance(text, str) else None
     if not m:
-        raise ConfigError(f"[scenario] start: {text!r} is not a quarter like '2025Q1'")
+        raise ConfigError(f"{key}: {shown(text)} is not a quarter like '2025Q1'")
     return int(m.group(1)), int(m.group(2))
 
 
@@ -220,6 +321,8 @@ class Config:
     values: Mapping[str, Any]
     schema: Mapping[str, Parameter] = field(repr=False)
     city: Mapping[str, Any] = field(repr=False)
+    schedules: Mapping[str, Schedule] = field(default_factory=dict)  # lever -> when it holds its value
+    channels_off: frozenset[str] = frozenset()  # channels switched off for analysis (their levers act as status quo)
 
     def __getitem__(self, name: str) -> Any:
         try:
@@ -246,18 +349,104 @@ class Config:
         return [n for n, p in self.schema.items() if p.kind == kind]
 
     def with_overrides(self, overrides: Mapping[str, Any] | None = None, **scenario: Any) -> Config:
-        """A new config with some parameter values (flat ``{name: value}``) and/or scenario settings changed."""
-        values = dict(self.values)
+        """A new config with some parameter values (flat ``{name: value}``) and/or scenario settings changed.
+
+        A lever may be timed: ``{"digital_grant_budget": {"value": 1.5e8, "start": "2027Q1", "end":
+        "2028Q4", "ramp_quarters": 2}}`` (a plain number: from the start for the whole run, replacing any
+        schedule). ``channels_off`` (in ``overrides`` or as a keyword) lists channels to switch off.
+        """
+        values, schedules = dict(self.values), dict(self.schedules)
+        channels_off = self.channels_off
+        scenario = dict(scenario)
+        if "channels_off" in scenario:
+            channels_off = self._check_channels_off(scenario.pop("channels_off"))
         for name, value in (overrides or {}).items():
+            if name == "channels_off":
+                channels_off = self._check_channels_off(value)
+                continue
             if name not in self.schema:
-                raise ConfigError(f"unknown parameter {name!r}.{_suggest(name, list(self.schema))}")
+                raise ConfigError(f"unknown parameter {shown(name)}.{_suggest(name, [*self.schema, 'channels_off'])}")
+            if isinstance(value, Mapping):
+                if self.schema[name].kind != "levers":
+                    raise ConfigError(f"{name}: {shown(value)} is not a number; only levers take a schedule "
+                                      "({value, start, end, ramp_quarters})")
+                values[name], schedules[name] = self._check_schedule(name, value)
+                continue
             values[name] = self.schema[name].check(value, name)
+            schedules.pop(name, None)
         settings = _check_scenario({**self.scenario, **scenario})
-        return Config(scenario=settings, values=values, schema=self.schema, city=self.city)
+        cfg = Config(scenario=settings, values=values, schema=self.schema, city=self.city,
+                     schedules={k: schedules[k] for k in sorted(schedules)}, channels_off=channels_off)
+        cfg._check_windows()
+        return cfg
+
+    def _check_schedule(self, name: str, spec: Mapping[str, Any]) -> tuple[Any, Schedule]:
+        unknown = [k for k in spec if k not in SCHEDULE_KEYS]
+        if unknown:
+            raise ConfigError(f"{name}: unknown key {shown(unknown[0])} in its schedule.{_suggest(str(unknown[0]), list(SCHEDULE_KEYS))}")
+        if "value" not in spec:
+            raise ConfigError(f"{name}: a schedule needs 'value' (the lever's value inside the window)")
+        value = self.schema[name].check(spec["value"], f"{name} value")
+        for key in ("start", "end"):
+            if key in spec:
+                parse_quarter(spec[key], f"{name} {key}")
+        ramp = spec.get("ramp_quarters", 0)
+        if isinstance(ramp, bool) or not isinstance(ramp, int) or not 0 <= ramp <= 400:
+            raise ConfigError(f"{name} ramp_quarters: {shown(ramp)} is not allowed; give a whole number of quarters 0-400")
+        return value, Schedule(start=spec.get("start"), end=spec.get("end"), ramp_quarters=ramp)
+
+    def _check_windows(self) -> None:
+        """Every schedule lies within the run: start from the scenario's start, end by its last quarter,
+        end not before start."""
+        first, last = self.start, self.quarters
+        start_label = self.scenario["start"]
+        y, q = first[0] + (first[1] - 1 + last) // 4, (first[1] - 1 + last) % 4 + 1
+        end_label = f"{y}Q{q}"
+        for name, sch in self.schedules.items():
+            for key in ("start", "end"):
+                period = getattr(sch, key)
+                if period is None:
+                    continue
+                i = _index(period, first)
+                if i < 0:
+                    raise ConfigError(f"{name} {key}: {period!r} is before the scenario's start; allowed "
+                                      f"{start_label} to {end_label}")
+                if i > last:
+                    raise ConfigError(f"{name} {key}: {period!r} is after the horizon; allowed {start_label} to "
+                                      f"{end_label} ({last} quarters)")
+            if sch.start is not None and sch.end is not None and _index(sch.end, first) < _index(sch.start, first):
+                raise ConfigError(f"{name} end: {sch.end!r} is before its start {sch.start!r}")
+
+    def _check_channels_off(self, names: Any) -> frozenset[str]:
+        allowed = [c.name for p in self.schema.values() for c in p.channels]
+        if isinstance(names, str) or not isinstance(names, (list, tuple, set, frozenset)):
+            raise ConfigError(f"channels_off: {shown(names)} is not a list; give channel names, e.g. "
+                              "[\"coordination.planned_entry\"]")
+        for n in names:
+            if n not in allowed:
+                raise ConfigError(f"channels_off: unknown channel {shown(n)}.{_suggest(str(n), allowed)}")
+        return frozenset(names)
+
+    def lever_at(self, name: str, quarter: int) -> Any:
+        """A lever's value in quarter ``quarter`` (the model's index, 1 = first step) after its schedule."""
+        value, sch = self.values[name], self.schedules.get(name)
+        if sch is None:
+            return value
+        k = sch.strength(quarter, self.start, self.quarters)
+        if k >= 1.0:
+            return value
+        default = self.schema[name].default
+        return default if k <= 0.0 else default + (value - default) * k
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready resolved config (scenario settings and every value)."""
-        return {"scenario": dict(self.scenario), "values": dict(self.values)}
+        """JSON-ready resolved config (scenario settings and every value; schedules and channels switched
+        off only when there are any, so a plain config's digest does not change)."""
+        out: dict[str, Any] = {"scenario": dict(self.scenario), "values": dict(self.values)}
+        if self.schedules:
+            out["schedules"] = {k: s.to_dict() for k, s in self.schedules.items()}
+        if self.channels_off:
+            out["channels_off"] = sorted(self.channels_off)
+        return out
 
     def digest(self) -> str:
         """A short stable hash of the resolved config and the city data (for run ids and caching)."""
@@ -331,6 +520,9 @@ def config_from_dict(data: Mapping[str, Any], where: str = "config") -> Config:
         for key, value in table.items():
             if key not in names:
                 raise ConfigError(f"{where}: [{section}] unknown key {shown(key)}.{_suggest(key, names)}")
+            if section == "levers" and isinstance(value, Mapping):
+                overrides[key] = dict(value)  # a timed lever: [levers.<name>] value, start, end, ramp_quarters
+                continue
             overrides[key] = base.schema[key].check(value, f"{where}: [{section}] {key}")
     try:
         cfg = base.with_overrides(overrides, **dict(data.get("scenario", {})))

@@ -46,13 +46,13 @@ from sim.tables import allocate_budget, cell_counts, group_sum
 
 def spread_infrastructure(m) -> None:
     p = m.p
-    invest = p["digital_infrastructure_investment"] / 4.0
-    m.spend("digital_infrastructure_investment", invest)
+    m.spend("digital_infrastructure_investment", m.policy.value("digital_infrastructure_investment") / 4.0)
+    invest = m.policy.level("infrastructure.coverage") / 4.0
     cov = m.layer_values("digital_coverage").copy()
     f = m.firms
     firms_in_cell = np.bincount(f.cell[f.alive], minlength=cov.size).astype(float)
     core = m.cell_in_core
-    k = p["city_coordination"]
+    k = m.policy.level("coordination.infrastructure_targeting")
     bias = np.where(core, 3.0 * (1 - k) + 1.0 * k, 1.0 * (1 - k) + 2.0 * k)
     w = firms_in_cell * (1.0 - cov) * bias
     cells_bought = invest * (1.0 - m.waste()) / p["infra_cost_per_cell"]
@@ -89,14 +89,14 @@ def step(m) -> None:
     annual = 4.0 * f.sales[cand]
     cost = np.clip(p["digital_cost_rate"] * annual * (1 + 0.5 * (mat - 1)), 5e5, 3e7)
     share_above = _share_above(m)[f.cluster[cand], mat - 1]
-    mult = 1.0 + p["digital_peer_effect"] * share_above + p["benchmark_gain"] * p["benchmark_programme"]
+    mult = 1.0 + p["digital_peer_effect"] * share_above + p["benchmark_gain"] * m.policy.level("benchmarks.demonstration")
     member_share = links.member_share(m)
     data = exchange[cand] * member_share[f.cluster[cand]]
     gain = (prog["digital_horizon_years"] * 4.0 * f.value_added[cand] * p["digital_gain_per_level"]
             * (1.0 + p["data_sharing_gain"] * data) * mult)
     value = q[cand] * gain
     headroom = f.cash[cand] + np.maximum(0.0, finance.credit_limit(m)[cand] - f.debt[cand])
-    share = p["digital_grant_cost_share"]
+    share = m.policy.level("digital_grants.cost_share")
     steep = p["digital_decision_steepness"]
     want_with = _decide(value, cost * (1 - share), headroom, rng, steep)
     granted = _allocate_grants(m, cand, cost * share, want_with)
@@ -130,17 +130,17 @@ def _share_above(m) -> np.ndarray:
 def _allocate_grants(m, cand, grant_cost, wants) -> np.ndarray:
     """Which candidate firms get a grant (see module docstring: district pots, SMEs first)."""
     p, f = m.p, m.firms
-    budget = p["digital_grant_budget"] / 4.0 * (1.0 - m.waste())
+    budget = m.policy.level("digital_grants.budget") / 4.0 * (1.0 - m.waste())
     if budget <= 0 or cand.size == 0:
         return np.zeros(cand.size, bool)
     nd = m.n_districts
     district = f.district[cand].astype(np.int64)
     tax = group_sum(f.district[f.alive].astype(np.int64), f.value_added[f.alive], nd)
     need = group_sum(district, grant_cost * wants, nd)
-    k = p["city_coordination"]
+    k = m.policy.level("coordination.grant_pooling")
     pot_share = (1 - k) * tax / max(tax.sum(), 1e-9) + k * need / max(need.sum(), 1e-9)
     sme = f.size_class[cand] != SizeClass.LEADER
-    prio = p["digital_grant_sme_priority"]
+    prio = m.policy.level("digital_grants.sme_reserve")
     # pots: first nd for SMEs (reserved share), next nd for everyone else
     pots = np.concatenate((budget * prio * pot_share, budget * (1 - prio) * pot_share))
     pot_of = np.where(sme, district, district + nd)

@@ -149,8 +149,7 @@ def _entrants(m) -> None:
     n = cluster.size
     if n == 0:
         return
-    k = p["city_coordination"]
-    planned = rng.random(n) < k
+    planned = rng.random(n) < m.policy.level("coordination.planned_entry")
     gap = _gap(m)
     seg_mix = cell_counts((m.n_clusters, m.n_segments), f.cluster[a], f.segment[a])
     tech = np.clip(rng.beta(2.0, 5.0, n), 0.02, 0.8)
@@ -172,9 +171,8 @@ def _entrants(m) -> None:
 
 def _anchors(m) -> None:
     p = m.p
-    budget = p["anchor_attraction_budget"] / 4.0
-    m.spend("anchor_attraction_budget", budget)
-    m.anchor_pot += budget * (1.0 - m.waste())
+    m.spend("anchor_attraction_budget", m.policy.value("anchor_attraction_budget") / 4.0)
+    m.anchor_pot += m.policy.level("anchors.attraction") / 4.0 * (1.0 - m.waste())
     while m.anchor_pot >= p["anchor_cost"]:
         m.anchor_pot -= p["anchor_cost"]
         _land_anchor(m)
@@ -183,7 +181,7 @@ def _anchors(m) -> None:
 def _land_anchor(m) -> None:
     p, prog, rng, f = m.p, m.prog, m.rng, m.firms
     gap = np.maximum(_gap(m), 0.0)
-    k = p["city_coordination"]
+    k = m.policy.level("coordination.anchor_targeting")
     if rng.random() < k:  # city plan: the biggest gap in the fastest-growing clusters
         score = gap * m.demand * (1.0 + 10.0 * np.maximum(m.demand_growth, 0.0))[:, None]
         score[m.cluster_keys.index("other")] *= 0.2
@@ -221,7 +219,7 @@ def _land_anchor(m) -> None:
 
 def _weak_links(m) -> None:
     f, p, prog, rng = m.firms, m.p, m.prog, m.rng
-    budget = p["weak_link_incentive"] / 4.0 * (1.0 - m.waste())
+    budget = m.policy.level("weak_links.switch_grants") / 4.0 * (1.0 - m.waste())
     gap = _gap(m)
     weak = np.array([0, 2, 3])  # core parts, design, service
     # each assembly firm looks at the weak segments its technology allows and picks the largest gap
@@ -245,13 +243,14 @@ def _weak_links(m) -> None:
     paid = np.where(funded[move], 0.5 * cost[move], 0.0)
     f.cash[idx] -= cost[move] - paid
     f.segment[idx] = tgt[idx]
-    f.niche[idx] = _choose_niche(m, f.cluster[idx], f.segment[idx], rng.random(idx.size) < p["city_coordination"])
+    f.niche[idx] = _choose_niche(m, f.cluster[idx], f.segment[idx],
+                                 rng.random(idx.size) < m.policy.level("coordination.repositioning"))
     m.spend("weak_link_incentive", paid.sum())
 
 
 def _reposition(m) -> None:
     f, p, rng = m.firms, m.p, m.rng
-    k = p["city_coordination"]
+    k = m.policy.level("coordination.repositioning")
     if k <= 0:
         return
     crowded = np.flatnonzero(f.alive & (f.crowd > 0.25) & (f.size_class != SizeClass.LEADER)

@@ -24,7 +24,7 @@ from sim.tables import group_sum
 def credit_limit(m) -> np.ndarray:
     f, p = m.firms, m.p
     sme = f.size_class != SizeClass.LEADER
-    boost = 1.0 + 0.5 * (p["preferential_credit"] / 0.03) * sme
+    boost = 1.0 + 0.5 * (m.policy.level("credit.limit") / 0.03) * sme
     return m.city["economy"]["credit_limit_to_revenue"] * 4.0 * f.sales * boost
 
 
@@ -33,7 +33,7 @@ def step(m) -> None:
     a = f.alive
     wage_bill = f.employees * m.city_wage() * (0.85 + 0.5 * f.tech) / 4.0
     sme = f.size_class != SizeClass.LEADER
-    discount = p["preferential_credit"] * sme
+    discount = m.policy.level("credit.interest_discount") * sme
     interest = f.debt * (p["interest_rate"] - discount) / 4.0
     m.spend("preferential_credit", (f.debt * discount / 4.0)[a].sum())
     tax = p["local_tax_rate"] * f.value_added

@@ -36,7 +36,7 @@ from sim.constants import SizeClass
 def step(m) -> None:
     f, p = m.firms, m.p
     alive = f.alive
-    s = p["rd_subsidy_rate"]
+    s = m.policy.level("rd_subsidy.reimbursement")
     leader = f.size_class == SizeClass.LEADER
     ordinary = ~leader & ~f.little_giant
     f.rd_rate[ordinary] = p["rd_intensity_sme"] * (0.6 + 1.4 * f.tech[ordinary])

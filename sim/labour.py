@@ -116,7 +116,7 @@ def _graduate(m) -> np.ndarray:
         field = weighted_draws(rng, spec["fields"], n)
         degree = weighted_draws(rng, spec["degrees"], n)
         local = rng.random(n) < spec["local_origin"]
-        consortium = rng.random(n) < m.p["industry_education_consortium"]
+        consortium = rng.random(n) < m.policy.level("consortium.ties")
         ties = np.where(local, tal["local_origin_ties"], tal["new_graduate_ties"]) + consortium * tal["consortium_ties"]
         # pull of home outside the city: none for local origin (home is Qinhuangdao, counted in ties)
         home = np.where(local, 0.0, rng.beta(4.0 * home_mean, 4.0 * (1.0 - home_mean), n))
@@ -206,7 +206,7 @@ def _utilities(m, idx: np.ndarray, new_grad: np.ndarray) -> np.ndarray:
     # subsidised stayers weigh the part they would forfeit by leaving before three years
     bound = t.stayed_at_graduation[idx] & (m.quarter - t.cohort[idx] < 12)
     owed = np.where(new_grad, 1.0, np.where(bound, 1.0 - (m.quarter - t.cohort[idx]) / 12.0, 0.0))
-    u[:, 0] += p["beta_ties"] * t.ties[idx] + p["beta_subsidy"] * owed * p["talent_settlement_subsidy"] / np.maximum(qhd_wage, 1.0)
+    u[:, 0] += p["beta_ties"] * t.ties[idx] + p["beta_subsidy"] * owed * m.policy.level("talent_subsidy.settlement") / np.maximum(qhd_wage, 1.0)
     u[:, 3] += p["beta_home"] * t.home_ties[idx]  # pull of a home region outside the city
     return u
 
@@ -237,7 +237,7 @@ def _migrate(m, new_grads: np.ndarray) -> None:
     graduates = np.bincount(choice[is_new], minlength=4) * ppa  # by destination
     stay_new = is_new & (choice == Loc.CITY)
     t.stayed_at_graduation[idx[stay_new]] = True
-    m.spend("talent_settlement_subsidy", graduates[Loc.CITY] * p["talent_settlement_subsidy"])
+    m.spend("talent_settlement_subsidy", graduates[Loc.CITY] * m.policy.level("talent_subsidy.settlement"))
     m.flows_q["graduates_retained"] = graduates[Loc.CITY]
     outflow = np.bincount(choice[moved & (here == Loc.CITY)], minlength=4) * ppa
     for loc, name in zip((Loc.BEIJING, Loc.TIANJIN, Loc.ELSEWHERE), ("beijing", "tianjin", "elsewhere")):
@@ -308,7 +308,7 @@ def _cultivate(m, needs: tuple[np.ndarray, np.ndarray]) -> None:
     ``needs`` = :func:`skilled_need` of this quarter."""
     t, f, p, rng = m.talent, m.firms, m.p, m.rng
     ppa = m.persons_per_agent
-    cost, share = p["training_cost_per_person"], p["in_house_cultivation"]
+    cost, share = p["training_cost_per_person"], m.policy.level("cultivation.cofunding")
     # trainees who left their firm or the city lose the training
     training = np.flatnonzero(t.training_left > 0)
     gone = (t.loc[training] != Loc.CITY) | (t.employer[training] != t.training_employer[training])

@@ -95,7 +95,7 @@ def refresh(m) -> None:
     iur = a & (f.iur_left > 0)
     members = a & f.data_member
     per_cluster = group_sum(f.cluster[members].astype(np.int64), None, m.n_clusters)
-    exchange = members & (m.p["data_sharing_centre"] > 0) & (per_cluster[f.cluster] >= 2)
+    exchange = members & (m.policy.level("data_centre.exchange") > 0) & (per_cluster[f.cluster] >= 2)
     shared = a & f.shared
     m.link_state = {
         "supplier": supplier, "buyer": a & buyers, "iur": iur, "data": exchange, "shared": shared,
@@ -110,7 +110,7 @@ def _supply_links(m) -> None:
     gone = linked & (~a | ~a[np.maximum(f.supplies, 0)])
     churn = linked & a & (rng.random(len(f)) < 1.0 - (1.0 - p["supply_link_churn"]) ** 0.25)
     f.supplies[gone | churn] = -1
-    chance = p["supply_link_rate"] * (1.0 + p["matchmaking_gain"] * p["city_coordination"])
+    chance = p["supply_link_rate"] * (1.0 + p["matchmaking_gain"] * m.policy.level("coordination.matchmaking"))
     _form_supply_links(m, chance)
 
 
@@ -157,12 +157,11 @@ def _pick_university(m, idx: np.ndarray) -> np.ndarray:
 
 def _iur_projects(m) -> None:
     f, p, prog, rng = m.firms, m.p, m.prog, m.rng
-    iur = p["iur_platform_strength"]
     running = f.alive & (f.iur_left > 0)
     f.iur_left[running] -= 1
-    chance = p["iur_project_rate"] * (1.0 + p["iur_match_gain"] * iur)
+    chance = p["iur_project_rate"] * (1.0 + p["iur_match_gain"] * m.policy.level("iur.matching"))
     cost_q = p["iur_project_cost"] / 4.0
-    cofund = prog["iur_cofund_share"] * iur
+    cofund = prog["iur_cofund_share"] * m.policy.level("iur.cofunding")
     firm_cost = cost_q * (1.0 - cofund)
     # a project is paid from the R&D budget: only firms whose yearly R&D covers their share take one
     affordable = (f.cash > firm_cost) & (4.0 * f.rd_spend >= 4.0 * firm_cost)
@@ -182,7 +181,7 @@ def _data_exchange(m) -> None:
     a = f.alive
     leave = f.data_member & (~a | (rng.random(len(f)) < 1.0 - (1.0 - m.prog["data_leave_rate"]) ** 0.25))
     f.data_member[leave] = False
-    centre = p["data_sharing_centre"]
+    centre = m.policy.level("data_centre.joining")
     if centre <= 0:
         return
     share = member_share(m)

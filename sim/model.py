@@ -49,6 +49,7 @@ from sim.city import load_layout
 from sim.config import Config, resolve_config
 from sim.constants import NO_EMPLOYER, OTHER_SECTOR, SizeClass
 from sim.initial import build_firms, build_talent, placement_cdf
+from sim.instruments import Policy
 from sim.tables import AgentTable
 
 MIN_AGENTS_PER_COHORT = 10
@@ -122,12 +123,18 @@ class ClusterModel(mesa.Model):
         settings = {k: v for k, v in (("quarters", quarters), ("persons_per_agent", persons_per_agent)) if v is not None}
         self.config = resolve_config(config).with_overrides(params, **settings)
         super().__init__(rng=rng)
-        self.p = dict(self.config.values)
+        # the submodels read uncertainties and facts from ``p``; levers only through the policy's channels
+        self.p = {k: v for k, v in self.config.values.items() if self.config.schema[k].kind != "levers"}
+        self.policy = Policy(self.config)
+        # levers whose declared cost has a running part: (lever, the uncertainty giving it at full strength)
+        self._programme_costs = [(q.name, q.cost["parameter"]) for q in self.config.schema.values()
+                                 if q.kind == "levers" and "parameter" in q.cost]
         self.city = self.config.city
         self.quarters = self.config.quarters
         self.persons_per_agent = self.config.persons_per_agent
         self.start_year, self.start_q = self.config.start
         self.quarter = 0
+        self.policy.advance(0)
         self._check_resolution()
         self._build_space()
         self._build_structure()
@@ -421,22 +428,24 @@ class ClusterModel(mesa.Model):
 
                 raise ConfigError(f"set_levers: {name!r} is not a lever; allowed: {', '.join(allowed)}")
         self.config = self.config.with_overrides(dict(levers))
-        self.p.update({k: self.config[k] for k in levers})
+        self.policy = Policy(self.config)
+        self.policy.advance(self.quarter)
 
     def spend(self, lever: str, amount: float) -> None:
         """Book government spending (yuan) on a lever this quarter."""
-        if lever not in self.p:
+        if lever not in self.config.schema or self.config.schema[lever].kind != "levers":
             raise KeyError(lever)
         self.spending_q[lever] += float(amount)
 
     def waste(self) -> float:
         """Share of district-level lever spending lost to duplication at the current coordination."""
-        return self.p["duplication_waste"] * (1.0 - self.p["city_coordination"])
+        return self.p["duplication_waste"] * (1.0 - self.policy.level("coordination.less_waste"))
 
     # ------------------------------------------------------------------ the quarter
     def step(self) -> None:
         """Advance one quarter."""
         self.quarter += 1
+        self.policy.advance(self.quarter)
         self.spending_q = defaultdict(float)
         self.flows_q = defaultdict(float)
         self.events_q = {}
@@ -467,7 +476,7 @@ class ClusterModel(mesa.Model):
         funds its own firms" (paper §2.1). Balances are cumulative.
         """
         base_q = self.city["economy"]["policy_base_budget"] / 4.0
-        k = self.p["city_coordination"]
+        k = self.policy.level("coordination.city_funding")
         tax = self.tax_by_district
         share = tax / tax.sum() if tax.sum() > 0 else np.full(self.n_districts, 1.0 / self.n_districts)
         base_share = np.array([self.city["districts"][n]["firm_share"] for n in self.layout.district_names])
@@ -505,13 +514,8 @@ class ClusterModel(mesa.Model):
         self._update_housing()
         digital.spread_infrastructure(self)
         p = self.p
-        fixed = {  # programme running costs at full strength, yuan/yr (ranged uncertainties)
-            "city_coordination": "coordination_cost", "iur_platform_strength": "iur_platform_cost",
-            "data_sharing_centre": "data_centre_cost", "benchmark_programme": "benchmark_cost",
-            "industry_education_consortium": "consortium_cost", "resource_sharing_platform": "resource_sharing_cost",
-        }
-        for lever, cost in fixed.items():
-            self.spend(lever, p[lever] * p[cost] / 4.0)
+        for lever, cost in self._programme_costs:  # running costs at full strength, yuan/yr (uncertainties)
+            self.spend(lever, self.policy.value(lever) * p[cost] / 4.0)
 
     def _trade(self) -> None:
         """Capacities (with resource-sharing matches after set-up), niche crowding, the local-share

@@ -16,6 +16,17 @@ facts are cited figures (range = measurement uncertainty). Money in yuan (2021 p
 """
 
 
+INSTRUMENTS = """
+### Channels and costs of each lever
+
+A lever acts only through its named channels (the submodels ask for a channel's strength, never for a
+lever's value; `channels_off = [...]` switches channels off for analysis and a test checks that a lever
+with all its channels off leaves the status quo). Cost kinds: programme (a running cost at full
+strength times the lever), paid (money paid to agents as the mechanism works), budget (booked in full
+each quarter), none.
+"""
+
+
 def _fmt(x) -> str:
     if isinstance(x, float) and abs(x) >= 10_000:
         return f"{x:,.0f}"
@@ -46,4 +57,11 @@ def markdown() -> str:
                 row.append(f"{p.group} {LEVER_GROUPS[p.group][1]}")
             row.append(_esc(p.source))
             out.append("| " + " | ".join(row) + " |")
+        if kind == "levers":
+            out.append(INSTRUMENTS)
+            for p in schema.values():
+                if p.kind == "levers":
+                    out.append(f"\n**`{p.name}`** ({_esc(p.label_en)} / {p.label_zh}). Cost ({p.cost['kind']}): "
+                               f"{_esc(p.cost['en'])}.\n")
+                    out.extend(f"* `{c.name}` ({c.submodel}): {_esc(c.en)}. {c.zh}。" for c in p.channels)
     return "\n".join(out) + "\n"

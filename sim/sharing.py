@@ -23,7 +23,7 @@ def match(m, capacity: np.ndarray, skilled_fill: np.ndarray) -> np.ndarray:
     f, p = m.firms, m.p
     f.shared[:] = False
     extra = np.zeros(len(f))
-    slots = int(round(p["resource_sharing_platform"] * p["sharing_slots"]))
+    slots = int(round(m.policy.level("sharing.places") * p["sharing_slots"]))
     if slots <= 0:
         return extra
     a = f.alive

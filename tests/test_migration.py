@@ -113,7 +113,7 @@ def test_firms_pay_their_share_of_training_at_enrolment(monkeypatch):
     def wrapped(m, needs, original=labour._cultivate):
         before = m.firms.cash.copy()
         original(m, needs)
-        cash[m.p["in_house_cultivation"]] = (before - m.firms.cash).sum(), m.flows_q.get("training_enrolled", 0.0)
+        cash[m.policy.level("cultivation.cofunding")] = (before - m.firms.cash).sum(), m.flows_q.get("training_enrolled", 0.0)
 
     monkeypatch.setattr(labour, "_cultivate", wrapped)
     for share in (0.2, 0.9):
@@ -174,7 +174,7 @@ def _utilities_as_one_array(m, idx, new_grad):
     u -= p["moving_cost"] * (np.arange(4)[None, :] != here[:, None])
     bound = t.stayed_at_graduation[idx] & (m.quarter - t.cohort[idx] < 12)
     owed = np.where(new_grad, 1.0, np.where(bound, 1.0 - (m.quarter - t.cohort[idx]) / 12.0, 0.0))
-    u[:, 0] += p["beta_ties"] * t.ties[idx] + p["beta_subsidy"] * owed * p["talent_settlement_subsidy"] / np.maximum(qhd_wage, 1.0)
+    u[:, 0] += p["beta_ties"] * t.ties[idx] + p["beta_subsidy"] * owed * m.policy.level("talent_subsidy.settlement") / np.maximum(qhd_wage, 1.0)
     u[:, 3] += p["beta_home"] * t.home_ties[idx]
     return u
 
