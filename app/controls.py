@@ -22,7 +22,7 @@ import solara
 import solara.lab
 
 import sim
-from app.i18n import UNITS, Lang, group_label, lever_help, lever_label, preset_label, t, unit_label
+from app.i18n import UNITS, Lang, group_label, lever_channels, lever_help, lever_label, preset_label, t, unit_label
 from app.state import SEED_MAX, check_seed, presets
 
 
@@ -120,6 +120,8 @@ def LeverSlider(view: LeverView, value: float, on_value: Callable[[str, float], 
                     classes=["lever-label"], style={"font-size": "0.85rem", "font-weight": "600"})
         solara.Text(lever_help(view.name, lang), classes=["lever-help"],
                     style={"font-size": "0.75rem", "color": "#555", "line-height": "1.25"})
+        solara.Text(lever_channels(view.name, lang), classes=["lever-channels"],
+                    style={"font-size": "0.7rem", "color": "#666", "line-height": "1.2", "font-style": "italic"})
         with solara.Row(gap="4px", style={"align-items": "center"}, classes=["lever-row"]):
             solara.Text(f"{lo:,.{d}f}", classes=["lever-min"], style={"font-size": "0.75rem", "color": "#666"})
             with solara.Column(style={"flex": "1 1 auto", "min-width": "80px"}, classes=["lever-slider"]):

@@ -482,6 +482,13 @@ def lever_help(name: str, lang: Lang) -> str:
     return pick(en, zh, lang)
 
 
+def lever_channels(name: str, lang: Lang) -> str:
+    """The channels a lever acts through, in one short line (their declarations in parameters.toml:
+    each channel's text begins with its short name before a colon)."""
+    names = [pick(c.en.split(":", 1)[0], c.zh.split("：", 1)[0], lang) for c in _config().schema[name].channels]
+    return pick("Acts through: ", "作用渠道：", lang) + pick("; ", "；", lang).join(names)
+
+
 def group_label(group: int, lang: Lang) -> str:
     en, zh = LEVER_GROUPS[group]
     return f"{group} " + pick(en, zh, lang)

@@ -1177,6 +1177,18 @@ def test_typed_lever_value_moves_the_lever_and_bad_input_is_explained(page):
     lever = one(page, "lever-city_coordination")
     assert text_of(one(lever, "lever-min")) == "0.00" and text_of(one(lever, "lever-max")) == "1.00"
     assert "0.9" in text_of(one(lever, "lever-help"))
+    assert "matchmaking" in text_of(one(lever, "lever-channels"))  # the declared channels, under the help
+
+
+def test_every_lever_names_its_declared_channels_in_both_languages():
+    from sim.instruments import instruments
+
+    for name, inst in instruments().items():
+        en, zh = i18n.lever_channels(name, "en"), i18n.lever_channels(name, "zh")
+        assert en.startswith("Acts through: ") and zh.startswith("作用渠道：") and CJK.search(zh), name
+        assert len(en.split("; ")) == len(zh.split("；")) == len(inst.channels), name
+        for c in inst.channels:  # each channel's short name as its declaration gives it
+            assert c.en.split(":", 1)[0] in en and c.zh.split("：", 1)[0] in zh, (name, c.name)
 
 
 def test_two_pages_have_separate_models():
