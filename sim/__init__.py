@@ -8,10 +8,12 @@ Public interface:
     load_presets        the paper's policy packages
 """
 
-from sim.config import Config, ConfigError, default_config, load_config, resolve_config
+from sim.base import ConfigError
+from sim.config import Config, default_config, load_config, resolve_config
 from sim.model import ClusterModel, ModelError
 from sim.presets import Preset, load_presets
-from sim.scenario import ScenarioResult, run_scenario
+from sim.records import ScenarioResult
+from sim.scenario import run_scenario
 
 __all__ = [
     "ClusterModel", "Config", "ConfigError", "ModelError", "Preset", "ScenarioResult", "default_config",

@@ -13,7 +13,8 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from sim.config import CONFIG_DIR, Config, load_config
+from sim.base import CONFIG_DIR
+from sim.config import Config, load_config
 
 CALIBRATION_FILE = CONFIG_DIR / "calibration.toml"
 
@@ -55,8 +56,7 @@ def _run_measures(m) -> dict[str, float]:
     Read from the recorder's columns directly (no DataFrames: a fit measures thousands of runs),
     with the graduate outcomes and tiers climbed of ``ScenarioResult.summary``.
     """
-    from sim.records import tiers_climbed
-    from sim.scenario import graduate_outcomes
+    from sim.records import graduate_outcomes, tiers_climbed
 
     f = m.firms
     rec = m.recorder.city

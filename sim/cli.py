@@ -10,7 +10,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from sim.config import ConfigError, load_config
+from sim.base import ConfigError
+from sim.config import load_config
 
 MAX_SEED = 2**63  # seeds are 0 <= seed < 2**63 (numpy SeedSequence, int64 columns)
 MARKER = ".sim-run"  # written into every --out folder `sim run` creates; --force replaces only such folders

@@ -46,12 +46,12 @@ from mesa.discrete_space import OrthogonalMooreGrid, PropertyLayer
 from sim import digital, energy, entry, finance, innovation, labour, links, market, records, sharing
 from sim.agents import Firm, Government, Talent, University
 from sim.city import load_layout
-from sim.config import Config, resolve_config
+from sim.config import MIN_AGENTS_PER_COHORT, Config, resolve_config
 from sim.constants import NO_EMPLOYER, OTHER_SECTOR, SizeClass
 from sim.initial import build_firms, build_talent, placement_cdf
+from sim.records import ScenarioResult
 from sim.tables import AgentTable
 
-MIN_AGENTS_PER_COHORT = 10
 # ClusterModel(record=...): the tables kept besides the city table, and whether Mesa's DataCollector runs
 RECORDS = {"all": (("clusters", "districts"), True), "city+clusters": (("clusters",), False), "city": ((), False)}
 
@@ -417,7 +417,7 @@ class ClusterModel(mesa.Model):
         allowed = self.config.names("levers")
         for name in levers:
             if name not in allowed:
-                from sim.config import ConfigError
+                from sim.base import ConfigError
 
                 raise ConfigError(f"set_levers: {name!r} is not a lever; allowed: {', '.join(allowed)}")
         self.config = self.config.with_overrides(dict(levers))
@@ -548,9 +548,7 @@ class ClusterModel(mesa.Model):
 
     # ------------------------------------------------------------------ outputs
     def result(self):
-        """Tidy tables of the quarters run so far (a :class:`sim.scenario.ScenarioResult`)."""
-        from sim.scenario import ScenarioResult
-
+        """Tidy tables of the quarters run so far (a :class:`sim.records.ScenarioResult`)."""
         return ScenarioResult.from_recorder(self.recorder, self.config, seed=self._seed)
 
     def firm_frame(self) -> pd.DataFrame:

@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.config import CONFIG_DIR, Config, ConfigError, default_config
+from sim.base import CONFIG_DIR, ConfigError
+from sim.config import Config, default_config
 
 POSTERIOR_FILE = CONFIG_DIR / "posterior.parquet"
 FINGERPRINT_SEEDS = (1, 2)
