@@ -5,9 +5,9 @@ Pure: no files written, nothing printed (unless ``progress=True`` asks for a pro
 
 from __future__ import annotations
 
-from sim.config import Config, resolve_config
+from sim.inputs.config import Config, resolve_config
 from sim.model import ClusterModel
-from sim.records import ScenarioResult
+from sim.state.records import ScenarioResult
 
 
 def run_scenario(config: Config | str | dict | None = None, seed: int = 0, quarters: int | None = None,

@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from sim.base import CONFIG_DIR, ConfigError
-from sim.city import validate_city
+from sim.inputs.base import CONFIG_DIR, ConfigError
+from sim.inputs.city import validate_city
 
 PARAMETERS_FILE = CONFIG_DIR / "parameters.toml"
 CITY_FILE = CONFIG_DIR / "city.toml"

@@ -13,7 +13,7 @@ quarter), ``training_enrolled``, ``training_completed`` (became digital), ``trai
 yuan), firms, employment (persons), revenue and value added (yuan per year, annualised).
 Cluster rows: the energy index, its components and tier, whether the MIIT county-cluster criteria are
 met this quarter (``county_criteria_met``) and the county status as last reviewed (``county_status``),
-and the aggregates of ``sim.energy`` — among them the measured links: ``link_share`` (share of firms
+and the aggregates of ``sim.behaviour.energy`` — among them the measured links: ``link_share`` (share of firms
 with an active link), ``supply_links`` (local supplier links), ``iur_projects`` (active 产学研
 projects), ``data_members`` (members of the data-sharing centre), ``shared_matches`` (SMEs served by
 the resource-sharing platform this quarter), ``sme_revenue_share`` (share of output by non-leaders).
@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.config import Config
-from sim.constants import CareerStage, Degree, Field, Loc, career_stage
+from sim.inputs.config import Config
+from sim.state.constants import CareerStage, Degree, Field, Loc, career_stage
 
 TALENT_LEVERS = ("talent_settlement_subsidy", "industry_education_consortium", "in_house_cultivation")
 

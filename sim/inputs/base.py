@@ -1,6 +1,6 @@
 """Where the configuration files live, and the error a bad input raises.
 
-Imports nothing of ``sim``: :mod:`sim.config` and :mod:`sim.city` both need these, and ``city``
+Imports nothing of ``sim``: :mod:`sim.inputs.config` and :mod:`sim.inputs.city` both need these, and ``city``
 validation is called by ``config``.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"  # sim/inputs/base.py -> the repository
 
 
 class ConfigError(ValueError):
