@@ -27,7 +27,7 @@ WEB_FONT_URL = "/static/assets/"  # + the CJK font file's name (see font_env)
 def font_env() -> dict[str, str]:
     """Serve the CJK font file the charts use to the browser too (``/static/assets/<file>``), so
     Chinese page text renders on machines without a system CJK font; {} if there is no font file."""
-    from sim import fonts
+    from sim.outputs import fonts
 
     font = fonts.find_cjk_font()
     if font is None or font.path.suffix.lower() not in (".ttf", ".otf"):

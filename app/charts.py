@@ -38,7 +38,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 import sim
-from sim import energy
+from sim.behaviour import energy
 
 DPI = 100  # screen pixels per inch of the page's figures
 EXPORT_DPI = 310  # downloads: a 5.2-inch chart is 1,612 px wide
@@ -525,7 +525,7 @@ def components_figure(clusters: pd.DataFrame, cluster: str, lang: Lang, weights:
                       compare: pd.DataFrame | None = None) -> Figure:
     """Why a cluster's index moved: each component's weighted contribution at the start (light) and now
     (dark); with ``compare`` (a second clusters table, e.g. setting A), its end state as a third bar."""
-    from sim.energy import COMPONENTS
+    from sim.behaviour.energy import COMPONENTS
 
     df = clusters[clusters["cluster"] == cluster]
     first, last = df.iloc[0], df.iloc[-1]

@@ -335,14 +335,14 @@ def replicate_table(runs_a: Sequence, runs_b: Sequence, lang: Lang) -> pd.DataFr
 
 
 def _component_ends(runs) -> list[pd.DataFrame]:
-    from sim.energy import COMPONENTS
+    from sim.behaviour.energy import COMPONENTS
 
     return [_last(r.clusters).set_index("cluster")[[f"idx_{c}" for c in COMPONENTS] + ["energy_index"]]
             for r in runs]
 
 
 def _component_labels(d: pd.DataFrame, lang: Lang) -> pd.DataFrame:
-    from sim.energy import COMPONENTS
+    from sim.behaviour.energy import COMPONENTS
 
     d = d.copy()
     d.index = [cluster_label(k, lang) for k in d.index]

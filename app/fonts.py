@@ -1,6 +1,6 @@
 """Matplotlib set-up for the app: the Agg backend and a font that has Chinese glyphs.
 
-The font FILE is found and registered by :func:`sim.fonts.use_cjk_font` (``font_manager.addfont``:
+The font FILE is found and registered by :func:`sim.outputs.fonts.use_cjk_font` (``font_manager.addfont``:
 the Noto Sans SC that ``make fonts`` fetches into the venv, else a system CJK font file), never looked
 up by family name in matplotlib's font cache, so a cache written before the font was installed
 cannot turn Chinese text into boxes. If no file is found the charts still render, Chinese characters
@@ -17,7 +17,7 @@ matplotlib.use("Agg")  # no display on a server; must precede any pyplot import 
 
 from matplotlib import rcParams  # noqa: E402
 
-from sim import fonts as sim_fonts  # noqa: E402
+from sim.outputs import fonts as sim_fonts  # noqa: E402
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 UI strings live in :data:`STRINGS` as ``key: (english, chinese)``. Names that belong to the model
 are *not* repeated here: lever labels and units come from ``configs/parameters.toml``
-(``label_en`` / ``label_zh``), remedy-group names from :data:`sim.config.LEVER_GROUPS`, cluster,
+(``label_en`` / ``label_zh``), remedy-group names from :data:`sim.inputs.config.LEVER_GROUPS`, cluster,
 district, university, destination and energy-tier names from ``configs/city.toml``, preset names
 from ``configs/presets.toml``. Use :func:`t` for UI strings and the ``*_label`` helpers for the rest.
 """
@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import Literal
 
 import sim
-from sim.config import LEVER_GROUPS
+from sim.inputs.config import LEVER_GROUPS
 
 Lang = Literal["en", "zh"]
 LANGS: tuple[Lang, ...] = ("en", "zh")

@@ -1,7 +1,7 @@
 """The city map: district raster with the real district outlines and names, firms, universities,
 government seats, and the quarter's talent flows to Beijing and Tianjin drawn as arrows at the map's
 western edge. Outlines come from the committed GeoJSON of ``configs/map/`` (AMap polygons, see its
-README) via :func:`sim.plots.draw_district_outlines`; the ETDZ and the Beidaihe New Area have no
+README) via :func:`sim.outputs.plots.draw_district_outlines`; the ETDZ and the Beidaihe New Area have no
 polygon and are drawn dashed along their raster cells.
 
 The raster is drawn with ``imshow`` (one image, cheap at any size; Mesa's Altair space drawer fails
@@ -26,7 +26,7 @@ import pandas as pd
 from app import fonts  # noqa: F401
 from app.charts import DEST_COLOURS, cluster_colours, layered
 from app.i18n import Lang, cluster_label, destination_label, district_label, district_short, pick, t
-from sim import plots as sim_plots
+from sim.outputs import plots as sim_plots
 from matplotlib import patheffects
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure

@@ -10,9 +10,9 @@ parameter draws (e.g. rows of a calibration posterior) and pairs each with a see
 switch to posterior draws without changing anything else.
 
 **Posterior replicates.** The calibration fitted the behavioural coefficients (``configs/posterior.parquet``,
-:mod:`sim.posterior`). :func:`posterior_status` reads it once per process (again when the file changes)
+:mod:`sim.outputs.posterior`). :func:`posterior_status` reads it once per process (again when the file changes)
 and says whether it can be used: present, valid and *current* (fitted to this model and these targets;
-``sim.posterior.stale_reasons``, two short model runs, about 1 s). That check starts in a background
+``sim.outputs.posterior.stale_reasons``, two short model runs, about 1 s). That check starts in a background
 thread when the page warms the pool (:func:`warm_up` → :func:`check_posterior_soon`), so no page
 render waits for it: :func:`posterior_status_if_known` gives the status, or None while it is unknown. :func:`posterior_replicates` pairs
 draw ``r`` of ``draws(M, seed=first_seed)`` with seed ``first_seed + r``, so a given seed and M give
@@ -86,7 +86,7 @@ def draw_replicates(draws: Iterable[Mapping[str, float]], first_seed: int = 1) -
 
 
 VARY_KINDS = ("posterior", "seeds")  # what replicates vary: seeds + posterior draws / seeds only
-POSTERIOR_PATH = None  # None: sim.posterior.POSTERIOR_FILE (configs/posterior.parquet); tests point it elsewhere
+POSTERIOR_PATH = None  # None: sim.outputs.posterior.POSTERIOR_FILE (configs/posterior.parquet); tests point it elsewhere
 
 
 @dataclass(frozen=True, eq=False)  # compared by identity: one per file version
@@ -94,7 +94,7 @@ class PosteriorStatus:
     """Whether the fitted posterior can drive the A/B replicates: ``problem`` is None (usable),
     ``"missing"``, ``"invalid"`` or ``"stale"``; ``detail`` says why (one line, English, from sim)."""
 
-    posterior: object | None  # sim.posterior.Posterior
+    posterior: object | None  # sim.outputs.posterior.Posterior
     problem: str | None = None
     detail: str = ""
 
@@ -116,7 +116,7 @@ _CHECK_LOCK = threading.Lock()  # one check at a time (held while checking, abou
 def _posterior_path():
     from pathlib import Path
 
-    from sim.posterior import POSTERIOR_FILE
+    from sim.outputs.posterior import POSTERIOR_FILE
 
     return Path(POSTERIOR_PATH) if POSTERIOR_PATH is not None else POSTERIOR_FILE
 
@@ -130,8 +130,8 @@ def _status_key(path) -> tuple:
 
 
 def _check_posterior(path) -> PosteriorStatus:
-    from sim.config import ConfigError
-    from sim.posterior import load_posterior, stale_reasons
+    from sim.inputs.base import ConfigError
+    from sim.outputs.posterior import load_posterior, stale_reasons
 
     if not path.is_file():
         return PosteriorStatus(None, "missing", f"{path}: no posterior file")

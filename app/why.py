@@ -16,7 +16,7 @@ import sim
 from app import charts
 from app.i18n import Lang, cluster_label, t, tier_label
 from app.state import Snapshot
-from sim import energy
+from sim.behaviour import energy
 
 
 @lru_cache(maxsize=1)

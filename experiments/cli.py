@@ -33,7 +33,7 @@ EXIT_OK, EXIT_ALL_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def _parser() -> argparse.ArgumentParser:
-    from sim.cli import OneLineParser  # argument errors: one line on stderr, exit 2
+    from sim.outputs.cli import OneLineParser  # argument errors: one line on stderr, exit 2
 
     p = OneLineParser(prog="python -m experiments", description="Policy sweeps on the Qinhuangdao model.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:  # e.g. an unwritable results folder or a full disk: one line, finished runs kept
-        from sim.cli import os_error_line
+        from sim.outputs.cli import os_error_line
 
         print(os_error_line(exc), file=sys.stderr)
         return EXIT_USAGE
@@ -181,7 +181,7 @@ def _check_out_dir(out: Path) -> None:
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise SpecError(f"--out {out}: is an existing file, not a folder; give a results folder")
-    from sim.cli import unwritable_folder
+    from sim.outputs.cli import unwritable_folder
 
     problem = unwritable_folder(out)
     if problem:

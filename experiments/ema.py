@@ -41,7 +41,8 @@ import numpy as np
 import sim
 from experiments import seeds
 from experiments.decision.goals import MAXIMIZE, MINIMIZE, direction
-from sim.config import ConfigError, shown
+from sim.inputs.base import ConfigError
+from sim.inputs.config import shown
 
 with warnings.catch_warnings():  # "ipyparallel not installed": an evaluator this project does not use
     warnings.simplefilter("ignore")

@@ -96,7 +96,8 @@ def read_json_object(path: str | Path, hint: str = "") -> dict[str, Any]:
 
 def read_toml(path: str | Path, hint: str = "") -> dict[str, Any]:
     """A TOML document from a UTF-8 file (at most 10 MB)."""
-    from sim.config import ConfigError, read_config_text
+    from sim.inputs.base import ConfigError
+    from sim.inputs.config import read_config_text
 
     path = Path(path)
     if not path.exists():

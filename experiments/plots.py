@@ -2,7 +2,7 @@
 and writes one file; it returns the path, or None when the sweep lacks the data for it.
 
 Labels are English; cluster names come from ``configs/city.toml`` and get their Chinese name too
-when a CJK font is found (:mod:`sim.fonts`: the Noto Sans SC ``make`` fetches, or e.g. Debian
+when a CJK font is found (:mod:`sim.outputs.fonts`: the Noto Sans SC ``make`` fetches, or e.g. Debian
 ``fonts-noto-cjk``).
 """
 
@@ -19,7 +19,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from sim import fonts as sim_fonts  # noqa: E402
+from sim.outputs import fonts as sim_fonts  # noqa: E402
 
 DPI = 110
 TIER_NAMES = ("provincial", "national", "world-class")  # index tiers; the county tier follows MIIT criteria
@@ -27,7 +27,7 @@ TIER_NAMES = ("provincial", "national", "world-class")  # index tiers; the count
 
 def cjk_font() -> str | None:
     """Family name of a font file with Chinese glyphs, registered with matplotlib by
-    :mod:`sim.fonts` (the venv's Noto Sans SC, else a system CJK font), or None."""
+    :mod:`sim.outputs.fonts` (the venv's Noto Sans SC, else a system CJK font), or None."""
     font = sim_fonts.find_cjk_font()
     return font.family if font else None
 

@@ -31,7 +31,7 @@ PACKAGES = (
 def model_version() -> str:
     """``<package version>+<hash of sim/ sources and the map raster>`` (computed once per process)."""
     import sim
-    from sim.config import CONFIG_DIR
+    from sim.inputs.base import CONFIG_DIR
 
     h = hashlib.sha256()
     root = Path(sim.__file__).resolve().parent

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 import sim
-import sim.energy
+import sim.behaviour.energy
 from experiments import analysis, effects, plots, provenance
 from experiments.spec import PACKAGE
 
@@ -56,7 +56,7 @@ def analyze(root: str | Path) -> Path:
     tabs.mkdir(parents=True, exist_ok=True)
     labels = parameter_labels()
     en, zh = analysis.cluster_labels(sw.clusters), analysis.cluster_labels_zh(sw.clusters)
-    thresholds = list(sim.energy.index_thresholds(sim.default_config().values))
+    thresholds = list(sim.behaviour.energy.index_thresholds(sim.default_config().values))
 
     groups, grouping, order = analysis.group_runs(sw)
     runs = sw.runs.assign(group=groups.values)

@@ -40,7 +40,8 @@ import pandas as pd
 from scipy import stats
 
 import sim
-from sim.config import CONFIG_DIR, ConfigError, check_resolution, read_config_text
+from sim.inputs.base import CONFIG_DIR, ConfigError
+from sim.inputs.config import check_resolution, read_config_text
 
 PROJECT_DIR = CONFIG_DIR.parent
 DESIGNS = ("full_factorial", "lhs", "sobol", "morris")
@@ -179,7 +180,7 @@ class Spec:
     analysis: Mapping[str, Any]
     raw: Mapping[str, Any]
     text: str
-    posterior: Any = None  # sim.posterior.Posterior when [base] uncertainties = "posterior"
+    posterior: Any = None  # sim.outputs.posterior.Posterior when [base] uncertainties = "posterior"
     draws: pd.DataFrame | None = None  # posterior draws (index draw; "particle" + parameter columns)
     posterior_per: str = "replicate"  # "replicate" or "future" (see draw_of)
 
@@ -355,7 +356,7 @@ class _Parser:
         behavioural coefficients come from the fitted posterior, ``posterior_draws`` draws (default:
         one per replicate; replicates must be a multiple of it), drawn by weight from the spec seed.
         With ``posterior_per = "future"`` (lhs designs): one draw per LHS row (``[design] samples``)."""
-        from sim.posterior import POSTERIOR_FILE, load_posterior
+        from sim.outputs.posterior import POSTERIOR_FILE, load_posterior
 
         src, n, per = self._posterior_source, self._posterior_draws, self._posterior_per
         if per not in POSTERIOR_PER:

@@ -79,7 +79,7 @@ OPTIMIZE_ENTRIES = frozenset({".lock", SPEC_FILE, "optimize", "pareto.csv", "fig
 FIT_ENTRIES = frozenset({".lock", "abc.db", "abc.db-journal", "abc.db-wal", "abc.db-shm", "fit.json",
                          "posterior.parquet", "identifiability.csv", "posterior_correlations.csv",
                          "posterior_predictive.csv", "figures", "calibration_report.md"})
-SIM_RUN_MARKER = ".sim-run"  # the marker `python -m sim run` writes (sim.cli.MARKER)
+SIM_RUN_MARKER = ".sim-run"  # the marker `python -m sim run` writes (sim.outputs.cli.MARKER)
 # Each kind of results folder: how it is recognised (a file or folder its command writes first), what
 # the command writes there, and how a message names it.
 KINDS: dict[str, tuple[str, frozenset[str], str]] = {
@@ -115,7 +115,7 @@ def foreign_entries(root: str | Path, kind: str) -> list[str]:
     """Entries of ``root`` that a command of ``kind`` does not write (temporary ``*.tmp`` files aside)."""
     root = Path(root)
     if kind == "sim run":
-        from sim.cli import own_output  # the files `sim run` writes
+        from sim.outputs.cli import own_output  # the files `sim run` writes
 
         return sorted(p.name for p in root.iterdir() if not own_output(p))
     own = KINDS[kind][1]

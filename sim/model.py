@@ -7,15 +7,15 @@ job matching fills the best-paid slots with the best-qualified seekers first.
 
 1. ``_environment``   wages and demand grow; housing prices follow wages and local jobs; digital
                       infrastructure spreads (property layers); fixed programme costs are booked.
-2. ``_trade``         firms compete for orders in their cluster's chain segments (sim.market).
+2. ``_trade``         firms compete for orders in their cluster's chain segments (sim.behaviour.market).
 3. innovation.step    R&D with subsidy, technology, patents, university & leader spillovers.
-4. digital.step       digital-upgrade decisions, grants, completion (sim.digital).
-5. finance.step       profit, tax, credit, employment adjustment, exit (sim.finance).
+4. digital.step       digital-upgrade decisions, grants, completion (sim.behaviour.digital).
+5. finance.step       profit, tax, credit, employment adjustment, exit (sim.behaviour.finance).
 6. entry.step         new firms, anchor firms and their suppliers, segment moves, niche re-positioning,
-                      little-giant designation (sim.entry).
+                      little-giant designation (sim.behaviour.entry).
 7. labour.step        graduation (Q3), layoffs and vacancies, stay-or-leave choice, job matching,
-                      in-house training, retirement (sim.labour).
-8. energy.update      the energy-level index and tiers with hysteresis (sim.energy).
+                      in-house training, retirement (sim.behaviour.labour).
+8. energy.update      the energy-level index and tiers with hysteresis (sim.behaviour.energy).
 9. ``_book_government``  city and district governments book the quarter's tax, base budget and
                       spending (split by coordination, see there); records.
 
@@ -43,16 +43,17 @@ import numpy as np
 import pandas as pd
 from mesa.discrete_space import OrthogonalMooreGrid, PropertyLayer
 
-from sim import digital, energy, entry, finance, innovation, labour, links, market, records, sharing
-from sim.agents import Firm, Government, Talent, University
-from sim.city import load_layout
-from sim.config import Config, resolve_config
-from sim.constants import NO_EMPLOYER, OTHER_SECTOR, SizeClass
-from sim.initial import build_firms, build_talent, placement_cdf
-from sim.instruments import Policy
-from sim.tables import AgentTable
+from sim.behaviour import digital, energy, entry, finance, innovation, labour, links, market, sharing
+from sim.inputs.city import load_layout
+from sim.inputs.config import MIN_AGENTS_PER_COHORT, Config, resolve_config
+from sim.policy.instruments import Policy
+from sim.state import records
+from sim.state.agents import Firm, Government, Talent, University
+from sim.state.constants import NO_EMPLOYER, OTHER_SECTOR, SizeClass
+from sim.state.initial import build_firms, build_talent, placement_cdf
+from sim.state.records import ScenarioResult
+from sim.state.tables import AgentTable
 
-MIN_AGENTS_PER_COHORT = 10
 # ClusterModel(record=...): the tables kept besides the city table, and whether Mesa's DataCollector runs
 RECORDS = {"all": (("clusters", "districts"), True), "city+clusters": (("clusters",), False), "city": ((), False)}
 
@@ -145,17 +146,17 @@ class ClusterModel(mesa.Model):
         self.initial_talent_persons = len(self.talent) * self.persons_per_agent
         self.initial_above_scale = self.firms.above_scale.copy()
         self.initial_maturity = self.firms.maturity.copy()
-        self.lg_reviewed = self.lg_kept = 0  # little-giant reviews held and passed (sim.entry)
+        self.lg_reviewed = self.lg_kept = 0  # little-giant reviews held and passed (sim.behaviour.entry)
         self.graduate_persons_total = 0
         self._init_demand()
         self._create_agents()
         self._staff_known = False  # the first clearing (at set-up) happens before staff are counted
-        self.anchor_pot = 0.0  # anchor-attraction budget accumulated, yuan (sim.entry)
+        self.anchor_pot = 0.0  # anchor-attraction budget accumulated, yuan (sim.behaviour.entry)
         self.tech0_cs = self.firms0_cs = None  # (clusters, segments) technology and firm count at the start
-        self.margin0 = None  # clusters' profit margins in the first quarter: entry's reference (sim.entry)
-        self.tax_by_district = np.zeros(self.n_districts)  # local tax this quarter, yuan (sim.finance)
+        self.margin0 = None  # clusters' profit margins in the first quarter: entry's reference (sim.behaviour.entry)
+        self.tax_by_district = np.zeros(self.n_districts)  # local tax this quarter, yuan (sim.behaviour.finance)
         self.district_spending_q = np.zeros(self.n_districts)  # districts' share of spending, yuan
-        self.job_finding = 0.5  # skilled openings per job seeker, updated by sim.labour
+        self.job_finding = 0.5  # skilled openings per job seeker, updated by sim.behaviour.labour
         self.spending_q: dict[str, float] = defaultdict(float)
         self.flows_q: dict[str, float] = defaultdict(float)
         self.events_q: dict[str, np.ndarray] = {}
@@ -212,7 +213,7 @@ class ClusterModel(mesa.Model):
         self.seat_cell = np.array([self._nearest_land_cell(lat, lon, i) for i, (lat, lon) in enumerate(seats)])
         self.seat_km = self.cell_km[self.seat_cell]
         self.district_cells = [self.layout.cells_of(i) for i in range(len(names))]  # flat cells per district
-        # where firms of each district settle near its seat (sim.initial.place_near), computed once
+        # where firms of each district settle near its seat (sim.state.initial.place_near), computed once
         self.seat_cdf = [placement_cdf(self.cell_km, c, km) for c, km in zip(self.district_cells, self.seat_km)]
         self.core_cells = self.seat_cell[self.core_districts]
         self.distance_km = self._distances()
@@ -294,7 +295,7 @@ class ClusterModel(mesa.Model):
     def _create_agents(self) -> None:
         f = self.firms
         self.firm_agents: dict[int, Firm] = {}  # Firm agent of each alive row, made on first look (see agents)
-        self._firm_views = False  # True once made: entrants then get theirs at entry (sim.entry)
+        self._firm_views = False  # True once made: entrants then get theirs at entry (sim.behaviour.entry)
         self._talent_views: list[Talent] = []  # Talent agent of each row, made on first look (see agents)
         names = self.layout.district_names
         self.universities = []
@@ -314,7 +315,7 @@ class ClusterModel(mesa.Model):
 
     # ------------------------------------------------------------------ agent views
     def _make_talent_views(self) -> None:
-        """Give every talent row that has none its :class:`~sim.agents.Talent` agent.
+        """Give every talent row that has none its :class:`~sim.state.agents.Talent` agent.
 
         Talent agents are views on rows of ``self.talent`` (they hold no state), and the submodels
         work on the rows. Building ~25,000 Mesa agents at set-up and for each graduate cohort takes
@@ -331,9 +332,9 @@ class ClusterModel(mesa.Model):
             views[made:] = Talent.create_agents(self, n - made, list(range(made, n)))
 
     def _make_firm_agents(self) -> None:
-        """Give every alive firm row that has none its :class:`~sim.agents.Firm` agent, on its cell
+        """Give every alive firm row that has none its :class:`~sim.state.agents.Firm` agent, on its cell
         (the grid is built first if need be); from then on entrants get theirs at entry and exits
-        remove theirs (``sim.finance.remove_firms``), as if they had been made at set-up."""
+        remove theirs (``sim.behaviour.finance.remove_firms``), as if they had been made at set-up."""
         if getattr(self, "_firm_views", None) is False:  # None: still in set-up; True: made already
             self._firm_views = True
             f = self.firms
@@ -424,7 +425,7 @@ class ClusterModel(mesa.Model):
         allowed = self.config.names("levers")
         for name in levers:
             if name not in allowed:
-                from sim.config import ConfigError
+                from sim.inputs.base import ConfigError
 
                 raise ConfigError(f"set_levers: {name!r} is not a lever; allowed: {', '.join(allowed)}")
         self.config = self.config.with_overrides(dict(levers))
@@ -519,7 +520,7 @@ class ClusterModel(mesa.Model):
 
     def _trade(self) -> None:
         """Capacities (with resource-sharing matches after set-up), niche crowding, the local-share
-        ceiling and the clearing of every cluster-segment market (sim.market, sim.sharing)."""
+        ceiling and the clearing of every cluster-segment market (sim.behaviour.market, sim.behaviour.sharing)."""
         f = self.firms
         alive = f.alive
         need = f.employees * self.skilled_share[f.segment]
@@ -552,9 +553,7 @@ class ClusterModel(mesa.Model):
 
     # ------------------------------------------------------------------ outputs
     def result(self):
-        """Tidy tables of the quarters run so far (a :class:`sim.scenario.ScenarioResult`)."""
-        from sim.scenario import ScenarioResult
-
+        """Tidy tables of the quarters run so far (a :class:`sim.state.records.ScenarioResult`)."""
         return ScenarioResult.from_recorder(self.recorder, self.config, seed=self._seed)
 
     def firm_frame(self) -> pd.DataFrame:

@@ -171,7 +171,7 @@ def test_every_lever_has_a_translated_unit_a_group_and_a_slider_that_round_trips
     cfg = sim.default_config()
     views = {lv.name: lv for lv in lever_views()}
     assert list(views) == cfg.names("levers")
-    assert {lv.group for lv in views.values()} == set(sim.config.LEVER_GROUPS)
+    assert {lv.group for lv in views.values()} == set(sim.inputs.config.LEVER_GROUPS)
     presets = sim.load_presets()
     for name, lv in views.items():
         p = cfg.schema[name]
@@ -327,14 +327,14 @@ def test_every_live_chart_marks_the_quarters_where_levers_changed(snap, name):
 
 
 def test_app_registers_the_cjk_font_file_itself():
-    """The app's font comes from a file registered with fontManager.addfont (sim.fonts), so a stale
+    """The app's font comes from a file registered with fontManager.addfont (sim.outputs.fonts), so a stale
     font cache cannot hide it: the file is in the manager's list and the family resolves to it."""
     from matplotlib import font_manager
 
     from app import fonts
 
     assert fonts.CJK_FONT is not None
-    font = sim.fonts.find_cjk_font()
+    font = sim.outputs.fonts.find_cjk_font()
     assert font is not None and font.family == fonts.CJK_FONT
     assert any(Path(f.fname) == font.path for f in font_manager.fontManager.ttflist)
     found = font_manager.findfont(font_manager.FontProperties(family=font.family), fallback_to_default=False)
@@ -500,7 +500,7 @@ def _posterior_copy(tmp_path, meta_change=None) -> Path:
     import json
     import shutil
 
-    from sim.posterior import POSTERIOR_FILE as src
+    from sim.outputs.posterior import POSTERIOR_FILE as src
 
     dst = tmp_path / "posterior.parquet"
     shutil.copy(src, dst)
@@ -765,7 +765,7 @@ def test_budget_years_add_up_and_the_ceiling_marks_overspending(snap):
 def test_energy_components_explain_the_index(snap):
     w = np.array(why.index_weights())
     cl = snap.clusters
-    parts = cl[[f"idx_{c}" for c in sim.energy.COMPONENTS]].to_numpy() @ w
+    parts = cl[[f"idx_{c}" for c in sim.behaviour.energy.COMPONENTS]].to_numpy() @ w
     assert np.allclose(parts, cl["energy_index"].to_numpy())
     html = why.criteria_html(cl, "automotive", "zh")
     assert "省级" in html and html.count("<tr class='crit_") == 4
@@ -1053,7 +1053,7 @@ def test_pdf_summary_table_and_text_fit_the_page(snap):
 def test_page_shows_every_lever_grouped_presets_and_charts(page):
     for name in sim.default_config().names("levers"):
         lever_slider(page, name)
-    for g in sim.config.LEVER_GROUPS:
+    for g in sim.inputs.config.LEVER_GROUPS:
         click(page, f"group-tab-{g}")
         assert len(with_class(page, f"group-{g}")) == 1
         assert len(with_class(page, "lever-group")) == 1  # the other groups' levers are not rendered
@@ -1102,7 +1102,7 @@ def test_language_switch_changes_every_label():
         english = {en for en, zh in i18n.STRINGS.values() if len(en) > 3}
         cfg = sim.default_config()
         english |= {cfg.schema[n].label_en for n in cfg.names("levers")}
-        english |= {u[0][0] for u in i18n.UNITS.values()} | {g[0] for g in sim.config.LEVER_GROUPS.values()}
+        english |= {u[0][0] for u in i18n.UNITS.values()} | {g[0] for g in sim.inputs.config.LEVER_GROUPS.values()}
         english |= {en for en, _zh in i18n.LEVER_HELP.values()}
         english |= {p.label_en for p in sim.load_presets().values()}
         allowed_en = {*i18n.LANG_NAMES.values(), *i18n.LANGUAGE_LABEL.values()}  # bilingual on purpose
@@ -1181,7 +1181,7 @@ def test_typed_lever_value_moves_the_lever_and_bad_input_is_explained(page):
 
 
 def test_every_lever_names_its_declared_channels_in_both_languages():
-    from sim.instruments import instruments
+    from sim.policy.instruments import instruments
 
     for name, inst in instruments().items():
         en, zh = i18n.lever_channels(name, "en"), i18n.lever_channels(name, "zh")

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 import sim
-from sim.calibration import calibration_table, load_targets
+from sim.outputs.calibration import calibration_table, load_targets
 
 
 def test_calibration_table_passes():
@@ -28,8 +28,8 @@ def test_setup_checks_and_targets_do_not_overlap():
 def test_a_calibration_run_records_only_the_city_and_measures_the_same():
     """target_measures runs with record="city" (a fit's thousands of runs skip the cluster and district
     tables): the dynamics and so every target measure must equal those of a fully recorded run."""
-    from sim.calibration import _run_measures, target_measures
     from sim.model import ClusterModel
+    from sim.outputs.calibration import _run_measures, target_measures
 
     cfg = sim.default_config().with_overrides({}, quarters=16)
     full = ClusterModel(config=cfg, rng=3)

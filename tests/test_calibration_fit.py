@@ -77,7 +77,7 @@ def test_smoke_fit_resumes_after_sigkill_and_writes_a_posterior(tmp_path):
     # publishing records the fit from pyabc's own history, and the model reads it back as current
     from experiments.calibration.fit import FitResult
     from experiments.calibration.publish import publish
-    from sim.posterior import load_posterior, stale_reasons
+    from sim.outputs.posterior import load_posterior, stale_reasons
 
     fit = FitResult(root=out, db=out / "abc.db", run_id=run_id, generations=2, wall_s=1.0, resumed=True,
                     stopped="generations")

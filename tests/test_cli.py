@@ -53,6 +53,6 @@ def test_calibrate_prints_the_table(repo_root):
 
 def test_parameter_doc_is_generated_from_the_config(repo_root):
     """docs/parameters.md is the generated table of configs/parameters.toml (regenerate: python -m sim params)."""
-    from sim.paramdoc import markdown
+    from sim.inputs.paramdoc import markdown
 
     assert (repo_root / "docs/parameters.md").read_text(encoding="utf-8") == markdown()

@@ -3,7 +3,8 @@
 import pytest
 
 import sim
-from sim.config import ConfigError, config_from_dict, load_config, load_schema
+from sim.inputs.base import ConfigError
+from sim.inputs.config import config_from_dict, load_config, load_schema
 
 
 def test_baseline_loads_with_status_quo_defaults():
@@ -21,7 +22,7 @@ def test_every_parameter_has_unit_range_source_and_labels():
         if p.kind == "uncertainties":
             assert p.low < p.high, f"{p.name}: an assumption must have a range to sweep"
         if p.kind == "levers":
-            assert p.group in sim.config.LEVER_GROUPS
+            assert p.group in sim.inputs.config.LEVER_GROUPS
 
 
 def test_every_remedy_group_has_levers():

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import sim
-from sim import energy
-from sim.energy import COMPONENTS, index_thresholds, reweighted_index, tier_of
+from sim.behaviour import energy
+from sim.behaviour.energy import COMPONENTS, index_thresholds, reweighted_index, tier_of
 
 LEVER_EXTREMES = {  # every lever at the end of its range that differs most from the status quo
     name: (p.high if abs(p.high - p.default) >= abs(p.low - p.default) else p.low)

@@ -3,13 +3,13 @@
 import numpy as np
 
 import sim
-from sim import entry, links, sharing
-from sim.constants import SizeClass
+from sim.behaviour import entry, links, sharing
+from sim.state.constants import SizeClass
 
 
 def _choose_niche_loop(m, cluster, segment, planned):
     """The per-entrant loop entry._choose_niche replaced (draw for draw)."""
-    from sim.tables import cell_counts, weighted_index
+    from sim.state.tables import cell_counts, weighted_index
 
     f = m.firms
     a = f.alive

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +13,8 @@ import pandas as pd
 import pytest
 
 import sim
-from sim.config import COST_KINDS, ConfigError, config_from_dict
-from sim.instruments import Policy, channels, instruments
+from sim.inputs.config import COST_KINDS, ConfigError, config_from_dict
+from sim.policy.instruments import Policy, channels, instruments
 
 SIM_DIR = Path(sim.__file__).resolve().parent
 QUARTERS = 12  # three years: yearly reviews, three graduations, the first county review
@@ -71,7 +72,7 @@ def _asked_channels() -> dict[str, list[str]]:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "level"
                     and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
-                out.setdefault(node.args[0].value, []).append(path.name)
+                out.setdefault(node.args[0].value, []).append(str(path.relative_to(SIM_DIR)))
     return out
 
 
@@ -79,8 +80,9 @@ def test_every_declared_channel_is_asked_for_and_every_asked_channel_declared():
     asked, declared = _asked_channels(), channels()
     assert sorted(set(declared) - set(asked)) == [], "declared channels no submodel asks for"
     assert sorted(set(asked) - set(declared)) == [], "channels asked for but not declared"
-    for name, files in asked.items():  # the declaration names the submodel that asks
-        assert declared[name].submodel.split(".")[-1] + ".py" in files, (name, files)
+    for name, files in asked.items():  # the declaration names the module that asks
+        module = importlib.util.find_spec(declared[name].submodel)
+        assert module is not None and str(Path(module.origin).relative_to(SIM_DIR)) in files, (name, files)
 
 
 def test_no_submodel_reads_a_lever_value():

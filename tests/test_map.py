@@ -12,7 +12,7 @@ import pytest
 from matplotlib.path import Path as MplPath
 
 import sim
-from sim.city import district_outlines, load_layout, read_outlines
+from sim.inputs.city import district_outlines, load_layout, read_outlines
 
 R_KM = 6371.0088
 OFFICIAL_CITY_KM2 = 7812.4  # city yearbook figure (total area of Qinhuangdao)

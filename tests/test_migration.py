@@ -1,4 +1,4 @@
-"""Graduates' destinations, cohort retention and in-house training (sim.labour).
+"""Graduates' destinations, cohort retention and in-house training (sim.behaviour.labour).
 
 Calibration bands come from MISSION §3 (a Hebei university's 2022 cohort: 12% Beijing, 2% Tianjin;
 20-35% of graduates stay in the city). Lever comparisons are paired (common random numbers): each
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import sim
-from sim.constants import Field
+from sim.state.constants import Field
 
 SEEDS = (1, 2, 3, 4)
 QUARTERS = 40
@@ -106,7 +106,7 @@ def test_training_takes_training_quarters():
 
 def test_firms_pay_their_share_of_training_at_enrolment(monkeypatch):
     """The firm's cash falls by its share; nothing else in the quarter separates the two runs."""
-    from sim import labour
+    from sim.behaviour import labour
 
     cash = {}
 
@@ -150,11 +150,11 @@ def test_failed_training_leaves_engineers(run_cached):
 
 
 def _utilities_as_one_array(m, idx, new_grad):
-    """The random-utility formula of sim.labour evaluated term by term on a (persons, 4) array: the
-    reference sim.labour._utilities must reproduce number for number (it looks destinations up in a
+    """The random-utility formula of sim.behaviour.labour evaluated term by term on a (persons, 4) array: the
+    reference sim.behaviour.labour._utilities must reproduce number for number (it looks destinations up in a
     (degree, location) table instead)."""
-    from sim.constants import NO_EMPLOYER, Loc
-    from sim.labour import DEST_NAMES
+    from sim.behaviour.labour import DEST_NAMES
+    from sim.state.constants import NO_EMPLOYER, Loc
 
     t, p, city = m.talent, m.p, m.city
     deg, here = t.degree[idx], t.loc[idx]
@@ -183,9 +183,9 @@ def _utilities_as_one_array(m, idx, new_grad):
 def test_stay_or_leave_utilities_are_the_formula_number_for_number(levers):
     """The same seed must give the same moves: the table lookup of destination terms has to give
     bit-identical utilities to the formula on the whole array, for everyone who can move."""
-    from sim.constants import Loc
-    from sim.labour import _utilities
+    from sim.behaviour.labour import _utilities
     from sim.model import ClusterModel
+    from sim.state.constants import Loc
 
     m = ClusterModel(config=sim.default_config().with_overrides(levers, quarters=12), rng=6)
     gen = np.random.default_rng(0)
@@ -199,9 +199,9 @@ def test_stay_or_leave_utilities_are_the_formula_number_for_number(levers):
 @pytest.mark.parametrize("levers", [{}, {"talent_settlement_subsidy": 30000.0, "industry_education_consortium": 0.6,
                                         "in_house_cultivation": 0.8, "return_consider_rate": 0.05}])
 def test_people_in_work_live_in_the_city_and_firm_staff_are_counted_from_them(levers):
-    """The labour market relies on it (sim.labour.refresh_staff): whoever has an employer lives in
+    """The labour market relies on it (sim.behaviour.labour.refresh_staff): whoever has an employer lives in
     Qinhuangdao, so leaving or retiring ends the job; firms' skilled counts are their staff."""
-    from sim.constants import NO_EMPLOYER, Loc
+    from sim.state.constants import NO_EMPLOYER, Loc
 
     m = sim.ClusterModel(rng=5, quarters=24, **levers)
     ppa = m.persons_per_agent

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 import sim
-from sim.agents import Firm, Government, Talent, University
-from sim.constants import CareerStage, Loc
+from sim.state.agents import Firm, Government, Talent, University
+from sim.state.constants import CareerStage, Loc
 
 
 def test_default_model_runs():

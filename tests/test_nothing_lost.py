@@ -215,8 +215,8 @@ def test_force_moves_aside_only_folders_the_tools_made(tmp_path, files, movable)
 
 def test_sim_run_marker_name_agrees():
     from experiments.store import SIM_RUN_MARKER
-    from sim import plots
-    from sim.cli import MARKER, PLOT_NAMES
+    from sim.outputs import plots
+    from sim.outputs.cli import MARKER, PLOT_NAMES
 
     assert SIM_RUN_MARKER == MARKER and tuple(plots.FIGURES) == PLOT_NAMES
 
@@ -321,7 +321,7 @@ def _sqlite_full(*_a, **_k):
 
 # (id, entry point, arguments, what to patch, replacement, fragments of the one line, exit status)
 DISK_CASES = [
-    ("sim-run", "sim.cli", ["run", "--quiet", "--quarters", "1", "--out", "{tmp}/run"],
+    ("sim-run", "sim.outputs.cli", ["run", "--quiet", "--quarters", "1", "--out", "{tmp}/run"],
      "pandas.DataFrame.to_parquet", _full_disk, ["city.parquet", "No space left", "disk is full"], 1),
     ("sweep", "experiments.cli", ["run", "{tmp}/spec.toml", "--out", "{tmp}/sw", "--serial", "--no-progress"],
      "experiments.store.write_parquet", _full_disk, ["design.parquet", "No space left", "disk is full"], 2),
@@ -357,7 +357,7 @@ def test_a_full_disk_is_one_line(case, tmp_path, monkeypatch, capsys):
 
 def test_programming_errors_are_not_swallowed(tmp_path, monkeypatch):
     """Only OSError becomes one line: a bug (TypeError) still raises with its traceback."""
-    import sim.cli
+    import sim.outputs.cli
 
     def bug(*_a, **_k):
         raise TypeError("a bug")
@@ -365,7 +365,7 @@ def test_programming_errors_are_not_swallowed(tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)
     monkeypatch.setattr(pd.DataFrame, "to_parquet", bug)
     with pytest.raises(TypeError, match="a bug"):
-        sim.cli.main(["run", "--quiet", "--quarters", "1", "--out", str(tmp_path / "run")])
+        sim.outputs.cli.main(["run", "--quiet", "--quarters", "1", "--out", str(tmp_path / "run")])
 
 
 def test_optimize_force_moves_aside_its_own_folder_only(tmp_path):

@@ -13,8 +13,8 @@ import sim
 from experiments import design
 from experiments.effects import variance_split
 from experiments.spec import SpecError, parse_spec
-from sim.config import ConfigError
-from sim.posterior import fingerprint, load_posterior, stale_reasons, targets_digest
+from sim.inputs.base import ConfigError
+from sim.outputs.posterior import fingerprint, load_posterior, stale_reasons, targets_digest
 
 
 def _write(tmp_path: Path, table: pd.DataFrame, meta: dict | None = None) -> Path:
@@ -119,7 +119,7 @@ def test_variance_split_tells_parameter_from_seed_noise():
 
 
 def test_stale_when_the_model_or_the_targets_changed(tmp_path):
-    from sim.calibration import load_targets
+    from sim.outputs.calibration import load_targets
 
     t = _table(2)
     used = ["graduate_retention", "exit_rate_small"]
@@ -189,7 +189,7 @@ def test_sim_calibrate_posterior_says_stale_and_prints_the_predictive_table(tmp_
     import subprocess
     import sys
 
-    from sim.calibration import load_targets
+    from sim.outputs.calibration import load_targets
 
     t = _table(2)
     table = load_targets()["targets"]

@@ -1,9 +1,9 @@
-"""The vectorised helpers of sim.tables that the submodels' results depend on."""
+"""The vectorised helpers of sim.state.tables that the submodels' results depend on."""
 
 import numpy as np
 import pytest
 
-from sim.tables import rank_within_groups, weighted_draws, weighted_index, weighted_rows
+from sim.state.tables import rank_within_groups, weighted_draws, weighted_index, weighted_rows
 
 
 @pytest.mark.parametrize("k", [2, 4, 7, 11, 25])
@@ -68,7 +68,7 @@ def test_rank_within_groups_of_a_subset_equals_the_ranks_in_the_whole():
 
 
 def test_agent_table_appends_keep_every_row_and_grow_by_doubling():
-    from sim.tables import AgentTable
+    from sim.state.tables import AgentTable
 
     t = AgentTable({"x": float, "k": np.int8})
     rows = []
@@ -87,7 +87,7 @@ def test_agent_table_appends_keep_every_row_and_grow_by_doubling():
 def test_cell_counts_equal_add_at():
     """Entry, digital and the energy index count firms per (cluster, segment, niche) or (cluster,
     maturity) cell with cell_counts; it must give np.add.at's counts, empty input included."""
-    from sim.tables import cell_counts
+    from sim.state.tables import cell_counts
 
     gen = np.random.default_rng(5)
     for shape in [(7, 5), (7, 5, 20), (3,)]:
@@ -102,7 +102,7 @@ def test_cell_counts_equal_add_at():
 def test_uniform_choice_draws_what_generator_choice_draws():
     """Returning graduates and hires outside manufacturing get a city cell by uniform_choice; the same
     seed must keep giving the same cells as ``rng.choice(values, size=n)``, stream included."""
-    from sim.tables import uniform_choice
+    from sim.state.tables import uniform_choice
 
     values = np.arange(100, 137)
     for n in (0, 1, 5, 1000):
@@ -112,7 +112,7 @@ def test_uniform_choice_draws_what_generator_choice_draws():
 
 
 def test_group_sums_of_many_columns_equal_one_group_sum_per_column_exactly():
-    from sim.tables import group_sum, group_sums
+    from sim.state.tables import group_sum, group_sums
 
     gen = np.random.default_rng(7)
     for trial in range(50):

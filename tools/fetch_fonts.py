@@ -3,7 +3,7 @@
 No root, no apt: the font comes from the npm registry like Solara's front-end files
 (tools/fetch_solara_assets.py). ``@expo-google-fonts/noto-sans-sc`` ships Google's Noto Sans SC
 (SIL Open Font License 1.1) in nine weights (tarball ~57 MB); only the regular TTF (~10 MB) and
-the font's licence are kept, in ``<venv>/share/fonts/noto-sans-sc/``, where :mod:`sim.fonts`
+the font's licence are kept, in ``<venv>/share/fonts/noto-sans-sc/``, where :mod:`sim.outputs.fonts`
 looks first and registers the file with matplotlib.
 
 Run with the venv's python (``make fonts``, a dependency of ``make run``/``test``/``app``).

@@ -5,7 +5,7 @@
     report  posterior.parquet, posterior predictive, identifiability, figures, calibration_report.md
 
 ``python -m experiments calibrate configs/experiments/calibrate_smoke.toml`` runs one. The fit calls
-``sim.calibration.target_measures`` only; ``sim`` knows nothing of pyabc.
+``sim.outputs.calibration.target_measures`` only; ``sim`` knows nothing of pyabc.
 """
 
 from experiments.calibration.fit import FitResult, run_fit

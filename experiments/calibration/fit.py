@@ -3,7 +3,7 @@
 * Prior: uniform over each fitted uncertainty's range in ``configs/parameters.toml``.
 * Model: a particle's values override the base scenario; ``seeds_per_particle`` runs (seeds derived
   from the spec seed and the particle's values, so an evaluation is reproducible) are averaged by
-  ``sim.calibration.target_measures``: model stochasticity enters every evaluation.
+  ``sim.outputs.calibration.target_measures``: model stochasticity enters every evaluation.
 * Distance: Euclidean over the targets, each deviation in units of its tolerance (half its band in
   ``configs/calibration.toml``), so a target is as important as its source is precise.
 * Epsilon: pyabc's median schedule. The fit stops after ``generations``, or when epsilon fell by less
@@ -19,7 +19,7 @@
   sweeps: a second fit is refused naming the first's pid; a killed fit's lock is taken over). Two
   fits appending generations to one pyabc run would leave a history no resume can read.
 
-Only ``sim.calibration.target_measures`` (which steps a ``ClusterModel``) is called; ``sim`` knows
+Only ``sim.outputs.calibration.target_measures`` (which steps a ``ClusterModel``) is called; ``sim`` knows
 nothing of pyabc.
 """
 
@@ -65,7 +65,7 @@ class FitModel:
 
     def __call__(self, particle: dict) -> dict[str, float]:
         from experiments.runner import settle_process
-        from sim.calibration import target_measures
+        from sim.outputs.calibration import target_measures
 
         settle_process()  # once per sampler process
 

@@ -3,7 +3,7 @@
 The JSON records where the posterior came from and what it describes: the model version (hash of
 ``sim/`` and the map), the calibration targets and their digest, the date, the command, the spec and its
 digest, the fit (population, generations, why it stopped, wall time) and the model's fingerprint at the
-posterior mean (``sim.posterior.fingerprint``), by which ``python -m sim calibrate --posterior`` tells
+posterior mean (``sim.outputs.posterior.fingerprint``), by which ``python -m sim calibrate --posterior`` tells
 whether the posterior is stale for the current model.
 
 Publishing never overwrites a file it did not write: the JSON names its writer (``written_by``), and an
@@ -47,7 +47,7 @@ def _published_by_us(sidecar: Path) -> bool:
 def check_publish_target(dest: Path) -> None:
     """Refuse (SpecError, one line naming the file and --publish) a path ``--publish`` must not write:
     not ``*.parquet``, a folder, or an existing posterior or JSON that ``--publish`` did not write."""
-    from sim.cli import unwritable_folder
+    from sim.outputs.cli import unwritable_folder
 
     dest = Path(dest)
     sidecar = dest.with_suffix(".json")
@@ -86,8 +86,8 @@ def history_summary(fit: FitResult) -> dict:
 def publish(spec: CalibrationSpec, fit: FitResult, post: pd.DataFrame, dest: Path | None = None,
             command: str | None = None) -> Path:
     """Write ``post`` (parameter columns + weight) and its provenance beside it; returns the parquet path."""
-    from sim.calibration import load_targets
-    from sim.posterior import FINGERPRINT_SEEDS, POSTERIOR_FILE, Posterior, fingerprint, targets_digest
+    from sim.outputs.calibration import load_targets
+    from sim.outputs.posterior import FINGERPRINT_SEEDS, POSTERIOR_FILE, Posterior, fingerprint, targets_digest
 
     dest = Path(dest) if dest is not None else POSTERIOR_FILE
     check_publish_target(dest)

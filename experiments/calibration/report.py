@@ -56,7 +56,7 @@ def identifiability(post: pd.DataFrame, spec: CalibrationSpec) -> pd.DataFrame:
 
 def predictive(post: pd.DataFrame, spec: CalibrationSpec, n: int | None = None, seed: int = 1) -> pd.DataFrame:
     """Re-run ``n`` weighted draws of the posterior (one fresh seed each): per target, median and 90% interval."""
-    from sim.calibration import target_measures
+    from sim.outputs.calibration import target_measures
 
     rng = np.random.default_rng([spec.seed, seed])
     n = n or spec.posterior_predictive
@@ -69,7 +69,7 @@ def predictive(post: pd.DataFrame, spec: CalibrationSpec, n: int | None = None, 
         cfg = base.with_overrides(particle)
         run_seed = int(FitModel(spec).seeds({**particle, "_draw": float(i)})[0])
         values.append(target_measures(cfg, run_seed))
-    from sim.calibration import predictive_table
+    from sim.outputs.calibration import predictive_table
 
     df = pd.DataFrame(values)[names]
     return predictive_table({t.name: {"target": t.value, "low": t.low, "high": t.high} for t in spec.targets}, df)

@@ -25,7 +25,7 @@ from typing import Any
 
 import sim
 from experiments.spec import SpecError, _suggest
-from sim.calibration import load_targets
+from sim.outputs.calibration import load_targets
 
 _SECTIONS = ("experiment", "base", "fit", "parameters", "targets")
 _EXPERIMENT = ("name", "description", "seed", "horizon")

@@ -82,7 +82,8 @@ from experiments.decision.goals import check_expression
 from experiments.runner import STATUS_OK, RunRecord, RunTask, execute
 from experiments.spec import PACKAGE, PROJECT_DIR, Factor, Spec, SpecError, _Parser, _suggest
 from experiments.store import OPTIMIZE_ENTRIES, SUMMARY, FolderInUse, Store, why_not_movable, write_parquet, write_text
-from sim.config import ConfigError, read_config_text
+from sim.inputs.base import ConfigError
+from sim.inputs.config import read_config_text
 
 SECTIONS = ("experiment", "base", "levers", "outcomes", "optimize")
 OPTIMIZE_KEYS = ("maximize", "minimize", "epsilons", "constraints", "budgets", "population", "generations",

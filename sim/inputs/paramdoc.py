@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from sim.config import LEVER_GROUPS, load_schema
+from sim.inputs.config import LEVER_GROUPS, load_schema
 
 HEADER = """# Parameters (generated — do not edit)
 

@@ -1,6 +1,6 @@
 """Links firms form and use: supply links, 产学研 projects, data exchange (paper §2.1, §3.1-3.4).
 
-Collaboration is *measured* from these links (``sim.energy``); levers only change the chance or the
+Collaboration is *measured* from these links (``sim.behaviour.energy``); levers only change the chance or the
 cost of forming them. Each quarter, before trade (simultaneous within each kind of link):
 
 * **Supply links** (``firms.supplies`` = the buyer's row, -1 = none). A buyer can source from
@@ -23,7 +23,7 @@ cost of forming them. Each quarter, before trade (simultaneous within each kind 
   cluster)``; members leave with ``data_leave_rate`` a year. A member exchanges data when the centre
   is open (lever > 0) and another firm of its cluster is a member.
 
-At set-up the supply links of ``sim.initial`` exist and further links are drawn at their steady state
+At set-up the supply links of ``sim.state.initial`` exist and further links are drawn at their steady state
 without matchmaking (each eligible SME linked with probability rate / (rate + quarterly churn), as
 slots allow), a share ``iur_project_rate x iur_project_quarters``
 of eligible firms is in a project (the base rate, no platform: the start state is independent of the
@@ -36,8 +36,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.constants import SizeClass
-from sim.tables import group_sum
+from sim.state.constants import SizeClass
+from sim.state.tables import group_sum
 
 SUPPLIER_SEGMENTS = (0, 1)  # core parts, processing & assembly
 

@@ -13,7 +13,7 @@ quarter), ``training_enrolled``, ``training_completed`` (became digital), ``trai
 yuan), firms, employment (persons), revenue and value added (yuan per year, annualised).
 Cluster rows: the energy index, its components and tier, whether the MIIT county-cluster criteria are
 met this quarter (``county_criteria_met``) and the county status as last reviewed (``county_status``),
-and the aggregates of ``sim.energy`` — among them the measured links: ``link_share`` (share of firms
+and the aggregates of ``sim.behaviour.energy`` — among them the measured links: ``link_share`` (share of firms
 with an active link), ``supply_links`` (local supplier links), ``iur_projects`` (active 产学研
 projects), ``data_members`` (members of the data-sharing centre), ``shared_matches`` (SMEs served by
 the resource-sharing platform this quarter), ``sme_revenue_share`` (share of output by non-leaders).
@@ -23,10 +23,14 @@ District rows: firms, jobs (persons), mean digital coverage (0-1), talent living
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
-from sim.constants import CareerStage, Degree, Field, Loc, career_stage
+from sim.inputs.config import Config
+from sim.state.constants import CareerStage, Degree, Field, Loc, career_stage
 
 TALENT_LEVERS = ("talent_settlement_subsidy", "industry_education_consortium", "in_house_cultivation")
 
@@ -208,3 +212,91 @@ MODEL_REPORTERS = {name: _last(name) for name in (
     "tiers_climbed_clusters": tiers_climbed, "n_national_clusters": n_national_clusters,
     "any_national": any_national, "latest_cohort_retention": latest_cohort_retention,
 }
+
+
+NATIONAL_TIER = 3
+
+
+@dataclass
+class ScenarioResult:
+    """Tidy outcome tables of one run.
+
+    city:      one row per quarter (0 = start state)
+    clusters:  one row per quarter x cluster
+    districts: one row per quarter x district
+    """
+
+    city: pd.DataFrame
+    clusters: pd.DataFrame
+    districts: pd.DataFrame
+    config: Config = field(repr=False)
+    seed: Any = None
+
+    @classmethod
+    def from_recorder(cls, recorder, config: Config, seed=None) -> ScenarioResult:
+        return cls(
+            city=pd.DataFrame(recorder.city),
+            clusters=pd.DataFrame(recorder.clusters),
+            districts=pd.DataFrame(recorder.districts),
+            config=config,
+            seed=seed,
+        )
+
+    def summary(self) -> dict[str, float]:
+        """Scalar end-of-run outcomes (one row of a sweep's summary table)."""
+        city, cl = self.city, self.clusters
+        last_q = int(city["quarter"].max())
+        end = cl[cl["quarter"] == last_q].set_index("cluster")
+        start = cl[cl["quarter"] == 0].set_index("cluster")
+        out: dict[str, float] = {}
+        top_tier = cl.groupby("cluster", sort=False)["energy_tier"].max()
+        for key, index, tier in zip(end.index, end["energy_index"].to_numpy(), end["energy_tier"].to_numpy()):
+            out[f"energy_index_final_{key}"] = float(index)
+            out[f"energy_tier_final_{key}"] = int(tier)
+            out[f"reached_national_{key}"] = bool(top_tier[key] >= NATIONAL_TIER)
+        out["tiers_climbed_total"] = int((end["energy_tier"] - start["energy_tier"]).sum())
+        six = [k for k in end.index if k != "other"]  # the paper's six clusters
+        out["tiers_climbed_clusters"] = int((end.loc[six, "energy_tier"] - start.loc[six, "energy_tier"]).sum())
+        out["n_national_clusters"] = int(sum(out[f"reached_national_{k}"] for k in six))
+        out["any_national"] = out["n_national_clusters"] > 0
+        out.update(graduate_outcomes(city))
+        for name in ("outflow_beijing", "outflow_tianjin", "outflow_elsewhere", "return_inflow"):
+            out[f"{name}_total"] = float(city[name].sum())
+        out["spending_total"] = float(city["spending_total"].sum())
+        talent_cols = ["spending_talent_settlement_subsidy", "spending_industry_education_consortium",
+                       "spending_in_house_cultivation"]
+        out["spending_talent_total"] = float(city[talent_cols].to_numpy().sum())
+        out["cost_per_retained_graduate"] = float(city["cost_per_retained_graduate"].iloc[-1])
+        out["talent_city_final"] = float(city["talent_city"].iloc[-1])
+        mat = end[[f"maturity_l{i}" for i in range(1, 6)]].to_numpy()
+        w = end["firms"].to_numpy()
+        shares = (mat * w[:, None]).sum(axis=0) / max(w.sum(), 1)
+        out["mean_maturity_final"] = float((shares * np.arange(1, 6)).sum())
+        out["share_l1_l2_final"] = float(shares[:2].sum())
+        out["chain_completeness_final_mean"] = float(end["chain_completeness"].mean())
+        out["homogeneity_final_mean"] = float(end["homogeneity"].mean())
+        out["mean_energy_index_final"] = float(end["energy_index"].mean())
+        out["revenue_final"] = float(city["revenue"].iloc[-1])
+        out["value_added_final"] = float(city["value_added"].iloc[-1])
+        out["firms_final"] = float(city["firms"].iloc[-1])
+        out["little_giants_final"] = float(end["little_giants"].sum())
+        out["leaders_final"] = float(end["leaders"].sum())
+        return out
+
+
+def graduate_outcomes(city) -> dict[str, float]:
+    """Graduates' shares over a run from its city table (a DataFrame, or the recorder's column lists):
+    staying at graduation, leaving for Beijing / Tianjin at graduation, and ``retention_{1,3,5}y``
+    pooled over the cohorts observed 1 / 3 / 5 years after graduating within the run (NaN when none)."""
+
+    def total(name: str) -> float:
+        return float(np.sum(np.asarray(city[name], float)))
+
+    grads = total("graduates")
+    out = {"graduate_retention": total("graduates_retained") / grads if grads else np.nan}
+    for name in ("beijing", "tianjin"):
+        out[f"graduates_to_{name}_share"] = total(f"graduates_to_{name}") / grads if grads else np.nan
+    for years in (1, 3, 5):
+        size = total(f"cohort_size_{years}y")
+        out[f"retention_{years}y"] = total(f"cohort_in_city_{years}y") / size if size else np.nan
+    return out

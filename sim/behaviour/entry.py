@@ -15,7 +15,7 @@
   becomes a leader only if it meets the leader criterion at a review, like any firm. It brings its own
   orders, buys ``anchor_input_share`` of its revenue from local core-parts and assembly firms, and
   pulls ~Poisson(anchor_supplier_pull) suppliers next to it (they enter linked to it; it can take
-  more local suppliers through ``sim.links`` if its size gives it slots).
+  more local suppliers through ``sim.behaviour.links`` if its size gives it slots).
 * **Weak links**: assembly firms move to the weak segment (core parts, design, service) with the largest
   local supply gap among those their technology allows, with a small quarterly probability, higher when
   the weak-link incentive pays half the switching cost.
@@ -36,9 +36,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.constants import SizeClass
-from sim.initial import place_near
-from sim.tables import cell_counts, group_sum, normalised_cdf, weighted_rows
+from sim.state.constants import SizeClass
+from sim.state.initial import place_near
+from sim.state.tables import cell_counts, group_sum, normalised_cdf, weighted_rows
 
 
 def step(m) -> None:
@@ -56,7 +56,7 @@ def _gap(m) -> np.ndarray:
 
 def _place(m, districts: np.ndarray, near_cells: np.ndarray | None = None) -> np.ndarray:
     """Cells for new firms of ``districts``: near the district seat (6 km scale), or near ``near_cells``
-    (4 km, suppliers around an anchor); see :func:`sim.initial.place_near`."""
+    (4 km, suppliers around an anchor); see :func:`sim.state.initial.place_near`."""
     cells = np.empty(len(districts), np.int64)
     for d in np.unique(districts):
         idx = np.flatnonzero(districts == d)

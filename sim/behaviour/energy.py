@@ -7,15 +7,15 @@ texts use, and every number of it (weights, ceilings, tier thresholds) is a swep
 * scale         log(annual revenue / county_output_min) / log(scale_ceiling / county_output_min)
                 (real terms; 40亿 = the MIIT county-cluster output floor -> 0);
 * innovation    (R&D intensity / rd_intensity_ceiling + log1p(patent stock per firm) / log1p(ceiling)) / 2;
-                the patent stock depreciates (``patent_depreciation``, sim.innovation);
-* chain         chain completeness (share of the chain's demand local firms win, sim.market);
-* digital       mean (maturity - 1) / 4 over firms (GB/T 39116 levels; maturity can fall, sim.digital);
+                the patent stock depreciates (``patent_depreciation``, sim.behaviour.innovation);
+* chain         chain completeness (share of the chain's demand local firms win, sim.behaviour.market);
+* digital       mean (maturity - 1) / 4 over firms (GB/T 39116 levels; maturity can fall, sim.behaviour.digital);
 * leaders       (3 x leaders + little giants that are not leaders) / leaders_ceiling; both statuses are
-                reviewed (sim.entry), so the count can fall;
+                reviewed (sim.behaviour.entry), so the count can fall;
 * talent        skilled share of staff / talent_ceiling;
 * collaboration (1 - w) x (1 - homogeneity) + w x link share, with w = ``collaboration_link_weight``:
-                homogeneity is niche crowding (sim.market); the link share is the share of the
-                cluster's firms with at least one active link they formed (sim.links). No lever enters.
+                homogeneity is niche crowding (sim.behaviour.market); the link share is the share of the
+                cluster's firms with at least one active link they formed (sim.behaviour.links). No lever enters.
 
 The index is the weighted mean (weights ``energy_weight_*``, normalised to sum 1).
 
@@ -38,8 +38,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.constants import SizeClass
-from sim.tables import cell_counts, group_sum, group_sums
+from sim.state.constants import SizeClass
+from sim.state.tables import cell_counts, group_sum, group_sums
 
 COMPONENTS = ("scale", "innovation", "chain", "digital", "leaders", "talent", "collaboration")
 INDEX_TIER_OFFSET = 1  # index tier k (1..3 thresholds passed) is energy tier k + 1 (provincial = 2)

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.constants import NO_EMPLOYER, OTHER_SECTOR, Field, Loc, SizeClass
-from sim.tables import normalised_cdf, stochastic_round
+from sim.state.constants import NO_EMPLOYER, OTHER_SECTOR, Field, Loc, SizeClass
+from sim.state.tables import normalised_cdf, stochastic_round
 
 
 def _counts(shares: np.ndarray, n: int) -> np.ndarray:
@@ -111,7 +111,7 @@ def build_firms(model) -> None:
     # Segments need their technology: firms below a segment's requirement are lifted to it.
     tech = np.maximum(tech, np.array(seg["tech_required"])[segment])
     ordinary = size == SizeClass.SME
-    rd_rate[ordinary] = p["rd_intensity_sme"] * (0.6 + 1.4 * tech[ordinary])  # as sim.innovation
+    rd_rate[ordinary] = p["rd_intensity_sme"] * (0.6 + 1.4 * tech[ordinary])  # as sim.behaviour.innovation
     # Digital maturity (CESI shares), larger firms more mature.
     mat_levels = np.repeat(np.arange(1, 6), _counts(np.array(eco["initial_maturity_shares"]), n))
     order = np.argsort(np.log(revenue_year) + rng.normal(0, 1.0, n))

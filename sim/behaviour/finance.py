@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.constants import SizeClass
-from sim.tables import group_sum
+from sim.state.constants import SizeClass
+from sim.state.tables import group_sum
 
 
 def credit_limit(m) -> np.ndarray:

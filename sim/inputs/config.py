@@ -26,7 +26,9 @@ from typing import Any
 
 import numpy as np
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+from sim.inputs.base import CONFIG_DIR, ConfigError
+from sim.inputs.city import validate_city
+
 PARAMETERS_FILE = CONFIG_DIR / "parameters.toml"
 CITY_FILE = CONFIG_DIR / "city.toml"
 BASELINE_FILE = CONFIG_DIR / "baseline.toml"
@@ -47,6 +49,7 @@ SCENARIO_DEFAULTS = {
     "persons_per_agent": 10,
     "map": "map/qinhuangdao_2km.txt",
 }
+MIN_AGENTS_PER_COHORT = 10  # graduate agents per university and year the model needs (ClusterModel._check_resolution)
 LEVER_GROUPS = {
     1: ("Plan & coordinate", "统筹协调"),
     2: ("Cultivate high-level industry", "培育高能级产业"),
@@ -65,10 +68,6 @@ COST_KINDS = {  # how a lever's programme cost is computed (the lever's `cost` f
 _CHANNEL_FIELDS = {"en", "zh", "submodel"}
 _CHANNEL_NAME = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
 SCHEDULE_KEYS = ("value", "start", "end", "ramp_quarters")
-
-
-class ConfigError(ValueError):
-    """A configuration value or key is not allowed. The message names key, value and what is allowed."""
 
 
 def shown(value: Any, limit: int = 60) -> str:
@@ -488,8 +487,6 @@ _CACHE: dict[str, tuple[dict[str, Parameter], dict[str, Any]]] = {}
 
 def _schema_and_city() -> tuple[dict[str, Parameter], dict[str, Any]]:
     if "default" not in _CACHE:
-        from sim.city import validate_city  # local import: city validation needs the schema module
-
         city = _read_toml(CITY_FILE)
         validate_city(city)
         _CACHE["default"] = (load_schema(), city)
@@ -536,10 +533,8 @@ def max_persons_per_agent(city: Mapping[str, Any]) -> tuple[int, str]:
     """The coarsest talent resolution the model accepts, and the university that sets it.
 
     The model's rule (``ClusterModel._check_resolution``): every university needs at least
-    ``sim.model.MIN_AGENTS_PER_COHORT`` graduate agents per year.
+    ``MIN_AGENTS_PER_COHORT`` graduate agents per year.
     """
-    from sim.model import MIN_AGENTS_PER_COHORT  # the model's own constant; sim.model imports this module
-
     best, label = 1000, ""
     for key, u in city.get("universities", {}).items():
         limit = int(u["graduates"] // MIN_AGENTS_PER_COHORT)
@@ -550,8 +545,6 @@ def max_persons_per_agent(city: Mapping[str, Any]) -> tuple[int, str]:
 
 def check_resolution(config: Config, key: str = "[scenario] persons_per_agent") -> None:
     """Raise ``ConfigError`` if ``persons_per_agent`` is too coarse for the model (see :func:`max_persons_per_agent`)."""
-    from sim.model import MIN_AGENTS_PER_COHORT
-
     limit, label = max_persons_per_agent(config.city)
     ppa = config.persons_per_agent
     if ppa > limit:

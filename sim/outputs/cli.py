@@ -10,12 +10,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-from sim.config import ConfigError, load_config
+from sim.inputs.base import ConfigError
+from sim.inputs.config import load_config
 
 MAX_SEED = 2**63  # seeds are 0 <= seed < 2**63 (numpy SeedSequence, int64 columns)
 MARKER = ".sim-run"  # written into every --out folder `sim run` creates; --force replaces only such folders
 TABLE_NAMES = ("city", "clusters", "districts")
-PLOT_NAMES = ("energy_levels", "talent_flows", "maturity", "district_map")  # = sim.plots.FIGURES
+PLOT_NAMES = ("energy_levels", "talent_flows", "maturity", "district_map")  # = sim.outputs.plots.FIGURES
 _OUTPUT_FILES = frozenset({MARKER, *(f"{t}.{ext}" for t in TABLE_NAMES for ext in ("parquet", "csv")),
                            *(f"{p}.png" for p in PLOT_NAMES)})
 
@@ -124,7 +125,7 @@ def _replace(tmp: Path, out: Path) -> None:
 
 
 def _run(args) -> int:
-    from sim import plots
+    from sim.outputs import plots
     from sim.scenario import run_scenario
 
     if args.config == "":
@@ -174,7 +175,7 @@ def _calibrate(args) -> int:
     if args.posterior is not None:
         return _check_posterior(args)
 
-    from sim.calibration import calibration_table, load_targets
+    from sim.outputs.calibration import calibration_table, load_targets
 
     cfg = load_config(args.config)
     seeds = load_targets()["settings"]["seeds"]
@@ -196,8 +197,8 @@ def _check_posterior(args) -> int:
     import pandas as pd
     from tqdm.auto import tqdm
 
-    from sim.calibration import posterior_predictive
-    from sim.posterior import POSTERIOR_FILE, load_posterior, stale_reasons
+    from sim.outputs.calibration import posterior_predictive
+    from sim.outputs.posterior import POSTERIOR_FILE, load_posterior, stale_reasons
 
     cfg = load_config(args.config)
     post = load_posterior(args.posterior or POSTERIOR_FILE, cfg)
@@ -249,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("params", help="print the parameter table (markdown) generated from configs/parameters.toml")
     args = parser.parse_args(argv)
     if args.command == "params":
-        from sim.paramdoc import markdown
+        from sim.inputs.paramdoc import markdown
 
         sys.stdout.write(markdown())
         return 0

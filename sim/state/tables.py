@@ -2,7 +2,7 @@
 
 Each Mesa agent (a firm, a talent super-individual) owns one *slot*: a row index into numpy arrays
 held by an :class:`AgentTable`. Submodels update whole columns at once; the Mesa agent objects are
-thin views that read their row (see ``sim.agents``). Rows are never reused or compacted, so a slot
+thin views that read their row (see ``sim.state.agents``). Rows are never reused or compacted, so a slot
 index is stable for the life of a run; ``alive`` marks the rows still in play.
 """
 

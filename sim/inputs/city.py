@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.config import CONFIG_DIR, ConfigError
+from sim.inputs.base import CONFIG_DIR, ConfigError
 
 _HEADER = re.compile(r"cell_km = ([\d.]+); lat ([\d.]+)-([\d.]+) N, lon ([\d.]+)-([\d.]+) E")
 _OUTLINES = re.compile(r"^#\s*outlines\s*=\s*(\S+)\s*$")

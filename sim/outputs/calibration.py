@@ -13,7 +13,8 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from sim.config import CONFIG_DIR, Config, load_config
+from sim.inputs.base import CONFIG_DIR
+from sim.inputs.config import Config, load_config
 
 CALIBRATION_FILE = CONFIG_DIR / "calibration.toml"
 
@@ -55,8 +56,7 @@ def _run_measures(m) -> dict[str, float]:
     Read from the recorder's columns directly (no DataFrames: a fit measures thousands of runs),
     with the graduate outcomes and tiers climbed of ``ScenarioResult.summary``.
     """
-    from sim.records import tiers_climbed
-    from sim.scenario import graduate_outcomes
+    from sim.state.records import graduate_outcomes, tiers_climbed
 
     f = m.firms
     rec = m.recorder.city
@@ -142,7 +142,7 @@ def calibration_table(config: Config | None = None, seeds=None, progress: Callab
     for section, kind in KINDS.items():
         for key, t in spec.get(section, {}).items():
             if key not in values:
-                raise KeyError(f"calibration {section} {key!r} has no measure in sim.calibration")
+                raise KeyError(f"calibration {section} {key!r} has no measure in sim.outputs.calibration")
             v = values[key]
             rows.append({"kind": kind, "target": key, "description": t["label"], "paper_or_source": t["source"],
                          "target_value": t["target"], "model": v, "low": t["low"], "high": t["high"],
@@ -176,7 +176,7 @@ def draw_seed(seed: int, draw: int) -> int:
 
 def posterior_predictive(post, n: int = 40, seed: int = 1, config: Config | None = None,
                          progress: Callable | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Run ``n`` draws of a :class:`sim.posterior.Posterior` (one fresh seed each) through the status
+    """Run ``n`` draws of a :class:`sim.outputs.posterior.Posterior` (one fresh seed each) through the status
     quo: (measures, one row per draw; :func:`predictive_table` against ``configs/calibration.toml``)."""
     base = config or load_config()
     draws = post.draws(n, seed)

@@ -6,7 +6,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from sim.config import CONFIG_DIR, ConfigError, default_config
+from sim.inputs.base import CONFIG_DIR, ConfigError
+from sim.inputs.config import default_config
 
 PRESETS_FILE = CONFIG_DIR / "presets.toml"
 

@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.config import CONFIG_DIR, Config, ConfigError, default_config
+from sim.inputs.base import CONFIG_DIR, ConfigError
+from sim.inputs.config import Config, default_config
 
 POSTERIOR_FILE = CONFIG_DIR / "posterior.parquet"
 FINGERPRINT_SEEDS = (1, 2)
@@ -164,7 +165,7 @@ def targets_digest(targets: dict[str, dict]) -> str:
 def fingerprint(values: dict[str, float], config: Config | None = None) -> dict[str, float]:
     """Calibration measures of the runs at ``values`` (seeds ``FINGERPRINT_SEEDS``), averaged: the
     model's behaviour where the posterior sits. Equal fingerprints = the same model for this posterior."""
-    from sim.calibration import target_measures
+    from sim.outputs.calibration import target_measures
 
     cfg = (config or default_config()).with_overrides(values)
     runs = [target_measures(cfg, s) for s in FINGERPRINT_SEEDS]
@@ -177,7 +178,7 @@ def fingerprint(values: dict[str, float], config: Config | None = None) -> dict[
 
 def stale_reasons(post: Posterior, config: Config | None = None) -> list[str]:
     """Why ``post`` no longer describes the current model and targets (empty list: current)."""
-    from sim.calibration import load_targets
+    from sim.outputs.calibration import load_targets
 
     reasons = []
     prov = post.provenance

@@ -51,8 +51,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.constants import NO_EMPLOYER, OTHER_SECTOR, Field, Loc, SizeClass
-from sim.tables import rank_within_groups, stochastic_round, uniform_choice, weighted_draws
+from sim.state.constants import NO_EMPLOYER, OTHER_SECTOR, Field, Loc, SizeClass
+from sim.state.tables import rank_within_groups, stochastic_round, uniform_choice, weighted_draws
 
 DEST_NAMES = ("Beijing", "Tianjin", "Elsewhere")
 

@@ -7,7 +7,7 @@ order of their skilled-staff fill (the neediest first; random among equals). The
 ``sharing_idle_usable`` of the idle capacity (capacity - last quarter's sales) of leaders and little
 giants (at this quarter's capacity). Each matched SME asks for ``sharing_capacity_gain`` x its own capacity; if the pool is short
 every matched firm gets the same share of its ask. Matched SMEs also reach the partners' experts:
-their university-spillover distance is doubled this quarter (``sim.innovation``). Gains come only
+their university-spillover distance is doubled this quarter (``sim.behaviour.innovation``). Gains come only
 from matched pairs: with no idle capacity, no slots or no applicants, nothing changes.
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.constants import SizeClass
+from sim.state.constants import SizeClass
 
 
 def match(m, capacity: np.ndarray, skilled_fill: np.ndarray) -> np.ndarray:

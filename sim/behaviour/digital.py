@@ -7,7 +7,7 @@ Decision (each quarter, a share ``digital_consider_rate`` of firms below L5 and 
 
 * cost ``C = cost_rate * annual revenue * (1 + 0.5 * (m - 1))`` clipped to [50万, 3000万] (yuan);
 * expected gain ``G = horizon * 4 * VA_q * gain_per_level * (1 + data_sharing_gain * x * share)``
-  where x = 1 for a firm that exchanges data through the data-sharing centre (``sim.links``) and share
+  where x = 1 for a firm that exchanges data through the data-sharing centre (``sim.behaviour.links``) and share
   the share of its cluster's firms that are members (shared data and compatible interfaces let
   upgrades link firms, paper §2.3: the gain grows with the partners one can exchange with), times
   ``(1 + peer_effect * share of the cluster's firms already above m + benchmark_gain * benchmark)``
@@ -39,9 +39,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim import finance, links
-from sim.constants import SizeClass
-from sim.tables import allocate_budget, cell_counts, group_sum
+from sim.behaviour import finance, links
+from sim.state.constants import SizeClass
+from sim.state.tables import allocate_budget, cell_counts, group_sum
 
 
 def spread_infrastructure(m) -> None:

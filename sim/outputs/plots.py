@@ -15,13 +15,13 @@ import numpy as np  # noqa: E402
 
 from matplotlib.collections import LineCollection  # noqa: E402
 
-from sim import energy as sim_energy  # noqa: E402
-from sim import fonts as sim_fonts  # noqa: E402
-from sim.city import district_outlines, load_layout  # noqa: E402
+from sim.behaviour import energy as sim_energy  # noqa: E402
+from sim.inputs.city import district_outlines, load_layout  # noqa: E402
+from sim.outputs import fonts as sim_fonts  # noqa: E402
 
 
 def cjk_font() -> str | None:
-    """Family name of a font file with Chinese glyphs, registered with matplotlib (see :mod:`sim.fonts`), or None."""
+    """Family name of a font file with Chinese glyphs, registered with matplotlib (see :mod:`sim.outputs.fonts`), or None."""
     font = sim_fonts.find_cjk_font()
     return font.family if font else None
 
@@ -118,7 +118,7 @@ MAP_SEA = "#cce3f2"
 
 
 def draw_district_outlines(ax, layout, colour="#6b6457", lw=0.8, zone_colour="#8a5a00", zorder=2) -> None:
-    """Draw the real district outlines (``configs/map`` GeoJSON, via :func:`sim.city.district_outlines`)
+    """Draw the real district outlines (``configs/map`` GeoJSON, via :func:`sim.inputs.city.district_outlines`)
     on an axes showing the raster as ``imshow(..., extent=(-0.5, w - 0.5, h - 0.5, -0.5))``, and the
     districts without a polygon (ETDZ, Beidaihe New Area: carved from their hosts, approximate) as
     dashed cell edges of the raster. Falls back to cell edges for every district if the raster names

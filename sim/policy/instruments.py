@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sim.config import Channel, Config, default_config
+from sim.inputs.config import Channel, Config, default_config
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Mesa agents. Each is a thin view on one row of the model's state arrays.
 
-The model's submodels (``sim.market``, ``sim.labour``, ...) update whole columns at once with numpy;
+The model's submodels (``sim.behaviour.market``, ``sim.behaviour.labour``, ...) update whole columns at once with numpy;
 these classes give researchers, the app and Mesa's tools an agent to point at: ``firm.revenue``,
 ``talent.location``, ``agentset.select(...)``, ``agents_by_type[Firm]``. They hold no state of their own
 apart from their row index, so the arrays are the single source of truth.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import mesa
 from mesa.discrete_space import CellAgent, FixedAgent
 
-from sim.constants import CareerStage, Loc, SizeClass, career_stage
+from sim.state.constants import CareerStage, Loc, SizeClass, career_stage
 
 
 def _column(table: str, name: str, doc: str):
@@ -24,8 +24,8 @@ def _column(table: str, name: str, doc: str):
 class Firm(CellAgent):
     """A manufacturing firm (企业) in one cluster, one chain segment and one product niche.
 
-    Each quarter (vectorised in ``sim.market``, ``sim.innovation``, ``sim.digital``, ``sim.finance``,
-    ``sim.entry``): competes for its cluster-segment's orders (sharing demand with same-niche rivals cuts
+    Each quarter (vectorised in ``sim.behaviour``: ``market``, ``innovation``, ``digital``, ``finance``,
+    ``entry``): competes for its cluster-segment's orders (sharing demand with same-niche rivals cuts
     its margin), invests in R&D, may take a digital upgrade (cost vs expected gain, grant, coverage,
     digital staff, peers), posts vacancies for graduates, borrows, and exits when insolvent.
     """
@@ -61,7 +61,7 @@ class Talent(mesa.Agent):
     """A group of ``persons_per_agent`` skilled people with the same field, degree and situation.
 
     The super-individual method (Scheffer et al. 1995): one agent stands for several persons so a city
-    of hundreds of thousands runs in a second. Each quarter (``sim.labour``): ages, searches for a job,
+    of hundreds of thousands runs in a second. Each quarter (``sim.behaviour.labour``): ages, searches for a job,
     weighs staying in Qinhuangdao against Beijing, Tianjin or elsewhere by a random-utility rule over
     wage, career prospects, housing cost, subsidies, ties and distance, and may return later.
     """

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.tables import group_sum
+from sim.state.tables import group_sum
 
 
 def capacity(employees, tech, maturity, skilled_fill, productivity, digital_gain, sharing_boost, fill_elasticity):
@@ -20,7 +20,7 @@ def capacity(employees, tech, maturity, skilled_fill, productivity, digital_gain
 
     productivity (yuan/employee/quarter) x employees x (1 + tech) x (1 + digital_gain per level above
     L1) x skilled-staff fill ** skilled_fill_elasticity (firms short of graduates/technicians produce
-    less) x ``sharing_boost`` (1 in the model: shared equipment is added by ``sim.sharing`` as matched
+    less) x ``sharing_boost`` (1 in the model: shared equipment is added by ``sim.behaviour.sharing`` as matched
     capacity, not as a multiplier).
     """
     return (employees * productivity * (1.0 + tech) * (1.0 + digital_gain * (maturity - 1))

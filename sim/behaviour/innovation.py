@@ -17,11 +17,11 @@ Per firm and quarter (simultaneous update):
   otherwise; ``lambda_i`` doubled for SMEs matched on the resource-sharing platform this quarter)
   and P the peer spillover ``peer * openness_i * max(0, T_leader(cluster) - T)`` with the firm's own
   openness ``min(1, openness_base + link_openness * (supply link + data exchange))`` — measured from
-  the links it has (sim.links), not from a lever (paper: information between firms is closed).
+  the links it has (sim.behaviour.links), not from a lever (paper: information between firms is closed).
 * Patents ~ Poisson(R_eff / 1e6 * yield * (0.5 + T)); the patent stock depreciates at
   ``patent_depreciation`` a year (knowledge capital; patents lapse), so it stays up only with R&D.
 * University alignment moves ``alignment_speed`` of the way per quarter toward the target its active
-  joint projects give (``sim.links.university_alignment_targets``). The R&D stock depreciates at
+  joint projects give (``sim.behaviour.links.university_alignment_targets``). The R&D stock depreciates at
   ``rd_depreciation`` per quarter.
 """
 
@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim import links
-from sim.constants import SizeClass
+from sim.behaviour import links
+from sim.state.constants import SizeClass
 
 
 def step(m) -> None:

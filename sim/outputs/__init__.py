@@ -1,0 +1,13 @@
+"""Outputs: what is made of runs, and the command line.
+
+- ``plots.py``        the figures of a run (matplotlib)
+- ``fonts.py``        the CJK font figures use
+- ``calibration.py``  the calibration table: runs measured against ``configs/calibration.toml``
+- ``posterior.py``    the fitted posterior (``configs/posterior.parquet``): read, drawn, and checked
+                      against the current model (two runs at its mean)
+- ``cli.py``          ``python -m sim`` (``run``, ``calibrate``, ``params``)
+
+The top room: it may import every other room (``sim.model``, ``sim.scenario``, ``sim.behaviour``,
+``sim.state``, ``sim.policy``, ``sim.inputs``); nothing in ``sim`` outside it imports it, except
+``sim/__main__.py``.
+"""
