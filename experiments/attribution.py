@@ -71,8 +71,8 @@ CHANNEL_COLUMNS = ("package", "channel", "lever", "outcome", "effect", "effect_l
                    "contribution", "contribution_lo", "contribution_hi", "share", "share_lo", "share_hi", "n")
 # outcome -> (label, divisor, unit) for words and figures (the CSVs keep the model's units)
 DISPLAY: dict[str, tuple[str, float, str]] = {
-    "value_added_final": ("value added in the last year", 1e8, "亿 yuan/yr"),
-    "revenue_final": ("revenue in the last year", 1e8, "亿 yuan/yr"),
+    "value_added_final": ("value added at the end (annual rate)", 1e8, "亿 yuan/yr"),
+    "revenue_final": ("revenue at the end (annual rate)", 1e8, "亿 yuan/yr"),
     "spending_total": ("public spending", 1e8, "亿 yuan"),
     "spending_talent_total": ("talent spending", 1e8, "亿 yuan"),
     "tiers_climbed_clusters": ("energy levels climbed (six clusters)", 1.0, "levels"),
