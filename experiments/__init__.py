@@ -15,13 +15,17 @@ The model is called through one function, ``sim.run_scenario(config, seed)``. Mo
     provenance  model version, git, packages, host
     ema         the model as an EMA Workbench Model (levers, uncertainties, constants, outcomes)
     decision/   scenario discovery (PRIM) and robustness (regret, satisficing) of a sweep
-    cli         ``python -m experiments run | analyze | status | plan``
+    attribution which channels carry each package's effect (``experiments.explain(SPEC)``;
+                figures and words in attribution_report)
+    cli         ``python -m experiments run | analyze | status | plan | explain``
 
 See docs/experiments.md.
 """
 
+from experiments.attribution import ExplainError, explain
 from experiments.spec import Spec, SpecError, load_spec, parse_spec
 from experiments.store import Store, load
 from experiments.sweep import SweepResult, run_sweep
 
-__all__ = ["Spec", "SpecError", "Store", "SweepResult", "load", "load_spec", "parse_spec", "run_sweep"]
+__all__ = ["ExplainError", "Spec", "SpecError", "Store", "SweepResult", "explain", "load", "load_spec", "parse_spec",
+           "run_sweep"]

@@ -1,10 +1,12 @@
-"""Command line: ``python -m experiments run | analyze | status | plan | discover | robustness | optimize``.
+"""Command line: ``python -m experiments run | analyze | status | plan | explain | discover | robustness | optimize``.
 
     python -m experiments run configs/experiments/NAME.toml [--workers N | --dask ADDR | --serial]
                               [--retry-failed] [--out DIR] [--force] [--batch N] [--analyze] [--no-progress]
     python -m experiments analyze results/NAME
     python -m experiments status  results/NAME [--failed]
     python -m experiments plan    configs/experiments/NAME.toml
+    python -m experiments explain configs/experiments/explain.toml [--packages a,b] [--out DIR]
+                              [--workers N | --serial] [--no-progress]
     python -m experiments discover results/NAME --where "any_national == 0" [--box N]
     python -m experiments robustness results/NAME [--goal "retention_3y >= 0.35" ...] [--outcome NAME ...]
     python -m experiments calibrate configs/experiments/calibrate_smoke.toml [--workers N | --dask ADDR]
@@ -79,6 +81,16 @@ def _parser() -> argparse.ArgumentParser:
     pl = sub.add_parser("plan", help="validate a spec and show its design without running anything")
     pl.add_argument("spec", type=Path)
 
+    xp = sub.add_parser("explain", help="which channels carry each package's effect (paired runs, channels off)")
+    xp.add_argument("spec", type=Path, help="spec, e.g. configs/experiments/explain.toml")
+    xp.add_argument("--packages", metavar="A,B", help="preset keys to explain (default: the spec's packages)")
+    xp.add_argument("--out", type=Path, help="results folder; writes OUT/explain/ (default: results/<spec file name>)")
+    xx = xp.add_mutually_exclusive_group()
+    xx.add_argument("--serial", action="store_true", help="run in this process, one run after another")
+    xx.add_argument("--workers", type=int, metavar="N", help="local worker processes (default: all cores)")
+    xp.add_argument("--no-progress", action="store_true", help="no progress bar")
+    xp.set_defaults(dask=None)
+
     op = sub.add_parser("optimize", help="best lever values under a budget: many-objective search (resumable)")
     op.add_argument("spec", type=Path, help="optimisation spec, e.g. configs/experiments/optimize_smoke.toml")
     ox = op.add_mutually_exclusive_group()
@@ -114,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
                 return _status(args.dir, args.failed)
             case "plan":
                 return _plan(args.spec)
+            case "explain":
+                return _explain(args)
             case "discover":
                 return _discover(args)
             case "robustness":
@@ -246,6 +260,28 @@ def _run(args: argparse.Namespace) -> int:
     else:
         print(f"report:  {report}  (write it with: python -m experiments analyze {out})")
     return EXIT_ALL_FAILED if res.total and res.failed == res.total else EXIT_OK
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from experiments.attribution import check_out, default_out_dir, load_explain_spec, parse_packages_arg
+    from experiments.attribution import explain as run_explain
+    from experiments.executors import ExecutorError
+
+    es = load_explain_spec(args.spec, parse_packages_arg(args.packages))
+    out = check_out(args.out if args.out is not None else default_out_dir(es))
+    executor = _executor(args)
+    try:
+        res = run_explain(es, out=out, executor=executor, progress=not args.no_progress)
+    except ExecutorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("\ninterrupted: nothing written (explain is not resumable; run it again)", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    failed = f", {res.failed_runs} failed (their replicates are left out)" if res.failed_runs else ""
+    print(f"explain: {res.distinct_runs:,} runs in {res.seconds / 60:.1f} min{failed}")
+    print(f"table: {res.out / 'channels.csv'}   figures: {res.out / 'figures'}   report: {res.out / 'report.md'}")
+    return EXIT_ALL_FAILED if res.failed_runs == res.distinct_runs else EXIT_OK
 
 
 def _saved(out: Path) -> str:

@@ -136,6 +136,7 @@ def analyze(root: str | Path) -> Path:
     text = _markdown(sw, grouping, order, table, any_nat, year, ce, sens, sens_notes, fails, figures, labels,
                      effects_lines)
     text = _decision_sections(sw, text)
+    text = _explain_section(root, text)
     path = root / "report.md"
     path.write_text(text, encoding="utf-8")
     return path
@@ -151,6 +152,21 @@ def _decision_sections(sw: analysis.Sweep, text: str) -> str:
 
         robustness(sw.root)
     return sections.with_saved(sw.root, text)
+
+
+def _explain_section(root: Path, text: str) -> str:
+    """The channels section when ``python -m experiments explain`` wrote ``root/explain/`` (optional: the
+    report never needs it, and a folder it cannot read is named in one line instead)."""
+    folder = root / "explain"
+    if not (folder / "settings.json").is_file():
+        return text
+    from experiments import attribution_report
+
+    try:
+        section = attribution_report.markdown(folder, link_prefix="explain/")
+    except (OSError, ValueError, KeyError) as exc:
+        section = f"## What carries each package's effect: its channels\n\n*{folder} could not be read ({exc}).*\n"
+    return text.rstrip("\n") + "\n\n" + section
 
 
 def _any_national(reached: pd.DataFrame, runs: pd.DataFrame, order: Sequence[str]) -> pd.DataFrame:
