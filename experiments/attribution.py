@@ -1,6 +1,6 @@
 """Which channels carry a package's effect: ``python -m experiments explain SPEC`` / ``experiments.explain``.
 
-Every lever acts through named channels (``configs/parameters.toml``; :mod:`sim.instruments`), and a
+Every lever acts through named channels (``configs/parameters.toml``; :mod:`sim.policy.instruments`), and a
 config can switch channels off (``channels_off``: the channel then acts at its lever's status-quo
 value). For each package (a preset) of the spec this runs, in the same worlds:
 
@@ -56,7 +56,7 @@ import sim
 from experiments import provenance, seeds
 from experiments.runner import STATUS_OK, RunRecord, RunTask, execute
 from experiments.spec import PACKAGE, Outcomes, Spec, SpecError, parse_spec
-from sim.config import ConfigError, read_config_text
+from sim.inputs.config import ConfigError, read_config_text
 
 LEVEL = 0.95
 BOOTSTRAP_RESAMPLES = 2000
@@ -517,7 +517,7 @@ def default_out_dir(es: ExplainSpec, results_root: str | Path = "results") -> Pa
 
 def check_out(out: str | Path) -> Path:
     """Refuse an --out that is a file, cannot be written, or holds an ``explain/`` this command did not write."""
-    from sim.cli import unwritable_folder
+    from sim.outputs.cli import unwritable_folder
 
     out = Path(out)
     if str(out).strip() == "":

@@ -72,7 +72,7 @@ class FolderInUse(RuntimeError):
 
 # What a sweep and ``analyze`` / ``discover`` / ``robustness`` write into a results folder.
 OWN_ENTRIES = frozenset({".lock", SPEC_FILE, PROVENANCE_FILE, DESIGN_FILE, RUNS, SUMMARY, *TABLES, CHECKSUMS, DAMAGED,
-                         "report.md", "figures", "tables", "discovery", "robustness"})
+                         "report.md", "figures", "tables", "discovery", "robustness", "explain"})
 # What ``python -m experiments optimize`` writes into its folder (the run store goes under optimize/).
 OPTIMIZE_ENTRIES = frozenset({".lock", SPEC_FILE, "optimize", "pareto.csv", "figures", "report.md"})
 # What ``python -m experiments calibrate`` writes into its folder (SQLite may leave abc.db-journal/-wal/-shm).

@@ -17,6 +17,7 @@ from experiments import attribution
 from experiments.attribution import CHANNEL_COLUMNS, Variant, excludes_zero, parse_explain_spec, variant_config
 from experiments.cli import main
 from experiments.executors import ProcessExecutor, SerialExecutor
+from sim.policy.instruments import instruments
 
 SPEC = """
 [experiment]
@@ -57,7 +58,7 @@ def test_channels_csv_has_one_row_per_package_channel_outcome(serial):
     folder = serial.out
     table = pd.read_csv(folder / "channels.csv")
     assert set(CHANNEL_COLUMNS) <= set(table.columns)
-    chans = sim.instruments.instruments()
+    chans = instruments()
     expected = {(p, c.name, o) for p, levers in (("coordinate", ["city_coordination"]),
                                                  ("extend_chain", ["anchor_attraction_budget", "weak_link_incentive"]))
                 for lever in levers for c in chans[lever].channels for o in NOT_SPENDING + ["spending_total"]}
