@@ -22,6 +22,7 @@ import sim
 import sim.energy
 from experiments import analysis, effects, plots, provenance
 from experiments.spec import PACKAGE
+from experiments.timing import TIMING_PARTS
 
 OUTCOME_LABELS = {
     "tiers_climbed_total": "energy levels climbed (sum over clusters)",
@@ -44,7 +45,9 @@ LEVER_OUTCOMES = ("tiers_climbed_clusters", "energy_index_final_mean", "graduate
 def parameter_labels() -> dict[str, str]:
     schema = sim.default_config().schema
     extra = {PACKAGE: "policy package", "persons_per_agent": "persons per agent"}
-    return {n: p.label_en for n, p in schema.items()} | extra
+    timed = {f"{n}.{part}": f"{p.label_en}: {part.replace('_', ' ')}" for n, p in schema.items()
+             if p.kind == "levers" for part in TIMING_PARTS}  # digital_grant_budget.start: "...: start"
+    return {n: p.label_en for n, p in schema.items()} | timed | extra
 
 
 def analyze(root: str | Path) -> Path:

@@ -24,7 +24,8 @@ from tqdm import tqdm
 import sim
 from experiments import design, provenance
 from experiments.executors import SerialExecutor
-from experiments.runner import STATUS_FAILED, STATUS_OK, RunRecord, RunTask, execute, select_outcomes
+from experiments.runner import (STATUS_FAILED, STATUS_OK, RunRecord, RunTask, config_fields, execute,
+                                probe_config, select_outcomes)
 from experiments.spec import PROJECT_DIR, Spec, SpecError
 from experiments.store import DAMAGED, FolderInUse, Store, StoreDamaged, why_not_movable
 
@@ -66,7 +67,7 @@ def check_outcomes(spec: Spec, model: Callable | None) -> None:
     if all(getattr(o, k) == "all" for k in ("summary", "city", "clusters", "districts")):
         return
     run = model or sim.run_scenario
-    result = run(spec.base.with_overrides({}, quarters=1), 0)
+    result = run(probe_config(spec.base), 0)
     try:
         select_outcomes(result, o)
     except KeyError as exc:
@@ -91,9 +92,8 @@ def tasks(spec: Spec, plan: pd.DataFrame, run_ids: set[str], model_version: str)
         cfg = cached[1]
         yield RunTask(
             run_id=rid, point=int(row["point"]), replicate=int(row["replicate"]), seed=int(row["seed"]),
-            scenario=dict(cfg.scenario), values=dict(cfg.values), config_digest=row["config_digest"],
-            model_version=model_version, design=values if draw is None else {"draw": draw, **values},
-            outcomes=spec.outcomes,
+            **config_fields(cfg), config_digest=row["config_digest"], model_version=model_version,
+            design=values if draw is None else {"draw": draw, **values}, outcomes=spec.outcomes,
         )
 
 
