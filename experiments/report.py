@@ -213,6 +213,12 @@ def _markdown(sw: analysis.Sweep, grouping: str, order: Sequence[str], table: pd
             lines.append(f"- Factor `{name}` ({labels.get(name, name)}): {desc}")
     else:
         lines.append(f"- {len(factors)} factors, listed in the appendix.")
+    for lever, parts in (d.get("timing_fixed") or {}).items():
+        lines.append(f"- Timed lever `{lever}`, in every run: " + ", ".join(f"{k} = {v}" for k, v in parts.items()))
+    for lever, parts in (d.get("base_schedules") or {}).items():
+        lines.append(f"- Timed in the base scenario: `{lever}` " + ", ".join(f"{k} = {v}" for k, v in parts.items()))
+    if d.get("channels_off"):
+        lines.append(f"- Channels switched off in every run: {', '.join(d['channels_off'])}.")
     lines.append(f"- Runs: {counts['done']} done, {counts['failed']} failed, {counts['pending']} pending.")
     lines.append(f"- Model version `{prov.get('model_version')}`; git commit `{git.get('commit')}`"
                  f"{' (uncommitted changes)' if git.get('dirty') else ''}.")

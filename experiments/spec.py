@@ -545,6 +545,12 @@ class _Parser:
                         raise self.err(f"[levers] {key}: unknown part {part!r}.{_suggest(part, LEVER_TABLE_KEYS)}")
                     add(key, part, v, f"{key}.{part}")
             else:
+                if isinstance(value, Mapping):
+                    odd = next((k for k in value if k not in _RANGE_KEYS), None)
+                    if odd is not None:
+                        hint = _suggest(odd, [*_RANGE_KEYS, *LEVER_TABLE_KEYS]).split(" Allowed")[0]
+                        raise self.err(f"[levers] {key}: unknown key {odd!r}.{hint} Allowed in a range: "
+                                       f"{', '.join(_RANGE_KEYS)}; in a timed lever: {', '.join(LEVER_TABLE_KEYS)}.")
                 add(key, "value", value, key)
         return out
 
@@ -652,7 +658,7 @@ class _Parser:
         if isinstance(value, list):
             if not value:
                 raise self.err(f"{where}: empty list of values")
-            vals = tuple(p.check(v, f"{self.where}: {where}") for v in value)
+            vals = tuple(p.check(v, where) for v in value)  # parse_spec names the file
             if len(set(vals)) != len(vals):
                 raise self.err(f"{where}: a value is listed twice")
             return Factor(name=key, kind=kind, values=vals, integer=integer)

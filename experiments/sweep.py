@@ -273,13 +273,27 @@ def _provenance(store: Store, spec: Spec, mv: str) -> dict[str, Any]:
     prov.update(
         experiment=spec.name, spec_file=str(spec.path) if spec.path else None, spec=spec.raw,
         design={"kind": spec.design.kind, "factors": {f.name: f.describe() for f in spec.factors},
-                "replicates": spec.replicates, "seed": spec.seed, "crn": spec.crn},
+                "replicates": spec.replicates, "seed": spec.seed, "crn": spec.crn, **_timing(spec)},
         model_version=mv, git=provenance.git_state(PROJECT_DIR), packages=provenance.package_versions(),
         host=provenance.host_info(),
     )
     prov.setdefault("created", provenance.now())
     prov.setdefault("sessions", [])
     return prov
+
+
+def _timing(spec: Spec) -> dict[str, Any]:
+    """Timing that holds in every run (for provenance and the report): the fixed parts of timed levers in
+    [levers], the base's timed levers and channels switched off. Empty for a spec without timing."""
+    out: dict[str, Any] = {}
+    fixed = {k: dict(v) for k, v in spec.timing.items() if v}
+    if fixed:
+        out["timing_fixed"] = fixed
+    if spec.base.schedules:
+        out["base_schedules"] = {k: {"value": spec.base.values[k], **s.to_dict()} for k, s in spec.base.schedules.items()}
+    if spec.base.channels_off:
+        out["channels_off"] = sorted(spec.base.channels_off)
+    return out
 
 
 def _hms(seconds: float) -> str:
