@@ -235,7 +235,8 @@ def _binned_periods(x: pd.Series, bins: int) -> pd.Series:
         return pd.Series(pd.Categorical(x, categories=cats, ordered=True), index=x.index)
     codes = pd.qcut(num, bins, labels=False, duplicates="drop")
     spans = num.groupby(codes).agg(["min", "max"]).sort_index()
-    cats = [timing.period_label(int(lo)) if lo == hi else f"{timing.period_label(int(lo))}–{timing.period_label(int(hi))}"
+    label = timing.period_label
+    cats = [label(int(lo)) if lo == hi else f"{label(int(lo))}–{label(int(hi))}"
             for lo, hi in zip(spans["min"], spans["max"], strict=True)]
     dense = codes.map({c: i for i, c in enumerate(spans.index)}).fillna(-1).astype(int)  # empty bins dropped
     out = pd.Categorical.from_codes(dense, categories=cats, ordered=True)

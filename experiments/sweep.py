@@ -290,7 +290,8 @@ def _timing(spec: Spec) -> dict[str, Any]:
     if fixed:
         out["timing_fixed"] = fixed
     if spec.base.schedules:
-        out["base_schedules"] = {k: {"value": spec.base.values[k], **s.to_dict()} for k, s in spec.base.schedules.items()}
+        out["base_schedules"] = {k: {"value": spec.base.values[k], **s.to_dict()}
+                                 for k, s in spec.base.schedules.items()}
     if spec.base.channels_off:
         out["channels_off"] = sorted(spec.base.channels_off)
     return out

@@ -142,7 +142,8 @@ digital_grant_budget.duration_quarters = 8
     cfg = design.point_config(spec, design.factor_values(spec, row))
     assert cfg.digest() == row["config_digest"]
     sch = cfg.schedules["digital_grant_budget"]
-    assert sch.start == row["digital_grant_budget.start"] and sch.ramp_quarters == row["digital_grant_budget.ramp_quarters"]
+    assert sch.start == row["digital_grant_budget.start"]
+    assert sch.ramp_quarters == row["digital_grant_budget.ramp_quarters"]
     assert period_number(sch.end) - period_number(sch.start) == 7  # two years: 8 quarters
     assert cfg["digital_grant_budget"] == row["digital_grant_budget"]
 
@@ -324,3 +325,18 @@ def test_the_app_session_runs_a_timed_config_and_a_slider_replaces_the_window(mo
     s.step()
     assert INFRA not in s.config.schedules and s.config.channels_off == {"coordination.matchmaking"}
     assert s.snapshot().city[f"spending_{INFRA}"].iloc[-1] == 6e7 / 4
+
+
+def test_the_ema_model_keeps_the_base_window_and_channels_off():
+    from experiments.ema import make_model, simulate
+
+    base = sim.default_config().with_overrides(
+        {INFRA: {"value": 9e7, "start": "2025Q3", "end": "2025Q4"}, "channels_off": ["coordination.matchmaking"]},
+        quarters=4)
+    m = make_model(levers=[INFRA], uncertainties=[], horizon=4, base=base,
+                   outcomes=["spending_total", "tiers_climbed_clusters"])
+    constants = {c.name: c.value for c in m.constants}
+    assert constants["base"][INFRA] == {"value": 9e7, "start": "2025Q3", "end": "2025Q4"}
+    out = simulate(**constants, **{INFRA: 6e7})  # the sampled value, inside the base's window
+    cfg = base.with_overrides({INFRA: {"value": 6e7, "start": "2025Q3", "end": "2025Q4"}})
+    assert out["spending_total"] == sim.run_scenario(cfg, seed=constants["seed"]).summary()["spending_total"]
