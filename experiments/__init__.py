@@ -4,6 +4,7 @@ The model is called through one function, ``sim.run_scenario(config, seed)``. Mo
 
     spec        read and validate a sweep spec (TOML, XLRM shape)        -> Spec
     design      design points (full factorial, LHS, Sobol, Morris) and the plan of runs
+    timing      timed levers in specs: periods, lever.start / .end / .ramp_quarters / .duration_quarters
     seeds       per-run seeds (SeedSequence) and run ids
     runner      run one task on a worker; errors become failed records
     executors   serial, local processes, Dask distributed

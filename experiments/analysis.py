@@ -21,6 +21,7 @@ import pandas as pd
 from scipy import stats
 
 import sim
+from experiments import timing
 from experiments.design import UNIT_PREFIX
 from experiments.runner import STATUS_FAILED, STATUS_OK
 from experiments.spec import PACKAGE
@@ -209,13 +210,37 @@ def numeric_factors(sw: Sweep, levers_first: bool = True) -> list[str]:
 
 
 def binned(x: pd.Series, bins: int) -> pd.Series:
-    """Quantile bins (or the distinct values if there are few) as an ordered categorical."""
+    """Quantile bins (or the distinct values if there are few) as an ordered categorical. Periods
+    ("2027Q1", a timed lever's start or end) are ordered in time; their bins are labelled by the first
+    and last period in them ("2026Q1–2027Q2")."""
+    if _is_periods(x):
+        return _binned_periods(x, bins)
     if x.nunique() <= bins:
         cats = [_fmt(v) for v in sorted(x.dropna().unique())]
         return pd.Series(pd.Categorical(x.map(_fmt), categories=cats, ordered=True), index=x.index)
     cut = pd.qcut(x, bins, duplicates="drop")
     cats = [f"{_fmt(i.left, 2)}–{_fmt(i.right, 2)}" for i in cut.cat.categories]
     return pd.Series(pd.Categorical.from_codes(cut.cat.codes, categories=cats, ordered=True), index=x.index)
+
+
+def _is_periods(x: pd.Series) -> bool:
+    v = x.dropna()
+    return not pd.api.types.is_numeric_dtype(x) and len(v) > 0 and all(timing.is_period(p) for p in v.unique())
+
+
+def _binned_periods(x: pd.Series, bins: int) -> pd.Series:
+    num = x.map(lambda p: timing.period_number(p) if isinstance(p, str) else np.nan).astype(float)
+    if num.nunique() <= bins:
+        cats = [timing.period_label(int(n)) for n in sorted(num.dropna().unique())]
+        return pd.Series(pd.Categorical(x, categories=cats, ordered=True), index=x.index)
+    codes = pd.qcut(num, bins, labels=False, duplicates="drop")
+    spans = num.groupby(codes).agg(["min", "max"]).sort_index()
+    label = timing.period_label
+    cats = [label(int(lo)) if lo == hi else f"{label(int(lo))}–{label(int(hi))}"
+            for lo, hi in zip(spans["min"], spans["max"], strict=True)]
+    dense = codes.map({c: i for i, c in enumerate(spans.index)}).fillna(-1).astype(int)  # empty bins dropped
+    out = pd.Categorical.from_codes(dense, categories=cats, ordered=True)
+    return pd.Series(out, index=x.index)
 
 
 def _fmt(v: Any, digits: int = 3) -> str:

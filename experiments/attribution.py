@@ -56,7 +56,7 @@ import sim
 from experiments import provenance, seeds
 from experiments.runner import STATUS_OK, RunRecord, RunTask, execute
 from experiments.spec import PACKAGE, Outcomes, Spec, SpecError, parse_spec
-from sim.inputs.config import ConfigError, read_config_text
+from sim.inputs.config import Channel, ConfigError, read_config_text
 
 LEVEL = 0.95
 BOOTSTRAP_RESAMPLES = 2000
@@ -100,7 +100,7 @@ class ExplainSpec:
     outcomes: tuple[str, ...]
     replicates: int
     horizon: int
-    channels: Mapping[str, tuple[sim.config.Channel, ...]] = field(default_factory=dict)  # package -> channels
+    channels: Mapping[str, tuple[Channel, ...]] = field(default_factory=dict)  # package -> channels
 
     @property
     def base(self) -> sim.Config:
@@ -265,7 +265,7 @@ def _summary_keys(base: sim.Config) -> list[str]:
     return [k for k, v in summary.items() if isinstance(v, (int, float, bool, np.number, np.bool_))]
 
 
-def package_channels(es: ExplainSpec, preset: sim.Preset, where: str = "spec") -> tuple[sim.config.Channel, ...]:
+def package_channels(es: ExplainSpec, preset: sim.Preset, where: str = "spec") -> tuple[Channel, ...]:
     """The channels of the levers ``preset`` changes against the reference (in lever, then declaration order).
 
     Refused (one line) when a changed lever's reference value is not its status-quo value: a switched-off

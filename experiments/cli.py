@@ -438,6 +438,14 @@ def _plan(path: Path) -> int:
           f"replicates = {plan['run_id'].nunique()} runs, horizon {spec.horizon} quarters, seed {spec.seed}")
     for f in spec.factors:
         print(f"  {f.kind:11s} {f.name}: {f.describe()}")
+    for lever, fixed in spec.timing.items():
+        if fixed:
+            print(f"  {'fixed':11s} {lever}: " + ", ".join(f"{k} = {v!r}" for k, v in fixed.items()))
+    for lever, sch in spec.base.schedules.items():
+        print(f"  {'base':11s} {lever}: value = {spec.base.values[lever]!r}"
+              + "".join(f", {k} = {v!r}" for k, v in sch.to_dict().items()))
+    if spec.base.channels_off:
+        print(f"  {'base':11s} channels_off: {', '.join(sorted(spec.base.channels_off))}")
     if spec.posterior is not None:
         print(f"  posterior   {len(spec.posterior.parameters)} behavioural coefficients from {spec.posterior.path}: "
               f"{spec.n_draws} draws, " + ("one per future (LHS row)" if spec.posterior_per == "future" else

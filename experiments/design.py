@@ -20,6 +20,7 @@ from scipy.stats import qmc
 import sim
 from experiments import seeds
 from experiments.spec import PACKAGE, Spec, SpecError
+from experiments.timing import TIMING_PARTS, TimingProblem, resolve
 from experiments.store import POSTERIOR_PREFIX  # plan columns: the coefficients of each run's posterior draw
 
 UNIT_PREFIX = "u."  # design-table columns holding the unit-cube sample (sobol, morris)
@@ -96,7 +97,87 @@ def point_config(spec: Spec, values: Mapping[str, Any], presets: Mapping[str, si
             overrides[f.name] = values[f.name]
         elif f.kind == "setting":
             settings[f.name] = values[f.name]
+    for lever in timed_levers(spec, overrides):
+        overrides[lever] = lever_override(spec, lever, values, overrides)
     return spec.base.with_overrides(overrides, **settings)
+
+
+def timed_levers(spec: Spec, overrides: Mapping[str, Any] | None = None) -> list[str]:
+    """Levers whose runs get a schedule: those with timing parts in ``[levers]``, and levers the base
+    config times (``[base.levers] NAME = {value, start, ...}``) that a factor or a package sets: the
+    base's window stays, the value changes."""
+    out = list(spec.timing)
+    set_here = [f.name for f in spec.factors if f.kind == "lever"] + list(overrides or {})
+    out += [k for k in dict.fromkeys(set_here) if k in spec.base.schedules and k not in out]
+    return out
+
+
+def lever_parts(spec: Spec, lever: str, values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The timing parts of ``lever`` at a design point (base schedule, then ``[levers]`` fixed parts, then
+    factors) and where each came from (``[base.levers]``, ``[levers]`` or the factor name)."""
+    parts: dict[str, Any] = {}
+    source: dict[str, str] = {}
+    sch = spec.base.schedules.get(lever)
+    if sch is not None:
+        for k, v in sch.to_dict().items():
+            parts[k], source[k] = v, "[base.levers]"
+    fixed = spec.timing.get(lever, {})
+    for k in TIMING_PARTS:
+        name = f"{lever}.{k}"
+        if k in fixed or name in values:
+            if k == "duration_quarters":
+                parts.pop("end", None)  # a duration sets the end, replacing the base's
+            parts[k] = values[name] if name in values else fixed[k]
+            source[k] = name if name in values else "[levers]"
+    return parts, source
+
+
+def lever_override(spec: Spec, lever: str, values: Mapping[str, Any], overrides: Mapping[str, Any]) -> Any:
+    """The override of a timed lever at a design point: ``{value, start, end, ramp_quarters}`` (the value
+    from its factor, else ``[levers] NAME.value``, else the package's or the base's value); a plain
+    value when the window is the whole run. Raises :class:`experiments.timing.TimingProblem`."""
+    fixed = spec.timing.get(lever, {})
+    value = values.get(lever, fixed.get("value", overrides.get(lever, spec.base.values[lever])))
+    parts, _ = lever_parts(spec, lever, values)
+    window = resolve(parts, spec.base.scenario["start"], spec.base.quarters)
+    if not window.get("start") and not window.get("end") and not window.get("ramp_quarters"):
+        return value
+    return {"value": value, **window}
+
+
+def check_timing(spec: Spec, points: pd.DataFrame) -> None:
+    """Refuse, in one line, a design in which some point's window cannot be (it ends before it starts, or
+    a duration runs past the horizon), naming the factors, how many points and one offending point."""
+    levers = timed_levers(spec)
+    if not levers:
+        return
+    bad: dict[tuple[str, str], list[Any]] = {}  # (lever, kind) -> [count, point, problem, parts, source]
+    for point, row in zip(points.index, points.to_dict("records"), strict=True):
+        values = factor_values(spec, row)
+        for lever in levers:
+            parts, source = lever_parts(spec, lever, values)
+            try:
+                resolve(parts, spec.base.scenario["start"], spec.base.quarters)
+            except TimingProblem as exc:
+                entry = bad.setdefault((lever, exc.kind), [0, point, exc, parts, source])
+                entry[0] += 1
+    if not bad:
+        return
+    (lever, kind), (count, point, exc, parts, source) = next(iter(bad.items()))
+    involved = [k for k in exc.parts if k in parts]
+    names = ", ".join(dict.fromkeys(f"{lever}.{k} (from [base.levers])" if source[k] == "[base.levers]" else
+                                    f"{lever}.{k}" for k in involved))
+    shown = ", ".join(f"{k} = {parts[k]!r}" for k in involved)
+    what, hint = {
+        "end_before_start": ("the window ends before it starts",
+                             f"give ranges that do not overlap, or sweep {lever}.duration_quarters instead of .end"),
+        "after_horizon": ("the window runs past the horizon",
+                          "shorten the duration, start earlier or lengthen [experiment] horizon"),
+    }[kind]
+    where = spec.path.name if spec.path is not None else "spec"
+    detail = f", {exc.detail}" if exc.detail else ""
+    raise SpecError(f"{where}: [levers] {names}: {what} in {count} of {len(points)} design points (e.g. point "
+                    f"{point}: {shown}{detail}); {hint}")
 
 
 def build_plan(spec: Spec, model_version: str) -> pd.DataFrame:
@@ -109,6 +190,7 @@ def build_plan(spec: Spec, model_version: str) -> pd.DataFrame:
     :class:`SpecError`).
     """
     points = design_points(spec)
+    check_timing(spec, points)
     presets = sim.load_presets()
     rows: list[dict[str, Any]] = []
     for point, row in zip(points.index, points.to_dict("records"), strict=True):

@@ -72,9 +72,23 @@ def simulate(*, seed: int, quarters: int, base: Mapping[str, Any], persons_per_a
     if package is not None:
         overrides.update(sim.load_presets()[str(package)].levers)
     overrides.update(factors)
+    for k, timed in base.items():  # a lever the base times keeps its window when a package or factor sets it
+        if isinstance(timed, Mapping) and not isinstance(overrides[k], Mapping):
+            overrides[k] = {**timed, "value": overrides[k]}
     cfg = sim.default_config().with_overrides(
         overrides, quarters=int(quarters), persons_per_agent=int(persons_per_agent), start=str(start), map=str(map))
     return sim.run_scenario(cfg, seed=int(seed)).summary()
+
+
+def _base_overrides(cfg: sim.Config) -> dict[str, Any]:
+    """The base scenario as overrides of the default config: changed values, timed levers as their
+    schedule (``{value, start, end, ramp_quarters}``) and ``channels_off``."""
+    out: dict[str, Any] = cfg.changed()
+    for k, sch in cfg.schedules.items():
+        out[k] = {"value": cfg.values[k], **sch.to_dict()}
+    if cfg.channels_off:
+        out["channels_off"] = sorted(cfg.channels_off)
+    return out
 
 
 def replicate_mean(values: Sequence[Any]) -> float:
@@ -122,7 +136,7 @@ def make_model(levers: LeverSpec = None, uncertainties: LeverSpec = None, horizo
 
     replication_seeds = None if replications is None else _seeds(replications, seed)
 
-    constants = [ema.Constant("quarters", cfg.quarters), ema.Constant("base", cfg.changed()),
+    constants = [ema.Constant("quarters", cfg.quarters), ema.Constant("base", _base_overrides(cfg)),
                  *[ema.Constant(k, cfg.scenario[k]) for k in _SETTINGS]]
     try:  # everything was checked above; should EMA still refuse, its error becomes one ConfigError line
         if replication_seeds is None:
@@ -204,7 +218,9 @@ def _outcomes(outcomes: Sequence[str] | None, cfg: sim.Config) -> list[str]:
             raise ConfigError(f"outcomes: {shown(o)} is not a name; give summary outcome names as strings, such as "
                               f"{DEFAULT_OUTCOMES[0]!r}")
     if set(names) - set(DEFAULT_OUTCOMES):
-        known = list(sim.run_scenario(cfg.with_overrides({}, quarters=1), seed=0).summary())  # 1-quarter probe
+        from experiments.runner import probe_config
+
+        known = list(sim.run_scenario(probe_config(cfg), seed=0).summary())  # 1-quarter probe
         for o in names:
             if o not in known:
                 raise ConfigError(f"outcomes: {shown(o)} is not a summary outcome.{_suggest(o, known)}")

@@ -22,6 +22,7 @@ import sim
 import sim.behaviour.energy
 from experiments import analysis, effects, plots, provenance
 from experiments.spec import PACKAGE
+from experiments.timing import TIMING_PARTS
 
 OUTCOME_LABELS = {
     "tiers_climbed_total": "energy levels climbed (sum over clusters)",
@@ -44,7 +45,9 @@ LEVER_OUTCOMES = ("tiers_climbed_clusters", "energy_index_final_mean", "graduate
 def parameter_labels() -> dict[str, str]:
     schema = sim.default_config().schema
     extra = {PACKAGE: "policy package", "persons_per_agent": "persons per agent"}
-    return {n: p.label_en for n, p in schema.items()} | extra
+    timed = {f"{n}.{part}": f"{p.label_en}: {part.replace('_', ' ')}" for n, p in schema.items()
+             if p.kind == "levers" for part in TIMING_PARTS}  # digital_grant_budget.start: "...: start"
+    return {n: p.label_en for n, p in schema.items()} | timed | extra
 
 
 def analyze(root: str | Path) -> Path:
@@ -226,6 +229,12 @@ def _markdown(sw: analysis.Sweep, grouping: str, order: Sequence[str], table: pd
             lines.append(f"- Factor `{name}` ({labels.get(name, name)}): {desc}")
     else:
         lines.append(f"- {len(factors)} factors, listed in the appendix.")
+    for lever, parts in (d.get("timing_fixed") or {}).items():
+        lines.append(f"- Timed lever `{lever}`, in every run: " + ", ".join(f"{k} = {v}" for k, v in parts.items()))
+    for lever, parts in (d.get("base_schedules") or {}).items():
+        lines.append(f"- Timed in the base scenario: `{lever}` " + ", ".join(f"{k} = {v}" for k, v in parts.items()))
+    if d.get("channels_off"):
+        lines.append(f"- Channels switched off in every run: {', '.join(d['channels_off'])}.")
     lines.append(f"- Runs: {counts['done']} done, {counts['failed']} failed, {counts['pending']} pending.")
     lines.append(f"- Model version `{prov.get('model_version')}`; git commit `{git.get('commit')}`"
                  f"{' (uncommitted changes)' if git.get('dirty') else ''}.")

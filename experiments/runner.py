@@ -42,6 +42,22 @@ class RunTask:
     model_version: str
     design: Mapping[str, Any]
     outcomes: Outcomes
+    schedules: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # timed levers (Schedule.to_dict)
+    channels_off: tuple[str, ...] = ()
+
+
+def probe_config(cfg: Any) -> Any:
+    """``cfg`` for a 1-quarter probe run (which outcomes does the model give?): timed levers at their
+    in-window value for the whole quarter, so a window beyond the first quarter is no error."""
+    return cfg.with_overrides({k: cfg.values[k] for k in cfg.schedules}, quarters=1)
+
+
+def config_fields(cfg: Any) -> dict[str, Any]:
+    """What a :class:`RunTask` carries of a resolved config (``scenario``, ``values``, ``schedules``,
+    ``channels_off``): enough for :func:`build_config` to rebuild it on any worker."""
+    return {"scenario": dict(cfg.scenario), "values": dict(cfg.values),
+            "schedules": {k: s.to_dict() for k, s in cfg.schedules.items()},
+            "channels_off": tuple(sorted(cfg.channels_off))}
 
 
 @dataclass
@@ -110,7 +126,12 @@ def build_config(task: RunTask) -> Any:
     """Rebuild the run's config from its resolved values; check it is the config the driver planned."""
     import sim
 
-    cfg = sim.default_config().with_overrides(dict(task.values), **dict(task.scenario))
+    overrides: dict[str, Any] = dict(task.values)
+    for lever, schedule in task.schedules.items():
+        overrides[lever] = {"value": overrides[lever], **schedule}
+    if task.channels_off:
+        overrides["channels_off"] = list(task.channels_off)
+    cfg = sim.default_config().with_overrides(overrides, **dict(task.scenario))
     if cfg.digest() != task.config_digest:
         raise RuntimeError(
             f"config digest mismatch: this worker resolves {cfg.digest()}, the driver planned "

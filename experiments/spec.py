@@ -13,7 +13,10 @@ Layout (see ``docs/experiments.md`` and ``configs/experiments/*.toml``)::
                    cross = [discrete factors] (lhs only): the LHS over the other factors, crossed with
                    every combination of these (each package sees the same futures)
     [levers]       L: name = [values] | {min, max[, levels]} | "full"; package = [preset keys] | "all";
-                   "*" = "full" sweeps every lever not listed over its whole range
+                   "*" = "full" sweeps every lever not listed over its whole range; a timed lever:
+                   name.start / name.end = [periods] | {min = "2026Q1", max = "2029Q4"},
+                   name.ramp_quarters / name.duration_quarters = [n] | {min, max}, name.value = the
+                   value factor (see experiments/timing.py); [base.levers] name = {value, start, ...}
     [uncertainties] X: name = [values] | {min, max} | {dist = "normal", mean, sd} | ... | "full";
                    "*" = "full" sweeps every uncertainty not listed
     [settings]     scenario settings swept as discrete values (e.g. persons_per_agent = [10, 20])
@@ -27,6 +30,7 @@ the section and the key. Values are validated against the parameter schema (``co
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import math
 import tomllib
@@ -40,6 +44,8 @@ import pandas as pd
 from scipy import stats
 
 import sim
+from experiments import timing
+from experiments.timing import LEVER_TABLE_KEYS, PERIOD_PARTS, TIMING_PARTS
 from sim.inputs.base import CONFIG_DIR, ConfigError
 from sim.inputs.config import check_resolution, read_config_text
 
@@ -54,7 +60,7 @@ _SECTIONS = ("experiment", "base", "design", "levers", "uncertainties", "setting
              "robustness")
 _EXPERIMENT_KEYS = ("name", "description", "seed", "replicates", "horizon", "crn")
 _BASE_KEYS = ("scenario", "package", "persons_per_agent", "start", "map", "levers", "uncertainties", "facts",
-              "posterior_draws", "posterior_per")
+              "posterior_draws", "posterior_per", "channels_off")
 POSTERIOR_PER = ("replicate", "future")  # [base] posterior_per: what a posterior draw belongs to
 _DESIGN_KEYS = ("kind", "samples", "levels", "second_order", "cross")
 _OUTCOME_KEYS = ("summary", *TABLES)
@@ -86,12 +92,13 @@ class Factor:
     """
 
     name: str
-    kind: str  # "lever" | "uncertainty" | "setting" | "package"
+    kind: str  # "lever" | "uncertainty" | "setting" | "package" | "timing" (lever.start, lever.end, ...)
     values: tuple[Any, ...] | None = None
     dist: str | None = None
     params: Mapping[str, float] = field(default_factory=dict)
     levels: int | None = None  # full_factorial: grid points across a range
     integer: bool = False
+    periods: bool = False  # values are periods ("2027Q1"); a range's min/max are quarter numbers (timing.py)
 
     @property
     def discrete(self) -> bool:
@@ -112,6 +119,9 @@ class Factor:
             return [self.values[i] for i in idx]
         p = self.params
         lo, hi = p.get("min"), p.get("max")
+        if self.kind == "timing":  # whole quarters, each as likely: u in [k/n, (k+1)/n) -> min + k
+            x = np.minimum(lo + np.floor(u * (hi - lo + 1)), hi)
+            return [self._cast(v) for v in x]
         match self.dist:
             case "uniform":
                 x = lo + u * (hi - lo)
@@ -128,11 +138,17 @@ class Factor:
         return [self._cast(v) for v in np.clip(x, lo, hi)]
 
     def _cast(self, v: float) -> Any:
+        if self.periods:
+            return timing.period_label(int(round(float(v))))
         return int(round(float(v))) if self.integer else float(v)
 
     def describe(self) -> str:
         if self.values is not None:
             return f"{len(self.values)} values {list(self.values)}"
+        if self.kind == "timing":
+            lo, hi = self._cast(self.params["min"]), self._cast(self.params["max"])
+            return f"{'periods' if self.periods else 'quarters'} {lo} to {hi}" + (
+                f" x {self.levels} levels" if self.levels else "")
         shown = ", ".join(f"{k}={v:g}" for k, v in self.params.items())
         return f"{self.dist}({shown})" + (f" x {self.levels} levels" if self.levels else "")
 
@@ -183,6 +199,7 @@ class Spec:
     posterior: Any = None  # sim.outputs.posterior.Posterior when [base] uncertainties = "posterior"
     draws: pd.DataFrame | None = None  # posterior draws (index draw; "particle" + parameter columns)
     posterior_per: str = "replicate"  # "replicate" or "future" (see draw_of)
+    timing: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # timed lever -> its fixed parts
 
     @property
     def n_draws(self) -> int:
@@ -296,6 +313,7 @@ class _Parser:
             replicates=replicates, horizon=horizon, crn=crn, design=design, base=base,
             base_package=base_package, factors=tuple(factors), outcomes=outcomes, analysis=analysis,
             raw=self.raw, text=text, posterior=posterior, draws=draws, posterior_per=self._posterior_per,
+            timing=self._timing,
         )
 
     def integer(self, t: Mapping, section: str, key: str, *, required: bool = False, default: int | None = None,
@@ -327,6 +345,7 @@ class _Parser:
         self._posterior_source = None
         self._posterior_draws = t.pop("posterior_draws", None)
         self._posterior_per = t.pop("posterior_per", "replicate")
+        timed: dict[str, Mapping[str, Any]] = {}  # [base.levers] name = {value, start, end, ...}
         for kind in ("levers", "uncertainties", "facts"):
             sub = t.pop(kind, {})
             if kind == "uncertainties" and isinstance(sub, str):  # uncertainties = "posterior" | a parquet path
@@ -337,18 +356,63 @@ class _Parser:
             for key, value in sub.items():
                 if key not in names:
                     raise self.err(f"[base.{kind}] unknown key {key!r}.{_suggest(key, names)}")
+                if kind == "levers" and isinstance(value, Mapping):
+                    timed[key] = value
+                    overrides.pop(key, None)
+                    continue
                 overrides[key] = cfg.schema[key].check(value, f"[base.{kind}] {key}")
+                timed.pop(key, None)
+        channels_off = t.pop("channels_off", None)
         settings = dict(t)  # persons_per_agent, start, map
         settings["quarters"] = horizon
         try:
             cfg = cfg.with_overrides(overrides, **settings)
         except ConfigError as exc:
             raise self.err(f"[base] {exc}") from None
+        if channels_off is not None:
+            try:
+                cfg = cfg.with_overrides(channels_off=channels_off)
+            except ConfigError as exc:
+                raise self.err(f"[base] {exc}") from None
+        if timed:
+            tables = {key: self.base_lever_table(key, value, cfg) for key, value in timed.items()}
+            try:
+                cfg = cfg.with_overrides(tables)
+            except ConfigError as exc:
+                raise self.err(f"[base.levers] {exc}") from None
         try:
             check_resolution(cfg, "[base] persons_per_agent")  # every run would fail with ModelError otherwise
         except ConfigError as exc:
             raise self.err(str(exc)) from None
         return cfg, package
+
+    def base_lever_table(self, key: str, value: Mapping[str, Any], cfg: sim.Config) -> dict[str, Any]:
+        """``[base.levers] key = {value, start, end, ramp_quarters}`` (or ``duration_quarters`` instead of
+        ``end``) as the schedule :meth:`sim.Config.with_overrides` takes."""
+        where = f"[base.levers] {key}"
+        for k in value:
+            if k not in LEVER_TABLE_KEYS:
+                raise self.err(f"{where}: unknown key {k!r}.{_suggest(k, LEVER_TABLE_KEYS)}")
+        if "value" not in value:
+            raise self.err(f"{where}: a timed lever needs value (the lever's value inside its window), e.g. "
+                           f'{key} = {{ value = {cfg.schema[key].default!r}, start = "{cfg.scenario["start"]}" }}')
+        out = dict(value)
+        if "duration_quarters" in out:
+            if "end" in out:
+                raise self.err(f"{where}: give end or duration_quarters, not both")
+            n = out.pop("duration_quarters")
+            if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= cfg.quarters:
+                raise self.err(f"{where} duration_quarters: {n!r} is not allowed; give a whole number of quarters "
+                               f"1-{cfg.quarters} (the horizon)")
+            start = out.get("start")
+            if start is not None:
+                timing.period_number(start, f"[base.levers] {key} start")
+            try:
+                out = {**out, **timing.resolve({**out, "duration_quarters": n}, cfg.scenario["start"], cfg.quarters)}
+            except timing.TimingProblem as exc:
+                raise self.err(f"{where}: start {start!r} with duration_quarters = {n} {exc.detail} (the horizon)"
+                               ) from None
+        return out
 
     def posterior(self, base: sim.Config, seed: int, replicates: int,
                   design: Design) -> tuple[Any, pd.DataFrame | None]:
@@ -412,15 +476,18 @@ class _Parser:
             out.append(self.package(levers.pop(PACKAGE), presets))
         lever_names = base.names("levers")
         lever_star = levers.pop("*", None)
-        for key, value in levers.items():
-            if key not in lever_names:
-                raise self.err(f"[levers] unknown lever {key!r}.{_suggest(key, [PACKAGE, *lever_names])}")
-            out.append(self.parameter_factor("levers", key, value, base, "lever"))
+        self._timing: dict[str, dict[str, Any]] = {}
+        listed = self.lever_parts(levers, lever_names)
+        for key, value in listed.items():
+            if any(part in value for part in TIMING_PARTS):
+                out.extend(self.timed_lever(key, value, base))
+            else:
+                out.append(self.parameter_factor("levers", key, value["value"], base, "lever"))
         if lever_star is not None:
             if lever_star != "full":
                 raise self.err(f'[levers] "*": {lever_star!r} is not allowed; use "*" = "full"')
             for key in lever_names:
-                if key not in levers:
+                if key not in listed:
                     out.append(self.parameter_factor("levers", key, "full", base, "lever"))
         unc = self.table("uncertainties")
         allowed = base.names("uncertainties") + base.names("facts")
@@ -448,6 +515,127 @@ class _Parser:
             out.append(Factor(name=key, kind="setting", values=tuple(value), integer=True))
         return out
 
+    def lever_parts(self, levers: Mapping[str, Any], lever_names: list[str]) -> dict[str, dict[str, Any]]:
+        """``[levers]`` entries as {lever: {part: value}}, part ``value`` or a timing part. A lever table
+        (``[levers.NAME]``, ``NAME.start = ..``) and quoted ``"NAME.start"`` keys are merged; a plain
+        entry (a list, a range, "full") is the value part."""
+        out: dict[str, dict[str, Any]] = {}
+
+        def add(lever: str, part: str, value: Any, shown: str) -> None:
+            if lever not in lever_names:
+                raise self.err(f"[levers] unknown lever {lever!r}.{_suggest(lever, [PACKAGE, *lever_names])}")
+            parts = out.setdefault(lever, {})
+            if part in parts:
+                raise self.err(f"[levers] {shown}: given twice (as {lever}.{part} and in {lever}'s table)")
+            parts[part] = value
+
+        for key, value in levers.items():
+            lever, dot, part = key.partition(".")
+            if dot:
+                if part not in LEVER_TABLE_KEYS:
+                    raise self.err(f"[levers] {key!r}: unknown part {part!r} of lever {lever!r}."
+                                   f"{_suggest(part, LEVER_TABLE_KEYS)}")
+                add(lever, part, value, key)
+            elif isinstance(value, Mapping) and any(k in LEVER_TABLE_KEYS for k in value):
+                timed = next(k for k in value if k in LEVER_TABLE_KEYS)
+                for part, v in value.items():
+                    if part in _RANGE_KEYS:
+                        raise self.err(f"[levers] {key}: {part!r} next to {timed!r}: give the value's range as "
+                                       f"{key}.value = {{ min = .., max = .. }}")
+                    if part not in LEVER_TABLE_KEYS:
+                        raise self.err(f"[levers] {key}: unknown part {part!r}.{_suggest(part, LEVER_TABLE_KEYS)}")
+                    add(key, part, v, f"{key}.{part}")
+            else:
+                if isinstance(value, Mapping):
+                    odd = next((k for k in value if k not in _RANGE_KEYS), None)
+                    if odd is not None:
+                        hint = _suggest(odd, [*_RANGE_KEYS, *LEVER_TABLE_KEYS]).split(" Allowed")[0]
+                        raise self.err(f"[levers] {key}: unknown key {odd!r}.{hint} Allowed in a range: "
+                                       f"{', '.join(_RANGE_KEYS)}; in a timed lever: {', '.join(LEVER_TABLE_KEYS)}.")
+                add(key, "value", value, key)
+        return out
+
+    def timed_lever(self, key: str, parts: Mapping[str, Any], base: sim.Config) -> list[Factor]:
+        """A lever with timing parts in ``[levers]``: its factors (``key`` for the value, ``key.<part>``)
+        and, in ``self._timing[key]``, the parts given as one value."""
+        if "end" in parts and "duration_quarters" in parts:
+            raise self.err(f"[levers] {key}: give end or duration_quarters, not both (duration_quarters sets "
+                           "the end: start + duration - 1)")
+        fixed: dict[str, Any] = {}
+        out: list[Factor] = []
+        if "value" in parts:
+            v = parts["value"]
+            if isinstance(v, (list, Mapping)) or v == "full":
+                out.append(self.parameter_factor("levers", key, v, base, "lever"))
+            else:
+                fixed["value"] = base.schema[key].check(v, f"[levers] {key}.value")
+        for part in TIMING_PARTS:
+            if part in parts:
+                got = self.timing_part(key, part, parts[part], base)
+                if isinstance(got, Factor):
+                    out.append(got)
+                else:
+                    fixed[part] = got
+        if not out:
+            shown = ", ".join(f"{k} = {v!r}" for k, v in parts.items())
+            raise self.err(f"[levers] {key}: nothing is swept ({shown}); give a part a list or a range, or put a "
+                           f"fixed timed lever in [base.levers], e.g. [base.levers.{key}]")
+        self._timing[key] = fixed
+        return out
+
+    def timing_part(self, key: str, part: str, value: Any, base: sim.Config) -> Factor | Any:
+        """``key.<part>``: one value (returned) or a factor (a list, a range {min, max[, levels]})."""
+        name = f"{key}.{part}"
+        where = f"[levers] {name}"
+        lo_run, hi_run = timing.run_periods(base.scenario["start"], base.quarters)
+        if part in PERIOD_PARTS:
+            allowed = (f"allowed {timing.period_label(lo_run)} to {timing.period_label(hi_run)} (the run's "
+                       f"{base.quarters} quarters)")
+            example = (f'a period like "{timing.period_label(lo_run + 4)}", a list of periods or a range '
+                       f'{{ min = "{timing.period_label(lo_run + 4)}", max = "{timing.period_label(lo_run + 8)}" }}')
+
+            def one(v: Any, label: str = where) -> int:
+                if not isinstance(v, str):
+                    raise self.err(f"{label}: {v!r} is not allowed; give {example}")
+                n = timing.period_number(v, label)
+                if not lo_run <= n <= hi_run:
+                    raise self.err(f"{label}: {v!r} is outside the run; {allowed}")
+                return n
+        else:
+            low, high = (0, timing.MAX_RAMP) if part == "ramp_quarters" else (1, base.quarters)
+            example = f"a whole number of quarters {low}-{high}, a list of them or a range {{ min = .., max = .. }}"
+
+            def one(v: Any, label: str = where) -> int:
+                if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:
+                    raise self.err(f"{label}: {v!r} is not allowed; give {example}")
+                return v
+
+        periods = part in PERIOD_PARTS
+        if isinstance(value, list):
+            if not value:
+                raise self.err(f"{where}: empty list; give {example}")
+            nums = [one(v) for v in value]
+            if len(set(nums)) != len(nums):
+                raise self.err(f"{where}: a value is listed twice: {value!r}")
+            vals = tuple(timing.period_label(n) if periods else n for n in sorted(nums))
+            return Factor(name=name, kind="timing", values=vals, integer=True, periods=periods)
+        if isinstance(value, Mapping):
+            for k in value:
+                if k not in ("min", "max", "levels"):
+                    raise self.err(f"{where}: unknown key {k!r}.{_suggest(k, ('min', 'max', 'levels'))}")
+            if "min" not in value or "max" not in value:
+                raise self.err(f"{where}: a range needs min and max; give {example}")
+            lo, hi = one(value["min"], f"{where} min"), one(value["max"], f"{where} max")
+            if not lo < hi:
+                raise self.err(f"{where}: empty range: min {value['min']!r} must be before max {value['max']!r}")
+            levels = value.get("levels")
+            if levels is not None and (isinstance(levels, bool) or not isinstance(levels, int) or levels < 2):
+                raise self.err(f"{where}: levels = {levels!r} must be an integer >= 2")
+            return Factor(name=name, kind="timing", dist="uniform", params={"min": float(lo), "max": float(hi)},
+                          levels=levels, integer=True, periods=periods)
+        n = one(value)
+        return timing.period_label(n) if periods else n
+
     def package(self, value: Any, presets: Mapping[str, sim.Preset]) -> Factor:
         keys = list(presets)
         if value == "all":
@@ -471,7 +659,7 @@ class _Parser:
         if isinstance(value, list):
             if not value:
                 raise self.err(f"{where}: empty list of values")
-            vals = tuple(p.check(v, f"{self.where}: {where}") for v in value)
+            vals = tuple(p.check(v, where) for v in value)  # parse_spec names the file
             if len(set(vals)) != len(vals):
                 raise self.err(f"{where}: a value is listed twice")
             return Factor(name=key, kind=kind, values=vals, integer=integer)
@@ -735,4 +923,4 @@ def check_stored_analysis(root: str | Path) -> None:
 
 
 def _with_levels(f: Factor, levels: int) -> Factor:
-    return Factor(name=f.name, kind=f.kind, dist=f.dist, params=f.params, levels=levels, integer=f.integer)
+    return dataclasses.replace(f, levels=levels)

@@ -24,7 +24,8 @@ from tqdm import tqdm
 import sim
 from experiments import design, provenance
 from experiments.executors import SerialExecutor
-from experiments.runner import STATUS_FAILED, STATUS_OK, RunRecord, RunTask, execute, select_outcomes
+from experiments.runner import (STATUS_FAILED, STATUS_OK, RunRecord, RunTask, config_fields, execute,
+                                probe_config, select_outcomes)
 from experiments.spec import PROJECT_DIR, Spec, SpecError
 from experiments.store import DAMAGED, FolderInUse, Store, StoreDamaged, why_not_movable
 
@@ -66,7 +67,7 @@ def check_outcomes(spec: Spec, model: Callable | None) -> None:
     if all(getattr(o, k) == "all" for k in ("summary", "city", "clusters", "districts")):
         return
     run = model or sim.run_scenario
-    result = run(spec.base.with_overrides({}, quarters=1), 0)
+    result = run(probe_config(spec.base), 0)
     try:
         select_outcomes(result, o)
     except KeyError as exc:
@@ -91,9 +92,8 @@ def tasks(spec: Spec, plan: pd.DataFrame, run_ids: set[str], model_version: str)
         cfg = cached[1]
         yield RunTask(
             run_id=rid, point=int(row["point"]), replicate=int(row["replicate"]), seed=int(row["seed"]),
-            scenario=dict(cfg.scenario), values=dict(cfg.values), config_digest=row["config_digest"],
-            model_version=model_version, design=values if draw is None else {"draw": draw, **values},
-            outcomes=spec.outcomes,
+            **config_fields(cfg), config_digest=row["config_digest"], model_version=model_version,
+            design=values if draw is None else {"draw": draw, **values}, outcomes=spec.outcomes,
         )
 
 
@@ -273,13 +273,28 @@ def _provenance(store: Store, spec: Spec, mv: str) -> dict[str, Any]:
     prov.update(
         experiment=spec.name, spec_file=str(spec.path) if spec.path else None, spec=spec.raw,
         design={"kind": spec.design.kind, "factors": {f.name: f.describe() for f in spec.factors},
-                "replicates": spec.replicates, "seed": spec.seed, "crn": spec.crn},
+                "replicates": spec.replicates, "seed": spec.seed, "crn": spec.crn, **_timing(spec)},
         model_version=mv, git=provenance.git_state(PROJECT_DIR), packages=provenance.package_versions(),
         host=provenance.host_info(),
     )
     prov.setdefault("created", provenance.now())
     prov.setdefault("sessions", [])
     return prov
+
+
+def _timing(spec: Spec) -> dict[str, Any]:
+    """Timing that holds in every run (for provenance and the report): the fixed parts of timed levers in
+    [levers], the base's timed levers and channels switched off. Empty for a spec without timing."""
+    out: dict[str, Any] = {}
+    fixed = {k: dict(v) for k, v in spec.timing.items() if v}
+    if fixed:
+        out["timing_fixed"] = fixed
+    if spec.base.schedules:
+        out["base_schedules"] = {k: {"value": spec.base.values[k], **s.to_dict()}
+                                 for k, s in spec.base.schedules.items()}
+    if spec.base.channels_off:
+        out["channels_off"] = sorted(spec.base.channels_off)
+    return out
 
 
 def _hms(seconds: float) -> str:

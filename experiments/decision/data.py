@@ -16,6 +16,7 @@ import pandas as pd
 import sim
 from experiments.runner import STATUS_OK
 from experiments.store import POSTERIOR_PREFIX, Store, factor_columns, load, posterior_columns
+from experiments.timing import split_name
 
 PACKAGE = "package"
 RUN_KEYS = ("run_id", "point", "replicate", "seed", "draw", "status", "error")
@@ -54,7 +55,11 @@ def read(root: str | Path) -> SweepData:
     drawn = [c for c in drawn if c not in factors]  # a swept factor overrides the draw
     runs = runs.rename(columns={POSTERIOR_PREFIX + c: c for c in drawn})
     schema = sim.default_config().schema
-    levers = [f for f in factors if f == PACKAGE or (f in schema and schema[f].kind == "levers")]
+    def lever_of(f: str) -> str:  # a timed lever's factor (digital_grant_budget.start) is a lever's too
+        timed = split_name(f)
+        return timed[0] if timed else f
+
+    levers = [f for f in factors if f == PACKAGE or (lever_of(f) in schema and schema[lever_of(f)].kind == "levers")]
     uncs = [f for f in factors if f not in levers] + drawn
     outcomes = [c for c in runs.columns if c not in RUN_KEYS and c not in factors and c not in drawn
                 and not c.startswith(POSTERIOR_PREFIX)]

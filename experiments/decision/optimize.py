@@ -79,7 +79,7 @@ from experiments import provenance, seeds
 from experiments.decision import checkpoint, data
 from experiments.decision.expressions import ExpressionError, parse
 from experiments.decision.goals import check_expression
-from experiments.runner import STATUS_OK, RunRecord, RunTask, execute
+from experiments.runner import STATUS_OK, RunRecord, RunTask, config_fields, execute, probe_config
 from experiments.spec import PACKAGE, PROJECT_DIR, Factor, Spec, SpecError, _Parser, _suggest
 from experiments.store import OPTIMIZE_ENTRIES, SUMMARY, FolderInUse, Store, why_not_movable, write_parquet, write_text
 from sim.inputs.base import ConfigError
@@ -276,6 +276,10 @@ def parse_optimize_spec(text: str, path: str | Path | None = None) -> OptimizeSp
         sweep = _Parser(sweep_raw, where, path).parse(text)
     except ConfigError as exc:
         raise err(str(exc)) from None
+    for lever in sweep.timing:
+        raise err(f"[levers] {lever}: an optimisation searches lever values, not their timing; fix the window in "
+                  f"[base.levers] (e.g. [base.levers.{lever}] value = .., start = \"..\"); the search then "
+                  "varies the value inside it")
     for f in sweep.factors:
         if f.values is not None and len(f.values) < 2:
             raise err(f"[levers] {f.name}: {list(f.values)!r} is one value: fix it in [base.levers] instead")
@@ -417,6 +421,9 @@ class Evaluator:
 
     def configs(self, overrides: Mapping[str, Any]) -> list[tuple[Replicate, sim.Config]]:
         base = self.spec.sweep.base
+        # a lever the base times ([base.levers] NAME = {value, start, ...}) keeps its window
+        overrides = {k: {"value": v, **base.schedules[k].to_dict()} if k in base.schedules else v
+                     for k, v in overrides.items()}
         return [(r, base.with_overrides({**r.overrides, **overrides})) for r in self.replicates]
 
     def evaluate(self, items: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]]) -> pd.DataFrame:
@@ -434,8 +441,8 @@ class Evaluator:
                 if rid not in self.summaries and rid not in tasks:
                     design = {**labels, **({"draw": rep.draw} if rep.draw is not None else {})}
                     tasks[rid] = RunTask(run_id=rid, point=point, replicate=rep.index, seed=rep.seed,
-                                         scenario=dict(cfg.scenario), values=dict(cfg.values), config_digest=digest,
-                                         model_version=self.mv, design=design, outcomes=self.spec.sweep.outcomes)
+                                         **config_fields(cfg), config_digest=digest, model_version=self.mv,
+                                         design=design, outcomes=self.spec.sweep.outcomes)
             levers = {k: cfg.values[k] for k in cfg.names("levers")}
             plans.append((ids, levers))
         self.reused += sum(len(ids) for ids, _ in plans) - len(tasks)
@@ -852,7 +859,7 @@ def _check_objectives(spec: OptimizeSpec, frame: pd.DataFrame, what: str) -> Non
 
 def _summary_names(spec: OptimizeSpec, model: Callable | None) -> list[str]:
     run = model or sim.run_scenario
-    return list(run(spec.sweep.base.with_overrides({}, quarters=1), 0).summary())
+    return list(run(probe_config(spec.sweep.base), 0).summary())
 
 
 def optimize(spec: OptimizeSpec, out: str | Path | None = None, executor: Any = None, *,

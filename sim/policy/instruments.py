@@ -3,13 +3,13 @@ and when it holds (schedules).
 
 The declarations live with the lever in ``configs/parameters.toml`` (one place per lever, read by the
 model, the sweeps and the app): name, remedy group, unit, range, status-quo value, ``cost`` (how its
-programme cost is computed: :data:`sim.config.COST_KINDS`) and ``[levers.<name>.channels]``, the named
+programme cost is computed: :data:`sim.inputs.config.COST_KINDS`) and ``[levers.<name>.channels]``, the named
 mechanisms through which it changes what agents face (``coordination.matchmaking``: the chance of a
 supply link; ``coordination.planned_entry``: where new firms go; ...).
 
 The submodels never read a lever's value. Each quarter they ask the model's :class:`Policy` "how
 strong is channel X now?" (:meth:`Policy.level`); the answer is the lever's value in that quarter
-after its schedule (:meth:`sim.config.Config.lever_at`), or its status-quo value when the channel is
+after its schedule (:meth:`sim.inputs.config.Config.lever_at`), or its status-quo value when the channel is
 switched off (``channels_off``) — so switching all of a lever's channels off leaves the status quo
 (tested for every lever), and ``experiments.explain`` can attribute an effect to each channel.
 Programme costs follow the lever's scheduled value (:meth:`Policy.value`): a running programme costs
