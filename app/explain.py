@@ -333,8 +333,11 @@ def caption(ex: Explanation, lang: Lang) -> str:
 
 
 def plan_text(plan: Plan, m: int, new_runs: int, lang: Lang) -> str:
-    return t("why_effect_plan", lang, k=len(plan.channels), n=len(plan.variants) * m, v=len(plan.variants), m=m,
-             s=estimate_seconds(new_runs))
+    """How many channels, variants and runs, and about how long the runs not cached yet take."""
+    kw = dict(k=len(plan.channels), n=len(plan.variants) * m, v=len(plan.variants), m=m)
+    if new_runs == 0:
+        return t("why_effect_plan_done", lang, **kw)
+    return t("why_effect_plan", lang, s=estimate_seconds(new_runs), **kw)
 
 
 # ------------------------------------------------------------------------------------ panel

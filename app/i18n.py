@@ -93,6 +93,9 @@ STRINGS: dict[str, tuple[str, str]] = {
         "over the M runs and in how many runs B was better, and colours a difference only when all M runs agree.|"
         "The grey dashed lines on the charts are the status quo with the same seed; dotted vertical lines "
         "mark quarters after which levers changed.|"
+        "Why a cluster climbed → “Where does the effect come from?”: the current levers against the status quo "
+        "with each of their channels switched off in turn, over paired runs; a channel's contribution is shown "
+        "in black only when its 95 % interval excludes 0.|"
         "Results are model scenarios under stated assumptions, not forecasts.",
         "每一步代表一个季度，从 2025 年第一季度开始。|"
         "左侧：选择政策组合或拖动政策杠杆（按论文五类对策分组，括号内为单位），然后点击“单步”或“播放”。|"
@@ -106,6 +109,8 @@ STRINGS: dict[str, tuple[str, str]] = {
         "单次运行可能误导，因为随机性和对行为认识的不确定性对许多结果的影响不亚于政策："
         "表中给出平均差值、M 次运行中差值的范围以及 B 更优的次数，只有 M 次全部一致时才以颜色标出。|"
         "图中灰色虚线为同一随机种子下的现状方案；竖向点线标出政策调整后的季度。|"
+        "“集群为何升级”→“效果从何而来？”：在配对运行中将当前杠杆设置与现状方案对比，并依次关闭各作用渠道；"
+        "只有 95% 置信区间不包含 0 时，渠道贡献才以黑色显示。|"
         "结果是特定假设下的情景推演，并非预测。",
     ),
     # charts
@@ -290,6 +295,8 @@ STRINGS: dict[str, tuple[str, str]] = {
                          "以及关闭全部渠道的当前设置。某一渠道的贡献 = 关闭该渠道后总效果减少的部分。"),
     "why_effect_plan": ("{k} channels: {n} runs ({v} variants × {m} paired runs), about {s} s",
                         "{k} 个作用渠道：共 {n} 次运行（{v} 个方案 × {m} 次配对运行），约 {s} 秒"),
+    "why_effect_plan_done": ("{k} channels: {n} runs ({v} variants × {m} paired runs), all run already",
+                             "{k} 个作用渠道：共 {n} 次运行（{v} 个方案 × {m} 次配对运行），均已完成"),
     "why_effect_status_quo": ("The current levers are the status quo: there is no effect to explain. Move a lever "
                               "or pick a preset first.",
                               "当前杠杆即现状方案：没有需要解释的效果。请先调整杠杆或选择政策组合。"),

@@ -1518,6 +1518,7 @@ def test_effect_view_runs_shows_the_table_and_a_second_look_is_instant(monkeypat
         wait_until(lambda: with_class(box, "why-effect-table") and not one(box, "btn-why-effect").disabled, 180)
         assert progress[-1] == (44, 44) and progress[0][1] == 44  # determinate: k of the 44 runs
         assert not with_class(box, "why-effect-running")
+        assert "all run already" in text_of(one(box, "why-effect-plan"))  # no time estimate for cached runs
         caption = text_of(one(box, "why-effect-caption"))
         assert "8 channels" in caption and "4 paired runs, seeds 7–10" in caption and f"{EX_QUARTERS} quarters" in caption
         table = text_of(one(box, "why-effect-table"))
