@@ -495,6 +495,21 @@ def run_vary(vary: str | None, status: runs.PosteriorStatus) -> str:
     return vary if vary == "seeds" or status.usable else "seeds"
 
 
+def progress_reporter(progress: solara.Reactive, every: float = PROGRESS_EVERY_S):
+    """``on_done(done, total)`` for :func:`app.runs.run_many` that sets ``progress`` to ``(done, total)``
+    at most every ``every`` seconds, and when all are done: each update re-renders the page on the
+    server (every widget is walked), CPU the two cores would rather give the runs."""
+    shown_at = [-math.inf]
+
+    def report(d: int, n: int) -> None:
+        now = time.monotonic()
+        if d >= n or now - shown_at[0] >= every:
+            shown_at[0] = now
+            progress.set((d, n))
+
+    return report
+
+
 def setting_names(lang: Lang) -> dict[str, str]:
     return {"current": t("current_levers", lang), **{k: preset_label(p, lang) for k, p in presets().items()}}
 
@@ -545,18 +560,8 @@ def ComparePanel(current_levers: Mapping[str, float], seed: int, lang: Lang,
         # the posterior's status: the page's; if it is still being checked, wait for that check here
         # (a second or so, in this thread), so the comparison runs what is chosen and its caption says so
         known = status if status is not None else runs.posterior_status()
-        shown_at = [-math.inf]
-
-        def report(d: int, n: int) -> None:
-            # at most every PROGRESS_EVERY_S: each update re-renders the page on the server (every
-            # widget is walked), CPU the two cores would rather give the runs
-            now = time.monotonic()
-            if d >= n or now - shown_at[0] >= PROGRESS_EVERY_S:
-                shown_at[0] = now
-                progress.set((d, n))
-
         res = run_comparison(choice_a.value, choice_b.value, current_levers, seed, n_rep.value, quarters.value,
-                             on_done=report, vary=run_vary(vary.value, known))
+                             on_done=progress_reporter(progress), vary=run_vary(vary.value, known))
         result.set(res)  # shown at once; the task itself ends a moment later
         return res
 

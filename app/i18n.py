@@ -93,6 +93,9 @@ STRINGS: dict[str, tuple[str, str]] = {
         "over the M runs and in how many runs B was better, and colours a difference only when all M runs agree.|"
         "The grey dashed lines on the charts are the status quo with the same seed; dotted vertical lines "
         "mark quarters after which levers changed.|"
+        "Why a cluster climbed → “Where does the effect come from?”: the current levers against the status quo "
+        "with each of their channels switched off in turn, over paired runs; a channel's contribution is shown "
+        "in black only when its 95 % interval excludes 0.|"
         "Results are model scenarios under stated assumptions, not forecasts.",
         "每一步代表一个季度，从 2025 年第一季度开始。|"
         "左侧：选择政策组合或拖动政策杠杆（按论文五类对策分组，括号内为单位），然后点击“单步”或“播放”。|"
@@ -106,6 +109,8 @@ STRINGS: dict[str, tuple[str, str]] = {
         "单次运行可能误导，因为随机性和对行为认识的不确定性对许多结果的影响不亚于政策："
         "表中给出平均差值、M 次运行中差值的范围以及 B 更优的次数，只有 M 次全部一致时才以颜色标出。|"
         "图中灰色虚线为同一随机种子下的现状方案；竖向点线标出政策调整后的季度。|"
+        "“集群为何升级”→“效果从何而来？”：在配对运行中将当前杠杆设置与现状方案对比，并依次关闭各作用渠道；"
+        "只有 95% 置信区间不包含 0 时，渠道贡献才以黑色显示。|"
         "结果是特定假设下的情景推演，并非预测。",
     ),
     # charts
@@ -281,6 +286,55 @@ STRINGS: dict[str, tuple[str, str]] = {
                     "绿色 / 红色：{m} 次配对运行中 B − A 的符号全部一致；黑色：各次运行不一致。"),
     "why_ab": ("A/B: each component at the end, B − A (mean of {m} paired runs)",
                "方案对比：期末各分项 B − A（{m} 次配对运行均值）"),
+    # why: where the effect comes from (app/explain.py)
+    "why_effect_button": ("Where does the effect come from?", "效果从何而来？"),
+    "why_effect_intro": ("Runs the current levers, the status quo, the current levers with each of their channels "
+                         "switched off in turn, and with all of them off, in the same paired worlds. A channel's "
+                         "contribution is what the full effect loses without it.",
+                         "在相同的配对情景中，分别运行当前杠杆设置、现状方案、依次关闭某一作用渠道的当前设置，"
+                         "以及关闭全部渠道的当前设置。某一渠道的贡献 = 关闭该渠道后总效果减少的部分。"),
+    "why_effect_plan": ("{k} channels: {n} runs ({v} variants × {m} paired runs), about {s} s",
+                        "{k} 个作用渠道：共 {n} 次运行（{v} 个方案 × {m} 次配对运行），约 {s} 秒"),
+    "why_effect_plan_done": ("{k} channels: {n} runs ({v} variants × {m} paired runs), all run already",
+                             "{k} 个作用渠道：共 {n} 次运行（{v} 个方案 × {m} 次配对运行），均已完成"),
+    "why_effect_status_quo": ("The current levers are the status quo: there is no effect to explain. Move a lever "
+                              "or pick a preset first.",
+                              "当前杠杆即现状方案：没有需要解释的效果。请先调整杠杆或选择政策组合。"),
+    "why_effect_replicates": ("Paired runs", "配对运行次数"),
+    "why_effect_running": ("Running the variants… {done} of {n} runs done", "正在运行各方案…已完成 {done}/{n} 次"),
+    "why_effect_error": ("The runs failed: {err}", "运行失败：{err}"),
+    "why_effect_caption": ("Current levers − status quo · {k} channels · {reps}, {q} quarters · {n} runs, {s:.1f} s",
+                           "当前杠杆 − 现状方案 · {k} 个作用渠道 · {reps}，共 {q} 个季度 · {n} 次运行，{s:.1f} 秒"),
+    "why_effect_seeds": ("{m} paired runs, seeds {first}–{last}", "{m} 次配对运行，随机种子 {first}–{last}"),
+    "why_effect_seeds_posterior": ("{m} paired runs, seeds {first}–{last} with posterior draws 0–{dlast}",
+                                   "{m} 次配对运行，随机种子 {first}–{last}，后验抽样 0–{dlast}"),
+    "why_effect_channel": ("Channel", "作用渠道"),
+    "why_effect_lever": ("Lever", "政策杠杆"),
+    "why_effect_full": ("Full effect (current − status quo)", "总效果（当前 − 现状）"),
+    "why_effect_sum": ("Sum of the channels' contributions", "各渠道贡献之和"),
+    "why_effect_none": ("All channels off (the programme still runs and costs)", "关闭全部渠道（项目仍运行并产生支出）"),
+    "why_effect_interaction": ("Interaction (full − sum − all off)", "交互作用（总效果 − 贡献之和 − 全部关闭）"),
+    "why_effect_rule": ("Each cell: the mean over the {m} paired runs and its 95 % interval (Student t). Grey: the "
+                        "interval includes 0, so these runs cannot tell it from no difference; only black figures "
+                        "are differences.",
+                        "每格：{m} 次配对运行的均值及其 95% 置信区间（t 分布）。灰色：区间包含 0，"
+                        "这些运行无法将其与“没有差异”区分开；只有黑色数字才是差异。"),
+    "why_effect_adds_up": ("For every outcome the channels' contributions and the all-off run add up to the full "
+                           "effect within the noise: no interaction between the channels is measurable with {m} "
+                           "paired runs.",
+                           "对每项结果，各渠道贡献与“全部关闭”之和在随机波动范围内等于总效果："
+                           "{m} 次配对运行测不出渠道之间的交互作用。"),
+    "why_effect_interacts": ("The parts do not add up for {items} (interaction below 0: channels that need each "
+                             "other; above 0: channels that stand in for one another).",
+                             "以下结果的各部分之和不等于总效果：{items}（交互作用小于 0：渠道相互依赖；大于 0：渠道可相互替代）。"),
+    "why_effect_rest": (" For the other outcomes they add up within the noise.", "其余结果在随机波动范围内相加等于总效果。"),
+    "why_effect_item": ("{outcome}: channels {parts}, full effect {full}, interaction {i} {unit}",
+                        "{outcome}：渠道合计 {parts}，总效果 {full}，交互作用 {i}（{unit}）"),
+    "ex_levels": ("Energy levels climbed (six clusters)", "能级提升级数（六大集群）"),
+    "ex_value_added": ("Value added at the end (annual rate)", "期末增加值（年率）"),
+    "ex_retention_3y": ("Graduates still in the city 3 years on", "毕业 3 年后仍留秦比例"),
+    "ex_spending": ("Public spending, whole run", "全期财政支出"),
+    "unit_pp": ("percentage points", "个百分点"),
     "comp_scale": ("Scale", "规模"),
     "comp_innovation": ("Innovation", "创新"),
     "comp_chain": ("Chain", "产业链"),
@@ -482,10 +536,20 @@ def lever_help(name: str, lang: Lang) -> str:
     return pick(en, zh, lang)
 
 
+def channel_short(channel, lang: Lang) -> str:
+    """A channel's short name (its declaration's text up to the colon: "Matchmaking", "产业链对接")."""
+    return pick(channel.en.split(":", 1)[0].strip(), channel.zh.split("：", 1)[0].strip(), lang)
+
+
+def channel_text(channel, lang: Lang) -> str:
+    """A channel's whole declaration text (what it changes for the agents)."""
+    return pick(channel.en, channel.zh, lang)
+
+
 def lever_channels(name: str, lang: Lang) -> str:
     """The channels a lever acts through, in one short line (their declarations in parameters.toml:
     each channel's text begins with its short name before a colon)."""
-    names = [pick(c.en.split(":", 1)[0], c.zh.split("：", 1)[0], lang) for c in _config().schema[name].channels]
+    names = [channel_short(c, lang) for c in _config().schema[name].channels]
     return pick("Acts through: ", "作用渠道：", lang) + pick("; ", "；", lang).join(names)
 
 

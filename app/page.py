@@ -1,7 +1,7 @@
 """The workshop page (Solara), laid out for a projector: a one-line run bar on top; below it the
 levers (tabs by remedy group), the map and the key figures with one chart side by side, so the room
-can watch the map while a lever moves. Main tabs: map & charts, A/B compare, why a cluster climbed,
-budget, export. An English / 中文 switch changes every label.
+can watch the map while a lever moves. Main tabs: map & charts, A/B compare, why a cluster climbed
+(with "where does the effect come from?": :mod:`app.explain`), budget, export. An English / 中文 switch changes every label.
 
 Layout (CSS below): at >= 1100 px wide the levers are a column beside the map; narrower, they
 become a drawer opened from the run bar, laid over the chart, so the map stays in view. Map and
@@ -32,6 +32,7 @@ from app.budget import DEFAULT_CEILING, BudgetPanel
 from app.compare import DEFAULT_QUARTERS as AB_QUARTERS
 from app.compare import DEFAULT_REPLICATES, ComparePanel, fmt, outcomes
 from app.controls import LeverPanel, PresetButtons, RunControls
+from app.explain import EffectSources
 from app.export import ExportPanel
 from app.i18n import LANG_NAMES, LANGUAGE_LABEL, Lang, how_items, money_unit, t
 from app.state import DEFAULT_SEED, Session, Snapshot, lever_defaults, presets
@@ -77,7 +78,7 @@ img.chart-image { display: block; width: 100% !important; height: auto;
   min-height: 48px !important; }
 .how-box .v-expansion-panels .v-expansion-panel--active { margin: 0 !important; }
 .why-grid { display: grid; grid-template-columns: minmax(0, 55fr) minmax(0, 45fr); gap: 16px; align-items: start; }
-.why-grid img.why-chart { display: block; width: 100% !important; height: auto; max-height: calc(100vh - 230px);
+.why-grid img.why-chart { display: block; width: 100% !important; height: auto; max-height: calc(100vh - 290px);
                           object-fit: contain; object-position: left top; }
 @media (max-width: 1099px) { .why-grid { grid-template-columns: minmax(0, 1fr); } }
 .how-box .v-expansion-panel-content { position: absolute; right: 0; top: 100%; z-index: 30; background: white;
@@ -491,6 +492,9 @@ def Page():
                     ComparePanel(levers.value, seed.value, L, result=comparison, vary=vary,
                                  status=posterior.value)  # kept: its task and choices
                 with solara.lab.Tab(t("tab_why", L), classes=["tab-why"]):
+                    # kept (as the A/B panel): its task runs on while another tab is open; not tied to the
+                    # tick, so a step does not redraw it
+                    EffectSources(levers.value, seed.value, L, vary=vary.value, status=posterior.value)
                     if main_tab.value == 2:
                         SnapTab(session, tick, lambda snap: WhyPanel(snap, L, comparison.value))
                 with solara.lab.Tab(t("tab_budget", L), classes=["tab-budget"]):

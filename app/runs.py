@@ -30,7 +30,7 @@ a lower CPU priority than the server (the live model then steps smoothly during 
 machine shared with other busy programs the comparison slows down a lot), default 0.
 ``APP_WORKERS=0`` runs everything in the calling process (tests, machines without ``spawn``).
 
-**Cache.** Finished runs are kept per (levers, replicate, quarters) in a small LRU cache in the
+**Cache.** Finished runs are kept per (levers, replicate, quarters, channels switched off) in a small LRU cache in the
 server process: the status-quo side of a comparison, usually the same every time, is run once. The
 page prefetches it (:func:`prefetch`) in the background for its seed when it opens (and when the seed changes),
 so the usual comparison, status quo vs a policy, only waits for the policy's runs; a run already in
@@ -211,26 +211,34 @@ def ab_replicates(vary: str, first_seed: int, m: int) -> list[Replicate]:
 
 @dataclass(frozen=True)
 class RunTables:
-    """What a comparison needs of one run: the city and cluster tables (picklable, small)."""
+    """What a comparison needs of one run: the city and cluster tables and the model's summary
+    (``ScenarioResult.summary()``: the outcomes ``python -m experiments explain`` reads; picklable, small)."""
 
     city: object  # pandas.DataFrame
     clusters: object  # pandas.DataFrame
     levers: tuple
     replicate: Replicate
     quarters: int
+    off: tuple = ()  # channels switched off (sorted names; app.explain)
+    summary: Mapping = field(default_factory=dict)
 
 
-def _key(levers: Mapping[str, float], rep: Replicate, quarters: int) -> tuple:
-    return tuple(sorted((k, float(v)) for k, v in levers.items())), rep, int(quarters)
+def _key(levers: Mapping[str, float], rep: Replicate, quarters: int, off: Iterable[str] = ()) -> tuple:
+    return tuple(sorted((k, float(v)) for k, v in levers.items())), rep, int(quarters), tuple(sorted(off))
 
 
-def run_one(levers: Mapping[str, float], rep: Replicate, quarters: int) -> RunTables:
-    """Run one replicate of one setting (in whichever process calls it)."""
+def run_one(levers: Mapping[str, float], rep: Replicate, quarters: int, off: Iterable[str] = ()) -> RunTables:
+    """Run one replicate of one setting, with the channels ``off`` switched off (in whichever process
+    calls it)."""
     import sim
 
-    cfg = sim.load_config().with_overrides({**dict(rep.overrides), **dict(levers)}, quarters=int(quarters))
+    off = tuple(sorted(off))
+    values = {**dict(rep.overrides), **dict(levers)}
+    if off:
+        values["channels_off"] = list(off)
+    cfg = sim.load_config().with_overrides(values, quarters=int(quarters))
     res = sim.run_scenario(cfg, seed=rep.seed, record="city+clusters")  # all a comparison reads
-    return RunTables(res.city, res.clusters, _key(levers, rep, quarters)[0], rep, int(quarters))
+    return RunTables(res.city, res.clusters, _key(levers, rep, quarters)[0], rep, int(quarters), off, res.summary())
 
 
 # ----------------------------------------------------------------------------------------- pool
@@ -347,13 +355,13 @@ def _store(key, value: RunTables) -> None:
             _CACHE.popitem(last=False)
 
 
-def _submit(ex: ProcessPoolExecutor, key, levers, rep: Replicate, quarters: int) -> Future:
+def _submit(ex: ProcessPoolExecutor, key, levers, rep: Replicate, quarters: int, off: tuple = ()) -> Future:
     """The future of this run: one already in flight, or a new one (stored in the cache when done)."""
     with _CACHE_LOCK:
         fut = _INFLIGHT.get(key)
         if fut is not None:
             return fut
-        fut = ex.submit(run_one, dict(levers), rep, quarters)
+        fut = ex.submit(run_one, dict(levers), rep, quarters, tuple(off))
         _INFLIGHT[key] = fut
 
     def done(f: Future) -> None:
@@ -381,15 +389,22 @@ def prefetch(levers: Mapping[str, float], replicates: Sequence[Replicate], quart
     return n
 
 
-def run_many(jobs: Sequence[tuple[Mapping[str, float], Replicate]], quarters: int,
+def cached_count(jobs: Sequence[tuple], quarters: int) -> int:
+    """How many of ``jobs`` (as for :func:`run_many`) are cached already (for a time estimate)."""
+    return sum(_cached(_key(job[0], job[1], quarters, job[2] if len(job) > 2 else ())) is not None for job in jobs)
+
+
+def run_many(jobs: Sequence[tuple], quarters: int,
              on_done: Callable[[int, int], None] | None = None) -> list[RunTables]:
-    """Run every ``(levers, replicate)`` job for ``quarters`` quarters; results in job order.
+    """Run every ``(levers, replicate)`` or ``(levers, replicate, channels off)`` job for ``quarters``
+    quarters; results in job order.
 
     Cached runs are reused; the rest go to the pool (or run here with ``APP_WORKERS=0``). A pool
     that broke (a worker killed) is replaced once and the missing runs are retried.
     ``on_done(done, total)`` is called as runs finish (from this thread).
     """
-    keys = [_key(lv, rep, quarters) for lv, rep in jobs]
+    jobs = [(job[0], job[1], tuple(sorted(job[2])) if len(job) > 2 else ()) for job in jobs]
+    keys = [_key(lv, rep, quarters, off) for lv, rep, off in jobs]
     out: list[RunTables | None] = [_cached(k) for k in keys]
     total = len(jobs)
     done = sum(r is not None for r in out)
@@ -417,12 +432,13 @@ def run_many(jobs: Sequence[tuple[Mapping[str, float], Replicate]], quarters: in
         if ex is None:
             for k in missing:
                 i = todo[k][0]
-                finish(k, run_one(jobs[i][0], jobs[i][1], quarters))
+                finish(k, run_one(jobs[i][0], jobs[i][1], quarters, jobs[i][2]))
             break
         from concurrent.futures import as_completed
         from concurrent.futures.process import BrokenProcessPool
 
-        futures = {_submit(ex, k, jobs[todo[k][0]][0], jobs[todo[k][0]][1], quarters): k for k in missing}
+        futures = {_submit(ex, k, jobs[todo[k][0]][0], jobs[todo[k][0]][1], quarters, jobs[todo[k][0]][2]): k
+                   for k in missing}
         try:
             for fut in as_completed(futures):
                 finish(futures[fut], fut.result())

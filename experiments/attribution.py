@@ -26,6 +26,10 @@ Outputs (``DIR/explain/``): ``channels.csv`` (one row per package x channel x ou
 ``figures/<package>.png``, ``report.md`` (plain words; ``python -m experiments analyze DIR`` embeds it
 when DIR holds a sweep too) and ``settings.json``.
 
+The channels of a package, its variants and their configs, the per-world decomposition and the t
+intervals are :mod:`sim.policy.attribution`, which the workshop page's "where does the effect come
+from" view uses too; this module adds specs, runs, tables, the bootstrap and the files.
+
 Spec: a sweep spec whose only factor is ``package`` (or none); packages, outcomes, replicates and
 horizon come from an optional ``[explain]`` table, else from the sweep sections (``[levers] package``,
 ``[outcomes] summary``, ``[experiment] replicates`` / ``horizon``). See docs/experiments.md.
@@ -57,8 +61,9 @@ from experiments import provenance, seeds
 from experiments.runner import STATUS_OK, RunRecord, RunTask, execute
 from experiments.spec import PACKAGE, Outcomes, Spec, SpecError, parse_spec
 from sim.inputs.config import Channel, ConfigError, read_config_text
+from sim.policy import attribution as _shared
+from sim.policy.attribution import LEVEL, Variant, decompose, excludes_zero, mean_ci  # noqa: F401 (re-exported)
 
-LEVEL = 0.95
 BOOTSTRAP_RESAMPLES = 2000
 DEFAULT_OUTCOMES = ("value_added_final", "tiers_climbed_clusters", "mean_energy_index_final", "retention_3y",
                     "little_giants_final", "spending_total")
@@ -266,60 +271,42 @@ def _summary_keys(base: sim.Config) -> list[str]:
 
 
 def package_channels(es: ExplainSpec, preset: sim.Preset, where: str = "spec") -> tuple[Channel, ...]:
-    """The channels of the levers ``preset`` changes against the reference (in lever, then declaration order).
+    """The channels of the levers ``preset`` changes against the reference (in lever, then declaration order;
+    :func:`sim.policy.attribution.package_channels`).
 
     Refused (one line) when a changed lever's reference value is not its status-quo value: a switched-off
     channel acts at the status-quo value, so the package would not split into its channels then."""
     ref = es.base.with_overrides(dict(es.reference.levers))
     pkg = es.base.with_overrides(dict(preset.levers))
-    schema = ref.schema
-    changed = [name for name in ref.names("levers") if pkg[name] != ref[name]]
-    if not changed:
-        raise ExplainError(f"{where}: package {preset.key!r} changes no lever against the reference "
-                           f"{es.reference.key!r}; nothing to explain")
-    for name in changed:
-        if ref[name] != schema[name].default:
-            raise ExplainError(f"{where}: lever {name} is {ref[name]!r} in the reference {es.reference.key!r}, not its "
-                               f"status-quo value {schema[name].default!r}; a switched-off channel acts at the status "
+    try:
+        return _shared.package_channels(ref, pkg)
+    except _shared.AttributionError as exc:
+        d = exc.detail
+        if exc.problem == "unchanged":
+            raise ExplainError(f"{where}: package {preset.key!r} changes no lever against the reference "
+                               f"{es.reference.key!r}; nothing to explain") from None
+        if exc.problem == "reference_not_status_quo":
+            raise ExplainError(f"{where}: lever {d['lever']} is {d['value']!r} in the reference {es.reference.key!r}, "
+                               f"not its status-quo value {d['default']!r}; a switched-off channel acts at the status "
                                "quo, so explain needs a reference at the status quo for the levers a package changes "
-                               "(check [base] package / [base.levers] / [explain] reference)")
-    out = tuple(c for name in changed for c in schema[name].channels)
-    if not out:
-        raise ExplainError(f"{where}: package {preset.key!r} changes {', '.join(changed)}, which declare no channels")
-    return out
+                               "(check [base] package / [base.levers] / [explain] reference)") from None
+        raise ExplainError(f"{where}: package {preset.key!r} changes {', '.join(d['levers'])}, "
+                           "which declare no channels") from None
 
 
 # ---------------------------------------------------------------------------- variants and runs
-@dataclass(frozen=True)
-class Variant:
-    """One configuration to run in every world: a package's levers with some of its channels off."""
-
-    package: str  # preset key (the reference's key for the reference)
-    kind: str  # "reference" | "package" | "without" | "alone" | "none" (all the package's channels off)
-    channel: str | None
-    levers: Mapping[str, Any]
-    off: frozenset[str] = frozenset()
-
-
+# Variant, the variants of a package and their configs: sim.policy.attribution (shared with the workshop page)
 def variants(es: ExplainSpec) -> list[Variant]:
     """The reference, then per package: the package, each channel off, each channel alone, all off."""
     out = [Variant(es.reference.key, "reference", None, dict(es.reference.levers))]
     for p in es.packages:
-        chans = [c.name for c in es.channels[p.key]]
-        levers = dict(p.levers)
-        out.append(Variant(p.key, "package", None, levers))
-        out += [Variant(p.key, "without", c, levers, frozenset({c})) for c in chans]
-        out += [Variant(p.key, "alone", c, levers, frozenset(chans) - {c}) for c in chans]
-        out.append(Variant(p.key, "none", None, levers, frozenset(chans)))
+        out += _shared.package_variants(p.key, p.levers, es.channels[p.key], alone=True)
     return out
 
 
 def variant_config(es: ExplainSpec, v: Variant, replicate: int) -> sim.Config:
     """The resolved config of ``v`` in replicate ``replicate``: base, posterior draw, levers, channels off."""
-    overrides: dict[str, Any] = {**es.spec.draw_values(es.draw_of(replicate)), **v.levers}
-    if v.off:
-        overrides["channels_off"] = sorted(v.off)
-    return es.base.with_overrides(overrides)
+    return _shared.variant_config(es.base, v, es.spec.draw_values(es.draw_of(replicate)))
 
 
 def plan(es: ExplainSpec, model_version: str) -> tuple[pd.DataFrame, dict[str, RunTask]]:
@@ -395,25 +382,7 @@ def run_plan(es: ExplainSpec, executor: Any = None, model: Callable | None = Non
 
 
 # ---------------------------------------------------------------------------- statistics
-def mean_ci(d: np.ndarray, level: float = LEVEL) -> tuple[float, float, float]:
-    """Mean and Student-t interval of the mean (NaN bounds below 2 values; a point interval when all
-    values are equal)."""
-    d = np.asarray(d, dtype=float)
-    n = d.size
-    if n == 0:
-        return math.nan, math.nan, math.nan
-    m = float(d.mean())
-    if n < 2:
-        return m, math.nan, math.nan
-    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * d.std(ddof=1) / math.sqrt(n))
-    return m, m - half, m + half
-
-
-def excludes_zero(lo: float, hi: float) -> bool:
-    """Does an interval lie entirely on one side of 0 (a measurable difference)?"""
-    return bool(np.isfinite(lo) and np.isfinite(hi) and (lo > 0 or hi < 0))
-
-
+# mean_ci (Student t) and excludes_zero: sim.policy.attribution (shared with the workshop page)
 def share_interval(contribution: np.ndarray, effect: np.ndarray, key: Mapping[str, Any],
                    seed: int) -> tuple[float, float, float]:
     """``mean(contribution) / mean(effect)`` with a paired percentile-bootstrap interval (resampling
@@ -457,21 +426,16 @@ def tables(es: ExplainSpec, runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFr
             return sel.set_index("replicate").loc[reps, outcome].to_numpy(float)
 
         for o in es.outcomes:
-            r0 = ref.loc[reps, o].to_numpy(float)
-            eff = values("package", None, o) - r0
-            none = values("none", None, o) - r0
+            dec = decompose(ref.loc[reps, o].to_numpy(float), values("package", None, o),
+                            {c.name: values("without", c.name, o) for c in chans}, values("none", None, o),
+                            {c.name: values("alone", c.name, o) for c in chans})
+            eff, contribs = dec.effect, dec.contribution
             e, elo, ehi = mean_ci(eff)
             measurable = excludes_zero(elo, ehi)
-            contribs = []
-            alones = []
             for c in chans:
-                without = values("without", c.name, o) - r0
-                alone = values("alone", c.name, o) - r0
-                contrib = eff - without
-                contribs.append(contrib)
-                alones.append(alone)
-                w, wlo, whi = mean_ci(without)
-                a, alo, ahi = mean_ci(alone)
+                contrib = contribs[c.name]
+                w, wlo, whi = mean_ci(dec.without[c.name])
+                a, alo, ahi = mean_ci(dec.alone[c.name])
                 k, klo, khi = mean_ci(contrib)
                 if measurable and len(reps):
                     s, slo, shi = share_interval(contrib, eff, {"package": p.key, "channel": c.name, "outcome": o},
@@ -484,13 +448,10 @@ def tables(es: ExplainSpec, runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFr
                                 "effect_alone": a, "effect_alone_lo": alo, "effect_alone_hi": ahi,
                                 "contribution": k, "contribution_lo": klo, "contribution_hi": khi,
                                 "share": s, "share_lo": slo, "share_hi": shi, "n": len(reps)})
-            parts = np.sum(contribs, axis=0) if contribs else np.zeros_like(eff)
-            alone_sum = np.sum(alones, axis=0) if alones else np.zeros_like(eff)
-            interaction = eff - none - parts
             row = {"package": p.key, "outcome": o, "channels": len(chans), "n": len(reps),
                    "failed_replicates": es.replicates - len(reps)}
-            for name, d in (("effect", eff), ("effect_none", none), ("sum_contributions", parts),
-                            ("interaction", interaction), ("sum_alone", alone_sum)):
+            for name, d in (("effect", eff), ("effect_none", dec.none), ("sum_contributions", dec.sum_contributions),
+                            ("interaction", dec.interaction), ("sum_alone", dec.sum_alone)):
                 m, lo, hi = mean_ci(d)
                 row |= {name: m, f"{name}_lo": lo, f"{name}_hi": hi}
             row["parameter_share"] = _variance_split(eff, draws)

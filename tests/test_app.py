@@ -24,7 +24,7 @@ import pytest
 import solara
 
 import sim
-from app import budget, charts, columns, compare, export, i18n, map_view, runs, urlstate, why
+from app import budget, charts, columns, compare, explain, export, i18n, map_view, runs, urlstate, why
 from app.__main__ import DEFAULT_HOST, DEFAULT_PORT, OFFLINE_ENV, command, parse_args
 from app.controls import lever_views
 from app.page import CHART_TABS, Page
@@ -44,6 +44,7 @@ def in_process_runs(monkeypatch):
     """A/B runs in this process (no worker pool) unless a test asks for the pool."""
     monkeypatch.setenv(runs.WORKERS_ENV, "0")
     runs.clear_cache()
+    explain.clear_cache()
 
 
 # ------------------------------------------------------------------------------ widget helpers
@@ -1350,6 +1351,210 @@ def test_export_panel_offers_every_table_and_chart(snap):
     z = export.charts_zip(snap, "zh")
     names = zipfile.ZipFile(io.BytesIO(z)).namelist()
     assert len(names) == len(export.CHART_NAMES) and all(n.endswith("_zh.png") for n in names)
+
+
+# ------------------------------------------------------------------------------ where the effect comes from
+EX_QUARTERS = 8  # short runs: enough for levels, value added and spending to move
+
+
+def coordinate_levers() -> dict:
+    return {**lever_defaults(), **sim.load_presets()["coordinate"].levers}
+
+
+@pytest.fixture
+def coordinate_explained():
+    """The one-lever package "coordinate" (eight channels) explained over 3 paired seeds."""
+    return explain.explain_levers(coordinate_levers(), runs.seed_replicates(3, 3), EX_QUARTERS)
+
+
+def test_one_lever_package_channels_plus_interaction_are_the_full_effect_exactly(coordinate_explained):
+    ex = coordinate_explained
+    names = [c.name for c in sim.default_config().schema["city_coordination"].channels]
+    assert [c.name for c in ex.plan.channels] == names
+    assert [(v.kind, v.channel) for v in ex.plan.variants] == [("reference", None), ("package", None),
+                                                               *[("without", c) for c in names], ("none", None)]
+    assert ex.runs == len(ex.plan.variants) * 3
+    kinds = [v.kind for v in ex.plan.variants]
+    for h in explain.HEADLINES:
+        vals = ex.values[h.key]
+        dec = ex.decompositions[h.key]
+        ref, pkg, none = vals[0], vals[1], vals[kinds.index("none")]
+        np.testing.assert_array_equal(dec.effect, pkg - ref)
+        for i, c in enumerate(names):  # a channel's contribution: the full effect less the effect without it
+            np.testing.assert_array_equal(dec.contribution[c], (pkg - ref) - (vals[2 + i] - ref))
+        if h.key == "retention_3y":  # no cohort is three years on within 8 quarters: no value, never a difference
+            assert np.isnan(vals).all() and not any(c[h.key].measurable for c in ex.cells.values())
+            continue
+        assert not np.isnan(vals).any()
+        if h.key == "spending_total":
+            assert (none > ref).all()  # the coordination office runs (and costs) whatever its channels do
+        else:
+            np.testing.assert_array_equal(none, ref)  # all channels off: the status quo, exactly
+        total = dec.sum_contributions + dec.interaction + dec.none  # the parts, in every paired world
+        np.testing.assert_allclose(total, dec.effect, rtol=1e-12, atol=1e-9)
+        cells = ex.cells  # and so their means, as the table shows them
+        assert cells["full"][h.key].mean == pytest.approx(np.mean(dec.effect), rel=1e-12, abs=1e-12)
+        assert cells["sum"][h.key].mean + cells["interaction"][h.key].mean + cells["none"][h.key].mean == \
+            pytest.approx(cells["full"][h.key].mean, rel=1e-9, abs=1e-6)
+    # the same runs as the shared computation's configs (sim.policy.attribution.variant_config, as explain)
+    from sim.policy.attribution import variant_config
+
+    v = ex.plan.variants[2]  # without the first channel
+    cfg = variant_config(sim.load_config().with_overrides({}, quarters=EX_QUARTERS), v)
+    assert cfg.channels_off == {names[0]}
+    direct = sim.run_scenario(cfg, seed=ex.replicates[1].seed).summary()
+    assert [direct[h.key] for h in explain.HEADLINES if h.key != "retention_3y"] == \
+        [ex.values[h.key][2][1] for h in explain.HEADLINES if h.key != "retention_3y"]
+
+
+def _synthetic(values_by_variant: dict, lever: str = "iur_platform_strength", value: float = 0.8):
+    """An Explanation of ``lever`` at ``value`` with given outcome values: {outcome: (variants, replicates)}."""
+    plan = explain.plan_for({**lever_defaults(), lever: value})
+    reps = tuple(runs.seed_replicates(1, 4))
+    return explain.Explanation(plan, reps, 40, values_by_variant, 1.0, len(plan.variants) * 4)
+
+
+def test_greying_and_the_sentence_follow_the_intervals():
+    from scipy import stats
+
+    rng = np.random.default_rng(5)
+    base = rng.normal(0, 1, 4)
+    noise = lambda sd: rng.normal(0, sd, 4)  # noqa: E731
+    # variants (rows): status quo, package, without channel 1, without channel 2, all off; 4 paired worlds
+    levels = np.array([base, base + 3 + noise(.1), base + 1 + noise(.1), base + 2 + noise(3), base])
+    va = np.array([base * 1e9, base * 1e9 + noise(1e9), base * 1e9, base * 1e9, base * 1e9])  # full effect noisy
+    ret = np.full((5, 4), 0.2)  # nothing moves: every cell exactly 0
+    spend = 1e9 + np.array([[0] * 4, [5e8] * 4, 3e8 + noise(1e6), 2e8 + noise(1e6), [1e8] * 4])  # interaction -1e8
+    ex = _synthetic({"tiers_climbed_clusters": levels, "value_added_final": va, "retention_3y": ret,
+                     "spending_total": spend})
+    html = explain.table_html(ex, "en")
+    cells = re.findall(r"<td class='cell (measurable|noise) out-(\w+)'[^>]*>(.*?)</td>", html)
+    rows = ["full", *[c.name for c in ex.plan.channels], "sum", "none", "interaction"]
+    assert len(cells) == len(rows) * len(explain.HEADLINES)
+    dec = ex.decompositions
+    by_key = {h.key: h for h in explain.HEADLINES}
+    seen = set()
+    for i, (cls, out, _text) in enumerate(cells):
+        row = rows[i // len(explain.HEADLINES)]
+        d = {"full": dec[out].effect, "sum": dec[out].sum_contributions, "none": dec[out].none,
+             "interaction": dec[out].interaction}.get(row, dec[out].contribution.get(row))
+        half = stats.t.ppf(0.975, len(d) - 1) * np.std(d, ddof=1) / np.sqrt(len(d))  # scipy's t, not the app's
+        lo, hi = np.mean(d) - half, np.mean(d) + half
+        clear = (lo > 0 or hi < 0) and round(explain.display(np.mean(d), by_key[out], "en"), 2) != 0
+        assert (cls == "measurable") == bool(clear), (row, out, lo, hi)
+        seen.add(cls)
+    assert seen == {"measurable", "noise"}  # both cases occur
+    chans = [c.name for c in ex.plan.channels]
+    t = ex.cells
+    assert t[chans[0]]["tiers_climbed_clusters"].measurable and not t[chans[1]]["tiers_climbed_clusters"].measurable
+    assert not any(t[r]["retention_3y"].measurable for r in rows)  # exactly 0 everywhere: grey, never a difference
+    assert "#9a9a9a" in html and "measurable" in html
+    # the sentence names only the outcome whose interaction interval excludes 0
+    words = explain.interaction_sentence(ex, "en")
+    inter = {h.key: t["interaction"][h.key] for h in explain.HEADLINES}
+    named = [h for h in explain.HEADLINES if explain.cell_shows_difference(inter[h.key], h)]
+    assert named, inter
+    for h in explain.HEADLINES:
+        assert (i18n.t(h.label, "en") in words) == (h in named), (h.key, words)
+    assert "do not add up" in words and "For the other outcomes" in words
+    assert "的各部分之和不等于总效果" in explain.interaction_sentence(ex, "zh")
+    same = _synthetic({h.key: np.array([base] * 5) for h in explain.HEADLINES})
+    assert "within the noise" in explain.interaction_sentence(same, "en")
+    assert "measurable" not in re.findall(r"class='cell (\w+)", explain.table_html(same, "zh"))
+
+
+def test_effect_results_are_cached_per_levers_replicates_and_horizon(monkeypatch):
+    calls = []
+    real = runs.run_many
+
+    def counted(jobs, quarters, on_done=None):
+        calls.append((len(jobs), quarters))
+        return real(jobs, quarters, on_done)
+
+    monkeypatch.setattr(runs, "run_many", counted)
+    lev = {**lever_defaults(), "rd_subsidy_rate": 0.2}  # one lever, one channel: 4 variants
+    reps = runs.seed_replicates(1, 2)
+    first = explain.explain_levers(lev, reps, 4)
+    assert calls == [(8, 4)]
+    t0 = time.monotonic()
+    assert explain.explain_levers(dict(lev), list(reps), 4) is first  # a second look: from the cache
+    assert time.monotonic() - t0 < 0.1 and len(calls) == 1
+    assert explain.cached(lev, reps, 4) is first and explain.cached(lev, reps, 8) is None
+    explain.explain_levers(lev, runs.seed_replicates(2, 2), 4)  # other seeds: run
+    explain.explain_levers(lev, reps, 5)  # another horizon: run
+    explain.explain_levers({**lev, "rd_subsidy_rate": 0.25}, reps, 4)  # other levers: run
+    assert len(calls) == 4
+    with pytest.raises(ValueError):
+        explain.explain_levers(lever_defaults(), reps, 4)  # the status quo: nothing to explain
+
+
+def test_effect_view_at_the_status_quo_says_so_and_runs_nothing(monkeypatch):
+    monkeypatch.setattr(runs, "run_many", lambda *a, **k: pytest.fail("ran at the status quo"))
+    for lang, words in (("en", "there is no effect to explain"), ("zh", "没有需要解释的效果")):
+        box, rc = solara.render(explain.EffectSources(lever_defaults(), 7, lang, vary="seeds"), handle_error=False)
+        try:
+            assert one(box, "btn-why-effect").disabled
+            assert words in text_of(one(box, "why-effect-sq"))
+            assert i18n.t("why_effect_button", lang) in text_of(one(box, "btn-why-effect"))
+            assert not with_class(box, "why-effect-table")
+        finally:
+            rc.close()
+
+
+def test_effect_view_runs_shows_the_table_and_a_second_look_is_instant(monkeypatch):
+    monkeypatch.setattr(explain, "QUARTERS", EX_QUARTERS)
+    lev = coordinate_levers()
+    progress = []
+    real = runs.run_many
+    monkeypatch.setattr(runs, "run_many", lambda jobs, q, on_done=None: real(
+        jobs, q, lambda d, n: (progress.append((d, n)), on_done and on_done(d, n))))
+    box, rc = solara.render(explain.EffectSources(lev, 7, "en", vary="seeds", status=runs.posterior_status()),
+                            handle_error=False)
+    try:
+        plan_line = text_of(one(box, "why-effect-plan"))
+        assert "8 channels: 44 runs (11 variants × 4 paired runs), about" in plan_line
+        assert not with_class(box, "why-effect-table")  # runs only when asked
+        click(box, "btn-why-effect")
+        wait_until(lambda: with_class(box, "why-effect-table") and not one(box, "btn-why-effect").disabled, 180)
+        assert progress[-1] == (44, 44) and progress[0][1] == 44  # determinate: k of the 44 runs
+        assert not with_class(box, "why-effect-running")
+        assert "all run already" in text_of(one(box, "why-effect-plan"))  # no time estimate for cached runs
+        caption = text_of(one(box, "why-effect-caption"))
+        assert "8 channels" in caption and "4 paired runs, seeds 7–10" in caption and f"{EX_QUARTERS} quarters" in caption
+        table = text_of(one(box, "why-effect-table"))
+        for c in sim.default_config().schema["city_coordination"].channels:
+            short = i18n.channel_short(c, "en")
+            assert short[:1].upper() + short[1:] in table
+        assert "Full effect" in table and "Interaction" in table
+        assert i18n.lever_label("city_coordination", "en") in table  # the lever heads its channels
+        assert text_of(one(box, "why-effect-sum")) and "95 % interval" in text_of(one(box, "why-effect-rule"))
+    finally:
+        rc.close()
+    n_calls = len(progress)
+    t0 = time.monotonic()  # the same levers and replicates again, in Chinese: shown at once, nothing run
+    box, rc = solara.render(explain.EffectSources(lev, 7, "zh", vary="seeds", status=runs.posterior_status()),
+                            handle_error=False)
+    try:
+        assert with_class(box, "why-effect-table") and time.monotonic() - t0 < 10
+        assert len(progress) == n_calls
+        table = text_of(one(box, "why-effect-table"))
+        assert "作用渠道" in table and "总效果" in table and "交互作用" in table
+        assert i18n.channel_short(sim.default_config().schema["city_coordination"].channels[0], "zh") in table
+        assert "配对运行" in text_of(one(box, "why-effect-caption")) and CJK.search(text_of(one(box, "why-effect-sum")))
+    finally:
+        rc.close()
+
+
+def test_the_why_tab_has_the_effect_view(page):
+    btn = one(page, "btn-why-effect")  # kept on the page, like the A/B panel (its task outlives a tab switch)
+    assert "Where does the effect come from?" in text_of(btn)
+    assert btn.disabled and "status quo" in text_of(one(page, "why-effect-sq"))  # the page opens at the status quo
+    click(page, "preset-coordinate")
+    assert not one(page, "btn-why-effect").disabled
+    assert "8 channels" in text_of(one(page, "why-effect-plan"))
+    set_language(page, "zh")
+    assert "效果从何而来？" in text_of(one(page, "btn-why-effect"))
+    assert "8 个作用渠道" in text_of(one(page, "why-effect-plan"))
 
 
 # ------------------------------------------------------------------------------ command line

@@ -542,3 +542,55 @@ def test_ghost_line_budget_and_why_tabs(server, browser):
     shot(page, "why")
     assert not w.errors, w.errors
     close(w)
+
+
+@pytest.mark.timeout(360)  # 44 runs of 40 quarters on the 2 workers, behind the page's own prefetch
+def test_where_the_effect_comes_from_shows_the_channels_and_fits_the_window(server, browser):
+    """Why tab at 1280x720: the button is in view; pressed for the coordination preset (one lever, eight
+    channels) it shows a determinate progress line, then the table of the eight channels with the
+    sentence and the rule, as wide as the window at most, in English and (at once, cached) in Chinese."""
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    try:
+        page = context.new_page()
+        w = Watched(page)
+        page.goto(server[0] + "?preset=coordinate", timeout=TIMEOUT_MS)
+        page.get_by_role("button", name="Step").wait_for(state="visible")
+        page.get_by_role("tab", name="Why a cluster climbed").click()
+        button = page.get_by_role("button", name="Where does the effect come from?")
+        button.wait_for(state="visible")
+        inside(page, ".btn-why-effect")
+        assert "8 channels: 44 runs" in page.locator(".why-effect-plan").inner_text()
+        page.evaluate("""() => { window.__effectProgress = false;
+            new MutationObserver(() => { if (document.querySelector('.why-effect-running'))
+                window.__effectProgress = true; }).observe(document.body, {childList: true, subtree: true}); }""")
+        started = time.monotonic()
+        button.click()
+        table = page.locator(".why-effect-table table")
+        table.wait_for(timeout=300_000)
+        took = time.monotonic() - started
+        assert page.evaluate("window.__effectProgress") is True  # the progress line was shown while running
+        assert page.locator(".why-effect-running").count() == 0
+        assert table.locator("tr.row-channel").count() == 8
+        assert table.locator("tr.lever-row").count() == 1
+        for row in ("row-full", "row-sum", "row-none", "row-interaction"):
+            assert table.locator(f"tr.{row}").count() == 1, row
+        assert "Matchmaking" in table.inner_text() and "Full effect" in table.inner_text()
+        assert table.locator("td.cell").count() == 12 * 4
+        caption = page.locator(".why-effect-caption").inner_text()
+        assert "8 channels" in caption and "4 paired runs, seeds 1–4" in caption and "40 quarters" in caption
+        assert page.locator(".why-effect-sum").inner_text().strip()
+        inside(page, ".btn-why-effect")
+        box = table.bounding_box()  # the table fits the window's width (no sideways scrolling)
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 1280 + 0.5, box
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+        shot(page, "why_effect")
+        print(f"\nwhy effect: click -> table {took:.1f} s")
+        page.get_by_role("button", name="中文").click()
+        page.locator(".why-effect-table", has_text="总效果").wait_for()
+        assert "作用渠道" in page.locator(".why-effect-table").inner_text()
+        assert "效果从何而来" in page.locator(".btn-why-effect").inner_text()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+        shot(page, "why_effect_zh")
+        assert not w.errors, w.errors
+    finally:
+        context.close()
