@@ -21,6 +21,7 @@ FAST_MARKERS := not slow and not browser and not cluster
 RUN_CONFIG ?= configs/experiments/paper_remedies.toml
 RUN_RESULTS ?= results/paper_remedies
 RUN_CMD ?= $(PY) -m experiments run $(RUN_CONFIG)
+EXPLAIN_CMD ?= $(PY) -m experiments explain configs/experiments/explain.toml --out $(RUN_RESULTS)
 ANALYZE_CMD ?= $(PY) -m experiments analyze $(RUN_RESULTS)
 APP_CMD ?= $(PY) -m app --host $(HOST) --port $(PORT)
 BENCH_CMD ?= $(PY) benchmarks/run_all.py
@@ -56,9 +57,10 @@ $(VENV)/.fonts: $(VENV)/.installed tools/fetch_fonts.py
 	@$(PY) tools/fetch_fonts.py
 	@touch $@
 
-run: venv ## run the paper_remedies experiment, then analyze it
+run: venv ## run the paper_remedies experiment, explain its packages by their channels, then analyze
 	@$(MAKE) --no-print-directory fonts || echo "make run: no Chinese font fetched (npm missing?); figures will show boxes for Chinese labels"
 	$(RUN_CMD)
+	$(EXPLAIN_CMD)
 	$(ANALYZE_CMD)
 
 test: venv assets fonts ## all tests (add options with PYTEST_ARGS=...)
