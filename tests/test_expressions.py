@@ -142,6 +142,20 @@ def test_hostile_expression_is_refused_in_one_line(case, frame, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("expr", ["package * firms > 1", "package * firms * firms * firms == 'a'",
+                                  "firms * package + firms > 0", "-package == 'a'", "package / 2 > 0",
+                                  "package ** 2 == 'aa'"])
+def test_arithmetic_on_a_text_column_is_refused_before_it_runs(expr):
+    """``text * count`` would repeat the text per row (a shared folder's goal could fill the memory)."""
+    big = pd.DataFrame({"package": ["status_quo", "digital"], "firms": [10**6, 10**6]})
+    start = time.perf_counter()
+    with pytest.raises(ExpressionError) as err:
+        evaluate(big, expr, where="goal")
+    assert time.perf_counter() - start < 1.0
+    msg = one_line(str(err.value))
+    assert "package" in msg and ("holds text" in msg or "number" in msg), msg
+
+
 def test_the_payloads_are_live_under_dataframe_eval(frame, tmp_path):
     """The control: what the grammar refuses did write a file through pandas' eval, the old path."""
     canary = tmp_path / "CANARY"

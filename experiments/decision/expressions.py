@@ -295,14 +295,14 @@ def _value(node: ast.AST, frame: pd.DataFrame) -> Any:
         v = node.value
         return v if isinstance(v, (bool, str)) else np.float64(_float(v))
     if isinstance(node, ast.UnaryOp):
-        v = _value(node.operand, frame)
         if isinstance(node.op, ast.USub):
-            return -_number(v)
+            return -_arithmetic_operand(node.operand, frame)
         if isinstance(node.op, ast.UAdd):
-            return +_number(v)
+            return +_arithmetic_operand(node.operand, frame)
+        v = _value(node.operand, frame)
         return (not v) if isinstance(v, (bool, np.bool_)) else ~v  # not / ~: elementwise, as in pandas
     if isinstance(node, ast.BinOp):
-        return _ARITHMETIC[type(node.op)](_number(_value(node.left, frame)), _number(_value(node.right, frame)))
+        return _ARITHMETIC[type(node.op)](*(_arithmetic_operand(side, frame) for side in (node.left, node.right)))
     if isinstance(node, ast.BoolOp):
         combine = operator.and_ if isinstance(node.op, ast.And) else operator.or_
         out = _value(node.values[0], frame)
@@ -324,6 +324,16 @@ def _value(node: ast.AST, frame: pd.DataFrame) -> Any:
             left = right
         return out
     raise AssertionError(f"unchecked node {type(node).__name__}")  # pragma: no cover - _check refuses it
+
+
+def _arithmetic_operand(node: ast.AST, frame: pd.DataFrame) -> Any:
+    """A side of ``+ - * / **`` as numbers: a column of text (e.g. ``package``) is refused before any
+    arithmetic, since ``text * count`` would repeat the text per row (a shared folder's goal could fill
+    the memory)."""
+    v = _number(_value(node, frame))
+    if isinstance(v, pd.Series) and not (pd.api.types.is_numeric_dtype(v.dtype) or pd.api.types.is_bool_dtype(v.dtype)):
+        raise TypeError(f"arithmetic on {_short(node)!r}, which holds text ({v.dtype}), not numbers")
+    return v
 
 
 def _number(v: Any) -> Any:
