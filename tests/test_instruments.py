@@ -46,6 +46,14 @@ def _differing(a, b, skip: dict[str, set[str]]) -> list[str]:
     return out
 
 
+def _district_share(res) -> list[float]:
+    """Per quarter with spending: the share of all lever spending the district governments paid."""
+    districts = res.districts.groupby("quarter")["government_spending"].sum()
+    total = res.city.set_index("quarter")["spending_total"]
+    q = total.index[total > 0]
+    return (districts.loc[q] / total.loc[q]).round(12).tolist()
+
+
 def _test_value(inst) -> float:
     """A value of the lever away from its status quo: the all-five package's, else the far end of its range."""
     v = sim.load_presets()["all_five"].levers.get(inst.name)
@@ -110,6 +118,9 @@ def test_all_channels_off_is_the_status_quo(lever):
     off = _run(((lever, value), ("channels_off", tuple(inst.channel_names))))
     skip = _spending_columns(lever)
     assert _differing(off, base, skip) == [], f"{lever} changes these with all its channels off (an undeclared path)"
+    # the skipped money columns still have to be split between city and districts as in the status quo
+    # (the share the districts pay is 1 - coordination: coordination.city_funding)
+    assert _district_share(off) == pytest.approx(_district_share(base), abs=1e-12), lever
     on = _run(((lever, value),))
     assert _differing(on, base, skip), f"{lever} = {value} changes nothing in {QUARTERS} quarters with its channels on"
 
