@@ -91,6 +91,7 @@ def _setup(tmp: Path, case: str) -> None:
         "checkout": {"repo/.git/HEAD": "ref: refs/heads/main\n", "repo/README.md": "# my project\n",
                      "repo/setup.py": "print('x')\n"},
         "sweep-with-notes": {"sw/notes.md": "what I found\n"},
+        "lonely-db": {"fit/abc.db": "a database someone put here\n"},
     }
     _write(tmp, layouts[case])
     if case in ("sweep", "sweep-with-notes"):
@@ -126,6 +127,8 @@ CASES = [
      ["--out", "sim run"]),
     ("fit-into-user-folder", "user-folder", "experiments", ["calibrate", str(SMOKE_FIT), "--out", "{tmp}/mine"],
      ["--out", "mine", "not a calibration fit", "README"]),
+    ("fit-over-a-lonely-abc-db", "lonely-db", "experiments", ["calibrate", str(SMOKE_FIT), "--out", "{tmp}/fit"],
+     ["abc.db", "without the fit.json", "--force"]),
     ("fit-dask-bad-scheme", "user-files", "experiments",
      ["calibrate", str(SMOKE_FIT), "--out", "{tmp}/fit", "--dask", "bogus://127.0.0.1:1"],
      ["--dask", "bogus", "nothing was written"]),

@@ -200,6 +200,18 @@ def _start_again(root: Path, meta: dict | None, spec: CalibrationSpec, force: bo
     return True
 
 
+def _orphan_history(db: Path, meta: dict | None, force: bool) -> bool:
+    """An ``abc.db`` without ``fit.json``: a fit killed before its first record, or a database someone
+    put there. It is deleted only with ``force`` (True); without, refused (SpecError, one line)."""
+    if meta is not None or not db.is_file():
+        return False
+    if not force:
+        raise SpecError(f"{db}: a pyabc database without the fit.json that names its run (a fit killed before "
+                        "its first record, or a database not made here); nothing was changed. Give another --out, "
+                        "or --force to delete it and start again")
+    return True
+
+
 _SQLITE_OS_ERRORS = (("disk is full", errno.ENOSPC), ("readonly database", errno.EROFS),
                      ("disk i/o error", errno.EIO))
 
@@ -235,12 +247,13 @@ def run_fit(spec: CalibrationSpec, out: Path | None = None, workers: int | None 
     db, meta_path = root / "abc.db", root / "fit.json"
     check_fit_folder(root)
     _start_again(root, read_fit_meta(meta_path), spec, force)
+    _orphan_history(db, read_fit_meta(meta_path), force)
     sampler, client = _sampler(workers, dask)  # before the folder is created: a bad address leaves nothing
     try:
         with contextlib.ExitStack() as own:
             (hold if hold is not None else own).enter_context(Store(root).lock("fit"))
             meta = read_fit_meta(meta_path)  # again, under the lock
-            if _start_again(root, meta, spec, force):
+            if _start_again(root, meta, spec, force) or _orphan_history(db, meta, force):
                 for f in (db, meta_path):
                     f.unlink(missing_ok=True)
                 meta = None
