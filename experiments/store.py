@@ -305,8 +305,12 @@ class Store:
             folder = self.root / table
             if not folder.is_dir():
                 continue
-            for f in folder.iterdir():
-                if f.name.endswith(".tmp") or (f.suffix in (".parquet", ".json") and _batch_of(f) not in committed):
+            own = ".json" if table == CHECKSUMS else ".parquet"
+            for f in folder.iterdir():  # only what a batch writes: part-<batch>.parquet / <batch>.json (+ .tmp)
+                name = f.name.removesuffix(".tmp")
+                if not f.is_file() or not name.endswith(own) or (own == ".parquet" and not name.startswith("part-")):
+                    continue  # a file a user put here is never deleted
+                if f.name.endswith(".tmp") or _batch_of(f) not in committed:
                     f.unlink()
                     removed += 1
         return removed

@@ -253,6 +253,19 @@ def test_writers_leave_no_tmp_behind(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.json", "x.parquet"]
 
 
+def test_clean_deletes_only_uncommitted_parts_never_a_users_files(tmp_path):
+    """A resumed sweep removes the parts of batches that never committed, not files a user put there."""
+    store = Store(tmp_path / "sw")
+    mine = {"runs/notes.json": "{}", "summary/my_table.parquet": "mine", "city/readme.txt": "x",
+            "checksums/notes.txt": "x", "summary/part-x.csv": "x"}
+    _write(store.root, mine)
+    _write(store.root, {"summary/part-orphan.parquet": "half a batch", "checksums/orphan.json": "{}",
+                        "city/part-orphan.parquet.tmp": "", "runs/part-b.parquet.tmp": ""})
+    assert store.clean() == 4
+    left = sorted(str(p.relative_to(store.root)) for p in store.root.rglob("*") if p.is_file())
+    assert left == sorted(mine)
+
+
 # ---------------------------------------------------------------------------- the fit's lock
 def _fit(out: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "experiments", "calibrate", str(SMOKE_FIT), "--out", str(out), "--workers", "1",
