@@ -166,6 +166,7 @@ def test_schedule_values_ramp_and_end():
     sq = sim.default_config()["digital_grant_budget"]
     got = [cfg.lever_at("digital_grant_budget", q) for q in range(0, 8)]
     assert got == [sq, sq, sq + (6e7 - sq) * 0.5, 6e7, 6e7, 6e7, sq, sq]
+    assert sim.load_config().with_overrides({"digital_grant_budget": {"value": 6e7}}).schedules == {}  # = plain
     plain = cfg.with_overrides({"digital_grant_budget": 6e7})  # a plain number: the whole run
     assert plain.schedules == {} and plain.lever_at("digital_grant_budget", 1) == 6e7
     assert cfg.digest() != plain.digest() and sim.default_config().to_dict().keys() == {"scenario", "values"}
@@ -193,6 +194,8 @@ def test_a_scheduled_lever_from_a_scenario_file():
     ({"digital_grant_budget": {"value": 1e8, "ramp_quarters": 1.5}}, ["ramp_quarters", "1.5"]),
     ({"digital_grant_budget": {"value": 9e9}}, ["digital_grant_budget value", "out of range"]),
     ({"beta_wage": {"value": 1.0, "start": "2027Q1"}}, ["beta_wage", "only levers take a schedule"]),
+    ({"digital_grant_budget": {"value": 1e8, "end": "2025Q1"}}, ["digital_grant_budget end", "start state",
+                                                                 "2025Q2"]),
     ({"channels_off": ["coordination.matchmakin"]}, ["channels_off", "coordination.matchmakin",
                                                      "coordination.matchmaking"]),
     ({"channels_off": "coordination.matchmaking"}, ["channels_off", "not a list"]),

@@ -369,7 +369,11 @@ class Config:
                 if self.schema[name].kind != "levers":
                     raise ConfigError(f"{name}: {shown(value)} is not a number; only levers take a schedule "
                                       "({value, start, end, ramp_quarters})")
-                values[name], schedules[name] = self._check_schedule(name, value)
+                values[name], sch = self._check_schedule(name, value)
+                if sch == Schedule():  # only a value: the whole run, as a plain number
+                    schedules.pop(name, None)
+                else:
+                    schedules[name] = sch
                 continue
             values[name] = self.schema[name].check(value, name)
             schedules.pop(name, None)
@@ -415,6 +419,10 @@ class Config:
                                       f"{end_label} ({last} quarters)")
             if sch.start is not None and sch.end is not None and _index(sch.end, first) < _index(sch.start, first):
                 raise ConfigError(f"{name} end: {sch.end!r} is before its start {sch.start!r}")
+            if sch.end is not None and _index(sch.end, first) < 1:
+                y, q = first[0] + first[1] // 4, first[1] % 4 + 1
+                raise ConfigError(f"{name} end: {sch.end!r} is the start state, before the first simulated quarter "
+                                  f"({y}Q{q}); a window must end in {y}Q{q} to {end_label}")
 
     def _check_channels_off(self, names: Any) -> frozenset[str]:
         allowed = [c.name for p in self.schema.values() for c in p.channels]
