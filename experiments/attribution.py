@@ -11,20 +11,28 @@ value). For each package (a preset) of the spec this runs, in the same worlds:
 * the package with **all its channels off** (*effect_none*): exactly 0 for every outcome but public
   spending, since a lever's programme runs (and costs) whatever its channels do.
 
-A package's channels are the union of the channels of the levers it changes. Worlds are paired
-(common random numbers): replicate r of every variant, and of the reference, runs with the same seed
-(``SeedSequence(seed, spawn_key=(r,))``, as a ``crn = true`` sweep) and, with ``[base] uncertainties =
-"posterior"``, the same posterior draw (r % posterior_draws). Each figure is the mean over replicates
-of the paired differences with a **Student-t 95% interval**; a channel's *share* of the effect,
+A package's channels are the union of the channels of the levers it changes, but for those the
+spec's base already switches off (``[base] channels_off``): they are off in every run here, the
+reference's too, contribute nothing by construction and are left out (the report names them); a
+variant's channels off are added to the base's. Worlds are paired (common random numbers): replicate r
+of every variant, and of the reference, runs with the same seed (``SeedSequence(seed, spawn_key=(r,))``,
+as a ``crn = true`` sweep) and, with ``[base] uncertainties = "posterior"``, the same posterior draw
+(r % posterior_draws). Each figure is the mean of the paired differences with a **Student-t 95%
+interval**. Worlds that share a posterior draw share its parameters and differ in seed only, so they
+are not independent: with posterior draws the differences are first averaged within each draw and the
+mean and interval are over the draw means (t with draws - 1 degrees of freedom); without (each world
+its own seed, fixed parameters) over the worlds (t with worlds - 1). A channel's *share* of the effect,
 ``(effect - effect_without) / effect``, is given where the effect's own interval excludes 0, with a
-**percentile bootstrap 95% interval** (2,000 paired resamples of the replicates). The parts need not
-add up: *interaction* = effect - effect_none - sum of the contributions, with its t interval over the
-same replicates (negative: the channels need each other; positive: they stand in for one another).
+**percentile bootstrap 95% interval** (2,000 paired resamples of the same units: the draws, else the
+worlds). The parts need not add up: *interaction* = effect - effect_none - sum of the contributions,
+with its t interval over the same units (negative: the channels need each other; positive: they stand
+in for one another).
 
 Outputs (``DIR/explain/``): ``channels.csv`` (one row per package x channel x outcome), ``packages.csv``
 (one row per package x outcome: effect, sum of the parts, interaction), ``runs.csv`` (every run),
 ``figures/<package>.png``, ``report.md`` (plain words; ``python -m experiments analyze DIR`` embeds it
-when DIR holds a sweep too) and ``settings.json``.
+when DIR holds a sweep too) and ``settings.json``. A rerun replaces ``DIR/explain/`` only when it holds
+nothing but these files (:data:`OWN_FILES`, PNGs in ``figures/``); otherwise it refuses before any run.
 
 The channels of a package, its variants and their configs, the per-world decomposition and the t
 intervals are :mod:`sim.policy.attribution`, which the workshop page's "where does the effect come
@@ -58,11 +66,12 @@ from scipy import stats
 
 import sim
 from experiments import provenance, seeds
-from experiments.runner import STATUS_OK, RunRecord, RunTask, execute
+from experiments.runner import STATUS_OK, RunRecord, RunTask, config_fields, execute, probe_config
 from experiments.spec import PACKAGE, Outcomes, Spec, SpecError, parse_spec
 from sim.inputs.config import Channel, ConfigError, read_config_text
 from sim.policy import attribution as _shared
-from sim.policy.attribution import LEVEL, Variant, decompose, excludes_zero, mean_ci  # noqa: F401 (re-exported)
+from sim.policy.attribution import (LEVEL, Variant, decompose, excludes_zero, group_means,  # noqa: F401 (re-exported)
+                                    mean_ci)
 
 BOOTSTRAP_RESAMPLES = 2000
 DEFAULT_OUTCOMES = ("value_added_final", "tiers_climbed_clusters", "mean_energy_index_final", "retention_3y",
@@ -70,6 +79,8 @@ DEFAULT_OUTCOMES = ("value_added_final", "tiers_climbed_clusters", "mean_energy_
 EXPLAIN_KEYS = ("packages", "outcomes", "replicates", "horizon", "reference")
 MAX_REPLICATES = 10_000
 SUBDIR = "explain"
+OWN_FILES = ("channels.csv", "packages.csv", "runs.csv", "report.md", "settings.json")  # + figures/*.png
+FIGURES = "figures"
 CHANNEL_COLUMNS = ("package", "channel", "lever", "outcome", "effect", "effect_lo", "effect_hi",
                    "effect_without", "effect_without_lo", "effect_without_hi",
                    "effect_alone", "effect_alone_lo", "effect_alone_hi",
@@ -106,6 +117,7 @@ class ExplainSpec:
     replicates: int
     horizon: int
     channels: Mapping[str, tuple[Channel, ...]] = field(default_factory=dict)  # package -> channels
+    off_in_base: Mapping[str, tuple[Channel, ...]] = field(default_factory=dict)  # package -> its channels off in base
 
     @property
     def base(self) -> sim.Config:
@@ -117,6 +129,11 @@ class ExplainSpec:
 
     def draw_of(self, replicate: int) -> int | None:
         return self.spec.draw_of(replicate)
+
+    @property
+    def n_draws_used(self) -> int:
+        """How many posterior draws the replicates use (0 without a posterior): the units of the intervals."""
+        return len({self.draw_of(r) for r in range(self.replicates)}) if self.spec.n_draws else 0
 
     def describe(self) -> str:
         d = self.spec.n_draws
@@ -197,7 +214,9 @@ def parse_explain_spec(text: str, path: str | Path | None = None,
     outcomes = _outcomes(ex, spec, where)
     es = ExplainSpec(spec=spec, packages=tuple(chosen), reference=reference, outcomes=outcomes,
                      replicates=replicates, horizon=horizon)
-    return ExplainSpec(**{**es.__dict__, "channels": {p.key: package_channels(es, p, where) for p in chosen}})
+    return ExplainSpec(**{**es.__dict__, "channels": {p.key: package_channels(es, p, where) for p in chosen},
+                          "off_in_base": {p.key: _shared.channels_off_in_base(*_ref_and_package(es, p))
+                                          for p in chosen}})
 
 
 def load_explain_spec(path: str | Path, packages: Sequence[str | sim.Preset] | None = None) -> ExplainSpec:
@@ -265,8 +284,9 @@ def _outcomes(ex: Mapping[str, Any], spec: Spec, where: str) -> tuple[str, ...]:
 
 
 def _summary_keys(base: sim.Config) -> list[str]:
-    """The model's summary keys (numeric ones), from a one-quarter probe run."""
-    summary = sim.run_scenario(base.with_overrides({}, quarters=1), 0).summary()
+    """The model's summary keys (numeric ones), from a one-quarter probe run (timed levers at their
+    in-window value: :func:`experiments.runner.probe_config`, as a sweep probes)."""
+    summary = sim.run_scenario(probe_config(base), 0).summary()
     return [k for k, v in summary.items() if isinstance(v, (int, float, bool, np.number, np.bool_))]
 
 
@@ -276,8 +296,7 @@ def package_channels(es: ExplainSpec, preset: sim.Preset, where: str = "spec") -
 
     Refused (one line) when a changed lever's reference value is not its status-quo value: a switched-off
     channel acts at the status-quo value, so the package would not split into its channels then."""
-    ref = es.base.with_overrides(dict(es.reference.levers))
-    pkg = es.base.with_overrides(dict(preset.levers))
+    ref, pkg = _ref_and_package(es, preset)
     try:
         return _shared.package_channels(ref, pkg)
     except _shared.AttributionError as exc:
@@ -290,8 +309,14 @@ def package_channels(es: ExplainSpec, preset: sim.Preset, where: str = "spec") -
                                f"not its status-quo value {d['default']!r}; a switched-off channel acts at the status "
                                "quo, so explain needs a reference at the status quo for the levers a package changes "
                                "(check [base] package / [base.levers] / [explain] reference)") from None
-        raise ExplainError(f"{where}: package {preset.key!r} changes {', '.join(d['levers'])}, "
-                           "which declare no channels") from None
+        why = (f"whose channels ({', '.join(d['off'])}) are all switched off in the base ([base] channels_off)"
+               if d.get("off") else "which declare no channels")
+        raise ExplainError(f"{where}: package {preset.key!r} changes {', '.join(d['levers'])}, {why}; "
+                           "nothing to explain") from None
+
+
+def _ref_and_package(es: ExplainSpec, preset: sim.Preset) -> tuple[sim.Config, sim.Config]:
+    return es.base.with_overrides(dict(es.reference.levers)), es.base.with_overrides(dict(preset.levers))
 
 
 # ---------------------------------------------------------------------------- variants and runs
@@ -327,16 +352,13 @@ def plan(es: ExplainSpec, model_version: str) -> tuple[pd.DataFrame, dict[str, R
             rid = seeds.run_id(digest, seed, model_version)
             rows.append({"variant": i, "package": v.package, "kind": v.kind, "channel": v.channel, "replicate": r,
                          "draw": draw, "seed": seed, "run_id": rid})
-            if rid not in tasks:
-                scenario = dict(cfg.scenario)
-                if cfg.channels_off:
-                    scenario["channels_off"] = sorted(cfg.channels_off)
+            if rid not in tasks:  # scenario, values, schedules (timed levers) and channels off, as a sweep's
                 design = {"package": v.package, "variant": v.kind, "channel": v.channel or ""}
                 if draw is not None:
                     design["draw"] = draw
-                tasks[rid] = RunTask(run_id=rid, point=i, replicate=r, seed=seed, scenario=scenario,
-                                     values=dict(cfg.values), config_digest=digest, model_version=model_version,
-                                     design=design, outcomes=outcomes)
+                tasks[rid] = RunTask(run_id=rid, point=i, replicate=r, seed=seed, **config_fields(cfg),
+                                     config_digest=digest, model_version=model_version, design=design,
+                                     outcomes=outcomes)
     df = pd.DataFrame(rows)
     df["seed"] = df["seed"].astype("int64")
     return df, tasks
@@ -382,11 +404,16 @@ def run_plan(es: ExplainSpec, executor: Any = None, model: Callable | None = Non
 
 
 # ---------------------------------------------------------------------------- statistics
-# mean_ci (Student t) and excludes_zero: sim.policy.attribution (shared with the workshop page)
+# mean_ci (Student t, over worlds or over draw means) and excludes_zero: sim.policy.attribution (shared
+# with the workshop page)
 def share_interval(contribution: np.ndarray, effect: np.ndarray, key: Mapping[str, Any],
-                   seed: int) -> tuple[float, float, float]:
-    """``mean(contribution) / mean(effect)`` with a paired percentile-bootstrap interval (resampling
-    replicates; the stream is fixed by ``seed`` and ``key``, so reruns give the same interval)."""
+                   seed: int, groups: np.ndarray | None = None) -> tuple[float, float, float]:
+    """``mean(contribution) / mean(effect)`` with a paired percentile-bootstrap interval (the stream is
+    fixed by ``seed`` and ``key``, so reruns give the same interval). Without ``groups`` it resamples
+    worlds; with ``groups`` (each world's posterior draw) it resamples draws: the worlds of a draw are
+    averaged first (as :func:`mean_ci` does), so the share is that of the draw means."""
+    if groups is not None:
+        contribution, effect = group_means(contribution, groups), group_means(effect, groups)
     share = float(contribution.mean() / effect.mean())
     if contribution.size < 2:
         return share, math.nan, math.nan
@@ -420,6 +447,9 @@ def tables(es: ExplainSpec, runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFr
         bad = set(mine.loc[~ok.loc[mine.index], "replicate"])
         reps = [r for r in good if r not in bad]
         draws = ref.loc[reps, "draw"].to_numpy() if "draw" in ref and ref["draw"].notna().all() else None
+        # worlds sharing a posterior draw are not independent: intervals over the draw means (None: per world)
+        groups = draws if es.spec.n_draws else None
+        ci = functools.partial(mean_ci, groups=groups)
 
         def values(kind: str, channel: str | None, outcome: str) -> np.ndarray:
             sel = mine[(mine["kind"] == kind) & ((mine["channel"] == channel) if channel else mine["channel"].isna())]
@@ -430,16 +460,16 @@ def tables(es: ExplainSpec, runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFr
                             {c.name: values("without", c.name, o) for c in chans}, values("none", None, o),
                             {c.name: values("alone", c.name, o) for c in chans})
             eff, contribs = dec.effect, dec.contribution
-            e, elo, ehi = mean_ci(eff)
+            e, elo, ehi = ci(eff)
             measurable = excludes_zero(elo, ehi)
             for c in chans:
                 contrib = contribs[c.name]
-                w, wlo, whi = mean_ci(dec.without[c.name])
-                a, alo, ahi = mean_ci(dec.alone[c.name])
-                k, klo, khi = mean_ci(contrib)
+                w, wlo, whi = ci(dec.without[c.name])
+                a, alo, ahi = ci(dec.alone[c.name])
+                k, klo, khi = ci(contrib)
                 if measurable and len(reps):
                     s, slo, shi = share_interval(contrib, eff, {"package": p.key, "channel": c.name, "outcome": o},
-                                                 es.spec.seed)
+                                                 es.spec.seed, groups)
                 else:
                     s = slo = shi = math.nan
                 ch_rows.append({"package": p.key, "channel": c.name, "lever": c.lever, "outcome": o,
@@ -449,10 +479,11 @@ def tables(es: ExplainSpec, runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFr
                                 "contribution": k, "contribution_lo": klo, "contribution_hi": khi,
                                 "share": s, "share_lo": slo, "share_hi": shi, "n": len(reps)})
             row = {"package": p.key, "outcome": o, "channels": len(chans), "n": len(reps),
+                   "draws": _shared.n_units(len(reps), groups) if groups is not None else 0,
                    "failed_replicates": es.replicates - len(reps)}
             for name, d in (("effect", eff), ("effect_none", dec.none), ("sum_contributions", dec.sum_contributions),
                             ("interaction", dec.interaction), ("sum_alone", dec.sum_alone)):
-                m, lo, hi = mean_ci(d)
+                m, lo, hi = ci(d)
                 row |= {name: m, f"{name}_lo": lo, f"{name}_hi": hi}
             row["parameter_share"] = _variance_split(eff, draws)
             pk_rows.append(row)
@@ -476,8 +507,43 @@ def default_out_dir(es: ExplainSpec, results_root: str | Path = "results") -> Pa
     return Path(results_root) / stem
 
 
+def foreign_files(sub: Path) -> list[str]:
+    """What ``sub`` (an ``explain/`` folder) holds besides explain's own outputs (:data:`OWN_FILES` and
+    ``figures/*.png``), as paths relative to it; ``[]`` when a rerun may replace it whole. A folder with
+    own-named files but no ``settings.json`` counts as foreign (``settings.json`` is named then)."""
+    if not sub.is_dir():
+        return [sub.name]
+    out: list[str] = []
+    for item in sorted(sub.iterdir()):
+        if item.name in OWN_FILES and item.is_file() and not item.is_symlink():
+            continue
+        if item.name == FIGURES and item.is_dir() and not item.is_symlink():
+            out += [f"{FIGURES}/{f.name}" for f in sorted(item.iterdir())
+                    if not (f.suffix == ".png" and f.is_file() and not f.is_symlink())]
+            continue
+        out.append(item.name + ("/" if item.is_dir() else ""))
+    if not out and any(sub.iterdir()) and not (sub / "settings.json").is_file():
+        out.append("(no settings.json: not written by explain)")
+    return out
+
+
+def _refuse_foreign(out: Path) -> None:
+    sub = out / SUBDIR
+    if not (sub.exists() or sub.is_symlink()):
+        return
+    if sub.is_symlink() or not sub.is_dir():
+        raise ExplainError(f"--out {out}: {sub} exists and is not a folder explain wrote; move it or give "
+                           "another --out")
+    foreign = foreign_files(sub)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" ... ({len(foreign)} in all)" if len(foreign) > 5 else "")
+        raise ExplainError(f"--out {out}: {sub} holds files explain did not write ({shown}); a rerun replaces the "
+                           "folder whole, so move them or give another --out")
+
+
 def check_out(out: str | Path) -> Path:
-    """Refuse an --out that is a file, cannot be written, or holds an ``explain/`` this command did not write."""
+    """Refuse an --out that is a file, cannot be written, or whose ``explain/`` holds anything but explain's
+    own outputs (:func:`foreign_files`: a rerun replaces that folder whole)."""
     from sim.outputs.cli import unwritable_folder
 
     out = Path(out)
@@ -488,9 +554,7 @@ def check_out(out: str | Path) -> Path:
     problem = unwritable_folder(out)
     if problem:
         raise ExplainError(f"--out {out}: {problem}")
-    sub = out / SUBDIR
-    if sub.exists() and (not sub.is_dir() or not (sub / "settings.json").is_file()):
-        raise ExplainError(f"--out {out}: {sub} exists and was not written by explain; move it or give another --out")
+    _refuse_foreign(out)
     return out
 
 
@@ -522,6 +586,34 @@ def explain(spec: str | Path | ExplainSpec, packages: Sequence[str | sim.Preset]
     return result
 
 
+def interval_method(es: ExplainSpec) -> str:
+    """The method sentence of the intervals (settings.json ``interval``; the report quotes it)."""
+    g = es.n_draws_used
+    if g:
+        per = es.replicates / g
+        avg = (f" ({_per_draw(per)} seeds averaged within a draw)" if per > 1 else
+               " (one seed per draw)")
+        if g < 2:
+            return f"none: 1 posterior draw{avg} gives no interval (worlds sharing a draw are not independent)"
+        return (f"Student t {LEVEL:.0%} over the {g} posterior draws{avg}, t with {_dof(g - 1)} "
+                f"(worlds sharing a draw are not independent); share: percentile bootstrap {LEVEL:.0%}, "
+                f"{BOOTSTRAP_RESAMPLES} resamples of the {g} draws")
+    n = es.replicates
+    if n < 2:
+        return "none: 1 world gives no interval"
+    return (f"Student t {LEVEL:.0%} over the {n} worlds (each its own seed, fixed parameters), t with "
+            f"{_dof(n - 1)}; share: percentile bootstrap {LEVEL:.0%}, {BOOTSTRAP_RESAMPLES} paired resamples "
+            "of the worlds")
+
+
+def _dof(k: int) -> str:
+    return f"{k} degree{'s' * (k != 1)} of freedom"
+
+
+def _per_draw(per: float) -> str:
+    return f"{per:g}" if float(per).is_integer() else f"{math.floor(per)}-{math.ceil(per)}"
+
+
 def settings(es: ExplainSpec, result: ExplainResult, executor: Any) -> dict[str, Any]:
     ex = executor.describe() if executor is not None and hasattr(executor, "describe") else {"executor": "serial"}
     return {
@@ -533,8 +625,10 @@ def settings(es: ExplainSpec, result: ExplainResult, executor: Any) -> dict[str,
         "start": es.base.scenario["start"], "posterior_draws": es.spec.n_draws,
         "posterior": str(es.spec.posterior.path) if es.spec.posterior is not None and
         hasattr(es.spec.posterior, "path") else None,
-        "interval": f"Student t {LEVEL:.0%} over replicates; share: percentile bootstrap {LEVEL:.0%}, "
-                    f"{BOOTSTRAP_RESAMPLES} paired resamples",
+        "interval": interval_method(es), "interval_units": "draws" if es.n_draws_used else "worlds",
+        "interval_df": (es.n_draws_used or es.replicates) - 1,
+        "base_channels_off": sorted(es.base.channels_off),
+        "channels_off_in_base": {k: [c.name for c in v] for k, v in es.off_in_base.items() if v},
         "distinct_runs": result.distinct_runs, "failed_runs": result.failed_runs,
         "wall_s": round(result.seconds, 1), "executor": ex, "model_version": provenance.model_version(),
         "written": provenance.now(),
@@ -560,6 +654,7 @@ def write_outputs(es: ExplainSpec, result: ExplainResult, out: Path, executor: A
         attribution_report.figures(result.channels, result.packages, meta, tmp / "figures")
         (tmp / "report.md").write_text(attribution_report.markdown(tmp, link_prefix=""), encoding="utf-8")
         final = out / SUBDIR
+        _refuse_foreign(out)  # again: files may have been put there while the runs went on
         aside = None
         if final.exists():
             aside = Path(tempfile.mkdtemp(prefix=f".{SUBDIR}-old-", dir=out))

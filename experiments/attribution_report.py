@@ -53,7 +53,7 @@ def _ci(m: float, lo: float, hi: float, scale: float = 1.0) -> str:
     if not np.isfinite(m):
         return "–"
     if not (np.isfinite(lo) and np.isfinite(hi)):
-        return f"{_signed(m / scale)} (no interval: fewer than 2 replicates)"
+        return f"{_signed(m / scale)} (no interval: fewer than 2 independent worlds or posterior draws)"
     return f"{_signed(m / scale)} [{_signed(lo / scale)}, {_signed(hi / scale)}]"
 
 
@@ -128,23 +128,26 @@ def outcome_words(pkg: pd.Series, rows: pd.DataFrame, info: Mapping[str, Any]) -
         names = [short(c, info) for c in unsure["channel"]]
         few = unsure["contribution_lo"].isna().any()
         if few:
-            parts.append(_cap(f"{_names(names)}: cannot be told with fewer than 2 replicates."))
+            parts.append(_cap(f"{_names(names)}: cannot be told with fewer than 2 independent worlds or posterior "
+                              "draws."))
         else:
             verb = "adds" if len(names) == 1 else "add"
             parts.append(_cap(f"{_names(names)} {verb} nothing measurable (interval includes 0)."))
     if pkg["channels"] >= 2:
         i, ilo, ihi = pkg["interaction"], pkg["interaction_lo"], pkg["interaction_hi"]
         total = _ci(pkg["sum_contributions"], pkg["sum_contributions_lo"], pkg["sum_contributions_hi"], scale)
+        # the number printed is the interaction column: effect - effect_none - sum of the contributions
+        rest = f"the rest, effect − all channels off − the sum, is {_ci(i, ilo, ihi, scale)}{u}"
         if excludes_zero(ilo, ihi):
             how = ("more than the effect they share: the channels reinforce each other (taking one away also "
                    "weakens others)" if i < 0 else
                    "less than the effect: the channels stand in for one another (without one, the others make up "
                    "part of it)")
-            parts.append(f"The parts do not add up: the contributions sum to {total}{u}, {how}; interaction "
-                         f"{_ci(i, ilo, ihi, scale)}{u}.")
+            parts.append(f"The parts do not add up: the contributions sum to {total}{u}, {how}; {rest} "
+                         "(the interaction).")
         elif np.isfinite(ilo):
-            parts.append(f"No interaction measurable: the contributions sum to {total}{u}, the gap to the effect "
-                         f"{_ci(i, ilo, ihi, scale)}{u} includes 0.")
+            parts.append(f"No interaction measurable: the contributions sum to {total}{u}; {rest} and its "
+                         "interval includes 0.")
     return " ".join(parts)
 
 
@@ -168,6 +171,14 @@ def markdown(folder: str | Path, link_prefix: str = "", heading: str = "##") -> 
     worlds = (f"{n} paired worlds: posterior draw r % {draws} of the behavioural coefficients and seed r"
               if draws else f"{n} paired worlds (seeds only: no posterior, so parameter uncertainty is not in "
                             "these intervals)")
+    off = meta.get("channels_off_in_base") or {}
+    base_off = ""
+    if off:
+        names = sorted({c for cs in off.values() for c in cs})
+        one = len(names) == 1
+        base_off = (f" The spec's base switches off {_names([f'`{c}`' for c in names])}: off in every run here, the "
+                    f"reference's too, so {'it contributes' if one else 'they contribute'} nothing by construction "
+                    f"and {'is' if one else 'are'} not among the packages' channels.")
     lines = [f"{heading} What carries each package's effect: its channels", "",
              f"Each package against **{ref}**, {meta['horizon']} quarters from {meta.get('start', '?')}, in "
              f"{worlds}; the reference, the package and every variant below run in the same worlds (common random "
@@ -177,7 +188,7 @@ def markdown(folder: str | Path, link_prefix: str = "", heading: str = "##") -> 
              f"effect is measurable. Intervals: {meta['interval']}. \"Nothing measurable\" means the interval includes "
              f"0 (the channel may still matter by less than the interval's width). Spec `{meta.get('spec_file')}`, "
              f"{meta['distinct_runs']:,} runs ({meta['failed_runs']} failed) in {meta['wall_s'] / 60:.1f} min. "
-             f"Tables: `{link_prefix}channels.csv`, `{link_prefix}packages.csv`.{split}", ""]
+             f"Tables: `{link_prefix}channels.csv`, `{link_prefix}packages.csv`.{base_off}{split}", ""]
     for key in meta["packages"]:
         rows = ch[ch["package"] == key]
         prow = pk[pk["package"] == key]
@@ -263,7 +274,9 @@ def figures(channels: pd.DataFrame, packages: pd.DataFrame, meta: Mapping[str, A
             ax.set_yticks(y, names)
         axes.flat[0].legend(fontsize=7, loc="lower right", frameon=False)
         n = int(prow["n"].iloc[0])
+        g = int(prow["draws"].iloc[0]) if "draws" in prow and np.isfinite(prow["draws"].iloc[0]) else 0
+        over = f"{g} posterior draws ({n} paired worlds)" if g else f"{n} paired worlds"
         fig.suptitle(f"{labels.get(key, key)}: contribution of each channel (effect − effect without it), mean and 95% CI "
-                     f"over {n} paired worlds; grey = interval includes 0", fontsize=8)
+                     f"over {over}; grey = interval includes 0", fontsize=8)
         out.append(plots._save(fig, folder / f"{key}.png"))
     return out

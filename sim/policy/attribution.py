@@ -5,19 +5,25 @@ The light, pure part of channel attribution, shared by ``python -m experiments e
 (:mod:`app.explain`). Numpy and the standard library only (the page imports it while it loads).
 
 A package (lever values) is compared with a **reference** at the status quo for the levers it changes.
-Its **channels** are those of the levers it changes (:func:`package_channels`). The **variants** run
+Its **channels** are those of the levers it changes (:func:`package_channels`), but for any the base
+config already switches off (``channels_off``: off in every run, the reference's too, so they contribute
+nothing by construction; :func:`channels_off_in_base` lists them). The **variants** run
 in the same worlds (same seed, same parameter draw) are the reference, the package, the package with
 each channel switched off ("without"), with each channel alone (the others off; optional), and with
 all of its channels off ("none", :func:`package_variants`); :func:`variant_config` builds a variant's
 config. A switched-off channel acts at its lever's status-quo value, so "none" is the status quo for
-every outcome but spending (a lever's programme runs, and costs, whatever its channels do).
+every outcome but spending (a lever's programme runs, and costs, whatever its channels do). A variant's
+channels off are added to the base's, never put in their place.
 
 Per world :func:`decompose` gives the **effect** (package − reference), each channel's
 **contribution** (effect − effect without it) and the **interaction** (effect − effect of "none" −
 the sum of the contributions; the parts need not add up: negative when channels need each other,
 positive when they stand in for one another). :func:`mean_ci` is the mean of paired differences with
 a Student-t interval; a difference is **measurable** only when its interval excludes 0
-(:func:`excludes_zero`).
+(:func:`excludes_zero`). Worlds that share a posterior draw are not independent (they share the
+parameters and differ in seed only): given ``groups`` (each world's draw), :func:`mean_ci` first averages
+the worlds of each draw (:func:`group_means`) and takes the interval over the draw means (t with
+draws − 1 degrees of freedom).
 """
 
 from __future__ import annotations
@@ -55,11 +61,21 @@ def changed_levers(reference: Config, package: Config) -> list[str]:
     return [name for name in reference.names("levers") if package[name] != reference[name]]
 
 
+def channels_off_in_base(reference: Config, package: Config) -> tuple[Channel, ...]:
+    """The channels of the levers ``package`` changes that the base already switches off (the reference's
+    or the package's ``channels_off``): off in every run, so not among the package's channels."""
+    off = reference.channels_off | package.channels_off
+    schema = reference.schema
+    return tuple(c for name in changed_levers(reference, package) for c in schema[name].channels if c.name in off)
+
+
 def package_channels(reference: Config, package: Config) -> tuple[Channel, ...]:
     """The channels of the levers ``package`` changes against ``reference`` (in lever, then declaration
-    order); :class:`AttributionError` when there is nothing to split (no lever changed, no channel) or
-    a changed lever's reference value is not its status-quo value (a switched-off channel acts at the
-    status quo, so the package would not split into its channels then)."""
+    order), without those the base already switches off (:func:`channels_off_in_base`: they act at the
+    status quo in every run and contribute nothing by construction); :class:`AttributionError` when
+    there is nothing to split (no lever changed, no channel left) or a changed lever's reference value
+    is not its status-quo value (a switched-off channel acts at the status quo, so the package would not
+    split into its channels then)."""
     schema = reference.schema
     changed = changed_levers(reference, package)
     if not changed:
@@ -70,10 +86,14 @@ def package_channels(reference: Config, package: Config) -> tuple[Channel, ...]:
                                    f"lever {name} is {reference[name]!r} in the reference, not its status-quo "
                                    f"value {schema[name].default!r}",
                                    lever=name, value=reference[name], default=schema[name].default)
-    out = tuple(c for name in changed for c in schema[name].channels)
+    off = reference.channels_off | package.channels_off
+    declared = [c for name in changed for c in schema[name].channels]
+    out = tuple(c for c in declared if c.name not in off)
     if not out:
-        raise AttributionError("no_channels", f"the package changes {', '.join(changed)}, which declare no channels",
-                               levers=tuple(changed))
+        why = ("whose channels are all switched off in the base (channels_off)" if declared
+               else "which declare no channels")
+        raise AttributionError("no_channels", f"the package changes {', '.join(changed)}, {why}",
+                               levers=tuple(changed), off=tuple(c.name for c in declared))
     return out
 
 
@@ -104,10 +124,10 @@ def package_variants(key: str, levers: Mapping[str, Any], channels: Sequence[str
 
 def variant_config(base: Config, v: Variant, overrides: Mapping[str, Any] | None = None) -> Config:
     """``base`` with ``overrides`` (e.g. a posterior draw's parameter values), the variant's levers and
-    its channels switched off."""
+    its channels switched off in addition to those the base (or ``overrides``) already switches off."""
     values: dict[str, Any] = {**dict(overrides or {}), **dict(v.levers)}
     if v.off:
-        values["channels_off"] = sorted(v.off)
+        values["channels_off"] = sorted(set(base.channels_off) | set(values.get("channels_off", ())) | v.off)
     return base.with_overrides(values)
 
 
@@ -150,9 +170,33 @@ def t_quantile(p: float, df: int) -> float:
     return 0.5 * (lo + hi)
 
 
-def mean_ci(d: Sequence[float] | np.ndarray, level: float = LEVEL) -> tuple[float, float, float]:
+def group_means(d: Sequence[float] | np.ndarray, groups: Sequence[Any] | np.ndarray) -> np.ndarray:
+    """The mean of ``d`` within each group (e.g. the worlds sharing a posterior draw), in sorted group order."""
+    d = np.asarray(d, dtype=float)
+    groups = np.asarray(groups)
+    if groups.shape != d.shape:
+        raise ValueError(f"group_means: {d.shape[0] if d.ndim else 0} values but {groups.size} groups")
+    keys, idx = np.unique(groups, return_inverse=True)
+    return np.bincount(idx.ravel(), weights=d.ravel(), minlength=len(keys)) / np.bincount(idx.ravel(),
+                                                                                          minlength=len(keys))
+
+
+def n_units(n: int, groups: Sequence[Any] | np.ndarray | None = None) -> int:
+    """How many independent units an interval over ``n`` worlds rests on: the distinct groups, else ``n``."""
+    return n if groups is None else int(np.unique(np.asarray(groups)).size)
+
+
+def mean_ci(d: Sequence[float] | np.ndarray, level: float = LEVEL,
+            groups: Sequence[Any] | np.ndarray | None = None) -> tuple[float, float, float]:
     """Mean and Student-t interval of the mean (NaN bounds below 2 values; a point interval when all
-    values are equal)."""
+    values are equal).
+
+    ``groups`` (one label per value, e.g. each world's posterior draw): the values of a group are not
+    independent, so they are averaged first and the mean and interval are those of the group means
+    (t with groups − 1 degrees of freedom; NaN bounds below 2 groups). Without ``groups``, or with every
+    value its own group, each value counts as independent."""
+    if groups is not None:
+        d = group_means(d, groups)
     d = np.asarray(d, dtype=float)
     n = d.size
     if n == 0:
