@@ -558,6 +558,9 @@ def test_where_the_effect_comes_from_shows_the_channels_and_fits_the_window(serv
         page.get_by_role("tab", name="Why a cluster climbed").click()
         button = page.get_by_role("button", name="Where does the effect come from?")
         button.wait_for(state="visible")
+        # the tab's content slides in from the right (Vuetify's transition): measure once it has arrived
+        page.wait_for_function("() => { const b = document.querySelector('.btn-why-effect').getBoundingClientRect();"
+                               " return b.right <= window.innerWidth && b.left >= 0; }", timeout=TIMEOUT_MS)
         inside(page, ".btn-why-effect")
         assert "8 channels: 44 runs" in page.locator(".why-effect-plan").inner_text()
         page.evaluate("""() => { window.__effectProgress = false;
