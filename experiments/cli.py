@@ -35,9 +35,11 @@ EXIT_OK, EXIT_ALL_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def _parser() -> argparse.ArgumentParser:
+    from sim import __version__ as version
     from sim.outputs.cli import OneLineParser  # argument errors: one line on stderr, exit 2
 
     p = OneLineParser(prog="python -m experiments", description="Policy sweeps on the Qinhuangdao model.")
+    p.add_argument("--version", action="version", version=f"qhd-cluster-sim {version}")
     sub = p.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run (or resume) the sweep of a spec")

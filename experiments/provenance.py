@@ -23,7 +23,7 @@ from typing import Any
 
 PACKAGES = (
     "qhd-cluster-sim", "mesa", "numpy", "pandas", "pyarrow", "scipy", "SALib", "dask", "distributed",
-    "matplotlib", "tqdm", "pyabc",
+    "matplotlib", "tqdm", "pyabc", "ema-workbench", "Platypus-Opt", "solara",
 )
 
 

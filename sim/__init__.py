@@ -6,11 +6,12 @@ Public interface:
     load_config         read + validate a scenario TOML; raises ConfigError naming the bad key
     default_config      the status quo
     load_presets        the paper's policy packages
+    __version__         the installed version (``python -m sim --version``)
 
 Rooms (each ``__init__.py`` says what lives there and what it may import):
     sim/inputs/     configuration, the city's data, the parameter table (imported by all)
     sim/state/      the city's state: agent tables, Mesa agent views, records, start state, constants
-    sim/policy/     the policy packages (levers)
+    sim/policy/     the levers as instruments (channels, costs, schedules), attribution, the packages
     sim/behaviour/  the submodels a quarter runs (market, innovation, digital, finance, entry, labour, ...)
     sim/model.py    ClusterModel: the schedule of a quarter
     sim/scenario.py run_scenario: one run, start to end
@@ -19,14 +20,16 @@ Imports point down only (a room may import any room below it):
     outputs -> model/scenario -> behaviour -> state -> inputs; model -> policy -> inputs.
 """
 
-from sim.inputs.base import ConfigError
+from sim.inputs.base import VERSION, ConfigError
 from sim.inputs.config import Config, default_config, load_config, resolve_config
 from sim.model import ClusterModel, ModelError
 from sim.policy.presets import Preset, load_presets
 from sim.scenario import run_scenario
 from sim.state.records import ScenarioResult
 
+__version__ = VERSION
+
 __all__ = [
-    "ClusterModel", "Config", "ConfigError", "ModelError", "Preset", "ScenarioResult", "default_config",
+    "__version__", "ClusterModel", "Config", "ConfigError", "ModelError", "Preset", "ScenarioResult", "default_config",
     "load_config", "load_presets", "resolve_config", "run_scenario",
 ]

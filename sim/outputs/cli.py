@@ -10,7 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from sim.inputs.base import ConfigError
+from sim.inputs.base import VERSION, ConfigError
 from sim.inputs.config import load_config
 
 MAX_SEED = 2**63  # seeds are 0 <= seed < 2**63 (numpy SeedSequence, int64 columns)
@@ -227,6 +227,7 @@ def _check_posterior(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = OneLineParser(prog="python -m sim", description="Qinhuangdao cluster simulator")
+    parser.add_argument("--version", action="version", version=f"qhd-cluster-sim {VERSION}")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run one scenario; write tables (Parquet, CSV) and PNG plots")
     run.add_argument("--config", default="configs/baseline.toml", help="scenario TOML (default: the status quo)")
