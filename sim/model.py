@@ -45,7 +45,7 @@ from mesa.discrete_space import OrthogonalMooreGrid, PropertyLayer
 
 from sim.behaviour import digital, energy, entry, finance, innovation, labour, links, market, sharing
 from sim.inputs.city import load_layout
-from sim.inputs.config import MIN_AGENTS_PER_COHORT, Config, resolve_config
+from sim.inputs.config import MIN_AGENTS_PER_COHORT, Config, period_after, resolve_config
 from sim.policy.instruments import Policy
 from sim.state import records
 from sim.state.agents import Firm, Government, Talent, University
@@ -385,8 +385,7 @@ class ClusterModel(mesa.Model):
 
     @property
     def period(self) -> str:
-        q = self.start_q - 1 + self.quarter
-        return f"{self.start_year + q // 4}Q{q % 4 + 1}"
+        return period_after((self.start_year, self.start_q), self.quarter)
 
     @property
     def quarter_of_year(self) -> int:

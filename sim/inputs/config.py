@@ -128,6 +128,13 @@ class Schedule:
         return min(1.0, (quarter - first + 1) / self.ramp_quarters)
 
 
+def period_after(start: tuple[int, int], quarters: int) -> str:
+    """The period ``quarters`` after ``start`` (``(2025, 1)``, 4 -> ``"2026Q1"``): the label of the
+    model's quarter index ``quarters`` (its row in the tables)."""
+    q = start[1] - 1 + quarters
+    return f"{start[0] + q // 4}Q{q % 4 + 1}"
+
+
 def _index(period: str, scenario_start: tuple[int, int]) -> int:
     """Quarters from the scenario's start period to ``period`` (the model's quarter index)."""
     y, q = parse_quarter(period, "period")
@@ -403,8 +410,7 @@ class Config:
         end not before start."""
         first, last = self.start, self.quarters
         start_label = self.scenario["start"]
-        y, q = first[0] + (first[1] - 1 + last) // 4, (first[1] - 1 + last) % 4 + 1
-        end_label = f"{y}Q{q}"
+        end_label = period_after(first, last)
         for name, sch in self.schedules.items():
             for key in ("start", "end"):
                 period = getattr(sch, key)
@@ -420,9 +426,9 @@ class Config:
             if sch.start is not None and sch.end is not None and _index(sch.end, first) < _index(sch.start, first):
                 raise ConfigError(f"{name} end: {sch.end!r} is before its start {sch.start!r}")
             if sch.end is not None and _index(sch.end, first) < 1:
-                y, q = first[0] + first[1] // 4, first[1] % 4 + 1
+                first_label = period_after(first, 1)
                 raise ConfigError(f"{name} end: {sch.end!r} is the start state, before the first simulated quarter "
-                                  f"({y}Q{q}); a window must end in {y}Q{q} to {end_label}")
+                                  f"({first_label}); a window must end in {first_label} to {end_label}")
 
     def _check_channels_off(self, names: Any) -> frozenset[str]:
         allowed = [c.name for p in self.schema.values() for c in p.channels]
