@@ -23,6 +23,7 @@ from experiments.report import analyze
 from experiments.spec import SpecError, load_spec, parse_spec
 from experiments.store import Store
 from experiments.timing import period_number
+from test_experiments_spec import GOOD
 
 ROOT = Path(__file__).resolve().parents[1]
 INFRA = "digital_infrastructure_investment"  # booked in full each quarter: spending = value / 4, exactly
@@ -260,19 +261,7 @@ def test_the_example_spec_plans_and_a_window_that_cannot_be_fails_on_the_command
 
 
 # ------------------------------------------------------------------ plain specs: same runs as before
-PLAIN = """
-[experiment]
-seed = 5
-replicates = 2
-horizon = 4
-
-[design]
-kind = "full_factorial"
-
-[levers]
-package = ["status_quo", "digital"]
-rd_subsidy_rate = [0.02, 0.2]
-"""
+PLAIN = GOOD  # the plain spec of test_experiments_spec
 # sha256 of the plan's points, replicates, seeds and factor values, computed with the code before timed
 # levers existed (commit 74870b1; its run ids were the same as now, too)
 PLAIN_PLAN_SHA = "008e870ae1875d30"
