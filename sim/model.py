@@ -54,6 +54,8 @@ from sim.state.initial import build_firms, build_talent, placement_cdf
 from sim.state.records import ScenarioResult
 from sim.state.tables import AgentTable
 
+PARTS_SEGMENT = 0  # materials & core parts (city.toml [segments] keys)
+
 # ClusterModel(record=...): the tables kept besides the city table, and whether Mesa's DataCollector runs
 RECORDS = {"all": (("clusters", "districts"), True), "city+clusters": (("clusters",), False), "city": ((), False)}
 
@@ -65,7 +67,7 @@ FIRM_COLUMNS = {
     "upgrading": np.int8, "upgrade_cost": float, "cash": float, "debt": float, "profit": float,
     "age": np.int32, "supplies": np.int64, "above_scale": bool, "little_giant": bool,
     "entered": np.int32, "exited": np.int32, "skilled": float, "digital_staff": float,
-    "crowd": float, "supplier_slots_min": np.int32, "iur_left": np.int8, "iur_univ": np.int8,
+    "crowd": float, "bought_local": float, "borrowed": float, "knowledge_q": float, "move_left": np.int8, "move_target": np.int16, "iur_left": np.int8, "iur_univ": np.int8,
     "data_member": bool, "shared": bool, "lg_since": np.int32, "anchor": bool,
 }
 TALENT_COLUMNS = {
@@ -148,11 +150,12 @@ class ClusterModel(mesa.Model):
         self.initial_maturity = self.firms.maturity.copy()
         self.lg_reviewed = self.lg_kept = 0  # little-giant reviews held and passed (sim.behaviour.entry)
         self.graduate_persons_total = 0
-        self._init_demand()
         self._create_agents()
         self._staff_known = False  # the first clearing (at set-up) happens before staff are counted
         self.anchor_pot = 0.0  # anchor-attraction budget accumulated, yuan (sim.behaviour.entry)
+        self.steering_pot = 0.0  # entrants the coordination office can still steer (sim.behaviour.entry)
         self.tech0_cs = self.firms0_cs = None  # (clusters, segments) technology and firm count at the start
+        self.niche_share = None  # (clusters, segments, niches) share of a segment's orders per niche (set-up: _trade)
         self.margin0 = None  # clusters' profit margins in the first quarter: entry's reference (sim.behaviour.entry)
         self.tax_by_district = np.zeros(self.n_districts)  # local tax this quarter, yuan (sim.behaviour.finance)
         self.district_spending_q = np.zeros(self.n_districts)  # districts' share of spending, yuan
@@ -161,6 +164,7 @@ class ClusterModel(mesa.Model):
         self.flows_q: dict[str, float] = defaultdict(float)
         self.events_q: dict[str, np.ndarray] = {}
         links.init(self)
+        self._init_demand()
         self._trade()
         labour.refresh_staff(self)
         self.prospects = labour.prospects(self)
@@ -169,6 +173,7 @@ class ClusterModel(mesa.Model):
         mean = (raw * self.jobs0_district).sum() / self.jobs0_district.sum()
         self.housing0_district = raw * self.p["housing_qinhuangdao"] / mean
         self._update_housing()
+        innovation.measure_knowledge(self)
         energy.init(self)
         self.recorder = records.Recorder(self, tables)
         self.recorder.collect(self)
@@ -284,13 +289,18 @@ class ClusterModel(mesa.Model):
         self.prog = c["programmes"]
 
     def _init_demand(self) -> None:
-        """Demand per (cluster, segment) so that start-state sales are what firms sell (see market)."""
+        """Demand per (cluster, segment) so that start-state sales are what firms sell (see market):
+        contract orders of the set-up supply links plus the initial local share (x ``max_local_share``)
+        of the rest."""
         f = self.firms
         key = f.cluster.astype(np.int64) * self.n_segments + f.segment
-        sales_cs = np.bincount(key, weights=f.sales, minlength=self.n_clusters * self.n_segments)
+        n = self.n_clusters * self.n_segments
+        sales_cs = np.bincount(key, weights=f.sales, minlength=n)
+        supplied, _ = links.contracts(self, f.capacity)
+        reserved_cs = np.bincount(key, weights=np.minimum(supplied, f.sales), minlength=n)
         local = np.array(self.city["segments"]["initial_local_supply"])
         share = np.tile(local, self.n_clusters) * self.prog["max_local_share"]
-        self.demand = (sales_cs / share).reshape(self.n_clusters, self.n_segments)
+        self.demand = (reserved_cs + (sales_cs - reserved_cs) / share).reshape(self.n_clusters, self.n_segments)
 
     def _create_agents(self) -> None:
         f = self.firms
@@ -511,6 +521,8 @@ class ClusterModel(mesa.Model):
 
     def _environment(self) -> None:
         self.demand *= (1.0 + self.demand_growth[:, None]) ** 0.25
+        renewal_q = 1.0 - (1.0 - self.p["niche_demand_renewal"]) ** 0.25
+        self.niche_share = market.renew_niche_shares(self.niche_share, self.n_niches, renewal_q)
         self._update_housing()
         digital.spread_infrastructure(self)
         p = self.p
@@ -519,7 +531,9 @@ class ClusterModel(mesa.Model):
 
     def _trade(self) -> None:
         """Capacities (with resource-sharing matches after set-up), niche crowding, the local-share
-        ceiling and the clearing of every cluster-segment market (sim.behaviour.market, sim.behaviour.sharing)."""
+        ceiling, supply contracts and the clearing of every cluster-segment-niche market
+        (sim.behaviour.market, sim.behaviour.links, sim.behaviour.sharing); value added and the local
+        sourcing share of the clusters' parts and processing inputs."""
         f = self.firms
         alive = f.alive
         need = f.employees * self.skilled_share[f.segment]
@@ -528,14 +542,13 @@ class ClusterModel(mesa.Model):
         p = self.p
         cap = market.capacity(f.employees, f.tech, f.maturity, fill, self.productivity(),
                               p["digital_gain_per_level"], 1.0, p["skilled_fill_elasticity"])
-        if self.quarter > 0:  # the set-up clearing is the 2025 state, before any policy acts
-            cap = cap + sharing.match(self, cap, fill)
+        f.borrowed[:] = sharing.match(self, cap, fill) if self.quarter > 0 else 0.0  # set-up: 2025, before policy
+        cap = cap + f.borrowed
         f.capacity[:] = cap
         crowd, self.homogeneity = market.niche_crowding(f.cluster, f.segment, f.niche, alive, self.n_clusters,
                                                         self.n_segments, self.max_niches)
         f.crowd[:] = crowd
-        linked = (f.supplies >= 0) & alive[np.maximum(f.supplies, 0)]
-        competitiveness = (1.0 + f.tech) * (1.0 + p["supplier_link_bonus"] * linked)
+        competitiveness = 1.0 + f.tech
         tech_cs, n_cs = market.segment_tech(f.cluster, f.segment, f.tech, f.capacity, alive, self.n_clusters,
                                             self.n_segments)
         if self.tech0_cs is None:  # the set-up clearing fixes the start reference
@@ -544,11 +557,38 @@ class ClusterModel(mesa.Model):
             tech_cs, self.tech0_cs, n_cs, self.firms0_cs, self.initial_local_supply[None, :],
             self.prog["max_local_share"], self.prog["local_share_tech_elasticity"],
             self.prog["local_share_variety_elasticity"])
-        sales, self.local_sales = market.clear(self.demand, f.cluster, f.segment, f.capacity, competitiveness,
-                                               alive, self.local_ceiling)
+        supplied, bought = links.contracts(self, cap)
+        substitution = p["niche_substitution"]
+        if self.niche_share is None:  # set-up: each niche's customers are those its firms serve in 2025
+            one = np.zeros((self.n_clusters, self.n_segments, self.max_niches))
+            one[:, :, 0] = 1.0
+            sales, _, _, _ = market.clear(self.demand, f.cluster, f.segment, np.zeros(len(f), np.int64), cap,
+                                       competitiveness, alive, self.local_ceiling, one, supplied, substitution)
+            self.niche_share = market.niche_shares_of(sales - supplied, f.cluster, f.segment, f.niche, alive,
+                                                      self.n_clusters, self.n_segments, self.max_niches,
+                                                      self.n_niches)
+        sales, self.local_sales, self.open_local_share, self.niche_orders = market.clear(
+            self.demand, f.cluster, f.segment, f.niche, cap, competitiveness, alive, self.local_ceiling,
+            self.niche_share, supplied, substitution)
         f.sales[:] = sales
-        f.value_added[:] = sales * self.va_rate[f.segment] * (1.0 - self.p["homogeneity_margin_penalty"] * crowd)
+        f.bought_local[:] = bought
+        f.value_added[:] = (sales * self.va_rate[f.segment] * (1.0 - p["homogeneity_margin_penalty"] * crowd)
+                            + p["local_sourcing_saving"] * bought)
         self.chain = market.chain_completeness(self.local_sales, self.demand)
+        self.local_sourcing, self.chain_inputs_c = self._local_sourcing()
+
+    def _local_sourcing(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per cluster: share of its firms' parts and processing inputs (``links.chain_inputs``) bought
+        from local firms (本地配套率): under contract, plus the open-market rest at the local firms'
+        open-market share of materials and core parts (the segment buyers source parts from; processing
+        capacity is local anyway, paper §2.2); and the cluster's chain inputs (yuan per quarter)."""
+        f = self.firms
+        need = links.chain_inputs(self)
+        c = f.cluster.astype(np.int64)
+        bought = np.minimum(f.bought_local, need)
+        local = bought + (need - bought) * self.open_local_share[c, PARTS_SEGMENT]
+        total = np.bincount(c, weights=need, minlength=self.n_clusters)
+        return np.bincount(c, weights=local, minlength=self.n_clusters) / np.maximum(total, 1e-9), total
 
     # ------------------------------------------------------------------ outputs
     def result(self):

@@ -14,12 +14,13 @@ def _choose_niche_loop(m, cluster, segment, planned):
     f = m.firms
     a = f.alive
     occupancy = cell_counts((m.n_clusters, m.n_segments, m.max_niches), f.cluster[a], f.segment[a], f.niche[a])
+    crowding = entry.capacity_per_order(m)
     out = np.empty(len(cluster), np.int16)
     for i, (c, s) in enumerate(zip(cluster, segment)):
         k = m.n_niches[c]
         counts = occupancy[c, s, :k]
         if planned[i]:
-            out[i] = int(np.argmin(counts + m.rng.random(k) * 0.1))
+            out[i] = int(np.argmin(crowding[c, s, :k] * (1.0 + 0.01 * m.rng.random(k))))
         else:
             rank = np.argsort(np.argsort(-counts - m.rng.random(k) * 0.1))
             w = 1.0 / (rank + 1.0) ** m.prog["herding_exponent"]
@@ -86,19 +87,27 @@ def test_leader_status_follows_current_size():
     assert f.size_class[leader] != SizeClass.LEADER
 
 
-def test_supply_links_respect_buyers_slots_and_break_when_a_side_exits():
+def test_supply_links_follow_buyers_input_needs_and_break_when_a_side_exits():
     m = sim.ClusterModel(rng=4, quarters=12, city_coordination=1.0)
     while m.running:
+        slots_before = links.supplier_slots(m)
+        used_before = np.bincount(m.firms.supplies[m.firms.alive & (m.firms.supplies >= 0)],
+                                  minlength=len(m.firms))[: len(m.firms)]
         m.step()
         f = m.firms
         a = f.alive
         linked = a & (f.supplies >= 0)
         assert a[f.supplies[linked]].all() or m.quarter > 0  # dead buyers are cleared at the next links step
-        used = np.bincount(f.supplies[linked & a[np.maximum(f.supplies, 0)]], minlength=len(f))[: len(f)]
-        slots = links.supplier_slots(m)
-        over = used > np.maximum(slots, f.supplier_slots_min)
-        # anchors bring their own suppliers (slot floor); others never exceed their slots by new links
-        assert over.sum() <= (f.supplier_slots_min > 0).sum()
+        used = np.bincount(f.supplies[linked], minlength=len(f))[: len(f)]
+        n = len(slots_before)
+        # a buyer gains suppliers only while its input needs had room for them (entrants: none yet)
+        gained = used[:n] > used_before
+        assert (used[:n][gained] <= slots_before[gained]).all()
+        # contracts deliver no more than buyers' chain inputs and no more than suppliers' capacity
+        supplied, bought = links.contracts(m, f.capacity)
+        assert (bought <= links.chain_inputs(m) * (1 + 1e-9) + 1e-6).all()
+        assert (supplied <= f.capacity + 1e-6).all()
+        assert np.isclose(supplied.sum(), bought.sum())
 
 
 def test_resource_sharing_is_an_allocation_with_a_capacity():

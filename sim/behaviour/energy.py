@@ -13,9 +13,14 @@ texts use, and every number of it (weights, ceilings, tier thresholds) is a swep
 * leaders       (3 x leaders + little giants that are not leaders) / leaders_ceiling; both statuses are
                 reviewed (sim.behaviour.entry), so the count can fall;
 * talent        skilled share of staff / talent_ceiling;
-* collaboration (1 - w) x (1 - homogeneity) + w x link share, with w = ``collaboration_link_weight``:
-                homogeneity is niche crowding (sim.behaviour.market); the link share is the share of the
-                cluster's firms with at least one active link they formed (sim.behaviour.links). No lever enters.
+* collaboration (1 - w) x (1 - homogeneity) + w x (what links do), with w = ``collaboration_link_weight``:
+                homogeneity is niche crowding (sim.behaviour.market); what links do is the mean of three
+                measured results, each over its swept ceiling and capped at 1: the local sourcing share of
+                the cluster's parts and processing inputs (本地配套率, ``local_sourcing_ceiling``), the
+                technology its firms gained from universities per firm and year (``knowledge_flow_ceiling``;
+                joint projects raise it), and the share of its SMEs' capacity borrowed through the
+                resource-sharing platform (``shared_use_ceiling``). A link or membership that changes
+                nothing scores nothing. No lever enters.
 
 The index is the weighted mean (weights ``energy_weight_*``, normalised to sum 1).
 
@@ -72,6 +77,7 @@ def cluster_stats(m) -> dict[str, np.ndarray]:
         "leaders": leader, "little_giants": f.little_giant, "little_giants_not_leaders": f.little_giant & ~leader,
         "link_share": links["any"], "supply_links": links["supplier"], "iur_projects": links["iur"],
         "data_members": f.data_member, "shared_matches": links["shared"],
+        "knowledge": f.knowledge_q, "borrowed": f.borrowed, "sme_capacity": np.where(leader, 0.0, f.capacity),
     }
     s = dict(zip(summed, group_sums(c, list(summed.values()), n, rows=a)))
     firms = group_sum(c, None, n)
@@ -101,6 +107,9 @@ def cluster_stats(m) -> dict[str, np.ndarray]:
         "iur_projects": s["iur_projects"],
         "data_members": s["data_members"],
         "shared_matches": s["shared_matches"],
+        "local_sourcing": m.local_sourcing.copy(),
+        "knowledge_flow": 4.0 * s["knowledge"] / np.maximum(firms, 1.0),
+        "shared_use": s["borrowed"] / np.maximum(s["sme_capacity"], 1.0),
     }
 
 
@@ -116,7 +125,10 @@ def components(m, st: dict[str, np.ndarray]) -> np.ndarray:
     leaders = (3.0 * st["leaders"] + st["little_giants_not_leaders"]) / p["leaders_ceiling"]
     talent = st["skilled"] / np.maximum(st["employment"], 1.0) / p["talent_ceiling"]
     w = e["collaboration_link_weight"]
-    collaboration = (1.0 - w) * (1.0 - st["homogeneity"]) + w * st["link_share"]
+    results = np.column_stack([st["local_sourcing"] / p["local_sourcing_ceiling"],
+                               st["knowledge_flow"] / p["knowledge_flow_ceiling"],
+                               st["shared_use"] / p["shared_use_ceiling"]])
+    collaboration = (1.0 - w) * (1.0 - st["homogeneity"]) + w * np.minimum(results, 1.0).mean(axis=1)
     comp = np.column_stack([scale, np.minimum(innovation, 1.0), st["chain_completeness"], digital, leaders, talent,
                             collaboration])
     return np.clip(comp, 0.0, 1.0)

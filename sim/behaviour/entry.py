@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.behaviour.finance import credit_limit
 from sim.state.constants import SizeClass
 from sim.state.initial import place_near
 from sim.state.tables import cell_counts, group_sum, normalised_cdf, weighted_rows
@@ -96,10 +97,25 @@ def _new_firms(m, cluster, segment, niche, district, revenue_year, tech, cells, 
     return idx
 
 
-def _choose_niche(m, cluster: np.ndarray, segment: np.ndarray, planned: np.ndarray) -> np.ndarray:
-    """Least crowded niche under the plan, otherwise a popularity-weighted draw (herding).
+def capacity_per_order(m) -> np.ndarray:
+    """(clusters, segments, niches): local firms' capacity per yuan of the niche's open-market orders
+    last quarter (lower = more customers not served). A typical entrant's capacity is added to both
+    sides, so an empty niche with few orders does not look infinitely attractive."""
+    f = m.firms
+    a = f.alive
+    shape = (m.n_clusters, m.n_segments, m.max_niches)
+    key = (f.cluster[a].astype(np.int64) * m.n_segments + f.segment[a]) * m.max_niches + f.niche[a]
+    capacity = np.bincount(key, weights=f.capacity[a], minlength=int(np.prod(shape))).reshape(shape)
+    typical = m.prog["entrant_revenue"] / 4.0
+    return (capacity + typical) / (m.niche_orders + typical)
 
-    Entrant i draws ``k_i`` uniforms (noise on its cluster's ``k_i`` niche counts), then one more to
+
+def _choose_niche(m, cluster: np.ndarray, segment: np.ndarray, planned: np.ndarray) -> np.ndarray:
+    """The niche with the most open-market orders per unit of local capacity under the plan (the
+    city's information on where customers are not served), otherwise a popularity-weighted draw
+    (herding).
+
+    Entrant i draws ``k_i`` uniforms (noise on its cluster's ``k_i`` niche scores), then one more to
     pick a niche if it herds, in entrant order: the draws of a loop over entrants, taken as one
     ``rng.random`` call and computed for all entrants of equal ``k`` at once (the same numbers).
     """
@@ -110,6 +126,7 @@ def _choose_niche(m, cluster: np.ndarray, segment: np.ndarray, planned: np.ndarr
     if n == 0:
         return out
     occupancy = cell_counts((m.n_clusters, m.n_segments, m.max_niches), f.cluster[a], f.segment[a], f.niche[a])
+    crowding = capacity_per_order(m)
     herd = m.prog["herding_exponent"]
     k = m.n_niches[cluster]
     planned = np.asarray(planned, bool)
@@ -123,15 +140,33 @@ def _choose_niche(m, cluster: np.ndarray, segment: np.ndarray, planned: np.ndarr
             if rows.size == 0:
                 continue
             first = start[rows]
-            value = occupancy[cluster[rows], segment[rows], :size] + u[first[:, None] + np.arange(size)] * 0.1
+            noise = u[first[:, None] + np.arange(size)]
             if plan:
+                value = crowding[cluster[rows], segment[rows], :size] * (1.0 + 0.01 * noise)
                 out[rows] = np.argmin(value, axis=1)
                 continue
+            value = occupancy[cluster[rows], segment[rows], :size] + noise * 0.1
             rank = np.argsort(np.argsort(-value, axis=1), axis=1)
             w = 1.0 / (rank + 1.0) ** herd
             cdf = normalised_cdf(w / w.sum(axis=1, keepdims=True))
             out[rows] = (cdf <= u[first + size][:, None]).sum(axis=1)
     return out
+
+
+def _steered(m, n: int) -> np.ndarray:
+    """Which of this quarter's ``n`` entrants the coordination office steers (bool per entrant).
+
+    The office's capacity, ``steering_capacity`` entrants a year at full strength x the planned-entry
+    channel, accrues each quarter and is kept for at most a year; it approaches entrants in random
+    order while it has capacity left."""
+    per_year = m.p["steering_capacity"] * m.policy.level("coordination.planned_entry")
+    m.steering_pot = min(m.steering_pot + per_year / 4.0, per_year)
+    planned = np.zeros(n, bool)
+    take = min(n, int(m.steering_pot))
+    if take:
+        planned[m.rng.permutation(n)[:take]] = True
+        m.steering_pot -= take
+    return planned
 
 
 def _entrants(m) -> None:
@@ -143,20 +178,23 @@ def _entrants(m) -> None:
     margin = profit_c / np.maximum(sales_c, 1.0)
     if m.margin0 is None:
         m.margin0 = np.maximum(margin, 0.01)  # the first quarter's margins are the reference
-    lam = p["entry_rate"] * n_c * np.clip(margin / m.margin0, 0.25, 2.0)
+    prog = m.prog
+    ratio = np.clip(margin / m.margin0, prog["entry_margin_ratio_min"], prog["entry_margin_ratio_max"])
+    lam = p["entry_rate"] * n_c * ratio ** p["entry_margin_elasticity"]
     counts = rng.poisson(lam)
     cluster = np.repeat(np.arange(m.n_clusters), counts).astype(np.int8)
     n = cluster.size
     if n == 0:
+        _steered(m, 0)  # the office's capacity accrues even in a quarter without entrants
         return
-    planned = rng.random(n) < m.policy.level("coordination.planned_entry")
+    planned = _steered(m, n)
     gap = _gap(m)
     seg_mix = cell_counts((m.n_clusters, m.n_segments), f.cluster[a], f.segment[a])
     tech = np.clip(rng.beta(2.0, 5.0, n), 0.02, 0.8)
-    # the plan steers entrants to weak links (and helps them reach the technology); others herd:
-    # segments as the cluster's firms are, among those the entrant can work in
-    w = np.where(planned[:, None], np.maximum(gap[cluster], 0.0) + 1e-3,
-                 (seg_mix[cluster] + 1e-3) * (m.tech_required[None, :] <= tech[:, None]))
+    # every entrant works in a segment its technology allows; the plan steers it to the weak links
+    # among those (the local supply gap), the others herd (segments as the cluster's firms are)
+    allowed = m.tech_required[None, :] <= tech[:, None]
+    w = np.where(planned[:, None], np.maximum(gap[cluster], 0.0) + 1e-3, seg_mix[cluster] + 1e-3) * allowed
     segment = weighted_rows(rng, w / w.sum(axis=1, keepdims=True)).astype(np.int8)
     niche = _choose_niche(m, cluster, segment, planned)
     shares = np.sqrt([m.city["districts"][d]["firm_share"] for d in m.layout.district_names])
@@ -164,7 +202,6 @@ def _entrants(m) -> None:
     dist_p = np.where(planned[:, None], shares[None, :], (where_firms / where_firms.sum())[None, :])
     district = weighted_rows(rng, dist_p / dist_p.sum(axis=1, keepdims=True)).astype(np.int8)
     revenue = rng.lognormal(np.log(m.prog["entrant_revenue"]), 0.6, n)
-    tech = np.maximum(tech, m.tech_required[segment])
     _new_firms(m, cluster, segment, niche, district, revenue, tech, _place(m, district),
                np.full(n, SizeClass.SME, np.int8), np.full(n, -1))
 
@@ -203,7 +240,6 @@ def _land_anchor(m) -> None:
     m.demand[c, 0] += 0.6 * inputs
     m.demand[c, 1] += 0.4 * inputs
     n_sup = rng.poisson(p["anchor_supplier_pull"])
-    m.firms.supplier_slots_min[anchor] = n_sup
     m.firms.anchor[anchor] = True
     if n_sup:
         seg = rng.choice([0, 1], size=n_sup, p=[0.6, 0.4]).astype(np.int8)
@@ -249,14 +285,43 @@ def _weak_links(m) -> None:
 
 
 def _reposition(m) -> None:
+    """Moves to another niche: decided with the city's advice, paid for, slow and uncertain.
+
+    Moves under way count down; at the end a move succeeds with probability ``reposition_success``
+    (the firm then sells in the target niche, where it must win customers from the firms there) or
+    fails (the firm stays; the money is spent). New moves: each quarter a non-leader firm weighs a
+    move with probability ``reposition_consider_rate`` x the repositioning channel (the city's advice
+    on where customers are not served, ``_choose_niche``); it moves if the advised niche has fewer
+    firms' capacity per yuan of open orders than its own and it can pay ``reposition_cost`` x annual
+    revenue from cash and unused credit. The move takes ``reposition_quarters``.
+    """
     f, p, rng = m.firms, m.p, m.rng
+    going = f.alive & (f.move_left > 0)
+    f.move_left[going] -= 1
+    done = np.flatnonzero(going & (f.move_left == 0))
+    ok = done[rng.random(done.size) < p["reposition_success"]]
+    f.niche[ok] = f.move_target[ok]
+    m.events_q["moves_done"] = ok
+    m.events_q["moves_failed"] = np.setdiff1d(done, ok)
     k = m.policy.level("coordination.repositioning")
     if k <= 0:
         return
-    crowded = np.flatnonzero(f.alive & (f.crowd > 0.25) & (f.size_class != SizeClass.LEADER)
-                             & (rng.random(len(f)) < m.prog["niche_reposition_rate"] * k))
-    if crowded.size:
-        f.niche[crowded] = _choose_niche(m, f.cluster[crowded], f.segment[crowded], np.ones(crowded.size, bool))
+    cand = np.flatnonzero(f.alive & (f.move_left == 0) & (f.size_class != SizeClass.LEADER)
+                          & (rng.random(len(f)) < p["reposition_consider_rate"] * k))
+    if cand.size == 0:
+        return
+    target = _choose_niche(m, f.cluster[cand], f.segment[cand], np.ones(cand.size, bool))
+    crowding = capacity_per_order(m)
+    c, s = f.cluster[cand], f.segment[cand]
+    better = (target != f.niche[cand]) & (crowding[c, s, target] < crowding[c, s, f.niche[cand]])
+    cost = p["reposition_cost"] * 4.0 * f.sales[cand]
+    headroom = f.cash[cand] + np.maximum(0.0, credit_limit(m)[cand] - f.debt[cand])
+    go = better & (cost <= headroom) & (cost > 0)
+    idx = cand[go]
+    f.cash[idx] -= cost[go]
+    f.move_left[idx] = max(1, int(round(p["reposition_quarters"])))
+    f.move_target[idx] = target[go]
+    m.events_q["moves_started"] = idx
 
 
 def _designate(m) -> None:

@@ -59,12 +59,20 @@ def step(m) -> None:
     lead = leader_tech(m)
     gap = np.maximum(0.0, lead[f.cluster] - f.tech)
     peer = p["peer_spillover"] * firm_openness(m) * gap
+    f.knowledge_q[:] = np.where(alive, spill * (1.0 - f.tech), 0.0)  # technology from universities this quarter
     dt = (learn + spill) * (1.0 - f.tech) + peer - p["tech_obsolescence"] * f.tech
     f.tech[:] = np.where(alive, np.clip(f.tech + dt, 0.0, 1.0), f.tech)
     lam = rd_eff / 1e6 * m.city["economy"]["patents_per_million_rd"] * (0.5 + f.tech)
     f.patents_q[:] = np.where(alive, m.rng.poisson(np.maximum(lam, 0.0)), 0)
     keep = (1.0 - p["patent_depreciation"]) ** 0.25
     f.patent_stock[:] = f.patent_stock * keep + f.patents_q
+
+
+def measure_knowledge(m) -> None:
+    """``firms.knowledge_q``: technology each firm gains from universities this quarter (the start state's
+    flow at set-up, so the index's collaboration component has no jump at the first quarter)."""
+    f = m.firms
+    f.knowledge_q[:] = np.where(f.alive, university_spillover(m) * (1.0 - f.tech), 0.0)
 
 
 def firm_openness(m) -> np.ndarray:

@@ -3,12 +3,24 @@
 Collaboration is *measured* from these links (``sim.behaviour.energy``); levers only change the chance or the
 cost of forming them. Each quarter, before trade (simultaneous within each kind of link):
 
-* **Supply links** (``firms.supplies`` = the buyer's row, -1 = none). A buyer can source from
-  ``slots = max(set-up suppliers, floor(revenue / 10亿 x suppliers_per_billion))`` local suppliers.
-  Links end when either side exits and with ``supply_link_churn`` a year. Unlinked SMEs of the same
-  cluster in core parts or assembly with technology >= ``supplier_min_tech`` find a buyer with a free
-  slot with probability ``supply_link_rate x (1 + matchmaking_gain x city_coordination)`` per quarter
-  (the city's chain matchmaking is information: it raises the chance, it creates no link by itself);
+* **Supply links** (``firms.supplies`` = the buyer's row, -1 = none) are contracts for the buyer's
+  inputs. A firm's *chain inputs* are ``chain_input_share`` x its intermediate inputs
+  (sales x (1 - value-added rate)): parts and processing its cluster's supplier segments make. A
+  linked supplier fills a contract of ``linked_output_share`` of its capacity (:func:`contracts`),
+  scaled down when a buyer's suppliers together would deliver more than its chain inputs; the buyer
+  would otherwise place these orders on the open market, where local firms win only the local-share
+  ceiling (``sim.behaviour.market.clear``). So a link does two stated things: it keeps the buyer's
+  orders in the city (import substitution, and the linked supplier's orders are not contested by its
+  rivals), and it saves the buyer ``local_sourcing_saving`` per yuan bought under contract (logistics,
+  inventory, coordination; added to its value added). It also opens information (peer learning,
+  ``sim.behaviour.innovation``). A buyer takes suppliers while its chain inputs can absorb another
+  typical contract: ``slots = floor(chain inputs / typical contract)``, the typical contract being
+  ``linked_output_share`` x the median capacity of the cluster's eligible suppliers
+  (:func:`supplier_slots`). Links end when either side exits and with ``supply_link_churn`` a year.
+  Unlinked SMEs of the same cluster in core parts or assembly with technology >= ``supplier_min_tech``
+  find a buyer with a free slot with probability ``supply_link_rate x (1 + matchmaking_gain x
+  matchmaking)`` per quarter (the city's chain matchmaking is information: it raises the chance, it
+  creates no link by itself, and it does nothing when buyers' input needs are already covered);
   buyers' free slots are filled in random order.
 * **产学研 projects** (``firms.iur_left`` quarters left, ``firms.iur_univ`` the partner). A firm that
   does R&D, has technology >= ``iur_min_tech`` and can pay its share starts a project with chance
@@ -56,11 +68,59 @@ def university_km(m, rows: np.ndarray) -> np.ndarray:
     return m.cell_univ_km[m.firms.cell[rows]]
 
 
+def chain_inputs(m) -> np.ndarray:
+    """Per firm: parts and processing it buys per quarter (yuan): ``chain_input_share`` x intermediate
+    inputs, at this quarter's sales so far (last quarter's before trade)."""
+    f = m.firms
+    return np.where(f.alive, m.p["chain_input_share"] * (1.0 - m.va_rate[f.segment]) * f.sales, 0.0)
+
+
+def _eligible_suppliers(m) -> np.ndarray:
+    f = m.firms
+    supplier_segment = np.zeros(m.n_segments, bool)
+    supplier_segment[list(SUPPLIER_SEGMENTS)] = True
+    return (f.alive & (f.size_class != SizeClass.LEADER) & supplier_segment[f.segment]
+            & (f.tech >= m.prog["supplier_min_tech"]))
+
+
+def typical_contract(m) -> np.ndarray:
+    """Per cluster: a typical supply contract (yuan per quarter), ``linked_output_share`` x the median
+    capacity of the cluster's eligible suppliers (the cluster's median firm if it has none)."""
+    f = m.firms
+    eligible = _eligible_suppliers(m)
+    out = np.empty(m.n_clusters)
+    for c in range(m.n_clusters):
+        pool = f.capacity[eligible & (f.cluster == c)]
+        if pool.size == 0:
+            pool = f.capacity[f.alive & (f.cluster == c)]
+        out[c] = m.p["linked_output_share"] * (np.median(pool) if pool.size else 0.0)
+    return out
+
+
 def supplier_slots(m) -> np.ndarray:
-    """Local suppliers each firm can source from (integer per row)."""
-    f, p = m.firms, m.p
-    by_size = np.floor(4.0 * f.sales / 1e9 * p["suppliers_per_billion"])
-    return np.where(f.alive, np.maximum(by_size, f.supplier_slots_min), 0).astype(np.int64)
+    """Local suppliers each firm can source from (integer per row): its chain inputs over a typical
+    contract of its cluster."""
+    f = m.firms
+    contract = typical_contract(m)[f.cluster]
+    return np.where(f.alive & (contract > 0), np.floor(chain_inputs(m) / np.maximum(contract, 1e-9)),
+                    0).astype(np.int64)
+
+
+def contracts(m, capacity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Orders under supply contracts this quarter (yuan): per supplier (what it delivers, within its
+    capacity) and per buyer (what it buys under contract). Each linked supplier offers
+    ``linked_output_share`` of its capacity; a buyer takes at most its chain inputs, pro rata."""
+    f = m.firms
+    n = len(f)
+    a = f.alive
+    linked = a & (f.supplies >= 0) & a[np.maximum(f.supplies, 0)]
+    offer = np.where(linked, m.p["linked_output_share"] * capacity, 0.0)
+    buyer = np.where(linked, f.supplies, 0)
+    offered = np.bincount(buyer, weights=offer, minlength=n)[:n]
+    need = chain_inputs(m)
+    scale = np.where(offered > need, need / np.maximum(offered, 1e-12), 1.0)
+    supplied = offer * scale[buyer]
+    return supplied, np.bincount(buyer, weights=supplied, minlength=n)[:n]
 
 
 def init(m) -> None:
@@ -121,10 +181,7 @@ def _form_supply_links(m, chance: float) -> None:
     slots = supplier_slots(m)
     used = np.bincount(f.supplies[a & (f.supplies >= 0)], minlength=len(f))[: len(f)]
     free = np.maximum(slots - used, 0)
-    supplier_segment = np.zeros(m.n_segments, bool)
-    supplier_segment[list(SUPPLIER_SEGMENTS)] = True
-    seeking = (a & (f.supplies < 0) & (f.size_class != SizeClass.LEADER)
-               & supplier_segment[f.segment] & (f.tech >= m.prog["supplier_min_tech"]))
+    seeking = _eligible_suppliers(m) & (f.supplies < 0)
     found = np.flatnonzero(seeking & (rng.random(len(f)) < chance))
     if found.size == 0 or free.sum() == 0:
         return

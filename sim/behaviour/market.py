@@ -72,34 +72,84 @@ def segment_tech(cluster, segment, tech, cap, alive, n_clusters, n_segments):
     return (num / np.maximum(den, 1e-9)).reshape(shape), count.reshape(shape)
 
 
-def clear(demand, cluster, segment, cap, competitiveness, alive, ceiling):
-    """Split each (cluster, segment) demand among local firms.
+def split_orders(key, n_groups, total, cap, weight, passes=3):
+    """Split each group's orders ``total[g]`` among its firms in proportion to ``weight``, each firm
+    capped at ``cap``; what capped firms cannot take is passed on to the others (``passes`` rounds).
+    Returns the orders per firm (yuan per quarter)."""
+    sales = np.zeros_like(cap)
+    remaining = np.asarray(total, float).copy()
+    free = cap > 0
+    for _ in range(passes):
+        w_g = np.bincount(key, weights=np.where(free, weight, 0.0), minlength=n_groups)
+        share = np.where(free & (w_g[key] > 0), weight / np.maximum(w_g[key], 1e-12), 0.0)
+        take = np.minimum(remaining[key] * share, cap - sales)
+        sales += take
+        remaining -= np.bincount(key, weights=take, minlength=n_groups)
+        free = free & (sales < cap - 1e-9)
+        if remaining.max(initial=0.0) <= 1e-6 * max(float(np.max(total, initial=0.0)), 1.0):
+            break
+    return sales
 
-    Returns ``(sales per firm, local sales per (c, s))``. Total local sales in (c, s) are
-    ``min(sum of capacity, ceiling x demand)``; each firm gets its weight's share, capped at its
-    capacity, with the excess of capped firms passed on to the others (three passes).
+
+def clear(demand, cluster, segment, niche, cap, competitiveness, alive, ceiling, niche_share, reserved,
+          substitution):
+    """Orders of every (cluster, segment, niche) market this quarter.
+
+    1. **Contracts.** A supplier with a local buyer first fills its contract ``reserved`` (yuan, within
+       its capacity, ``sim.behaviour.links.contracts``): the buyer's own input orders, which it would
+       otherwise place on the open market. They count against the segment's demand.
+    2. **Open market.** Local firms can win ``ceiling x`` the rest of each (cluster, segment)'s demand
+       (the local-share ceiling, :func:`local_share_ceiling`); that addressable demand is split over
+       the segment's niches by ``niche_share`` (each niche's own customers). The firms of a niche
+       share its orders in proportion to capacity x competitiveness, each capped at its capacity left.
+    3. **Substitution.** Of a niche's orders its firms cannot serve, a share ``substitution`` goes to
+       the segment's other local firms with capacity left (buyers take a near variant); the rest is
+       bought outside the city.
+
+    Returns ``(sales per firm, local sales per (c, s), open-market local share per (c, s), orders per
+    (c, s, niche) on the open market)``.
     """
     n_c, n_s = demand.shape
-    key = cluster.astype(np.int64) * n_s + segment
+    n_n = niche_share.shape[2]
+    key_cs = cluster.astype(np.int64) * n_s + segment
+    key_n = key_cs * n_n + niche
     cap = np.where(alive, cap, 0.0)
-    weight = cap * competitiveness
-    cap_cs = np.bincount(key, weights=cap, minlength=n_c * n_s)
-    total = np.minimum(cap_cs, (ceiling * demand).ravel())
-    sales = np.zeros_like(cap)
-    remaining = total.copy()
-    free = cap > 0
-    for _ in range(3):  # a few redistribution passes of what capped firms could not take
-        w_cs = np.bincount(key, weights=np.where(free, weight, 0.0), minlength=n_c * n_s)
-        share = np.where(free & (w_cs[key] > 0), weight / np.maximum(w_cs[key], 1e-12), 0.0)
-        offer = remaining[key] * share
-        take = np.minimum(offer, cap - sales)
-        sales += take
-        remaining -= np.bincount(key, weights=take, minlength=n_c * n_s)
-        free = free & (sales < cap - 1e-9)
-        if remaining.max(initial=0.0) <= 1e-6 * max(total.max(initial=0.0), 1.0):
-            break
-    local = np.bincount(key, weights=sales, minlength=n_c * n_s).reshape(n_c, n_s)
-    return sales, local
+    reserved = np.where(alive, np.minimum(reserved, cap), 0.0)
+    reserved_cs = np.bincount(key_cs, weights=reserved, minlength=n_c * n_s)
+    open_demand = np.maximum(demand.ravel() - reserved_cs, 0.0)
+    addressable = ceiling.ravel() * open_demand
+    left = cap - reserved
+    niche_orders = (addressable[:, None] * niche_share.reshape(n_c * n_s, n_n)).ravel()
+    sales = split_orders(key_n, n_c * n_s * n_n, niche_orders, left, left * competitiveness)
+    served_n = np.bincount(key_n, weights=sales, minlength=n_c * n_s * n_n)
+    unmet = np.bincount(np.arange(n_c * n_s * n_n) // n_n, weights=np.maximum(niche_orders - served_n, 0.0),
+                        minlength=n_c * n_s)
+    left = left - sales
+    sales = sales + split_orders(key_cs, n_c * n_s, substitution * unmet, left, left * competitiveness)
+    open_sales = np.bincount(key_cs, weights=sales, minlength=n_c * n_s)
+    sales = sales + reserved
+    local = (open_sales + reserved_cs).reshape(n_c, n_s)
+    open_share = np.where(open_demand > 0, open_sales / np.maximum(open_demand, 1e-9), 0.0).reshape(n_c, n_s)
+    return sales, local, open_share, niche_orders.reshape(n_c, n_s, n_n)
+
+
+def niche_shares_of(sales, cluster, segment, niche, alive, n_clusters, n_segments, max_niches, n_niches):
+    """(clusters, segments, niches) share of each segment's local sales made in each niche; a segment
+    with no sales spreads its share evenly over the cluster's ``n_niches`` niches."""
+    key = (cluster.astype(np.int64) * n_segments + segment) * max_niches + niche
+    by_niche = np.bincount(key, weights=np.where(alive, sales, 0.0),
+                           minlength=n_clusters * n_segments * max_niches).reshape(n_clusters, n_segments, max_niches)
+    even = (np.arange(max_niches)[None, :] < n_niches[:, None]) / n_niches[:, None]  # (clusters, niches)
+    total = by_niche.sum(axis=2, keepdims=True)
+    return np.where(total > 0, by_niche / np.maximum(total, 1e-12), even[:, None, :])
+
+
+def renew_niche_shares(share, n_niches, renewal_q):
+    """Customers' demand moves a share ``renewal_q`` of the way per quarter toward an even spread over
+    the cluster's niches (product variety: buyers' needs are not where the firms crowd)."""
+    max_niches = share.shape[2]
+    even = (np.arange(max_niches)[None, :] < n_niches[:, None]) / n_niches[:, None]
+    return (1.0 - renewal_q) * share + renewal_q * even[:, None, :]
 
 
 def chain_completeness(local_sales, demand):

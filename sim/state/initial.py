@@ -147,7 +147,6 @@ def build_firms(model) -> None:
         little_giant=size == SizeClass.LITTLE_GIANT, entered=-1, exited=-1,
         # designated in one of the last three years: MIIT reviews fall due over 2025-2027
         lg_since=np.where(size == SizeClass.LITTLE_GIANT, -rng.integers(0, 4 * eco["little_giant_review_years"], n), 0),
-        supplier_slots_min=np.array(rows["suppliers"], np.int32),
     )
     model.firm_names = {int(i): name for i, name in zip(idx, rows["leader_name"]) if name}
     # Suppliers of named leaders: same-cluster SMEs, moved next to their leader.

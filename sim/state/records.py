@@ -10,13 +10,18 @@ no cohort graduated then), in-house training: ``trainees`` (persons in training 
 quarter), ``training_enrolled``, ``training_completed`` (became digital), ``training_failed``
 (persons this quarter), government spending per lever and in total (yuan this quarter), local tax
 (yuan), the cumulative cost per retained graduate (talent-lever spending / graduates retained,
-yuan), firms, employment (persons), revenue and value added (yuan per year, annualised).
+yuan), firms, employment (persons), revenue and value added (yuan per year, annualised, real 2021
+yuan), ``local_sourcing_share`` (share of the six clusters' parts and processing inputs bought from
+local firms, 本地配套率; sim.model ``_local_sourcing``).
 Cluster rows: the energy index, its components and tier, whether the MIIT county-cluster criteria are
 met this quarter (``county_criteria_met``) and the county status as last reviewed (``county_status``),
 and the aggregates of ``sim.behaviour.energy`` — among them the measured links: ``link_share`` (share of firms
 with an active link), ``supply_links`` (local supplier links), ``iur_projects`` (active 产学研
 projects), ``data_members`` (members of the data-sharing centre), ``shared_matches`` (SMEs served by
-the resource-sharing platform this quarter), ``sme_revenue_share`` (share of output by non-leaders).
+the resource-sharing platform this quarter), ``sme_revenue_share`` (share of output by non-leaders), and
+what links do (the collaboration component's inputs): ``local_sourcing`` (share of the cluster's parts
+and processing inputs bought locally), ``knowledge_flow`` (technology gained from universities per firm
+and year), ``shared_use`` (share of SMEs' capacity borrowed through the resource-sharing platform).
 District rows: firms, jobs (persons), mean digital coverage (0-1), talent living there (persons).
 """
 
@@ -104,6 +109,9 @@ class Recorder:
         row["employment"].append(float(f.employees[a].sum()))
         row["revenue"].append(float(4 * f.sales[a].sum()))
         row["value_added"].append(float(4 * f.value_added[a].sum()))
+        six = np.array([k != "other" for k in self.cluster_keys])
+        inputs = m.chain_inputs_c[six]
+        row["local_sourcing_share"].append(float((m.local_sourcing[six] * inputs).sum() / max(inputs.sum(), 1e-9)))
         row["mean_energy_index"].append(float(np.mean(m.energy_index)))
         if "clusters" in self.tables:
             self._collect_clusters(m, q, period, year)
@@ -128,7 +136,7 @@ class Recorder:
         for name in ("revenue", "value_added", "employment", "technology", "patents", "patent_stock", "rd_intensity",
                      "chain_completeness", "midchain_share", "homogeneity", "leaders", "little_giants", "firms",
                      "link_share", "supply_links", "iur_projects", "data_members", "shared_matches",
-                     "sme_revenue_share"):
+                     "sme_revenue_share", "local_sourcing", "knowledge_flow", "shared_use"):
             c[name].extend(np.asarray(st[name], float).tolist())
         for lvl in range(5):
             c[f"maturity_l{lvl + 1}"].extend(np.asarray(st["maturity_shares"][:, lvl], float).tolist())
@@ -278,6 +286,9 @@ class ScenarioResult:
         out["mean_energy_index_final"] = float(end["energy_index"].mean())
         out["revenue_final"] = float(city["revenue"].iloc[-1])
         out["value_added_final"] = float(city["value_added"].iloc[-1])
+        out["value_added_real_final"] = out["value_added_final"]  # the model's money is real (2021 yuan)
+        out["local_sourcing_share_final"] = float(city["local_sourcing_share"].iloc[-1])
+        out["employment_final"] = float(city["employment"].iloc[-1])
         out["firms_final"] = float(city["firms"].iloc[-1])
         out["little_giants_final"] = float(end["little_giants"].sum())
         out["leaders_final"] = float(end["leaders"].sum())
