@@ -1,26 +1,33 @@
 """New firms, anchor firms, moves along the chain and niche positioning (paper §3.1, §3.3).
 
 * **Entry** (spin-offs and outside investment): per cluster ~ Poisson(entry_rate x firms x
-  clip(margin / margin in the first quarter, 0.25, 2)): profitable clusters attract more entrants.
-  With probability equal to city coordination k an entrant follows the city plan: its segment is
-  drawn in proportion to each segment's local supply gap, its niche is the least crowded one, its
-  district is drawn in proportion to sqrt(district firm share) (spreading beyond Haigang/ETDZ).
-  Otherwise it herds: segments as the cluster's firms are (among those its technology allows), niches
-  by popularity (Zipf), districts where firms already are.
+  clip(margin / margin in the first quarter, entry_margin_ratio_min, entry_margin_ratio_max) **
+  entry_margin_elasticity): profitable clusters attract more entrants. Every entrant draws its
+  technology (Beta(2, 5)) and works in a segment its technology allows. The coordination office
+  (链长制 working groups) steers at most ``steering_capacity`` x the planned-entry channel entrants a
+  year (``_steered``): a steered entrant's segment is drawn in proportion to each allowed segment's
+  local supply gap, its niche is the one with the least local capacity per yuan of open-market orders
+  (:func:`capacity_per_order`: the office knows where customers are not served), its district is
+  drawn in proportion to sqrt(district firm share) (spreading beyond Haigang/ETDZ). The others herd:
+  segments as the cluster's firms are (among those their technology allows), niches by popularity
+  (Zipf), districts where firms already are.
 * **Anchor firms** (链主): the yearly attraction budget (less duplication waste) accumulates; each time
-  it reaches ``anchor_cost`` one anchor lands: with the plan (probability k) in the cluster-segment
+  it reaches ``anchor_cost`` one anchor lands: with the plan (probability k = anchor targeting) in the cluster-segment
   with the largest gap x demand x (1 + 10 x demand growth); otherwise in a cluster drawn in proportion
   to its demand, in that cluster's largest-gap segment. It enters as an ordinary firm with its own
   revenue (``anchor_revenue`` x LogNormal(0, 0.3)), technology ``anchor_tech`` and maturity L3; it
   becomes a leader only if it meets the leader criterion at a review, like any firm. It brings its own
   orders, buys ``anchor_input_share`` of its revenue from local core-parts and assembly firms, and
-  pulls ~Poisson(anchor_supplier_pull) suppliers next to it (they enter linked to it; it can take
-  more local suppliers through ``sim.behaviour.links`` if its size gives it slots).
+  pulls ~Poisson(anchor_supplier_pull) suppliers next to it (they enter linked to it, in core parts if
+  their own technology allows, else in processing; it can take more local suppliers through
+  ``sim.behaviour.links`` while its input needs have room).
 * **Weak links**: assembly firms move to the weak segment (core parts, design, service) with the largest
   local supply gap among those their technology allows, with a small quarterly probability, higher when
   the weak-link incentive pays half the switching cost.
-* **Niche re-positioning**: with coordination, firms crowded in a niche move to their segment's least
-  crowded niche (the city assigns business positioning).
+* **Niche re-positioning** (:func:`_reposition`): with the city's advice, firms weigh a move to the
+  niche with unserved orders; the move costs ``reposition_cost`` x annual revenue, takes
+  ``reposition_quarters`` and succeeds with ``reposition_success``; in the new niche the firm must win
+  its share of that niche's customers (``sim.behaviour.market``).
 * **Statuses are reviewed, not kept for ever** (at the first quarter of each year, like MIIT's yearly
   batches): SMEs of the six clusters that meet the little-giant criterion — technology >=
   ``little_giant_tech``, R&D intensity >= ``little_giant_rd_min``, revenue >= ``little_giant_min_revenue``
@@ -243,11 +250,12 @@ def _land_anchor(m) -> None:
     m.firms.anchor[anchor] = True
     if n_sup:
         seg = rng.choice([0, 1], size=n_sup, p=[0.6, 0.4]).astype(np.int8)
+        tech_s = np.clip(rng.beta(2.5, 4.0, n_sup), 0.05, 0.8)
+        seg = np.where(tech_s >= m.tech_required[seg], seg, 1).astype(np.int8)  # parts need the technology
         cl = np.full(n_sup, c, np.int8)
         niche = _choose_niche(m, cl, seg, rng.random(n_sup) < k)
         dist = np.full(n_sup, district[0], np.int8)
         rev = rng.lognormal(np.log(m.prog["entrant_revenue"] * 2), 0.5, n_sup)
-        tech_s = np.maximum(np.clip(rng.beta(2.5, 4.0, n_sup), 0.05, 0.8), m.tech_required[seg])
         _new_firms(m, cl, seg, niche, dist, rev, tech_s, _place(m, dist, near_cells=np.full(n_sup, f.cell[anchor[0]])),
                    np.full(n_sup, SizeClass.SME, np.int8), np.full(n_sup, anchor[0]))
     m.events_q["anchors"] = np.concatenate((m.events_q.get("anchors", np.zeros(0, np.int64)), anchor))
