@@ -83,6 +83,7 @@ COLUMNS: dict[str, tuple[str, str, str]] = {
     "employment": ("Manufacturing employment", "制造业就业", "persons"),
     "revenue": ("Revenue", "营业收入", "money_y"),
     "value_added": ("Value added", "增加值", "money_y"),
+    "local_sourcing_share": ("Local sourcing of parts & processing (six clusters)", "本地配套率（六大集群）", "share_pct"),
     "mean_energy_index": ("Mean energy index", "平均能级指数", "index"),
     # clusters
     "cluster": ("Cluster", "集群", "text"),
@@ -105,6 +106,9 @@ COLUMNS: dict[str, tuple[str, str, str]] = {
     "data_members": ("Data-centre members", "数据中心成员企业", "firms"),
     "shared_matches": ("Resource-sharing matches", "资源共享匹配", "count"),
     "sme_revenue_share": ("SME share of revenue", "中小企业营收占比", "share_pct"),
+    "local_sourcing": ("Local sourcing of parts & processing", "本地配套率", "share_pct"),
+    "knowledge_flow": ("Technology gained from universities per firm", "企业年均来自高校的技术提升", "index"),
+    "shared_use": ("Capacity borrowed through resource sharing", "通过资源共享借用的产能占比", "share_pct"),
     "entries": ("Firms entering", "新进入企业", "firms"),
     "exits": ("Firms exiting", "退出企业", "firms"),
     # districts
