@@ -73,15 +73,15 @@ def _local_suppliers(m) -> np.ndarray:
 FIRM_PANEL: dict[str, PanelColumn] = {
     "cluster": PanelColumn(lambda m: m.firms.cluster, "str", "key", keys="cluster"),
     "segment": PanelColumn(lambda m: m.firms.segment, "str", "key", keys="segment"),
-    "niche": PanelColumn(lambda m: m.firms.niche, "int16", "index within the cluster (0-based)"),
     "district": PanelColumn(lambda m: m.firms.district, "str", "key", keys="district"),
+    "niche": PanelColumn(lambda m: m.firms.niche, "int16", "index within the cluster (0-based)"),
     "age": PanelColumn(lambda m: m.firms.age / 4.0, "float64", "years (start firms: their age at set-up)"),
     "employees": PanelColumn(lambda m: m.firms.employees, "float64", "persons"),
     "skilled": PanelColumn(lambda m: m.firms.skilled, "float64", "persons (skilled staff employed)"),
     "sales": PanelColumn(lambda m: 4.0 * m.firms.sales, "float64", "yuan/yr (annualised)"),
     "value_added": PanelColumn(lambda m: 4.0 * m.firms.value_added, "float64", "yuan/yr (annualised)"),
-    "technology": PanelColumn(lambda m: m.firms.tech, "float64", "index 0-1"),
     "rd_spend": PanelColumn(lambda m: 4.0 * m.firms.rd_spend, "float64", "yuan/yr (annualised)"),
+    "technology": PanelColumn(lambda m: m.firms.tech, "float64", "index 0-1"),
     "maturity": PanelColumn(lambda m: m.firms.maturity, "int8", "digital maturity level 1-5"),
     "supplier": PanelColumn(lambda m: m.link_state["supplier"], "bool", "supplies a live local buyer"),
     "local_suppliers": PanelColumn(_local_suppliers, "int64", "live local suppliers linked to it"),
@@ -148,7 +148,8 @@ class FirmPanelRecorder:
         self.snapshots.append(snap)
 
     def frame(self) -> pd.DataFrame:
-        """The panel as a DataFrame (empty with the same columns and types when nothing was kept)."""
+        """The panel as a DataFrame (empty with the same columns and types when nothing was kept). Mid-run
+        (``ClusterModel.result()``) it holds the years observed so far; exits since then join the next."""
         return firm_panel_frame(self.snapshots, self.keys)
 
 
