@@ -57,7 +57,9 @@ from sim.state.tables import AgentTable
 PARTS_SEGMENT = 0  # materials & core parts (city.toml [segments] keys)
 
 # ClusterModel(record=...): the tables kept besides the city table, and whether Mesa's DataCollector runs
-RECORDS = {"all": (("clusters", "districts"), True), "city+clusters": (("clusters",), False), "city": ((), False)}
+# ("firms" is the firm panel, sim.state.records.FIRM_PANEL; opt-in, so no other mode does its work)
+RECORDS = {"all": (("clusters", "districts"), True), "city+clusters": (("clusters",), False), "city": ((), False),
+           "all+firms": (("clusters", "districts", "firms"), True)}
 
 FIRM_COLUMNS = {
     "alive": bool, "cluster": np.int8, "segment": np.int8, "niche": np.int16, "size_class": np.int8,
@@ -113,7 +115,9 @@ class ClusterModel(mesa.Model):
         record: what the recorder keeps each quarter: ``"all"`` (city, cluster and district tables and
             the Mesa DataCollector; the default), ``"city+clusters"`` (what a comparison's outcomes
             and ``ScenarioResult.summary`` read: the workshop's A/B runs) or ``"city"`` (a calibration
-            run: its targets read nothing else). The dynamics are the same in every case.
+            run: its targets read nothing else) or ``"all+firms"`` (everything of ``"all"`` and the firm
+            panel ``ScenarioResult.firms``, one row per firm x model year, see sim.state.records). The
+            dynamics are the same in every case; another value is a ValueError listing these.
         **params: any lever, uncertainty or fact by name (e.g. ``rd_subsidy_rate=0.2``), so
             ``mesa.batch_run(ClusterModel, {"rd_subsidy_rate": [0, 0.2]})`` works.
     """

@@ -20,7 +20,9 @@ def run_scenario(config: Config | str | dict | None = None, seed: int = 0, quart
         quarters: optional horizon override.
         progress: show a tqdm progress bar (quarters) on stderr.
         record: the tables to keep (``ClusterModel``'s ``record``): ``"all"``, ``"city+clusters"``
-            (``summary()`` needs no more; the districts table is then empty) or ``"city"``.
+            (``summary()`` needs no more; the districts table is then empty), ``"city"`` or
+            ``"all+firms"`` (also the firm panel ``result.firms``, firm x model year; with the other
+            modes it is an empty frame with the same columns). Results are the same in every mode.
     """
     cfg = resolve_config(config)
     if quarters is not None:

@@ -21,6 +21,7 @@ def test_run_writes_tables_and_plots(tmp_path, repo_root):
         assert len(pq) == len(csv) > 0
     for png in ("energy_levels.png", "talent_flows.png", "maturity.png", "district_map.png"):
         assert (out / png).stat().st_size > 10_000
+    assert not list(out.glob("firms.*"))  # the firm panel is opt-in (--firms, tests/test_firm_panel.py)
     assert "quarter" in proc.stderr  # the progress bar
     assert str(out) in proc.stdout
 

@@ -1,4 +1,5 @@
-"""Command line: ``python -m sim run`` (one scenario -> tables + PNGs) and ``python -m sim calibrate``."""
+"""Command line: ``python -m sim run`` (one scenario -> tables + PNGs; ``--firms`` adds the firm panel)
+and ``python -m sim calibrate``."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ from sim.inputs.config import load_config
 MAX_SEED = 2**63  # seeds are 0 <= seed < 2**63 (numpy SeedSequence, int64 columns)
 MARKER = ".sim-run"  # written into every --out folder `sim run` creates; --force replaces only such folders
 TABLE_NAMES = ("city", "clusters", "districts")
+PANEL_NAME = "firms"  # the firm panel (ScenarioResult.firms), written with --firms
 PLOT_NAMES = ("energy_levels", "talent_flows", "maturity", "district_map")  # = sim.outputs.plots.FIGURES
-_OUTPUT_FILES = frozenset({MARKER, *(f"{t}.{ext}" for t in TABLE_NAMES for ext in ("parquet", "csv")),
+_OUTPUT_FILES = frozenset({MARKER, *(f"{t}.{ext}" for t in (*TABLE_NAMES, PANEL_NAME) for ext in ("parquet", "csv")),
                            *(f"{p}.png" for p in PLOT_NAMES)})
 
 
@@ -143,11 +145,12 @@ def _run(args) -> int:
     except OSError as exc:
         raise ConfigError(f"--out {args.out}: cannot create a folder there: {exc.strerror or exc}") from None
     try:
-        result = run_scenario(cfg, seed=args.seed, progress=not args.quiet)
+        result = run_scenario(cfg, seed=args.seed, progress=not args.quiet,
+                              record="all+firms" if args.firms else "all")
         (tmp / MARKER).write_text(
             f"written by `python -m sim run` (config {args.config}, seed {args.seed}); "
             "`--force` may replace this folder\n", encoding="utf-8")
-        for name in TABLE_NAMES:
+        for name in (*TABLE_NAMES, PANEL_NAME) if args.firms else TABLE_NAMES:
             table = getattr(result, name)
             table.to_parquet(tmp / f"{name}.parquet", index=False)
             table.to_csv(tmp / f"{name}.csv", index=False)
@@ -163,7 +166,8 @@ def _run(args) -> int:
           f"Tianjin {s['outflow_tianjin_total']:,.0f}, elsewhere {s['outflow_elsewhere_total']:,.0f} persons")
     tiers = ", ".join(f"{k} {s[f'energy_tier_final_{k}']}" for k in cfg.city["clusters"])
     print(f"  energy tiers at the end (0 emerging .. 4 world-class): {tiers}")
-    print("  tables: city/clusters/districts .parquet + .csv; plots: energy_levels.png talent_flows.png maturity.png "
+    tables = "city/clusters/districts" + (f"/{PANEL_NAME} (firm x year)" if args.firms else "")
+    print(f"  tables: {tables} .parquet + .csv; plots: energy_levels.png talent_flows.png maturity.png "
           "district_map.png")
     return 0
 
@@ -240,6 +244,9 @@ def main(argv: list[str] | None = None) -> int:
                      help=f"replace a non-empty --out folder written by an earlier `sim run` (it holds {MARKER} "
                           "and nothing but that run's output)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--firms", action="store_true",
+                     help=f"also record and write the firm panel ({PANEL_NAME}.parquet/.csv: one row per firm x "
+                          "model year, see docs/model-interface.md)")
     cal = sub.add_parser("calibrate", help="print the calibration table (target, source, model, band, pass)")
     cal.add_argument("--config", default="configs/baseline.toml")
     cal.add_argument("--quiet", action="store_true")

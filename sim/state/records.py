@@ -23,11 +23,26 @@ what links do (the collaboration component's inputs): ``local_sourcing`` (share 
 and processing inputs bought locally), ``knowledge_flow`` (technology gained from universities per firm
 and year), ``shared_use`` (share of SMEs' capacity borrowed through the resource-sharing platform).
 District rows: firms, jobs (persons), mean digital coverage (0-1), talent living there (persons).
+
+Firm panel (opt-in: ``record="all+firms"``; otherwise an empty frame with the same columns): one row
+per firm and model year. Model year k is quarters 4k-3 .. 4k; it is observed at its last quarter 4k
+(the city table's row of that quarter: with the default start 2025Q1, 2026Q1, 2027Q1, ...), plus
+the start state (quarter 0) and the last quarter of a horizon that is not a whole number of years.
+A firm has a row in a year if it was alive at some point in it: firms alive at the observed quarter
+(``alive`` True, their state in that quarter, so sums over them equal the city and cluster tables of
+that quarter), and firms that exited during the year (``alive`` False, ``exited`` = exit quarter,
+their state in the last quarter they were alive, ``observed_quarter`` = exited - 1), so size and
+links at exit are kept for survival analysis. Columns: :data:`FIRM_PANEL` (one line per column)
+after the frame (quarter, period, year, id = the firm's row, stable for the run, alive, entered,
+exited, observed_quarter). Collecting it reads the firm table once a quarter (numpy copies, no model
+state is touched: the other tables are identical with and without it, tested); runs that do not
+record it do no firm-panel work at all.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,17 +50,145 @@ import numpy as np
 import pandas as pd
 
 from sim.inputs.config import Config
-from sim.state.constants import CareerStage, Degree, Field, Loc, career_stage
+from sim.state.constants import CareerStage, Degree, Field, Loc, SizeClass, career_stage
 
 TALENT_LEVERS = ("talent_settlement_subsidy", "industry_education_consortium", "in_house_cultivation")
 
 
+@dataclass(frozen=True)
+class PanelColumn:
+    """One column of the firm panel: ``read(model)`` gives it for every firm row (alive or not) in the
+    current quarter; ``dtype`` is its type in the panel; ``keys`` names the model's key list that turns
+    codes into names (``"cluster"``, ``"segment"``, ``"district"``), as the other tables show them."""
+
+    read: Callable[[Any], np.ndarray]
+    dtype: str
+    unit: str
+    keys: str | None = None
+
+
+def _local_suppliers(m) -> np.ndarray:
+    """Per firm row: alive local suppliers with an active link to it (``firms.supplies`` = buyer row)."""
+    f, n = m.firms, len(m.firms)
+    return np.bincount(f.supplies[m.link_state["supplier"]], minlength=n)[:n]
+
+
+# The firm panel's state columns, in order (module docstring). A new column is one line here; flows are
+# annualised like the city table (4 x the quarter's value).
+FIRM_PANEL: dict[str, PanelColumn] = {
+    "cluster": PanelColumn(lambda m: m.firms.cluster, "str", "key", keys="cluster"),
+    "segment": PanelColumn(lambda m: m.firms.segment, "str", "key", keys="segment"),
+    "district": PanelColumn(lambda m: m.firms.district, "str", "key", keys="district"),
+    "niche": PanelColumn(lambda m: m.firms.niche, "int16", "index within the cluster (0-based)"),
+    "age": PanelColumn(lambda m: m.firms.age / 4.0, "float64", "years (start firms: their age at set-up)"),
+    "employees": PanelColumn(lambda m: m.firms.employees, "float64", "persons"),
+    "skilled": PanelColumn(lambda m: m.firms.skilled, "float64", "persons (skilled staff employed)"),
+    "sales": PanelColumn(lambda m: 4.0 * m.firms.sales, "float64", "yuan/yr (annualised)"),
+    "value_added": PanelColumn(lambda m: 4.0 * m.firms.value_added, "float64", "yuan/yr (annualised)"),
+    "rd_spend": PanelColumn(lambda m: 4.0 * m.firms.rd_spend, "float64", "yuan/yr (annualised)"),
+    "technology": PanelColumn(lambda m: m.firms.tech, "float64", "index 0-1"),
+    "maturity": PanelColumn(lambda m: m.firms.maturity, "int8", "digital maturity level 1-5"),
+    "supplier": PanelColumn(lambda m: m.link_state["supplier"], "bool", "supplies a live local buyer"),
+    "local_suppliers": PanelColumn(_local_suppliers, "int64", "live local suppliers linked to it"),
+    "iur_project": PanelColumn(lambda m: m.link_state["iur"], "bool", "in an active 产学研 project"),
+    "data_member": PanelColumn(lambda m: m.firms.data_member & m.firms.alive, "bool", "data-centre member"),
+    "data_exchange": PanelColumn(lambda m: m.link_state["data"], "bool", "exchanges data through the centre"),
+    "shared_match": PanelColumn(lambda m: m.link_state["shared"], "bool",
+                                "served by the resource-sharing platform this quarter"),
+    "any_link": PanelColumn(lambda m: m.link_state["any"], "bool", "at least one active link of any kind"),
+    "leader": PanelColumn(lambda m: m.firms.size_class == SizeClass.LEADER, "bool", "leader (龙头)"),
+    "little_giant": PanelColumn(lambda m: m.firms.little_giant, "bool", "national little giant (专精特新小巨人)"),
+    "above_scale": PanelColumn(lambda m: m.firms.above_scale, "bool", "above designated size (规上)"),
+}
+# the panel's frame columns, before FIRM_PANEL's: when and which firm, and its life
+PANEL_FRAME = {"quarter": "int64", "period": "str", "year": "float64", "id": "int64", "alive": "bool",
+               "entered": "int32", "exited": "int32", "observed_quarter": "int64"}
+
+
+class FirmPanelRecorder:
+    """Keeps the firm panel's yearly snapshots as numpy arrays and builds the frame once at the end.
+
+    Every quarter it reads :data:`FIRM_PANEL` for all firm rows (kept until the next quarter, so that
+    a firm that exits has its last alive state); at an observed quarter (a multiple of 4, and the
+    horizon's last) it keeps the alive rows and the year's exits.
+    """
+
+    def __init__(self, keys: dict[str, list[str]]):
+        self.keys = keys
+        self.snapshots: list[dict[str, np.ndarray]] = []
+        self._last: tuple[int, dict[str, np.ndarray]] | None = None  # (quarter, state of every row)
+        self._exits: list[dict[str, np.ndarray]] = []  # rows that exited since the last snapshot
+
+    def collect(self, m, period: str, year: float) -> None:
+        f, q = m.firms, m.quarter
+        state = {name: np.array(col.read(m)) for name, col in FIRM_PANEL.items()}
+        state["alive"] = f.alive.copy()
+        state["entered"], state["exited"] = f.entered.copy(), f.exited.copy()
+        if self._last is not None:
+            last_q, last = self._last
+            gone = np.flatnonzero(last["alive"] & ~state["alive"][: last["alive"].size])
+            if gone.size:
+                rows = {name: v[gone] for name, v in last.items()}
+                rows["alive"] = np.zeros(gone.size, bool)
+                rows["exited"] = state["exited"][gone]
+                rows["id"] = gone.astype(np.int64)
+                rows["observed_quarter"] = np.full(gone.size, last_q, np.int64)
+                self._exits.append(rows)
+        self._last = (q, state)
+        if q % 4 and q != m.quarters:
+            return
+        alive = np.flatnonzero(state["alive"])
+        rows = {name: v[alive] for name, v in state.items()}
+        rows["id"] = alive.astype(np.int64)
+        rows["observed_quarter"] = np.full(alive.size, q, np.int64)
+        parts = [rows, *self._exits]
+        self._exits = []
+        snap = {name: np.concatenate([p[name] for p in parts]) for name in rows}
+        order = np.argsort(snap["id"], kind="stable")
+        snap = {name: v[order] for name, v in snap.items()}
+        k = order.size
+        snap["quarter"] = np.full(k, q, np.int64)
+        snap["period"] = np.full(k, period, object)
+        snap["year"] = np.full(k, year, float)
+        self.snapshots.append(snap)
+
+    def frame(self) -> pd.DataFrame:
+        """The panel as a DataFrame (empty with the same columns and types when nothing was kept). Mid-run
+        (``ClusterModel.result()``) it holds the years observed so far; exits since then join the next."""
+        return firm_panel_frame(self.snapshots, self.keys)
+
+
+def firm_panel_frame(snapshots: list[dict[str, np.ndarray]], keys: dict[str, list[str]] | None = None
+                     ) -> pd.DataFrame:
+    """Concatenate snapshots into the panel frame; codes become names; no snapshots: the empty panel."""
+    out: dict[str, Any] = {}
+    for name, dtype in {**PANEL_FRAME, **{k: c.dtype for k, c in FIRM_PANEL.items()}}.items():
+        values = np.concatenate([s[name] for s in snapshots]) if snapshots else np.zeros(0)
+        col = FIRM_PANEL.get(name)
+        if col is not None and col.keys is not None:
+            names = np.asarray((keys or {}).get(col.keys, []), dtype=object)
+            out[name] = pd.Series(names[values.astype(np.int64)] if snapshots else [], dtype="str")
+        elif dtype == "str":
+            out[name] = pd.Series(values, dtype="str")
+        else:
+            out[name] = values.astype(dtype)
+    return pd.DataFrame(out)
+
+
+def empty_firm_panel() -> pd.DataFrame:
+    """The firm panel of a run that did not record it: no rows, the panel's columns and types."""
+    return firm_panel_frame([])
+
+
 class Recorder:
     """Accumulates the model's quarterly outcomes as lists per column: the city table, and ``tables``
-    of "clusters" and "districts" (default: both)."""
+    of "clusters" and "districts" (default: both) and, when asked for, "firms" (the firm panel)."""
 
     def __init__(self, m, tables=("clusters", "districts")):
         self.tables = frozenset(tables)
+        self.firm_panel = (FirmPanelRecorder({"cluster": list(m.cluster_keys), "segment": list(m.segment_keys),
+                                              "district": list(m.layout.district_names)})
+                           if "firms" in self.tables else None)
         self.city: dict[str, list] = defaultdict(list)
         self.clusters: dict[str, list] = defaultdict(list)
         self.districts: dict[str, list] = defaultdict(list)
@@ -117,6 +260,8 @@ class Recorder:
             self._collect_clusters(m, q, period, year)
         if "districts" in self.tables:
             self._collect_districts(m, q, period, year)
+        if self.firm_panel is not None:
+            self.firm_panel.collect(m, period, year)
 
     def _collect_clusters(self, m, q, period, year) -> None:
         st, comp = m.stats, m.energy_components
@@ -232,6 +377,8 @@ class ScenarioResult:
     city:      one row per quarter (0 = start state)
     clusters:  one row per quarter x cluster
     districts: one row per quarter x district
+    firms:     the firm panel, one row per firm x model year (module docstring); recorded only with
+               ``record="all+firms"``, otherwise empty with the same columns
     """
 
     city: pd.DataFrame
@@ -239,6 +386,7 @@ class ScenarioResult:
     districts: pd.DataFrame
     config: Config = field(repr=False)
     seed: Any = None
+    firms: pd.DataFrame = field(default_factory=empty_firm_panel, repr=False)
 
     @classmethod
     def from_recorder(cls, recorder, config: Config, seed=None) -> ScenarioResult:
@@ -248,6 +396,7 @@ class ScenarioResult:
             districts=pd.DataFrame(recorder.districts),
             config=config,
             seed=seed,
+            firms=recorder.firm_panel.frame() if recorder.firm_panel is not None else empty_firm_panel(),
         )
 
     def summary(self) -> dict[str, float]:
