@@ -113,6 +113,12 @@ def _parser() -> argparse.ArgumentParser:
     ca.add_argument("--force", action="store_true", help="replace a fit of another spec in the results directory")
     ca.add_argument("--publish", nargs="?", const="configs/posterior.parquet", default=None, type=Path, metavar="PATH",
                     help="also write the posterior as the model's (default configs/posterior.parquet + .json)")
+    cc = sub.add_parser("carry-posterior", help="re-check the published posterior on a changed model and record the "
+                        "carry-over in its JSON (not a fit: failing targets are listed)")
+    cc.add_argument("posterior", nargs="?", type=Path, default=Path("configs/posterior.parquet"),
+                    help="the published posterior (default configs/posterior.parquet)")
+    cc.add_argument("--reason", required=True, help="why it is carried over rather than re-fitted (recorded)")
+    cc.add_argument("--draws", type=int, default=40, help="posterior-predictive draws (default 40, one run each)")
     return p
 
 
@@ -128,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
                 return _status(args.dir, args.failed)
             case "plan":
                 return _plan(args.spec)
+            case "carry-posterior":
+                return _carry_posterior(args)
             case "explain":
                 return _explain(args)
             case "discover":
@@ -326,6 +334,27 @@ def _optimize(args: argparse.Namespace) -> int:
               f"{len(c.pareto)} non-dominated points within the constraints")
     print(f"{res.runs} model runs this session ({res.reused} reused); pareto: {out / 'pareto.csv'}   "
           f"report: {out / 'report.md'}")
+    return EXIT_OK
+
+
+def _carry_posterior(args: argparse.Namespace) -> int:
+    """Re-check the posterior on the current model and record the carry-over (experiments.calibration.carry)."""
+    from tqdm.auto import tqdm
+
+    from experiments.calibration.carry import carry_over
+    from sim.inputs.base import ConfigError
+
+    if not 1 <= args.draws <= 10_000:
+        raise SpecError(f"--draws: {args.draws} must be 1-10000")
+    with tqdm(total=args.draws, unit="run", desc="posterior re-check") as bar:
+        try:
+            record = carry_over(args.posterior, args.reason, draws=args.draws, progress=lambda: bar.update(1))
+        except ConfigError as exc:  # an unreadable or malformed posterior: one line naming it
+            raise SpecError(str(exc)) from None
+    check = record["recheck"]
+    print(f"carried over: {args.posterior} (fitted on model {record['from_model_version']}) to model "
+          f"{record['to_model_version']}; {check['targets_pass']} targets pass"
+          + (f"; failing: {', '.join(check['failing'])}" if check["failing"] else ""))
     return EXIT_OK
 
 

@@ -300,3 +300,40 @@ def test_discovery_over_futures_finds_a_drawn_coefficient_and_effects_pair_withi
     assert pe.worlds == 120 and pe.per_future  # 60 futures x 2 seeds, each package pair in one future
     tiers = pe.effects.set_index(["package", "outcome"]).loc[("all_five", "tiers_climbed_clusters")]
     assert tiers["effect_mean"] == pytest.approx(2.0, abs=0.01) and tiers["p_beats"] == 1.0
+
+
+def test_carry_over_rechecks_records_and_makes_the_posterior_current(tmp_path):
+    """A posterior made stale by a change of the model's behaviour is carried over only with a reason;
+    the JSON then records the re-check (targets passing, failing ones named) and the old fingerprint,
+    and the posterior is current again. A second carry-over, an empty reason and a pair --publish did
+    not write are refused in one line."""
+    import json
+    import shutil
+
+    from experiments.calibration.carry import carry_over
+    from experiments.spec import SpecError
+    from sim.outputs.posterior import POSTERIOR_FILE, load_posterior, stale_reasons
+
+    dest = tmp_path / "posterior.parquet"
+    shutil.copy(POSTERIOR_FILE, dest)
+    meta = json.loads(POSTERIOR_FILE.with_suffix(".json").read_text())
+    meta["fingerprint"] = {k: v + 1.0 for k, v in meta["fingerprint"].items()}  # as if fitted on another model
+    dest.with_suffix(".json").write_text(json.dumps(meta))
+    assert any(r.startswith("the model's behaviour changed") for r in stale_reasons(load_posterior(dest)))
+    with pytest.raises(SpecError, match="--reason"):
+        carry_over(dest, "  ")
+    record = carry_over(dest, "model v3 (issue 22); re-fit in the validation issue", draws=2)
+    saved = json.loads(dest.with_suffix(".json").read_text())
+    assert saved["carried_over"][-1]["reason"] == record["reason"]
+    assert saved["carried_over"][-1]["previous_fingerprint"] == meta["fingerprint"]
+    n_pass, n_rows = map(int, record["recheck"]["targets_pass"].split("/"))
+    assert n_rows == len(record["recheck"]["rows"]) and n_rows - n_pass == len(record["recheck"]["failing"])
+    assert saved["posterior_mean"] == meta["posterior_mean"]  # particles and their mean are not moved
+    assert stale_reasons(load_posterior(dest)) == []
+    with pytest.raises(SpecError, match="already current"):
+        carry_over(dest, "again", draws=2)
+    foreign = tmp_path / "mine.parquet"
+    shutil.copy(POSTERIOR_FILE, foreign)
+    foreign.with_suffix(".json").write_text(json.dumps({"note": "my own"}))
+    with pytest.raises(SpecError, match="not written by --publish"):
+        carry_over(foreign, "why not", draws=2)

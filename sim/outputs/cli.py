@@ -209,6 +209,10 @@ def _check_posterior(args) -> int:
     prov = post.provenance
     print(f"posterior {post.path}: {len(post.table)} particles, {len(post.parameters)} parameters; fitted "
           f"{prov.get('date', '?')} by `{prov.get('command', '?')}` on model {prov.get('model_version', '?')}")
+    for c in prov.get("carried_over", []) if isinstance(prov.get("carried_over"), list) else []:
+        if isinstance(c, dict):
+            print(f"carried over (not re-fitted) to model {c.get('to_model_version', '?')} on {c.get('date', '?')}: "
+                  f"{c.get('reason', '?')}; re-check then: {c.get('recheck', {}).get('targets_pass', '?')} targets pass")
     with tqdm(total=args.draws + 2, unit="run", desc="posterior check", disable=args.quiet) as bar:
         stale = stale_reasons(post, cfg)
         bar.update(2)
