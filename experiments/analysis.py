@@ -336,14 +336,16 @@ def trajectories(sw: Sweep, column: str = "energy_index") -> pd.DataFrame:
 
 
 def cost_effectiveness(sw: Sweep) -> pd.DataFrame:
-    """Per group: spending, retained graduates, tiers climbed, and yuan per extra retained graduate and
-    per extra level climbed relative to the reference group (``[analysis] reference``, default the status
+    """Per group: spending, local tax, retained graduates, tiers climbed; extra spending, extra tax and the
+    net cost (extra spending minus extra tax), and yuan per extra retained graduate and per extra level
+    climbed relative to the reference group (``[analysis] reference``, default the status
     quo package, else the group that spends least)."""
     groups, _, order = group_runs(sw)
     df = sw.runs.assign(group=groups.values)
     ok = df[df["status"] == STATUS_OK]
-    cols = [c for c in ("spending_total", "spending_talent_total", "retained_graduates", "retained_3y_graduates",
-                        "tiers_climbed_clusters", "cost_per_retained_graduate", "graduate_retention") if c in ok]
+    cols = [c for c in ("spending_total", "tax_total", "spending_talent_total", "retained_graduates",
+                        "retained_3y_graduates", "tiers_climbed_clusters", "cost_per_retained_graduate",
+                        "graduate_retention") if c in ok]
     if "spending_total" not in cols:
         return pd.DataFrame()
     means = ok.groupby("group")[cols].mean().reindex(order)
@@ -363,6 +365,9 @@ def cost_effectiveness(sw: Sweep) -> pd.DataFrame:
             out[f"extra_{col}"] = d
             out[name] = np.where((d > 0) & (d_spend > 0), d_spend / d.where(d > 0), np.nan)
     out["extra_spending"] = d_spend
+    if "tax_total" in means:  # cost-effectiveness counts the extra local tax the package brings back
+        out["extra_tax"] = means["tax_total"] - base["tax_total"]
+        out["net_cost"] = d_spend - out["extra_tax"]
     out["reference"] = out.index == ref_label
     return out.reset_index().rename(columns={"index": "group"})
 

@@ -70,12 +70,14 @@ from experiments.runner import STATUS_OK, RunRecord, RunTask, config_fields, exe
 from experiments.spec import PACKAGE, Outcomes, Spec, SpecError, parse_spec
 from sim.inputs.config import Channel, ConfigError, read_config_text
 from sim.policy import attribution as _shared
+from sim.state.records import HEADLINE_NAMES, HEADLINE_OUTCOMES
 from sim.policy.attribution import (LEVEL, Variant, decompose, excludes_zero, group_means,  # noqa: F401 (re-exported)
                                     mean_ci)
 
 BOOTSTRAP_RESAMPLES = 2000
-DEFAULT_OUTCOMES = ("value_added_final", "tiers_climbed_clusters", "mean_energy_index_final", "retention_3y",
-                    "little_giants_final", "spending_total")
+# the headline outcomes first (sim.state.records.HEADLINE_OUTCOMES), then the paper's energy levels
+DEFAULT_OUTCOMES = (*HEADLINE_NAMES, "tiers_climbed_clusters", "index_tiers_climbed", "county_clusters_final",
+                    "mean_energy_index_final", "little_giants_final", "spending_total")
 EXPLAIN_KEYS = ("packages", "outcomes", "replicates", "horizon", "reference")
 MAX_REPLICATES = 10_000
 SUBDIR = "explain"
@@ -87,6 +89,9 @@ CHANNEL_COLUMNS = ("package", "channel", "lever", "outcome", "effect", "effect_l
                    "contribution", "contribution_lo", "contribution_hi", "share", "share_lo", "share_hi", "n")
 # outcome -> (label, divisor, unit) for words and figures (the CSVs keep the model's units)
 DISPLAY: dict[str, tuple[str, float, str]] = {
+    **{h.name: (h.en, h.scale, "pp" if h.unit_en == "%" else h.unit_en) for h in HEADLINE_OUTCOMES},
+    "index_tiers_climbed": ("index tiers climbed (six clusters)", 1.0, "levels"),
+    "county_clusters_final": ("clusters with MIIT county status at the end", 1.0, "clusters"),
     "value_added_final": ("value added at the end (annual rate)", 1e8, "亿 yuan/yr"),
     "revenue_final": ("revenue at the end (annual rate)", 1e8, "亿 yuan/yr"),
     "spending_total": ("public spending", 1e8, "亿 yuan"),

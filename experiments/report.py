@@ -23,6 +23,7 @@ import sim.behaviour.energy
 from experiments import analysis, effects, plots, provenance
 from experiments.spec import PACKAGE
 from experiments.timing import TIMING_PARTS
+from sim.state.records import HEADLINE_OUTCOMES
 
 OUTCOME_LABELS = {
     "tiers_climbed_total": "energy levels climbed (sum over clusters)",
@@ -198,6 +199,24 @@ def _ci(m: float, lo: float, hi: float, scale: float = 1.0, digits: int = 3) -> 
     return f"{_num(m / scale, digits)} [{_num(lo / scale, digits)}, {_num(hi / scale, digits)}]"
 
 
+def _ci_table(tab: pd.DataFrame, order: Sequence[str], cols: Sequence[tuple[str, str, float]],
+              extra: tuple[str, dict[str, str]] | None = None) -> list[str]:
+    """Markdown rows: one per group, ``mean [CI]`` of each outcome column (``value / scale``), the runs it
+    rests on, and an optional extra column (name, text per group)."""
+    head = ["group", "runs", *[c[1] for c in cols], *([extra[0]] if extra else [])]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for g in order:
+        n = int(tab.loc[(g, cols[0][0]), "n"]) if cols and (g, cols[0][0]) in tab.index else 0
+        cells = [g, str(n)]
+        for key, _, scale in cols:
+            r = tab.loc[(g, key)] if (g, key) in tab.index else None
+            cells.append(_ci(r["mean"], r["ci_low"], r["ci_high"], scale) if r is not None else "–")
+        if extra:
+            cells.append(extra[1].get(g, "–"))
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
 def _markdown(sw: analysis.Sweep, grouping: str, order: Sequence[str], table: pd.DataFrame, any_nat: pd.DataFrame,
               year: float, ce: pd.DataFrame, sens: pd.DataFrame, sens_notes: dict[str, Any], fails: pd.DataFrame,
               figures: list[tuple[Path | None, str]], labels: dict[str, str],
@@ -241,31 +260,27 @@ def _markdown(sw: analysis.Sweep, grouping: str, order: Sequence[str], table: pd
     lines.append(f"- Groups compared: {grouping} ({len(order)} groups).")
     lines.append("")
 
-    lines += ["## Key outcomes", "",
-              f"Mean [95% CI] over runs at the end of the horizon. *P(national)*: probability that at least one "
-              f"cluster reaches the national tier by {year:.0f}.", ""]
-    cols = [("tiers_climbed_clusters", "levels climbed (6 clusters)", 1.0),
-            ("energy_index_final_mean", "final energy index", 1.0),
-            ("graduate_retention", "retention at graduation", 1.0), ("retention_3y", "retention after 3 years", 1.0),
-            ("outflow_beijing_total", "to Beijing", 1.0),
-            ("outflow_tianjin_total", "to Tianjin", 1.0), ("spending_total", "spending (亿 yuan)", 1e8)]
-    cols = [c for c in cols if c[0] in set(table["outcome"])]
-    head = ["group", "runs", *[c[1] for c in cols], "P(national)"]
-    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["## Headline outcomes", "",
+              "What a statistics bureau could check, mean [95% CI] over runs at the end of the horizon (money in "
+              "real 2021 yuan; the net fiscal balance is local tax minus programme spending over the run, so its "
+              "difference between two groups is extra tax minus extra spending).", ""]
     tab = table.set_index(["group", "outcome"])
+    headline = [(h.name, f"{h.en} ({h.unit_en})", h.scale) for h in HEADLINE_OUTCOMES]
+    lines += _ci_table(tab, order, [c for c in headline if c[0] in set(table["outcome"])])
+    lines += ["", "## Energy levels (the paper's vocabulary)", "",
+              f"Mean [95% CI] over runs. The MIIT county tier and the index tiers are shown apart so no pattern "
+              f"comes from their cancellation. *P(national)*: probability that at least one cluster reaches the "
+              f"national tier by {year:.0f}.", ""]
+    cols = [("tiers_climbed_clusters", "levels climbed (6 clusters)", 1.0),
+            ("index_tiers_climbed", "index tiers climbed (6 clusters)", 1.0),
+            ("county_clusters_final", "clusters with county status (end)", 1.0),
+            ("energy_index_final_mean", "final energy index", 1.0),
+            ("graduate_retention", "retention at graduation", 1.0), ("spending_total", "spending (亿 yuan)", 1e8)]
+    cols = [c for c in cols if c[0] in set(table["outcome"])]
     nat = any_nat.set_index("group") if not any_nat.empty else pd.DataFrame()
-    for g in order:
-        n = int(tab.loc[(g, cols[0][0]), "n"]) if cols and (g, cols[0][0]) in tab.index else 0
-        cells = [g, str(n)]
-        for key, _, scale in cols:
-            r = tab.loc[(g, key)] if (g, key) in tab.index else None
-            cells.append(_ci(r["mean"], r["ci_low"], r["ci_high"], scale) if r is not None else "–")
-        if g in nat.index:
-            r = nat.loc[g]
-            cells.append(_ci(r["p"], r["ci_low"], r["ci_high"], digits=2))
-        else:
-            cells.append("–")
-        lines.append("| " + " | ".join(cells) + " |")
+    extra = {g: _ci(nat.loc[g, "p"], nat.loc[g, "ci_low"], nat.loc[g, "ci_high"], digits=2) if g in nat.index else "–"
+             for g in order}
+    lines += _ci_table(tab, order, cols, ("P(national)", extra))
     lines += ["", "Full table (every summary outcome): `tables/outcomes_by_group.csv`; per cluster: "
               "`tables/national_probability.csv`.", ""]
     lines += list(effects_lines)
@@ -279,21 +294,24 @@ def _markdown(sw: analysis.Sweep, grouping: str, order: Sequence[str], table: pd
 
     if not ce.empty:
         lines += ["## Cost-effectiveness", "",
-                  "Relative to the reference group (marked *): extra public spending over the horizon divided by "
+                  "Relative to the reference group (marked *): extra public spending, the extra local tax the "
+                  "package brings back and the net cost (extra spending minus extra tax) over the horizon; extra "
+                  "spending divided by "
                   "extra graduates still in the city three years after graduating (cohorts old enough by the end), "
                   "and by extra energy levels climbed by the six clusters (– when the group does not do better "
                   "than the reference). Graduates kept at graduation are shown too: talent policy is judged on "
                   "who is still here later, not at graduation. Ratios of small differences are noisy: read them "
                   "with the confidence intervals of the key outcomes.", "",
-                  "| group | spending (亿) | extra spending (亿) | extra kept at graduation | extra kept 3 years | "
-                  "yuan per extra graduate kept 3 years | "
-                  "extra levels | 亿 yuan per extra level |", "|---|---|---|---|---|---|---|---|"]
+                  "| group | spending (亿) | extra spending (亿) | extra local tax (亿) | net cost (亿) | "
+                  "extra kept at graduation | extra kept 3 years | yuan per extra graduate kept 3 years | "
+                  "extra levels | 亿 yuan per extra level |", "|---|---|---|---|---|---|---|---|---|---|"]
         for _, r in ce.iterrows():
             def num(key: str, scale: float = 1.0, fmt: str = "{:,.0f}", row: pd.Series = r) -> str:
                 v = row.get(key, np.nan)
                 return fmt.format(v / scale) if pd.notna(v) and np.isfinite(v) else "–"
             lines.append(f"| {r['group']}{' *' if r['reference'] else ''} | {num('spending_total', 1e8, '{:.2f}')} | "
-                         f"{num('extra_spending', 1e8, '{:.2f}')} | {num('extra_retained_graduates', 1, '{:,.0f}')} | "
+                         f"{num('extra_spending', 1e8, '{:.2f}')} | {num('extra_tax', 1e8, '{:.2f}')} | "
+                         f"{num('net_cost', 1e8, '{:.2f}')} | {num('extra_retained_graduates', 1, '{:,.0f}')} | "
                          f"{num('extra_retained_3y_graduates', 1, '{:,.0f}')} | "
                          f"{num('yuan_per_extra_graduate_3y')} | "
                          f"{num('extra_tiers_climbed_clusters', 1, '{:.2f}')} | "

@@ -280,7 +280,8 @@ def test_analysis_writes_tables_figures_and_report(reference, tmp_path):
     assert nat["p"].between(0, 1).all() and len(nat) == 4 * 7
     ce = pd.read_csv(out / "tables" / "cost_effectiveness.csv")
     assert ce.loc[ce["reference"], "group"].tolist() == ["Status quo"]
-    assert "## Key outcomes" in report and "| Status quo |" in report and "Failed runs" in report
+    assert "## Headline outcomes" in report and "## Energy levels" in report and "| Status quo |" in report
+    assert "Failed runs" in report
 
 
 def rare_failure_model(cfg, seed):

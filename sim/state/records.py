@@ -370,6 +370,37 @@ MODEL_REPORTERS = {name: _last(name) for name in (
 NATIONAL_TIER = 3
 
 
+@dataclass(frozen=True)
+class Headline:
+    """A headline outcome: a ``ScenarioResult.summary`` key a statistics bureau could check, with its
+    words and the unit reports show it in (``value / scale`` in ``unit``)."""
+
+    name: str
+    en: str
+    zh: str
+    unit_en: str
+    unit_zh: str
+    scale: float
+    digits: int
+
+
+# Outcomes a statistics bureau could check lead every report (experiments run / analyze / explain and
+# the workshop's key figures); the energy tiers, the paper's vocabulary, come after them.
+HEADLINE_OUTCOMES = (
+    Headline("value_added_real_final", "real value added at the end (annual rate, 2021 yuan)",
+             "期末实际工业增加值（年率，2021年价）", "亿 yuan/yr", "亿元/年", 1e8, 1),
+    Headline("local_sourcing_share_final", "local sourcing share of the six clusters' parts and processing inputs",
+             "六大集群零部件与加工投入的本地配套率", "%", "%", 0.01, 1),
+    Headline("employment_final", "manufacturing employment at the end", "期末制造业就业", "persons", "人", 1.0, 0),
+    Headline("net_fiscal_balance_total", "net fiscal balance: local tax minus programme spending (cumulative)",
+             "财政净收支：地方税收减政策支出（累计）", "亿 yuan", "亿元", 1e8, 1),
+    Headline("retention_3y", "graduates still in the city after 3 years", "毕业3年后仍留秦比例", "%", "%", 0.01, 1),
+    Headline("outflow_beijing_total", "talent outflow to Beijing (cumulative)", "累计流向北京人才", "persons", "人", 1.0, 0),
+    Headline("outflow_tianjin_total", "talent outflow to Tianjin (cumulative)", "累计流向天津人才", "persons", "人", 1.0, 0),
+)
+HEADLINE_NAMES = tuple(h.name for h in HEADLINE_OUTCOMES)
+
+
 @dataclass
 class ScenarioResult:
     """Tidy outcome tables of one run.
@@ -420,6 +451,9 @@ class ScenarioResult:
         for name in ("outflow_beijing", "outflow_tianjin", "outflow_elsewhere", "return_inflow"):
             out[f"{name}_total"] = float(city[name].sum())
         out["spending_total"] = float(city["spending_total"].sum())
+        out["tax_total"] = float(city["tax_revenue"].sum())
+        out["net_fiscal_balance_total"] = out["tax_total"] - out["spending_total"]  # real yuan; differences
+        # between a package and the status quo are extra tax minus extra spending
         talent_cols = ["spending_talent_settlement_subsidy", "spending_industry_education_consortium",
                        "spending_in_house_cultivation"]
         out["spending_talent_total"] = float(city[talent_cols].to_numpy().sum())
