@@ -3,8 +3,12 @@
 Firms: per cluster, the named leaders of ``city.toml`` first, then SMEs whose revenues follow a
 log-normal law scaled so the cluster's total matches its cited revenue (automotive 327.9亿, medical
 222.9亿, ...). Segment mix is mid-chain heavy; niches are herded (Zipf), so homogeneity is high;
-22 little giants are the most technological SMEs; digital maturity follows the CESI 2022 shares,
-assigned by size so large firms are more mature. Talent: skilled staff of each firm (its segment's
+22 little giants are the most technological cluster SMEs among those meeting what the start can
+show of MIIT's criteria (sim.behaviour.rules); about a third of above-scale firms do R&D (the
+participation logit of sim.behaviour.innovation, its intercept solved here to match
+``rd_participation_share``), each at its own intensity; the records the yearly reviews read start
+from an assumed past (``start_records``); digital maturity follows the CESI 2022 shares, assigned by
+size so large firms are more mature. Talent: skilled staff of each firm (its segment's
 skilled share of employees), an unemployed pool, a stock in the non-manufacturing sector, and
 city-trained talent living in Beijing, Tianjin and elsewhere (the return-migration pool), each with
 ties to the city and ``home_ties`` (pull of a home region outside it).
