@@ -88,6 +88,8 @@ COLUMNS: dict[str, tuple[str, str, str]] = {
     "cluster": ("Cluster", "集群", "text"),
     "energy_index": ("Energy index", "能级指数", "index"),
     "energy_tier": ("Energy tier", "能级等级", "tier"),
+    "index_tier": ("Index tier (0 none, 1 provincial, 2 national, 3 world-class)", "指数能级档（0无 1省级 2国家级 3世界级）",
+                   "tier"),
     "county_criteria_met": ("County-cluster criteria met", "满足县域集群条件", "bool"),
     "county_status": ("County-cluster status", "县域集群认定", "bool"),
     "technology": ("Mean technology level", "平均技术水平", "index"),

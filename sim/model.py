@@ -69,6 +69,11 @@ FIRM_COLUMNS = {
     "entered": np.int32, "exited": np.int32, "skilled": float, "digital_staff": float,
     "crowd": float, "supplier_slots_min": np.int32, "iur_left": np.int8, "iur_univ": np.int8,
     "data_member": bool, "shared": bool, "lg_since": np.int32, "anchor": bool,
+    # issue 22 (statuses, R&D participation): records the yearly reviews read (sim.behaviour.rules) and
+    # the R&D decision's state (sim.behaviour.innovation)
+    "niche_since": np.int32, "niche_seen": np.int64, "sales_ytd": float, "rd_ytd": float, "revenue_y1": float,
+    "revenue_y2": float, "revenue_y3": float, "rd_y1": float, "rd_y2": float, "lg_aspirant": bool,
+    "rd_active": bool, "rd_taste": float, "rd_draw": float, "rd_drawn": bool,
 }
 TALENT_COLUMNS = {
     "loc": np.int8, "employer": np.int64, "field": np.int8, "degree": np.int8, "age": float,

@@ -22,20 +22,27 @@
 * **Niche re-positioning**: with coordination, firms crowded in a niche move to their segment's least
   crowded niche (the city assigns business positioning).
 * **Statuses are reviewed, not kept for ever** (at the first quarter of each year, like MIIT's yearly
-  batches): SMEs of the six clusters that meet the little-giant criterion — technology >=
-  ``little_giant_tech``, R&D intensity >= ``little_giant_rd_min``, revenue >= ``little_giant_min_revenue``
-  and a niche shared with <= 30% of segment rivals — are designated; a little giant is re-reviewed
-  ``little_giant_review_years`` after its designation and loses the status if it fails the criterion
-  then (MIIT's three-year 复核). Leaders (龙头) follow current size and technology: a firm whose revenue
-  reaches ``leader_revenue_threshold`` with technology >= ``leader_min_tech`` becomes a leader; a leader
-  whose revenue has fallen below ``leader_review_band`` x the threshold, or whose technology below
-  ``leader_review_band`` x ``leader_min_tech``, returns to the ordinary ladder (little giant if designated).
+  batches). Little giants (专精特新"小巨人") follow MIIT's 2022 criteria only (工信部企业〔2022〕63号), as
+  far as the model can observe them (``sim.behaviour.rules``: SME by the NBS standard, one of the six
+  clusters, >= 3 years in its niche, >= 5% nominal revenue growth a year over 2 years, a leading
+  share of its niche, R&D intensity by revenue band in each of the last 2 years, >= 2 Class-I IP
+  rights, technology >= ``little_giant_tech``), read from the last completed year's records, which
+  ``_designate`` keeps every quarter. A firm meeting them all is designated; a little giant is
+  re-reviewed ``little_giant_review_years`` after its designation and loses the status if it fails any
+  then (MIIT's three-year 复核). Firms meeting every criterion but the two earned by R&D (intensity
+  record, IP) and making a profit are marked aspirants (``lg_aspirant``): they raise R&D to the band's
+  requirement (``sim.behaviour.innovation``). Leaders (龙头) follow current size and technology: a firm
+  whose revenue reaches ``leader_revenue_threshold`` with technology >= ``leader_min_tech`` becomes a
+  leader; a leader whose revenue has fallen below ``leader_review_band`` x the threshold, or whose
+  technology below ``leader_review_band`` x ``leader_min_tech``, returns to the ordinary ladder (little
+  giant if designated).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from sim.behaviour import rules
 from sim.state.constants import SizeClass
 from sim.state.initial import place_near
 from sim.state.tables import cell_counts, group_sum, normalised_cdf, weighted_rows
@@ -260,33 +267,34 @@ def _reposition(m) -> None:
 
 
 def _designate(m) -> None:
-    """Yearly reviews of little-giant and leader status (see module docstring)."""
-    if m.quarter_of_year != 1:
-        return
-    f, p, eco = m.firms, m.p, m.city["economy"]
-    a = f.alive
-    revenue = 4.0 * f.sales
-    intensity = np.where(f.sales > 0, f.rd_spend / np.maximum(f.sales, 1.0), 0.0)
-    other = m.cluster_keys.index("other")
-    meets = (a & (f.cluster != other) & (f.tech >= p["little_giant_tech"]) & (intensity >= p["little_giant_rd_min"])
-             & (revenue >= eco["little_giant_min_revenue"]) & (f.crowd <= 0.3))
-    leader = f.size_class == SizeClass.LEADER
-    new_lg = meets & ~f.little_giant & ~leader
-    due = a & f.little_giant & (m.quarter - f.lg_since >= 4 * eco["little_giant_review_years"])
-    f.lg_since[new_lg | (due & meets)] = m.quarter
-    lost = due & ~meets
-    m.lg_reviewed += int(due.sum())
-    m.lg_kept += int((due & meets).sum())
-    f.little_giant[new_lg] = True
-    f.little_giant[lost] = False
-    f.rd_rate[new_lg] = np.maximum(f.rd_rate[new_lg], p["rd_intensity_specialised"])
-    threshold, band, bar = eco["leader_revenue_threshold"], eco["leader_review_band"], eco["leader_min_tech"]
-    promote = a & ~leader & (revenue >= threshold) & (f.tech >= bar)
-    demote = a & leader & ((revenue < band * threshold) | (f.tech < band * bar))
-    f.size_class[promote] = SizeClass.LEADER
-    f.rd_rate[promote] = np.maximum(f.rd_rate[promote], p["rd_intensity_leader"])
-    f.size_class[demote] = np.where(f.little_giant[demote], SizeClass.LITTLE_GIANT, SizeClass.SME)
-    lg_class = a & f.little_giant & (f.size_class != SizeClass.LEADER)
-    f.size_class[lg_class] = SizeClass.LITTLE_GIANT
-    f.size_class[a & ~f.little_giant & (f.size_class == SizeClass.LITTLE_GIANT)] = SizeClass.SME
-    f.above_scale[a] = revenue[a] >= m.prog["above_scale_revenue"]
+    """Keep the records the reviews read (every quarter, after this quarter's moves) and, in the first
+    quarter of a year, review little-giant and leader status (see module docstring)."""
+    rules.track_niches(m)
+    if m.quarter_of_year == 1:
+        rules.close_year(m)
+        f, eco = m.firms, m.city["economy"]
+        a = f.alive
+        criteria = rules.little_giant_criteria(m)
+        meets = rules.meets_all(criteria)
+        f.lg_aspirant[:] = (rules.meets_all(criteria, skip=rules.R_AND_D_CRITERIA) & ~meets & ~f.little_giant
+                            & (f.profit > 0))
+        new_lg = meets & ~f.little_giant
+        due = a & f.little_giant & (m.quarter - f.lg_since >= 4 * eco["little_giant_review_years"])
+        f.lg_since[new_lg | (due & meets)] = m.quarter
+        lost = due & ~meets
+        m.lg_reviewed += int(due.sum())
+        m.lg_kept += int((due & meets).sum())
+        f.little_giant[new_lg] = True
+        f.little_giant[lost] = False
+        revenue = 4.0 * f.sales
+        leader = f.size_class == SizeClass.LEADER
+        threshold, band, bar = eco["leader_revenue_threshold"], eco["leader_review_band"], eco["leader_min_tech"]
+        promote = a & ~leader & (revenue >= threshold) & (f.tech >= bar)
+        demote = a & leader & ((revenue < band * threshold) | (f.tech < band * bar))
+        f.size_class[promote] = SizeClass.LEADER
+        f.size_class[demote] = np.where(f.little_giant[demote], SizeClass.LITTLE_GIANT, SizeClass.SME)
+        lg_class = a & f.little_giant & (f.size_class != SizeClass.LEADER)
+        f.size_class[lg_class] = SizeClass.LITTLE_GIANT
+        f.size_class[a & ~f.little_giant & (f.size_class == SizeClass.LITTLE_GIANT)] = SizeClass.SME
+        f.above_scale[a] = revenue[a] >= m.prog["above_scale_revenue"]
+    rules.book_quarter(m)

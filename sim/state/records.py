@@ -11,8 +11,11 @@ quarter), ``training_enrolled``, ``training_completed`` (became digital), ``trai
 (persons this quarter), government spending per lever and in total (yuan this quarter), local tax
 (yuan), the cumulative cost per retained graduate (talent-lever spending / graduates retained,
 yuan), firms, employment (persons), revenue and value added (yuan per year, annualised).
-Cluster rows: the energy index, its components and tier, whether the MIIT county-cluster criteria are
-met this quarter (``county_criteria_met``) and the county status as last reviewed (``county_status``),
+Cluster rows: the energy index, its components and tier, the two ladders the tier combines, kept apart
+so neither hides the other: the index tier (``index_tier``: 0 below provincial, 1 provincial, 2
+national, 3 world-class; energy tier = index tier + 1 when above 0) and the county ladder (whether the
+MIIT county-cluster criteria are met this quarter, ``county_criteria_met``, and the county status as
+last reviewed, ``county_status``),
 and the aggregates of ``sim.behaviour.energy`` — among them the measured links: ``link_share`` (share of firms
 with an active link), ``supply_links`` (local supplier links), ``iur_projects`` (active 产学研
 projects), ``data_members`` (members of the data-sharing centre), ``shared_matches`` (SMEs served by
@@ -266,7 +269,8 @@ class Recorder:
                              ("energy_index", np.asarray(m.energy_index, float).tolist()),
                              ("energy_tier", np.asarray(m.energy_tier).astype(int).tolist()),
                              ("county_criteria_met", np.asarray(m.county_criteria_met, bool).tolist()),
-                             ("county_status", np.asarray(m.county_status, bool).tolist())):
+                             ("county_status", np.asarray(m.county_status, bool).tolist()),
+                             ("index_tier", np.asarray(m.index_tier).astype(int).tolist())):
             c[name].extend(values)
         for j, name in enumerate(self.energy_components):
             c[f"idx_{name}"].extend(np.asarray(comp[:, j], float).tolist())
@@ -330,6 +334,18 @@ def tiers_climbed(m) -> int:
     return int((m.energy_tier[six] - m.initial_tier[six]).sum())
 
 
+def index_tiers_climbed(m) -> int:
+    """Index tiers (provincial, national, world-class) the six clusters together climbed since the start,
+    leaving out the county ladder (can be negative)."""
+    six = _six(m)
+    return int((m.index_tier[six] - m.initial_index_tier[six]).sum())
+
+
+def county_clusters(m) -> int:
+    """How many of the six clusters hold the county SME-cluster status now."""
+    return int(np.asarray(m.county_status)[_six(m)].sum())
+
+
 def n_national_clusters(m) -> int:
     """How many of the six clusters have reached the national tier (3) at some quarter so far."""
     return int((m.max_tier[_six(m)] >= 3).sum())
@@ -354,7 +370,8 @@ MODEL_REPORTERS = {name: _last(name) for name in (
     "talent_city", "graduate_retention", "outflow_beijing", "outflow_tianjin", "firms", "revenue",
     "mean_energy_index", "spending_total",
 )} | {f"{n}_total": _cumulative(n) for n in ("outflow_beijing", "outflow_tianjin", "outflow_elsewhere")} | {
-    "tiers_climbed_clusters": tiers_climbed, "n_national_clusters": n_national_clusters,
+    "tiers_climbed_clusters": tiers_climbed, "index_tiers_climbed": index_tiers_climbed,
+    "county_clusters": county_clusters, "n_national_clusters": n_national_clusters,
     "any_national": any_national, "latest_cohort_retention": latest_cohort_retention,
 }
 
@@ -406,6 +423,10 @@ class ScenarioResult:
         out["tiers_climbed_total"] = int((end["energy_tier"] - start["energy_tier"]).sum())
         six = [k for k in end.index if k != "other"]  # the paper's six clusters
         out["tiers_climbed_clusters"] = int((end.loc[six, "energy_tier"] - start.loc[six, "energy_tier"]).sum())
+        # the two ladders the tier combines, apart (a fall on one can cancel a rise on the other)
+        out["index_tiers_climbed"] = int((end.loc[six, "index_tier"] - start.loc[six, "index_tier"]).sum())
+        out["county_clusters_start"] = int(start.loc[six, "county_status"].sum())
+        out["county_clusters_final"] = int(end.loc[six, "county_status"].sum())
         out["n_national_clusters"] = int(sum(out[f"reached_national_{k}"] for k in six))
         out["any_national"] = out["n_national_clusters"] > 0
         out.update(graduate_outcomes(city))
