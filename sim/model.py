@@ -498,14 +498,18 @@ class ClusterModel(mesa.Model):
         return np.bincount(f.district[a], weights=f.employees[a], minlength=self.n_districts)
 
     def _update_housing(self) -> None:
-        """Housing price layer: each district's start price x city wage growth x (jobs / start jobs) ** 0.3.
+        """Housing price layer: each district's start price x city wage growth x (jobs / start jobs) ** 0.3,
+        never below ``housing_price_floor`` (yuan/m2).
 
         The start prices (city.toml) are rescaled so their job-weighted mean is the city's average
         (parameter ``housing_qinhuangdao``); the 0.3 elasticity of prices to local jobs is an assumption.
+        A district that loses its jobs does not see prices fall to zero (which would make living there
+        infinitely attractive in the talent's utility, ``log(price)``): housing is not sold far below what
+        it costs to build, so the floor is the construction cost of a square metre (NBS; parameters.toml).
         """
         pressure = (self._district_jobs() / np.maximum(self.jobs0_district, 1.0)) ** 0.3
         growth = (1 + self.p["qinhuangdao_wage_growth"]) ** self.years_elapsed
-        per_district = self.housing0_district * growth * pressure
+        per_district = np.maximum(self.housing0_district * growth * pressure, self.p["housing_price_floor"])
         self.set_layer("housing_price",
                        np.where(self.cell_district >= 0, per_district[np.maximum(self.cell_district, 0)], 0.0))
 
