@@ -67,6 +67,9 @@ FIRM_COLUMNS = {
     "entered": np.int32, "exited": np.int32, "skilled": float, "digital_staff": float,
     "crowd": float, "supplier_slots_min": np.int32, "iur_left": np.int8, "iur_univ": np.int8,
     "data_member": bool, "shared": bool, "lg_since": np.int32, "anchor": bool,
+    # orders an anchor brought (yuan a quarter, growing with its cluster's demand) and the segment they are
+    # in; removed from the demand when it exits (sim.behaviour.entry._land_anchor, finance.remove_firms)
+    "anchor_orders": float, "anchor_inputs": float, "anchor_segment": np.int8,
 }
 TALENT_COLUMNS = {
     "loc": np.int8, "employer": np.int64, "field": np.int8, "degree": np.int8, "age": float,
@@ -514,7 +517,13 @@ class ClusterModel(mesa.Model):
                        np.where(self.cell_district >= 0, per_district[np.maximum(self.cell_district, 0)], 0.0))
 
     def _environment(self) -> None:
-        self.demand *= (1.0 + self.demand_growth[:, None]) ** 0.25
+        grow = (1.0 + self.demand_growth) ** 0.25
+        self.demand *= grow[:, None]
+        f = self.firms
+        anchors = np.flatnonzero(f.anchor_orders > 0)  # what alive anchors brought grows with the rest
+        if anchors.size:
+            f.anchor_orders[anchors] *= grow[f.cluster[anchors]]
+            f.anchor_inputs[anchors] *= grow[f.cluster[anchors]]
         self._update_housing()
         digital.spread_infrastructure(self)
         p = self.p

@@ -68,8 +68,11 @@ def step(m) -> None:
 
 
 def remove_firms(m, idx: np.ndarray) -> None:
-    """Firms leave the market: their staff become job seekers, their Mesa agents are removed."""
+    """Firms leave the market: their staff become job seekers, their Mesa agents are removed and the orders
+    an anchor brought leave with it."""
     f = m.firms
+    idx = np.asarray(idx, np.int64)
+    withdraw_anchor_demand(m, idx)
     f.alive[idx] = False
     f.exited[idx] = m.quarter
     f.sales[idx] = 0.0
@@ -78,3 +81,19 @@ def remove_firms(m, idx: np.ndarray) -> None:
         agent = m.firm_agents.pop(int(i), None)
         if agent is not None:
             agent.remove()
+
+
+def withdraw_anchor_demand(m, idx: np.ndarray) -> None:
+    """Take the orders anchors among ``idx`` brought (``sim.behaviour.entry._land_anchor``) out of their
+    cluster's demand: their own orders from their segment, their input purchases from core parts and
+    assembly (split ``anchor_input_split``). Both grew with the cluster's demand since landing."""
+    f = m.firms
+    rows = idx[(f.anchor_orders[idx] > 0) | (f.anchor_inputs[idx] > 0)]
+    if rows.size == 0:
+        return
+    c = f.cluster[rows].astype(np.int64)
+    np.subtract.at(m.demand, (c, f.anchor_segment[rows].astype(np.int64)), f.anchor_orders[rows])
+    for seg, share in enumerate(m.prog["anchor_input_split"]):
+        np.subtract.at(m.demand, (c, np.full(rows.size, seg)), share * f.anchor_inputs[rows])
+    f.anchor_orders[rows] = 0.0
+    f.anchor_inputs[rows] = 0.0
