@@ -484,6 +484,7 @@ class ClusterModel(mesa.Model):
         share = tax / tax.sum() if tax.sum() > 0 else np.full(self.n_districts, 1.0 / self.n_districts)
         base_share = np.array([self.city["districts"][n]["firm_share"] for n in self.layout.district_names])
         total = sum(self.spending_q.values())
+        self.flows_q["government_income"] = tax.sum() + base_q  # the ledger (sim.state.records.LEDGER)
         city = self.city_government
         city.income += 0.5 * base_q
         self.district_spending_q = (1.0 - k) * total * share

@@ -83,10 +83,14 @@ def _new_firms(m, cluster, segment, niche, district, revenue_year, tech, cells, 
     sales = revenue_year / 4.0
     dg = p["digital_gain_per_level"]
     employees = sales / (m.productivity() * (1 + tech) * (1 + dg * (maturity - 1)))
+    # start capital: the owners pay in the target cash buffer; a bank loan as incumbents have (the ledger)
+    cash, debt = p["cash_buffer_to_revenue"] * revenue_year, eco["debt_to_revenue"] * revenue_year
+    m.flows_q["entrant_capital"] += cash.sum()
+    m.flows_q["entrant_debt"] += debt.sum()
     idx = m.firms.append(
         n, alive=True, cluster=cluster, segment=segment, niche=niche, size_class=size_class, district=district,
         cell=cells, employees=employees, sales=sales, capacity=sales, tech=tech, rd_rate=rd_rate,
-        maturity=maturity, cash=0.2 * revenue_year, debt=eco["debt_to_revenue"] * revenue_year,
+        maturity=maturity, cash=cash, debt=debt,
         supplies=supplies, above_scale=revenue_year >= prog["above_scale_revenue"], entered=m.quarter,
         exited=-1,
     )
@@ -248,6 +252,7 @@ def _weak_links(m) -> None:
     idx = eligible[move]
     paid = np.where(funded[move], 0.5 * cost[move], 0.0)
     f.cash[idx] -= cost[move] - paid
+    m.flows_q["firm_switch_spending"] += (cost[move] - paid).sum()
     f.segment[idx] = tgt[idx]
     f.niche[idx] = _choose_niche(m, f.cluster[idx], f.segment[idx],
                                  rng.random(idx.size) < m.policy.level("coordination.repositioning"))

@@ -142,7 +142,7 @@ def build_firms(model) -> None:
         n, alive=True, cluster=cluster, segment=segment, niche=np.array(rows["niche"]), size_class=size,
         district=district, cell=cells, employees=employees, sales=sales_q, capacity=capacity, tech=tech,
         rd_rate=rd_rate, rd_spend=rd_rate * sales_q, rd_stock=rd_rate * revenue_year * 2.5, patent_stock=patents, maturity=maturity,
-        cash=eco["cash_to_revenue"] * revenue_year, debt=eco["debt_to_revenue"] * revenue_year,
+        cash=p["cash_buffer_to_revenue"] * revenue_year, debt=eco["debt_to_revenue"] * revenue_year,
         age=rng.integers(8, 80, n), supplies=-1, above_scale=revenue_year >= city["programmes"]["above_scale_revenue"],
         little_giant=size == SizeClass.LITTLE_GIANT, entered=-1, exited=-1,
         # designated in one of the last three years: MIIT reviews fall due over 2025-2027
