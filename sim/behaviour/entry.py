@@ -13,7 +13,8 @@
   to its demand, in that cluster's largest-gap segment. It enters as an ordinary firm with its own
   revenue (``anchor_revenue`` x LogNormal(0, 0.3)), technology ``anchor_tech`` and maturity L3; it
   becomes a leader only if it meets the leader criterion at a review, like any firm. It brings its own
-  orders, buys ``anchor_input_share`` of its revenue from local core-parts and assembly firms, and
+  orders, buys ``anchor_input_share`` of its revenue from local core-parts and assembly firms (both are
+  recorded on the anchor, grow with the cluster's demand and leave with it: ``finance.remove_firms``), and
   pulls ~Poisson(anchor_supplier_pull) suppliers next to it (they enter linked to it; it can take
   more local suppliers through ``sim.behaviour.links`` if its size gives it slots).
 * **Weak links**: assembly firms move to the weak segment (core parts, design, service) with the largest
@@ -89,10 +90,14 @@ def _new_firms(m, cluster, segment, niche, district, revenue_year, tech, cells, 
     sales = revenue_year / 4.0
     dg = p["digital_gain_per_level"]
     employees = sales / (m.productivity() * (1 + tech) * (1 + dg * (maturity - 1)))
+    # start capital: the owners pay in the target cash buffer; a bank loan as incumbents have (the ledger)
+    cash, debt = p["cash_buffer_to_revenue"] * revenue_year, eco["debt_to_revenue"] * revenue_year
+    m.flows_q["entrant_capital"] += cash.sum()
+    m.flows_q["entrant_debt"] += debt.sum()
     idx = m.firms.append(
         n, alive=True, cluster=cluster, segment=segment, niche=niche, size_class=size_class, district=district,
         cell=cells, employees=employees, sales=sales, capacity=sales, tech=tech, rd_rate=rd_rate,
-        maturity=maturity, cash=0.2 * revenue_year, debt=eco["debt_to_revenue"] * revenue_year,
+        maturity=maturity, cash=cash, debt=debt,
         supplies=supplies, above_scale=revenue_year >= prog["above_scale_revenue"], entered=m.quarter,
         exited=-1,
     )
@@ -204,16 +209,21 @@ def _land_anchor(m) -> None:
     anchor = _new_firms(m, np.array([c], np.int8), np.array([s], np.int8), np.array([0], np.int16), district,
                         np.array([revenue]), np.array([tech]), _place(m, district), np.array([SizeClass.SME]),
                         np.array([-1]), maturity=np.array([3]))
-    # the anchor's own orders, and what it buys from local suppliers
-    m.demand[c, s] += revenue / 4.0
+    # the anchor's own orders, and what it buys from local suppliers; recorded on the anchor, they leave
+    # with it (sim.behaviour.finance.remove_firms) and grow with the cluster's demand until then
+    split = prog["anchor_input_split"]  # core parts, assembly
     inputs = prog["anchor_input_share"] * revenue / 4.0
-    m.demand[c, 0] += 0.6 * inputs
-    m.demand[c, 1] += 0.4 * inputs
+    m.demand[c, s] += revenue / 4.0
+    m.demand[c, 0] += split[0] * inputs
+    m.demand[c, 1] += split[1] * inputs
+    f.anchor_orders[anchor] = revenue / 4.0
+    f.anchor_inputs[anchor] = inputs
+    f.anchor_segment[anchor] = s
     n_sup = rng.poisson(p["anchor_supplier_pull"])
     m.firms.supplier_slots_min[anchor] = n_sup
     m.firms.anchor[anchor] = True
     if n_sup:
-        seg = rng.choice([0, 1], size=n_sup, p=[0.6, 0.4]).astype(np.int8)
+        seg = rng.choice([0, 1], size=n_sup, p=list(split)).astype(np.int8)
         cl = np.full(n_sup, c, np.int8)
         niche = _choose_niche(m, cl, seg, rng.random(n_sup) < k)
         dist = np.full(n_sup, district[0], np.int8)
@@ -249,6 +259,7 @@ def _weak_links(m) -> None:
     idx = eligible[move]
     paid = np.where(funded[move], 0.5 * cost[move], 0.0)
     f.cash[idx] -= cost[move] - paid
+    m.flows_q["firm_switch_spending"] += (cost[move] - paid).sum()
     f.segment[idx] = tgt[idx]
     f.niche[idx] = _choose_niche(m, f.cluster[idx], f.segment[idx],
                                  rng.random(idx.size) < m.policy.level("coordination.repositioning"))

@@ -170,7 +170,7 @@ def build_firms(model) -> None:
         district=district, cell=cells, employees=employees, sales=sales_q, capacity=capacity, tech=tech,
         rd_rate=rd_rate, rd_spend=rd_rate * sales_q * rd_active, rd_stock=rd_rate * rd_active * revenue_year * 2.5,
         patent_stock=patents, maturity=maturity,
-        cash=eco["cash_to_revenue"] * revenue_year, debt=eco["debt_to_revenue"] * revenue_year,
+        cash=p["cash_buffer_to_revenue"] * revenue_year, debt=eco["debt_to_revenue"] * revenue_year,
         age=age, supplies=-1, above_scale=above,
         little_giant=size == SizeClass.LITTLE_GIANT, entered=-1, exited=-1,
         # designated in one of the last three years: MIIT reviews fall due over 2025-2027

@@ -11,6 +11,21 @@ quarter), ``training_enrolled``, ``training_completed`` (became digital), ``trai
 (persons this quarter), government spending per lever and in total (yuan this quarter), local tax
 (yuan), the cumulative cost per retained graduate (talent-lever spending / graduates retained,
 yuan), firms, employment (persons), revenue and value added (yuan per year, annualised).
+The money ledger (``LEDGER``; yuan this quarter, real): firms' value added (``firm_value_added``) and where
+it goes — ``wage_bill`` (households' income), ``tax_revenue`` (governments), ``interest_paid`` (banks),
+R&D (``rd_spending``, of which ``rd_subsidies`` the government pays), ``firm_profit``; what the
+government pays banks for SMEs (``interest_discount``); credit (``new_borrowing``, ``debt_repayment``);
+what firms release above their cash buffer (``payouts`` to owners, ``investment``); firms' own shares of
+programme costs (``firm_digital_spending``, ``firm_switch_spending``, ``firm_training_spending``,
+``firm_iur_spending``); entrants' start capital and loans (``entrant_capital``, ``entrant_debt``); what
+exiting firms hold when they leave (``exit_cash``, negative when insolvent; ``exit_debt``); the
+governments' income (``government_income``: local tax plus the base budget). Stocks at the end of the
+quarter: ``firm_cash`` and ``firm_debt`` (alive firms), ``fiscal_balance`` (all governments,
+cumulative income minus spending). They add up every quarter (tests/test_money.py):
+``Δ firm_cash = firm_profit + new_borrowing - debt_repayment - payouts - investment - firm_*_spending
++ entrant_capital - exit_cash``, ``Δ firm_debt = new_borrowing - debt_repayment + entrant_debt - exit_debt``,
+``firm_profit = firm_value_added - wage_bill - (rd_spending - rd_subsidies) - interest_paid - tax_revenue``
+and ``Δ fiscal_balance = government_income - spending_total``.
 Cluster rows: the energy index, its components and tier, the two ladders the tier combines, kept apart
 so neither hides the other: the index tier (``index_tier``: 0 below provincial, 1 provincial, 2
 national, 3 world-class; energy tier = index tier + 1 when above 0) and the county ladder (whether the
@@ -51,6 +66,11 @@ from sim.inputs.config import Config
 from sim.state.constants import CareerStage, Degree, Field, Loc, SizeClass, career_stage
 
 TALENT_LEVERS = ("talent_settlement_subsidy", "industry_education_consortium", "in_house_cultivation")
+# the city table's money flows, yuan this quarter (module docstring)
+LEDGER = ("firm_value_added", "wage_bill", "rd_spending", "rd_subsidies", "interest_paid", "interest_discount",
+          "firm_profit", "new_borrowing", "debt_repayment", "payouts", "investment", "firm_digital_spending",
+          "firm_switch_spending", "firm_training_spending", "firm_iur_spending", "entrant_capital", "entrant_debt",
+          "exit_cash", "exit_debt", "government_income")
 
 
 @dataclass(frozen=True)
@@ -242,6 +262,13 @@ class Recorder:
             total += v
         row["spending_total"].append(total)
         row["tax_revenue"].append(float(fl.get("tax_revenue", 0.0)))
+        for name in LEDGER:
+            row[name].append(float(fl.get(name, 0.0)))
+        alive = f.alive
+        row["firm_cash"].append(float(f.cash[alive].sum()))
+        row["firm_debt"].append(float(f.debt[alive].sum()))
+        row["fiscal_balance"].append(float(m.city_government.balance
+                                               + sum(g.balance for g in m.district_governments)))
         self._talent_spend += sum(m.spending_q.get(k, 0.0) for k in TALENT_LEVERS)
         self._retained += kept
         row["cost_per_retained_graduate"].append(self._talent_spend / self._retained if self._retained else np.nan)
@@ -433,6 +460,8 @@ class ScenarioResult:
         for name in ("outflow_beijing", "outflow_tianjin", "outflow_elsewhere", "return_inflow"):
             out[f"{name}_total"] = float(city[name].sum())
         out["spending_total"] = float(city["spending_total"].sum())
+        # extra tax minus extra spending when differenced against the status quo (real yuan)
+        out["net_fiscal_balance_total"] = float(city["tax_revenue"].sum() - city["spending_total"].sum())
         talent_cols = ["spending_talent_settlement_subsidy", "spending_industry_education_consortium",
                        "spending_in_house_cultivation"]
         out["spending_talent_total"] = float(city[talent_cols].to_numpy().sum())
