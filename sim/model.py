@@ -71,6 +71,14 @@ FIRM_COLUMNS = {
     "entered": np.int32, "exited": np.int32, "skilled": float, "digital_staff": float,
     "crowd": float, "bought_local": float, "borrowed": float, "knowledge_q": float, "move_left": np.int8, "move_target": np.int16, "iur_left": np.int8, "iur_univ": np.int8,
     "data_member": bool, "shared": bool, "lg_since": np.int32, "anchor": bool,
+    # issue 22 (statuses, R&D participation): records the yearly reviews read (sim.behaviour.rules) and
+    # the R&D decision's state (sim.behaviour.innovation)
+    "niche_since": np.int32, "niche_seen": np.int64, "sales_ytd": float, "rd_ytd": float, "revenue_y1": float,
+    "revenue_y2": float, "revenue_y3": float, "rd_y1": float, "rd_y2": float, "lg_aspirant": bool,
+    "rd_active": bool, "rd_taste": float, "rd_draw": float, "rd_drawn": bool,
+    # orders an anchor brought (yuan a quarter, growing with its cluster's demand) and the segment they are
+    # in; removed from the demand when it exits (sim.behaviour.entry._land_anchor, finance.remove_firms)
+    "anchor_orders": float, "anchor_inputs": float, "anchor_segment": np.int8,
 }
 TALENT_COLUMNS = {
     "loc": np.int8, "employer": np.int64, "field": np.int8, "degree": np.int8, "age": float,
@@ -495,6 +503,7 @@ class ClusterModel(mesa.Model):
         share = tax / tax.sum() if tax.sum() > 0 else np.full(self.n_districts, 1.0 / self.n_districts)
         base_share = np.array([self.city["districts"][n]["firm_share"] for n in self.layout.district_names])
         total = sum(self.spending_q.values())
+        self.flows_q["government_income"] = tax.sum() + base_q  # the ledger (sim.state.records.LEDGER)
         city = self.city_government
         city.income += 0.5 * base_q
         self.district_spending_q = (1.0 - k) * total * share
@@ -512,19 +521,29 @@ class ClusterModel(mesa.Model):
         return np.bincount(f.district[a], weights=f.employees[a], minlength=self.n_districts)
 
     def _update_housing(self) -> None:
-        """Housing price layer: each district's start price x city wage growth x (jobs / start jobs) ** 0.3.
+        """Housing price layer: each district's start price x city wage growth x (jobs / start jobs) ** 0.3,
+        never below ``housing_price_floor`` (yuan/m2).
 
         The start prices (city.toml) are rescaled so their job-weighted mean is the city's average
         (parameter ``housing_qinhuangdao``); the 0.3 elasticity of prices to local jobs is an assumption.
+        A district that loses its jobs does not see prices fall to zero (which would make living there
+        infinitely attractive in the talent's utility, ``log(price)``): housing is not sold far below what
+        it costs to build, so the floor is the construction cost of a square metre (NBS; parameters.toml).
         """
         pressure = (self._district_jobs() / np.maximum(self.jobs0_district, 1.0)) ** 0.3
         growth = (1 + self.p["qinhuangdao_wage_growth"]) ** self.years_elapsed
-        per_district = self.housing0_district * growth * pressure
+        per_district = np.maximum(self.housing0_district * growth * pressure, self.p["housing_price_floor"])
         self.set_layer("housing_price",
                        np.where(self.cell_district >= 0, per_district[np.maximum(self.cell_district, 0)], 0.0))
 
     def _environment(self) -> None:
-        self.demand *= (1.0 + self.demand_growth[:, None]) ** 0.25
+        grow = (1.0 + self.demand_growth) ** 0.25
+        self.demand *= grow[:, None]
+        f = self.firms
+        anchors = np.flatnonzero(f.anchor_orders > 0)  # what alive anchors brought grows with the rest
+        if anchors.size:
+            f.anchor_orders[anchors] *= grow[f.cluster[anchors]]
+            f.anchor_inputs[anchors] *= grow[f.cluster[anchors]]
         renewal_q = 1.0 - (1.0 - self.p["niche_demand_renewal"]) ** 0.25
         self.niche_share = market.renew_niche_shares(self.niche_share, self.n_niches, renewal_q)
         self._update_housing()

@@ -57,9 +57,8 @@ def test_county_tier_follows_the_miit_criteria_not_the_index():
     auto = m.cluster_keys.index("automotive")
     assert not m.county_status[auto]  # Dicastal makes over half the output: not an SME cluster
     assert m.energy_tier[auto] >= 2  # ... but its index makes it provincial
-    # no demand growth: the growth criterion fails at the three-year review, county status is lost
-    flat = _county_model(**{k: 0.0 for k in m.config.names("uncertainties") if k.startswith("demand_growth_")},
-                         county_growth_min=0.05)
+    # no demand growth: the (nominal, 10%) growth criterion fails at the three-year review, county status is lost
+    flat = _county_model(**{k: 0.0 for k in m.config.names("uncertainties") if k.startswith("demand_growth_")})
     had = flat.county_status.copy()
     assert had.any()
     while flat.running:

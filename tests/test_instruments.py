@@ -22,7 +22,7 @@ QUARTERS = 12  # three years: yearly reviews, three graduations, the first count
 
 def _spending_columns(lever: str) -> dict[str, set[str]]:
     """The columns a lever's own spending moves (its programme cost keeps running with channels off)."""
-    return {"city": {f"spending_{lever}", "spending_total", "cost_per_retained_graduate"},
+    return {"city": {f"spending_{lever}", "spending_total", "cost_per_retained_graduate", "fiscal_balance"},
             "districts": {"government_spending", "government_balance"}, "clusters": set()}
 
 

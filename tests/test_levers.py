@@ -26,6 +26,10 @@ QUARTERS = 24
 # reaches maturity only through members' upgrades, one level at a time (at the default gain its 24-quarter
 # effect is +0.01 +- 0.012 over 8 seeds, its 40-quarter effect +0.039 +- 0.011).
 SLOW_CASES = {"data centre: members' upgrades pay more": 40}
+# cases whose effect at an end of its uncertainty is small next to the noise of 4 seeds get more seeds:
+# matchmaking at the low end of matchmaking_gain (0.3) adds +4.6 supply links by 2030 (se 2.0, seeds
+# 1-16, with issue 22's cash management), but seeds 1-4 alone give -0.5 (v2: +2.25 on seeds 1-4)
+MORE_SEEDS = {"coordination: matchmaking links suppliers to buyers": tuple(range(1, 13))}
 
 
 def end(res, col):
@@ -105,7 +109,8 @@ def _uncertainty(name: str, setting: str) -> dict:
 def test_lever_moves_a_behavioural_outcome(run_cached, case, levers, outcome, sign, uncertainty, setting):
     base = _uncertainty(uncertainty, setting)
     q = SLOW_CASES.get(case, QUARTERS)
-    diffs = [outcome(run_cached({**base, **levers}, s, q)) - outcome(run_cached(base, s, q)) for s in SEEDS]
+    seeds = MORE_SEEDS.get(case, SEEDS)
+    diffs = [outcome(run_cached({**base, **levers}, s, q)) - outcome(run_cached(base, s, q)) for s in seeds]
     mean, se = np.mean(diffs), np.std(diffs, ddof=1) / np.sqrt(len(diffs))
     assert sign * mean > 0, f"{case} [{uncertainty} {setting}]: mean paired difference {mean:.4g} (se {se:.2g})"
 
@@ -114,5 +119,6 @@ def test_every_lever_is_checked():
     levers = set(sim.default_config().names("levers")) - {"digital_grant_sme_priority"}  # a rule, not a push
     assert levers <= {k for c in CASES for k in c[1]}
     assert set(SLOW_CASES) <= {c[0] for c in CASES}  # a renamed case cannot silently lose its horizon
+    assert set(MORE_SEEDS) <= {c[0] for c in CASES}  # ... nor its seeds
     schema = sim.default_config().schema
     assert all(schema[c[4]].kind in ("uncertainties", "facts") for c in CASES)

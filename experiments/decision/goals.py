@@ -33,7 +33,7 @@ DIRECTIONS: dict[str, int] = {
     "talent_city_final": MAXIMIZE, "mean_maturity_final": MAXIMIZE, "chain_completeness_final_mean": MAXIMIZE,
     "revenue_final": MAXIMIZE, "value_added_final": MAXIMIZE, "firms_final": MAXIMIZE,
     "little_giants_final": MAXIMIZE, "leaders_final": MAXIMIZE, "retained_graduates": MAXIMIZE,
-    "retained_3y_graduates": MAXIMIZE,
+    "retained_3y_graduates": MAXIMIZE, "net_fiscal_balance_total": MAXIMIZE,
     "outflow_beijing_total": MINIMIZE, "outflow_tianjin_total": MINIMIZE, "outflow_elsewhere_total": MINIMIZE,
     "graduates_to_beijing_share": MINIMIZE, "graduates_to_tianjin_share": MINIMIZE, "spending_total": MINIMIZE,
     "spending_talent_total": MINIMIZE, "cost_per_retained_graduate": MINIMIZE, "homogeneity_final_mean": MINIMIZE,

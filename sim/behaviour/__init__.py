@@ -9,6 +9,8 @@
 - ``links.py``       supply links, 产学研 projects, the data-sharing centre
 - ``sharing.py``     the resource-sharing platform (资源共享平台)
 - ``energy.py``      the energy-level index (能级指数) and its tiers
+- ``rules.py``       official rules on model quantities: the price level (nominal terms), the NBS
+                     firm-size standard, the little-giant criteria and the records they read
 
 Each works on the state's columns (``sim.state``) with numpy, given the model.
 May import: ``sim.behaviour``, ``sim.state`` and ``sim.inputs``. Not ``sim.model`` / ``sim.scenario``

@@ -107,6 +107,7 @@ def step(m) -> None:
     f.upgrading[idx] = prog["upgrade_quarters"]
     f.upgrade_cost[idx] = cost[go]
     f.cash[idx] -= cost[go] - grant[go]
+    m.flows_q["firm_digital_spending"] += (cost[go] - grant[go]).sum()
     m.spend("digital_grant_budget", grant.sum())
     m.events_q["upgrade_starts"] = idx
 

@@ -26,23 +26,30 @@ The index is the weighted mean (weights ``energy_weight_*``, normalised to sum 1
 
 Tiers 0-4: emerging, county SME specialty cluster, provincial, national, world-class.
 
-* **County tier (1)** follows the MIIT rule (MISSION §4), not the index: output >= ``county_output_min``
-  in every quarter of the last ``county_window_quarters`` (3 years), SMEs (not leaders) make more than
-  ``county_sme_share_min`` of output, and real output grew at least ``county_growth_min`` a year over
-  the window. Like MIIT's designations the status is reviewed on a three-year cycle (quarters 12, 24,
-  ...); at the start (2025) it is granted to clusters meeting the output and SME-share criteria (their
-  past growth is not modelled: an assumption).
+* **County tier (1)** follows the MIIT rule as written (促进中小企业特色产业集群发展暂行办法, MISSION §4),
+  not the index, in *nominal* terms (real output x ``sim.behaviour.rules.price_level``, producer prices
+  growing at ``price_inflation``): nominal output >= ``county_output_min`` in every quarter of the last
+  ``county_window_quarters`` (3 years), SMEs (not large by the NBS standard,
+  ``sim.behaviour.rules.large_enterprise``) make more than ``county_sme_share_min`` of output, and
+  nominal output grew at least ``county_growth_min`` (10%) a year over the window. Like MIIT's
+  designations the status is reviewed on a three-year cycle (quarters 12, 24, ...); at the start (2025)
+  it is granted to clusters meeting the output and SME-share criteria (their past growth is not
+  modelled: an assumption).
 * **Index tiers (2-4)**: provincial / national / world-class when the index has been at or above
   ``tier_threshold_*`` for ``hysteresis_quarters`` consecutive quarters; a cluster falls one index
   tier after as many quarters below the threshold minus ``hysteresis_band``.
 * tier = max(index tier, 1 if county status else 0). At the start the index tier is read off the
-  index directly. Nothing in the start state depends on levers.
+  index directly. Nothing in the start state depends on levers. The two ladders are also recorded
+  apart (``index_tier`` and ``county_status`` in the clusters table, ``index_tiers_climbed`` and
+  ``county_clusters_final`` in the summary): the combined tier can hide a fall on one and a rise on
+  the other.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from sim.behaviour.rules import large_enterprise, price_level
 from sim.state.constants import SizeClass
 from sim.state.tables import cell_counts, group_sum, group_sums
 
@@ -69,9 +76,10 @@ def cluster_stats(m) -> dict[str, np.ndarray]:
     n = m.n_clusters
 
     leader = f.size_class == SizeClass.LEADER
+    large = large_enterprise(f.employees, 4.0 * f.sales * price_level(m), m.p)  # NBS size standard, nominal
     links = m.link_state
     summed = {  # per-cluster sums over alive firms, one bincount for all
-        "sales": f.sales, "sme_sales": np.where(leader, 0.0, f.sales), "value_added": f.value_added,
+        "sales": f.sales, "sme_sales": np.where(large, 0.0, f.sales), "value_added": f.value_added,
         "employment": f.employees, "skilled": f.skilled, "rd_spend": f.rd_spend, "patents": f.patents_q,
         "patent_stock": f.patent_stock, "maturity": f.maturity, "technology": f.tech, "midchain": f.segment == 1,
         "leaders": leader, "little_giants": f.little_giant, "little_giants_not_leaders": f.little_giant & ~leader,
@@ -140,7 +148,8 @@ def tier_of(index: np.ndarray, thresholds) -> np.ndarray:
 
 
 def county_criteria(m) -> np.ndarray:
-    """Per cluster: are the MIIT county SME-cluster criteria met over the window (bool)?"""
+    """Per cluster: are the MIIT county SME-cluster criteria met over the window (bool)? ``revenue_history``
+    holds nominal annualised output (yuan per year at the quarter's prices)."""
     p = m.p
     hist = np.array(m.revenue_history)  # (quarters kept, clusters), oldest first
     window = hist[-(m.city["energy"]["county_window_quarters"] + 1):]
@@ -148,7 +157,7 @@ def county_criteria(m) -> np.ndarray:
     growth = (window[-1] / np.maximum(window[0], 1.0)) ** (1.0 / years) - 1.0
     big = (window >= p["county_output_min"]).all(axis=0)
     sme = m.stats["sme_revenue_share"] > p["county_sme_share_min"]
-    return big & sme & (growth >= p["county_growth_min"])
+    return big & sme & (growth > p["county_growth_min"])  # 产值年均增速高于10%
 
 
 def init(m) -> None:
@@ -156,13 +165,14 @@ def init(m) -> None:
     m.stats = cluster_stats(m)
     m.energy_components = components(m, m.stats)
     m.energy_index = m.energy_components @ weights(p)
-    m.revenue_history = [m.stats["revenue"].copy()]
-    m.county_status = (m.stats["revenue"] >= p["county_output_min"]) & (
+    m.revenue_history = [m.stats["revenue"] * price_level(m)]  # nominal; the start's prices are 1
+    m.county_status = (m.revenue_history[0] >= p["county_output_min"]) & (
         m.stats["sme_revenue_share"] > p["county_sme_share_min"])
     m.county_criteria_met = m.county_status.copy()
     m.index_tier = tier_of(m.energy_index, index_thresholds(p))
     m.energy_tier = _tier(m)
     m.initial_tier = m.energy_tier.copy()
+    m.initial_index_tier = m.index_tier.copy()
     m.max_tier = m.energy_tier.copy()
     m._above = np.zeros(m.n_clusters, int)
     m._below = np.zeros(m.n_clusters, int)
@@ -178,7 +188,7 @@ def update(m) -> None:
     m.energy_components = components(m, m.stats)
     m.energy_index = m.energy_components @ weights(p)
     window = e["county_window_quarters"]
-    m.revenue_history.append(m.stats["revenue"].copy())
+    m.revenue_history.append(m.stats["revenue"] * price_level(m))
     del m.revenue_history[: max(0, len(m.revenue_history) - (window + 1))]
     m.county_criteria_met = county_criteria(m)
     if m.quarter % window == 0:  # MIIT's three-year review of the county designation

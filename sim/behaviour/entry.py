@@ -17,7 +17,8 @@
   to its demand, in that cluster's largest-gap segment. It enters as an ordinary firm with its own
   revenue (``anchor_revenue`` x LogNormal(0, 0.3)), technology ``anchor_tech`` and maturity L3; it
   becomes a leader only if it meets the leader criterion at a review, like any firm. It brings its own
-  orders, buys ``anchor_input_share`` of its revenue from local core-parts and assembly firms, and
+  orders, buys ``anchor_input_share`` of its revenue from local core-parts and assembly firms (both are
+  recorded on the anchor, grow with the cluster's demand and leave with it: ``finance.remove_firms``), and
   pulls ~Poisson(anchor_supplier_pull) suppliers next to it (they enter linked to it, in core parts if
   their own technology allows, else in processing; it can take more local suppliers through
   ``sim.behaviour.links`` while its input needs have room).
@@ -29,14 +30,20 @@
   ``reposition_quarters`` and succeeds with ``reposition_success``; in the new niche the firm must win
   its share of that niche's customers (``sim.behaviour.market``).
 * **Statuses are reviewed, not kept for ever** (at the first quarter of each year, like MIIT's yearly
-  batches): SMEs of the six clusters that meet the little-giant criterion — technology >=
-  ``little_giant_tech``, R&D intensity >= ``little_giant_rd_min``, revenue >= ``little_giant_min_revenue``
-  and a niche shared with <= 30% of segment rivals — are designated; a little giant is re-reviewed
-  ``little_giant_review_years`` after its designation and loses the status if it fails the criterion
-  then (MIIT's three-year 复核). Leaders (龙头) follow current size and technology: a firm whose revenue
-  reaches ``leader_revenue_threshold`` with technology >= ``leader_min_tech`` becomes a leader; a leader
-  whose revenue has fallen below ``leader_review_band`` x the threshold, or whose technology below
-  ``leader_review_band`` x ``leader_min_tech``, returns to the ordinary ladder (little giant if designated).
+  batches). Little giants (专精特新"小巨人") follow MIIT's 2022 criteria only (工信部企业〔2022〕63号), as
+  far as the model can observe them (``sim.behaviour.rules``: SME by the NBS standard, one of the six
+  clusters, >= 3 years in its niche, >= 5% nominal revenue growth a year over 2 years, a leading
+  share of its niche, R&D intensity by revenue band in each of the last 2 years, >= 2 Class-I IP
+  rights, technology >= ``little_giant_tech``), read from the last completed year's records, which
+  ``_designate`` keeps every quarter. A firm meeting them all is designated; a little giant is
+  re-reviewed ``little_giant_review_years`` after its designation and loses the status if it fails any
+  then (MIIT's three-year 复核). Firms meeting every criterion but the two earned by R&D (intensity
+  record, IP) and making a profit are marked aspirants (``lg_aspirant``): they raise R&D to the band's
+  requirement (``sim.behaviour.innovation``). Leaders (龙头) follow current size and technology: a firm
+  whose revenue reaches ``leader_revenue_threshold`` with technology >= ``leader_min_tech`` becomes a
+  leader; a leader whose revenue has fallen below ``leader_review_band`` x the threshold, or whose
+  technology below ``leader_review_band`` x ``leader_min_tech``, returns to the ordinary ladder (little
+  giant if designated).
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.behaviour.finance import credit_limit
+from sim.behaviour import rules
 from sim.state.constants import SizeClass
 from sim.state.initial import place_near
 from sim.state.tables import cell_counts, group_sum, normalised_cdf, weighted_rows
@@ -90,10 +98,14 @@ def _new_firms(m, cluster, segment, niche, district, revenue_year, tech, cells, 
     sales = revenue_year / 4.0
     dg = p["digital_gain_per_level"]
     employees = sales / (m.productivity() * (1 + tech) * (1 + dg * (maturity - 1)))
+    # start capital: the owners pay in the target cash buffer; a bank loan as incumbents have (the ledger)
+    cash, debt = p["cash_buffer_to_revenue"] * revenue_year, eco["debt_to_revenue"] * revenue_year
+    m.flows_q["entrant_capital"] += cash.sum()
+    m.flows_q["entrant_debt"] += debt.sum()
     idx = m.firms.append(
         n, alive=True, cluster=cluster, segment=segment, niche=niche, size_class=size_class, district=district,
         cell=cells, employees=employees, sales=sales, capacity=sales, tech=tech, rd_rate=rd_rate,
-        maturity=maturity, cash=0.2 * revenue_year, debt=eco["debt_to_revenue"] * revenue_year,
+        maturity=maturity, cash=cash, debt=debt,
         supplies=supplies, above_scale=revenue_year >= prog["above_scale_revenue"], entered=m.quarter,
         exited=-1,
     )
@@ -241,15 +253,20 @@ def _land_anchor(m) -> None:
     anchor = _new_firms(m, np.array([c], np.int8), np.array([s], np.int8), np.array([0], np.int16), district,
                         np.array([revenue]), np.array([tech]), _place(m, district), np.array([SizeClass.SME]),
                         np.array([-1]), maturity=np.array([3]))
-    # the anchor's own orders, and what it buys from local suppliers
-    m.demand[c, s] += revenue / 4.0
+    # the anchor's own orders, and what it buys from local suppliers; recorded on the anchor, they leave
+    # with it (sim.behaviour.finance.remove_firms) and grow with the cluster's demand until then
+    split = prog["anchor_input_split"]  # core parts, assembly
     inputs = prog["anchor_input_share"] * revenue / 4.0
-    m.demand[c, 0] += 0.6 * inputs
-    m.demand[c, 1] += 0.4 * inputs
+    m.demand[c, s] += revenue / 4.0
+    m.demand[c, 0] += split[0] * inputs
+    m.demand[c, 1] += split[1] * inputs
+    f.anchor_orders[anchor] = revenue / 4.0
+    f.anchor_inputs[anchor] = inputs
+    f.anchor_segment[anchor] = s
     n_sup = rng.poisson(p["anchor_supplier_pull"])
     m.firms.anchor[anchor] = True
     if n_sup:
-        seg = rng.choice([0, 1], size=n_sup, p=[0.6, 0.4]).astype(np.int8)
+        seg = rng.choice([0, 1], size=n_sup, p=list(split)).astype(np.int8)
         tech_s = np.clip(rng.beta(2.5, 4.0, n_sup), 0.05, 0.8)
         seg = np.where(tech_s >= m.tech_required[seg], seg, 1).astype(np.int8)  # parts need the technology
         cl = np.full(n_sup, c, np.int8)
@@ -286,6 +303,7 @@ def _weak_links(m) -> None:
     idx = eligible[move]
     paid = np.where(funded[move], 0.5 * cost[move], 0.0)
     f.cash[idx] -= cost[move] - paid
+    m.flows_q["firm_switch_spending"] += (cost[move] - paid).sum()
     f.segment[idx] = tgt[idx]
     f.niche[idx] = _choose_niche(m, f.cluster[idx], f.segment[idx],
                                  rng.random(idx.size) < m.policy.level("coordination.repositioning"))
@@ -333,33 +351,34 @@ def _reposition(m) -> None:
 
 
 def _designate(m) -> None:
-    """Yearly reviews of little-giant and leader status (see module docstring)."""
-    if m.quarter_of_year != 1:
-        return
-    f, p, eco = m.firms, m.p, m.city["economy"]
-    a = f.alive
-    revenue = 4.0 * f.sales
-    intensity = np.where(f.sales > 0, f.rd_spend / np.maximum(f.sales, 1.0), 0.0)
-    other = m.cluster_keys.index("other")
-    meets = (a & (f.cluster != other) & (f.tech >= p["little_giant_tech"]) & (intensity >= p["little_giant_rd_min"])
-             & (revenue >= eco["little_giant_min_revenue"]) & (f.crowd <= 0.3))
-    leader = f.size_class == SizeClass.LEADER
-    new_lg = meets & ~f.little_giant & ~leader
-    due = a & f.little_giant & (m.quarter - f.lg_since >= 4 * eco["little_giant_review_years"])
-    f.lg_since[new_lg | (due & meets)] = m.quarter
-    lost = due & ~meets
-    m.lg_reviewed += int(due.sum())
-    m.lg_kept += int((due & meets).sum())
-    f.little_giant[new_lg] = True
-    f.little_giant[lost] = False
-    f.rd_rate[new_lg] = np.maximum(f.rd_rate[new_lg], p["rd_intensity_specialised"])
-    threshold, band, bar = eco["leader_revenue_threshold"], eco["leader_review_band"], eco["leader_min_tech"]
-    promote = a & ~leader & (revenue >= threshold) & (f.tech >= bar)
-    demote = a & leader & ((revenue < band * threshold) | (f.tech < band * bar))
-    f.size_class[promote] = SizeClass.LEADER
-    f.rd_rate[promote] = np.maximum(f.rd_rate[promote], p["rd_intensity_leader"])
-    f.size_class[demote] = np.where(f.little_giant[demote], SizeClass.LITTLE_GIANT, SizeClass.SME)
-    lg_class = a & f.little_giant & (f.size_class != SizeClass.LEADER)
-    f.size_class[lg_class] = SizeClass.LITTLE_GIANT
-    f.size_class[a & ~f.little_giant & (f.size_class == SizeClass.LITTLE_GIANT)] = SizeClass.SME
-    f.above_scale[a] = revenue[a] >= m.prog["above_scale_revenue"]
+    """Keep the records the reviews read (every quarter, after this quarter's moves) and, in the first
+    quarter of a year, review little-giant and leader status (see module docstring)."""
+    rules.track_niches(m)
+    if m.quarter_of_year == 1:
+        rules.close_year(m)
+        f, eco = m.firms, m.city["economy"]
+        a = f.alive
+        criteria = rules.little_giant_criteria(m)
+        meets = rules.meets_all(criteria)
+        f.lg_aspirant[:] = (rules.meets_all(criteria, skip=rules.R_AND_D_CRITERIA) & ~meets & ~f.little_giant
+                            & (f.profit > 0))
+        new_lg = meets & ~f.little_giant
+        due = a & f.little_giant & (m.quarter - f.lg_since >= 4 * eco["little_giant_review_years"])
+        f.lg_since[new_lg | (due & meets)] = m.quarter
+        lost = due & ~meets
+        m.lg_reviewed += int(due.sum())
+        m.lg_kept += int((due & meets).sum())
+        f.little_giant[new_lg] = True
+        f.little_giant[lost] = False
+        revenue = 4.0 * f.sales
+        leader = f.size_class == SizeClass.LEADER
+        threshold, band, bar = eco["leader_revenue_threshold"], eco["leader_review_band"], eco["leader_min_tech"]
+        promote = a & ~leader & (revenue >= threshold) & (f.tech >= bar)
+        demote = a & leader & ((revenue < band * threshold) | (f.tech < band * bar))
+        f.size_class[promote] = SizeClass.LEADER
+        f.size_class[demote] = np.where(f.little_giant[demote], SizeClass.LITTLE_GIANT, SizeClass.SME)
+        lg_class = a & f.little_giant & (f.size_class != SizeClass.LEADER)
+        f.size_class[lg_class] = SizeClass.LITTLE_GIANT
+        f.size_class[a & ~f.little_giant & (f.size_class == SizeClass.LITTLE_GIANT)] = SizeClass.SME
+        f.above_scale[a] = revenue[a] >= m.prog["above_scale_revenue"]
+    rules.book_quarter(m)

@@ -2,14 +2,34 @@
 
 Per firm and quarter (simultaneous update):
 
-* R&D intensity ``r = r0 * (1 + e * s / (1 - s))`` where r0 is the firm's usual intensity by its
-  current status (little giant, leader: NBS figures in parameters.toml; ordinary SMEs ``rd_intensity_sme * (0.6 + 1.4 T)``,
-  so technology-intensive SMEs invest more — assumption; cluster SMEs at the little-giant technology
-  bar that made a profit last quarter aspire to the title and spend at least ``little_giant_rd_min``), s the R&D subsidy rate and e the
-  elasticity.
+* **Who does R&D** (extensive margin; a yearly decision, in the first quarter of each year, and by
+  entrants in their first quarter). Only a share of firms do R&D (NBS: about a third of above-scale
+  industrial firms, ``rd_participation_share``). Firm i does R&D this year when
+  ``a0 + b_size * log(revenue / above_scale_revenue) + b_tech * T - b_loss * [profit <= 0]
+  + e * w * (-log(1 - s)) + u_i > 0``: a logit choice (``sim.state.initial.rd_participation_logit``)
+  whose taste ``u_i`` ~ Logistic(0, 1) is the firm's own and is redrawn with probability
+  ``rd_taste_redraw`` a year (R&D status is persistent but not fixed). Larger, more technological and
+  profitable firms do R&D more often; the subsidy s lowers the after-subsidy price of R&D
+  ``1 - s``, which raises the odds by ``(1 - s) ** (-e * w)`` with e = ``rd_elasticity`` and w =
+  ``rd_extensive_share`` (the part of the R&D response on this margin). The intercept ``a0`` is set
+  once, at set-up, so that the expected share of above-scale firms doing R&D in the 2025 state (no
+  subsidy) is ``rd_participation_share`` (``sim.state.initial``); afterwards the share moves with
+  firms' size, technology, profits and the subsidy. Little giants always do R&D (the title requires
+  it), and so do aspirants (below).
+* **How much** (intensive margin): a performer's usual intensity ``r0`` is its status mean times its
+  own draw ``d_i`` ~ LogNormal(-sigma^2 / 2, sigma), sigma = ``rd_intensity_dispersion`` (drawn once per
+  firm: intensities are heterogeneous and persistent): leaders ``rd_intensity_leader`` (named leaders:
+  their cited figure), little giants ``rd_intensity_specialised``, ordinary SMEs
+  ``rd_intensity_sme * (0.6 + 1.4 T)`` (technology-intensive SMEs invest more; assumption). Little
+  giants and **aspirants** spend at least the R&D intensity MIIT's little-giant rule requires at their
+  last year's revenue (3% at >= 1亿, 6% at 5000万-1亿; ``sim.behaviour.rules.rd_required``). An
+  aspirant is a firm that at the last yearly review met every little-giant criterion the model
+  observes except the two earned by R&D (the R&D intensity record and the Class-I IP count) and made
+  a profit (``sim.behaviour.entry``): it needs two years of R&D at the bar to qualify. The subsidy
+  raises the intensity to ``r = r0 * (1 + e * (1 - w) * s / (1 - s))``.
   Firms without positive cash skip R&D. Spending ``R = r * sales`` (yuan); the government reimburses
-  ``s * R``. Without city coordination a share of the subsidised part duplicates other districts'
-  projects and adds no knowledge: effective R&D ``R_eff = R - s * R * waste``.
+  ``s * R`` (nothing when s = 0). Without city coordination a share of the subsidised part duplicates
+  other districts' projects and adds no knowledge: effective R&D ``R_eff = R - s * R * waste``.
 * Technology ``T`` (index 0-1) moves by
   ``dT = (learn * (R_eff / sales) / 0.03 + U) * (1 - T) + P - obsolescence * T``
   with U the university spillover ``sum_u spill * align_u * c_i * w_u * exp(-d_iu / lambda_i)``
@@ -29,24 +49,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.behaviour import links
+from sim.behaviour import links, rules
 from sim.state.constants import SizeClass
+from sim.state.initial import draw_rd_traits, rd_participation_logit
 
 
 def step(m) -> None:
     f, p = m.firms, m.p
     alive = f.alive
     s = m.policy.level("rd_subsidy.reimbursement")
-    leader = f.size_class == SizeClass.LEADER
-    ordinary = ~leader & ~f.little_giant
-    f.rd_rate[ordinary] = p["rd_intensity_sme"] * (0.6 + 1.4 * f.tech[ordinary])
-    # 专精特新 aspirants: cluster SMEs at the little-giant technology bar spend what the title requires
-    aspirant = (ordinary & (f.tech >= p["little_giant_tech"]) & (f.cluster != m.cluster_keys.index("other"))
-                & (f.profit > 0))
-    f.rd_rate[aspirant] = np.maximum(f.rd_rate[aspirant], p["little_giant_rd_min"])
-    f.rd_rate[~leader & f.little_giant] = p["rd_intensity_specialised"]
-    intensity = f.rd_rate * (1.0 + p["rd_elasticity"] * s / (1.0 - s))
-    rd = np.where(alive & (f.cash > 0), intensity * f.sales, 0.0)
+    decide_participation(m, s)
+    f.rd_rate[:] = usual_intensity(m)
+    intensive = p["rd_elasticity"] * (1.0 - p["rd_extensive_share"])
+    intensity = f.rd_rate * (1.0 + intensive * s / (1.0 - s))
+    rd = np.where(alive & f.rd_active & (f.cash > 0), intensity * f.sales, 0.0)
     subsidy = s * rd
     f.rd_spend[:] = rd
     f.rd_subsidy[:] = subsidy
@@ -73,6 +89,44 @@ def measure_knowledge(m) -> None:
     flow at set-up, so the index's collaboration component has no jump at the first quarter)."""
     f = m.firms
     f.knowledge_q[:] = np.where(f.alive, university_spillover(m) * (1.0 - f.tech), 0.0)
+
+
+def decide_participation(m, s: float) -> None:
+    """The yearly R&D decision (module docstring): entrants in their first quarter, everybody in the
+    first quarter of a year (with a redrawn taste for a share ``rd_taste_redraw``); little giants and
+    aspirants always do R&D."""
+    f, p, rng = m.firms, m.p, m.rng
+    new = np.flatnonzero(f.alive & ~f.rd_drawn)
+    if new.size:
+        taste, draw = draw_rd_traits(rng, new.size, p["rd_intensity_dispersion"])
+        f.rd_taste[new], f.rd_draw[new], f.rd_drawn[new] = taste, draw, True
+    if m.quarter_of_year == 1:
+        old = f.alive.copy()
+        old[new] = False
+        old = np.flatnonzero(old)
+        redraw = old[rng.random(old.size) < p["rd_taste_redraw"]]
+        f.rd_taste[redraw] = draw_rd_traits(rng, redraw.size, p["rd_intensity_dispersion"], intensity=False)[0]
+        decide = np.flatnonzero(f.alive)
+    else:
+        decide = new
+    if decide.size:
+        logit = rd_participation_logit(p, 4.0 * f.sales[decide], f.tech[decide], f.profit[decide] <= 0.0, s,
+                                       m.prog["above_scale_revenue"], m.rd_intercept)
+        f.rd_active[decide] = logit + f.rd_taste[decide] > 0.0
+    f.rd_active[f.alive & (f.little_giant | f.lg_aspirant)] = True
+
+
+def usual_intensity(m) -> np.ndarray:
+    """Per firm: R&D / sales it spends if it does R&D, before the subsidy response (module docstring)."""
+    f, p = m.firms, m.p
+    leader = f.size_class == SizeClass.LEADER
+    base = np.where(leader, p["rd_intensity_leader"],
+                    np.where(f.little_giant, p["rd_intensity_specialised"],
+                             p["rd_intensity_sme"] * (0.6 + 1.4 * f.tech)))
+    own = base * f.rd_draw
+    need = rules.rd_required(f.revenue_y1, p)
+    bar = (f.little_giant | f.lg_aspirant) & np.isfinite(need)
+    return np.where(bar, np.maximum(own, np.where(bar, need, 0.0)), own)
 
 
 def firm_openness(m) -> np.ndarray:

@@ -347,5 +347,6 @@ def _cultivate(m, needs: tuple[np.ndarray, np.ndarray]) -> None:
     t.training_left[new] = max(1, int(round(p["training_quarters"])))
     t.training_employer[new] = t.employer[new]
     f.cash[:] -= np.bincount(t.employer[new], minlength=n)[:n] * ppa * net
+    m.flows_q["firm_training_spending"] += new.size * ppa * net
     m.spend("in_house_cultivation", new.size * ppa * cost * share)
     m.flows_q["training_enrolled"] = new.size * ppa

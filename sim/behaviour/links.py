@@ -230,6 +230,7 @@ def _iur_projects(m) -> None:
     can_pay = active & (f.cash > firm_cost)
     f.iur_left[active & ~can_pay] = 0  # a firm that cannot pay its share drops the project
     f.cash[can_pay] -= firm_cost
+    m.flows_q["firm_iur_spending"] += can_pay.sum() * firm_cost
     m.spend("iur_platform_strength", can_pay.sum() * cost_q * cofund)
 
 

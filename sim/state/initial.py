@@ -3,8 +3,12 @@
 Firms: per cluster, the named leaders of ``city.toml`` first, then SMEs whose revenues follow a
 log-normal law scaled so the cluster's total matches its cited revenue (automotive 327.9亿, medical
 222.9亿, ...). Segment mix is mid-chain heavy; niches are herded (Zipf), so homogeneity is high;
-22 little giants are the most technological SMEs; digital maturity follows the CESI 2022 shares,
-assigned by size so large firms are more mature. Talent: skilled staff of each firm (its segment's
+22 little giants are the most technological cluster SMEs among those meeting what the start can
+show of MIIT's criteria (sim.behaviour.rules); about a third of above-scale firms do R&D (the
+participation logit of sim.behaviour.innovation, its intercept solved here to match
+``rd_participation_share``), each at its own intensity; the records the yearly reviews read start
+from an assumed past (``start_records``); digital maturity follows the CESI 2022 shares, assigned by
+size so large firms are more mature. Talent: skilled staff of each firm (its segment's
 skilled share of employees), an unemployed pool, a stock in the non-manufacturing sector, and
 city-trained talent living in Beijing, Tianjin and elsewhere (the return-migration pool), each with
 ties to the city and ``home_ties`` (pull of a home region outside it).
@@ -98,20 +102,43 @@ def build_firms(model) -> None:
     # Large SMEs above the leader threshold are leaders too (龙头 by size).
     size[(revenue_year >= eco["leader_revenue_threshold"]) & (size == SizeClass.SME)] = SizeClass.LEADER
     tech[size == SizeClass.LEADER] = np.maximum(tech[size == SizeClass.LEADER], 0.55)
-    rd_rate[(size == SizeClass.LEADER) & (np.array(rows["patents"]) < 0)] = p["rd_intensity_leader"]
-    # Little giants: the most technological cluster SMEs (not "other manufacturing") among those large
-    # enough for MIIT's revenue criterion; they met the technology bar when designated.
+    age = rng.integers(8, 80, n)  # quarters; each firm has made its product in its niche since it began
+    # Little giants: the most technological cluster SMEs among those that meet the MIIT criteria the start
+    # state can show (sim.behaviour.rules): revenue in a band with a path (>= little_giant_min_revenue), an
+    # SME (below sme_large_revenue), >= little_giant_niche_years in the niche and a large enough share of
+    # its niche's revenue; they met the technology bar (and the R&D and growth records) when designated.
     other = model.cluster_keys.index("other")
+    niche = np.array(rows["niche"], np.int64)
+    key = (cluster.astype(np.int64) * model.n_segments + segment) * model.max_niches + niche
+    share = revenue_year / np.bincount(key, weights=revenue_year)[key]
     cand = np.flatnonzero((size == SizeClass.SME) & (cluster != other)
-                          & (revenue_year >= eco["little_giant_min_revenue"]))
+                          & (revenue_year >= p["little_giant_min_revenue"]) & (revenue_year < p["sme_large_revenue"])
+                          & (age >= 4 * p["little_giant_niche_years"]) & (share >= p["little_giant_niche_share_min"]))
     lg = cand[np.argsort(-(tech[cand] + rng.normal(0, 0.05, cand.size)))[: eco["little_giants"]]]
     size[lg] = SizeClass.LITTLE_GIANT
     tech[lg] = np.clip(tech[lg] + 0.25, p["little_giant_tech"], 0.9)
-    rd_rate[lg] = p["rd_intensity_specialised"]
     # Segments need their technology: firms below a segment's requirement are lifted to it.
     tech = np.maximum(tech, np.array(seg["tech_required"])[segment])
-    ordinary = size == SizeClass.SME
-    rd_rate[ordinary] = p["rd_intensity_sme"] * (0.6 + 1.4 * tech[ordinary])  # as sim.behaviour.innovation
+    # R&D (sim.behaviour.innovation): each firm's own intensity draw around its status mean (named leaders
+    # keep their cited figure) and its taste for R&D; who does R&D follows the participation logit, its
+    # intercept set so the expected share of above-scale firms doing R&D is rd_participation_share.
+    # Little giants (the title requires R&D) and named leaders (cited R&D) do R&D.
+    taste, draw = draw_rd_traits(rng, n, p["rd_intensity_dispersion"])
+    named = np.array(rows["patents"]) >= 0
+    base = np.where(size == SizeClass.LEADER, p["rd_intensity_leader"],
+                    np.where(size == SizeClass.LITTLE_GIANT, p["rd_intensity_specialised"],
+                             p["rd_intensity_sme"] * (0.6 + 1.4 * tech)))  # as sim.behaviour.innovation
+    draw[named] = rd_rate[named] / p["rd_intensity_leader"]
+    rd_rate = base * draw
+    need = np.where(revenue_year >= p["little_giant_revenue_band"], p["little_giant_rd_min"],
+                    p["little_giant_rd_min_small"])
+    rd_rate[lg] = np.maximum(rd_rate[lg], need[lg])
+    forced = named | (size == SizeClass.LITTLE_GIANT)
+    above = revenue_year >= city["programmes"]["above_scale_revenue"]
+    logit0 = rd_participation_logit(p, revenue_year, tech, np.zeros(n, bool), 0.0,
+                                    city["programmes"]["above_scale_revenue"])
+    model.rd_intercept = calibrate_rd_intercept(logit0[above], forced[above], p["rd_participation_share"])
+    rd_active = forced | (logit0 + model.rd_intercept + taste > 0.0)
     # Digital maturity (CESI shares), larger firms more mature.
     mat_levels = np.repeat(np.arange(1, 6), _counts(np.array(eco["initial_maturity_shares"]), n))
     order = np.argsort(np.log(revenue_year) + rng.normal(0, 1.0, n))
@@ -121,7 +148,7 @@ def build_firms(model) -> None:
     # Patents: leaders as cited; others the steady-state stock of their R&D at the patent yield
     # (yearly flow / depreciation rate: what the stock settles at, so it has no built-in drift).
     patents = np.array(rows["patents"], float)
-    est = rd_rate * revenue_year * eco["patents_per_million_rd"] / 1e6 * (0.5 + tech) / p["patent_depreciation"]
+    est = rd_rate * rd_active * revenue_year * eco["patents_per_million_rd"] / 1e6 * (0.5 + tech) / p["patent_depreciation"]
     patents = np.where(patents < 0, np.floor(est * rng.uniform(0.5, 1.5, n)), patents)
     # Location: a cell of the firm's district near its seat.
     district = np.array(rows["district"], np.int8)
@@ -141,12 +168,16 @@ def build_firms(model) -> None:
     idx = model.firms.append(
         n, alive=True, cluster=cluster, segment=segment, niche=np.array(rows["niche"]), size_class=size,
         district=district, cell=cells, employees=employees, sales=sales_q, capacity=capacity, tech=tech,
-        rd_rate=rd_rate, rd_spend=rd_rate * sales_q, rd_stock=rd_rate * revenue_year * 2.5, patent_stock=patents, maturity=maturity,
-        cash=eco["cash_to_revenue"] * revenue_year, debt=eco["debt_to_revenue"] * revenue_year,
-        age=rng.integers(8, 80, n), supplies=-1, above_scale=revenue_year >= city["programmes"]["above_scale_revenue"],
+        rd_rate=rd_rate, rd_spend=rd_rate * sales_q * rd_active, rd_stock=rd_rate * rd_active * revenue_year * 2.5,
+        patent_stock=patents, maturity=maturity,
+        cash=p["cash_buffer_to_revenue"] * revenue_year, debt=eco["debt_to_revenue"] * revenue_year,
+        age=age, supplies=-1, above_scale=above,
         little_giant=size == SizeClass.LITTLE_GIANT, entered=-1, exited=-1,
         # designated in one of the last three years: MIIT reviews fall due over 2025-2027
         lg_since=np.where(size == SizeClass.LITTLE_GIANT, -rng.integers(0, 4 * eco["little_giant_review_years"], n), 0),
+        rd_active=rd_active, rd_taste=taste, rd_draw=draw, rd_drawn=True,
+        niche_since=-age, niche_seen=segment.astype(np.int64) * model.max_niches + niche + 1,
+        **start_records(model, cluster, revenue_year, rd_rate * rd_active, size == SizeClass.LITTLE_GIANT),
     )
     model.firm_names = {int(i): name for i, name in zip(idx, rows["leader_name"]) if name}
     # Suppliers of named leaders: same-cluster SMEs, moved next to their leader.
@@ -159,6 +190,56 @@ def build_firms(model) -> None:
         model.firms.district[pick] = district[i]
         model.firms.cell[pick] = place_near(rng, coords, model.district_cells[int(district[i])],
                                             coords[cells[i]], pick.size, scale_km=4.0)
+
+
+def rd_participation_logit(p, revenue_year, tech, loss, subsidy: float, size_ref: float, intercept: float = 0.0):
+    """Log-odds that a firm does R&D this year (sim.behaviour.innovation): ``intercept``
+    + ``rd_participation_size`` x log(annual revenue / ``size_ref``) + ``rd_participation_tech`` x technology
+    - ``rd_participation_loss`` x [last quarter's profit <= 0] + ``rd_elasticity`` x ``rd_extensive_share``
+    x -log(1 - subsidy): the subsidy lowers the after-subsidy price of R&D to 1 - subsidy."""
+    size = np.log(np.maximum(np.asarray(revenue_year, float), 1.0) / size_ref)
+    price = -np.log1p(-subsidy)
+    return (intercept + p["rd_participation_size"] * size + p["rd_participation_tech"] * np.asarray(tech)
+            - p["rd_participation_loss"] * np.asarray(loss, float) + p["rd_elasticity"] * p["rd_extensive_share"] * price)
+
+
+def draw_rd_traits(rng, n: int, sigma: float, intensity: bool = True):
+    """``n`` firms' taste for R&D (Logistic(0, 1)) and, unless ``intensity`` is False, their own R&D
+    intensity multiplier (LogNormal(-sigma^2 / 2, sigma), mean 1)."""
+    u = np.clip(rng.random(n), 1e-12, 1.0 - 1e-12)
+    taste = np.log(u / (1.0 - u))
+    draw = np.exp(sigma * rng.normal(0.0, 1.0, n) - 0.5 * sigma * sigma) if intensity else None
+    return taste, draw
+
+
+def calibrate_rd_intercept(logit: np.ndarray, forced: np.ndarray, share: float) -> float:
+    """The intercept a0 at which the expected share of firms doing R&D, ``mean(forced or
+    sigmoid(a0 + logit))``, is ``share`` (bisection; the share rises with a0)."""
+    def expected(a0):
+        return np.where(forced, 1.0, 1.0 / (1.0 + np.exp(-(a0 + logit)))).mean()
+
+    lo, hi = -30.0, 30.0
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if expected(mid) < share else (lo, mid)
+    return 0.5 * (lo + hi)
+
+
+def start_records(model, cluster, revenue_year, rd_year_share, little_giant) -> dict[str, np.ndarray]:
+    """The records the yearly reviews read (sim.behaviour.rules), for the start state: the start quarter's
+    sales and R&D as the year so far, and revenue and R&D of 2024, 2023 and 2022 (nominal, the start's
+    prices = 1). Past revenue grew like the firm's market (its cluster's real demand growth plus
+    ``price_inflation``); little giants, designated in the last three years, grew at least the rule's
+    ``little_giant_growth_min`` (assumption: the past is not modelled). Years are centred mid-year, the
+    start quarter being 2025's first."""
+    p = model.p
+    growth = (1.0 + model.demand_growth[cluster]) * (1.0 + p["price_inflation"])
+    growth = np.where(little_giant, np.maximum(growth, 1.0 + p["little_giant_growth_min"]), growth)
+    past = {f"revenue_y{k}": revenue_year * growth ** (0.375 - k) for k in (1, 2, 3)}
+    return {
+        "sales_ytd": revenue_year / 4.0, "rd_ytd": rd_year_share * revenue_year / 4.0, **past,
+        "rd_y1": rd_year_share * past["revenue_y1"], "rd_y2": rd_year_share * past["revenue_y2"],
+    }
 
 
 def build_talent(model) -> None:

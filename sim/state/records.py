@@ -13,8 +13,26 @@ quarter), ``training_enrolled``, ``training_completed`` (became digital), ``trai
 yuan), firms, employment (persons), revenue and value added (yuan per year, annualised, real 2021
 yuan), ``local_sourcing_share`` (share of the six clusters' parts and processing inputs bought from
 local firms, 本地配套率; sim.model ``_local_sourcing``).
-Cluster rows: the energy index, its components and tier, whether the MIIT county-cluster criteria are
-met this quarter (``county_criteria_met``) and the county status as last reviewed (``county_status``),
+The money ledger (``LEDGER``; yuan this quarter, real): firms' value added (``firm_value_added``) and where
+it goes — ``wage_bill`` (households' income), ``tax_revenue`` (governments), ``interest_paid`` (banks),
+R&D (``rd_spending``, of which ``rd_subsidies`` the government pays), ``firm_profit``; what the
+government pays banks for SMEs (``interest_discount``); credit (``new_borrowing``, ``debt_repayment``);
+what firms release above their cash buffer (``payouts`` to owners, ``investment``); firms' own shares of
+programme costs (``firm_digital_spending``, ``firm_switch_spending``, ``firm_training_spending``,
+``firm_iur_spending``); entrants' start capital and loans (``entrant_capital``, ``entrant_debt``); what
+exiting firms hold when they leave (``exit_cash``, negative when insolvent; ``exit_debt``); the
+governments' income (``government_income``: local tax plus the base budget). Stocks at the end of the
+quarter: ``firm_cash`` and ``firm_debt`` (alive firms), ``fiscal_balance`` (all governments,
+cumulative income minus spending). They add up every quarter (tests/test_money.py):
+``Δ firm_cash = firm_profit + new_borrowing - debt_repayment - payouts - investment - firm_*_spending
++ entrant_capital - exit_cash``, ``Δ firm_debt = new_borrowing - debt_repayment + entrant_debt - exit_debt``,
+``firm_profit = firm_value_added - wage_bill - (rd_spending - rd_subsidies) - interest_paid - tax_revenue``
+and ``Δ fiscal_balance = government_income - spending_total``.
+Cluster rows: the energy index, its components and tier, the two ladders the tier combines, kept apart
+so neither hides the other: the index tier (``index_tier``: 0 below provincial, 1 provincial, 2
+national, 3 world-class; energy tier = index tier + 1 when above 0) and the county ladder (whether the
+MIIT county-cluster criteria are met this quarter, ``county_criteria_met``, and the county status as
+last reviewed, ``county_status``),
 and the aggregates of ``sim.behaviour.energy`` — among them the measured links: ``link_share`` (share of firms
 with an active link), ``supply_links`` (local supplier links), ``iur_projects`` (active 产学研
 projects), ``data_members`` (members of the data-sharing centre), ``shared_matches`` (SMEs served by
@@ -53,6 +71,11 @@ from sim.inputs.config import Config
 from sim.state.constants import CareerStage, Degree, Field, Loc, SizeClass, career_stage
 
 TALENT_LEVERS = ("talent_settlement_subsidy", "industry_education_consortium", "in_house_cultivation")
+# the city table's money flows, yuan this quarter (module docstring)
+LEDGER = ("firm_value_added", "wage_bill", "rd_spending", "rd_subsidies", "interest_paid", "interest_discount",
+          "firm_profit", "new_borrowing", "debt_repayment", "payouts", "investment", "firm_digital_spending",
+          "firm_switch_spending", "firm_training_spending", "firm_iur_spending", "entrant_capital", "entrant_debt",
+          "exit_cash", "exit_debt", "government_income")
 
 
 @dataclass(frozen=True)
@@ -244,6 +267,13 @@ class Recorder:
             total += v
         row["spending_total"].append(total)
         row["tax_revenue"].append(float(fl.get("tax_revenue", 0.0)))
+        for name in LEDGER:
+            row[name].append(float(fl.get(name, 0.0)))
+        alive = f.alive
+        row["firm_cash"].append(float(f.cash[alive].sum()))
+        row["firm_debt"].append(float(f.debt[alive].sum()))
+        row["fiscal_balance"].append(float(m.city_government.balance
+                                               + sum(g.balance for g in m.district_governments)))
         self._talent_spend += sum(m.spending_q.get(k, 0.0) for k in TALENT_LEVERS)
         self._retained += kept
         row["cost_per_retained_graduate"].append(self._talent_spend / self._retained if self._retained else np.nan)
@@ -274,7 +304,8 @@ class Recorder:
                              ("energy_index", np.asarray(m.energy_index, float).tolist()),
                              ("energy_tier", np.asarray(m.energy_tier).astype(int).tolist()),
                              ("county_criteria_met", np.asarray(m.county_criteria_met, bool).tolist()),
-                             ("county_status", np.asarray(m.county_status, bool).tolist())):
+                             ("county_status", np.asarray(m.county_status, bool).tolist()),
+                             ("index_tier", np.asarray(m.index_tier).astype(int).tolist())):
             c[name].extend(values)
         for j, name in enumerate(self.energy_components):
             c[f"idx_{name}"].extend(np.asarray(comp[:, j], float).tolist())
@@ -338,6 +369,18 @@ def tiers_climbed(m) -> int:
     return int((m.energy_tier[six] - m.initial_tier[six]).sum())
 
 
+def index_tiers_climbed(m) -> int:
+    """Index tiers (provincial, national, world-class) the six clusters together climbed since the start,
+    leaving out the county ladder (can be negative)."""
+    six = _six(m)
+    return int((m.index_tier[six] - m.initial_index_tier[six]).sum())
+
+
+def county_clusters(m) -> int:
+    """How many of the six clusters hold the county SME-cluster status now."""
+    return int(np.asarray(m.county_status)[_six(m)].sum())
+
+
 def n_national_clusters(m) -> int:
     """How many of the six clusters have reached the national tier (3) at some quarter so far."""
     return int((m.max_tier[_six(m)] >= 3).sum())
@@ -362,7 +405,8 @@ MODEL_REPORTERS = {name: _last(name) for name in (
     "talent_city", "graduate_retention", "outflow_beijing", "outflow_tianjin", "firms", "revenue",
     "mean_energy_index", "spending_total",
 )} | {f"{n}_total": _cumulative(n) for n in ("outflow_beijing", "outflow_tianjin", "outflow_elsewhere")} | {
-    "tiers_climbed_clusters": tiers_climbed, "n_national_clusters": n_national_clusters,
+    "tiers_climbed_clusters": tiers_climbed, "index_tiers_climbed": index_tiers_climbed,
+    "county_clusters": county_clusters, "n_national_clusters": n_national_clusters,
     "any_national": any_national, "latest_cohort_retention": latest_cohort_retention,
 }
 
@@ -445,6 +489,10 @@ class ScenarioResult:
         out["tiers_climbed_total"] = int((end["energy_tier"] - start["energy_tier"]).sum())
         six = [k for k in end.index if k != "other"]  # the paper's six clusters
         out["tiers_climbed_clusters"] = int((end.loc[six, "energy_tier"] - start.loc[six, "energy_tier"]).sum())
+        # the two ladders the tier combines, apart (a fall on one can cancel a rise on the other)
+        out["index_tiers_climbed"] = int((end.loc[six, "index_tier"] - start.loc[six, "index_tier"]).sum())
+        out["county_clusters_start"] = int(start.loc[six, "county_status"].sum())
+        out["county_clusters_final"] = int(end.loc[six, "county_status"].sum())
         out["n_national_clusters"] = int(sum(out[f"reached_national_{k}"] for k in six))
         out["any_national"] = out["n_national_clusters"] > 0
         out.update(graduate_outcomes(city))
