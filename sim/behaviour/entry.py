@@ -345,6 +345,7 @@ def _reposition(m) -> None:
     go = better & (cost <= headroom) & (cost > 0)
     idx = cand[go]
     f.cash[idx] -= cost[go]
+    m.flows_q["firm_switch_spending"] += cost[go].sum()  # the ledger's segment and niche moves
     f.move_left[idx] = max(1, int(round(p["reposition_quarters"])))
     f.move_target[idx] = target[go]
     m.events_q["moves_started"] = idx

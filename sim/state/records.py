@@ -18,7 +18,7 @@ it goes — ``wage_bill`` (households' income), ``tax_revenue`` (governments), `
 R&D (``rd_spending``, of which ``rd_subsidies`` the government pays), ``firm_profit``; what the
 government pays banks for SMEs (``interest_discount``); credit (``new_borrowing``, ``debt_repayment``);
 what firms release above their cash buffer (``payouts`` to owners, ``investment``); firms' own shares of
-programme costs (``firm_digital_spending``, ``firm_switch_spending``, ``firm_training_spending``,
+programme costs and moves (``firm_digital_spending``, ``firm_switch_spending`` (segment and niche moves), ``firm_training_spending``,
 ``firm_iur_spending``); entrants' start capital and loans (``entrant_capital``, ``entrant_debt``); what
 exiting firms hold when they leave (``exit_cash``, negative when insolvent; ``exit_debt``); the
 governments' income (``government_income``: local tax plus the base budget). Stocks at the end of the
