@@ -125,7 +125,9 @@ def test_package_signs_are_robust_to_index_weights(run_cached):
     presets = sim.load_presets()
     rng = np.random.default_rng(0)
     draws = [dict(zip(COMPONENTS, rng.dirichlet(np.ones(len(COMPONENTS)) * 2.0))) for _ in range(200)]
-    seeds, q = (1, 2, 3, 4), 24
+    # v3's costed mechanisms give smaller index gains: at 24 quarters over 4 seeds only all_five is clear
+    # of seed noise, so the check runs over the full horizon and 6 seeds (cultivate, digital, all_five clear)
+    seeds, q = (1, 2, 3, 4, 5, 6), 40
 
     def final(levers, s):
         cl = run_cached(levers, s, q).clusters

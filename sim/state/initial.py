@@ -128,7 +128,8 @@ def build_firms(model) -> None:
     base = np.where(size == SizeClass.LEADER, p["rd_intensity_leader"],
                     np.where(size == SizeClass.LITTLE_GIANT, p["rd_intensity_specialised"],
                              p["rd_intensity_sme"] * (0.6 + 1.4 * tech)))  # as sim.behaviour.innovation
-    draw[named] = rd_rate[named] / p["rd_intensity_leader"]
+    if p["rd_intensity_leader"] > 0:  # the named leaders' cited intensity is their own multiplier's outcome
+        draw[named] = rd_rate[named] / p["rd_intensity_leader"]
     rd_rate = base * draw
     need = np.where(revenue_year >= p["little_giant_revenue_band"], p["little_giant_rd_min"],
                     p["little_giant_rd_min_small"])
