@@ -321,8 +321,8 @@ def test_every_channel_is_checked():
         lever = _lever_of(c.channel)
         p = schema[lever]
         assert p.low <= c.value <= p.high and c.value != p.default, c.id
-        assert schema[c.uncertainty].kind in ("uncertainties", "facts") and schema[c.uncertainty].low < \
-            schema[c.uncertainty].high, c.id
+        u = schema[c.uncertainty]
+        assert u.kind in ("uncertainties", "facts") and u.low < u.high, c.id
         assert c.sign in (-1, 1) and len(c.seeds) >= 4 and c.quarters >= QUARTERS, c.id
         for name, value in c.context:  # context levers are other instruments, away from their status quo
             assert schema[name].kind == "levers" and name != lever and value != schema[name].default, c.id
@@ -335,7 +335,8 @@ def test_a_pair_isolates_its_channel():
     policy, reference = pair(case, "max")
     others = set(instruments()["city_coordination"].channel_names) - {"coordination.matchmaking"}
     assert set(policy.pop("channels_off")) == others
-    assert policy == {"city_coordination": 1.0, "matchmaking_gain": sim.default_config().schema["matchmaking_gain"].high}
+    high = sim.default_config().schema["matchmaking_gain"].high
+    assert policy == {"city_coordination": 1.0, "matchmaking_gain": high}
     assert reference == {"matchmaking_gain": policy["matchmaking_gain"]}
     case = BY_ID["data_centre.exchange: members learn from each other"]
     policy, reference = pair(case, "default")
