@@ -40,8 +40,8 @@ seeds 1-16 unless stated, 24 quarters):
 * ``coordination.grant_pooling`` does nothing measurable at the status-quo grant budget (maturity
   -0.0051 +- 0.0080 / +0.0058 +- 0.0078 / -0.0037 +- 0.0069), although more of the budget is paid
   out. With a 3亿/yr budget and a 60% share it moves upgrades the *wrong* way (mean maturity
-  -0.014 +- 0.010 / -0.020 +- 0.014 / -0.044 +- 0.012, 8 seeds): pot sizes follow applicants' asks in
-  yuan (leaders' large asks included) and are then split by the fixed SME reserve.
+  -0.014 +- 0.010 / -0.020 +- 0.014 / -0.044 +- 0.012, 8 seeds). A likely reason: pot sizes follow
+  applicants' asks in yuan (leaders' large asks included) and are then split by the fixed SME reserve.
 * ``iur.cofunding`` is a transfer at the default and low project cost (``iur_project_cost``): every
   eligible firm can already pay its share, so projects do not change (project-quarters over the run
   -6.3 +- 8.3 / -3.5 +- 3.3); only at the high cost (100万/yr) does it let more firms take and keep one
@@ -49,9 +49,9 @@ seeds 1-16 unless stated, 24 quarters):
 * ``digital_grants.cost_share`` at the status-quo budget (2000万/yr, no context) does not raise
   upgrades and at the high ``digital_cost_rate`` lowers them (mean maturity -0.015 +- 0.015 /
   -0.0002 +- 0.017 / -0.023 +- 0.0023, 8 seeds): with a binding budget a larger share per grant funds
-  fewer firms. Its case is therefore checked with a 3亿/yr budget (context).
+  fewer firms (likely). Its case is therefore checked with a 3亿/yr budget (context).
 * ``coordination.repositioning`` lowers niche crowding as stated, and raises exits: +29.9 +- 3.7 /
-  +6.3 +- 3.3 / +54.3 +- 4.9 firms over 6 years (min / max of ``reposition_cost``), alive firms
+  +6.3 +- 3.3 / +54.3 +- 4.9 firms over 6 years (default / min / max of ``reposition_cost``), alive firms
   -31 +- 7.5 / -9.1 +- 7.7 / -59 +- 8.0: paid moves drain the cash of the firms that make them.
 * ``sharing_idle_usable`` never binds: runs at its min and max are identical (the pool of idle capacity
   always covers the platform's asks), so ``sharing.places`` is checked at the ends of
