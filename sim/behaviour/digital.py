@@ -19,7 +19,8 @@ Decision (each quarter, a share ``digital_consider_rate`` of firms below L5 and 
 
 Grants: ``grant = cost_share`` while the budget lasts. The quarter's budget (minus duplication waste)
 is split into district pots: at coordination k a share (1 - k) follows each district's own tax base
-(districts fund their own firms) and k follows where applicants are (a city plan). Each district pot
+(districts fund their own firms) and k follows where applicants' needs are (a city plan; each class of
+pot, SMEs or the rest, by its own applicants' needs). Each district pot
 is split again: ``digital_grant_sme_priority`` of it is reserved for non-leaders, the rest for
 leaders; applicants queue in random order within their pot. Firms refused a grant decide again
 without it.
@@ -137,13 +138,17 @@ def _allocate_grants(m, cand, grant_cost, wants) -> np.ndarray:
     nd = m.n_districts
     district = f.district[cand].astype(np.int64)
     tax = group_sum(f.district[f.alive].astype(np.int64), f.value_added[f.alive], nd)
-    need = group_sum(district, grant_cost * wants, nd)
+    tax_share = tax / max(tax.sum(), 1e-9)
     k = m.policy.level("coordination.grant_pooling")
-    pot_share = (1 - k) * tax / max(tax.sum(), 1e-9) + k * need / max(need.sum(), 1e-9)
     sme = f.size_class[cand] != SizeClass.LEADER
     prio = m.policy.level("digital_grants.sme_reserve")
-    # pots: first nd for SMEs (reserved share), next nd for everyone else
-    pots = np.concatenate((budget * prio * pot_share, budget * (1 - prio) * pot_share))
+    # pots: first nd for SMEs (reserved share), next nd for everyone else; pooled money follows the
+    # needs of each pot's own applicants (SMEs' needs for the SME pots, the others' for theirs)
+    pots = []
+    for share, mine in ((prio, sme), (1 - prio, ~sme)):
+        need = group_sum(district[mine], (grant_cost * wants)[mine], nd)
+        pots.append(budget * share * ((1 - k) * tax_share + k * need / max(need.sum(), 1e-9)))
+    pots = np.concatenate(pots)
     pot_of = np.where(sme, district, district + nd)
     order = m.rng.random(cand.size)
     granted = np.zeros(cand.size, bool)

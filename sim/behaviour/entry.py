@@ -317,9 +317,10 @@ def _reposition(m) -> None:
     (the firm then sells in the target niche, where it must win customers from the firms there) or
     fails (the firm stays; the money is spent). New moves: each quarter a non-leader firm weighs a
     move with probability ``reposition_consider_rate`` x the repositioning channel (the city's advice
-    on where customers are not served, ``_choose_niche``); it moves if the advised niche has fewer
-    firms' capacity per yuan of open orders than its own and it can pay ``reposition_cost`` x annual
-    revenue from cash and unused credit. The move takes ``reposition_quarters``.
+    on where customers are not served, ``_choose_niche``); it moves if the value added it expects to
+    gain there (:func:`_move_gain`) over ``reposition_horizon_years``, times the chance of success,
+    exceeds ``reposition_cost`` x annual revenue, and it can pay that from cash and unused credit. The
+    move takes ``reposition_quarters``.
     """
     f, p, rng = m.firms, m.p, m.rng
     going = f.alive & (f.move_left > 0)
@@ -337,18 +338,41 @@ def _reposition(m) -> None:
     if cand.size == 0:
         return
     target = _choose_niche(m, f.cluster[cand], f.segment[cand], np.ones(cand.size, bool))
-    crowding = capacity_per_order(m)
-    c, s = f.cluster[cand], f.segment[cand]
-    better = (target != f.niche[cand]) & (crowding[c, s, target] < crowding[c, s, f.niche[cand]])
+    gain = _move_gain(m, cand, target)
     cost = p["reposition_cost"] * 4.0 * f.sales[cand]
+    worth = p["reposition_success"] * 4.0 * m.prog["reposition_horizon_years"] * gain > cost
     headroom = f.cash[cand] + np.maximum(0.0, credit_limit(m)[cand] - f.debt[cand])
-    go = better & (cost <= headroom) & (cost > 0)
+    go = (target != f.niche[cand]) & worth & (cost <= headroom) & (cost > 0)
     idx = cand[go]
     f.cash[idx] -= cost[go]
     m.flows_q["firm_switch_spending"] += cost[go].sum()  # the ledger's segment and niche moves
     f.move_left[idx] = max(1, int(round(p["reposition_quarters"])))
     f.move_target[idx] = target[go]
     m.events_q["moves_started"] = idx
+
+
+def _move_gain(m, rows: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Value added a quarter firms ``rows`` expect to gain by selling in niche ``target`` instead of their
+    own (yuan): the use of their capacity the niches' open-market orders allow (own niche: its
+    orders over the capacity there; target: over the capacity there plus the mover's), and the
+    price-war margin of each niche (its share of the segment's other firms), at last quarter's orders."""
+    f, p = m.firms, m.p
+    a = f.alive
+    shape = (m.n_clusters, m.n_segments, m.max_niches)
+    key = (f.cluster[a].astype(np.int64) * m.n_segments + f.segment[a]) * m.max_niches + f.niche[a]
+    size = int(np.prod(shape))
+    capacity = np.bincount(key, weights=f.capacity[a], minlength=size).reshape(shape)
+    count = np.bincount(key, minlength=size).reshape(shape).astype(float)
+    c, s, own = f.cluster[rows], f.segment[rows], f.niche[rows]
+    cap = f.capacity[rows]
+    orders = m.niche_orders
+    use_own = np.minimum(1.0, orders[c, s, own] / np.maximum(capacity[c, s, own], 1e-9))
+    use_target = np.minimum(1.0, orders[c, s, target] / (capacity[c, s, target] + cap))
+    others = np.maximum(count[c, s].sum(axis=1) - 1.0, 1.0)
+    crowd_own = (count[c, s, own] - 1.0) / others
+    crowd_target = count[c, s, target] / others
+    margin = m.va_rate[s] * (1.0 - p["homogeneity_margin_penalty"] * np.array([crowd_own, crowd_target]))
+    return cap * (use_target * margin[1] - use_own * margin[0])
 
 
 def _designate(m) -> None:
