@@ -38,10 +38,11 @@ seeds 1-16 unless stated, 24 quarters):
   (+0.003), where few firms are. With a 5亿/yr investment (context) mean maturity moves
   -0.0028 +- 0.012 / -0.026 +- 0.0031 / -0.0008 +- 0.011 (8 seeds): at cheap cells, the wrong way.
 * ``coordination.grant_pooling`` does nothing measurable at the status-quo grant budget (maturity
-  -0.0051 +- 0.0080 / +0.0058 +- 0.0078 / -0.0037 +- 0.0069), although more of the budget is paid
-  out. With a 3亿/yr budget and a 60% share it moves upgrades the *wrong* way (mean maturity
-  -0.014 +- 0.010 / -0.020 +- 0.014 / -0.044 +- 0.012, 8 seeds). A likely reason: pot sizes follow
-  applicants' asks in yuan (leaders' large asks included) and are then split by the fixed SME reserve.
+  -0.0025 +- 0.0069 / -0.0084 +- 0.012 / -0.010 +- 0.0045, after each class of pot was sized by its own
+  applicants' needs), although more of the budget is paid out. With a 3亿/yr budget and a 60% share it
+  moves upgrades the *wrong* way (mean maturity -0.031 +- 0.013 / -0.0087 +- 0.021 / -0.029 +- 0.0091,
+  8 seeds): pooled money follows applicants' asks in yuan, which are larger for larger firms, so it
+  funds fewer upgrades than money that follows each district's tax base (likely).
 * ``iur.cofunding`` is a transfer at the default and low project cost (``iur_project_cost``): every
   eligible firm can already pay its share, so projects do not change (project-quarters over the run
   -6.3 +- 8.3 / -3.5 +- 3.3); only at the high cost (100万/yr) does it let more firms take and keep one
@@ -50,9 +51,11 @@ seeds 1-16 unless stated, 24 quarters):
   upgrades and at the high ``digital_cost_rate`` lowers them (mean maturity -0.015 +- 0.015 /
   -0.0002 +- 0.017 / -0.023 +- 0.0023, 8 seeds): with a binding budget a larger share per grant funds
   fewer firms (likely). Its case is therefore checked with a 3亿/yr budget (context).
-* ``coordination.repositioning`` lowers niche crowding as stated, and raises exits: +29.9 +- 3.7 /
-  +6.3 +- 3.3 / +54.3 +- 4.9 firms over 6 years (default / min / max of ``reposition_cost``), alive firms
-  -31 +- 7.5 / -9.1 +- 7.7 / -59 +- 8.0: paid moves drain the cash of the firms that make them.
+* ``coordination.repositioning`` lowers niche crowding (-0.040 +- 0.004 / -0.074 +- 0.006 / -0.022 +- 0.004
+  at the default / min / max of ``reposition_cost``) without raising exits (+1.4 +- 4.5 / -5.4 +- 5.0 /
+  -10 +- 3.5 firms over 6 years). Before firms weighed a move's expected gain against its cost
+  (``entry._advise_moves``), the paid moves drained the movers' cash: +29.9 +- 3.7 / +6.3 +- 3.3 /
+  +54.3 +- 4.9 exits.
 * ``sharing_idle_usable`` never binds: runs at its min and max are identical (the pool of idle capacity
   always covers the platform's asks), so ``sharing.places`` is checked at the ends of
   ``sharing_capacity_gain`` instead.

@@ -316,9 +316,10 @@ def _reposition(m) -> None:
     Moves under way count down; at the end a move succeeds with probability ``reposition_success``
     (the firm then sells in the target niche, where it must win customers from the firms there) or
     fails (the firm stays; the money is spent). New moves: each quarter a non-leader firm weighs a
-    move with probability ``reposition_consider_rate`` x the repositioning channel (the city's advice
-    on where customers are not served, ``_choose_niche``); it moves if the value added it expects to
-    gain there (:func:`_move_gain`) over ``reposition_horizon_years``, times the chance of success,
+    move with probability ``reposition_consider_rate`` x the repositioning channel: the city's advice
+    shows it the niche where it would gain most (:func:`_advise_moves`: customers not served, price-war
+    margins, positions already advised); it moves if the value added it expects to gain there over ``reposition_horizon_years``,
+    times the chance of success,
     exceeds ``reposition_cost`` x annual revenue, and it can pay that from cash and unused credit. The
     move takes ``reposition_quarters``.
     """
@@ -337,8 +338,8 @@ def _reposition(m) -> None:
                           & (rng.random(len(f)) < p["reposition_consider_rate"] * k))
     if cand.size == 0:
         return
-    target = _choose_niche(m, f.cluster[cand], f.segment[cand], np.ones(cand.size, bool))
-    gain = _move_gain(m, cand, target)
+    cand = rng.permutation(cand)  # the office advises them in random order
+    target, gain = _advise_moves(m, cand)
     cost = p["reposition_cost"] * 4.0 * f.sales[cand]
     worth = p["reposition_success"] * 4.0 * m.prog["reposition_horizon_years"] * gain > cost
     headroom = f.cash[cand] + np.maximum(0.0, credit_limit(m)[cand] - f.debt[cand])
@@ -351,28 +352,46 @@ def _reposition(m) -> None:
     m.events_q["moves_started"] = idx
 
 
-def _move_gain(m, rows: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Value added a quarter firms ``rows`` expect to gain by selling in niche ``target`` instead of their
-    own (yuan): the use of their capacity the niches' open-market orders allow (own niche: its
-    orders over the capacity there; target: over the capacity there plus the mover's), and the
-    price-war margin of each niche (its share of the segment's other firms), at last quarter's orders."""
+def _advise_moves(m, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The city's advice to firms ``rows`` (in random order): for each, the niche of its segment where it
+    would gain most and that gain (value added a quarter, yuan; -inf when no other niche exists).
+
+    The gain counts the use of the firm's capacity the niches' open-market orders allow (own niche: its
+    orders over the capacity there; another: over the capacity there plus the firm's) and each niche's
+    price-war margin (its share of the segment's other firms), at last quarter's orders. The office
+    advises firms one after another and counts each advised move (and the moves under way) in its
+    target niche, so it does not send a crowd into the same empty niche (错位: staggered positions).
+    """
     f, p = m.firms, m.p
     a = f.alive
     shape = (m.n_clusters, m.n_segments, m.max_niches)
-    key = (f.cluster[a].astype(np.int64) * m.n_segments + f.segment[a]) * m.max_niches + f.niche[a]
     size = int(np.prod(shape))
+    moving = a & (f.move_left > 0)
+    where = np.where(moving, f.move_target, f.niche)  # planned positions: moves under way at their target
+    key = (f.cluster[a].astype(np.int64) * m.n_segments + f.segment[a]) * m.max_niches + where[a]
     capacity = np.bincount(key, weights=f.capacity[a], minlength=size).reshape(shape)
     count = np.bincount(key, minlength=size).reshape(shape).astype(float)
-    c, s, own = f.cluster[rows], f.segment[rows], f.niche[rows]
-    cap = f.capacity[rows]
-    orders = m.niche_orders
-    use_own = np.minimum(1.0, orders[c, s, own] / np.maximum(capacity[c, s, own], 1e-9))
-    use_target = np.minimum(1.0, orders[c, s, target] / (capacity[c, s, target] + cap))
-    others = np.maximum(count[c, s].sum(axis=1) - 1.0, 1.0)
-    crowd_own = (count[c, s, own] - 1.0) / others
-    crowd_target = count[c, s, target] / others
-    margin = m.va_rate[s] * (1.0 - p["homogeneity_margin_penalty"] * np.array([crowd_own, crowd_target]))
-    return cap * (use_target * margin[1] - use_own * margin[0])
+    penalty = p["homogeneity_margin_penalty"]
+    target = np.zeros(rows.size, np.int16)
+    gain = np.full(rows.size, -np.inf)
+    for i, r in enumerate(rows):  # a few dozen a quarter: advised one by one
+        c, s, own, cap = f.cluster[r], f.segment[r], f.niche[r], f.capacity[r]
+        k = m.n_niches[c]
+        orders, cap_n, n_n = m.niche_orders[c, s, :k], capacity[c, s, :k], count[c, s, :k]
+        mine = np.arange(k) == own
+        others = max(n_n.sum() - 1.0, 1.0)
+        cap_there = np.where(mine, cap_n, cap_n + cap)
+        crowd_there = np.where(mine, n_n - 1.0, n_n) / others
+        value = np.minimum(1.0, orders / np.maximum(cap_there, 1e-9)) * cap * m.va_rate[s] * (1.0 - penalty * crowd_there)
+        g = np.where(mine, -np.inf, value - value[own])
+        t = int(np.argmax(g))
+        target[i], gain[i] = t, g[t]
+        if g[t] > 0:  # the advised position is taken (for the next firm's advice)
+            capacity[c, s, own] -= cap
+            capacity[c, s, t] += cap
+            count[c, s, own] -= 1.0
+            count[c, s, t] += 1.0
+    return target, gain
 
 
 def _designate(m) -> None:
