@@ -1388,6 +1388,10 @@ def test_one_lever_package_channels_plus_interaction_are_the_full_effect_exactly
         assert not np.isnan(vals).any()
         if h.key == "spending_total":
             assert (none > ref).all()  # the coordination office runs (and costs) whatever its channels do
+        elif h.key == "net_fiscal_balance_total":  # all off: the status quo's tax, less the office's extra cost
+            spend = ex.values["spending_total"]
+            np.testing.assert_allclose(none - ref, -(spend[kinds.index("none")] - spend[0]), rtol=1e-9)
+            assert (none < ref).all()
         else:
             np.testing.assert_array_equal(none, ref)  # all channels off: the status quo, exactly
         total = dec.sum_contributions + dec.interaction + dec.none  # the parts, in every paired world
@@ -1425,7 +1429,8 @@ def test_greying_and_the_sentence_follow_the_intervals():
     va = np.array([base * 1e9, base * 1e9 + noise(1e9), base * 1e9, base * 1e9, base * 1e9])  # full effect noisy
     ret = np.full((5, 4), 0.2)  # nothing moves: every cell exactly 0
     spend = 1e9 + np.array([[0] * 4, [5e8] * 4, 3e8 + noise(1e6), 2e8 + noise(1e6), [1e8] * 4])  # interaction -1e8
-    ex = _synthetic({"tiers_climbed_clusters": levels, "value_added_final": va, "retention_3y": ret,
+    quiet = {h.key: np.zeros((5, 4)) for h in explain.HEADLINES}  # the other outcomes: no effect at all
+    ex = _synthetic({**quiet, "tiers_climbed_clusters": levels, "value_added_real_final": va, "retention_3y": ret,
                      "spending_total": spend})
     html = explain.table_html(ex, "en")
     cells = re.findall(r"<td class='cell (measurable|noise) out-(\w+)'[^>]*>(.*?)</td>", html)
