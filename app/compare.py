@@ -136,7 +136,8 @@ def outcomes(city: pd.DataFrame, clusters: pd.DataFrame) -> dict[str, float]:
     cohorts = city_col("graduate_retention")
     cohorts = cohorts[~np.isnan(cohorts)]
     size_3y, in_city_3y = city_col("cohort_size_3y")[run].sum(), city_col("cohort_in_city_3y")[run].sum()
-    bj, tj, other = city_col("outflow_beijing")[run], city_col("outflow_tianjin")[run], city_col("outflow_elsewhere")[run]
+    bj, tj = city_col("outflow_beijing")[run], city_col("outflow_tianjin")[run]
+    other = city_col("outflow_elsewhere")[run]
     spending = city_col("spending_total")
     spend_total = float(spending[run].sum())
     tax_total = float(city_col("tax_revenue")[run].sum())

@@ -234,7 +234,8 @@ def Kpis(snap: Snapshot, lang: Lang):
         for row, part in (("headline", cards[:n]), ("energy", cards[n:])):
             with solara.Row(gap="4px", classes=["kpi-row", f"kpi-row-{row}"]):
                 for key, label, value, fallback in part:
-                    with solara.Card(margin=0, elevation=1, classes=[f"kpi-{key}"] + (["kpi-fallback"] if fallback else [])):
+                    classes = [f"kpi-{key}"] + (["kpi-fallback"] if fallback else [])
+                    with solara.Card(margin=0, elevation=1, classes=classes):
                         with solara.Column(gap="0px"):
                             solara.Text(label, classes=["kpi-label"])
                             solara.Text(value, classes=["kpi-value"])
