@@ -107,8 +107,9 @@ COLUMNS: dict[str, tuple[str, str, str]] = {
     "firms": ("Firms", "企业数", "firms"),
     "employment": ("Manufacturing employment", "制造业就业", "persons"),
     "revenue": ("Revenue", "营业收入", "money_y"),
-    "value_added": ("Value added", "增加值", "money_y"),
-    "local_sourcing_share": ("Local sourcing of parts & processing (six clusters)", "本地配套率（六大集群）", "share_pct"),
+    "value_added": ("Real value added (2021 prices, annual rate)", "实际工业增加值（2021 年价，年率）", "money_y"),
+    "local_sourcing_share": ("Local sourcing share of parts & processing inputs (six clusters)",
+                             "本地配套率（六大集群零部件与加工投入）", "share_pct"),
     "mean_energy_index": ("Mean energy index", "平均能级指数", "index"),
     # clusters
     "cluster": ("Cluster", "集群", "text"),

@@ -12,8 +12,17 @@ when it is clear of the spread of the runs: **every one of the M paired runs agr
 only differences that show as non-zero at the table's precision (in both languages' units), so a
 colour never rests on a difference displayed as 0.00. Otherwise it is grey. Outcomes without a "better" direction (spending) are never coloured.
 
+The rows (:data:`OUTCOMES`) lead with the **headline outcomes** a statistics bureau could check, in
+the order and words of :data:`sim.state.records.HEADLINE_OUTCOMES`: real value added at the end, the
+local sourcing share of the six clusters' parts and processing inputs, manufacturing employment, the
+net fiscal balance over the run (local tax minus programme spending: its B − A reads as extra tax
+minus extra spending), graduates still in the city after 3 years, the outflows to Beijing and Tianjin;
+then the energy tiers (the paper's vocabulary), then the other figures. A rule separates the groups;
+the CSV names each row's group.
+
 :func:`outcomes` reduces a run's tables to the figures a workshop compares (raw units: yuan,
-persons, per cent); the page's key-figure row uses the same function. Display units depend on the
+persons, per cent); the page's key figures use the same function, and at the end of a run its
+headline figures equal ``ScenarioResult.summary()``'s (:attr:`Outcome.summary`). Display units depend on the
 language (万元 / 亿元 for officials, million / billion yuan in English; :data:`app.i18n.MONEY`).
 """
 
@@ -52,23 +61,33 @@ class Outcome:
     better: int  # +1 higher is better, -1 lower is better, 0 neutral
     digits: int  # decimals shown (in display units)
     unit: str = ""  # i18n key of the unit, or "money:<kind>" (app.i18n.MONEY)
+    group: str = "other"  # "headline" (a statistics bureau could check it), "tiers" (the paper's vocabulary), "other"
+    summary: str = ""  # the ScenarioResult.summary() key it equals at the end of a run (headline outcomes)
+    reading: str = ""  # i18n key: how to read B − A, where the difference has a name of its own
 
 
+# The headline outcomes lead, in the order of sim.state.records.HEADLINE_OUTCOMES; then the energy tiers
+# (the paper's vocabulary); then the other figures of the workshop.
 OUTCOMES = (
-    Outcome("kpi_energy", "ab_energy", +1, 3, "unit_index"),
-    Outcome("kpi_tiers", "ab_tiers", +1, 1, "unit_clusters"),
-    Outcome("kpi_climbed", "ab_climbed", +1, 1, "unit_levels"),
+    Outcome("kpi_value_added", "ab_value_added", +1, 2, "money:value_added", "headline", "value_added_real_final"),
+    Outcome("kpi_sourcing", "ab_sourcing", +1, 2, "unit_pct", "headline", "local_sourcing_share_final"),
+    Outcome("kpi_employment", "ab_employment", +1, 0, "unit_persons", "headline", "employment_final"),
+    Outcome("kpi_fiscal", "ab_fiscal", +1, 2, "money:total", "headline", "net_fiscal_balance_total",
+            reading="ab_fiscal_reading"),
+    Outcome("kpi_retention_3y", "ab_retention_3y", +1, 2, "unit_pct", "headline", "retention_3y"),
+    Outcome("kpi_out_bj", "ab_out_bj", -1, 0, "unit_persons", "headline", "outflow_beijing_total"),
+    Outcome("kpi_out_tj", "ab_out_tj", -1, 0, "unit_persons", "headline", "outflow_tianjin_total"),
+    Outcome("kpi_energy", "ab_energy", +1, 3, "unit_index", "tiers"),
+    Outcome("kpi_tiers", "ab_tiers", +1, 1, "unit_clusters", "tiers"),
+    Outcome("kpi_climbed", "ab_climbed", +1, 1, "unit_levels", "tiers"),
+    Outcome("kpi_cost_level", "ab_cost_level", -1, 2, "money:total", "tiers"),  # 亿元 / million yuan, as in the budget tab
     Outcome("kpi_retention", "ab_retention", +1, 2, "unit_pct"),
     Outcome("kpi_out_total", "ab_out_total", -1, 0, "unit_persons"),
-    Outcome("kpi_out_bj", "ab_out_bj", -1, 0, "unit_persons"),
-    Outcome("kpi_out_tj", "ab_out_tj", -1, 0, "unit_persons"),
     Outcome("kpi_maturity", "ab_maturity", +1, 2, "unit_pct"),
-    Outcome("kpi_employment", "ab_employment", +1, 0, "unit_persons"),
-    Outcome("kpi_value_added", "ab_value_added", +1, 2, "money:value_added"),
     Outcome("kpi_spend_total", "ab_spend_total", 0, 2, "money:total"),
     Outcome("kpi_cost_retained", "ab_cost_retained", -1, 2, "money:per_unit"),
-    Outcome("kpi_cost_level", "ab_cost_level", -1, 2, "money:total"),  # 亿元 / million yuan, as in the budget tab
 )
+GROUPS = ("headline", "tiers", "other")
 OUTCOME_BY_KEY = {o.key: o for o in OUTCOMES}
 
 
@@ -89,10 +108,17 @@ def _last(df: pd.DataFrame) -> pd.DataFrame:
     return df[df["quarter"] == df["quarter"].max()]
 
 
-def outcomes(city: pd.DataFrame, clusters: pd.DataFrame, cumulative: bool = True) -> dict[str, float]:
-    """Key figures of a run (raw units). ``cumulative``: outflows and retention over the whole run (A/B);
-    otherwise the latest quarter / latest graduation cohort (the live key-figure row). Plain numpy on
-    the tables' columns: the page calls it after every step and for every run of a comparison."""
+def outcomes(city: pd.DataFrame, clusters: pd.DataFrame) -> dict[str, float]:
+    """Key figures of a run so far (raw units: yuan, persons, per cent), from its city and clusters tables.
+
+    Stocks are the latest quarter's (value added at an annual rate, employment, local sourcing share,
+    energy index and tiers); flows are summed over the run so far (outflows, spending, tax): the
+    headline outcomes equal ``ScenarioResult.summary()``'s of the same names at the end of a run
+    (:attr:`Outcome.summary`). ``kpi_retention_3y`` pools the cohorts seen three years after graduating
+    (NaN while none is); ``kpi_retention_latest`` is the latest cohort's share staying at graduation
+    (the live row shows it until a cohort is three years on); ``kpi_retention`` pools every graduation
+    of the run. Plain numpy on the tables' columns: the page calls it after every step and for every
+    run of a comparison."""
     cq = clusters["quarter"].to_numpy()
     now, first = cq == cq.max(), cq == cq.min()
     col = lambda name: clusters[name].to_numpy(dtype=float)  # noqa: E731
@@ -107,35 +133,36 @@ def outcomes(city: pd.DataFrame, clusters: pd.DataFrame, cumulative: bool = True
     run = city["quarter"].to_numpy() > 0
     grads = city_col("graduates")[run].sum()
     retained = city_col("graduates_retained")[run].sum()
-    bj, tj, other = city_col("outflow_beijing"), city_col("outflow_tianjin"), city_col("outflow_elsewhere")
-    if cumulative:
-        retention = float(retained / grads) if grads > 0 else math.nan
-        out_bj, out_tj = bj[run].sum(), tj[run].sum()
-    else:
-        cohorts = city_col("graduate_retention")
-        cohorts = cohorts[~np.isnan(cohorts)]
-        retention = float(cohorts[-1]) if len(cohorts) else math.nan
-        out_bj, out_tj = bj[-1], tj[-1]
-    out_total = bj[run].sum() + tj[run].sum() + other[run].sum()
+    cohorts = city_col("graduate_retention")
+    cohorts = cohorts[~np.isnan(cohorts)]
+    size_3y, in_city_3y = city_col("cohort_size_3y")[run].sum(), city_col("cohort_in_city_3y")[run].sum()
+    bj, tj = city_col("outflow_beijing")[run], city_col("outflow_tianjin")[run]
+    other = city_col("outflow_elsewhere")[run]
     spending = city_col("spending_total")
     spend_total = float(spending[run].sum())
+    tax_total = float(city_col("tax_revenue")[run].sum())
     cost = city_col("cost_per_retained_graduate") if "cost_per_retained_graduate" in city else np.zeros(0)
     cost = cost[~np.isnan(cost)]
     return {
+        "kpi_value_added": float(city_col("value_added")[-1]),
+        "kpi_sourcing": float(100 * city_col("local_sourcing_share")[-1]),
+        "kpi_employment": float(city_col("employment")[-1]),
+        "kpi_fiscal": tax_total - spend_total,  # a difference B − A: extra tax minus extra spending
+        "kpi_retention_3y": float(100 * in_city_3y / size_3y) if size_3y > 0 else math.nan,
+        "kpi_out_bj": float(bj.sum()),
+        "kpi_out_tj": float(tj.sum()),
         "kpi_energy": float(energy.mean()),
         "kpi_tiers": float((tier_now >= 2).sum()),
         "kpi_climbed": climbed,
-        "kpi_retention": 100 * retention,
-        "kpi_out_total": float(out_total),
-        "kpi_out_bj": float(out_bj),
-        "kpi_out_tj": float(out_tj),
+        "kpi_cost_level": spend_total / climbed if climbed > 0 else math.nan,
+        "kpi_retention": float(100 * retained / grads) if grads > 0 else math.nan,
+        "kpi_retention_latest": float(100 * cohorts[-1]) if len(cohorts) else math.nan,
+        "kpi_out_total": float(bj.sum() + tj.sum() + other.sum()),
         "kpi_maturity": float(100 * (l3 * firms).sum() / max(firms.sum(), 1.0)),
-        "kpi_employment": float(city_col("employment")[-1]),
-        "kpi_value_added": float(city_col("value_added")[-1]),
         "kpi_spend": float(spending[-1]),
         "kpi_spend_total": spend_total,
+        "kpi_tax_total": tax_total,
         "kpi_cost_retained": float(cost[-1]) if len(cost) else math.nan,
-        "kpi_cost_level": spend_total / climbed if climbed > 0 else math.nan,
     }
 
 
@@ -270,6 +297,8 @@ def comparison_table(stats: Sequence[PairedStat], lang: Lang) -> pd.DataFrame:
             t("col_max_diff", lang): round(conv(st.max_d), o.digits),
             t("col_b_better", lang): (f"{st.n_better()}/{st.m}" if o.better and st.m else "–"),
             t("col_verdict", lang): t(f"verdict_{st.verdict}", lang),
+            t("col_group", lang): t(f"group_{o.group}", lang),
+            t("col_reading", lang): t(o.reading, lang) if o.reading else "",
         })
     return pd.DataFrame(rows)
 
@@ -279,22 +308,31 @@ def outcome_table_html(stats: Sequence[PairedStat], lang: Lang) -> str:
         t("outcome", lang), t("col_mean_a", lang), t("col_mean_b", lang), t("compare_diff", lang),
         t("col_range", lang), t("col_b_better", lang)))
     rows = []
+    group = None
     for st in stats:
         o = st.outcome
         conv = lambda x: to_display(x, o.unit, lang)  # noqa: E731
         colour = VERDICT_COLOURS[st.verdict]
         unit = unit_text(o.unit, lang)
-        label = t(o.label, lang) + (f" ({unit})" if unit and lang == "en" else f"（{unit}）" if unit else "")
+        label = html.escape(t(o.label, lang) + (f" ({unit})" if unit and lang == "en" else f"（{unit}）" if unit else ""))
+        if o.reading:  # what B − A is called, under the label (e.g. extra tax minus extra spending)
+            label += f"<div class='reading'>{html.escape(t(o.reading, lang))}</div>"
         rng = f"{fmt(conv(st.min_d), o.digits, sign=True)} … {fmt(conv(st.max_d), o.digits, sign=True)}"
         better = t("b_better_n", lang, n=st.n_better(), m=st.m) if o.better and st.m else "–"
-        rows.append(f"<tr class='outcome-{o.key} verdict-{st.verdict}'><td>{html.escape(label)}</td>"
+        start = " group-start" if group is not None and o.group != group else ""
+        group = o.group
+        rows.append(f"<tr class='outcome-{o.key} verdict-{st.verdict} group-{o.group}{start}'>"
+                    f"<td title='{html.escape(t(f'group_{o.group}', lang), quote=True)}'>{label}</td>"
                     f"<td>{fmt(conv(st.mean_a), o.digits)}</td><td>{fmt(conv(st.mean_b), o.digits)}</td>"
                     f"<td class='diff' style='color:{colour};font-weight:600'>{fmt(conv(st.mean_d), o.digits, sign=True)}"
                     f"</td><td class='range'>{rng}</td><td class='nbetter' style='color:{colour}'>{better}</td></tr>")
-    # compact rows, labels on one line: all 13 outcomes in view under the controls at 1280x720
+    # compact rows, labels on one line: every outcome in view under the controls at 1280x720; a rule
+    # between the groups (headline outcomes, energy tiers, the rest)
     style = ("<style>.ab-table{border-collapse:collapse;font-size:0.875rem;line-height:1.25}.ab-table td,.ab-table th"
              "{border-bottom:1px solid #ddd;padding:1px 6px;text-align:right;white-space:nowrap}"
-             ".ab-table td:first-child,.ab-table th:first-child{text-align:left}</style>")
+             ".ab-table td:first-child,.ab-table th:first-child{text-align:left}"
+             ".ab-table tr.group-start td{border-top:2px solid #888}"
+             ".ab-table .reading{font-size:0.72rem;color:#555;line-height:1.1}</style>")
     return f"{style}<table class='ab-table'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
@@ -475,7 +513,8 @@ def caption(done: Comparison, lang: Lang) -> str:
 def rule_text(m: int, vary: str, lang: Lang) -> str:
     """The help under the table: the colour rule and what the ranges include (chance only, or chance and
     the posterior's uncertainty about behaviour)."""
-    return (t("compare_rule", lang, m=m, p=100 * chance_all_agree(m)) + " "
+    n = sum(o.group == "headline" for o in OUTCOMES)
+    return (t("compare_order", lang, n=n) + " " + t("compare_rule", lang, m=m, p=100 * chance_all_agree(m)) + " "
             + t("compare_range_posterior" if vary == "posterior" else "compare_range_seeds", lang))
 
 

@@ -8,9 +8,12 @@ and with all of them off. Replicate r of every variant shares seed r and, when t
 replicates vary the posterior, posterior draw r (:func:`app.runs.ab_replicates`), so each difference
 is paired.
 
-Per headline outcome (:data:`HEADLINES`, summary outcomes of the model as in explain) the table
-shows the **full effect** (current − status quo), each channel's **contribution** (full effect −
-effect without it), their sum, the all-off run (0 but for spending: a programme runs and costs
+Per headline outcome (:data:`HEADLINES`, summary outcomes of the model as in explain: first the
+outcomes a statistics bureau could check — real value added, local sourcing share, manufacturing
+employment, the net fiscal balance, whose difference is extra tax minus extra spending, retention after
+3 years — then the energy levels climbed, then public spending) the table shows the **full effect**
+(current − status quo), each channel's **contribution** (full effect − effect without it), their sum,
+the all-off run (0 but for spending and so the net fiscal balance: a programme runs and costs
 whatever its channels do) and the **interaction** (full − all off − sum of the contributions), each as
 the mean over the paired runs with its 95 % t interval. A figure is black only when its interval
 excludes 0 (and it does not display as 0); otherwise grey: nothing is shown as a difference the runs
@@ -62,14 +65,24 @@ class Headline:
     digits: int
     unit: str  # i18n key of the unit, or "money:<kind>"
     scale: float = 1.0  # raw value x scale = value in ``unit`` (before money conversion)
+    group: str = "headline"  # "headline" (sim.state.records.HEADLINE_OUTCOMES), "tiers", "other"
 
 
+# The headline outcomes explain reports (sim.state.records.HEADLINE_OUTCOMES, same order; the outflows,
+# counted in persons over the run, are in explain's report and the A/B table), then the paper's energy
+# levels, then public spending (what the net fiscal balance subtracts).
 HEADLINES = (
-    Headline("tiers_climbed_clusters", "ex_levels", 2, "unit_levels"),
-    Headline("value_added_final", "ex_value_added", 2, "money:value_added"),
+    Headline("value_added_real_final", "ex_value_added", 2, "money:value_added"),
+    Headline("local_sourcing_share_final", "ex_sourcing", 2, "unit_pp", 100.0),
+    Headline("employment_final", "ex_employment", 0, "unit_persons"),
+    Headline("net_fiscal_balance_total", "ex_fiscal", 2, "money:total"),
     Headline("retention_3y", "ex_retention_3y", 2, "unit_pp", 100.0),
-    Headline("spending_total", "ex_spending", 2, "money:total"),
+    Headline("tiers_climbed_clusters", "ex_levels", 2, "unit_levels", group="tiers"),
+    Headline("spending_total", "ex_spending", 2, "money:total", group="other"),
 )
+
+
+GROUP_STARTS = frozenset(h.key for prev, h in zip(HEADLINES, HEADLINES[1:]) if h.group != prev.group)
 
 
 def display(value: float, h: Headline, lang: Lang) -> float:
@@ -247,11 +260,12 @@ def _cell_html(cell: Cell, h: Headline, lang: Lang) -> str:
     conv = lambda x: display(x, h, lang)  # noqa: E731
     black = cell_shows_difference(cell, h)
     ci = ("" if not (math.isfinite(cell.lo) and math.isfinite(cell.hi)) else
-          f"<span class='ci'> ({fmt(conv(cell.lo), h.digits, sign=True)} … {fmt(conv(cell.hi), h.digits, sign=True)})</span>")
+          f"<span class='ci'>({fmt(conv(cell.lo), h.digits, sign=True)} … {fmt(conv(cell.hi), h.digits, sign=True)})</span>")
     cls = "measurable" if black else "noise"
     colour = "#111" if black else "#9a9a9a"
     weight = "600" if black else "400"
-    return (f"<td class='cell {cls} out-{h.key}' style='color:{colour};font-weight:{weight}'>"
+    rule = "border-left:2px solid #888;" if h.key in GROUP_STARTS else ""  # between groups of outcomes
+    return (f"<td class='cell {cls} out-{h.key}' style='{rule}color:{colour};font-weight:{weight}'>"
             f"{fmt(conv(cell.mean), h.digits, sign=True)}{ci}</td>")
 
 
@@ -265,8 +279,11 @@ def row_label(row: str, ex: Explanation, lang: Lang) -> str:
 
 def table_html(ex: Explanation, lang: Lang) -> str:
     """Rows: the full effect, each lever with its channels' contributions, their sum, all off, the
-    interaction; a column per headline outcome (mean and 95 % interval, grey where it includes 0)."""
-    head = "".join(f"<th>{html.escape(headline_label(h, lang))}</th>" for h in HEADLINES)
+    interaction; a column per headline outcome (mean and, under it, the 95 % interval, grey where it
+    includes 0; a rule between the headline outcomes, the energy levels and spending)."""
+    head = "".join(f"<th class='{'group-start' if h.key in GROUP_STARTS else ''}' "
+                   f"title='{html.escape(t(f'group_{h.group}', lang), quote=True)}'>"
+                   f"{html.escape(headline_label(h, lang))}</th>" for h in HEADLINES)
     cells = ex.cells
     n = len(HEADLINES) + 1
 
@@ -284,13 +301,14 @@ def table_html(ex: Explanation, lang: Lang) -> str:
     body += [row("sum", "row-sum"), row("none", "row-none"), row("interaction", "row-interaction")]
     style = ("<style>.effect-table{border-collapse:collapse;font-size:0.8rem;line-height:1.3}"
              ".effect-table td,.effect-table th{border-bottom:1px solid #ddd;padding:1px 6px;text-align:right}"
-             ".effect-table th{vertical-align:bottom;max-width:11em}"
+             ".effect-table th{vertical-align:bottom;max-width:9.5em}"
              ".effect-table td.label,.effect-table th:first-child{text-align:left}"
              ".effect-table td.label{padding-left:14px;white-space:nowrap}"
-             ".effect-table .ci{font-size:0.72rem;font-weight:400;white-space:nowrap}"
+             ".effect-table .ci{display:block;font-size:0.7rem;line-height:1.1;font-weight:400;white-space:nowrap}"
              ".effect-table td.cell{white-space:nowrap}"
              ".effect-table tr.lever-row td{font-weight:600;color:#1f4e79;text-align:left;padding-top:3px}"
              ".effect-table tr.row-full td,.effect-table tr.row-sum td{border-top:1.5px solid #999}"
+             ".effect-table .group-start{border-left:2px solid #888}"
              ".effect-table tr.row-full td.label,.effect-table tr.row-sum td.label,"
              ".effect-table tr.row-none td.label,.effect-table tr.row-interaction td.label{padding-left:6px}</style>")
     return (f"{style}<table class='effect-table'><thead><tr><th>{html.escape(t('why_effect_channel', lang))}</th>"

@@ -9,6 +9,11 @@ comparison (table and every run) as CSV, and a printable one-page PDF summary.
   vary (seeds only, or seeds + posterior draws, with the posterior's fit date and model version).
 * A/B every run: per run the setting, seed, what the replicates vary and, for posterior draws, the
   draw, its particle and the value of every fitted coefficient (:func:`app.compare.replicate_table`).
+* A/B table: the headline outcomes a statistics bureau could check first (real value added, local
+  sourcing share, manufacturing employment, net fiscal balance, retention after 3 years, outflows to
+  Beijing and Tianjin), then the energy tiers, then the other figures (:data:`app.compare.OUTCOMES`);
+  the CSV names each row's group and, for the net fiscal balance, how B − A reads (extra tax minus
+  extra spending).
 * PDF (matplotlib ``PdfPages``, A4): settings, the A/B table with ranges (if a comparison was run),
   what the ranges include (and, for posterior draws, each draw's particle) and two key charts, in the
   chosen language.
@@ -184,7 +189,8 @@ AB_TABLE_FONT = 7.0  # points; smaller only if the table would not fit the print
 
 
 def ab_table(sheet: _Sheet, comparison, lang: Lang, fontsize: float = AB_TABLE_FONT):
-    """The A/B table (as on the page, without the verdict column) at the sheet's current line, sized
+    """The A/B table (as on the page, without the verdict, group and reading columns: the rule text under it
+    says how the rows are ordered and how B − A of the net fiscal balance reads) at the sheet's current line, sized
     to fit the printable width: column widths measured from their text, headers wrapped, the font made
     smaller only if it still would not fit. Returns the matplotlib Table; moves ``sheet.y`` below it."""
     import textwrap
@@ -193,7 +199,7 @@ def ab_table(sheet: _Sheet, comparison, lang: Lang, fontsize: float = AB_TABLE_F
 
     stats = comparison.stats
     table = compare.comparison_table(stats, lang)
-    cols = [c for c in table.columns if c != t("col_verdict", lang)]
+    cols = [c for c in table.columns if c not in (t("col_verdict", lang), t("col_group", lang), t("col_reading", lang))]
     signed = {t("compare_diff", lang), t("col_min_diff", lang), t("col_max_diff", lang)}
     cells = []
     for st, row in zip(stats, table[cols].itertuples(index=False)):

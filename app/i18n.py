@@ -58,19 +58,24 @@ STRINGS: dict[str, tuple[str, str]] = {
     "presets": ("Policy presets", "政策组合"),
     "levers": ("Policy levers (the paper's five remedy groups)", "政策杠杆（论文五类对策）"),
     "group": ("Remedy group {n}", "对策 {n}"),
-    # key figures
+    # key figures: the headline outcomes (sim.state.records.HEADLINE_OUTCOMES' words), then the energy tiers
+    "kpi_value_added": ("Real value added ({unit})", "实际工业增加值（{unit}）"),
+    "kpi_sourcing": ("Local sourcing share of inputs", "本地配套率"),
+    "kpi_employment": ("Manufacturing employment (persons)", "制造业就业（人）"),
+    "kpi_fiscal": ("Net fiscal balance so far ({unit})", "累计财政净收支（{unit}）"),
+    "kpi_retention_3y": ("Graduates in the city after 3 years", "毕业3年后仍留秦比例"),
+    "kpi_retention_latest": ("Latest cohort retention (no 3-year cohort yet)",
+                             "最近一届留秦率（尚无满3年届次）"),
+    "kpi_out_bj": ("Outflow to Beijing so far (persons)", "累计流向北京人才（人）"),
+    "kpi_out_tj": ("Outflow to Tianjin so far (persons)", "累计流向天津人才（人）"),
     "kpi_energy": ("Mean energy index (0–1)", "平均能级指数（0–1）"),
     "kpi_tiers": ("Clusters at provincial tier or above", "达到省级及以上的集群"),
-    "kpi_retention": ("Graduate retention, latest cohort", "毕业生留秦率（最近一届）"),
-    "kpi_out_bj": ("To Beijing this quarter (persons)", "本季度流向北京（人）"),
-    "kpi_out_tj": ("To Tianjin this quarter (persons)", "本季度流向天津（人）"),
-    "kpi_spend": ("Government spending this quarter ({unit})", "本季度财政支出（{unit}）"),
+    "kpi_spend": ("Spending this quarter ({unit})", "本季度财政支出（{unit}）"),
+    "kpi_retention": ("Graduate retention over the run", "全期毕业生留秦率"),
     "kpi_spend_total": ("Government spending so far", "累计财政支出"),
     "kpi_climbed": ("Tier levels climbed", "集群累计升级级数"),
     "kpi_cost_level": ("Spending per tier level climbed", "每提升一个集群等级的财政支出"),
-    "kpi_employment": ("Manufacturing employment (persons)", "制造业就业（人）"),
     "kpi_maturity": ("Firms at digital level 3 or above (%)", "数字化 3 级及以上企业占比（%）"),
-    "kpi_value_added": ("Value added", "增加值"),
     "kpi_cost_retained": ("Spending per retained graduate (yuan)", "每留住一名毕业生的财政支出（元）"),
     "kpi_out_total": ("Graduates and talent leaving, total (persons)", "累计外流人才（人）"),
     "no_cohort": ("no cohort yet", "尚无毕业季"),
@@ -83,6 +88,12 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Map: each dot is a firm, coloured by cluster and sized by employees; its shape shows digital "
         "maturity (circle = level 1–2, square = 3, diamond = 4–5). ▲ universities, ★ district "
         "government seats. Arrows on the left edge count talent leaving for Beijing and Tianjin this quarter.|"
+        "Key figures, top row: the headline outcomes a statistics bureau could check — real value added (2021 "
+        "prices, annual rate), the local sourcing share of the six clusters' parts and processing inputs, "
+        "manufacturing employment, the net fiscal balance so far (local tax minus programme spending), graduates "
+        "still in the city after 3 years (until a cohort is three years on: the latest cohort's retention, "
+        "labelled so) and the outflows to Beijing and Tianjin so far. Below them the energy index and tiers, "
+        "the paper's vocabulary, and this quarter's spending.|"
         "Energy level (能级) is an index from 0 to 1 combining scale, innovation, chain, digital level, "
         "leading firms, talent and collaboration; dashed lines mark the tiers: county SME cluster, "
         "provincial, national, world-class.|"
@@ -102,6 +113,9 @@ STRINGS: dict[str, tuple[str, str]] = {
         "地图：每个点是一家企业，颜色表示所属集群，大小表示员工数；形状表示数字化成熟度"
         "（圆形 = 1–2 级，方形 = 3 级，菱形 = 4–5 级）。▲ 高校，★ 区县政府驻地。"
         "左侧边缘的箭头统计本季度流向北京、天津的人才。|"
+        "关键指标第一行为统计部门可核验的核心指标：实际工业增加值（2021 年价，年率）、六大集群零部件与加工投入的"
+        "本地配套率、制造业就业、累计财政净收支（地方税收减政策支出）、毕业 3 年后仍留秦比例（尚无毕业满 3 年的届次时"
+        "显示最近一届的留秦率，并注明）以及累计流向北京、天津的人才。其下为论文口径的能级指数与等级，以及本季度财政支出。|"
         "能级是 0–1 的综合指数，涵盖规模、创新、产业链、数字化、龙头企业、人才与协同；"
         "虚线标出等级：县域中小企业特色集群、省级、国家级、世界级。|"
         "方案对比将两套政策组合各运行 M 次（默认 8 次），使用相同的随机种子：A 的第 r 次与 B 的第 r 次"
@@ -237,19 +251,34 @@ STRINGS: dict[str, tuple[str, str]] = {
     "compare_spending": ("Spending ({unit} per quarter)", "财政支出（{unit}/季度）"),
     "compare_error": ("The comparison failed: {err}", "对比运行失败：{err}"),
     "outcome": ("Outcome", "指标"),
+    # the headline outcomes (sim.state.records.HEADLINE_OUTCOMES' words), then the energy tiers, then the rest
+    "ab_value_added": ("Real value added at the end (annual rate)", "期末实际工业增加值（年率）"),
+    "ab_sourcing": ("Local sourcing share of the clusters' inputs at the end", "期末本地配套率（六大集群）"),
+    "ab_employment": ("Manufacturing employment at the end", "期末制造业就业"),
+    "ab_fiscal": ("Net fiscal balance: local tax − programme spending, whole run", "全期财政净收支：地方税收减政策支出"),
+    "ab_fiscal_reading": ("B − A = extra tax minus extra spending", "B − A = 新增税收减新增支出"),
+    "ab_retention_3y": ("Graduates still in the city after 3 years", "毕业3年后仍留秦比例"),
+    "ab_out_bj": ("Talent outflow to Beijing, whole run", "全期流向北京人才"),
+    "ab_out_tj": ("Talent outflow to Tianjin, whole run", "全期流向天津人才"),
     "ab_energy": ("Mean energy index at the end", "期末平均能级指数"),
     "ab_tiers": ("Clusters at provincial tier or above at the end", "期末达到省级及以上的集群数"),
-    "ab_retention": ("Graduate retention over the run", "全期毕业生留秦率"),
-    "ab_out_total": ("Talent leaving, whole run", "全期人才外流"),
-    "ab_out_bj": ("To Beijing, whole run", "全期流向北京"),
-    "ab_out_tj": ("To Tianjin, whole run", "全期流向天津"),
-    "ab_maturity": ("Firms at digital level 3 or above at the end", "期末数字化 3 级及以上企业占比"),
-    "ab_employment": ("Manufacturing employment at the end", "期末制造业就业"),
-    "ab_value_added": ("Value added at the end", "期末增加值"),
-    "ab_spend_total": ("Government spending, whole run", "全期财政支出"),
     "ab_climbed": ("Tier levels climbed over the run", "全期集群升级级数"),
-    "ab_cost_retained": ("Talent-lever spending per retained graduate", "人才政策支出/留秦毕业生"),
     "ab_cost_level": ("Spending per tier level climbed", "每提升一级的财政支出"),
+    "ab_retention": ("Graduate retention at graduation, whole run", "全期毕业生毕业时留秦率"),
+    "ab_out_total": ("Talent leaving, whole run", "全期人才外流"),
+    "ab_maturity": ("Firms at digital level 3 or above at the end", "期末数字化 3 级及以上企业占比"),
+    "ab_spend_total": ("Government spending, whole run", "全期财政支出"),
+    "ab_cost_retained": ("Talent-lever spending per retained graduate", "人才政策支出/留秦毕业生"),
+    "col_group": ("Group", "类别"),
+    "col_reading": ("How B − A reads", "B − A 的含义"),
+    "group_headline": ("Headline outcome (a statistics bureau can check it)", "核心指标（统计部门可核验）"),
+    "group_tiers": ("Energy tiers (the paper's vocabulary)", "能级（论文口径）"),
+    "group_other": ("Other figures", "其他指标"),
+    "compare_order": ("The first {n} rows are the headline outcomes a statistics bureau could check; the energy "
+                      "tiers (the paper's vocabulary) follow, then other figures. Net fiscal balance: B − A is B's "
+                      "extra local tax minus its extra programme spending (real 2021 yuan).",
+                      "前 {n} 行为统计部门可核验的核心指标；其后为能级（论文口径），再后为其他指标。"
+                      "财政净收支：B − A 即 B 新增的地方税收减去新增的政策支出（2021 年不变价）。"),
     # export
     "export_intro": ("Download the current run (quarters so far) as tables and charts.",
                      "下载当前运行（截至当前季度）的数据表与图表。"),
@@ -330,9 +359,12 @@ STRINGS: dict[str, tuple[str, str]] = {
     "why_effect_rest": (" For the other outcomes they add up within the noise.", "其余结果在随机波动范围内相加等于总效果。"),
     "why_effect_item": ("{outcome}: channels {parts}, full effect {full}, interaction {i} {unit}",
                         "{outcome}：渠道合计 {parts}，总效果 {full}，交互作用 {i}（{unit}）"),
-    "ex_levels": ("Energy levels climbed (six clusters)", "能级提升级数（六大集群）"),
-    "ex_value_added": ("Value added at the end (annual rate)", "期末增加值（年率）"),
+    "ex_value_added": ("Real value added at the end (annual rate)", "期末实际工业增加值（年率）"),
+    "ex_sourcing": ("Local sourcing share at the end", "期末本地配套率"),
+    "ex_employment": ("Manufacturing employment at the end", "期末制造业就业"),
+    "ex_fiscal": ("Net fiscal balance, whole run: extra tax − extra spending", "全期财政净收支：新增税收减新增支出"),
     "ex_retention_3y": ("Graduates still in the city 3 years on", "毕业 3 年后仍留秦比例"),
+    "ex_levels": ("Energy levels climbed (six clusters)", "能级提升级数（六大集群）"),
     "ex_spending": ("Public spending, whole run", "全期财政支出"),
     "unit_pp": ("percentage points", "个百分点"),
     "comp_scale": ("Scale", "规模"),

@@ -17,6 +17,7 @@ the ``tick`` counter, so a step redraws the map, key figures and the visible cha
 from __future__ import annotations
 
 import html
+import math
 import os
 import threading
 import time
@@ -39,8 +40,15 @@ from app.state import DEFAULT_SEED, Session, Snapshot, lever_defaults, presets
 from app.why import WhyPanel
 
 CHART_TABS = ("energy", "talent", "maturity", "chain", "spending")
-KPIS = (("kpi_energy", 3), ("kpi_tiers", 0), ("kpi_retention", 1), ("kpi_out_bj", 0), ("kpi_out_tj", 0),
-        ("kpi_spend", 0))
+# The key figures (key in app.compare.outcomes, decimals shown): first the headline outcomes a statistics
+# bureau could check (sim.state.records.HEADLINE_OUTCOMES, same order), then, in a row of their own, the
+# energy figures (the paper's vocabulary) and this quarter's spending.
+KPI_HEADLINE = (("kpi_value_added", 2), ("kpi_sourcing", 1), ("kpi_employment", 0), ("kpi_fiscal", 2),
+                ("kpi_retention_3y", 1), ("kpi_out_bj", 0), ("kpi_out_tj", 0))
+KPI_ENERGY = (("kpi_energy", 3), ("kpi_tiers", 0), ("kpi_spend", 0))
+KPIS = KPI_HEADLINE + KPI_ENERGY
+KPI_MONEY = {"kpi_value_added": "value_added", "kpi_fiscal": "total", "kpi_spend": "quarter"}  # app.i18n.MONEY
+KPI_PERCENT = ("kpi_sourcing", "kpi_retention_3y")
 MAIN_TABS = ("city", "compare", "why", "budget", "export")
 PLAY_MIN_PAUSE_S = 0.05  # between two quarters while playing, whatever the speed (see Page.play_loop)
 
@@ -68,10 +76,12 @@ img.map-image { display: block; max-height: calc(100vh - var(--app-top, 190px) -
 img.chart-image { display: block; width: 100% !important; height: auto;
                   max-height: calc(100vh - var(--app-top, 190px) - var(--chart-top, 150px)); object-fit: contain;
                   object-position: left top; }
-.workshop .kpis { display: grid !important; grid-template-columns: repeat(3, minmax(0, 1fr)); gap: 6px; }
-.kpis .v-card { padding: 2px 8px !important; }
-.kpi-label { font-size: 0.75rem; color: #555; line-height: 1.2; }
-.kpi-value { font-size: 1.15rem; font-weight: 600; }
+.workshop .kpi-row { display: grid !important; grid-template-columns: repeat(auto-fill, minmax(104px, 1fr)); gap: 4px; }
+.kpis .v-card { padding: 0 !important; }
+.kpis .v-card__text { padding: 2px 6px !important; }
+.kpi-label { font-size: 0.72rem; color: #555; line-height: 1.15; }
+.kpi-value { font-size: 1.05rem; font-weight: 600; line-height: 1.35; color: #111; }
+.kpi-row-energy .kpi-value { font-weight: 500; }
 .workshop .btn-drawer { display: none !important; }
 .how-box { position: relative; }
 .how-box .v-expansion-panel-header, .how-box .v-expansion-panel--active > .v-expansion-panel-header {
@@ -188,28 +198,47 @@ def quarter_text(snap: Snapshot, lang: Lang) -> str:
 
 
 def kpi_label(key: str, lang: Lang) -> str:
-    if key == "kpi_spend":
-        return t(key, lang, unit=money_unit("quarter", lang)[0])
+    if key in KPI_MONEY:
+        return t(key, lang, unit=money_unit(KPI_MONEY[key], lang)[0])
     return t(key, lang)
+
+
+def kpi_cards(values: dict[str, float], n_clusters: int, lang: Lang) -> list[tuple[str, str, str, bool]]:
+    """``(key, label, value text, fallback)`` of every key figure, in :data:`KPIS` order, from
+    :func:`app.compare.outcomes` of the run so far. Retention after 3 years pools the cohorts three
+    years on so far; until one is, the card shows the latest cohort's retention at graduation and its
+    label says so (``fallback``)."""
+    cards = []
+    for key, digits in KPIS:
+        raw, label, fallback = values[key], kpi_label(key, lang), False
+        if key == "kpi_retention_3y" and math.isnan(raw):
+            raw, label, fallback = values["kpi_retention_latest"], t("kpi_retention_latest", lang), True
+        if key in KPI_MONEY:
+            raw = raw / money_unit(KPI_MONEY[key], lang)[1]
+        value = fmt(raw, digits)
+        if key == "kpi_tiers":
+            value = f"{value} / {n_clusters}"
+        if key in KPI_PERCENT:
+            value = t("no_cohort", lang) if value == "–" and fallback else f"{value} %"
+        cards.append((key, label, value, fallback))
+    return cards
 
 
 @solara.component
 def Kpis(snap: Snapshot, lang: Lang):
-    values = outcomes(snap.city, snap.clusters, cumulative=False)
-    with solara.Row(gap="6px", classes=["kpis"]):
-        for key, digits in KPIS:
-            raw = values[key]
-            if key == "kpi_spend":
-                raw = raw / money_unit("quarter", lang)[1]
-            value = fmt(raw, digits)
-            if key == "kpi_tiers":
-                value = f"{value} / {snap.clusters['cluster'].nunique()}"
-            if key == "kpi_retention":
-                value = t("no_cohort", lang) if value == "–" else f"{value} %"
-            with solara.Card(margin=0, classes=[f"kpi-{key}"]):
-                with solara.Column(gap="0px"):
-                    solara.Text(kpi_label(key, lang), classes=["kpi-label"])
-                    solara.Text(value, classes=["kpi-value"])
+    """The key figures: the headline outcomes in one grid, the energy figures and spending in the next
+    (each grid wraps to as many columns as fit; rows never mix the two)."""
+    cards = kpi_cards(outcomes(snap.city, snap.clusters), snap.clusters["cluster"].nunique(), lang)
+    n = len(KPI_HEADLINE)
+    with solara.Column(gap="4px", classes=["kpis"]):
+        for row, part in (("headline", cards[:n]), ("energy", cards[n:])):
+            with solara.Row(gap="4px", classes=["kpi-row", f"kpi-row-{row}"]):
+                for key, label, value, fallback in part:
+                    classes = [f"kpi-{key}"] + (["kpi-fallback"] if fallback else [])
+                    with solara.Card(margin=0, elevation=1, classes=classes):
+                        with solara.Column(gap="0px"):
+                            solara.Text(label, classes=["kpi-label"])
+                            solara.Text(value, classes=["kpi-value"])
 
 
 @solara.component

@@ -711,6 +711,161 @@ def test_comparison_table_and_replicate_table_are_in_the_language():
     assert "规模" in comps.columns and len(comps) == 7
 
 
+# ------------------------------------------------------------------------------ headline outcomes first
+HEADLINE_WORDS = {  # words of sim.state.records.HEADLINE_OUTCOMES each live label must carry, per language
+    "en": ("value added", "local sourcing", "manufacturing employment", "net fiscal balance", None, "beijing",
+           "tianjin"),
+    "zh": ("工业增加值", "本地配套率", "制造业就业", "财政净收支", None, "北京", "天津"),
+}
+RETENTION_WORDS = {"en": ("after 3 years", "latest cohort"), "zh": ("毕业3年后仍留秦", "最近一届")}
+
+
+def test_headline_outcomes_lead_the_key_figures_the_ab_table_and_the_effect_view_in_the_models_order():
+    from app.page import KPI_ENERGY, KPI_HEADLINE, KPIS
+    from sim.state.records import HEADLINE_NAMES
+
+    heads = [o for o in compare.OUTCOMES if o.group == "headline"]
+    assert [o.summary for o in heads] == list(HEADLINE_NAMES)  # the model's one list, in its order
+    assert compare.OUTCOMES[:len(heads)] == tuple(heads)  # ... leading the A/B table
+    groups = [o.group for o in compare.OUTCOMES]
+    assert groups == sorted(groups, key=compare.GROUPS.index) and groups[len(heads)] == "tiers"  # then the tiers
+    assert [k for k, _ in KPI_HEADLINE] == [o.key for o in heads] and KPIS == KPI_HEADLINE + KPI_ENERGY
+    assert [k for k, _ in KPI_ENERGY][:2] == ["kpi_energy", "kpi_tiers"]
+    keys = [h.key for h in explain.HEADLINES]
+    assert keys[:5] == ["value_added_real_final", "local_sourcing_share_final", "employment_final",
+                        "net_fiscal_balance_total", "retention_3y"]
+    assert keys[5] == "tiers_climbed_clusters" and [h.group for h in explain.HEADLINES][:6] == ["headline"] * 5 + ["tiers"]
+
+
+def test_headline_figures_equal_the_models_summary_at_the_end_of_a_run():
+    levers = {**lever_defaults(), **sim.load_presets()["coordinate"].levers}
+    r = runs.run_one(levers, runs.Replicate(2), 16)  # 16 quarters: cohorts three years on exist
+    got, want = compare.outcomes(r.city, r.clusters), r.summary  # ScenarioResult.summary() of the run
+    for o in compare.OUTCOMES:
+        if o.summary:
+            scale = 100.0 if o.unit == "unit_pct" else 1.0
+            assert got[o.key] == pytest.approx(scale * want[o.summary], rel=1e-12), o.key
+            assert math.isfinite(got[o.key]), o.key
+    assert got["kpi_fiscal"] == pytest.approx(r.city["tax_revenue"].sum() - r.city["spending_total"].sum(), rel=1e-12)
+
+
+def _kpi_cards(box) -> dict[str, list[tuple[str, str, bool]]]:
+    """Per key-figure row (headline, energy): (key, label, value, fallback) of each card, in page order."""
+    out = {}
+    for row in ("headline", "energy"):
+        cards = []
+        for w in walk(one(box, f"kpi-row-{row}")):
+            keys = [c for c in classes_of(w) if c.startswith("kpi-kpi_")]
+            if keys:
+                cards.append((keys[0].removeprefix("kpi-"), text_of(one(w, "kpi-label")), text_of(one(w, "kpi-value")),
+                              "kpi-fallback" in classes_of(w)))
+        out[row] = list({c[0]: c for c in cards}.values())  # a card can be reachable twice (slots)
+    return out
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_key_figures_show_the_headline_outcomes_first_and_agree_with_the_city_table(lang):
+    """The live key figures: the headline row (in HEADLINE_OUTCOMES' order and words) above the energy
+    row; every value recomputed here from the run's city and clusters tables (flows summed so far,
+    stocks this quarter). Retention after 3 years pools the cohorts three years on; until there is
+    one, the card shows the latest cohort's retention at graduation and says so."""
+    from app.page import KPI_ENERGY, KPI_HEADLINE, Kpis
+
+    session = Session(seed=2)
+    seen = set()
+    for q in range(1, 16):
+        session.step()
+        if q not in (1, 3, 15):  # before any graduation, after the first one, after the first 3-year cohort
+            continue
+        snap = session.snapshot()
+        box, rc = solara.render(Kpis(snap, lang), handle_error=False)
+        try:
+            rows = _kpi_cards(box)
+        finally:
+            rc.close()
+        assert [c[0] for c in rows["headline"]] == [k for k, _ in KPI_HEADLINE]
+        assert [c[0] for c in rows["energy"]] == [k for k, _ in KPI_ENERGY]
+        city, cl = snap.city, snap.clusters
+        now = cl[cl["quarter"] == cl["quarter"].max()]
+        va_unit, va_div = i18n.money_unit("value_added", lang)
+        total_unit, total_div = i18n.money_unit("total", lang)
+        q_unit, q_div = i18n.money_unit("quarter", lang)
+        size, stay = city["cohort_size_3y"].sum(), city["cohort_in_city_3y"].sum()
+        cohorts = city["graduate_retention"].dropna()
+        if size > 0:
+            retention, fallback = f"{100 * stay / size:,.1f} %", False
+        elif len(cohorts):
+            retention, fallback = f"{100 * cohorts.iloc[-1]:,.1f} %", True
+        else:
+            retention, fallback = i18n.t("no_cohort", lang), True
+        expected = {
+            "kpi_value_added": f"{city['value_added'].iloc[-1] / va_div:,.2f}",
+            "kpi_sourcing": f"{100 * city['local_sourcing_share'].iloc[-1]:,.1f} %",
+            "kpi_employment": f"{city['employment'].iloc[-1]:,.0f}",
+            "kpi_fiscal": f"{(city['tax_revenue'].sum() - city['spending_total'].sum()) / total_div:,.2f}",
+            "kpi_retention_3y": retention,
+            "kpi_out_bj": f"{city['outflow_beijing'].sum():,.0f}",
+            "kpi_out_tj": f"{city['outflow_tianjin'].sum():,.0f}",
+            "kpi_energy": f"{now['energy_index'].mean():,.3f}",
+            "kpi_tiers": f"{int((now['energy_tier'] >= 2).sum())} / {cl['cluster'].nunique()}",
+            "kpi_spend": f"{city['spending_total'].iloc[-1] / q_div:,.0f}",
+        }
+        cards = rows["headline"] + rows["energy"]
+        assert {k: value for k, _label, value, _fb in cards} == expected, q
+        labels = {k: label for k, label, _v, _fb in cards}
+        for (key, _), word in zip(KPI_HEADLINE, HEADLINE_WORDS[lang]):
+            if word:
+                assert word in labels[key].lower(), (key, labels[key])
+        three, latest = RETENTION_WORDS[lang]
+        assert (latest if fallback else three) in labels["kpi_retention_3y"].lower(), labels["kpi_retention_3y"]
+        assert dict((k, fb) for k, _l, _v, fb in cards)["kpi_retention_3y"] == fallback
+        assert va_unit in labels["kpi_value_added"] and total_unit in labels["kpi_fiscal"]
+        for label in labels.values():
+            assert bool(CJK.search(uncited(label))) == (lang == "zh"), label
+        seen.add((fallback, size > 0, len(cohorts) > 0))
+    assert seen == {(True, False, False), (True, False, True), (False, True, True)}  # all three cases were met
+
+
+def test_ab_table_and_its_exports_lead_with_the_headline_outcomes_and_read_the_fiscal_difference(snap):
+    cmp = compare.run_comparison("status_quo", "coordinate", lever_defaults(), first_seed=1, m=2, quarters=QUARTERS)
+    heads = [o for o in compare.OUTCOMES if o.group == "headline"]
+    fiscal = next(st for st in cmp.stats if st.outcome.key == "kpi_fiscal")
+    for a, b, d in zip(cmp.runs_a, cmp.runs_b, fiscal.d):  # B − A = extra tax minus extra spending
+        extra_tax = b.city["tax_revenue"].sum() - a.city["tax_revenue"].sum()
+        extra_spending = b.city["spending_total"].sum() - a.city["spending_total"].sum()
+        assert d == pytest.approx(extra_tax - extra_spending, rel=1e-9) and extra_spending > 0
+    for lang in ("en", "zh"):
+        table = compare.comparison_table(cmp.stats, lang)
+        labels = list(table[i18n.t("outcome", lang)])
+        assert labels[:len(heads)] == [i18n.t(o.label, lang) for o in heads]
+        group = list(table[i18n.t("col_group", lang)])
+        assert group[:len(heads)] == [i18n.t("group_headline", lang)] * len(heads)
+        assert group[len(heads)] == i18n.t("group_tiers", lang)
+        reading = dict(zip(labels, table[i18n.t("col_reading", lang)]))
+        assert reading[i18n.t("ab_fiscal", lang)] == i18n.t("ab_fiscal_reading", lang)
+        assert ("extra tax minus extra spending" if lang == "en" else "新增税收减新增支出") in i18n.t("ab_fiscal_reading", lang)
+        csv = pd.read_csv(io.BytesIO(export.frame_csv_bytes(table)), encoding="utf-8-sig")
+        assert list(csv[i18n.t("outcome", lang)])[:len(heads)] == labels[:len(heads)]
+        html = compare.outcome_table_html(cmp.stats, lang)
+        order = re.findall(r"<tr class='outcome-(\w+) ", html)
+        assert order == [o.key for o in compare.OUTCOMES]
+        starts = re.findall(r"<tr class='outcome-(\w+) [^']*group-start'", html)
+        assert starts == [next(o.key for o in compare.OUTCOMES if o.group == g) for g in compare.GROUPS[1:]]
+        assert html.count("class='reading'") == 1 and i18n.t("ab_fiscal_reading", lang) in html
+        assert ("extra local tax minus" if lang == "en" else "新增的地方税收减去") in compare.rule_text(2, "seeds", lang)
+        per_run = compare.replicate_table(cmp.runs_a, cmp.runs_b, lang)
+        firsts = [c for c in per_run.columns if "[" in c][:len(heads)]
+        assert [c.split(" [")[0] for c in firsts] == [i18n.t(o.label, lang) for o in heads]
+        # the PDF's table: the same rows in the same order, without the group and reading columns
+        got = pdf_layout(export.summary_figure(snap, lang, cmp))
+        texts = [txt for _, _, txt in got["cells"]]
+        assert i18n.t("col_group", lang) not in texts and i18n.t("ab_fiscal_reading", lang) not in texts
+        assert labels == [i18n.t(o.label, lang) for o in compare.OUTCOMES]
+        assert sorted(txt for txt in texts if txt in labels) == sorted(labels)  # every row, once (ab_table keeps
+        # comparison_table's order)
+        page, tab = got["page"], got["table"]
+        assert 0.04 * page.width <= tab.x0 and tab.x1 <= 0.96 * page.width, (lang, tab)
+
 def test_ab_components_are_coloured_only_where_every_paired_run_agrees():
     cmp = compare.run_comparison("status_quo", "digital", lever_defaults(), first_seed=1, m=3, quarters=QUARTERS)
     agree = compare.component_agreement(cmp.runs_a, cmp.runs_b, "en")
@@ -1388,6 +1543,10 @@ def test_one_lever_package_channels_plus_interaction_are_the_full_effect_exactly
         assert not np.isnan(vals).any()
         if h.key == "spending_total":
             assert (none > ref).all()  # the coordination office runs (and costs) whatever its channels do
+        elif h.key == "net_fiscal_balance_total":  # all off: the status quo's tax, less the office's extra cost
+            spend = ex.values["spending_total"]
+            np.testing.assert_allclose(none - ref, -(spend[kinds.index("none")] - spend[0]), rtol=1e-9)
+            assert (none < ref).all()
         else:
             np.testing.assert_array_equal(none, ref)  # all channels off: the status quo, exactly
         total = dec.sum_contributions + dec.interaction + dec.none  # the parts, in every paired world
@@ -1425,7 +1584,8 @@ def test_greying_and_the_sentence_follow_the_intervals():
     va = np.array([base * 1e9, base * 1e9 + noise(1e9), base * 1e9, base * 1e9, base * 1e9])  # full effect noisy
     ret = np.full((5, 4), 0.2)  # nothing moves: every cell exactly 0
     spend = 1e9 + np.array([[0] * 4, [5e8] * 4, 3e8 + noise(1e6), 2e8 + noise(1e6), [1e8] * 4])  # interaction -1e8
-    ex = _synthetic({"tiers_climbed_clusters": levels, "value_added_final": va, "retention_3y": ret,
+    quiet = {h.key: np.zeros((5, 4)) for h in explain.HEADLINES}  # the other outcomes: no effect at all
+    ex = _synthetic({**quiet, "tiers_climbed_clusters": levels, "value_added_real_final": va, "retention_3y": ret,
                      "spending_total": spend})
     html = explain.table_html(ex, "en")
     cells = re.findall(r"<td class='cell (measurable|noise) out-(\w+)'[^>]*>(.*?)</td>", html)

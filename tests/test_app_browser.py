@@ -127,7 +127,10 @@ def test_page_loads_offline_complete_and_without_errors(server, browser):
     assert page.locator(".lever [role=slider]").count() == sum(v.group == groups[0] for v in lever_views())
     assert page.locator("[class*=group-tab-]").count() == len(groups)
     assert page.locator("[class*=preset-]").count() == 7
-    assert page.locator("[class*=kpi-kpi_]").count() == 6
+    from app.page import KPI_HEADLINE, KPIS
+
+    assert page.locator("[class*=kpi-kpi_]").count() == len(KPIS)
+    assert page.locator(".kpi-row-headline [class*=kpi-kpi_]").count() == len(KPI_HEADLINE)  # headline row first
     for img in ("img.map-image", "img.chart-energy"):
         assert page.locator(img).evaluate("el => el.complete && el.naturalWidth > 100"), img
     problems = w.requests.problems(allowed_hosts={HOST})
@@ -420,6 +423,13 @@ def test_controls_map_and_a_chart_are_in_view_without_scrolling(server, browser,
             drawer = page.locator(".lever-drawer").bounding_box()
             assert drawer["x"] >= map_box["x"] + map_box["width"] - 1, "the drawer covers the map"
             page.locator(".btn-drawer-close").click()
+        if height > 600:  # the key figures (hidden under 600 px): in view, the headline row above the energy row
+            inside(page, ".kpis")
+            heads = page.locator(".kpi-row-headline .v-card").evaluate_all(
+                "cs => cs.map(c => c.getBoundingClientRect().bottom)")
+            energy = page.locator(".kpi-row-energy .v-card").evaluate_all(
+                "cs => cs.map(c => c.getBoundingClientRect().top)")
+            assert len(heads) == 7 and len(energy) == 3 and max(heads) <= min(energy), (heads, energy)
         assert page.get_by_text("This website runs on").count() == 0  # no Solara badge over the charts
         assert page.locator("img.map-image").bounding_box()["height"] >= 0.4 * height, "the map is a thumbnail"
         if width == 1280:  # chart text of at least 14 CSS px as shown
@@ -578,7 +588,9 @@ def test_where_the_effect_comes_from_shows_the_channels_and_fits_the_window(serv
         for row in ("row-full", "row-sum", "row-none", "row-interaction"):
             assert table.locator(f"tr.{row}").count() == 1, row
         assert "Matchmaking" in table.inner_text() and "Full effect" in table.inner_text()
-        assert table.locator("td.cell").count() == 12 * 4
+        from app.explain import HEADLINES
+
+        assert table.locator("td.cell").count() == 12 * len(HEADLINES)  # 12 rows, a column per headline outcome
         caption = page.locator(".why-effect-caption").inner_text()
         assert "8 channels" in caption and "4 paired runs, seeds 1–4" in caption and "40 quarters" in caption
         assert page.locator(".why-effect-sum").inner_text().strip()
