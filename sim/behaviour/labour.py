@@ -52,7 +52,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.state.constants import NO_EMPLOYER, OTHER_SECTOR, Field, Loc, SizeClass
-from sim.state.tables import rank_within_groups, stochastic_round, uniform_choice, weighted_draws
+from sim.state.tables import stochastic_round, take_within_groups, uniform_choice, weighted_draws
 
 DEST_NAMES = ("Beijing", "Tianjin", "Elsewhere")
 
@@ -64,7 +64,7 @@ def _away(loc: np.ndarray) -> np.ndarray:
 
 
 def refresh_staff(m) -> np.ndarray:
-    """Skilled and digital persons per firm, from the talent table; returns the staff's rows.
+    """Skilled and digital persons per firm (the persons of the agents it employs); returns the staff's rows.
 
     Firm staff live in the city: whoever moves away or retires leaves their employer (``step``,
     ``_migrate``) and only seekers in the city are hired, so ``employer >= 0`` marks the staff.
@@ -72,12 +72,32 @@ def refresh_staff(m) -> np.ndarray:
     t, f = m.talent, m.firms
     staff = np.flatnonzero(t.employer >= 0)
     n = len(f)
-    ppa = m.persons_per_agent
-    employer = t.employer[staff]
-    f.skilled[:] = np.bincount(employer, minlength=n)[:n] * ppa
-    f.digital_staff[:] = np.bincount(employer[t.field[staff] == Field.DIGITAL], minlength=n)[:n] * ppa
+    # persons by (firm, digital or not), one bincount
+    code = 2 * t.employer[staff] + (t.field[staff] == Field.DIGITAL)
+    by = np.bincount(code, weights=t.persons[staff], minlength=2 * n)[: 2 * n].reshape(n, 2)
+    f.skilled[:] = by[:, 0] + by[:, 1]
+    f.digital_staff[:] = by[:, 1]
     m._staff_known = True
     return staff
+
+
+def split(m, rows: np.ndarray, take: np.ndarray) -> np.ndarray:
+    """Split ``take`` persons (0 <= take <= persons) off each agent of ``rows``; returns the rows that now
+    hold exactly the taken persons (the agent itself when all its persons are taken, else a new agent).
+
+    The new agent is a copy of its parent (field, degree, age, ties, cohort, employer, training, ...)
+    with ``take`` persons; the parent keeps the rest. Persons are conserved; agents with nothing
+    taken are left alone.
+    """
+    t = m.talent
+    take = np.asarray(take, np.int64)
+    some = take > 0
+    part = some & (take < t.persons[rows])
+    parents = rows[part]
+    new = t.copy_rows(parents)
+    t.persons[new] = take[part]
+    t.persons[parents] -= take[part]
+    return np.concatenate((rows[some & ~part], new))
 
 
 def step(m) -> None:
@@ -92,7 +112,7 @@ def step(m) -> None:
     t.loc[retiring] = Loc.RETIRED
     t.employer[retiring] = NO_EMPLOYER
     t.cell[retiring] = -1
-    m.flows_q["retired"] = retiring.size * m.persons_per_agent
+    m.flows_q["retired"] = int(t.persons[retiring].sum())
     staff = np.flatnonzero(t.employer >= 0)
     t.employer[staff[~m.firms.alive[t.employer[staff]]]] = NO_EMPLOYER  # their firm exited
     new_grads = _graduate(m) if m.quarter_of_year == 3 else np.zeros(0, np.int64)
@@ -124,8 +144,9 @@ def _graduate(m) -> np.ndarray:
         cohorts.append(dict(field=field, degree=degree, cell=np.full(n, cell), ties=np.minimum(ties, 1.0),
                             university=np.full(n, ui), consortium=consortium, home_ties=home))
     cols = {name: np.concatenate([c[name] for c in cohorts]) for name in cohorts[0]}
-    idx = t.append(cols["field"].size, loc=Loc.CITY, employer=NO_EMPLOYER, age=np.array([21.0, 22.0, 25.0])[cols["degree"]],
-                   wage=0.0, tenure=0, cohort=m.quarter, **cols)  # Talent agents are made when first asked for
+    idx = t.append(cols["field"].size, persons=m.persons_per_agent, loc=Loc.CITY, employer=NO_EMPLOYER,
+                   age=np.array([21.0, 22.0, 25.0])[cols["degree"]], wage=0.0, tenure=0, cohort=m.quarter,
+                   **cols)  # Talent agents are made when first asked for
     m.graduate_persons_total += idx.size * m.persons_per_agent
     m.flows_q["graduates"] = idx.size * m.persons_per_agent
     return idx
@@ -140,20 +161,20 @@ def skilled_need(m) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _layoffs(m, needs: tuple[np.ndarray, np.ndarray]) -> None:
+    """Firms lay off the whole persons they have above ``layoff_threshold`` x need, from staff agents
+    in random order (the last agent cut is split: only its surplus persons go)."""
     t, f, rng = m.talent, m.firms, m.rng
     need, _ = needs
     staff = refresh_staff(m)
-    surplus = np.maximum(0.0, f.skilled - m.p["layoff_threshold"] * need) / m.persons_per_agent
-    k = stochastic_round(surplus, rng)
+    k = np.floor(np.maximum(0.0, f.skilled - m.p["layoff_threshold"] * need)).astype(np.int64)  # persons
     if staff.size == 0 or k.sum() == 0:
         return
+    staff = staff[k[t.employer[staff]] > 0]  # the staff of firms that lay off
     keys = rng.random(staff.size)
-    cut = k[t.employer[staff]] > 0  # rank only the staff of firms that lay off (the same ranks)
-    staff, keys = staff[cut], keys[cut]
-    emp = t.employer[staff]
-    fired = staff[rank_within_groups(emp, keys) < k[emp]]
+    take = take_within_groups(t.employer[staff], keys, t.persons[staff], k)
+    fired = split(m, staff, take)
     t.employer[fired] = NO_EMPLOYER
-    m.flows_q["layoffs"] = fired.size * m.persons_per_agent
+    m.flows_q["layoffs"] = int(take.sum())
 
 
 def prospects(m) -> np.ndarray:
@@ -213,7 +234,6 @@ def _utilities(m, idx: np.ndarray, new_grad: np.ndarray) -> np.ndarray:
 
 def _migrate(m, new_grads: np.ndarray) -> None:
     t, p, rng = m.talent, m.p, m.rng
-    ppa = m.persons_per_agent
     r = rng.random(len(t))
     # reconsideration chance by where one lives (retired people never move), employed people's own
     # (in work means in the city, refresh_staff)
@@ -232,20 +252,22 @@ def _migrate(m, new_grads: np.ndarray) -> None:
     u = _utilities(m, idx, is_new) + rng.gumbel(size=(idx.size, 4))
     choice = np.argmax(u, axis=1).astype(np.int8)
     here = t.loc[idx]
+    persons = t.persons[idx]
     moved = choice != here
     # graduates who stay get the settlement subsidy
-    graduates = np.bincount(choice[is_new], minlength=4) * ppa  # by destination
+    graduates = np.bincount(choice[is_new], weights=persons[is_new], minlength=4)  # persons by destination
     stay_new = is_new & (choice == Loc.CITY)
     t.stayed_at_graduation[idx[stay_new]] = True
     m.spend("talent_settlement_subsidy", graduates[Loc.CITY] * m.policy.level("talent_subsidy.settlement"))
     m.flows_q["graduates_retained"] = graduates[Loc.CITY]
-    outflow = np.bincount(choice[moved & (here == Loc.CITY)], minlength=4) * ppa
+    out = moved & (here == Loc.CITY)
+    outflow = np.bincount(choice[out], weights=persons[out], minlength=4)
     for loc, name in zip((Loc.BEIJING, Loc.TIANJIN, Loc.ELSEWHERE), ("beijing", "tianjin", "elsewhere")):
         key = "graduates_elsewhere" if name == "elsewhere" else f"graduates_to_{name}"
         m.flows_q[key] = graduates[loc]
         m.flows_q[f"outflow_{name}"] = outflow[loc]
     back = moved & (choice == Loc.CITY)
-    m.flows_q["return_inflow"] = back.sum() * ppa
+    m.flows_q["return_inflow"] = float(persons[back].sum())
     mi = idx[moved]
     t.loc[mi] = choice[moved]
     t.employer[mi] = NO_EMPLOYER
@@ -256,96 +278,135 @@ def _migrate(m, new_grads: np.ndarray) -> None:
 
 
 def _match(m, needs: tuple[np.ndarray, np.ndarray]) -> None:
+    """Vacancies in whole persons (the gap to need, stochastically rounded) filled from the seekers:
+    digital vacancies by digital-field seekers first, then the other vacancies and the openings
+    outside manufacturing by all (module docstring, step 5)."""
     t, f, p, rng = m.talent, m.firms, m.p, m.rng
-    ppa = m.persons_per_agent
     need, dig_need = needs
     gap = np.maximum(0.0, need - f.skilled)
     dig_gap = np.minimum(gap, np.maximum(0.0, dig_need - f.digital_staff))
-    dig_slots = stochastic_round(dig_gap / ppa, rng)
-    gen_slots = stochastic_round((gap - dig_gap) / ppa, rng)
-    other = int(stochastic_round(p["other_jobs_per_year"] / 4.0 / ppa, rng))
+    dig_slots = stochastic_round(dig_gap, rng)  # persons per firm
+    gen_slots = stochastic_round(gap - dig_gap, rng)
+    other = int(stochastic_round(p["other_jobs_per_year"] / 4.0, rng))  # persons
     seekers = np.flatnonzero((t.loc == Loc.CITY) & (t.employer == NO_EMPLOYER))
-    n_seek = seekers.size
-    if n_seek == 0:
+    if seekers.size == 0:
         return
-    key = t.degree[seekers] + 1.0 * t.consortium[seekers] + rng.gumbel(size=n_seek) * p["matching_noise"]
-    # digital slots to digital seekers
-    dig_firms = np.repeat(np.arange(len(f)), dig_slots)
+    seeking = float(t.persons[seekers].sum())
+    key = t.degree[seekers] + 1.0 * t.consortium[seekers] + rng.gumbel(size=seekers.size) * p["matching_noise"]
+    firms = np.arange(len(f))
     is_dig = t.field[seekers] == Field.DIGITAL
-    taken = _pair(m, seekers[is_dig], key[is_dig], dig_firms)
-    free = np.ones(len(t), bool)
-    free[taken] = False
-    left = free[seekers]  # seekers not taken, in order
-    rest, rest_key = seekers[left], key[left]
-    gen_firms = np.concatenate((np.repeat(np.arange(len(f)), gen_slots), np.full(other, OTHER_SECTOR)))
-    taken2 = _pair(m, rest, rest_key, gen_firms)
-    m.flows_q["hires"] = (taken.size + taken2.size) * ppa
-    # job-finding rate job seekers expect: smoothed share of seekers hired per quarter
-    m.job_finding = 0.75 * m.job_finding + 0.25 * (taken.size + taken2.size) / n_seek
+    hired = _pair(m, seekers[is_dig], key[is_dig], firms, dig_slots)
+    left = t.employer[seekers] == NO_EMPLOYER  # seekers with persons still seeking, in order
+    # the openings outside manufacturing are many small employers: one-person slots
+    slot_employer = np.concatenate((firms, np.full(other, OTHER_SECTOR)))
+    slot_persons = np.concatenate((gen_slots, np.ones(other, np.int64)))
+    hired += _pair(m, seekers[left], key[left], slot_employer, slot_persons)
+    m.flows_q["hires"] = hired
+    # job-finding rate job seekers expect: smoothed share of seekers (persons) hired per quarter
+    m.job_finding = 0.75 * m.job_finding + 0.25 * hired / seeking
 
 
-def _pair(m, seekers: np.ndarray, keys: np.ndarray, slot_employer: np.ndarray) -> np.ndarray:
-    """Assortative matching: sort seekers by key, slots by wage (with noise); pair the tops."""
+def _pair(m, seekers: np.ndarray, keys: np.ndarray, slot_employer: np.ndarray, slot_persons: np.ndarray) -> int:
+    """Assortative matching in persons: seekers sorted by key, slots by wage (with noise); the
+    best-qualified persons fill the best-paid slots. Returns the persons hired.
+
+    A slot is an employer's vacancies (``slot_persons`` whole persons). Persons are lined up, the
+    seekers' in key order and the slots' in wage order, and paired one to one (computed on the
+    agents' and slots' cumulative persons, not person by person); an agent whose persons go to
+    several employers (or partly stay seeking) is split (:func:`split`), so a firm gets exactly the
+    persons it hires, whatever ``persons_per_agent``.
+    """
+    open_ = slot_persons > 0
+    slot_employer, slot_persons = slot_employer[open_], slot_persons[open_]
     if seekers.size == 0 or slot_employer.size == 0:
-        return np.zeros(0, np.int64)
+        return 0
     t, rng = m.talent, m.rng
     slot_wage = m.wage_offer(slot_employer, np.ones(slot_employer.size, np.int64))
     s_order = np.argsort(-(np.log(slot_wage) + rng.gumbel(size=slot_wage.size) * 0.1))
-    k = min(seekers.size, slot_employer.size)
-    who = seekers[np.argsort(-keys)[:k]]
-    emp = slot_employer[s_order[:k]]
-    t.employer[who] = emp
-    t.wage[who] = m.wage_offer(emp, t.degree[who])
+    slot_employer, slot_end = slot_employer[s_order], np.cumsum(slot_persons[s_order])  # best paid first
+    seekers = seekers[np.argsort(-keys)]  # best qualified first
+    seeker_end = np.cumsum(t.persons[seekers])
+    k = int(min(seeker_end[-1], slot_end[-1]))  # persons hired
+    seekers, seeker_end = seekers[: np.searchsorted(seeker_end, k) + 1], seeker_end[: np.searchsorted(seeker_end, k) + 1]
+    # the line of persons cut where a seeker's or a slot's persons end: each stretch is a piece of one
+    # seeker going to one employer
+    cuts = np.unique(np.concatenate((seeker_end[seeker_end < k], slot_end[slot_end < k], [k])))
+    starts = np.concatenate(([0], cuts[:-1]))
+    owner = np.searchsorted(seeker_end, starts, side="right")  # index into seekers
+    employer = slot_employer[np.searchsorted(slot_end, starts, side="right")]
+    # one piece per (seeker, employer): a seeker's one-person slots outside manufacturing can be
+    # interleaved with firms' slots
+    width = len(m.firms) + 2  # employer codes -2 .. n-1
+    code, inverse = np.unique(owner * width + (employer + 2), return_inverse=True)
+    count = np.bincount(inverse, weights=cuts - starts).astype(np.int64)
+    piece_owner, piece_employer = np.divmod(code, width)
+    piece_employer -= 2
+    hired = np.bincount(piece_owner, weights=count, minlength=seekers.size).astype(np.int64)
+    rest = t.persons[seekers] - hired  # persons of each seeker left seeking
+    first = np.ones(code.size, bool)
+    first[1:] = piece_owner[1:] != piece_owner[:-1]
+    reuse = first & (rest[piece_owner] == 0)  # a seeker hired whole keeps its row for its first piece
+    rows = seekers[piece_owner]
+    who = np.empty(code.size, np.int64)
+    who[reuse] = rows[reuse]
+    who[~reuse] = t.copy_rows(rows[~reuse])
+    t.persons[who] = count
+    partly = np.flatnonzero(rest > 0)
+    t.persons[seekers[partly]] = rest[partly]
+    t.employer[who] = piece_employer
+    t.wage[who] = m.wage_offer(piece_employer, t.degree[who])
     t.tenure[who] = 0
-    firm = emp >= 0
-    t.cell[who[firm]] = m.firms.cell[emp[firm]]
+    firm = piece_employer >= 0
+    t.cell[who[firm]] = m.firms.cell[piece_employer[firm]]
     t.cell[who[~firm]] = uniform_choice(rng, m.core_cells, (~firm).sum())
-    return who
+    return k
 
 
 def _cultivate(m, needs: tuple[np.ndarray, np.ndarray]) -> None:
     """In-house training of engineers into composite digital talent (module docstring, step 6);
     ``needs`` = :func:`skilled_need` of this quarter."""
     t, f, p, rng = m.talent, m.firms, m.p, m.rng
-    ppa = m.persons_per_agent
     cost, share = p["training_cost_per_person"], m.policy.level("cultivation.cofunding")
     # trainees who left their firm or the city lose the training
     training = np.flatnonzero(t.training_left > 0)
     gone = (t.loc[training] != Loc.CITY) | (t.employer[training] != t.training_employer[training])
     t.training_left[training[gone]] = 0
-    # count down; at the end, success makes composite digital talent, failure leaves an engineer
+    # count down; at the end, success (person by person) makes composite digital talent, failure
+    # leaves an engineer
     training = training[~gone]
     t.training_left[training] -= 1
     done = training[t.training_left[training] == 0]
-    ok = done[rng.random(done.size) < p["training_success_rate"]]
+    done_persons = int(t.persons[done].sum())
+    ok = split(m, done, rng.binomial(t.persons[done], p["training_success_rate"]))
     t.field[ok] = Field.DIGITAL
-    m.flows_q["training_completed"] = ok.size * ppa
-    m.flows_q["training_failed"] = (done.size - ok.size) * ppa
-    # enrolment: digital slots still open after matching, at firms at maturity >= 2
+    completed = int(t.persons[ok].sum())
+    m.flows_q["training_completed"] = completed
+    m.flows_q["training_failed"] = done_persons - completed
+    # enrolment: digital posts (persons) still open after matching, at firms at maturity >= 2
     staff = refresh_staff(m)
     n = len(f)
     _, dig_need = needs
-    trainees = np.bincount(t.employer[training[t.training_left[training] > 0]], minlength=n)[:n] * ppa
+    still = training[t.training_left[training] > 0]
+    trainees = np.bincount(t.employer[still], weights=t.persons[still], minlength=n)[:n]
     gap = np.where(f.alive & (f.maturity >= 2), np.maximum(0.0, dig_need - f.digital_staff - trainees), 0.0)
     net = cost * (1.0 - share)  # the firm's cost per trainee, yuan
     prob = p["training_uptake_max"] * np.exp(
         -p["training_cost_sensitivity"] * net / (p["training_success_rate"] * m.city_wage()))
-    slots = rng.binomial(stochastic_round(gap / ppa, rng), prob)
+    slots = rng.binomial(stochastic_round(gap, rng), prob)  # persons
     if net > 0:  # profitable firms only, spending at most a fifth of their cash (assumption)
         budget = np.where(f.profit > 0, 0.2 * np.maximum(f.cash, 0.0), 0.0)
-        slots = np.minimum(slots, np.floor(budget / (net * ppa)).astype(np.int64))
+        slots = np.minimum(slots, np.floor(budget / net).astype(np.int64))
     just_done = np.zeros(len(t), bool)
-    just_done[done] = True
+    just_done[done] = True  # (agents split off ``done`` above are its successes: digital, not engineers)
     eng = staff[(t.field[staff] == Field.ENGINEERING) & (t.training_left[staff] == 0) & ~just_done[staff]]
     if eng.size == 0 or slots.sum() == 0:
         return
+    eng = eng[slots[t.employer[eng]] > 0]  # the engineers of firms that enrol
     keys = rng.random(eng.size)
-    cut = slots[t.employer[eng]] > 0  # rank only the engineers of firms that enrol (the same ranks)
-    eng, keys = eng[cut], keys[cut]
-    emp = t.employer[eng]
-    new = eng[rank_within_groups(emp, keys) < slots[emp]]
+    new = split(m, eng, take_within_groups(t.employer[eng], keys, t.persons[eng], slots))
     t.training_left[new] = max(1, int(round(p["training_quarters"])))
     t.training_employer[new] = t.employer[new]
-    f.cash[:] -= np.bincount(t.employer[new], minlength=n)[:n] * ppa * net
-    m.spend("in_house_cultivation", new.size * ppa * cost * share)
-    m.flows_q["training_enrolled"] = new.size * ppa
+    enrolled = t.persons[new]
+    f.cash[:] -= np.bincount(t.employer[new], weights=enrolled, minlength=n)[:n] * net
+    m.spend("in_house_cultivation", float(enrolled.sum()) * cost * share)
+    m.flows_q["training_enrolled"] = int(enrolled.sum())

@@ -54,6 +54,26 @@ class AgentTable:
         self._n = end
         return np.arange(start, end)
 
+    def copy_rows(self, idx: np.ndarray) -> np.ndarray:
+        """Append a copy of each row in ``idx`` (every column); returns the new slot indices, in the
+        order of ``idx``. Splitting a talent super-individual across employers uses it
+        (``sim.behaviour.labour``): the copy then gets its share of the persons."""
+        idx = np.asarray(idx, dtype=np.int64)
+        start, end = self._n, self._n + idx.size
+        if idx.size == 0:
+            return np.arange(start, end)
+        capacity = len(next(iter(self._buffers.values())))
+        for name, dt in self._dtypes.items():
+            buf = self._buffers[name]
+            if end > capacity:
+                new = np.zeros(max(2 * capacity, end, 64), dtype=dt)
+                new[:start] = buf[:start]
+                self._buffers[name] = buf = new
+            buf[start:end] = buf[idx]  # idx < start: copies of existing rows
+            setattr(self, name, buf[:end])
+        self._n = end
+        return np.arange(start, end)
+
 
 def group_sum(groups: np.ndarray, values: np.ndarray | None, n_groups: int) -> np.ndarray:
     """Sum of ``values`` (or counts) per group id in ``[0, n_groups)``."""
@@ -91,6 +111,29 @@ def rank_within_groups(groups: np.ndarray, keys: np.ndarray) -> np.ndarray:
     ranks = np.empty(len(order), dtype=np.int64)
     ranks[order] = np.arange(len(order)) - first_of_run
     return ranks
+
+
+def take_within_groups(groups: np.ndarray, keys: np.ndarray, amounts: np.ndarray, quota: np.ndarray) -> np.ndarray:
+    """How much of each element's ``amounts`` its group takes, when group g takes ``quota[g]`` in all
+    from its elements in key order (smallest key first), each element giving at most its amount.
+
+    ``groups`` are ids in ``[0, len(quota))``, ``keys`` uniform draws in [0, 1) (the order within a
+    group). The element where a group's quota runs out gives part of its amount, those after it
+    nothing: e.g. amounts 10, 10 and quota 13 take 10 and 3. Used to cut whole persons from
+    super-individuals (layoffs, trainees in ``sim.behaviour.labour``).
+    """
+    amounts = np.asarray(amounts)
+    if amounts.size == 0:
+        return np.zeros(0, dtype=amounts.dtype)
+    order = np.argsort(groups + keys)  # by group, then key (keys < 1)
+    g, a = groups[order], amounts[order]
+    ahead = np.cumsum(a) - a  # amount of all elements ahead of this one
+    first = np.ones(g.size, bool)
+    first[1:] = g[1:] != g[:-1]
+    before = ahead - np.maximum.accumulate(np.where(first, ahead, 0))  # ahead within its own group
+    take = np.empty_like(a)
+    take[order] = np.clip(np.asarray(quota)[g] - before, 0, a)
+    return take
 
 
 def normalised_cdf(p: np.ndarray) -> np.ndarray:
