@@ -57,20 +57,16 @@ from sim.state.tables import stochastic_round, take_within_groups, uniform_choic
 DEST_NAMES = ("Beijing", "Tianjin", "Elsewhere")
 
 
-def _away(loc: np.ndarray) -> np.ndarray:
-    """Living in Beijing, Tianjin or elsewhere (Loc codes 1-3: one unsigned comparison, the city's 0
-    wrapping round to 255)."""
-    return loc.view(np.uint8) - np.uint8(Loc.BEIJING) <= np.uint8(Loc.ELSEWHERE - Loc.BEIJING)
-
-
-def refresh_staff(m) -> np.ndarray:
-    """Skilled and digital persons per firm (the persons of the agents it employs); returns the staff's rows.
+def refresh_staff(m, staff: np.ndarray | None = None) -> np.ndarray:
+    """Skilled and digital persons per firm (the persons of the agents it employs); returns the staff's
+    rows (``staff``, when the caller knows them already).
 
     Firm staff live in the city: whoever moves away or retires leaves their employer (``step``,
     ``_migrate``) and only seekers in the city are hired, so ``employer >= 0`` marks the staff.
     """
     t, f = m.talent, m.firms
-    staff = np.flatnonzero(t.employer >= 0)
+    if staff is None:
+        staff = np.flatnonzero(t.employer >= 0)
     n = len(f)
     # persons by (firm, digital or not), one bincount
     code = 2 * t.employer[staff] + (t.field[staff] == Field.DIGITAL)
@@ -105,7 +101,7 @@ def step(m) -> None:
     m.prospects = prospects(m)
     # wages of those in work follow the city's wage and their employer's level
     working = np.flatnonzero(t.employer != NO_EMPLOYER)  # in work means in the city (refresh_staff)
-    t.wage[working] = m.wage_offer(t.employer[working], t.degree[working])
+    t.wage[working] = m.wage_offer(t.employer[working], t.degree[working].astype(np.intp))
     t.age += 0.25
     t.tenure += 1
     retiring = np.flatnonzero((t.loc != Loc.RETIRED) & (t.age >= p["retirement_age"]))
@@ -113,15 +109,19 @@ def step(m) -> None:
     t.employer[retiring] = NO_EMPLOYER
     t.cell[retiring] = -1
     m.flows_q["retired"] = int(t.persons[retiring].sum())
-    staff = np.flatnonzero(t.employer >= 0)
-    t.employer[staff[~m.firms.alive[t.employer[staff]]]] = NO_EMPLOYER  # their firm exited
+    staff = working[t.employer[working] >= 0]  # (the retired have left their jobs)
+    exited = ~m.firms.alive[t.employer[staff]]
+    t.employer[staff[exited]] = NO_EMPLOYER  # their firm exited
     new_grads = _graduate(m) if m.quarter_of_year == 3 else np.zeros(0, np.int64)
     need = skilled_need(m)  # firms' sizes and maturity do not change in the labour market
-    _layoffs(m, need)
+    _layoffs(m, need, staff[~exited])
     _migrate(m, new_grads)
     _match(m, need)
     _cultivate(m, need)  # ends with the staff counts of the quarter (refresh_staff after the last hire)
-    np.multiply(t.ties, 1.0 - m.city["talent"]["ties_decay"], out=t.ties, where=_away(t.loc))
+    # ties of people away fade (a factor per location: 1 in the city and in retirement)
+    fade = np.ones(len(Loc))
+    fade[[Loc.BEIJING, Loc.TIANJIN, Loc.ELSEWHERE]] = 1.0 - m.city["talent"]["ties_decay"]
+    np.multiply(t.ties, np.take(fade, t.loc), out=t.ties)
 
 
 def _graduate(m) -> np.ndarray:
@@ -160,12 +160,13 @@ def skilled_need(m) -> tuple[np.ndarray, np.ndarray]:
     return need, digital
 
 
-def _layoffs(m, needs: tuple[np.ndarray, np.ndarray]) -> None:
+def _layoffs(m, needs: tuple[np.ndarray, np.ndarray], staff: np.ndarray) -> None:
     """Firms lay off the whole persons they have above ``layoff_threshold`` x need, from staff agents
-    in random order (the last agent cut is split: only its surplus persons go)."""
+    in random order (the last agent cut is split: only its surplus persons go); ``staff`` are the
+    rows of all firm staff."""
     t, f, rng = m.talent, m.firms, m.rng
     need, _ = needs
-    staff = refresh_staff(m)
+    refresh_staff(m, staff)
     k = np.floor(np.maximum(0.0, f.skilled - m.p["layoff_threshold"] * need)).astype(np.int64)  # persons
     if staff.size == 0 or k.sum() == 0:
         return
@@ -200,8 +201,8 @@ def _utilities(m, idx: np.ndarray, new_grad: np.ndarray) -> np.ndarray:
     on a (persons, 4) array).
     """
     t, p, city = m.talent, m.p, m.city
-    deg = t.degree[idx]
-    here = t.loc[idx]
+    deg = t.degree[idx].astype(np.intp)  # (numpy indexes with intp much faster than with int8)
+    here = t.loc[idx].astype(np.intp)
     employed_here = t.employer[idx] != NO_EMPLOYER  # in work means in the city (refresh_staff)
     offer = m.city_wage() * m.degree_premium[deg]
     qhd_wage = np.where(employed_here, t.wage[idx], offer * (0.3 + 0.7 * m.job_finding))
@@ -210,7 +211,7 @@ def _utilities(m, idx: np.ndarray, new_grad: np.ndarray) -> np.ndarray:
     distance = p["beta_distance"] * m.distance_km / 100.0  # (from, to) locations
     moving = p["moving_cost"] * (np.arange(4)[None, :] != np.arange(distance.shape[0])[:, None])  # (from, to)
     u = np.empty((idx.size, 4))
-    u[:, 0] = (p["beta_wage"] * np.log(np.maximum(qhd_wage, 1.0)) + p["beta_prospects"] * m.prospects[t.field[idx]]
+    u[:, 0] = (p["beta_wage"] * np.log(np.maximum(qhd_wage, 1.0)) + p["beta_prospects"] * np.take(m.prospects, t.field[idx])
                - p["beta_housing"] * np.log(m.layer_values("housing_price")[here_cell]) - distance[here, 0]
                + city["talent"]["qinhuangdao_constant"])
     for j, d in enumerate(DEST_NAMES, start=1):
@@ -236,12 +237,13 @@ def _migrate(m, new_grads: np.ndarray) -> None:
     t, p, rng = m.talent, m.p, m.rng
     r = rng.random(len(t))
     # reconsideration chance by where one lives (retired people never move), employed people's own
-    # (in work means in the city, refresh_staff)
-    by_loc = np.zeros(len(Loc))
-    by_loc[Loc.CITY] = p["unemployed_consider_rate"]
-    by_loc[[Loc.BEIJING, Loc.TIANJIN, Loc.ELSEWHERE]] = p["return_consider_rate"]
-    chance = np.where(t.employer != NO_EMPLOYER, p["migration_consider_employed"], by_loc[t.loc])
-    consider = r < chance
+    # (in work means in the city, refresh_staff): a table by location + len(Loc) x in work
+    chance = np.zeros(2 * len(Loc))
+    chance[Loc.CITY] = p["unemployed_consider_rate"]
+    chance[[Loc.BEIJING, Loc.TIANJIN, Loc.ELSEWHERE]] = p["return_consider_rate"]
+    chance[len(Loc) + Loc.CITY] = p["migration_consider_employed"]
+    code = t.loc + (t.employer != NO_EMPLOYER).view(np.int8) * np.int8(len(Loc))
+    consider = r < np.take(chance, code)
     consider[new_grads] = True
     idx = np.flatnonzero(consider)
     if idx.size == 0:
@@ -291,75 +293,103 @@ def _match(m, needs: tuple[np.ndarray, np.ndarray]) -> None:
     seekers = np.flatnonzero((t.loc == Loc.CITY) & (t.employer == NO_EMPLOYER))
     if seekers.size == 0:
         return
-    seeking = float(t.persons[seekers].sum())
     key = t.degree[seekers] + 1.0 * t.consortium[seekers] + rng.gumbel(size=seekers.size) * p["matching_noise"]
-    firms = np.arange(len(f))
-    is_dig = t.field[seekers] == Field.DIGITAL
-    hired = _pair(m, seekers[is_dig], key[is_dig], firms, dig_slots)
-    left = t.employer[seekers] == NO_EMPLOYER  # seekers with persons still seeking, in order
-    # the openings outside manufacturing are many small employers: one-person slots
-    slot_employer = np.concatenate((firms, np.full(other, OTHER_SECTOR)))
-    slot_persons = np.concatenate((gen_slots, np.ones(other, np.int64)))
-    hired += _pair(m, seekers[left], key[left], slot_employer, slot_persons)
+    seekers = seekers[np.argsort(-key)]  # best qualified first
+    persons = t.persons[seekers]
+    # log wage of a bachelor by employer code (firm rows, then OTHER_SECTOR (-2) and NO_EMPLOYER (-1))
+    n = len(f)
+    log_wage = np.roll(np.log(m.wage_offer(np.arange(-2, n), np.ones(n + 2, np.int64))), -2)
+    firms = np.arange(n)
+    dig = np.flatnonzero(t.field[seekers] == Field.DIGITAL)
+    owner, employer, count = _line_up(m, persons[dig], firms, dig_slots, log_wage)
+    owner = dig[owner]
+    left = persons - np.bincount(owner, weights=count, minlength=seekers.size).astype(np.int64)
+    # then everyone still seeking; the openings outside manufacturing are many small employers:
+    # one-person slots
+    rest = np.flatnonzero(left)
+    owner2, employer2, count2 = _line_up(m, left[rest], np.concatenate((firms, np.full(other, OTHER_SECTOR))),
+                                         np.concatenate((gen_slots, np.ones(other, np.int64))), log_wage)
+    hired = _hire(m, seekers, np.concatenate((owner, rest[owner2])), np.concatenate((employer, employer2)),
+                  np.concatenate((count, count2)))
     m.flows_q["hires"] = hired
     # job-finding rate job seekers expect: smoothed share of seekers (persons) hired per quarter
-    m.job_finding = 0.75 * m.job_finding + 0.25 * hired / seeking
+    m.job_finding = 0.75 * m.job_finding + 0.25 * hired / float(persons.sum())
 
 
-def _pair(m, seekers: np.ndarray, keys: np.ndarray, slot_employer: np.ndarray, slot_persons: np.ndarray) -> int:
-    """Assortative matching in persons: seekers sorted by key, slots by wage (with noise); the
-    best-qualified persons fill the best-paid slots. Returns the persons hired.
+def _line_up(m, amounts: np.ndarray, slot_employer: np.ndarray, slot_persons: np.ndarray,
+             log_wage: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Assortative matching in persons: seekers (``amounts`` persons each, best qualified first) fill
+    slots sorted by wage with noise (``log_wage`` by employer code), best paid first.
 
     A slot is an employer's vacancies (``slot_persons`` whole persons). Persons are lined up, the
-    seekers' in key order and the slots' in wage order, and paired one to one (computed on the
-    agents' and slots' cumulative persons, not person by person); an agent whose persons go to
-    several employers (or partly stay seeking) is split (:func:`split`), so a firm gets exactly the
-    persons it hires, whatever ``persons_per_agent``.
+    seekers' in order and the slots' in wage order, and paired one to one (computed on cumulative
+    persons, not person by person). Returns the pieces (seeker index into ``amounts``, employer,
+    persons): a seeker whose persons go to several employers has several pieces.
     """
     open_ = slot_persons > 0
+    empty = np.zeros(0, np.int64)
+    if amounts.size == 0 or not open_.any():
+        return empty, empty, empty
     slot_employer, slot_persons = slot_employer[open_], slot_persons[open_]
-    if seekers.size == 0 or slot_employer.size == 0:
-        return 0
-    t, rng = m.talent, m.rng
-    slot_wage = m.wage_offer(slot_employer, np.ones(slot_employer.size, np.int64))
-    s_order = np.argsort(-(np.log(slot_wage) + rng.gumbel(size=slot_wage.size) * 0.1))
-    slot_employer, slot_end = slot_employer[s_order], np.cumsum(slot_persons[s_order])  # best paid first
-    seekers = seekers[np.argsort(-keys)]  # best qualified first
-    seeker_end = np.cumsum(t.persons[seekers])
-    k = int(min(seeker_end[-1], slot_end[-1]))  # persons hired
-    seekers, seeker_end = seekers[: np.searchsorted(seeker_end, k) + 1], seeker_end[: np.searchsorted(seeker_end, k) + 1]
+    noisy = log_wage[slot_employer] + m.rng.gumbel(size=slot_employer.size) * 0.1
+    order = np.argsort(-noisy)
+    slot_employer, slot_end = slot_employer[order], np.cumsum(slot_persons[order])
+    # adjacent slots of one employer (one-person slots outside manufacturing) are one stretch
+    last = np.ones(slot_employer.size, bool)
+    last[:-1] = slot_employer[1:] != slot_employer[:-1]
+    slot_employer, slot_end = slot_employer[last], slot_end[last]
+    seeker_end = np.cumsum(amounts)
+    k = min(seeker_end[-1], slot_end[-1])  # persons hired
+    seeker_end = seeker_end[: np.searchsorted(seeker_end, k) + 1]
     # the line of persons cut where a seeker's or a slot's persons end: each stretch is a piece of one
-    # seeker going to one employer
-    cuts = np.unique(np.concatenate((seeker_end[seeker_end < k], slot_end[slot_end < k], [k])))
-    starts = np.concatenate(([0], cuts[:-1]))
-    owner = np.searchsorted(seeker_end, starts, side="right")  # index into seekers
-    employer = slot_employer[np.searchsorted(slot_end, starts, side="right")]
-    # one piece per (seeker, employer): a seeker's one-person slots outside manufacturing can be
-    # interleaved with firms' slots
-    width = len(m.firms) + 2  # employer codes -2 .. n-1
-    code, inverse = np.unique(owner * width + (employer + 2), return_inverse=True)
-    count = np.bincount(inverse, weights=cuts - starts).astype(np.int64)
-    piece_owner, piece_employer = np.divmod(code, width)
-    piece_employer -= 2
-    hired = np.bincount(piece_owner, weights=count, minlength=seekers.size).astype(np.int64)
-    rest = t.persons[seekers] - hired  # persons of each seeker left seeking
-    first = np.ones(code.size, bool)
-    first[1:] = piece_owner[1:] != piece_owner[:-1]
-    reuse = first & (rest[piece_owner] == 0)  # a seeker hired whole keeps its row for its first piece
-    rows = seekers[piece_owner]
-    who = np.empty(code.size, np.int64)
+    # seeker going to one employer (a cut where both end gives an empty stretch, dropped)
+    ends = np.sort(np.concatenate((seeker_end[:-1], slot_end[slot_end < k], [k])))
+    starts = np.concatenate(([0], ends[:-1]))
+    keep = ends > starts
+    starts, count = starts[keep], (ends - starts)[keep]
+    owner = np.searchsorted(seeker_end, starts, side="right")
+    return owner, slot_employer[np.searchsorted(slot_end, starts, side="right")], count
+
+
+def _hire(m, seekers: np.ndarray, owner: np.ndarray, employer: np.ndarray, count: np.ndarray) -> int:
+    """Give the pieces (index into ``seekers``, employer, persons) their jobs; returns the persons hired.
+
+    A seeker hired whole keeps its row for its first piece; every other piece is split off it
+    (:func:`split` semantics: a copy with the piece's persons), and the persons left keep seeking in
+    the seeker's row. So a firm gets exactly the persons it hires, whatever ``persons_per_agent``.
+    """
+    if owner.size == 0:
+        return 0
+    other = np.flatnonzero(employer == OTHER_SECTOR)
+    if other.size > 1:  # a seeker's one-person slots outside manufacturing are one piece
+        _, first, inverse = np.unique(owner[other], return_index=True, return_inverse=True)
+        keep = np.ones(owner.size, bool)
+        keep[other] = False
+        keep[other[first]] = True
+        count = count.copy()
+        count[other[first]] = np.bincount(inverse, weights=count[other]).astype(np.int64)
+        owner, employer, count = owner[keep], employer[keep], count[keep]
+    t = m.talent
+    persons = t.persons[seekers]
+    rest = persons - np.bincount(owner, weights=count, minlength=seekers.size).astype(np.int64)
+    first = np.full(seekers.size, -1)
+    first[owner[::-1]] = np.arange(owner.size - 1, -1, -1)  # each seeker's first piece
+    reuse = np.zeros(owner.size, bool)
+    reuse[first[(rest == 0) & (first >= 0)]] = True
+    rows = seekers[owner]
+    who = np.empty(owner.size, np.int64)
     who[reuse] = rows[reuse]
     who[~reuse] = t.copy_rows(rows[~reuse])
     t.persons[who] = count
-    partly = np.flatnonzero(rest > 0)
+    partly = np.flatnonzero((rest > 0) & (rest < persons))
     t.persons[seekers[partly]] = rest[partly]
-    t.employer[who] = piece_employer
-    t.wage[who] = m.wage_offer(piece_employer, t.degree[who])
+    t.employer[who] = employer
+    t.wage[who] = m.wage_offer(employer, t.degree[who])
     t.tenure[who] = 0
-    firm = piece_employer >= 0
-    t.cell[who[firm]] = m.firms.cell[piece_employer[firm]]
-    t.cell[who[~firm]] = uniform_choice(rng, m.core_cells, (~firm).sum())
-    return k
+    firm = employer >= 0
+    t.cell[who[firm]] = m.firms.cell[employer[firm]]
+    t.cell[who[~firm]] = uniform_choice(m.rng, m.core_cells, (~firm).sum())
+    return int(count.sum())
 
 
 def _cultivate(m, needs: tuple[np.ndarray, np.ndarray]) -> None:
@@ -376,12 +406,13 @@ def _cultivate(m, needs: tuple[np.ndarray, np.ndarray]) -> None:
     training = training[~gone]
     t.training_left[training] -= 1
     done = training[t.training_left[training] == 0]
-    done_persons = int(t.persons[done].sum())
-    ok = split(m, done, rng.binomial(t.persons[done], p["training_success_rate"]))
-    t.field[ok] = Field.DIGITAL
-    completed = int(t.persons[ok].sum())
-    m.flows_q["training_completed"] = completed
-    m.flows_q["training_failed"] = done_persons - completed
+    if done.size:
+        done_persons = int(t.persons[done].sum())
+        ok = split(m, done, rng.binomial(t.persons[done], p["training_success_rate"]))
+        t.field[ok] = Field.DIGITAL
+        completed = int(t.persons[ok].sum())
+        m.flows_q["training_completed"] = completed
+        m.flows_q["training_failed"] = done_persons - completed
     # enrolment: digital posts (persons) still open after matching, at firms at maturity >= 2
     staff = refresh_staff(m)
     n = len(f)
@@ -396,12 +427,14 @@ def _cultivate(m, needs: tuple[np.ndarray, np.ndarray]) -> None:
     if net > 0:  # profitable firms only, spending at most a fifth of their cash (assumption)
         budget = np.where(f.profit > 0, 0.2 * np.maximum(f.cash, 0.0), 0.0)
         slots = np.minimum(slots, np.floor(budget / net).astype(np.int64))
-    just_done = np.zeros(len(t), bool)
-    just_done[done] = True  # (agents split off ``done`` above are its successes: digital, not engineers)
-    eng = staff[(t.field[staff] == Field.ENGINEERING) & (t.training_left[staff] == 0) & ~just_done[staff]]
-    if eng.size == 0 or slots.sum() == 0:
+    if slots.sum() == 0:
         return
-    eng = eng[slots[t.employer[eng]] > 0]  # the engineers of firms that enrol
+    eng = staff[slots[t.employer[staff]] > 0]  # staff of the firms that enrol
+    # their engineers not in training and not just back from it (agents split off ``done`` above are
+    # its successes: digital, not engineers)
+    eng = eng[(t.field[eng] == Field.ENGINEERING) & (t.training_left[eng] == 0) & ~np.isin(eng, done)]
+    if eng.size == 0:
+        return
     keys = rng.random(eng.size)
     new = split(m, eng, take_within_groups(t.employer[eng], keys, t.persons[eng], slots))
     t.training_left[new] = max(1, int(round(p["training_quarters"])))

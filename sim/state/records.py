@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from sim.inputs.config import Config
-from sim.state.constants import CareerStage, Degree, Field, Loc, career_stage
+from sim.state.constants import CareerStage, Degree, Field, Loc
 
 TALENT_LEVERS = ("talent_settlement_subsidy", "industry_education_consortium", "in_house_cultivation")
 
@@ -63,15 +63,20 @@ class Recorder:
         for loc in Loc:
             row[f"talent_{loc.name.lower()}"].append(float(by_loc[loc]))
         here = np.flatnonzero(t.loc == Loc.CITY)  # the city's rows: everything below counts only these
+        self._here = here
         persons_here = persons[here]
-        by_degree = np.bincount(t.degree[here], weights=persons_here, minlength=len(Degree))
-        for deg in Degree:
-            row[f"talent_city_{deg.name.lower()}"].append(float(by_degree[deg]))
         row["talent_city_digital"].append(float(persons_here[t.field[here] == Field.DIGITAL].sum()))
         cohort_here = t.cohort[here]
-        since = np.where(cohort_here >= 0, (m.quarter - cohort_here) / 4.0, np.nan)
-        stage = career_stage(t.age[here], since, False)  # nobody in the city is retired
-        by_stage = np.bincount(stage, weights=persons_here, minlength=len(CareerStage))
+        # persons by (degree, career stage) in one count; stages as sim.state.constants.career_stage
+        # (nobody in the city is retired; new graduates: within a year of their cohort's graduation)
+        age = t.age[here]
+        stage = (age >= 30).view(np.int8) + (age >= 45).view(np.int8) + np.int8(CareerStage.EARLY)
+        stage[(cohort_here >= 0) & (cohort_here > q - 4)] = CareerStage.NEW_GRADUATE
+        by = np.bincount(t.degree[here].astype(np.intp) * 4 + stage, weights=persons_here,
+                         minlength=4 * len(Degree)).reshape(len(Degree), 4)
+        by_degree, by_stage = by.sum(axis=1), by.sum(axis=0)
+        for deg in Degree:
+            row[f"talent_city_{deg.name.lower()}"].append(float(by_degree[deg]))
         for code in (CareerStage.NEW_GRADUATE, CareerStage.EARLY, CareerStage.MID, CareerStage.SENIOR):
             row[f"talent_city_{code.name.lower()}"].append(float(by_stage[code]))
         fl = m.flows_q
@@ -147,7 +152,8 @@ class Recorder:
         land = m.cell_district >= 0
         cov_d = np.bincount(m.cell_district[land], weights=cov[land], minlength=nd) / np.maximum(
             np.bincount(m.cell_district[land], minlength=nd), 1)
-        live = np.flatnonzero((t.loc == Loc.CITY) & (t.cell >= 0))
+        here = self._here  # the city's rows (collect)
+        live = here[t.cell[here] >= 0]
         talent = np.bincount(m.cell_district[t.cell[live]], weights=t.persons[live], minlength=nd)
         d, n = self.districts, nd
         spend, tax = m.district_spending_q, m.tax_by_district
