@@ -109,8 +109,9 @@ def step(m) -> None:
     t.employer[retiring] = NO_EMPLOYER
     t.cell[retiring] = -1
     m.flows_q["retired"] = int(t.persons[retiring].sum())
-    staff = working[t.employer[working] >= 0]  # (the retired have left their jobs)
-    exited = ~m.firms.alive[t.employer[staff]]
+    employer = t.employer[working]  # (the retired have left their jobs)
+    staff, employer = working[employer >= 0], employer[employer >= 0]
+    exited = ~m.firms.alive[employer]
     t.employer[staff[exited]] = NO_EMPLOYER  # their firm exited
     new_grads = _graduate(m) if m.quarter_of_year == 3 else np.zeros(0, np.int64)
     need = skilled_need(m)  # firms' sizes and maturity do not change in the labour market
@@ -170,9 +171,11 @@ def _layoffs(m, needs: tuple[np.ndarray, np.ndarray], staff: np.ndarray) -> None
     k = np.floor(np.maximum(0.0, f.skilled - m.p["layoff_threshold"] * need)).astype(np.int64)  # persons
     if staff.size == 0 or k.sum() == 0:
         return
-    staff = staff[k[t.employer[staff]] > 0]  # the staff of firms that lay off
+    employer = t.employer[staff]
+    cutting = k[employer] > 0  # the staff of firms that lay off
+    staff, employer = staff[cutting], employer[cutting]
     keys = rng.random(staff.size)
-    take = take_within_groups(t.employer[staff], keys, t.persons[staff], k)
+    take = take_within_groups(employer, keys, t.persons[staff], k)
     fired = split(m, staff, take)
     t.employer[fired] = NO_EMPLOYER
     m.flows_q["layoffs"] = int(take.sum())
