@@ -1,6 +1,26 @@
 """Graduates, jobs and the stay-or-leave choice (paper §2.4 problem 4, §3.5 remedies).
 
-Talent agents are super-individuals of ``persons_per_agent`` persons. Per quarter, in order:
+Talent agents are super-individuals: each stands for ``persons`` persons (``persons_per_agent`` when
+made) who share field, degree, employer and situation and decide where to live together.
+
+**Resolution.** Production depends on skilled *persons* (a firm's ``skilled`` staff are the persons of
+the agents it employs), so every labour-market quantity is in whole persons: vacancies are the gap to
+need stochastically rounded to persons, layoffs the whole persons above the threshold, training places
+and training success person by person. Where such a quantity concerns only some of an agent's persons,
+the agent is split (:func:`split`): a copy holding those persons takes the job (is laid off, enrols,
+completes training) and the rest keep their situation; matching lines up the seekers' and the
+vacancies' persons (:func:`_line_up`) and splits seekers where one employer's vacancies end
+(:func:`_hire`). So a firm needing 3 skilled persons hires 3 persons of a 10-person agent while the
+other 7 keep seeking, instead of a whole agent or nobody; a firm's staff, capacity and survival no
+longer depend on ``persons_per_agent`` (before, 36% of firms needed less than one agent at the default
+10, 18% had no skilled staff, and 2035's status-quo firm count fell from ~930 to ~740 between 1 and 10
+persons per agent). Copies keep every attribute, so persons are conserved and cohorts followed as
+before; agents are never merged back (more agents at coarse resolutions: ~34,000 instead of ~25,000
+rows by 2035 at 10). The migration choice stays per agent: its reconsideration draw and taste shocks
+move all its persons together (variance, not bias). Tested in ``tests/test_resolution.py``; the gap
+is measured by ``benchmarks/bench_resolution.py``.
+
+Per quarter, in order:
 
 1. **Ageing and retirement** at the statutory age; staff of firms that exited lose their job.
 2. **Graduation** (third quarter of each year, i.e. July): each university's cohort by field and degree
@@ -11,8 +31,9 @@ Talent agents are super-individuals of ``persons_per_agent`` persons. Per quarte
    stream (model seed, quarter, university), so the same seed gives the same graduates, home ties
    included, whatever the levers.
 3. **Layoffs and vacancies**: a firm needs ``employees x skilled_share(segment)`` skilled persons (a
-   digital share rising with its maturity); staff above ``layoff_threshold`` x need are laid off, a gap is posted as
-   vacancies. Outside manufacturing ``other_jobs_per_year`` skilled openings appear.
+   digital share rising with its maturity); the whole persons above ``layoff_threshold`` x need are laid
+   off, a gap is posted as vacancies (whole persons). Outside manufacturing ``other_jobs_per_year``
+   skilled openings appear (one-person slots: many small employers).
 4. **Stay or leave** (random utility, Klabunde & Willekens 2016): new graduates all decide; the
    unemployed reconsider with ``unemployed_consider_rate``, employed staff with
    ``migration_consider_employed``, people outside with ``return_consider_rate``. For option j in
@@ -33,18 +54,20 @@ Talent agents are super-individuals of ``persons_per_agent`` persons. Per quarte
    part they would forfeit by leaving; it is booked in full when paid, at graduation, and repayments by
    early leavers are not tracked (a conservative cost).
 5. **Matching**: digital vacancies first to digital-field seekers, then the other vacancies to all;
-   assortative (best-qualified seekers to best-paid slots, with noise); consortium graduates queue first.
+   assortative in persons (best-qualified seekers' persons to best-paid vacancies, with noise);
+   consortium graduates queue first.
 6. **In-house cultivation** (training that takes time, costs the firm and can fail): firms at maturity
    >= 2 with a digital-staff gap left after matching (digital need minus digital staff minus their
    trainees) enrol engineering staff. Each open slot is filled with probability
-   ``training_uptake_max x exp(-training_cost_sensitivity x net_cost / (training_success_rate x wage))``,
+   ``training_uptake_max x exp(-training_cost_sensitivity x net_cost / (training_success_rate x wage))``
+   (slots and trainees in persons),
    where ``net_cost = training_cost_per_person x (1 - in_house_cultivation)`` is the firm's share per
    trainee and ``wage`` the annual city wage (the value of a digital staffer the firm cannot hire);
    only profitable firms enrol, spending at most a fifth of their cash (assumption). The firm pays its
    share at enrolment, the government the rest (lever
    ``in_house_cultivation`` = co-funded share). Trainees keep working; after ``training_quarters`` they
    become digital with probability ``training_success_rate`` (else stay engineers). Trainees who leave
-   their firm or the city before the end lose the training.
+   their firm or the city before the end lose the training. Success is drawn person by person.
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ log-normal law scaled so the cluster's total matches its cited revenue (automoti
 222.9亿, ...). Segment mix is mid-chain heavy; niches are herded (Zipf), so homogeneity is high;
 22 little giants are the most technological SMEs; digital maturity follows the CESI 2022 shares,
 assigned by size so large firms are more mature. Talent: skilled staff of each firm (its segment's
-skilled share of employees), an unemployed pool, a stock in the non-manufacturing sector, and
+skilled share of employees, in whole persons by field, packed into agents of ``persons_per_agent``
+persons and one smaller remainder agent), an unemployed pool, a stock in the non-manufacturing sector, and
 city-trained talent living in Beijing, Tianjin and elsewhere (the return-migration pool), each with
 ties to the city and ``home_ties`` (pull of a home region outside it).
 """

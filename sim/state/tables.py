@@ -3,7 +3,8 @@
 Each Mesa agent (a firm, a talent super-individual) owns one *slot*: a row index into numpy arrays
 held by an :class:`AgentTable`. Submodels update whole columns at once; the Mesa agent objects are
 thin views that read their row (see ``sim.state.agents``). Rows are never reused or compacted, so a slot
-index is stable for the life of a run; ``alive`` marks the rows still in play.
+index is stable for the life of a run; ``alive`` marks the rows still in play. New rows are appended:
+entrants, graduate cohorts, and copies of talent agents split across employers (``copy_rows``).
 """
 
 from __future__ import annotations
