@@ -127,7 +127,8 @@ def step(m) -> None:
     t.wage[working] = m.wage_offer(t.employer[working], t.degree[working].astype(np.intp))
     t.age += 0.25
     t.tenure += 1
-    retiring = np.flatnonzero((t.loc != Loc.RETIRED) & (t.age >= p["retirement_age"]))
+    retiring = np.flatnonzero(t.age >= p["retirement_age"])
+    retiring = retiring[t.loc[retiring] != Loc.RETIRED]
     t.loc[retiring] = Loc.RETIRED
     t.employer[retiring] = NO_EMPLOYER
     t.cell[retiring] = -1
@@ -240,14 +241,17 @@ def _utilities(m, idx: np.ndarray, new_grad: np.ndarray) -> np.ndarray:
     u[:, 0] = (p["beta_wage"] * np.log(np.maximum(qhd_wage, 1.0)) + p["beta_prospects"] * np.take(m.prospects, t.field[idx])
                - p["beta_housing"] * np.log(m.layer_values("housing_price")[here_cell]) - distance[here, 0]
                + city["talent"]["qinhuangdao_constant"])
-    for j, d in enumerate(DEST_NAMES, start=1):
-        wage = m.destination_wage(d) * m.degree_premium  # by degree
-        # destination prices grow with their wages, as Qinhuangdao's layer grows with the city wage
-        housing = p[f"housing_{d.lower()}"] * m.destination_wage(d) / p[f"wage_{d.lower()}"]
-        by_degree = (p["beta_wage"] * np.log(np.maximum(wage, 1.0)) + p["beta_prospects"] * dests[d]["prospects"]
-                     - p["beta_housing"] * np.log(np.full(wage.size, housing)))
-        table = by_degree[:, None] - distance[None, :, j] + dests[d]["constant"] - moving[None, :, j]
-        u[:, j] = table[deg, here]
+    # the destinations' terms by (destination, degree, location), all three at once
+    dest_wage = np.array([m.destination_wage(d) for d in DEST_NAMES])
+    wage = dest_wage[:, None] * m.degree_premium[None, :]
+    # destination prices grow with their wages, as Qinhuangdao's layer grows with the city wage
+    housing = np.array([p[f"housing_{d.lower()}"] * m.destination_wage(d) / p[f"wage_{d.lower()}"] for d in DEST_NAMES])
+    dest_prospects = np.array([dests[d]["prospects"] for d in DEST_NAMES])
+    constant = np.array([dests[d]["constant"] for d in DEST_NAMES])
+    by_degree = (p["beta_wage"] * np.log(np.maximum(wage, 1.0)) + p["beta_prospects"] * dest_prospects[:, None]
+                 - p["beta_housing"] * np.log(np.broadcast_to(housing[:, None], wage.shape)))
+    table = by_degree[:, :, None] - distance.T[1:, None, :] + constant[:, None, None] - moving.T[1:, None, :]
+    u[:, 1:] = table[:, deg, here].T
     u[:, 0] += p["beta_amenity"] * m.layer_values("amenity")[here_cell]
     u[:, 0] -= moving[here, 0]
     # the settlement subsidy comes with a three-year commitment: new graduates weigh all of it,
@@ -388,13 +392,16 @@ def _hire(m, seekers: np.ndarray, owner: np.ndarray, employer: np.ndarray, count
         return 0
     other = np.flatnonzero(employer == OTHER_SECTOR)
     if other.size > 1:  # a seeker's one-person slots outside manufacturing are one piece
-        _, first, inverse = np.unique(owner[other], return_index=True, return_inverse=True)
-        keep = np.ones(owner.size, bool)
-        keep[other] = False
-        keep[other[first]] = True
-        count = count.copy()
-        count[other[first]] = np.bincount(inverse, weights=count[other]).astype(np.int64)
-        owner, employer, count = owner[keep], employer[keep], count[keep]
+        # (pieces come in seeker order within each matching round, and only the second has such slots)
+        o = owner[other]
+        first = np.ones(o.size, bool)
+        first[1:] = o[1:] != o[:-1]
+        if not first.all():
+            keep = np.ones(owner.size, bool)
+            keep[other[~first]] = False
+            count = count.copy()
+            count[other[first]] = np.bincount(np.cumsum(first) - 1, weights=count[other]).astype(np.int64)
+            owner, employer, count = owner[keep], employer[keep], count[keep]
     t = m.talent
     persons = t.persons[seekers]
     rest = persons - np.bincount(owner, weights=count, minlength=seekers.size).astype(np.int64)
@@ -414,7 +421,8 @@ def _hire(m, seekers: np.ndarray, owner: np.ndarray, employer: np.ndarray, count
     t.tenure[who] = 0
     firm = employer >= 0
     t.cell[who[firm]] = m.firms.cell[employer[firm]]
-    t.cell[who[~firm]] = uniform_choice(m.rng, m.core_cells, (~firm).sum())
+    if not firm.all():
+        t.cell[who[~firm]] = uniform_choice(m.rng, m.core_cells, (~firm).sum())
     return int(count.sum())
 
 
@@ -449,7 +457,10 @@ def _cultivate(m, needs: tuple[np.ndarray, np.ndarray]) -> None:
     net = cost * (1.0 - share)  # the firm's cost per trainee, yuan
     prob = p["training_uptake_max"] * np.exp(
         -p["training_cost_sensitivity"] * net / (p["training_success_rate"] * m.city_wage()))
-    slots = rng.binomial(stochastic_round(gap, rng), prob)  # persons
+    places = stochastic_round(gap, rng)  # persons
+    slots = np.zeros(n, np.int64)
+    open_ = np.flatnonzero(places)
+    slots[open_] = rng.binomial(places[open_], prob)  # (a binomial of 0 draws nothing)
     if net > 0:  # profitable firms only, spending at most a fifth of their cash (assumption)
         budget = np.where(f.profit > 0, 0.2 * np.maximum(f.cash, 0.0), 0.0)
         slots = np.minimum(slots, np.floor(budget / net).astype(np.int64))
@@ -458,7 +469,9 @@ def _cultivate(m, needs: tuple[np.ndarray, np.ndarray]) -> None:
     eng = staff[slots[t.employer[staff]] > 0]  # staff of the firms that enrol
     # their engineers not in training and not just back from it (agents split off ``done`` above are
     # its successes: digital, not engineers)
-    eng = eng[(t.field[eng] == Field.ENGINEERING) & (t.training_left[eng] == 0) & ~np.isin(eng, done)]
+    just_done = np.zeros(len(t), bool)
+    just_done[done] = True
+    eng = eng[(t.field[eng] == Field.ENGINEERING) & (t.training_left[eng] == 0) & ~just_done[eng]]
     if eng.size == 0:
         return
     keys = rng.random(eng.size)

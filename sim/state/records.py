@@ -50,6 +50,10 @@ class Recorder:
         self.energy_components = m.city["energy"]["components"]
         self._talent_spend = 0.0
         self._retained = 0.0
+        # the map's land cells by district (fixed for a run): digital coverage is averaged over them
+        self._land = np.flatnonzero(m.cell_district >= 0)
+        self._land_district = m.cell_district[self._land].astype(np.intp)
+        self._land_cells = np.maximum(np.bincount(self._land_district, minlength=len(self.district_names)), 1)
 
     def collect(self, m) -> None:
         t, f = m.talent, m.firms
@@ -149,9 +153,7 @@ class Recorder:
         firms = np.bincount(f.district[a], minlength=nd)
         jobs = np.bincount(f.district[a], weights=f.employees[a], minlength=nd)
         cov = m.layer_values("digital_coverage")
-        land = m.cell_district >= 0
-        cov_d = np.bincount(m.cell_district[land], weights=cov[land], minlength=nd) / np.maximum(
-            np.bincount(m.cell_district[land], minlength=nd), 1)
+        cov_d = np.bincount(self._land_district, weights=cov[self._land], minlength=nd) / self._land_cells
         here = self._here  # the city's rows (collect)
         live = here[t.cell[here] >= 0]
         talent = np.bincount(m.cell_district[t.cell[live]], weights=t.persons[live], minlength=nd)
