@@ -155,3 +155,30 @@ def test_key_outcomes_converge_in_persons_per_agent():
                 f"{name}: {mean[ppa][j]:.4g} at {ppa} vs {mean[10][j]:.4g} at 10 persons per agent "
                 f"(difference {diff[j]:.3g}, standard error {se_diff[j]:.3g})")
         assert se_diff[0] < 0.03 * mean[10][0]  # power: a 10% firm gap would be > 3 standard errors
+
+
+def test_openings_outside_manufacturing_fall_between_firm_slots_as_independent_draws_would():
+    """_line_up places the one-person openings outside manufacturing by their multinomial law instead of
+    drawing each one's noisy wage. With one firm slot of noisy log wage w = a + 0.1 G, each opening
+    (log wage b) comes before it with probability 1 - F((w - b) / 0.1), F the Gumbel CDF, so on average
+    1 / (1 + exp((a - b) / 0.1)) of them (the difference of two Gumbels is logistic)."""
+    from types import SimpleNamespace
+
+    from sim.state.constants import OTHER_SECTOR
+
+    a, b, other = 0.05, 0.0, 20
+    log_wage = np.zeros(3)
+    log_wage[0], log_wage[OTHER_SECTOR] = a, b  # one firm (code 0) and the other sector (code -2)
+    m = SimpleNamespace(rng=np.random.default_rng(11))
+    share, residual = [], []
+    for _ in range(4000):
+        state = m.rng.bit_generator.state
+        w = a + 0.1 * m.rng.gumbel(size=1)[0]  # the firm slot's noisy wage, as _line_up will draw it
+        m.rng.bit_generator.state = state
+        _, employer, count = labour._line_up(m, np.array([other + 1]), np.array([0]), np.array([1]), log_wage, other)
+        assert count.sum() == other + 1 and set(employer.tolist()) <= {0, OTHER_SECTOR}
+        ahead = count[: np.flatnonzero(employer == 0)[0]].sum() / other  # openings lined up before the firm
+        share.append(ahead)
+        residual.append(ahead - (1.0 - np.exp(-np.exp(-(w - b) / 0.1))))
+    assert abs(np.mean(residual)) < 0.01
+    assert np.mean(share) == pytest.approx(1.0 / (1.0 + np.exp((a - b) / 0.1)), abs=0.01)

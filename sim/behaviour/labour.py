@@ -133,9 +133,8 @@ def step(m) -> None:
     t.employer[retiring] = NO_EMPLOYER
     t.cell[retiring] = -1
     m.flows_q["retired"] = int(t.persons[retiring].sum())
-    employer = t.employer[working]  # (the retired have left their jobs)
-    staff, employer = working[employer >= 0], employer[employer >= 0]
-    exited = ~m.firms.alive[employer]
+    staff = np.flatnonzero(t.employer >= 0)  # (the retired have left their jobs)
+    exited = ~m.firms.alive[t.employer[staff]]
     t.employer[staff[exited]] = NO_EMPLOYER  # their firm exited
     new_grads = _graduate(m) if m.quarter_of_year == 3 else np.zeros(0, np.int64)
     need = skilled_need(m)  # firms' sizes and maturity do not change in the labour market
@@ -238,7 +237,8 @@ def _utilities(m, idx: np.ndarray, new_grad: np.ndarray) -> np.ndarray:
     distance = p["beta_distance"] * m.distance_km / 100.0  # (from, to) locations
     moving = p["moving_cost"] * (np.arange(4)[None, :] != np.arange(distance.shape[0])[:, None])  # (from, to)
     u = np.empty((idx.size, 4))
-    u[:, 0] = (p["beta_wage"] * np.log(np.maximum(qhd_wage, 1.0)) + p["beta_prospects"] * np.take(m.prospects, t.field[idx])
+    u[:, 0] = (p["beta_wage"] * np.log(np.maximum(qhd_wage, 1.0))
+               + p["beta_prospects"] * np.take(m.prospects, t.field[idx])
                - p["beta_housing"] * np.log(m.layer_values("housing_price")[here_cell]) - distance[here, 0]
                + city["talent"]["qinhuangdao_constant"])
     # the destinations' terms by (destination, degree, location), all three at once
@@ -328,17 +328,16 @@ def _match(m, needs: tuple[np.ndarray, np.ndarray]) -> None:
     persons = t.persons[seekers]
     # log wage of a bachelor by employer code (firm rows, then OTHER_SECTOR (-2) and NO_EMPLOYER (-1))
     n = len(f)
-    log_wage = np.roll(np.log(m.wage_offer(np.arange(-2, n), np.ones(n + 2, np.int64))), -2)
+    log_wage = np.log(m.wage_offer(np.arange(-2, n), np.ones(n + 2, np.int64)))  # codes -2, -1, 0, 1, ...
+    log_wage = np.concatenate((log_wage[2:], log_wage[:2]))
     firms = np.arange(n)
     dig = np.flatnonzero(t.field[seekers] == Field.DIGITAL)
     owner, employer, count = _line_up(m, persons[dig], firms, dig_slots, log_wage)
     owner = dig[owner]
     left = persons - np.bincount(owner, weights=count, minlength=seekers.size).astype(np.int64)
-    # then everyone still seeking; the openings outside manufacturing are many small employers:
-    # one-person slots
+    # then everyone still seeking, to the other vacancies and the openings outside manufacturing
     rest = np.flatnonzero(left)
-    owner2, employer2, count2 = _line_up(m, left[rest], np.concatenate((firms, np.full(other, OTHER_SECTOR))),
-                                         np.concatenate((gen_slots, np.ones(other, np.int64))), log_wage)
+    owner2, employer2, count2 = _line_up(m, left[rest], firms, gen_slots, log_wage, other)
     hired = _hire(m, seekers, np.concatenate((owner, rest[owner2])), np.concatenate((employer, employer2)),
                   np.concatenate((count, count2)))
     m.flows_q["hires"] = hired
@@ -347,7 +346,7 @@ def _match(m, needs: tuple[np.ndarray, np.ndarray]) -> None:
 
 
 def _line_up(m, amounts: np.ndarray, slot_employer: np.ndarray, slot_persons: np.ndarray,
-             log_wage: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+             log_wage: np.ndarray, other: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Assortative matching in persons: seekers (``amounts`` persons each, best qualified first) fill
     slots sorted by wage with noise (``log_wage`` by employer code), best paid first.
 
@@ -355,19 +354,33 @@ def _line_up(m, amounts: np.ndarray, slot_employer: np.ndarray, slot_persons: np
     seekers' in order and the slots' in wage order, and paired one to one (computed on cumulative
     persons, not person by person). Returns the pieces (seeker index into ``amounts``, employer,
     persons): a seeker whose persons go to several employers has several pieces.
+
+    ``other`` openings outside manufacturing are one-person slots (many small employers) whose noisy
+    log wages are independent draws ``log_wage[OTHER_SECTOR] + 0.1 Gumbel``. Rather than drawing and
+    sorting each, the numbers of them above the best firm slot, between each two firm slots and below
+    the last are drawn from their multinomial law (the same order, in distribution), and they enter the
+    line as blocks between the firm slots.
     """
-    open_ = slot_persons > 0
+    open_ = np.flatnonzero(slot_persons)
     empty = np.zeros(0, np.int64)
-    if amounts.size == 0 or not open_.any():
+    if amounts.size == 0 or (open_.size == 0 and other == 0):
         return empty, empty, empty
     slot_employer, slot_persons = slot_employer[open_], slot_persons[open_]
     noisy = log_wage[slot_employer] + m.rng.gumbel(size=slot_employer.size) * 0.1
     order = np.argsort(-noisy)
-    slot_employer, slot_end = slot_employer[order], np.cumsum(slot_persons[order])
-    # adjacent slots of one employer (one-person slots outside manufacturing) are one stretch
-    last = np.ones(slot_employer.size, bool)
-    last[:-1] = slot_employer[1:] != slot_employer[:-1]
-    slot_employer, slot_end = slot_employer[last], slot_end[last]
+    slot_employer, slot_persons = slot_employer[order], slot_persons[order]
+    if other:
+        # P(an opening's value is below each firm slot's), Gumbel CDF, best paid first
+        below = np.exp(-np.exp(-np.clip((noisy[order] - log_wage[OTHER_SECTOR]) / 0.1, -50.0, 50.0)))
+        share = -np.diff(np.concatenate(([1.0], below, [0.0])))  # above the first, between, below the last
+        blocks = m.rng.multinomial(other, share)
+        employer = np.full(2 * slot_employer.size + 1, OTHER_SECTOR)
+        employer[1::2] = slot_employer
+        persons = np.empty(employer.size, np.int64)
+        persons[0::2], persons[1::2] = blocks, slot_persons
+        open_ = np.flatnonzero(persons)
+        slot_employer, slot_persons = employer[open_], persons[open_]
+    slot_end = np.cumsum(slot_persons)
     seeker_end = np.cumsum(amounts)
     k = min(seeker_end[-1], slot_end[-1])  # persons hired
     seeker_end = seeker_end[: np.searchsorted(seeker_end, k) + 1]
@@ -412,7 +425,7 @@ def _hire(m, seekers: np.ndarray, owner: np.ndarray, employer: np.ndarray, count
     rows = seekers[owner]
     who = np.empty(owner.size, np.int64)
     who[reuse] = rows[reuse]
-    who[~reuse] = t.copy_rows(rows[~reuse])
+    who[~reuse] = t.copy_rows(rows[~reuse], skip=("persons", "employer", "wage", "tenure", "cell"))  # set below
     t.persons[who] = count
     partly = np.flatnonzero((rest > 0) & (rest < persons))
     t.persons[seekers[partly]] = rest[partly]

@@ -67,8 +67,8 @@ class Recorder:
         for loc in Loc:
             row[f"talent_{loc.name.lower()}"].append(float(by_loc[loc]))
         here = np.flatnonzero(t.loc == Loc.CITY)  # the city's rows: everything below counts only these
-        self._here = here
         persons_here = persons[here]
+        self._here, self._persons_here = here, persons_here
         row["talent_city_digital"].append(float(persons_here[t.field[here] == Field.DIGITAL].sum()))
         cohort_here = t.cohort[here]
         # persons by (degree, career stage) in one count; stages as sim.state.constants.career_stage
@@ -154,9 +154,11 @@ class Recorder:
         jobs = np.bincount(f.district[a], weights=f.employees[a], minlength=nd)
         cov = m.layer_values("digital_coverage")
         cov_d = np.bincount(self._land_district, weights=cov[self._land], minlength=nd) / self._land_cells
-        here = self._here  # the city's rows (collect)
-        live = here[t.cell[here] >= 0]
-        talent = np.bincount(m.cell_district[t.cell[live]], weights=t.persons[live], minlength=nd)
+        cells, persons = t.cell[self._here], self._persons_here  # the city's rows (collect)
+        placed = cells >= 0
+        if not placed.all():
+            cells, persons = cells[placed], persons[placed]
+        talent = np.bincount(m.cell_district[cells], weights=persons, minlength=nd)
         d, n = self.districts, nd
         spend, tax = m.district_spending_q, m.tax_by_district
         for name, values in (("quarter", [q] * n), ("period", [period] * n), ("year", [year] * n),

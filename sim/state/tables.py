@@ -55,10 +55,11 @@ class AgentTable:
         self._n = end
         return np.arange(start, end)
 
-    def copy_rows(self, idx: np.ndarray) -> np.ndarray:
-        """Append a copy of each row in ``idx`` (every column); returns the new slot indices, in the
-        order of ``idx``. Splitting a talent super-individual across employers uses it
-        (``sim.behaviour.labour``): the copy then gets its share of the persons."""
+    def copy_rows(self, idx: np.ndarray, skip: tuple[str, ...] = ()) -> np.ndarray:
+        """Append a copy of each row in ``idx`` (every column but those in ``skip``, which the caller
+        sets next: they are zero until then); returns the new slot indices, in the order of ``idx``.
+        Splitting a talent super-individual across employers uses it (``sim.behaviour.labour``): the
+        copy then gets its share of the persons."""
         idx = np.asarray(idx, dtype=np.int64)
         start, end = self._n, self._n + idx.size
         if idx.size == 0:
@@ -70,7 +71,10 @@ class AgentTable:
                 new = np.zeros(max(2 * capacity, end, 64), dtype=dt)
                 new[:start] = buf[:start]
                 self._buffers[name] = buf = new
-            buf[start:end] = buf[idx]  # idx < start: copies of existing rows
+            if name in skip:
+                buf[start:end] = 0
+            else:
+                buf[start:end] = buf[idx]  # idx < start: copies of existing rows
             setattr(self, name, buf[:end])
         self._n = end
         return np.arange(start, end)
