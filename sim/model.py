@@ -81,7 +81,7 @@ FIRM_COLUMNS = {
     "anchor_orders": float, "anchor_inputs": float, "anchor_segment": np.int8,
 }
 TALENT_COLUMNS = {
-    "loc": np.int8, "employer": np.int64, "field": np.int8, "degree": np.int8, "age": float,
+    "persons": np.int64, "loc": np.int8, "employer": np.int64, "field": np.int8, "degree": np.int8, "age": float,
     "cell": np.int64, "wage": float, "ties": float, "tenure": np.int32, "cohort": np.int32,
     "university": np.int8, "stayed_at_graduation": bool, "consortium": bool,
     "home_ties": float, "training_left": np.int8, "training_employer": np.int64,
@@ -119,7 +119,9 @@ class ClusterModel(mesa.Model):
             None for ``configs/baseline.toml`` (the status quo).
         rng: seed or numpy Generator (Mesa 3 convention); one seed gives one identical run.
         quarters: horizon override (quarters; default from the config, 40).
-        persons_per_agent: talent resolution override (persons per Talent agent; default 10).
+        persons_per_agent: talent resolution override (persons per Talent agent at graduation and at
+            set-up, default 10; hiring, layoffs and training split agents into smaller ones, so
+            employment and firms' skilled staff are counted in whole persons, see sim.behaviour.labour).
         record: what the recorder keeps each quarter: ``"all"`` (city, cluster and district tables and
             the Mesa DataCollector; the default), ``"city+clusters"`` (what a comparison's outcomes
             and ``ScenarioResult.summary`` read: the workshop's A/B runs) or ``"city"`` (a calibration
@@ -157,7 +159,7 @@ class ClusterModel(mesa.Model):
         self.talent = AgentTable(TALENT_COLUMNS)
         build_firms(self)
         build_talent(self)
-        self.initial_talent_persons = len(self.talent) * self.persons_per_agent
+        self.initial_talent_persons = int(self.talent.persons.sum())
         self.initial_above_scale = self.firms.above_scale.copy()
         self.initial_maturity = self.firms.maturity.copy()
         self.lg_reviewed = self.lg_kept = 0  # little-giant reviews held and passed (sim.behaviour.entry)

@@ -34,7 +34,8 @@ def test_agents_are_views_of_the_state_arrays():
     assert firm.cell is model.cell_at(model.firms.cell[firm.row])
     assert 1 <= firm.digital_maturity <= 5
     talent = next(iter(model.agents_by_type[Talent]))
-    assert talent.location in Loc and talent.persons == model.persons_per_agent
+    assert talent.location in Loc and talent.persons == model.talent.persons[talent.row]
+    assert 1 <= talent.persons <= model.persons_per_agent
     assert talent.career_stage in CareerStage
 
 
@@ -50,9 +51,10 @@ def test_talent_agents_made_on_first_look_cover_every_row_and_change_nothing():
         assert len(looked.agents_by_type[Talent]) == len(looked.talent)
     rows = [a.row for a in looked.agents_by_type[Talent]]
     assert sorted(rows) == list(range(len(looked.talent)))
-    last = len(looked.talent) - 1
+    last = len(looked.talent) - 1  # a row added during the run (a graduate, or an agent split by hiring)
     assert looked.talent_agent(last).row == last and looked.talent_agent(last).age == looked.talent.age[last]
-    assert looked.talent.cohort[last] > 0  # a cohort that graduated during the run
+    graduate = np.flatnonzero(looked.talent.cohort > 0)[-1]  # of a cohort that graduated during the run
+    assert looked.talent_agent(graduate).row == graduate
     for name in ("city", "clusters", "districts"):
         pd.testing.assert_frame_equal(pd.DataFrame(getattr(looked.recorder, name)),
                                       pd.DataFrame(getattr(unlooked.recorder, name)))

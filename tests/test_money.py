@@ -146,10 +146,11 @@ def _age_hazard(ppa: int, seeds, quarters=40, years=9):
 
 # The SAIC survey of enterprise survival (configs/city.toml [economy] exit_hazard_by_age): 1.6% in the
 # founding year, 6.3% in the 2nd, 9.5% in the 3rd, above 8% to the 7th; 5-year survival ~0.71.
-# At persons_per_agent 1 every firm's skilled staff is resolved; at the default 10, before the resolution
-# fix of issue 22, entrants needing less than one talent agent often get none, produce at ~40% and fail
-# in years 3-5 (measured 22-39%/yr): that is what this test must catch once the default resolves staff.
-AGE_TEST_PPA = 1
+# Before issue 22's resolution fix, entrants needing less than one talent agent at the default 10 persons
+# per agent often got none, produced at ~40% and failed in years 3-5 (measured 22-39%/yr): this test
+# catches that. With staff in whole persons and exit_rate_small 0.07 (seeds 1-6): 1.0, 6.9, 9.1, 7.2,
+# 7.8, 7.0, 7.4 %/yr in years 1-7, 5-year survival 0.72 (survey ~0.71).
+AGE_TEST_PPA = 10  # the default: staff are whole persons at any resolution since issue 22
 
 
 def test_entrants_exit_hazard_by_age_stays_in_the_surveyed_range():

@@ -1,6 +1,26 @@
 """Graduates, jobs and the stay-or-leave choice (paper §2.4 problem 4, §3.5 remedies).
 
-Talent agents are super-individuals of ``persons_per_agent`` persons. Per quarter, in order:
+Talent agents are super-individuals: each stands for ``persons`` persons (``persons_per_agent`` when
+made) who share field, degree, employer and situation and decide where to live together.
+
+**Resolution.** Production depends on skilled *persons* (a firm's ``skilled`` staff are the persons of
+the agents it employs), so every labour-market quantity is in whole persons: vacancies are the gap to
+need stochastically rounded to persons, layoffs the whole persons above the threshold, training places
+and training success person by person. Where such a quantity concerns only some of an agent's persons,
+the agent is split (:func:`split`): a copy holding those persons takes the job (is laid off, enrols,
+completes training) and the rest keep their situation; matching lines up the seekers' and the
+vacancies' persons (:func:`_line_up`) and splits seekers where one employer's vacancies end
+(:func:`_hire`). So a firm needing 3 skilled persons hires 3 persons of a 10-person agent while the
+other 7 keep seeking, instead of a whole agent or nobody; a firm's staff, capacity and survival no
+longer depend on ``persons_per_agent`` (before, 36% of firms needed less than one agent at the default
+10, 18% had no skilled staff, and 2035's status-quo firm count fell from ~930 to ~740 between 1 and 10
+persons per agent). Copies keep every attribute, so persons are conserved and cohorts followed as
+before; agents are never merged back (more agents at coarse resolutions: ~34,000 instead of ~25,000
+rows by 2035 at 10). The migration choice stays per agent: its reconsideration draw and taste shocks
+move all its persons together (variance, not bias). Tested in ``tests/test_resolution.py``; the gap
+is measured by ``benchmarks/bench_resolution.py``.
+
+Per quarter, in order:
 
 1. **Ageing and retirement** at the statutory age; staff of firms that exited lose their job.
 2. **Graduation** (third quarter of each year, i.e. July): each university's cohort by field and degree
@@ -11,8 +31,9 @@ Talent agents are super-individuals of ``persons_per_agent`` persons. Per quarte
    stream (model seed, quarter, university), so the same seed gives the same graduates, home ties
    included, whatever the levers.
 3. **Layoffs and vacancies**: a firm needs ``employees x skilled_share(segment)`` skilled persons (a
-   digital share rising with its maturity); staff above ``layoff_threshold`` x need are laid off, a gap is posted as
-   vacancies. Outside manufacturing ``other_jobs_per_year`` skilled openings appear.
+   digital share rising with its maturity); the whole persons above ``layoff_threshold`` x need are laid
+   off, a gap is posted as vacancies (whole persons). Outside manufacturing ``other_jobs_per_year``
+   skilled openings appear (one-person slots: many small employers).
 4. **Stay or leave** (random utility, Klabunde & Willekens 2016): new graduates all decide; the
    unemployed reconsider with ``unemployed_consider_rate``, employed staff with
    ``migration_consider_employed``, people outside with ``return_consider_rate``. For option j in
@@ -33,18 +54,20 @@ Talent agents are super-individuals of ``persons_per_agent`` persons. Per quarte
    part they would forfeit by leaving; it is booked in full when paid, at graduation, and repayments by
    early leavers are not tracked (a conservative cost).
 5. **Matching**: digital vacancies first to digital-field seekers, then the other vacancies to all;
-   assortative (best-qualified seekers to best-paid slots, with noise); consortium graduates queue first.
+   assortative in persons (best-qualified seekers' persons to best-paid vacancies, with noise);
+   consortium graduates queue first.
 6. **In-house cultivation** (training that takes time, costs the firm and can fail): firms at maturity
    >= 2 with a digital-staff gap left after matching (digital need minus digital staff minus their
    trainees) enrol engineering staff. Each open slot is filled with probability
-   ``training_uptake_max x exp(-training_cost_sensitivity x net_cost / (training_success_rate x wage))``,
+   ``training_uptake_max x exp(-training_cost_sensitivity x net_cost / (training_success_rate x wage))``
+   (slots and trainees in persons),
    where ``net_cost = training_cost_per_person x (1 - in_house_cultivation)`` is the firm's share per
    trainee and ``wage`` the annual city wage (the value of a digital staffer the firm cannot hire);
    only profitable firms enrol, spending at most a fifth of their cash (assumption). The firm pays its
    share at enrolment, the government the rest (lever
    ``in_house_cultivation`` = co-funded share). Trainees keep working; after ``training_quarters`` they
    become digital with probability ``training_success_rate`` (else stay engineers). Trainees who leave
-   their firm or the city before the end lose the training.
+   their firm or the city before the end lose the training. Success is drawn person by person.
 """
 
 from __future__ import annotations
@@ -52,32 +75,48 @@ from __future__ import annotations
 import numpy as np
 
 from sim.state.constants import NO_EMPLOYER, OTHER_SECTOR, Field, Loc, SizeClass
-from sim.state.tables import rank_within_groups, stochastic_round, uniform_choice, weighted_draws
+from sim.state.tables import stochastic_round, take_within_groups, uniform_choice, weighted_draws
 
 DEST_NAMES = ("Beijing", "Tianjin", "Elsewhere")
 
 
-def _away(loc: np.ndarray) -> np.ndarray:
-    """Living in Beijing, Tianjin or elsewhere (Loc codes 1-3: one unsigned comparison, the city's 0
-    wrapping round to 255)."""
-    return loc.view(np.uint8) - np.uint8(Loc.BEIJING) <= np.uint8(Loc.ELSEWHERE - Loc.BEIJING)
-
-
-def refresh_staff(m) -> np.ndarray:
-    """Skilled and digital persons per firm, from the talent table; returns the staff's rows.
+def refresh_staff(m, staff: np.ndarray | None = None) -> np.ndarray:
+    """Skilled and digital persons per firm (the persons of the agents it employs); returns the staff's
+    rows (``staff``, when the caller knows them already).
 
     Firm staff live in the city: whoever moves away or retires leaves their employer (``step``,
     ``_migrate``) and only seekers in the city are hired, so ``employer >= 0`` marks the staff.
     """
     t, f = m.talent, m.firms
-    staff = np.flatnonzero(t.employer >= 0)
+    if staff is None:
+        staff = np.flatnonzero(t.employer >= 0)
     n = len(f)
-    ppa = m.persons_per_agent
-    employer = t.employer[staff]
-    f.skilled[:] = np.bincount(employer, minlength=n)[:n] * ppa
-    f.digital_staff[:] = np.bincount(employer[t.field[staff] == Field.DIGITAL], minlength=n)[:n] * ppa
+    # persons by (firm, digital or not), one bincount
+    code = 2 * t.employer[staff] + (t.field[staff] == Field.DIGITAL)
+    by = np.bincount(code, weights=t.persons[staff], minlength=2 * n)[: 2 * n].reshape(n, 2)
+    f.skilled[:] = by[:, 0] + by[:, 1]
+    f.digital_staff[:] = by[:, 1]
     m._staff_known = True
     return staff
+
+
+def split(m, rows: np.ndarray, take: np.ndarray) -> np.ndarray:
+    """Split ``take`` persons (0 <= take <= persons) off each agent of ``rows``; returns the rows that now
+    hold exactly the taken persons (the agent itself when all its persons are taken, else a new agent).
+
+    The new agent is a copy of its parent (field, degree, age, ties, cohort, employer, training, ...)
+    with ``take`` persons; the parent keeps the rest. Persons are conserved; agents with nothing
+    taken are left alone.
+    """
+    t = m.talent
+    take = np.asarray(take, np.int64)
+    some = take > 0
+    part = some & (take < t.persons[rows])
+    parents = rows[part]
+    new = t.copy_rows(parents)
+    t.persons[new] = take[part]
+    t.persons[parents] -= take[part]
+    return np.concatenate((rows[some & ~part], new))
 
 
 def step(m) -> None:
@@ -85,23 +124,28 @@ def step(m) -> None:
     m.prospects = prospects(m)
     # wages of those in work follow the city's wage and their employer's level
     working = np.flatnonzero(t.employer != NO_EMPLOYER)  # in work means in the city (refresh_staff)
-    t.wage[working] = m.wage_offer(t.employer[working], t.degree[working])
+    t.wage[working] = m.wage_offer(t.employer[working], t.degree[working].astype(np.intp))
     t.age += 0.25
     t.tenure += 1
-    retiring = np.flatnonzero((t.loc != Loc.RETIRED) & (t.age >= p["retirement_age"]))
+    retiring = np.flatnonzero(t.age >= p["retirement_age"])
+    retiring = retiring[t.loc[retiring] != Loc.RETIRED]
     t.loc[retiring] = Loc.RETIRED
     t.employer[retiring] = NO_EMPLOYER
     t.cell[retiring] = -1
-    m.flows_q["retired"] = retiring.size * m.persons_per_agent
-    staff = np.flatnonzero(t.employer >= 0)
-    t.employer[staff[~m.firms.alive[t.employer[staff]]]] = NO_EMPLOYER  # their firm exited
+    m.flows_q["retired"] = int(t.persons[retiring].sum())
+    staff = np.flatnonzero(t.employer >= 0)  # (the retired have left their jobs)
+    exited = ~m.firms.alive[t.employer[staff]]
+    t.employer[staff[exited]] = NO_EMPLOYER  # their firm exited
     new_grads = _graduate(m) if m.quarter_of_year == 3 else np.zeros(0, np.int64)
     need = skilled_need(m)  # firms' sizes and maturity do not change in the labour market
-    _layoffs(m, need)
+    _layoffs(m, need, staff[~exited])
     _migrate(m, new_grads)
     _match(m, need)
     _cultivate(m, need)  # ends with the staff counts of the quarter (refresh_staff after the last hire)
-    np.multiply(t.ties, 1.0 - m.city["talent"]["ties_decay"], out=t.ties, where=_away(t.loc))
+    # ties of people away fade (a factor per location: 1 in the city and in retirement)
+    fade = np.ones(len(Loc))
+    fade[[Loc.BEIJING, Loc.TIANJIN, Loc.ELSEWHERE]] = 1.0 - m.city["talent"]["ties_decay"]
+    np.multiply(t.ties, np.take(fade, t.loc), out=t.ties)
 
 
 def _graduate(m) -> np.ndarray:
@@ -124,8 +168,9 @@ def _graduate(m) -> np.ndarray:
         cohorts.append(dict(field=field, degree=degree, cell=np.full(n, cell), ties=np.minimum(ties, 1.0),
                             university=np.full(n, ui), consortium=consortium, home_ties=home))
     cols = {name: np.concatenate([c[name] for c in cohorts]) for name in cohorts[0]}
-    idx = t.append(cols["field"].size, loc=Loc.CITY, employer=NO_EMPLOYER, age=np.array([21.0, 22.0, 25.0])[cols["degree"]],
-                   wage=0.0, tenure=0, cohort=m.quarter, **cols)  # Talent agents are made when first asked for
+    idx = t.append(cols["field"].size, persons=m.persons_per_agent, loc=Loc.CITY, employer=NO_EMPLOYER,
+                   age=np.array([21.0, 22.0, 25.0])[cols["degree"]], wage=0.0, tenure=0, cohort=m.quarter,
+                   **cols)  # Talent agents are made when first asked for
     m.graduate_persons_total += idx.size * m.persons_per_agent
     m.flows_q["graduates"] = idx.size * m.persons_per_agent
     return idx
@@ -139,21 +184,24 @@ def skilled_need(m) -> tuple[np.ndarray, np.ndarray]:
     return need, digital
 
 
-def _layoffs(m, needs: tuple[np.ndarray, np.ndarray]) -> None:
+def _layoffs(m, needs: tuple[np.ndarray, np.ndarray], staff: np.ndarray) -> None:
+    """Firms lay off the whole persons they have above ``layoff_threshold`` x need, from staff agents
+    in random order (the last agent cut is split: only its surplus persons go); ``staff`` are the
+    rows of all firm staff."""
     t, f, rng = m.talent, m.firms, m.rng
     need, _ = needs
-    staff = refresh_staff(m)
-    surplus = np.maximum(0.0, f.skilled - m.p["layoff_threshold"] * need) / m.persons_per_agent
-    k = stochastic_round(surplus, rng)
+    refresh_staff(m, staff)
+    k = np.floor(np.maximum(0.0, f.skilled - m.p["layoff_threshold"] * need)).astype(np.int64)  # persons
     if staff.size == 0 or k.sum() == 0:
         return
+    employer = t.employer[staff]
+    cutting = k[employer] > 0  # the staff of firms that lay off
+    staff, employer = staff[cutting], employer[cutting]
     keys = rng.random(staff.size)
-    cut = k[t.employer[staff]] > 0  # rank only the staff of firms that lay off (the same ranks)
-    staff, keys = staff[cut], keys[cut]
-    emp = t.employer[staff]
-    fired = staff[rank_within_groups(emp, keys) < k[emp]]
+    take = take_within_groups(employer, keys, t.persons[staff], k)
+    fired = split(m, staff, take)
     t.employer[fired] = NO_EMPLOYER
-    m.flows_q["layoffs"] = fired.size * m.persons_per_agent
+    m.flows_q["layoffs"] = int(take.sum())
 
 
 def prospects(m) -> np.ndarray:
@@ -179,8 +227,8 @@ def _utilities(m, idx: np.ndarray, new_grad: np.ndarray) -> np.ndarray:
     on a (persons, 4) array).
     """
     t, p, city = m.talent, m.p, m.city
-    deg = t.degree[idx]
-    here = t.loc[idx]
+    deg = t.degree[idx].astype(np.intp)  # (numpy indexes with intp much faster than with int8)
+    here = t.loc[idx].astype(np.intp)
     employed_here = t.employer[idx] != NO_EMPLOYER  # in work means in the city (refresh_staff)
     offer = m.city_wage() * m.degree_premium[deg]
     qhd_wage = np.where(employed_here, t.wage[idx], offer * (0.3 + 0.7 * m.job_finding))
@@ -189,17 +237,21 @@ def _utilities(m, idx: np.ndarray, new_grad: np.ndarray) -> np.ndarray:
     distance = p["beta_distance"] * m.distance_km / 100.0  # (from, to) locations
     moving = p["moving_cost"] * (np.arange(4)[None, :] != np.arange(distance.shape[0])[:, None])  # (from, to)
     u = np.empty((idx.size, 4))
-    u[:, 0] = (p["beta_wage"] * np.log(np.maximum(qhd_wage, 1.0)) + p["beta_prospects"] * m.prospects[t.field[idx]]
+    u[:, 0] = (p["beta_wage"] * np.log(np.maximum(qhd_wage, 1.0))
+               + p["beta_prospects"] * np.take(m.prospects, t.field[idx])
                - p["beta_housing"] * np.log(m.layer_values("housing_price")[here_cell]) - distance[here, 0]
                + city["talent"]["qinhuangdao_constant"])
-    for j, d in enumerate(DEST_NAMES, start=1):
-        wage = m.destination_wage(d) * m.degree_premium  # by degree
-        # destination prices grow with their wages, as Qinhuangdao's layer grows with the city wage
-        housing = p[f"housing_{d.lower()}"] * m.destination_wage(d) / p[f"wage_{d.lower()}"]
-        by_degree = (p["beta_wage"] * np.log(np.maximum(wage, 1.0)) + p["beta_prospects"] * dests[d]["prospects"]
-                     - p["beta_housing"] * np.log(np.full(wage.size, housing)))
-        table = by_degree[:, None] - distance[None, :, j] + dests[d]["constant"] - moving[None, :, j]
-        u[:, j] = table[deg, here]
+    # the destinations' terms by (destination, degree, location), all three at once
+    dest_wage = np.array([m.destination_wage(d) for d in DEST_NAMES])
+    wage = dest_wage[:, None] * m.degree_premium[None, :]
+    # destination prices grow with their wages, as Qinhuangdao's layer grows with the city wage
+    housing = np.array([p[f"housing_{d.lower()}"] * m.destination_wage(d) / p[f"wage_{d.lower()}"] for d in DEST_NAMES])
+    dest_prospects = np.array([dests[d]["prospects"] for d in DEST_NAMES])
+    constant = np.array([dests[d]["constant"] for d in DEST_NAMES])
+    by_degree = (p["beta_wage"] * np.log(np.maximum(wage, 1.0)) + p["beta_prospects"] * dest_prospects[:, None]
+                 - p["beta_housing"] * np.log(np.broadcast_to(housing[:, None], wage.shape)))
+    table = by_degree[:, :, None] - distance.T[1:, None, :] + constant[:, None, None] - moving.T[1:, None, :]
+    u[:, 1:] = table[:, deg, here].T
     u[:, 0] += p["beta_amenity"] * m.layer_values("amenity")[here_cell]
     u[:, 0] -= moving[here, 0]
     # the settlement subsidy comes with a three-year commitment: new graduates weigh all of it,
@@ -213,15 +265,15 @@ def _utilities(m, idx: np.ndarray, new_grad: np.ndarray) -> np.ndarray:
 
 def _migrate(m, new_grads: np.ndarray) -> None:
     t, p, rng = m.talent, m.p, m.rng
-    ppa = m.persons_per_agent
     r = rng.random(len(t))
     # reconsideration chance by where one lives (retired people never move), employed people's own
-    # (in work means in the city, refresh_staff)
-    by_loc = np.zeros(len(Loc))
-    by_loc[Loc.CITY] = p["unemployed_consider_rate"]
-    by_loc[[Loc.BEIJING, Loc.TIANJIN, Loc.ELSEWHERE]] = p["return_consider_rate"]
-    chance = np.where(t.employer != NO_EMPLOYER, p["migration_consider_employed"], by_loc[t.loc])
-    consider = r < chance
+    # (in work means in the city, refresh_staff): a table by location + len(Loc) x in work
+    chance = np.zeros(2 * len(Loc))
+    chance[Loc.CITY] = p["unemployed_consider_rate"]
+    chance[[Loc.BEIJING, Loc.TIANJIN, Loc.ELSEWHERE]] = p["return_consider_rate"]
+    chance[len(Loc) + Loc.CITY] = p["migration_consider_employed"]
+    code = t.loc + (t.employer != NO_EMPLOYER).view(np.int8) * np.int8(len(Loc))
+    consider = r < np.take(chance, code)
     consider[new_grads] = True
     idx = np.flatnonzero(consider)
     if idx.size == 0:
@@ -232,20 +284,22 @@ def _migrate(m, new_grads: np.ndarray) -> None:
     u = _utilities(m, idx, is_new) + rng.gumbel(size=(idx.size, 4))
     choice = np.argmax(u, axis=1).astype(np.int8)
     here = t.loc[idx]
+    persons = t.persons[idx]
     moved = choice != here
     # graduates who stay get the settlement subsidy
-    graduates = np.bincount(choice[is_new], minlength=4) * ppa  # by destination
+    graduates = np.bincount(choice[is_new], weights=persons[is_new], minlength=4)  # persons by destination
     stay_new = is_new & (choice == Loc.CITY)
     t.stayed_at_graduation[idx[stay_new]] = True
     m.spend("talent_settlement_subsidy", graduates[Loc.CITY] * m.policy.level("talent_subsidy.settlement"))
     m.flows_q["graduates_retained"] = graduates[Loc.CITY]
-    outflow = np.bincount(choice[moved & (here == Loc.CITY)], minlength=4) * ppa
+    out = moved & (here == Loc.CITY)
+    outflow = np.bincount(choice[out], weights=persons[out], minlength=4)
     for loc, name in zip((Loc.BEIJING, Loc.TIANJIN, Loc.ELSEWHERE), ("beijing", "tianjin", "elsewhere")):
         key = "graduates_elsewhere" if name == "elsewhere" else f"graduates_to_{name}"
         m.flows_q[key] = graduates[loc]
         m.flows_q[f"outflow_{name}"] = outflow[loc]
     back = moved & (choice == Loc.CITY)
-    m.flows_q["return_inflow"] = back.sum() * ppa
+    m.flows_q["return_inflow"] = float(persons[back].sum())
     mi = idx[moved]
     t.loc[mi] = choice[moved]
     t.employer[mi] = NO_EMPLOYER
@@ -256,97 +310,189 @@ def _migrate(m, new_grads: np.ndarray) -> None:
 
 
 def _match(m, needs: tuple[np.ndarray, np.ndarray]) -> None:
+    """Vacancies in whole persons (the gap to need, stochastically rounded) filled from the seekers:
+    digital vacancies by digital-field seekers first, then the other vacancies and the openings
+    outside manufacturing by all (module docstring, step 5)."""
     t, f, p, rng = m.talent, m.firms, m.p, m.rng
-    ppa = m.persons_per_agent
     need, dig_need = needs
     gap = np.maximum(0.0, need - f.skilled)
     dig_gap = np.minimum(gap, np.maximum(0.0, dig_need - f.digital_staff))
-    dig_slots = stochastic_round(dig_gap / ppa, rng)
-    gen_slots = stochastic_round((gap - dig_gap) / ppa, rng)
-    other = int(stochastic_round(p["other_jobs_per_year"] / 4.0 / ppa, rng))
+    dig_slots = stochastic_round(dig_gap, rng)  # persons per firm
+    gen_slots = stochastic_round(gap - dig_gap, rng)
+    other = int(stochastic_round(p["other_jobs_per_year"] / 4.0, rng))  # persons
     seekers = np.flatnonzero((t.loc == Loc.CITY) & (t.employer == NO_EMPLOYER))
-    n_seek = seekers.size
-    if n_seek == 0:
+    if seekers.size == 0:
         return
-    key = t.degree[seekers] + 1.0 * t.consortium[seekers] + rng.gumbel(size=n_seek) * p["matching_noise"]
-    # digital slots to digital seekers
-    dig_firms = np.repeat(np.arange(len(f)), dig_slots)
-    is_dig = t.field[seekers] == Field.DIGITAL
-    taken = _pair(m, seekers[is_dig], key[is_dig], dig_firms)
-    free = np.ones(len(t), bool)
-    free[taken] = False
-    left = free[seekers]  # seekers not taken, in order
-    rest, rest_key = seekers[left], key[left]
-    gen_firms = np.concatenate((np.repeat(np.arange(len(f)), gen_slots), np.full(other, OTHER_SECTOR)))
-    taken2 = _pair(m, rest, rest_key, gen_firms)
-    m.flows_q["hires"] = (taken.size + taken2.size) * ppa
-    # job-finding rate job seekers expect: smoothed share of seekers hired per quarter
-    m.job_finding = 0.75 * m.job_finding + 0.25 * (taken.size + taken2.size) / n_seek
+    key = t.degree[seekers] + 1.0 * t.consortium[seekers] + rng.gumbel(size=seekers.size) * p["matching_noise"]
+    seekers = seekers[np.argsort(-key)]  # best qualified first
+    persons = t.persons[seekers]
+    # log wage of a bachelor by employer code (firm rows, then OTHER_SECTOR (-2) and NO_EMPLOYER (-1))
+    n = len(f)
+    log_wage = np.log(m.wage_offer(np.arange(-2, n), np.ones(n + 2, np.int64)))  # codes -2, -1, 0, 1, ...
+    log_wage = np.concatenate((log_wage[2:], log_wage[:2]))
+    firms = np.arange(n)
+    dig = np.flatnonzero(t.field[seekers] == Field.DIGITAL)
+    owner, employer, count = _line_up(m, persons[dig], firms, dig_slots, log_wage)
+    owner = dig[owner]
+    left = persons - np.bincount(owner, weights=count, minlength=seekers.size).astype(np.int64)
+    # then everyone still seeking, to the other vacancies and the openings outside manufacturing
+    rest = np.flatnonzero(left)
+    owner2, employer2, count2 = _line_up(m, left[rest], firms, gen_slots, log_wage, other)
+    hired = _hire(m, seekers, np.concatenate((owner, rest[owner2])), np.concatenate((employer, employer2)),
+                  np.concatenate((count, count2)))
+    m.flows_q["hires"] = hired
+    # job-finding rate job seekers expect: smoothed share of seekers (persons) hired per quarter
+    m.job_finding = 0.75 * m.job_finding + 0.25 * hired / float(persons.sum())
 
 
-def _pair(m, seekers: np.ndarray, keys: np.ndarray, slot_employer: np.ndarray) -> np.ndarray:
-    """Assortative matching: sort seekers by key, slots by wage (with noise); pair the tops."""
-    if seekers.size == 0 or slot_employer.size == 0:
-        return np.zeros(0, np.int64)
-    t, rng = m.talent, m.rng
-    slot_wage = m.wage_offer(slot_employer, np.ones(slot_employer.size, np.int64))
-    s_order = np.argsort(-(np.log(slot_wage) + rng.gumbel(size=slot_wage.size) * 0.1))
-    k = min(seekers.size, slot_employer.size)
-    who = seekers[np.argsort(-keys)[:k]]
-    emp = slot_employer[s_order[:k]]
-    t.employer[who] = emp
-    t.wage[who] = m.wage_offer(emp, t.degree[who])
+def _line_up(m, amounts: np.ndarray, slot_employer: np.ndarray, slot_persons: np.ndarray,
+             log_wage: np.ndarray, other: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Assortative matching in persons: seekers (``amounts`` persons each, best qualified first) fill
+    slots sorted by wage with noise (``log_wage`` by employer code), best paid first.
+
+    A slot is an employer's vacancies (``slot_persons`` whole persons). Persons are lined up, the
+    seekers' in order and the slots' in wage order, and paired one to one (computed on cumulative
+    persons, not person by person). Returns the pieces (seeker index into ``amounts``, employer,
+    persons): a seeker whose persons go to several employers has several pieces.
+
+    ``other`` openings outside manufacturing are one-person slots (many small employers) whose noisy
+    log wages are independent draws ``log_wage[OTHER_SECTOR] + 0.1 Gumbel``. Rather than drawing and
+    sorting each, the numbers of them above the best firm slot, between each two firm slots and below
+    the last are drawn from their multinomial law (the same order, in distribution), and they enter the
+    line as blocks between the firm slots.
+    """
+    open_ = np.flatnonzero(slot_persons)
+    empty = np.zeros(0, np.int64)
+    if amounts.size == 0 or (open_.size == 0 and other == 0):
+        return empty, empty, empty
+    slot_employer, slot_persons = slot_employer[open_], slot_persons[open_]
+    noisy = log_wage[slot_employer] + m.rng.gumbel(size=slot_employer.size) * 0.1
+    order = np.argsort(-noisy)
+    slot_employer, slot_persons = slot_employer[order], slot_persons[order]
+    if other:
+        # P(an opening's value is below each firm slot's), Gumbel CDF, best paid first
+        below = np.exp(-np.exp(-np.clip((noisy[order] - log_wage[OTHER_SECTOR]) / 0.1, -50.0, 50.0)))
+        share = -np.diff(np.concatenate(([1.0], below, [0.0])))  # above the first, between, below the last
+        blocks = m.rng.multinomial(other, share)
+        employer = np.full(2 * slot_employer.size + 1, OTHER_SECTOR)
+        employer[1::2] = slot_employer
+        persons = np.empty(employer.size, np.int64)
+        persons[0::2], persons[1::2] = blocks, slot_persons
+        open_ = np.flatnonzero(persons)
+        slot_employer, slot_persons = employer[open_], persons[open_]
+    slot_end = np.cumsum(slot_persons)
+    seeker_end = np.cumsum(amounts)
+    k = min(seeker_end[-1], slot_end[-1])  # persons hired
+    seeker_end = seeker_end[: np.searchsorted(seeker_end, k) + 1]
+    # the line of persons cut where a seeker's or a slot's persons end: each stretch is a piece of one
+    # seeker going to one employer (a cut where both end gives an empty stretch, dropped)
+    ends = np.sort(np.concatenate((seeker_end[:-1], slot_end[slot_end < k], [k])))
+    starts = np.concatenate(([0], ends[:-1]))
+    keep = ends > starts
+    starts, count = starts[keep], (ends - starts)[keep]
+    owner = np.searchsorted(seeker_end, starts, side="right")
+    return owner, slot_employer[np.searchsorted(slot_end, starts, side="right")], count
+
+
+def _hire(m, seekers: np.ndarray, owner: np.ndarray, employer: np.ndarray, count: np.ndarray) -> int:
+    """Give the pieces (index into ``seekers``, employer, persons) their jobs; returns the persons hired.
+
+    A seeker hired whole keeps its row for its first piece; every other piece is split off it
+    (:func:`split` semantics: a copy with the piece's persons), and the persons left keep seeking in
+    the seeker's row. So a firm gets exactly the persons it hires, whatever ``persons_per_agent``.
+    """
+    if owner.size == 0:
+        return 0
+    other = np.flatnonzero(employer == OTHER_SECTOR)
+    if other.size > 1:  # a seeker's one-person slots outside manufacturing are one piece
+        # (pieces come in seeker order within each matching round, and only the second has such slots)
+        o = owner[other]
+        first = np.ones(o.size, bool)
+        first[1:] = o[1:] != o[:-1]
+        if not first.all():
+            keep = np.ones(owner.size, bool)
+            keep[other[~first]] = False
+            count = count.copy()
+            count[other[first]] = np.bincount(np.cumsum(first) - 1, weights=count[other]).astype(np.int64)
+            owner, employer, count = owner[keep], employer[keep], count[keep]
+    t = m.talent
+    persons = t.persons[seekers]
+    rest = persons - np.bincount(owner, weights=count, minlength=seekers.size).astype(np.int64)
+    first = np.full(seekers.size, -1)
+    first[owner[::-1]] = np.arange(owner.size - 1, -1, -1)  # each seeker's first piece
+    reuse = np.zeros(owner.size, bool)
+    reuse[first[(rest == 0) & (first >= 0)]] = True
+    rows = seekers[owner]
+    who = np.empty(owner.size, np.int64)
+    who[reuse] = rows[reuse]
+    who[~reuse] = t.copy_rows(rows[~reuse], skip=("persons", "employer", "wage", "tenure", "cell"))  # set below
+    t.persons[who] = count
+    partly = np.flatnonzero((rest > 0) & (rest < persons))
+    t.persons[seekers[partly]] = rest[partly]
+    t.employer[who] = employer
+    t.wage[who] = m.wage_offer(employer, t.degree[who])
     t.tenure[who] = 0
-    firm = emp >= 0
-    t.cell[who[firm]] = m.firms.cell[emp[firm]]
-    t.cell[who[~firm]] = uniform_choice(rng, m.core_cells, (~firm).sum())
-    return who
+    firm = employer >= 0
+    t.cell[who[firm]] = m.firms.cell[employer[firm]]
+    if not firm.all():
+        t.cell[who[~firm]] = uniform_choice(m.rng, m.core_cells, (~firm).sum())
+    return int(count.sum())
 
 
 def _cultivate(m, needs: tuple[np.ndarray, np.ndarray]) -> None:
     """In-house training of engineers into composite digital talent (module docstring, step 6);
     ``needs`` = :func:`skilled_need` of this quarter."""
     t, f, p, rng = m.talent, m.firms, m.p, m.rng
-    ppa = m.persons_per_agent
     cost, share = p["training_cost_per_person"], m.policy.level("cultivation.cofunding")
     # trainees who left their firm or the city lose the training
     training = np.flatnonzero(t.training_left > 0)
     gone = (t.loc[training] != Loc.CITY) | (t.employer[training] != t.training_employer[training])
     t.training_left[training[gone]] = 0
-    # count down; at the end, success makes composite digital talent, failure leaves an engineer
+    # count down; at the end, success (person by person) makes composite digital talent, failure
+    # leaves an engineer
     training = training[~gone]
     t.training_left[training] -= 1
     done = training[t.training_left[training] == 0]
-    ok = done[rng.random(done.size) < p["training_success_rate"]]
-    t.field[ok] = Field.DIGITAL
-    m.flows_q["training_completed"] = ok.size * ppa
-    m.flows_q["training_failed"] = (done.size - ok.size) * ppa
-    # enrolment: digital slots still open after matching, at firms at maturity >= 2
+    if done.size:
+        done_persons = int(t.persons[done].sum())
+        ok = split(m, done, rng.binomial(t.persons[done], p["training_success_rate"]))
+        t.field[ok] = Field.DIGITAL
+        completed = int(t.persons[ok].sum())
+        m.flows_q["training_completed"] = completed
+        m.flows_q["training_failed"] = done_persons - completed
+    # enrolment: digital posts (persons) still open after matching, at firms at maturity >= 2
     staff = refresh_staff(m)
     n = len(f)
     _, dig_need = needs
-    trainees = np.bincount(t.employer[training[t.training_left[training] > 0]], minlength=n)[:n] * ppa
+    still = training[t.training_left[training] > 0]
+    trainees = np.bincount(t.employer[still], weights=t.persons[still], minlength=n)[:n]
     gap = np.where(f.alive & (f.maturity >= 2), np.maximum(0.0, dig_need - f.digital_staff - trainees), 0.0)
     net = cost * (1.0 - share)  # the firm's cost per trainee, yuan
     prob = p["training_uptake_max"] * np.exp(
         -p["training_cost_sensitivity"] * net / (p["training_success_rate"] * m.city_wage()))
-    slots = rng.binomial(stochastic_round(gap / ppa, rng), prob)
+    places = stochastic_round(gap, rng)  # persons
+    slots = np.zeros(n, np.int64)
+    open_ = np.flatnonzero(places)
+    slots[open_] = rng.binomial(places[open_], prob)  # (a binomial of 0 draws nothing)
     if net > 0:  # profitable firms only, spending at most a fifth of their cash (assumption)
         budget = np.where(f.profit > 0, 0.2 * np.maximum(f.cash, 0.0), 0.0)
-        slots = np.minimum(slots, np.floor(budget / (net * ppa)).astype(np.int64))
+        slots = np.minimum(slots, np.floor(budget / net).astype(np.int64))
+    if slots.sum() == 0:
+        return
+    eng = staff[slots[t.employer[staff]] > 0]  # staff of the firms that enrol
+    # their engineers not in training and not just back from it (agents split off ``done`` above are
+    # its successes: digital, not engineers)
     just_done = np.zeros(len(t), bool)
     just_done[done] = True
-    eng = staff[(t.field[staff] == Field.ENGINEERING) & (t.training_left[staff] == 0) & ~just_done[staff]]
-    if eng.size == 0 or slots.sum() == 0:
+    eng = eng[(t.field[eng] == Field.ENGINEERING) & (t.training_left[eng] == 0) & ~just_done[eng]]
+    if eng.size == 0:
         return
     keys = rng.random(eng.size)
-    cut = slots[t.employer[eng]] > 0  # rank only the engineers of firms that enrol (the same ranks)
-    eng, keys = eng[cut], keys[cut]
-    emp = t.employer[eng]
-    new = eng[rank_within_groups(emp, keys) < slots[emp]]
+    new = split(m, eng, take_within_groups(t.employer[eng], keys, t.persons[eng], slots))
     t.training_left[new] = max(1, int(round(p["training_quarters"])))
     t.training_employer[new] = t.employer[new]
-    f.cash[:] -= np.bincount(t.employer[new], minlength=n)[:n] * ppa * net
-    m.flows_q["firm_training_spending"] += new.size * ppa * net
-    m.spend("in_house_cultivation", new.size * ppa * cost * share)
-    m.flows_q["training_enrolled"] = new.size * ppa
+    enrolled = t.persons[new]
+    f.cash[:] -= np.bincount(t.employer[new], weights=enrolled, minlength=n)[:n] * net
+    m.flows_q["firm_training_spending"] += float(enrolled.sum()) * net
+    m.spend("in_house_cultivation", float(enrolled.sum()) * cost * share)
+    m.flows_q["training_enrolled"] = int(enrolled.sum())

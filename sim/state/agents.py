@@ -58,7 +58,8 @@ class Firm(CellAgent):
 
 
 class Talent(mesa.Agent):
-    """A group of ``persons_per_agent`` skilled people with the same field, degree and situation.
+    """A group of skilled people (``persons``, at most ``persons_per_agent``) with the same field, degree,
+    employer and situation, who decide where to live together.
 
     The super-individual method (Scheffer et al. 1995): one agent stands for several persons so a city
     of hundreds of thousands runs in a second. Each quarter (``sim.behaviour.labour``): ages, searches for a job,
@@ -82,7 +83,9 @@ class Talent(mesa.Agent):
 
     @property
     def persons(self) -> int:
-        return self.model.persons_per_agent
+        """Persons this agent stands for: ``persons_per_agent`` for a new graduate cohort's agents, fewer
+        for agents split off by hiring, layoffs or training (``sim.behaviour.labour``)."""
+        return int(self.model.talent.persons[self.row])
 
     @property
     def career_stage(self) -> CareerStage:

@@ -9,7 +9,8 @@ participation logit of sim.behaviour.innovation, its intercept solved here to ma
 ``rd_participation_share``), each at its own intensity; the records the yearly reviews read start
 from an assumed past (``start_records``); digital maturity follows the CESI 2022 shares, assigned by
 size so large firms are more mature. Talent: skilled staff of each firm (its segment's
-skilled share of employees), an unemployed pool, a stock in the non-manufacturing sector, and
+skilled share of employees, in whole persons by field, packed into agents of ``persons_per_agent``
+persons and one smaller remainder agent), an unemployed pool, a stock in the non-manufacturing sector, and
 city-trained talent living in Beijing, Tianjin and elsewhere (the return-migration pool), each with
 ties to the city and ``home_ties`` (pull of a home region outside it).
 """
@@ -243,24 +244,51 @@ def start_records(model, cluster, revenue_year, rd_year_share, little_giant) -> 
     }
 
 
+def _pack(persons: np.ndarray, ppa: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pack each group's whole persons into agents of ``ppa`` persons and one smaller remainder agent.
+
+    Returns (group of each agent, persons of each agent); groups with no persons get no agent.
+    """
+    persons = np.asarray(persons, np.int64)
+    agents = -(-persons // ppa)  # ceil
+    group = np.repeat(np.arange(persons.size), agents)
+    first = np.repeat(np.cumsum(agents) - agents, agents)
+    rank = np.arange(group.size) - first  # 0, 1, ... within the group
+    return group, np.minimum(ppa, persons[group] - rank * ppa)
+
+
 def build_talent(model) -> None:
-    """Create talent rows: firm staff, unemployed, other-sector workers and the off-map pool."""
+    """Create talent rows: firm staff, unemployed, other-sector workers and the off-map pool.
+
+    Firm staff are counted in whole persons per firm and field (so a firm's skilled staff do not
+    depend on ``persons_per_agent``) and packed into agents of ``persons_per_agent`` persons plus one
+    smaller agent for the remainder; the other groups are agents of ``persons_per_agent`` persons.
+    """
     rng, city, p = model.rng, model.city, model.p
     ppa = model.persons_per_agent
     f = model.firms
     seg = city["segments"]
     skilled_need = f.employees * np.array(seg["skilled_share"])[f.segment]
     vacancy = rng.uniform(0.0, 0.1, len(f))  # firms start a little short of skilled staff
-    per_firm = stochastic_round(skilled_need * (1 - vacancy) / ppa, rng)
-    n_staff = int(per_firm.sum())
-    employer = np.repeat(np.arange(len(f)), per_firm)
+    staff_persons = stochastic_round(skilled_need * (1 - vacancy), rng)  # whole persons per firm
+    # fields of each firm's staff, person by person: digital staff rise with maturity, the rest are
+    # 80% engineering
+    digital = rng.binomial(staff_persons, 0.04 + 0.05 * (f.maturity - 1))
+    engineering = rng.binomial(staff_persons - digital, 0.8)
+    by_field = np.zeros((len(f), 3), np.int64)
+    by_field[:, Field.DIGITAL] = digital
+    by_field[:, Field.ENGINEERING] = engineering
+    by_field[:, Field.OTHER] = staff_persons - digital - engineering
+    group, staff_agent_persons = _pack(by_field.ravel(), ppa)
+    employer, staff_field = np.divmod(group, 3)
+    n_staff = employer.size
     univ = city["universities"]
     fields = np.mean([u["fields"] for u in univ.values()], axis=0)
     degrees = np.mean([u["degrees"] for u in univ.values()], axis=0)
     grads_year = sum(u["graduates"] for u in univ.values())
     other_stock = p["other_jobs_per_year"] * 10.0  # ten years of openings (assumption)
     n_other = int(stochastic_round(other_stock / ppa, rng))
-    n_unemp = int(stochastic_round((n_staff + n_other) * city["economy"]["unemployed_share"], rng))
+    n_unemp = int(stochastic_round((staff_persons.sum() / ppa + n_other) * city["economy"]["unemployed_share"], rng))
     offmap_persons = city["talent"]["initial_offmap_years"] * grads_year * 0.7
     dest_share = np.array(city["talent"]["initial_offmap_split"])  # leavers' split, see city.toml [talent]
     n_off = stochastic_round(offmap_persons * dest_share / ppa, rng)
@@ -268,12 +296,10 @@ def build_talent(model) -> None:
     n = n_city + int(n_off.sum())
     loc = np.r_[np.full(n_city, Loc.CITY), np.repeat([Loc.BEIJING, Loc.TIANJIN, Loc.ELSEWHERE], n_off)]
     emp = np.r_[employer, np.full(n_other, OTHER_SECTOR), np.full(n - n_staff - n_other, NO_EMPLOYER)]
+    persons = np.r_[staff_agent_persons, np.full(n - n_staff, ppa, np.int64)]
     field = rng.choice(3, size=n, p=fields)
-    # Digital staff: firms at higher maturity employ more of them.
     staff = emp >= 0
-    dig_p = 0.04 + 0.05 * (f.maturity[emp[staff]] - 1)
-    field[staff] = np.where(rng.random(staff.sum()) < dig_p, Field.DIGITAL,
-                            np.where(rng.random(staff.sum()) < 0.8, Field.ENGINEERING, Field.OTHER))
+    field[:n_staff] = staff_field
     degree = rng.choice(3, size=n, p=degrees)
     age = rng.uniform(22, p["retirement_age"], n)
     age[loc != Loc.CITY] = rng.uniform(23, 35, (loc != Loc.CITY).sum())
@@ -289,6 +315,6 @@ def build_talent(model) -> None:
     hm = p["home_ties_graduates"]
     home_ties = np.where(loc == Loc.CITY, rng.uniform(0.0, 0.3, n), rng.beta(4.0 * hm, 4.0 * (1.0 - hm), n))
     model.talent.append(
-        n, loc=loc, employer=emp, field=field, degree=degree, age=age, cell=cells, wage=wage, ties=ties,
-        tenure=rng.integers(0, 40, n), cohort=-1, university=-1, home_ties=home_ties,
+        n, persons=persons, loc=loc, employer=emp, field=field, degree=degree, age=age, cell=cells, wage=wage,
+        ties=ties, tenure=rng.integers(0, 40, n), cohort=-1, university=-1, home_ties=home_ties,
     )

@@ -68,7 +68,7 @@ import numpy as np
 import pandas as pd
 
 from sim.inputs.config import Config
-from sim.state.constants import CareerStage, Degree, Field, Loc, SizeClass, career_stage
+from sim.state.constants import CareerStage, Degree, Field, Loc, SizeClass
 
 TALENT_LEVERS = ("talent_settlement_subsidy", "industry_education_consortium", "in_house_cultivation")
 # the city table's money flows, yuan this quarter (module docstring)
@@ -221,6 +221,10 @@ class Recorder:
         self.energy_components = m.city["energy"]["components"]
         self._talent_spend = 0.0
         self._retained = 0.0
+        # the map's land cells by district (fixed for a run): digital coverage is averaged over them
+        self._land = np.flatnonzero(m.cell_district >= 0)
+        self._land_district = m.cell_district[self._land].astype(np.intp)
+        self._land_cells = np.maximum(np.bincount(self._land_district, minlength=len(self.district_names)), 1)
 
     def collect(self, m) -> None:
         t, f = m.talent, m.firms
@@ -229,19 +233,25 @@ class Recorder:
         row["quarter"].append(q)
         row["period"].append(period)
         row["year"].append(year)
-        ppa = float(m.persons_per_agent)
-        by_loc = np.bincount(t.loc, minlength=len(Loc)) * ppa
+        persons = t.persons  # talent counts are persons: each agent weighs its persons
+        by_loc = np.bincount(t.loc, weights=persons, minlength=len(Loc))
         for loc in Loc:
             row[f"talent_{loc.name.lower()}"].append(float(by_loc[loc]))
         here = np.flatnonzero(t.loc == Loc.CITY)  # the city's rows: everything below counts only these
-        by_degree = np.bincount(t.degree[here], minlength=len(Degree)) * ppa
+        persons_here = persons[here]
+        self._here, self._persons_here = here, persons_here
+        row["talent_city_digital"].append(float(persons_here[t.field[here] == Field.DIGITAL].sum()))
+        cohort_here = t.cohort[here]
+        # persons by (degree, career stage) in one count; stages as sim.state.constants.career_stage
+        # (nobody in the city is retired; new graduates: within a year of their cohort's graduation)
+        age = t.age[here]
+        stage = (age >= 30).view(np.int8) + (age >= 45).view(np.int8) + np.int8(CareerStage.EARLY)
+        stage[(cohort_here >= 0) & (cohort_here > q - 4)] = CareerStage.NEW_GRADUATE
+        by = np.bincount(t.degree[here].astype(np.intp) * 4 + stage, weights=persons_here,
+                         minlength=4 * len(Degree)).reshape(len(Degree), 4)
+        by_degree, by_stage = by.sum(axis=1), by.sum(axis=0)
         for deg in Degree:
             row[f"talent_city_{deg.name.lower()}"].append(float(by_degree[deg]))
-        row["talent_city_digital"].append(float(np.count_nonzero(t.field[here] == Field.DIGITAL) * ppa))
-        cohort_here = t.cohort[here]
-        since = np.where(cohort_here >= 0, (m.quarter - cohort_here) / 4.0, np.nan)
-        stage = career_stage(t.age[here], since, False)  # nobody in the city is retired
-        by_stage = np.bincount(stage, minlength=len(CareerStage)) * ppa
         for code in (CareerStage.NEW_GRADUATE, CareerStage.EARLY, CareerStage.MID, CareerStage.SENIOR):
             row[f"talent_city_{code.name.lower()}"].append(float(by_stage[code]))
         fl = m.flows_q
@@ -255,9 +265,10 @@ class Recorder:
             row[name].append(float(fl.get(name, 0.0)))
         for years in (1, 3, 5):
             c = q - 4 * years
-            row[f"cohort_size_{years}y"].append(float(np.count_nonzero(t.cohort == c) * ppa) if c >= 0 else 0.0)
-            row[f"cohort_in_city_{years}y"].append(float(np.count_nonzero(cohort_here == c) * ppa) if c >= 0 else 0.0)
-        row["trainees"].append(float(np.count_nonzero(t.training_left > 0) * ppa))
+            # a cohort's persons are its graduates of quarter c wherever they are now (persons are conserved)
+            row[f"cohort_size_{years}y"].append(float(row["graduates"][c]) if c >= 0 else 0.0)
+            row[f"cohort_in_city_{years}y"].append(float(persons_here[cohort_here == c].sum()) if c >= 0 else 0.0)
+        row["trainees"].append(float(persons_here[t.training_left[here] > 0].sum()))  # trainees work in the city
         for name in ("training_enrolled", "training_completed", "training_failed"):
             row[name].append(float(fl.get(name, 0.0)))
         total = 0.0
@@ -326,11 +337,12 @@ class Recorder:
         firms = np.bincount(f.district[a], minlength=nd)
         jobs = np.bincount(f.district[a], weights=f.employees[a], minlength=nd)
         cov = m.layer_values("digital_coverage")
-        land = m.cell_district >= 0
-        cov_d = np.bincount(m.cell_district[land], weights=cov[land], minlength=nd) / np.maximum(
-            np.bincount(m.cell_district[land], minlength=nd), 1)
-        live = (t.loc == Loc.CITY) & (t.cell >= 0)
-        talent = np.bincount(m.cell_district[t.cell[live]], minlength=nd) * m.persons_per_agent
+        cov_d = np.bincount(self._land_district, weights=cov[self._land], minlength=nd) / self._land_cells
+        cells, persons = t.cell[self._here], self._persons_here  # the city's rows (collect)
+        placed = cells >= 0
+        if not placed.all():
+            cells, persons = cells[placed], persons[placed]
+        talent = np.bincount(m.cell_district[cells], weights=persons, minlength=nd)
         d, n = self.districts, nd
         spend, tax = m.district_spending_q, m.tax_by_district
         for name, values in (("quarter", [q] * n), ("period", [period] * n), ("year", [year] * n),
@@ -396,7 +408,7 @@ def latest_cohort_retention(m) -> float:
     if not (t.cohort >= 0).any():
         return float("nan")
     cohort = t.cohort == t.cohort.max()
-    return float((cohort & (t.loc == Loc.CITY)).sum() / cohort.sum())
+    return float(t.persons[cohort & (t.loc == Loc.CITY)].sum() / t.persons[cohort].sum())
 
 
 # Mesa batch_run reporters: this quarter's values, and what a policy question needs at any step

@@ -3,7 +3,8 @@
 Each Mesa agent (a firm, a talent super-individual) owns one *slot*: a row index into numpy arrays
 held by an :class:`AgentTable`. Submodels update whole columns at once; the Mesa agent objects are
 thin views that read their row (see ``sim.state.agents``). Rows are never reused or compacted, so a slot
-index is stable for the life of a run; ``alive`` marks the rows still in play.
+index is stable for the life of a run; ``alive`` marks the rows still in play. New rows are appended:
+entrants, graduate cohorts, and copies of talent agents split across employers (``copy_rows``).
 """
 
 from __future__ import annotations
@@ -54,6 +55,30 @@ class AgentTable:
         self._n = end
         return np.arange(start, end)
 
+    def copy_rows(self, idx: np.ndarray, skip: tuple[str, ...] = ()) -> np.ndarray:
+        """Append a copy of each row in ``idx`` (every column but those in ``skip``, which the caller
+        sets next: they are zero until then); returns the new slot indices, in the order of ``idx``.
+        Splitting a talent super-individual across employers uses it (``sim.behaviour.labour``): the
+        copy then gets its share of the persons."""
+        idx = np.asarray(idx, dtype=np.int64)
+        start, end = self._n, self._n + idx.size
+        if idx.size == 0:
+            return np.arange(start, end)
+        capacity = len(next(iter(self._buffers.values())))
+        for name, dt in self._dtypes.items():
+            buf = self._buffers[name]
+            if end > capacity:
+                new = np.zeros(max(2 * capacity, end, 64), dtype=dt)
+                new[:start] = buf[:start]
+                self._buffers[name] = buf = new
+            if name in skip:
+                buf[start:end] = 0
+            else:
+                buf[start:end] = buf[idx]  # idx < start: copies of existing rows
+            setattr(self, name, buf[:end])
+        self._n = end
+        return np.arange(start, end)
+
 
 def group_sum(groups: np.ndarray, values: np.ndarray | None, n_groups: int) -> np.ndarray:
     """Sum of ``values`` (or counts) per group id in ``[0, n_groups)``."""
@@ -91,6 +116,29 @@ def rank_within_groups(groups: np.ndarray, keys: np.ndarray) -> np.ndarray:
     ranks = np.empty(len(order), dtype=np.int64)
     ranks[order] = np.arange(len(order)) - first_of_run
     return ranks
+
+
+def take_within_groups(groups: np.ndarray, keys: np.ndarray, amounts: np.ndarray, quota: np.ndarray) -> np.ndarray:
+    """How much of each element's ``amounts`` its group takes, when group g takes ``quota[g]`` in all
+    from its elements in key order (smallest key first), each element giving at most its amount.
+
+    ``groups`` are ids in ``[0, len(quota))``, ``keys`` uniform draws in [0, 1) (the order within a
+    group). The element where a group's quota runs out gives part of its amount, those after it
+    nothing: e.g. amounts 10, 10 and quota 13 take 10 and 3. Used to cut whole persons from
+    super-individuals (layoffs, trainees in ``sim.behaviour.labour``).
+    """
+    amounts = np.asarray(amounts)
+    if amounts.size == 0:
+        return np.zeros(0, dtype=amounts.dtype)
+    order = np.argsort(groups + keys)  # by group, then key (keys < 1)
+    g, a = groups[order], amounts[order]
+    ahead = np.cumsum(a) - a  # amount of all elements ahead of this one
+    first = np.ones(g.size, bool)
+    first[1:] = g[1:] != g[:-1]
+    before = ahead - np.maximum.accumulate(np.where(first, ahead, 0))  # ahead within its own group
+    take = np.empty_like(a)
+    take[order] = np.clip(np.asarray(quota)[g] - before, 0, a)
+    return take
 
 
 def normalised_cdf(p: np.ndarray) -> np.ndarray:
