@@ -349,9 +349,7 @@ def cost_effectiveness(sw: Sweep) -> pd.DataFrame:
     if "spending_total" not in cols:
         return pd.DataFrame()
     means = ok.groupby("group")[cols].mean().reindex(order)
-    ref = sw.options.get("reference")
-    pk = package_labels()
-    ref_label = pk.get(ref, ref) if ref else pk.get("status_quo")
+    ref_label = _reference_label(sw, order)
     if ref_label not in means.index:
         ref_label = means["spending_total"].idxmin()
     base = means.loc[ref_label]
@@ -370,6 +368,50 @@ def cost_effectiveness(sw: Sweep) -> pd.DataFrame:
         out["net_cost"] = d_spend - out["extra_tax"]
     out["reference"] = out.index == ref_label
     return out.reset_index().rename(columns={"index": "group"})
+
+
+def _reference_label(sw: Sweep, order: Sequence[str]) -> str | None:
+    """The group others are compared with: ``[analysis] reference`` (default the status quo package)."""
+    ref = sw.options.get("reference")
+    pk = package_labels()
+    label = pk.get(ref, ref) if ref else pk.get("status_quo")
+    return label if label in order else None
+
+
+def index_weight_sensitivity(sw: Sweep, weightings: int = 200, seed: int = 0) -> pd.DataFrame:
+    """How much each group's energy-index gain over the reference depends on the index's weights
+    (MISSION §4: no official formula). The six clusters' mean index at the end of each run is
+    recomputed from its recorded components (``energy.reweighted_index``) under ``weightings`` random
+    weightings (Dirichlet(2) over the seven components); per group: the gain at the model's weights,
+    its 5-95% range over weightings and the share of weightings that keep its sign. Empty without a
+    reference group or the component columns."""
+    from sim.behaviour.energy import COMPONENTS, reweighted_index, weights
+
+    groups, _, order = group_runs(sw)
+    ref = _reference_label(sw, order)
+    cols = [f"idx_{c}" for c in COMPONENTS]
+    cl = Store(sw.root).table("clusters", columns=["run_id", "quarter", "cluster", *cols])
+    if ref is None or cl.empty or any(c not in cl for c in cols):
+        return pd.DataFrame()
+    cl = cl[(cl["cluster"] != "other")]
+    cl = cl[cl["quarter"] == cl.groupby("run_id")["quarter"].transform("max")]
+    group_of = dict(zip(sw.runs["run_id"], groups))
+    ok = set(sw.runs.loc[sw.runs["status"] == STATUS_OK, "run_id"])
+    cl = cl[cl["run_id"].isin(ok)]
+    rng = np.random.default_rng(seed)
+    model_w = dict(zip(COMPONENTS, weights(sim.default_config().values)))
+    draws = [model_w] + [dict(zip(COMPONENTS, rng.dirichlet(np.full(len(COMPONENTS), 2.0)))) for _ in range(weightings)]
+    means = np.array([cl.assign(v=reweighted_index(cl, w)).groupby("run_id")["v"].mean()
+                      .groupby(lambda r: group_of.get(r)).mean().reindex(order).to_numpy() for w in draws])
+    gains = means - means[:, [order.index(ref)]]  # (weightings + 1, groups)
+    rows = []
+    for j, g in enumerate(order):
+        if g == ref:
+            continue
+        base, spread = gains[0, j], gains[1:, j]
+        rows.append({"group": g, "gain": base, "gain_p05": np.percentile(spread, 5), "gain_p95": np.percentile(spread, 95),
+                     "same_sign": float((np.sign(spread) == np.sign(base)).mean()), "reference": ref})
+    return pd.DataFrame(rows)
 
 
 # ---------------------------------------------------------------------------- sensitivity

@@ -6,7 +6,7 @@ Writes into the results directory::
     figures/*.png                  energy trajectories, outcomes by package / vs levers, P(national) heatmap,
                                    talent outflow, cost-effectiveness, sensitivity indices (sobol/morris)
     tables/*.csv                   outcomes_by_group, national_probability, cost_effectiveness,
-                                   energy_trajectories, sensitivity, failed_runs
+                                   energy_trajectories, index_weight_sensitivity, sensitivity, failed_runs
 """
 
 from __future__ import annotations
@@ -137,8 +137,11 @@ def analyze(root: str | Path) -> Path:
                           "*Paired effects against the status quo.* Dot: mean; thick bar: 95% CI of the mean; thin "
                           "bar: 5-95% of the effect across worlds (posterior draws x seeds); P: share of worlds where "
                           "the package is better.", ""]
+    index_sens = analysis.index_weight_sensitivity(sw)
+    if not index_sens.empty:
+        index_sens.to_csv(tabs / "index_weight_sensitivity.csv", index=False)
     text = _markdown(sw, grouping, order, table, any_nat, year, ce, sens, sens_notes, fails, figures, labels,
-                     effects_lines)
+                     effects_lines, index_sens)
     text = _decision_sections(sw, text)
     text = _explain_section(root, text)
     path = root / "report.md"
@@ -220,7 +223,8 @@ def _ci_table(tab: pd.DataFrame, order: Sequence[str], cols: Sequence[tuple[str,
 def _markdown(sw: analysis.Sweep, grouping: str, order: Sequence[str], table: pd.DataFrame, any_nat: pd.DataFrame,
               year: float, ce: pd.DataFrame, sens: pd.DataFrame, sens_notes: dict[str, Any], fails: pd.DataFrame,
               figures: list[tuple[Path | None, str]], labels: dict[str, str],
-              effects_lines: Sequence[str] = ()) -> str:
+              effects_lines: Sequence[str] = (), index_sens: pd.DataFrame | None = None) -> str:
+    index_sens = pd.DataFrame() if index_sens is None else index_sens
     exp = sw.raw.get("experiment", {})
     counts = sw.counts()
     prov = sw.provenance
@@ -281,6 +285,16 @@ def _markdown(sw: analysis.Sweep, grouping: str, order: Sequence[str], table: pd
     extra = {g: _ci(nat.loc[g, "p"], nat.loc[g, "ci_low"], nat.loc[g, "ci_high"], digits=2) if g in nat.index else "–"
              for g in order}
     lines += _ci_table(tab, order, cols, ("P(national)", extra))
+    if not index_sens.empty:
+        lines += ["", f"**The index's sensitivity** (no official formula exists, MISSION §4): each group's gain in the "
+                  f"six clusters' mean energy index over {index_sens['reference'].iloc[0]}, at the model's weights and "
+                  f"under 200 random weightings of the seven components (Dirichlet(2)); 5–95% range over weightings "
+                  "and the share of weightings that keep the sign. A gain whose sign flips under many weightings is "
+                  "a statement about the index, not about the clusters.", "",
+                  "| group | index gain | 5–95% over weightings | same sign |", "|---|---|---|---|"]
+        for _, r in index_sens.iterrows():
+            lines.append(f"| {r['group']} | {r['gain']:+.3f} | {r['gain_p05']:+.3f} … {r['gain_p95']:+.3f} | "
+                         f"{r['same_sign']:.0%} |")
     lines += ["", "Full table (every summary outcome): `tables/outcomes_by_group.csv`; per cluster: "
               "`tables/national_probability.csv`.", ""]
     lines += list(effects_lines)

@@ -16,9 +16,11 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
+import experiments
 import sim
 from experiments import run_sweep
 from experiments.analysis import load as load_sweep
@@ -47,7 +49,8 @@ package = ["status_quo", "digital", "factors", "all_five"]
 summary = "all"
 city = ["graduates", "graduates_retained", "graduate_retention", "outflow_beijing", "outflow_tianjin",
         "outflow_elsewhere", "spending_total"]
-clusters = ["energy_index", "energy_tier"]
+clusters = ["energy_index", "energy_tier", "idx_scale", "idx_innovation", "idx_chain", "idx_digital", "idx_leaders",
+            "idx_talent", "idx_collaboration"]
 districts = ["firms", "jobs"]
 """
 TIMING = ["started_at", "finished_at", "wall_s", "cpu_s", "host", "pid", "batch"]
@@ -245,7 +248,8 @@ def test_worker_process_death_fails_only_the_culprit_runs(tmp_path):
 
 def test_spec_problems_found_before_running(tmp_path):
     """Unknown outcomes are caught by a 1-quarter probe before the sweep; a busy store is refused."""
-    bad = SPEC.replace('clusters = ["energy_index", "energy_tier"]', 'clusters = ["energy_indx"]')
+    bad = SPEC.replace('clusters = ["energy_index", "energy_tier",', 'clusters = ["energy_indx", "energy_tier",')
+    assert bad != SPEC
     with pytest.raises(SpecError, match="energy_indx"):
         run_sweep(parse_spec(bad, path=write_spec(tmp_path, bad)), tmp_path / "out", progress=False)
     assert not (tmp_path / "out").exists()
@@ -281,7 +285,19 @@ def test_analysis_writes_tables_figures_and_report(reference, tmp_path):
     ce = pd.read_csv(out / "tables" / "cost_effectiveness.csv")
     assert ce.loc[ce["reference"], "group"].tolist() == ["Status quo"]
     assert "## Headline outcomes" in report and "## Energy levels" in report and "| Status quo |" in report
-    assert "Failed runs" in report
+    assert report.index("## Headline outcomes") < report.index("## Energy levels")  # what a bureau can check first
+    assert "Failed runs" in report and "The index's sensitivity" in report
+    # net cost = extra spending - extra local tax (cost-effectiveness counts the tax a package brings back)
+    assert np.allclose(ce["net_cost"], ce["extra_spending"] - ce["extra_tax"])
+    sens = pd.read_csv(out / "tables" / "index_weight_sensitivity.csv")
+    assert set(sens["group"]) == set(table["group"]) - {"Status quo"} and sens["same_sign"].between(0, 1).all()
+    # at the model's own weights the recomputed gain is the recorded index's gain (six clusters, end)
+    runs = experiments.load(out)
+    six = [f"energy_index_final_{k}" for k in sim.default_config().city["clusters"] if k != "other"]
+    by = runs.assign(six=runs[six].mean(axis=1), group=runs["package"].map(
+        {k: p.label_en for k, p in sim.load_presets().items()})).groupby("group")["six"].mean()
+    for _, r in sens.iterrows():
+        assert np.isclose(r["gain"], by[r["group"]] - by["Status quo"], atol=1e-9)
 
 
 def rare_failure_model(cfg, seed):
