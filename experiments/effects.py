@@ -33,10 +33,16 @@ from experiments.analysis import STATUS_OK, Sweep, mean_ci, package_labels, prop
 from experiments.spec import PACKAGE
 
 # outcome -> +1 when more is better, -1 when less is better, 0 for costs (effect only, no "beats")
+# (the headline outcomes first, sim.state.records.HEADLINE_OUTCOMES, then the paper's energy levels)
 EFFECT_OUTCOMES: dict[str, int] = {
-    "tiers_climbed_clusters": +1,
+    "value_added_real_final": +1,
+    "local_sourcing_share_final": +1,
+    "employment_final": +1,
+    "net_fiscal_balance_total": +1,
     "retention_3y": +1,
     "outflow_beijing_total": -1,
+    "outflow_tianjin_total": -1,
+    "tiers_climbed_clusters": +1,
     "spending_total": 0,
 }
 PRIMARY = "tiers_climbed_clusters"
@@ -193,7 +199,8 @@ def markdown(pe: PairedEffects, labels: dict[str, str] | None = None) -> list[st
     cols = "| package | outcome | effect [95% CI] | range 5-95% | P(beats) |" + (share if pe.draws else "")
     lines += [cols, "|---|---|---|---|---|" + ("---|" if pe.draws else "")]
     for _, r in pe.effects.iterrows():
-        scale = 1e8 if r["outcome"] == "spending_total" else 1.0
+        scale = 1e8 if r["outcome"] in ("spending_total", "value_added_real_final", "net_fiscal_balance_total") else (
+            0.01 if r["outcome"] in ("local_sourcing_share_final",) else 1.0)
         f = lambda v: _signed(v / scale) if np.isfinite(v) else "–"  # noqa: E731
         beats = (f"{r['p_beats']:.2f} [{r['p_beats_low']:.2f}, {r['p_beats_high']:.2f}]"
                  if "p_beats" in r and np.isfinite(r.get("p_beats", np.nan)) else "(cost)")

@@ -129,10 +129,12 @@ def analyze(root: str | Path) -> Path:
     if pe is not None:
         pe.effects.to_csv(tabs / "paired_effects.csv", index=False)
         pe.best.to_csv(tabs / "p_best.csv", index=False)
-        effect_labels = OUTCOME_LABELS | {"spending_total": "public spending (亿 yuan)"}
+        effect_labels = OUTCOME_LABELS | {"spending_total": "public spending (亿 yuan)"} | {
+            h.name: f"{h.en} ({h.unit_en})" for h in HEADLINE_OUTCOMES}
+        scales = {"spending_total": 1e8} | {h.name: h.scale for h in HEADLINE_OUTCOMES if h.scale != 1.0}
         effects_lines = effects.markdown(pe, effect_labels)
         fig = plots.paired_effects(pe.effects, effect_labels,
-                                   analysis.package_labels(), figs / "paired_effects.png", scales={"spending_total": 1e8})
+                                   analysis.package_labels(), figs / "paired_effects.png", scales=scales)
         effects_lines += [f"![Paired effects]({fig.relative_to(root).as_posix()})", "",
                           "*Paired effects against the status quo.* Dot: mean; thick bar: 95% CI of the mean; thin "
                           "bar: 5-95% of the effect across worlds (posterior draws x seeds); P: share of worlds where "
