@@ -200,7 +200,7 @@ def markdown(pe: PairedEffects, labels: dict[str, str] | None = None) -> list[st
     lines += [cols, "|---|---|---|---|---|" + ("---|" if pe.draws else "")]
     for _, r in pe.effects.iterrows():
         scale = 1e8 if r["outcome"] in ("spending_total", "value_added_real_final", "net_fiscal_balance_total") else (
-            0.01 if r["outcome"] in ("local_sourcing_share_final",) else 1.0)
+            0.01 if r["outcome"] in ("local_sourcing_share_final", "retention_3y") else 1.0)
         f = lambda v: _signed(v / scale) if np.isfinite(v) else "–"  # noqa: E731
         beats = (f"{r['p_beats']:.2f} [{r['p_beats_low']:.2f}, {r['p_beats_high']:.2f}]"
                  if "p_beats" in r and np.isfinite(r.get("p_beats", np.nan)) else "(cost)")
