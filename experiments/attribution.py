@@ -55,6 +55,7 @@ import sys
 import tempfile
 import time
 import tomllib
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -425,9 +426,13 @@ def share_interval(contribution: np.ndarray, effect: np.ndarray, key: Mapping[st
     if np.all(contribution == contribution[0]) and np.all(effect == effect[0]):
         return share, share, share
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0xE7, *seeds.point_key(key))))
-    res = stats.bootstrap((contribution, effect), lambda a, b, axis=-1: a.mean(axis) / b.mean(axis),
-                          paired=True, vectorized=True, n_resamples=BOOTSTRAP_RESAMPLES, method="percentile",
-                          confidence_level=LEVEL, rng=rng)
+    # resamples whose mean effect is 0 (an outcome the package rarely moves, e.g. county status) give an
+    # undefined ratio: the interval is then NaN ("no share"), said in the report, not warned about on stderr
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", stats.DegenerateDataWarning)
+        res = stats.bootstrap((contribution, effect), lambda a, b, axis=-1: a.mean(axis) / b.mean(axis),
+                              paired=True, vectorized=True, n_resamples=BOOTSTRAP_RESAMPLES, method="percentile",
+                              confidence_level=LEVEL, rng=rng)
     lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
     return share, lo, hi
 
