@@ -54,7 +54,7 @@ from sim.behaviour.finance import credit_limit
 from sim.behaviour import rules
 from sim.state.constants import SizeClass
 from sim.state.initial import place_near
-from sim.state.tables import cell_counts, group_sum, normalised_cdf, weighted_rows
+from sim.state.tables import cell_counts, cell_sums, group_sum, normalised_cdf, weighted_rows
 
 
 def step(m) -> None:
@@ -122,9 +122,7 @@ def capacity_per_order(m) -> np.ndarray:
     sides, so an empty niche with few orders does not look infinitely attractive."""
     f = m.firms
     a = f.alive
-    shape = (m.n_clusters, m.n_segments, m.max_niches)
-    key = (f.cluster[a].astype(np.int64) * m.n_segments + f.segment[a]) * m.max_niches + f.niche[a]
-    capacity = np.bincount(key, weights=f.capacity[a], minlength=int(np.prod(shape))).reshape(shape)
+    capacity = cell_sums(m.niche_orders.shape, f.capacity[a], f.cluster[a], f.segment[a], f.niche[a])
     typical = m.prog["entrant_revenue"] / 4.0
     return (capacity + typical) / (m.niche_orders + typical)
 
@@ -364,13 +362,10 @@ def _advise_moves(m, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     f, p = m.firms, m.p
     a = f.alive
-    shape = (m.n_clusters, m.n_segments, m.max_niches)
-    size = int(np.prod(shape))
-    moving = a & (f.move_left > 0)
-    where = np.where(moving, f.move_target, f.niche)  # planned positions: moves under way at their target
-    key = (f.cluster[a].astype(np.int64) * m.n_segments + f.segment[a]) * m.max_niches + where[a]
-    capacity = np.bincount(key, weights=f.capacity[a], minlength=size).reshape(shape)
-    count = np.bincount(key, minlength=size).reshape(shape).astype(float)
+    where = np.where(f.move_left > 0, f.move_target, f.niche)[a]  # moves under way count at their target
+    codes = (f.cluster[a], f.segment[a], where)
+    capacity = cell_sums(m.niche_orders.shape, f.capacity[a], *codes)
+    count = cell_counts(m.niche_orders.shape, *codes)
     penalty = p["homogeneity_margin_penalty"]
     target = np.zeros(rows.size, np.int16)
     gain = np.full(rows.size, -np.inf)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.state.tables import group_sum
+from sim.state.tables import cell_sums, group_sum
 
 
 def capacity(employees, tech, maturity, skilled_fill, productivity, digital_gain, sharing_boost, fill_elasticity):
@@ -136,20 +136,20 @@ def clear(demand, cluster, segment, niche, cap, competitiveness, alive, ceiling,
 def niche_shares_of(sales, cluster, segment, niche, alive, n_clusters, n_segments, max_niches, n_niches):
     """(clusters, segments, niches) share of each segment's local sales made in each niche; a segment
     with no sales spreads its share evenly over the cluster's ``n_niches`` niches."""
-    key = (cluster.astype(np.int64) * n_segments + segment) * max_niches + niche
-    by_niche = np.bincount(key, weights=np.where(alive, sales, 0.0),
-                           minlength=n_clusters * n_segments * max_niches).reshape(n_clusters, n_segments, max_niches)
-    even = (np.arange(max_niches)[None, :] < n_niches[:, None]) / n_niches[:, None]  # (clusters, niches)
+    by_niche = cell_sums((n_clusters, n_segments, max_niches), np.where(alive, sales, 0.0), cluster, segment, niche)
     total = by_niche.sum(axis=2, keepdims=True)
-    return np.where(total > 0, by_niche / np.maximum(total, 1e-12), even[:, None, :])
+    return np.where(total > 0, by_niche / np.maximum(total, 1e-12), _even_shares(n_niches, max_niches))
 
 
 def renew_niche_shares(share, n_niches, renewal_q):
     """Customers' demand moves a share ``renewal_q`` of the way per quarter toward an even spread over
     the cluster's niches (product variety: buyers' needs are not where the firms crowd)."""
-    max_niches = share.shape[2]
-    even = (np.arange(max_niches)[None, :] < n_niches[:, None]) / n_niches[:, None]
-    return (1.0 - renewal_q) * share + renewal_q * even[:, None, :]
+    return (1.0 - renewal_q) * share + renewal_q * _even_shares(n_niches, share.shape[2])
+
+
+def _even_shares(n_niches, max_niches) -> np.ndarray:
+    """(clusters, 1, niches): an even spread over each cluster's ``n_niches`` niches (0 beyond them)."""
+    return ((np.arange(max_niches)[None, :] < n_niches[:, None]) / n_niches[:, None])[:, None, :]
 
 
 def chain_completeness(local_sales, demand):

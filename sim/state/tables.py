@@ -99,10 +99,16 @@ def group_sums(groups: np.ndarray, columns: list[np.ndarray], n_groups: int, row
 def cell_counts(shape: tuple[int, ...], *codes: np.ndarray) -> np.ndarray:
     """Rows per cell of a ``shape`` array, the cell of row i being ``(codes[0][i], codes[1][i], ...)``:
     ``np.add.at(np.zeros(shape), codes, 1.0)`` by one ``bincount`` (float counts)."""
+    return cell_sums(shape, None, *codes)
+
+
+def cell_sums(shape: tuple[int, ...], weights: np.ndarray | None, *codes: np.ndarray) -> np.ndarray:
+    """Sum of ``weights`` (counts when None) per cell of a ``shape`` array, the cell of row i being
+    ``(codes[0][i], codes[1][i], ...)``: one ``bincount`` (e.g. capacity per (cluster, segment, niche))."""
     flat = codes[0].astype(np.int64)
     for size, code in zip(shape[1:], codes[1:]):
         flat = flat * size + code
-    return np.bincount(flat, minlength=int(np.prod(shape))).reshape(shape).astype(float)
+    return np.bincount(flat, weights=weights, minlength=int(np.prod(shape))).reshape(shape).astype(float)
 
 
 def rank_within_groups(groups: np.ndarray, keys: np.ndarray) -> np.ndarray:
