@@ -52,9 +52,7 @@ from sim.state.agents import Firm, Government, Talent, University
 from sim.state.constants import NO_EMPLOYER, OTHER_SECTOR, SizeClass
 from sim.state.initial import build_firms, build_talent, placement_cdf
 from sim.state.records import ScenarioResult
-from sim.state.tables import AgentTable
-
-PARTS_SEGMENT = 0  # materials & core parts (city.toml [segments] keys)
+from sim.state.tables import AgentTable, cell_sums
 
 # ClusterModel(record=...): the tables kept besides the city table, and whether Mesa's DataCollector runs
 # ("firms" is the firm panel, sim.state.records.FIRM_PANEL; opt-in, so no other mode does its work)
@@ -69,8 +67,11 @@ FIRM_COLUMNS = {
     "upgrading": np.int8, "upgrade_cost": float, "cash": float, "debt": float, "profit": float,
     "age": np.int32, "supplies": np.int64, "above_scale": bool, "little_giant": bool,
     "entered": np.int32, "exited": np.int32, "skilled": float, "digital_staff": float,
-    "crowd": float, "bought_local": float, "borrowed": float, "knowledge_q": float, "move_left": np.int8, "move_target": np.int16, "iur_left": np.int8, "iur_univ": np.int8,
+    "crowd": float, "iur_left": np.int8, "iur_univ": np.int8,
     "data_member": bool, "shared": bool, "lg_since": np.int32, "anchor": bool,
+    # issue 22 (chain market): parts bought under local contracts, capacity borrowed on the sharing
+    # platform and technology gained from universities this quarter; a niche move under way and its target
+    "bought_local": float, "borrowed": float, "knowledge_q": float, "move_left": np.int8, "move_target": np.int16,
     # issue 22 (statuses, R&D participation): records the yearly reviews read (sim.behaviour.rules) and
     # the R&D decision's state (sim.behaviour.innovation)
     "niche_since": np.int32, "niche_seen": np.int64, "sales_ytd": float, "rd_ytd": float, "revenue_y1": float,
@@ -307,14 +308,12 @@ class ClusterModel(mesa.Model):
         contract orders of the set-up supply links plus the initial local share (x ``max_local_share``)
         of the rest."""
         f = self.firms
-        key = f.cluster.astype(np.int64) * self.n_segments + f.segment
-        n = self.n_clusters * self.n_segments
-        sales_cs = np.bincount(key, weights=f.sales, minlength=n)
+        shape = (self.n_clusters, self.n_segments)
+        sales_cs = cell_sums(shape, f.sales, f.cluster, f.segment)
         supplied, _ = links.contracts(self, f.capacity)
-        reserved_cs = np.bincount(key, weights=np.minimum(supplied, f.sales), minlength=n)
-        local = np.array(self.city["segments"]["initial_local_supply"])
-        share = np.tile(local, self.n_clusters) * self.prog["max_local_share"]
-        self.demand = (reserved_cs + (sales_cs - reserved_cs) / share).reshape(self.n_clusters, self.n_segments)
+        reserved_cs = cell_sums(shape, np.minimum(supplied, f.sales), f.cluster, f.segment)
+        share = self.initial_local_supply[None, :] * self.prog["max_local_share"]
+        self.demand = reserved_cs + (sales_cs - reserved_cs) / share
 
     def _create_agents(self) -> None:
         f = self.firms
@@ -600,20 +599,7 @@ class ClusterModel(mesa.Model):
         f.value_added[:] = (sales * self.va_rate[f.segment] * (1.0 - p["homogeneity_margin_penalty"] * crowd)
                             + p["local_sourcing_saving"] * bought)
         self.chain = market.chain_completeness(self.local_sales, self.demand)
-        self.local_sourcing, self.chain_inputs_c = self._local_sourcing()
-
-    def _local_sourcing(self) -> tuple[np.ndarray, np.ndarray]:
-        """Per cluster: share of its firms' parts and processing inputs (``links.chain_inputs``) bought
-        from local firms (本地配套率): under contract, plus the open-market rest at the local firms'
-        open-market share of materials and core parts (the segment buyers source parts from; processing
-        capacity is local anyway, paper §2.2); and the cluster's chain inputs (yuan per quarter)."""
-        f = self.firms
-        need = links.chain_inputs(self)
-        c = f.cluster.astype(np.int64)
-        bought = np.minimum(f.bought_local, need)
-        local = bought + (need - bought) * self.open_local_share[c, PARTS_SEGMENT]
-        total = np.bincount(c, weights=need, minlength=self.n_clusters)
-        return np.bincount(c, weights=local, minlength=self.n_clusters) / np.maximum(total, 1e-9), total
+        self.local_sourcing, self.chain_inputs_c = links.local_sourcing(self)
 
     # ------------------------------------------------------------------ outputs
     def result(self):

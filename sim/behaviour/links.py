@@ -52,6 +52,7 @@ from sim.state.constants import SizeClass
 from sim.state.tables import group_sum
 
 SUPPLIER_SEGMENTS = (0, 1)  # core parts, processing & assembly
+PARTS_SEGMENT = 0  # materials & core parts (city.toml [segments] keys): where buyers source parts
 
 
 def member_share(m) -> np.ndarray:
@@ -121,6 +122,19 @@ def contracts(m, capacity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     scale = np.where(offered > need, need / np.maximum(offered, 1e-12), 1.0)
     supplied = offer * scale[buyer]
     return supplied, np.bincount(buyer, weights=supplied, minlength=n)[:n]
+
+
+def local_sourcing(m) -> tuple[np.ndarray, np.ndarray]:
+    """Per cluster: share of its firms' parts and processing inputs (:func:`chain_inputs`) bought from
+    local firms (本地配套率): under contract, plus the open-market rest at the local firms' open-market
+    share of materials and core parts (the segment buyers source parts from; processing capacity is
+    local anyway, paper §2.2); and the cluster's chain inputs (yuan per quarter). Read after trade."""
+    f = m.firms
+    need = chain_inputs(m)
+    bought = np.minimum(f.bought_local, need)
+    local = bought + (need - bought) * m.open_local_share[f.cluster, PARTS_SEGMENT]
+    total = group_sum(f.cluster, need, m.n_clusters)
+    return group_sum(f.cluster, local, m.n_clusters) / np.maximum(total, 1e-9), total
 
 
 def init(m) -> None:

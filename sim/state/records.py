@@ -12,7 +12,7 @@ quarter), ``training_enrolled``, ``training_completed`` (became digital), ``trai
 (yuan), the cumulative cost per retained graduate (talent-lever spending / graduates retained,
 yuan), firms, employment (persons), revenue and value added (yuan per year, annualised, real 2021
 yuan), ``local_sourcing_share`` (share of the six clusters' parts and processing inputs bought from
-local firms, 本地配套率; sim.model ``_local_sourcing``).
+local firms, 本地配套率; ``sim.behaviour.links.local_sourcing``).
 The money ledger (``LEDGER``; yuan this quarter, real): firms' value added (``firm_value_added``) and where
 it goes — ``wage_bill`` (households' income), ``tax_revenue`` (governments), ``interest_paid`` (banks),
 R&D (``rd_spending``, of which ``rd_subsidies`` the government pays), ``firm_profit``; what the
