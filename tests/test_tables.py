@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sim.state.tables import rank_within_groups, weighted_draws, weighted_index, weighted_rows
+from sim.state.tables import weighted_draws, weighted_index, weighted_rows
 
 
 @pytest.mark.parametrize("k", [2, 4, 7, 11, 25])
@@ -50,22 +50,6 @@ def test_weighted_rows_never_picks_a_zero_weight():
     p = np.array([[0.0, 1.0, 0.0], [0.5, 0.0, 0.5]])
     picks = np.array([weighted_rows(np.random.default_rng(s), p) for s in range(500)])
     assert (picks[:, 0] == 1).all() and set(picks[:, 1]) == {0, 2}
-
-
-def test_rank_within_groups_of_a_subset_equals_the_ranks_in_the_whole():
-    """Layoffs and training rank only the staff of firms that act; ranks are per group, so leaving
-    out whole groups must not change anyone's rank."""
-    rng = np.random.default_rng(3)
-    groups = rng.integers(0, 30, 2000)
-    keys = rng.random(2000)
-    full = rank_within_groups(groups, keys)
-    keep = np.isin(groups, rng.choice(30, 12, replace=False))
-    assert (rank_within_groups(groups[keep], keys[keep]) == full[keep]).all()
-    for g in range(30):  # ranks are 0..n-1 within every group, in key order
-        r = full[groups == g]
-        assert sorted(r) == list(range(r.size))
-        assert (np.argsort(keys[groups == g]) == np.argsort(r)).all()
-
 
 def test_agent_table_appends_keep_every_row_and_grow_by_doubling():
     from sim.state.tables import AgentTable

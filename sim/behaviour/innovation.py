@@ -126,7 +126,7 @@ def usual_intensity(m) -> np.ndarray:
     own = base * f.rd_draw
     need = rules.rd_required(f.revenue_y1, p)
     bar = (f.little_giant | f.lg_aspirant) & np.isfinite(need)
-    return np.where(bar, np.maximum(own, np.where(bar, need, 0.0)), own)
+    return np.where(bar, np.maximum(own, need), own)
 
 
 def firm_openness(m) -> np.ndarray:

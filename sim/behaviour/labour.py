@@ -75,7 +75,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.state.constants import NO_EMPLOYER, OTHER_SECTOR, Field, Loc, SizeClass
-from sim.state.tables import stochastic_round, take_within_groups, uniform_choice, weighted_draws
+from sim.state.tables import cell_sums, stochastic_round, take_within_groups, uniform_choice, weighted_draws
 
 DEST_NAMES = ("Beijing", "Tianjin", "Elsewhere")
 
@@ -91,9 +91,7 @@ def refresh_staff(m, staff: np.ndarray | None = None) -> np.ndarray:
     if staff is None:
         staff = np.flatnonzero(t.employer >= 0)
     n = len(f)
-    # persons by (firm, digital or not), one bincount
-    code = 2 * t.employer[staff] + (t.field[staff] == Field.DIGITAL)
-    by = np.bincount(code, weights=t.persons[staff], minlength=2 * n)[: 2 * n].reshape(n, 2)
+    by = cell_sums((n, 2), t.persons[staff], t.employer[staff], t.field[staff] == Field.DIGITAL)  # (firm, digital?)
     f.skilled[:] = by[:, 0] + by[:, 1]
     f.digital_staff[:] = by[:, 1]
     m._staff_known = True

@@ -61,6 +61,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.state.tables import cell_sums
+
 LITTLE_GIANT_CRITERIA = ("alive", "sme", "field", "niche_years", "growth", "market_share", "rd", "ip", "technology")
 R_AND_D_CRITERIA = ("rd", "ip")  # what an aspirant (sim.behaviour.innovation) still has to earn
 
@@ -129,9 +131,8 @@ def niche_revenue_share(m, revenue: np.ndarray) -> np.ndarray:
     """Per firm: its share of ``revenue`` among the alive firms of its (cluster, segment, niche)."""
     f = m.firms
     a = f.alive
-    key = (f.cluster.astype(np.int64) * m.n_segments + f.segment) * m.max_niches + f.niche
-    total = np.bincount(key[a], weights=revenue[a], minlength=m.n_clusters * m.n_segments * m.max_niches)
-    return np.where(a, revenue / np.maximum(total[key], 1e-9), 0.0)
+    total = cell_sums((m.n_clusters, m.n_segments, m.max_niches), revenue[a], f.cluster[a], f.segment[a], f.niche[a])
+    return np.where(a, revenue / np.maximum(total[f.cluster, f.segment, f.niche], 1e-9), 0.0)
 
 
 def little_giant_criteria(m) -> dict[str, np.ndarray]:

@@ -68,7 +68,8 @@ import numpy as np
 import pandas as pd
 
 from sim.inputs.config import Config
-from sim.state.constants import CareerStage, Degree, Field, Loc, SizeClass
+from sim.state.constants import CareerStage, Degree, Field, Loc, SizeClass, career_stage
+from sim.state.tables import cell_sums
 
 TALENT_LEVERS = ("talent_settlement_subsidy", "industry_education_consortium", "in_house_cultivation")
 # the city table's money flows, yuan this quarter (module docstring)
@@ -242,13 +243,10 @@ class Recorder:
         self._here, self._persons_here = here, persons_here
         row["talent_city_digital"].append(float(persons_here[t.field[here] == Field.DIGITAL].sum()))
         cohort_here = t.cohort[here]
-        # persons by (degree, career stage) in one count; stages as sim.state.constants.career_stage
-        # (nobody in the city is retired; new graduates: within a year of their cohort's graduation)
-        age = t.age[here]
-        stage = (age >= 30).view(np.int8) + (age >= 45).view(np.int8) + np.int8(CareerStage.EARLY)
-        stage[(cohort_here >= 0) & (cohort_here > q - 4)] = CareerStage.NEW_GRADUATE
-        by = np.bincount(t.degree[here].astype(np.intp) * 4 + stage, weights=persons_here,
-                         minlength=4 * len(Degree)).reshape(len(Degree), 4)
+        # persons by (degree, career stage) in one count (nobody in the city is retired)
+        since = np.where(cohort_here >= 0, (q - cohort_here) / 4.0, np.nan)
+        stage = career_stage(t.age[here], since, False)
+        by = cell_sums((len(Degree), 4), persons_here, t.degree[here], stage)
         by_degree, by_stage = by.sum(axis=1), by.sum(axis=0)
         for deg in Degree:
             row[f"talent_city_{deg.name.lower()}"].append(float(by_degree[deg]))
@@ -293,7 +291,7 @@ class Recorder:
         row["employment"].append(float(f.employees[a].sum()))
         row["revenue"].append(float(4 * f.sales[a].sum()))
         row["value_added"].append(float(4 * f.value_added[a].sum()))
-        six = np.array([k != "other" for k in self.cluster_keys])
+        six = _six(m)
         inputs = m.chain_inputs_c[six]
         row["local_sourcing_share"].append(float((m.local_sourcing[six] * inputs).sum() / max(inputs.sum(), 1e-9)))
         row["mean_energy_index"].append(float(np.mean(m.energy_index)))

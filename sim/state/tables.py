@@ -61,24 +61,8 @@ class AgentTable:
         Splitting a talent super-individual across employers uses it (``sim.behaviour.labour``): the
         copy then gets its share of the persons."""
         idx = np.asarray(idx, dtype=np.int64)
-        start, end = self._n, self._n + idx.size
-        if idx.size == 0:
-            return np.arange(start, end)
-        capacity = len(next(iter(self._buffers.values())))
-        for name, dt in self._dtypes.items():
-            buf = self._buffers[name]
-            if end > capacity:
-                new = np.zeros(max(2 * capacity, end, 64), dtype=dt)
-                new[:start] = buf[:start]
-                self._buffers[name] = buf = new
-            if name in skip:
-                buf[start:end] = 0
-            else:
-                buf[start:end] = buf[idx]  # idx < start: copies of existing rows
-            setattr(self, name, buf[:end])
-        self._n = end
-        return np.arange(start, end)
-
+        # fancy indexing copies the rows before append may move the buffers
+        return self.append(idx.size, **{c: getattr(self, c)[idx] for c in self.columns if c not in skip})
 
 def group_sum(groups: np.ndarray, values: np.ndarray | None, n_groups: int) -> np.ndarray:
     """Sum of ``values`` (or counts) per group id in ``[0, n_groups)``."""
@@ -109,19 +93,6 @@ def cell_sums(shape: tuple[int, ...], weights: np.ndarray | None, *codes: np.nda
     for size, code in zip(shape[1:], codes[1:]):
         flat = flat * size + code
     return np.bincount(flat, weights=weights, minlength=int(np.prod(shape))).reshape(shape).astype(float)
-
-
-def rank_within_groups(groups: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """Rank (0 = smallest key) of each element among the elements of its group."""
-    order = np.lexsort((keys, groups))
-    sorted_groups = groups[order]
-    starts = np.flatnonzero(np.diff(sorted_groups)) + 1
-    starts = np.concatenate(([0], starts))
-    run_lengths = np.diff(starts, append=len(order))
-    first_of_run = np.repeat(starts, run_lengths)
-    ranks = np.empty(len(order), dtype=np.int64)
-    ranks[order] = np.arange(len(order)) - first_of_run
-    return ranks
 
 
 def take_within_groups(groups: np.ndarray, keys: np.ndarray, amounts: np.ndarray, quota: np.ndarray) -> np.ndarray:
