@@ -431,13 +431,17 @@ class ClusterModel(mesa.Model):
     def wage_offer(self, employer: np.ndarray, degree: np.ndarray) -> np.ndarray:
         """Annual wage (yuan) for skilled staff: city wage x degree premium x employer's level."""
         base = self.city_wage() * self.degree_premium[degree]
+        return base * self.employer_levels()[employer]
+
+    def employer_levels(self) -> np.ndarray:
+        """Wage level per employer code (:meth:`wage_offer`): firm rows, then OTHER_SECTOR (-2) and
+        NO_EMPLOYER (-1) at the end, so a code indexes it directly."""
         f = self.firms
-        # one level per employer code: firm rows, then OTHER_SECTOR (-2) and NO_EMPLOYER (-1) at the end
         level = np.empty(len(f) + 2)
         level[: len(f)] = (0.9 + 0.5 * f.tech) * np.where(f.size_class == SizeClass.LEADER, 1.15, 1.0)
         level[OTHER_SECTOR] = 0.95
         level[NO_EMPLOYER] = 0.9
-        return base * level[employer]
+        return level
 
     def set_levers(self, levers: dict) -> None:
         """Change lever values from the next quarter on (the workshop app moves sliders mid-run).

@@ -74,10 +74,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.state.compiled import kernel
 from sim.state.constants import NO_EMPLOYER, OTHER_SECTOR, Field, Loc, SizeClass
 from sim.state.tables import cell_sums, stochastic_round, take_within_groups, uniform_choice, weighted_draws
 
 DEST_NAMES = ("Beijing", "Tianjin", "Elsewhere")
+RETIRED = int(Loc.RETIRED)  # (kernels take plain ints)
 
 
 def refresh_staff(m, staff: np.ndarray | None = None) -> np.ndarray:
@@ -120,23 +122,15 @@ def split(m, rows: np.ndarray, take: np.ndarray) -> np.ndarray:
 def step(m) -> None:
     t, p = m.talent, m.p
     m.prospects = prospects(m)
-    # wages of those in work follow the city's wage and their employer's level
-    working = np.flatnonzero(t.employer != NO_EMPLOYER)  # in work means in the city (refresh_staff)
-    t.wage[working] = m.wage_offer(t.employer[working], t.degree[working].astype(np.intp))
-    t.age += 0.25
-    t.tenure += 1
-    retiring = np.flatnonzero(t.age >= p["retirement_age"])
-    retiring = retiring[t.loc[retiring] != Loc.RETIRED]
-    t.loc[retiring] = Loc.RETIRED
-    t.employer[retiring] = NO_EMPLOYER
-    t.cell[retiring] = -1
-    m.flows_q["retired"] = int(t.persons[retiring].sum())
-    staff = np.flatnonzero(t.employer >= 0)  # (the retired have left their jobs)
-    exited = ~m.firms.alive[t.employer[staff]]
-    t.employer[staff[exited]] = NO_EMPLOYER  # their firm exited
+    # wages of those in work follow the city's wage and their employer's level; a quarter older;
+    # retirement at the statutory age; staff of firms that exited lose their job
+    retired, staff = _age_and_retire(t.age, t.tenure, t.loc, t.employer, t.cell, t.wage, t.persons, t.degree,
+                                     m.city_wage() * m.degree_premium, m.employer_levels(), float(p["retirement_age"]),
+                                     m.firms.alive)
+    m.flows_q["retired"] = int(retired)
     new_grads = _graduate(m) if m.quarter_of_year == 3 else np.zeros(0, np.int64)
     need = skilled_need(m)  # firms' sizes and maturity do not change in the labour market
-    _layoffs(m, need, staff[~exited])
+    _layoffs(m, need, staff)
     _migrate(m, new_grads)
     _match(m, need)
     _cultivate(m, need)  # ends with the staff counts of the quarter (refresh_staff after the last hire)
@@ -144,6 +138,39 @@ def step(m) -> None:
     fade = np.ones(len(Loc))
     fade[[Loc.BEIJING, Loc.TIANJIN, Loc.ELSEWHERE]] = 1.0 - m.city["talent"]["ties_decay"]
     np.multiply(t.ties, np.take(fade, t.loc), out=t.ties)
+
+
+@kernel
+def _age_and_retire(age, tenure, loc, employer, cell, wage, persons, degree, wage_by_degree, level, retirement_age,
+                    firm_alive):
+    """One pass over the talent rows (``step``): wages of those in work (``employer != NO_EMPLOYER``) =
+    ``wage_by_degree[degree] x level[employer]`` (ClusterModel.wage_offer); ages + 0.25 years, tenure + 1
+    quarter; rows reaching ``retirement_age`` retire (no employer, no cell); staff of firms no longer
+    alive lose their job. Returns (persons retired, the rows still employed by a firm)."""
+    retired = 0
+    n_staff = 0
+    for i in range(age.size):
+        if employer[i] != NO_EMPLOYER:
+            wage[i] = wage_by_degree[degree[i]] * level[employer[i]]
+        age[i] += 0.25
+        tenure[i] += 1
+        if age[i] >= retirement_age and loc[i] != RETIRED:
+            loc[i] = RETIRED
+            employer[i] = NO_EMPLOYER
+            cell[i] = -1
+            retired += persons[i]
+        if employer[i] >= 0:
+            if firm_alive[employer[i]]:
+                n_staff += 1
+            else:
+                employer[i] = NO_EMPLOYER
+    staff = np.empty(n_staff, np.int64)
+    k = 0
+    for i in range(age.size):
+        if employer[i] >= 0:
+            staff[k] = i
+            k += 1
+    return retired, staff
 
 
 def _graduate(m) -> np.ndarray:

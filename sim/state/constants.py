@@ -47,13 +47,19 @@ class CareerStage(IntEnum):
     RETIRED = 4
 
 
+EARLY_CAREER_UNDER = 30.0  # years of age: early career below, mid career below MID_CAREER_UNDER, senior after
+MID_CAREER_UNDER = 45.0
+NEW_GRADUATE_YEARS = 1.0  # a new graduate within a year of graduating from a city university
+
+
 def career_stage(age, years_since_graduation, retired):
     """Vectorised career stage (CareerStage codes) from age (years) and years since graduation (NaN: unknown)."""
     import numpy as np
 
     age = np.asarray(age, float)
-    stage = np.where(age < 30, CareerStage.EARLY, np.where(age < 45, CareerStage.MID, CareerStage.SENIOR))
-    stage = np.where(np.asarray(years_since_graduation, float) < 1.0, CareerStage.NEW_GRADUATE, stage)
+    stage = np.where(age < EARLY_CAREER_UNDER, CareerStage.EARLY,
+                     np.where(age < MID_CAREER_UNDER, CareerStage.MID, CareerStage.SENIOR))
+    stage = np.where(np.asarray(years_since_graduation, float) < NEW_GRADUATE_YEARS, CareerStage.NEW_GRADUATE, stage)
     return np.where(retired, CareerStage.RETIRED, stage).astype(np.int8)
 
 

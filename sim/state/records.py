@@ -68,8 +68,17 @@ import numpy as np
 import pandas as pd
 
 from sim.inputs.config import Config
-from sim.state.constants import CareerStage, Degree, Field, Loc, SizeClass, career_stage
-from sim.state.tables import cell_sums
+from sim.state.compiled import kernel
+from sim.state.constants import (
+    EARLY_CAREER_UNDER,
+    MID_CAREER_UNDER,
+    NEW_GRADUATE_YEARS,
+    CareerStage,
+    Degree,
+    Field,
+    Loc,
+    SizeClass,
+)
 
 TALENT_LEVERS = ("talent_settlement_subsidy", "industry_education_consortium", "in_house_cultivation")
 # the city table's money flows, yuan this quarter (module docstring)
@@ -234,19 +243,13 @@ class Recorder:
         row["quarter"].append(q)
         row["period"].append(period)
         row["year"].append(year)
-        persons = t.persons  # talent counts are persons: each agent weighs its persons
-        by_loc = np.bincount(t.loc, weights=persons, minlength=len(Loc))
+        # talent counts are persons (each agent weighs its persons), in one pass over the rows
+        by_loc, digital, by, cohorts, trainees, self._district_talent = _talent_census(
+            t.loc, t.persons, t.field, t.degree, t.age, t.cohort, t.training_left, t.cell, m.cell_district, q,
+            len(Loc), len(Degree), len(self.district_names))
         for loc in Loc:
             row[f"talent_{loc.name.lower()}"].append(float(by_loc[loc]))
-        here = np.flatnonzero(t.loc == Loc.CITY)  # the city's rows: everything below counts only these
-        persons_here = persons[here]
-        self._here, self._persons_here = here, persons_here
-        row["talent_city_digital"].append(float(persons_here[t.field[here] == Field.DIGITAL].sum()))
-        cohort_here = t.cohort[here]
-        # persons by (degree, career stage) in one count (nobody in the city is retired)
-        since = np.where(cohort_here >= 0, (q - cohort_here) / 4.0, np.nan)
-        stage = career_stage(t.age[here], since, False)
-        by = cell_sums((len(Degree), 4), persons_here, t.degree[here], stage)
+        row["talent_city_digital"].append(float(digital))
         by_degree, by_stage = by.sum(axis=1), by.sum(axis=0)
         for deg in Degree:
             row[f"talent_city_{deg.name.lower()}"].append(float(by_degree[deg]))
@@ -261,12 +264,12 @@ class Recorder:
         for name in ("graduates_to_beijing", "graduates_to_tianjin", "graduates_elsewhere",
                      "outflow_beijing", "outflow_tianjin", "outflow_elsewhere", "return_inflow"):
             row[name].append(float(fl.get(name, 0.0)))
-        for years in (1, 3, 5):
+        for j, years in enumerate(COHORT_YEARS):
             c = q - 4 * years
             # a cohort's persons are its graduates of quarter c wherever they are now (persons are conserved)
             row[f"cohort_size_{years}y"].append(float(row["graduates"][c]) if c >= 0 else 0.0)
-            row[f"cohort_in_city_{years}y"].append(float(persons_here[cohort_here == c].sum()) if c >= 0 else 0.0)
-        row["trainees"].append(float(persons_here[t.training_left[here] > 0].sum()))  # trainees work in the city
+            row[f"cohort_in_city_{years}y"].append(float(cohorts[j]) if c >= 0 else 0.0)
+        row["trainees"].append(float(trainees))  # trainees work in the city
         for name in ("training_enrolled", "training_completed", "training_failed"):
             row[name].append(float(fl.get(name, 0.0)))
         total = 0.0
@@ -336,11 +339,7 @@ class Recorder:
         jobs = np.bincount(f.district[a], weights=f.employees[a], minlength=nd)
         cov = m.layer_values("digital_coverage")
         cov_d = np.bincount(self._land_district, weights=cov[self._land], minlength=nd) / self._land_cells
-        cells, persons = t.cell[self._here], self._persons_here  # the city's rows (collect)
-        placed = cells >= 0
-        if not placed.all():
-            cells, persons = cells[placed], persons[placed]
-        talent = np.bincount(m.cell_district[cells], weights=persons, minlength=nd)
+        talent = self._district_talent  # persons in the city by the district of their cell (collect)
         d, n = self.districts, nd
         spend, tax = m.district_spending_q, m.tax_by_district
         for name, values in (("quarter", [q] * n), ("period", [period] * n), ("year", [year] * n),
@@ -351,6 +350,53 @@ class Recorder:
                              ("government_spending", np.asarray(spend, float).tolist() if q else [0.0] * n),
                              ("government_balance", [float(g.balance) for g in m.district_governments])):
             d[name].extend(values)
+
+
+COHORT_YEARS = (1, 3, 5)  # cohorts followed up this many years after graduation
+
+
+@kernel
+def _talent_census(loc, persons, field, degree, age, cohort, training_left, cell, cell_district, quarter, n_loc,
+                   n_degree, n_districts):
+    """Persons counted in one pass over the talent rows (all sums of whole persons, so exact in any
+    order): by location; of those in the city, the digital ones, those by (degree, career stage)
+    (``constants.career_stage``; nobody in the city is retired), those of the cohorts that graduated
+    ``COHORT_YEARS`` ago, the trainees, and those placed on the map by the district of their cell."""
+    by_loc = np.zeros(n_loc)
+    by_degree_stage = np.zeros((n_degree, 4))
+    cohorts = np.zeros(len(COHORT_YEARS))
+    by_district = np.zeros(n_districts)
+    digital = 0.0
+    trainees = 0.0
+    for i in range(loc.size):
+        n = persons[i]
+        by_loc[loc[i]] += n
+        if loc[i] != CITY:
+            continue
+        if field[i] == DIGITAL:
+            digital += n
+        if cohort[i] >= 0 and (quarter - cohort[i]) / 4.0 < NEW_GRADUATE_YEARS:
+            stage = NEW_GRADUATE
+        elif age[i] < EARLY_CAREER_UNDER:
+            stage = EARLY
+        elif age[i] < MID_CAREER_UNDER:
+            stage = MID
+        else:
+            stage = SENIOR
+        by_degree_stage[degree[i], stage] += n
+        for j in range(len(COHORT_YEARS)):
+            if cohort[i] == quarter - 4 * COHORT_YEARS[j]:
+                cohorts[j] += n
+        if training_left[i] > 0:
+            trainees += n
+        if cell[i] >= 0:
+            by_district[cell_district[cell[i]]] += n
+    return by_loc, digital, by_degree_stage, cohorts, trainees, by_district
+
+
+CITY, DIGITAL = int(Loc.CITY), int(Field.DIGITAL)  # (kernels take plain ints)
+NEW_GRADUATE, EARLY, MID, SENIOR = (int(CareerStage.NEW_GRADUATE), int(CareerStage.EARLY), int(CareerStage.MID),
+                                    int(CareerStage.SENIOR))
 
 
 def _last(name):
