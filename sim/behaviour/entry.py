@@ -52,6 +52,7 @@ import numpy as np
 
 from sim.behaviour.finance import credit_limit
 from sim.behaviour import rules
+from sim.state.compiled import kernel, pairwise_sum
 from sim.state.constants import SizeClass
 from sim.state.initial import place_near
 from sim.state.tables import cell_counts, cell_sums, group_sum, normalised_cdf, weighted_rows
@@ -150,24 +151,45 @@ def _choose_niche(m, cluster: np.ndarray, segment: np.ndarray, planned: np.ndarr
     draws = k + ~planned  # k noise draws, and one more to pick a niche when herding
     start = np.cumsum(draws) - draws
     u = m.rng.random(int(start[-1] + draws[-1]))
-    k_of, plan_of = k.tolist(), planned.tolist()
-    for size in sorted(set(k_of)):  # entrants are few: group them in Python, compute in numpy
-        for plan in (True, False):
-            rows = np.array([i for i in range(n) if k_of[i] == size and plan_of[i] == plan], np.int64)
-            if rows.size == 0:
-                continue
-            first = start[rows]
-            noise = u[first[:, None] + np.arange(size)]
-            if plan:
-                value = crowding[cluster[rows], segment[rows], :size] * (1.0 + 0.01 * noise)
-                out[rows] = np.argmin(value, axis=1)
-                continue
-            value = occupancy[cluster[rows], segment[rows], :size] + noise * 0.1
-            rank = np.argsort(np.argsort(-value, axis=1), axis=1)
-            w = 1.0 / (rank + 1.0) ** herd
-            cdf = normalised_cdf(w / w.sum(axis=1, keepdims=True))
-            out[rows] = (cdf <= u[first + size][:, None]).sum(axis=1)
+    rank_weight = 1.0 / (np.arange(m.max_niches) + 1.0) ** herd  # herding weight of the r-th most popular niche
+    _pick_niches(cluster, segment, planned, k, start, u, crowding, occupancy, rank_weight, out)
     return out
+
+
+@kernel
+def _pick_niches(cluster, segment, planned, k, start, u, crowding, occupancy, rank_weight, out):
+    """:func:`_choose_niche` entrant by entrant: planned ones take the niche of least capacity per
+    order (noise 1% x its uniform), the others draw by popularity rank (occupancy + 0.1 x noise, the
+    r-th most popular weighted ``rank_weight[r]``), placing their extra uniform in the normalised
+    cumulative weights as ``Generator.choice`` does."""
+    for i in range(cluster.size):
+        c, s, size, first = cluster[i], segment[i], k[i], start[i]
+        if planned[i]:
+            best, pick = np.inf, 0
+            for j in range(size):  # the first smallest (np.argmin)
+                v = crowding[c, s, j] * (1.0 + 0.01 * u[first + j])
+                if j == 0 or v < best:
+                    best, pick = v, j
+            out[i] = pick
+            continue
+        value = np.empty(size)
+        for j in range(size):
+            value[j] = occupancy[c, s, j] + u[first + j] * 0.1
+        w = np.empty(size)
+        for j in range(size):  # rank = how many niches are more popular (draws make ties impossible)
+            rank = 0
+            for l in range(size):
+                if -value[l] < -value[j]:
+                    rank += 1
+            w[j] = rank_weight[rank]
+        w = w / pairwise_sum(w, 0, size)
+        cdf = np.cumsum(w)
+        cdf /= cdf[size - 1]
+        pick = 0
+        for j in range(size):
+            if cdf[j] <= u[first + size]:
+                pick += 1
+        out[i] = pick
 
 
 def _steered(m, n: int) -> np.ndarray:
@@ -366,27 +388,43 @@ def _advise_moves(m, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     codes = (f.cluster[a], f.segment[a], where)
     capacity = cell_sums(m.niche_orders.shape, f.capacity[a], *codes)
     count = cell_counts(m.niche_orders.shape, *codes)
-    penalty = p["homogeneity_margin_penalty"]
+    return _advise(rows, f.cluster, f.segment, f.niche, f.capacity, m.n_niches, m.niche_orders, capacity, count,
+                   m.va_rate, p["homogeneity_margin_penalty"])
+
+
+@kernel
+def _advise(rows, cluster, segment, niche, firm_capacity, n_niches, niche_orders, capacity, count, va_rate, penalty):
+    """:func:`_advise_moves`'s loop: firm after firm, the gain of each niche of its segment over its own
+    (``capacity`` and ``count`` per (cluster, segment, niche) updated with each advised move)."""
     target = np.zeros(rows.size, np.int16)
     gain = np.full(rows.size, -np.inf)
-    for i, r in enumerate(rows):  # a few dozen a quarter: advised one by one
-        c, s, own, cap = f.cluster[r], f.segment[r], f.niche[r], f.capacity[r]
-        k = m.n_niches[c]
-        orders, cap_n, n_n = m.niche_orders[c, s, :k], capacity[c, s, :k], count[c, s, :k]
-        mine = np.arange(k) == own
-        others = max(n_n.sum() - 1.0, 1.0)
-        cap_there = np.where(mine, cap_n, cap_n + cap)
-        crowd_there = np.where(mine, n_n - 1.0, n_n) / others
-        value = np.minimum(1.0, orders / np.maximum(cap_there, 1e-9)) * cap * m.va_rate[s] * (1.0 - penalty * crowd_there)
-        g = np.where(mine, -np.inf, value - value[own])
-        t = int(np.argmax(g))
-        target[i], gain[i] = t, g[t]
-        if g[t] > 0:  # the advised position is taken (for the next firm's advice)
+    for i in range(rows.size):  # a few dozen a quarter: advised one by one
+        r = rows[i]
+        c, s, own, cap = cluster[r], segment[r], niche[r], firm_capacity[r]
+        k = n_niches[c]
+        others = max(pairwise_sum(count[c, s, :k].copy(), 0, k) - 1.0, 1.0)
+        value = np.empty(k)
+        for j in range(k):
+            mine = j == own
+            cap_there = capacity[c, s, j] if mine else capacity[c, s, j] + cap
+            crowd_there = (count[c, s, j] - 1.0 if mine else count[c, s, j]) / others
+            value[j] = (min(1.0, niche_orders[c, s, j] / max(cap_there, MIN_CAPACITY)) * cap * va_rate[s]
+                        * (1.0 - penalty * crowd_there))
+        t, best = 0, -np.inf
+        for j in range(k):  # the first niche of the largest gain (np.argmax)
+            g = -np.inf if j == own else value[j] - value[own]
+            if j == 0 or g > best:
+                t, best = j, g
+        target[i], gain[i] = t, best
+        if best > 0:  # the advised position is taken (for the next firm's advice)
             capacity[c, s, own] -= cap
             capacity[c, s, t] += cap
             count[c, s, own] -= 1.0
             count[c, s, t] += 1.0
     return target, gain
+
+
+MIN_CAPACITY = 1e-9  # (yuan) keeps an empty niche's orders per capacity finite
 
 
 def _designate(m) -> None:

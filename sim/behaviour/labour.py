@@ -79,7 +79,8 @@ from sim.state.constants import NO_EMPLOYER, OTHER_SECTOR, Field, Loc, SizeClass
 from sim.state.tables import cell_sums, stochastic_round, take_within_groups, uniform_choice, weighted_draws
 
 DEST_NAMES = ("Beijing", "Tianjin", "Elsewhere")
-RETIRED = int(Loc.RETIRED)  # (kernels take plain ints)
+RETIRED, CITY, N_LOC, DIGITAL = int(Loc.RETIRED), int(Loc.CITY), len(Loc), int(Field.DIGITAL)  # (kernels take plain ints)
+RETURN_TIES = 0.3  # ties to the city of someone who comes back are at least this (assumption, as before)
 
 
 def refresh_staff(m, staff: np.ndarray | None = None) -> np.ndarray:
@@ -92,12 +93,20 @@ def refresh_staff(m, staff: np.ndarray | None = None) -> np.ndarray:
     t, f = m.talent, m.firms
     if staff is None:
         staff = np.flatnonzero(t.employer >= 0)
-    n = len(f)
-    by = cell_sums((n, 2), t.persons[staff], t.employer[staff], t.field[staff] == Field.DIGITAL)  # (firm, digital?)
-    f.skilled[:] = by[:, 0] + by[:, 1]
-    f.digital_staff[:] = by[:, 1]
+    _staff_counts(staff, t.persons, t.employer, t.field, f.skilled, f.digital_staff)
     m._staff_known = True
     return staff
+
+
+@kernel
+def _staff_counts(staff, persons, employer, field, skilled, digital):
+    """Persons per firm of the ``staff`` rows, and of them the digital ones (sums of whole persons)."""
+    skilled[:] = 0.0
+    digital[:] = 0.0
+    for i in staff:
+        skilled[employer[i]] += persons[i]
+        if field[i] == DIGITAL:
+            digital[employer[i]] += persons[i]
 
 
 def split(m, rows: np.ndarray, take: np.ndarray) -> np.ndarray:
@@ -297,41 +306,74 @@ def _migrate(m, new_grads: np.ndarray) -> None:
     chance[Loc.CITY] = p["unemployed_consider_rate"]
     chance[[Loc.BEIJING, Loc.TIANJIN, Loc.ELSEWHERE]] = p["return_consider_rate"]
     chance[len(Loc) + Loc.CITY] = p["migration_consider_employed"]
-    code = t.loc + (t.employer != NO_EMPLOYER).view(np.int8) * np.int8(len(Loc))
-    consider = r < np.take(chance, code)
-    consider[new_grads] = True
-    idx = np.flatnonzero(consider)
+    idx, is_new = _considering(r, t.loc, t.employer, chance, new_grads)
     if idx.size == 0:
         return
-    is_new = np.zeros(len(t), bool)
-    is_new[new_grads] = True
-    is_new = is_new[idx]
     u = _utilities(m, idx, is_new) + rng.gumbel(size=(idx.size, 4))
-    choice = np.argmax(u, axis=1).astype(np.int8)
-    here = t.loc[idx]
-    persons = t.persons[idx]
-    moved = choice != here
-    # graduates who stay get the settlement subsidy
-    graduates = np.bincount(choice[is_new], weights=persons[is_new], minlength=4)  # persons by destination
-    stay_new = is_new & (choice == Loc.CITY)
-    t.stayed_at_graduation[idx[stay_new]] = True
+    # graduates who stay get the settlement subsidy; persons by destination of the new graduates, of
+    # those who left the city, and those who came back
+    graduates, outflow, back_persons, ret = _move(idx, np.argmax(u, axis=1).astype(np.int8), is_new, t.loc,
+                                                  t.employer, t.cell, t.persons, t.stayed_at_graduation)
     m.spend("talent_settlement_subsidy", graduates[Loc.CITY] * m.policy.level("talent_subsidy.settlement"))
     m.flows_q["graduates_retained"] = graduates[Loc.CITY]
-    out = moved & (here == Loc.CITY)
-    outflow = np.bincount(choice[out], weights=persons[out], minlength=4)
     for loc, name in zip((Loc.BEIJING, Loc.TIANJIN, Loc.ELSEWHERE), ("beijing", "tianjin", "elsewhere")):
         key = "graduates_elsewhere" if name == "elsewhere" else f"graduates_to_{name}"
         m.flows_q[key] = graduates[loc]
         m.flows_q[f"outflow_{name}"] = outflow[loc]
-    back = moved & (choice == Loc.CITY)
-    m.flows_q["return_inflow"] = float(persons[back].sum())
-    mi = idx[moved]
-    t.loc[mi] = choice[moved]
-    t.employer[mi] = NO_EMPLOYER
-    t.cell[mi] = -1
-    ret = idx[back]
+    m.flows_q["return_inflow"] = float(back_persons)
     t.cell[ret] = uniform_choice(rng, m.core_cells, ret.size)
-    t.ties[ret] = np.maximum(t.ties[ret], 0.3)
+    t.ties[ret] = np.maximum(t.ties[ret], RETURN_TIES)
+
+
+@kernel
+def _considering(r, loc, employer, chance, new_grads):
+    """Rows that reconsider where to live this quarter: ``r < chance[loc + len(Loc) x in work]``, and
+    every new graduate. Returns (rows, whether each is a new graduate)."""
+    consider = np.empty(loc.size, np.bool_)
+    for i in range(loc.size):
+        consider[i] = r[i] < chance[loc[i] + (N_LOC if employer[i] != NO_EMPLOYER else 0)]
+    new = np.zeros(loc.size, np.bool_)
+    for i in new_grads:
+        consider[i] = True
+        new[i] = True
+    idx = np.flatnonzero(consider)
+    return idx, new[idx]
+
+
+@kernel
+def _move(idx, choice, is_new, loc, employer, cell, persons, stayed_at_graduation):
+    """Apply the choices of the ``idx`` rows: movers change location, lose their job and cell; new
+    graduates who stay are marked (settlement subsidy). Returns persons by destination of the new
+    graduates and of those leaving the city, the persons who came back, and the rows that came back
+    (to be given a cell)."""
+    graduates = np.zeros(4)
+    outflow = np.zeros(4)
+    back = 0.0
+    n_back = 0
+    for k in range(idx.size):
+        i, c = idx[k], choice[k]
+        if is_new[k]:
+            graduates[c] += persons[i]
+            if c == CITY:
+                stayed_at_graduation[i] = True
+        if c != loc[i]:
+            if loc[i] == CITY:
+                outflow[c] += persons[i]
+            if c == CITY:
+                back += persons[i]
+                n_back += 1
+    ret = np.empty(n_back, np.int64)
+    j = 0
+    for k in range(idx.size):
+        i, c = idx[k], choice[k]
+        if c != loc[i]:
+            if c == CITY:
+                ret[j] = i
+                j += 1
+            loc[i] = c
+            employer[i] = NO_EMPLOYER
+            cell[i] = -1
+    return graduates, outflow, back, ret
 
 
 def _match(m, needs: tuple[np.ndarray, np.ndarray]) -> None:
