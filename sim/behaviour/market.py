@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.state.compiled import kernel
 from sim.state.tables import cell_sums, group_sum
 
 
@@ -76,19 +77,41 @@ def split_orders(key, n_groups, total, cap, weight, passes=3):
     """Split each group's orders ``total[g]`` among its firms in proportion to ``weight``, each firm
     capped at ``cap``; what capped firms cannot take is passed on to the others (``passes`` rounds).
     Returns the orders per firm (yuan per quarter)."""
-    sales = np.zeros_like(cap)
-    remaining = np.asarray(total, float).copy()
+    return _split_orders(key, n_groups, np.asarray(total, float), cap, weight, passes)
+
+
+@kernel
+def _split_orders(key, n_groups, total, cap, weight, passes):
+    """:func:`split_orders`, row by row: group sums in row order (as ``np.bincount`` adds them)."""
+    n = key.size
+    sales = np.zeros(n)
+    remaining = total.copy()
     free = cap > 0
+    limit = STOP_SHARE * max(total.max() if total.size else 0.0, 1.0)
     for _ in range(passes):
-        w_g = np.bincount(key, weights=np.where(free, weight, 0.0), minlength=n_groups)
-        share = np.where(free & (w_g[key] > 0), weight / np.maximum(w_g[key], 1e-12), 0.0)
-        take = np.minimum(remaining[key] * share, cap - sales)
-        sales += take
-        remaining -= np.bincount(key, weights=take, minlength=n_groups)
-        free = free & (sales < cap - 1e-9)
-        if remaining.max(initial=0.0) <= 1e-6 * max(float(np.max(total, initial=0.0)), 1.0):
+        w_g = np.zeros(n_groups)
+        for i in range(n):
+            if free[i]:
+                w_g[key[i]] += weight[i]
+        taken = np.zeros(n_groups)
+        for i in range(n):
+            g = key[i]
+            share = weight[i] / max(w_g[g], MIN_WEIGHT) if free[i] and w_g[g] > 0 else 0.0
+            take = min(remaining[g] * share, cap[i] - sales[i])
+            sales[i] += take
+            taken[g] += take
+        for g in range(n_groups):
+            remaining[g] -= taken[g]
+        for i in range(n):
+            free[i] = free[i] and sales[i] < cap[i] - CAPPED
+        if max(remaining.max() if n_groups else 0.0, 0.0) <= limit:
             break
     return sales
+
+
+STOP_SHARE = 1e-6  # orders left below this share of the largest group's stop the passes
+MIN_WEIGHT = 1e-12  # (guards a division: a group with positive weight)
+CAPPED = 1e-9  # yuan: a firm this close to its capacity takes no more
 
 
 def clear(demand, cluster, segment, niche, cap, competitiveness, alive, ceiling, niche_share, reserved,
@@ -111,26 +134,59 @@ def clear(demand, cluster, segment, niche, cap, competitiveness, alive, ceiling,
     """
     n_c, n_s = demand.shape
     n_n = niche_share.shape[2]
-    key_cs = cluster.astype(np.int64) * n_s + segment
-    key_n = key_cs * n_n + niche
-    cap = np.where(alive, cap, 0.0)
-    reserved = np.where(alive, np.minimum(reserved, cap), 0.0)
-    reserved_cs = np.bincount(key_cs, weights=reserved, minlength=n_c * n_s)
-    open_demand = np.maximum(demand.ravel() - reserved_cs, 0.0)
-    addressable = ceiling.ravel() * open_demand
-    left = cap - reserved
-    niche_orders = (addressable[:, None] * niche_share.reshape(n_c * n_s, n_n)).ravel()
-    sales = split_orders(key_n, n_c * n_s * n_n, niche_orders, left, left * competitiveness)
-    served_n = np.bincount(key_n, weights=sales, minlength=n_c * n_s * n_n)
-    unmet = np.bincount(np.arange(n_c * n_s * n_n) // n_n, weights=np.maximum(niche_orders - served_n, 0.0),
-                        minlength=n_c * n_s)
+    sales, local, open_share, niche_orders = _clear(
+        np.ascontiguousarray(demand, float).ravel(), cluster, segment, niche, cap, competitiveness, alive,
+        np.ascontiguousarray(ceiling, float).ravel(), np.ascontiguousarray(niche_share, float).ravel(),
+        reserved, float(substitution), n_s, n_n)
+    return sales, local.reshape(n_c, n_s), open_share.reshape(n_c, n_s), niche_orders.reshape(n_c, n_s, n_n)
+
+
+@kernel
+def _clear(demand, cluster, segment, niche, cap, competitiveness, alive, ceiling, niche_share, reserved,
+           substitution, n_s, n_n):
+    """:func:`clear` on flat (cluster x segment [x niche]) arrays, row by row."""
+    n = cluster.size
+    n_cs = demand.size
+    key_cs = np.empty(n, np.int64)
+    key_n = np.empty(n, np.int64)
+    capa = np.empty(n)
+    res = np.empty(n)
+    reserved_cs = np.zeros(n_cs)
+    for i in range(n):
+        key_cs[i] = np.int64(cluster[i]) * n_s + segment[i]
+        key_n[i] = key_cs[i] * n_n + niche[i]
+        capa[i] = cap[i] if alive[i] else 0.0
+        res[i] = min(reserved[i], capa[i]) if alive[i] else 0.0
+        reserved_cs[key_cs[i]] += res[i]
+    open_demand = np.empty(n_cs)
+    niche_orders = np.empty(n_cs * n_n)
+    for g in range(n_cs):
+        open_demand[g] = max(demand[g] - reserved_cs[g], 0.0)
+        addressable = ceiling[g] * open_demand[g]
+        for j in range(n_n):
+            niche_orders[g * n_n + j] = addressable * niche_share[g * n_n + j]
+    left = capa - res
+    sales = _split_orders(key_n, n_cs * n_n, niche_orders, left, left * competitiveness, 3)
+    served_n = np.zeros(n_cs * n_n)
+    for i in range(n):
+        served_n[key_n[i]] += sales[i]
+    unmet = np.zeros(n_cs)
+    for k in range(n_cs * n_n):
+        unmet[k // n_n] += max(niche_orders[k] - served_n[k], 0.0)
     left = left - sales
-    sales = sales + split_orders(key_cs, n_c * n_s, substitution * unmet, left, left * competitiveness)
-    open_sales = np.bincount(key_cs, weights=sales, minlength=n_c * n_s)
-    sales = sales + reserved
-    local = (open_sales + reserved_cs).reshape(n_c, n_s)
-    open_share = np.where(open_demand > 0, open_sales / np.maximum(open_demand, 1e-9), 0.0).reshape(n_c, n_s)
-    return sales, local, open_share, niche_orders.reshape(n_c, n_s, n_n)
+    sales = sales + _split_orders(key_cs, n_cs, substitution * unmet, left, left * competitiveness, 3)
+    open_sales = np.zeros(n_cs)
+    for i in range(n):
+        open_sales[key_cs[i]] += sales[i]
+    sales = sales + res
+    local = open_sales + reserved_cs
+    open_share = np.empty(n_cs)
+    for g in range(n_cs):
+        open_share[g] = open_sales[g] / max(open_demand[g], MIN_DEMAND) if open_demand[g] > 0 else 0.0
+    return sales, local, open_share, niche_orders
+
+
+MIN_DEMAND = 1e-9  # yuan (guards a division)
 
 
 def niche_shares_of(sales, cluster, segment, niche, alive, n_clusters, n_segments, max_niches, n_niches):
