@@ -284,7 +284,11 @@ def _init_worker(parent: int) -> None:
 
 
 def _warm_task() -> int:
-    """A two-quarter run: loads the model's caches (config, layout) in the worker."""
+    """Loads the model's caches (config, layout) and compiled kernels in the worker (``sim.warm_up``)
+    and makes one two-quarter run the app's way."""
+    import sim
+
+    sim.warm_up()
     run_one({}, Replicate(0), 2)
     return os.getpid()
 

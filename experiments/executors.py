@@ -110,6 +110,19 @@ def die_with_parent(parent_pid: int, pdeathsig: bool = True, interval: float = 0
     threading.Thread(target=_watch_parent, args=(parent_pid, interval), name="watch-driver", daemon=True).start()
 
 
+def start_worker(parent_pid: int, pdeathsig: bool = True) -> None:
+    """Worker initializer: die with the driver (:func:`die_with_parent`) and get warm (``sim.warm_up``:
+    the model imported and its compiled kernels loaded), so no run pays for the start-up. A warm-up
+    that fails leaves the worker as it is: the first run then reports the problem itself."""
+    die_with_parent(parent_pid, pdeathsig)
+    try:
+        import sim
+
+        sim.warm_up()
+    except Exception:  # noqa: BLE001 - the runs will raise it with their own context
+        pass
+
+
 def _pool_works(pool: cf.ProcessPoolExecutor, timeout: float = 120.0) -> bool:
     """Can this pool run a trivial task?"""
     try:
@@ -166,7 +179,7 @@ class ProcessExecutor:
         # the parent-death signal fires when *that thread* ends, so arm it only from the main thread.
         main = threading.current_thread() is threading.main_thread()
         self._pool = cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=self.context,
-                                            initializer=die_with_parent, initargs=(os.getpid(), main))
+                                            initializer=start_worker, initargs=(os.getpid(), main))
         return self._pool
 
     def __enter__(self) -> ProcessExecutor:

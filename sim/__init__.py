@@ -3,6 +3,7 @@
 Public interface:
     ClusterModel        the Mesa model (one step = one quarter)
     run_scenario        (config, seed) -> ScenarioResult with tidy tables city / clusters / districts
+    warm_up             load the compiled kernels in this process (workers call it when they start)
     load_config         read + validate a scenario TOML; raises ConfigError naming the bad key
     default_config      the status quo
     load_presets        the paper's policy packages
@@ -24,12 +25,12 @@ from sim.inputs.base import VERSION, ConfigError
 from sim.inputs.config import Config, default_config, load_config, resolve_config
 from sim.model import ClusterModel, ModelError
 from sim.policy.presets import Preset, load_presets
-from sim.scenario import run_scenario
+from sim.scenario import run_scenario, warm_up
 from sim.state.records import ScenarioResult
 
 __version__ = VERSION
 
 __all__ = [
     "__version__", "ClusterModel", "Config", "ConfigError", "ModelError", "Preset", "ScenarioResult", "default_config",
-    "load_config", "load_presets", "resolve_config", "run_scenario",
+    "load_config", "load_presets", "resolve_config", "run_scenario", "warm_up",
 ]

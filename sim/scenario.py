@@ -40,3 +40,14 @@ def run_scenario(config: Config | str | dict | None = None, seed: int = 0, quart
     if bar is not None:
         bar.close()
     return ScenarioResult.from_recorder(model.recorder, cfg, seed=seed)
+
+
+WARM_UP_QUARTERS = 4  # a year: every submodel runs, graduation included
+
+
+def warm_up() -> None:
+    """Make this process ready for fast runs: run the status quo for a year with every table recorded,
+    which imports the model and loads (or, the first time on a machine, compiles) every compiled kernel
+    (``sim.state.compiled``). Workers of sweeps, fits and the app call it when they start, so no user's
+    first run pays for it."""
+    run_scenario(None, seed=0, quarters=WARM_UP_QUARTERS, record="all+firms")

@@ -76,10 +76,15 @@ import numpy as np  # noqa: E402
 _use_cache(CACHE_DIR)  # also when numba was imported before us
 
 
+KERNELS: list = []  # every compiled kernel of the package (tests check that a warm-up loads them all)
+
+
 def kernel(fn):
     """Compile ``fn`` with numba: no Python objects, cached on disk, the GIL released, numpy's float
     semantics (division by zero gives inf/nan like numpy, no exception), no fast-math reordering."""
-    return numba.njit(cache=True, nogil=True, error_model="numpy", fastmath=False)(fn)
+    compiled = numba.njit(cache=True, nogil=True, error_model="numpy", fastmath=False)(fn)
+    KERNELS.append(compiled)
+    return compiled
 
 
 @kernel
