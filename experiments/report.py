@@ -191,6 +191,15 @@ def _any_national(reached: pd.DataFrame, runs: pd.DataFrame, order: Sequence[str
     return pd.DataFrame(rows)
 
 
+def _lever_value(v: Any) -> str:
+    """A package's lever value as the report shows it: ``1.5亿``, or ``1.5亿 from 2027Q1 to 2028Q4`` timed."""
+    if not isinstance(v, dict):
+        return analysis._fmt(v)
+    window = " ".join(f"{w} {v[k]}" for k, w in (("start", "from"), ("end", "to")) if v.get(k))
+    ramp = f", ramp {v['ramp_quarters']} quarters" if v.get("ramp_quarters") else ""
+    return f"{analysis._fmt(v.get('value'))} {window}{ramp}".strip()
+
+
 def _num(v: float, digits: int = 3) -> str:
     return f"{v:,.0f}" if abs(v) >= 10 ** digits else f"{v:.{digits}g}"
 
@@ -254,6 +263,11 @@ def _markdown(sw: analysis.Sweep, grouping: str, order: Sequence[str], table: pd
             lines.append(f"- Factor `{name}` ({labels.get(name, name)}): {desc}")
     else:
         lines.append(f"- {len(factors)} factors, listed in the appendix.")
+    for key, pkg in sw.policy_packages.items():
+        if pkg.get("source") == "spec [packages]":
+            lines.append(f"- Package `{key}` ({pkg.get('label_en', key)}), defined in the spec's [packages]: "
+                         + (", ".join(f"`{k}` = {_lever_value(v)}" for k, v in (pkg.get("levers") or {}).items())
+                            or "no lever changed") + ".")
     for lever, parts in (d.get("timing_fixed") or {}).items():
         lines.append(f"- Timed lever `{lever}`, in every run: " + ", ".join(f"{k} = {v}" for k, v in parts.items()))
     for lever, parts in (d.get("base_schedules") or {}).items():
