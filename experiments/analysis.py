@@ -46,6 +46,7 @@ class Sweep:
     clusters: list[str] = field(default_factory=list)
     options: Mapping[str, Any] = field(default_factory=dict)
     periods: tuple[str, str] | None = None  # first and last period of the runs ("2025Q1", "2035Q1")
+    policy_packages: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # key -> labels, levers, source
 
     @property
     def kind(self) -> str:
@@ -79,7 +80,8 @@ def load(root: str | Path) -> Sweep:
     name = raw.get("experiment", {}).get("name") or prov.get("experiment") or store.root.name
     return Sweep(root=store.root, name=name, raw=raw, design=design, rows=df,
                  runs=df.drop_duplicates("run_id").reset_index(drop=True), factors=factors,
-                 provenance=prov, clusters=clusters, options=raw.get("analysis", {}), periods=_periods(store))
+                 provenance=prov, clusters=clusters, options=raw.get("analysis", {}), periods=_periods(store),
+                 policy_packages=prov.get("policy_packages") or {})
 
 
 def _periods(store: Store) -> tuple[str, str] | None:
@@ -148,8 +150,12 @@ def _is_bool(s: pd.Series) -> bool:
 
 
 # ---------------------------------------------------------------------------- groups
-def package_labels() -> dict[str, str]:
-    return {k: p.label_en for k, p in sim.load_presets().items()}
+def package_labels(sw: Sweep | None = None) -> dict[str, str]:
+    """English label of each package: the presets of configs/presets.toml, then (with ``sw``) the packages
+    the sweep recorded when it ran (``provenance.json`` ``policy_packages``: a spec's own packages)."""
+    recorded = sw.policy_packages if sw is not None else {}
+    return {k: p.label_en for k, p in sim.load_presets().items()} | {
+        k: str(d.get("label_en", k)) for k, d in recorded.items() if isinstance(d, Mapping)}
 
 
 def cluster_labels(clusters: Sequence[str]) -> dict[str, str]:
@@ -168,7 +174,7 @@ def group_runs(sw: Sweep) -> tuple[pd.Series, str, list[str]]:
     max_groups = int(sw.options.get("max_groups", 12))
     points = sw.runs["point"]
     if points.nunique() <= max_groups:
-        labels = _point_labels(sw)
+        labels = point_labels(sw)
         g = points.map(labels)
         return g, "policy package" if sw.factors == [PACKAGE] else "design point", list(dict.fromkeys(labels.values()))
     factor = sw.options.get("group_by") or _first_numeric(sw)
@@ -180,9 +186,10 @@ def group_runs(sw: Sweep) -> tuple[pd.Series, str, list[str]]:
     return g.astype(str), factor, [str(c) for c in g.cat.categories]
 
 
-def _point_labels(sw: Sweep) -> dict[int, str]:
+def point_labels(sw: Sweep) -> dict[int, str]:
+    """Each design point's label: its factor values (``name=value``; a package by its label)."""
     first = sw.runs.drop_duplicates("point").set_index("point")
-    pk = package_labels()
+    pk = package_labels(sw)
     out = {}
     for p, row in first.iterrows():
         parts = []
@@ -373,7 +380,7 @@ def cost_effectiveness(sw: Sweep) -> pd.DataFrame:
 def _reference_label(sw: Sweep, order: Sequence[str]) -> str | None:
     """The group others are compared with: ``[analysis] reference`` (default the status quo package)."""
     ref = sw.options.get("reference")
-    pk = package_labels()
+    pk = package_labels(sw)
     label = pk.get(ref, ref) if ref else pk.get("status_quo")
     return label if label in order else None
 

@@ -86,17 +86,27 @@ def point_config(spec: Spec, values: Mapping[str, Any], presets: Mapping[str, si
                  draw: int | None = None) -> sim.Config:
     """The resolved scenario config of a design point: base, then the posterior draw's behavioural
     coefficients (when the spec draws from a posterior), then the package's levers, then factors (a
-    factor that is also a fitted coefficient overrides the draw)."""
+    factor that is also a fitted coefficient overrides the draw).
+
+    ``presets`` (default ``spec.packages``: configs/presets.toml's and the spec's own ``[packages]``)
+    maps package keys to their levers. A lever the package times keeps the package's window; a lever
+    factor of the same lever sets the value inside it."""
     overrides: dict[str, Any] = dict(spec.draw_values(draw))
     settings: dict[str, Any] = {}
+    package_windows: dict[str, Mapping[str, Any]] = {}
     if PACKAGE in values:
-        presets = presets if presets is not None else sim.load_presets()
-        overrides.update(presets[values[PACKAGE]].levers)
+        presets = presets if presets is not None else (spec.packages or sim.load_presets())
+        levers = presets[values[PACKAGE]].levers
+        overrides.update(levers)
+        package_windows = {k: v for k, v in levers.items() if isinstance(v, Mapping)}
     for f in spec.factors:
         if f.kind in ("lever", "uncertainty"):
             overrides[f.name] = values[f.name]
         elif f.kind == "setting":
             settings[f.name] = values[f.name]
+    for lever, window in package_windows.items():
+        if not isinstance(overrides[lever], Mapping):  # a lever factor's value, in the package's window
+            overrides[lever] = {**window, "value": overrides[lever]}
     for lever in timed_levers(spec, overrides):
         overrides[lever] = lever_override(spec, lever, values, overrides)
     return spec.base.with_overrides(overrides, **settings)
@@ -105,10 +115,13 @@ def point_config(spec: Spec, values: Mapping[str, Any], presets: Mapping[str, si
 def timed_levers(spec: Spec, overrides: Mapping[str, Any] | None = None) -> list[str]:
     """Levers whose runs get a schedule: those with timing parts in ``[levers]``, and levers the base
     config times (``[base.levers] NAME = {value, start, ...}``) that a factor or a package sets: the
-    base's window stays, the value changes."""
+    base's window stays, the value changes. A lever a package times (its override a schedule) brings its
+    own window and is not listed."""
+    overrides = overrides or {}
     out = list(spec.timing)
-    set_here = [f.name for f in spec.factors if f.kind == "lever"] + list(overrides or {})
-    out += [k for k in dict.fromkeys(set_here) if k in spec.base.schedules and k not in out]
+    set_here = [f.name for f in spec.factors if f.kind == "lever"] + list(overrides)
+    out += [k for k in dict.fromkeys(set_here)
+            if k in spec.base.schedules and k not in out and not isinstance(overrides.get(k), Mapping)]
     return out
 
 
@@ -191,7 +204,7 @@ def build_plan(spec: Spec, model_version: str) -> pd.DataFrame:
     """
     points = design_points(spec)
     check_timing(spec, points)
-    presets = sim.load_presets()
+    presets = spec.packages or sim.load_presets()
     rows: list[dict[str, Any]] = []
     for point, row in zip(points.index, points.to_dict("records"), strict=True):
         values = factor_values(spec, row)

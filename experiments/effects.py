@@ -4,7 +4,15 @@ For a sweep with ``crn = true`` and a ``package`` factor, replicate r of every p
 seed (and, with ``[base] uncertainties = "posterior"``, the same posterior draw), so the difference
 ``d_r = package_r - reference_r`` is the package's effect in one possible world. When the sweep has
 other factors too (futures crossed with the packages, ``[design] cross``), a world is one combination
-of the other factors' values and a replicate. Over the worlds:
+of the other factors' values and a replicate.
+
+The same holds for whatever a design compares with common random numbers (``by``): the ``package``;
+whole design points (``by = "point"``, a full factorial: each point against the *baseline point*, where
+every factor is at its base-scenario value when the design has it, else at its first level; a world is a
+replicate); or the levels of one factor, the others held (a world is one combination of the other
+factors and a replicate; the reference level is the factor's base value or first level). A comparison
+is made only when the runs of every world share their seed and posterior draw (checked on the design,
+not assumed from ``crn``). Over the worlds:
 
 * **effect**: mean of d_r, the 95% CI of that mean, and the 5-95% range of d_r (the spread of the
   effect across worlds: parameter uncertainty + seed noise when drawn from a posterior);
@@ -23,13 +31,14 @@ of the other factors' values and a replicate. Over the worlds:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from experiments.analysis import STATUS_OK, Sweep, mean_ci, package_labels, proportion_ci
+from experiments.analysis import STATUS_OK, Sweep, _fmt, mean_ci, package_labels, point_labels, proportion_ci
 from experiments.spec import PACKAGE
 
 # outcome -> +1 when more is better, -1 when less is better, 0 for costs (effect only, no "beats")
@@ -46,40 +55,101 @@ EFFECT_OUTCOMES: dict[str, int] = {
     "spending_total": 0,
 }
 PRIMARY = "tiers_climbed_clusters"
+POINT = "point"  # by = POINT: whole design points are compared (every factor together)
 
 
 @dataclass
 class PairedEffects:
-    effects: pd.DataFrame  # one row per (package, outcome)
-    best: pd.DataFrame  # one row per package: P(best) on the primary outcome
+    effects: pd.DataFrame  # one row per (compared value, outcome); the compared value's column is ``by``
+    best: pd.DataFrame  # one row per compared value (column ``by``): P(best) on the primary outcome
     ranking: dict  # stability of the ranking across posterior draws (empty without draws)
-    reference: str
+    reference: Any  # what the others are compared with: a package key, a design point or a factor level
     worlds: int
     draws: int
     seeds_per_draw: int
     per_future: bool = False  # draws belong to futures (posterior_per = "future"), not to replicates
+    by: str = PACKAGE  # what is compared: "package", "point" (design points) or a factor's name
+    labels: dict[Any, str] = field(default_factory=dict)  # compared value -> its label in the report
 
 
-def _worlds(sw: Sweep) -> pd.Series:
+def _worlds(sw: Sweep, by: str = PACKAGE) -> pd.Series:
     """The world of each run (index as ``sw.runs``): one number per combination of the values of the
-    factors other than the package, and the replicate (the runs a package's effect is paired over)."""
-    keys = [f for f in sw.factors if f != PACKAGE and f in sw.runs] + ["replicate"]
+    factors not compared (all but ``by``; none when design points are compared), and the replicate (the
+    runs an effect is paired over)."""
+    compared = set(sw.factors) if by == POINT else {by}
+    keys = [f for f in sw.factors if f not in compared and f in sw.runs] + ["replicate"]
     return sw.runs.groupby(keys, sort=True, dropna=False).ngroup().rename("world")
 
 
-def _wide(sw: Sweep, outcome: str) -> pd.DataFrame:
-    """world x package table of one outcome (OK runs only)."""
-    runs = sw.runs.assign(world=_worlds(sw))
-    ok = runs[runs["status"] == STATUS_OK].drop_duplicates(["world", PACKAGE])
-    return ok.pivot(index="world", columns=PACKAGE, values=outcome).astype(float)
+def _wide(sw: Sweep, outcome: str, by: str = PACKAGE) -> pd.DataFrame:
+    """world x compared value table of one outcome (OK runs only)."""
+    runs = sw.runs.assign(world=_worlds(sw, by))
+    ok = runs[runs["status"] == STATUS_OK].drop_duplicates(["world", by])
+    return ok.pivot(index="world", columns=by, values=outcome).astype(float)
 
 
-def _draw_of_world(sw: Sweep) -> pd.Series | None:
+def _draw_of_world(sw: Sweep, by: str = PACKAGE) -> pd.Series | None:
     """The posterior draw of each world (None without draws)."""
     if "draw" not in sw.runs:
         return None
-    runs = sw.runs.assign(world=_worlds(sw))
+    runs = sw.runs.assign(world=_worlds(sw, by))
     return runs.drop_duplicates("world").set_index("world")["draw"]
+
+
+def shares_numbers(sw: Sweep, by: str = PACKAGE) -> bool:
+    """Do the runs of every world share one seed (and one posterior draw)? Only then is a difference
+    within a world a paired one (``crn = true`` gives it; draws per future pair packages, not points)."""
+    cols = [c for c in ("seed", "draw") if c in sw.runs]
+    if not cols:
+        return False
+    per_world = sw.runs.groupby(_worlds(sw, by).to_numpy())[cols].nunique(dropna=False)
+    return bool(per_world.le(1).all().all())
+
+
+def levels(sw: Sweep, factor: str) -> list[Any]:
+    """A factor's values in design order (first design point first)."""
+    return list(dict.fromkeys(sw.design.sort_values("point", kind="stable")[factor]))
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, (int, float, np.number)) and isinstance(b, (int, float, np.number)):
+        return bool(np.isclose(float(a), float(b), rtol=1e-9, atol=0.0))
+    return a == b
+
+
+def baseline(sw: Sweep) -> dict[str, Any]:
+    """Each factor's reference level (the package's excepted): its value in the base scenario when the
+    design has that level (``provenance.json`` design.base_values, the status quo unless ``[base]``
+    changes it), else its first level."""
+    recorded = (sw.provenance.get("design") or {}).get("base_values") or {}
+    out: dict[str, Any] = {}
+    for f in sw.factors:
+        if f == PACKAGE:
+            continue
+        lv = levels(sw, f)
+        hit = [v for v in lv if f in recorded and _same(v, recorded[f])]
+        out[f] = hit[0] if hit else lv[0]
+    return out
+
+
+def baseline_point(sw: Sweep) -> int | None:
+    """The design point with every factor at its :func:`baseline` level (None when there is none)."""
+    ref = baseline(sw)
+    first = sw.design.drop_duplicates("point")
+    hit = np.ones(len(first), dtype=bool)
+    for f, v in ref.items():
+        hit &= first[f].map(lambda x, v=v: _same(x, v)).to_numpy(dtype=bool)
+    return int(first["point"][hit].iloc[0]) if hit.any() else None
+
+
+def arm_labels(sw: Sweep, by: str) -> dict[Any, str]:
+    """Labels of the compared values: packages by their label (a spec's own packages too), design
+    points by their factor values, a factor's levels as ``name = value``."""
+    if by == PACKAGE:
+        return package_labels(sw)
+    if by == POINT:
+        return point_labels(sw)
+    return {v: f"{by} = {_fmt(v)}" for v in levels(sw, by)}
 
 
 def variance_split(d: np.ndarray, draws: np.ndarray) -> float:
@@ -99,29 +169,34 @@ def variance_split(d: np.ndarray, draws: np.ndarray) -> float:
     return float(between / total) if total > 0 else float("nan")
 
 
-def paired_effects(sw: Sweep, reference: str | None = None,
-                   outcomes: dict[str, int] | None = None) -> PairedEffects | None:
-    """The paired effects of each package against ``reference`` (default ``[analysis] reference`` or
-    ``status_quo``); None when the sweep has no package factor, no common random numbers or no reference."""
-    if PACKAGE not in sw.factors or not sw.raw.get("experiment", {}).get("crn", False):
+def paired_effects(sw: Sweep, reference: Any = None, outcomes: dict[str, int] | None = None,
+                   by: str = PACKAGE) -> PairedEffects | None:
+    """The paired effects of each value of ``by`` (``"package"``, ``"point"`` or a factor) against
+    ``reference`` (packages: default ``[analysis] reference`` or ``status_quo``; points:
+    :func:`baseline_point`; a factor: its :func:`baseline` level). None when the sweep does not have
+    ``by``, has no common random numbers (``crn``, and one seed and draw per world) or no reference."""
+    if (by != POINT and by not in sw.factors) or not sw.raw.get("experiment", {}).get("crn", False) \
+            or not shares_numbers(sw, by):
         return None
-    reference = reference or sw.options.get("reference", "status_quo")
-    packages = list(dict.fromkeys(sw.runs[PACKAGE]))
-    if reference not in packages:
+    if reference is None:
+        reference = (sw.options.get("reference", "status_quo") if by == PACKAGE else
+                     baseline_point(sw) if by == POINT else baseline(sw)[by])
+    arms = sorted(set(sw.design["point"])) if by == POINT else levels(sw, by)
+    if reference not in arms:
         return None
     outcomes = outcomes or {o: s for o, s in EFFECT_OUTCOMES.items()
                             if o in sw.runs and pd.to_numeric(sw.runs[o], errors="coerce").notna().any()}
-    draw_of = _draw_of_world(sw)
+    draw_of = _draw_of_world(sw, by)
     rows = []
     for outcome, sign in outcomes.items():
-        wide = _wide(sw, outcome)
-        for pkg in packages:
+        wide = _wide(sw, outcome, by)
+        for pkg in arms:
             if pkg == reference:
                 continue
             pair = wide.reindex(columns=[pkg, reference]).dropna()
             d = (pair[pkg] - pair[reference]).to_numpy(float)
             n, mean, lo, hi = mean_ci(d)
-            row = {"package": pkg, "outcome": outcome, "worlds": n, "effect_mean": mean, "effect_ci_low": lo,
+            row = {by: pkg, "outcome": outcome, "worlds": n, "effect_mean": mean, "effect_ci_low": lo,
                    "effect_ci_high": hi, "effect_p05": float(np.quantile(d, 0.05)) if n else np.nan,
                    "effect_p95": float(np.quantile(d, 0.95)) if n else np.nan}
             if sign:
@@ -132,23 +207,42 @@ def paired_effects(sw: Sweep, reference: str | None = None,
                 row["parameter_share"] = variance_split(d, draw_of.reindex(pair.index).to_numpy())
             rows.append(row)
     effects = pd.DataFrame(rows)
-    best, ranking = _best_and_ranking(sw, [p for p in packages if p != reference], draw_of)
+    best, ranking = _best_and_ranking(sw, [p for p in arms if p != reference], draw_of, by)
     n_draws = int(draw_of.nunique()) if draw_of is not None else 0
     k = int(draw_of.value_counts().min()) if draw_of is not None else 0
     worlds = int(effects["worlds"].max()) if len(effects) else 0
     per_future = sw.raw.get("base", {}).get("posterior_per", "replicate") == "future"
     return PairedEffects(effects=effects, best=best, ranking=ranking, reference=reference, worlds=worlds,
-                         draws=n_draws, seeds_per_draw=k, per_future=per_future)
+                         draws=n_draws, seeds_per_draw=k, per_future=per_future, by=by, labels=arm_labels(sw, by))
 
 
-def _best_and_ranking(sw: Sweep, packages: Sequence[str], draw_of: pd.Series | None) -> tuple[pd.DataFrame, dict]:
+def all_paired_effects(sw: Sweep) -> list[PairedEffects]:
+    """Every paired comparison the design allows, each with common random numbers: the packages against
+    the reference (a ``package`` factor); without one, each design point of a full factorial of at most
+    ``[analysis] max_groups`` points against the baseline point; and with two or more factors, the
+    levels of each grid factor (a full factorial's, an lhs's ``[design] cross``) against its baseline
+    level, the others held (2 to max_groups levels)."""
+    out = [paired_effects(sw)] if PACKAGE in sw.factors else []
+    grid = sw.kind == "full_factorial"
+    most = int(sw.options.get("max_groups", 12))
+    if PACKAGE not in sw.factors and grid and 2 <= sw.design["point"].nunique() <= most:
+        out.append(paired_effects(sw, by=POINT))
+    if len(sw.factors) >= 2:
+        crossed = sw.raw.get("design", {}).get("cross", [])
+        out += [paired_effects(sw, by=f) for f in sw.factors
+                if f != PACKAGE and (grid or f in crossed) and 2 <= len(levels(sw, f)) <= most]
+    return [pe for pe in out if pe is not None and pe.worlds > 0]
+
+
+def _best_and_ranking(sw: Sweep, packages: Sequence[Any], draw_of: pd.Series | None,
+                      by: str = PACKAGE) -> tuple[pd.DataFrame, dict]:
     if PRIMARY not in sw.runs:
         return pd.DataFrame(), {}
-    wide = _wide(sw, PRIMARY).reindex(columns=list(packages)).dropna()
+    wide = _wide(sw, PRIMARY, by).reindex(columns=list(packages)).dropna()
     x = wide.to_numpy(float)
     top = x == x.max(axis=1, keepdims=True)
     share = (top / top.sum(axis=1, keepdims=True)).mean(axis=0) if len(x) else np.full(len(packages), np.nan)
-    best = pd.DataFrame({"package": list(packages), "p_best": share, "worlds": len(x)})
+    best = pd.DataFrame({by: list(packages), "p_best": share, "worlds": len(x)})
     if draw_of is None or len(x) == 0:
         return best, {}
     per_draw = wide.groupby(draw_of.reindex(wide.index).to_numpy()).mean()
@@ -171,21 +265,38 @@ def _signed(v: float) -> str:
     return f"{v:+,.0f}" if abs(v) >= 100 else f"{v:+.3g}"
 
 
+def heading(pe: PairedEffects) -> tuple[str, str, str]:
+    """The section's title, the word for what is compared, and who is compared with what in which worlds."""
+    ref = pe.labels.get(pe.reference, str(pe.reference))
+    if pe.by == PACKAGE:
+        return ("Policy effects against the status quo (paired)", "package",
+                f"Each package against **{ref}** in the same {pe.worlds} worlds")
+    if pe.by == POINT:
+        return ("Paired effects of each design point against the baseline point", "design point",
+                f"Each design point against the **baseline point** ({ref}: every factor at its base-scenario value "
+                f"when the design has it, else at its first level) in the same {pe.worlds} worlds (replicates)")
+    return (f"Paired effects of `{pe.by}`, the other factors held", "level",
+            f"Each level of `{pe.by}` against **{ref}** (its base-scenario value when the design has it, else its "
+            f"first level) in the same {pe.worlds} worlds, a world being one combination of the other factors' "
+            "values and a replicate")
+
+
 def markdown(pe: PairedEffects, labels: dict[str, str] | None = None) -> list[str]:
     """The report section: effects table, P(best), ranking stability, and what the intervals contain."""
-    pk = package_labels()
+    pk = pe.labels or package_labels()
     name = lambda p: pk.get(p, p)  # noqa: E731
     labels = labels or {}
+    title, noun, who = heading(pe)
     src = (f"{pe.draws} futures, each with its own posterior draw, x {pe.seeds_per_draw} seeds" if pe.per_future
            else f"{pe.draws} posterior draws x {pe.seeds_per_draw} seeds" if pe.draws else
            "seeds only (no posterior: parameter uncertainty is not in these intervals)")
-    lines = ["## Policy effects against the status quo (paired)", "",
-             f"Each package against **{name(pe.reference)}** in the same {pe.worlds} worlds ({src}; common random "
-             + ("numbers: every package runs in the same futures, with their posterior draws, and the same seeds"
-                if pe.per_future else "numbers: replicate r of every package has the same seed"
+    lines = [f"## {title}", "",
+             f"{who} ({src}; common random "
+             + (f"numbers: every {noun} runs in the same futures, with their posterior draws, and the same seeds"
+                if pe.per_future else f"numbers: replicate r of every {noun} has the same seed"
                 + (" and posterior draw" if pe.draws else "")) + "). *effect* = mean paired difference [95% CI of "
              "the mean]; *range* = 5-95% of the paired differences across worlds; *P(beats)* = share of worlds "
-             "where the package is strictly better (higher tiers and retention, lower Beijing outflow) "
+             f"where the {noun} is strictly better (higher tiers and retention, lower Beijing outflow) "
              "[Wilson 95%]; ties count as not better.", ""]
     if pe.per_future and pe.seeds_per_draw >= 2:
         lines += ["*future share* = part of the variance of the effect that comes from the futures (their "
@@ -196,7 +307,7 @@ def markdown(pe: PairedEffects, labels: dict[str, str] | None = None) -> list[st
                   "(what we do not know about behaviour), the rest being seed noise (chance within one world); "
                   "one-way ANOVA over draws.", ""]
     share = " future share |" if pe.per_future else " parameter share |"
-    cols = "| package | outcome | effect [95% CI] | range 5-95% | P(beats) |" + (share if pe.draws else "")
+    cols = f"| {noun} | outcome | effect [95% CI] | range 5-95% | P(beats) |" + (share if pe.draws else "")
     lines += [cols, "|---|---|---|---|---|" + ("---|" if pe.draws else "")]
     for _, r in pe.effects.iterrows():
         scale = 1e8 if r["outcome"] in ("spending_total", "value_added_real_final", "net_fiscal_balance_total") else (
@@ -204,17 +315,17 @@ def markdown(pe: PairedEffects, labels: dict[str, str] | None = None) -> list[st
         f = lambda v: _signed(v / scale) if np.isfinite(v) else "–"  # noqa: E731
         beats = (f"{r['p_beats']:.2f} [{r['p_beats_low']:.2f}, {r['p_beats_high']:.2f}]"
                  if "p_beats" in r and np.isfinite(r.get("p_beats", np.nan)) else "(cost)")
-        line = (f"| {name(r['package'])} | {labels.get(r['outcome'], r['outcome'])} | {f(r['effect_mean'])} "
+        line = (f"| {name(r[pe.by])} | {labels.get(r['outcome'], r['outcome'])} | {f(r['effect_mean'])} "
                 f"[{f(r['effect_ci_low'])}, {f(r['effect_ci_high'])}] | {f(r['effect_p05'])} … {f(r['effect_p95'])} "
                 f"| {beats} |")
         if pe.draws:
             ps = r.get("parameter_share", np.nan)
             line += f" {ps:.0%} |" if np.isfinite(ps) else " – |"
         lines.append(line)
-    if len(pe.best):
-        lines += ["", f"**P(best)** on {labels.get(PRIMARY, PRIMARY)}: per world, the package that climbs most "
-                  "(ties shared).", "", "| package | P(best) |", "|---|---|"]
-        lines += [f"| {name(r['package'])} | {r['p_best']:.2f} |" for _, r in pe.best.iterrows()]
+    if len(pe.best) >= 2:  # with one contender P(best) is 1 by construction, and says nothing
+        lines += ["", f"**P(best)** on {labels.get(PRIMARY, PRIMARY)}: per world, the {noun} that climbs most "
+                  "(ties shared).", "", f"| {noun} | P(best) |", "|---|---|"]
+        lines += [f"| {name(r[pe.by])} | {r['p_best']:.2f} |" for _, r in pe.best.iterrows()]
     if pe.ranking:
         rk = pe.ranking
         unit = "future" if pe.per_future else "draw"
@@ -222,7 +333,7 @@ def markdown(pe: PairedEffects, labels: dict[str, str] | None = None) -> list[st
                   f"({labels.get(PRIMARY, PRIMARY)}, seeds averaged within a {unit}): the order of the whole ensemble "
                   f"holds in {rk['same_order']} of {rk['draws']} {unit}s; "
                   f"Kendall's tau against it {rk['kendall_tau_mean']:.2f} on average (lowest {rk['kendall_tau_min']:.2f}).",
-                  "", f"| package | rank in the ensemble | rank range over {unit}s |", "|---|---|---|"]
+                  "", f"| {noun} | rank in the ensemble | rank range over {unit}s |", "|---|---|---|"]
         for p, (lo, hi) in rk["rank_range"].items():
             lines.append(f"| {name(p)} | {rk['overall_rank'][p]:g} | {lo}–{hi} |")
     lines.append("")

@@ -311,18 +311,21 @@ def sensitivity_bars(sens: pd.DataFrame, kind: str, labels: Mapping[str, str], p
 
 
 def paired_effects(effects: pd.DataFrame, outcome_labels: Mapping[str, str], package_labels: Mapping[str, str],
-                   path: str | Path, scales: Mapping[str, float] | None = None) -> Path:
+                   path: str | Path, scales: Mapping[str, float] | None = None, by: str = "package",
+                   title: str | None = None) -> Path:
     """Forest plot of paired package effects: one panel per outcome, one row per package; dot = mean
     effect, thick bar = 95% CI of the mean, thin bar = 5-95% of the effect across worlds; the share of
-    worlds where the package beats the reference is written beside each row."""
+    worlds where the package beats the reference is written beside each row. ``by`` names the column of
+    what is compared (a package, a design point, a factor's level; ``package_labels`` labels it) and
+    ``title`` replaces the packages' title."""
     scales = scales or {}
     outcomes = list(dict.fromkeys(effects["outcome"]))
-    packages = list(dict.fromkeys(effects["package"]))
+    packages = list(dict.fromkeys(effects[by]))
     fig, axes = plt.subplots(1, len(outcomes), figsize=(3.4 * len(outcomes), 0.5 * len(packages) + 1.4),
                              sharey=True, squeeze=False)
     y = np.arange(len(packages))[::-1]
     for ax, outcome in zip(axes[0], outcomes):
-        sub = effects[effects["outcome"] == outcome].set_index("package").reindex(packages)
+        sub = effects[effects["outcome"] == outcome].set_index(by).reindex(packages)
         s = scales.get(outcome, 1.0)
         ax.axvline(0, color="#888", lw=0.8)
         ax.hlines(y, sub["effect_p05"] / s, sub["effect_p95"] / s, color="#9ab", lw=1.2)
@@ -336,7 +339,7 @@ def paired_effects(effects: pd.DataFrame, outcome_labels: Mapping[str, str], pac
         ax.set_title(outcome_labels.get(outcome, outcome), fontsize=8)
         ax.tick_params(labelsize=7)
     axes[0, 0].set_yticks(y, [package_labels.get(p, p) for p in packages])
-    fig.suptitle("Paired effect against the status quo: mean (dot), 95% CI (thick), 5-95% of worlds (thin); "
+    fig.suptitle(title or "Paired effect against the status quo: mean (dot), 95% CI (thick), 5-95% of worlds (thin); "
                  "P = share of worlds where the package is better", fontsize=8)
     fig.tight_layout()
     return _save(fig, path)

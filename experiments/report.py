@@ -124,21 +124,7 @@ def analyze(root: str | Path) -> Path:
                         "Morris screening: mu* (mean absolute elementary effect) with bootstrap 95% CI; "
                         "sigma (|) signals interactions or non-linearity."))
 
-    pe = effects.paired_effects(sw)
-    effects_lines: list[str] = []
-    if pe is not None:
-        pe.effects.to_csv(tabs / "paired_effects.csv", index=False)
-        pe.best.to_csv(tabs / "p_best.csv", index=False)
-        effect_labels = OUTCOME_LABELS | {"spending_total": "public spending (亿 yuan)"} | {
-            h.name: f"{h.en} ({h.unit_en})" for h in HEADLINE_OUTCOMES}
-        scales = {"spending_total": 1e8} | {h.name: h.scale for h in HEADLINE_OUTCOMES if h.scale != 1.0}
-        effects_lines = effects.markdown(pe, effect_labels)
-        fig = plots.paired_effects(pe.effects, effect_labels,
-                                   analysis.package_labels(), figs / "paired_effects.png", scales=scales)
-        effects_lines += [f"![Paired effects]({fig.relative_to(root).as_posix()})", "",
-                          "*Paired effects against the status quo.* Dot: mean; thick bar: 95% CI of the mean; thin "
-                          "bar: 5-95% of the effect across worlds (posterior draws x seeds); P: share of worlds where "
-                          "the package is better.", ""]
+    effects_lines = _paired_sections(sw, figs, tabs)
     index_sens = analysis.index_weight_sensitivity(sw)
     if not index_sens.empty:
         index_sens.to_csv(tabs / "index_weight_sensitivity.csv", index=False)
@@ -149,6 +135,31 @@ def analyze(root: str | Path) -> Path:
     path = root / "report.md"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def _paired_sections(sw: analysis.Sweep, figs: Path, tabs: Path) -> list[str]:
+    """The paired-effects sections (:func:`experiments.effects.all_paired_effects`): the packages against
+    the reference (``paired_effects.csv``, ``p_best.csv``, ``paired_effects.png``), design points against
+    the baseline point (``..._points``) and each factor's levels, the others held (``..._<factor>``)."""
+    effect_labels = OUTCOME_LABELS | {"spending_total": "public spending (亿 yuan)"} | {
+        h.name: f"{h.en} ({h.unit_en})" for h in HEADLINE_OUTCOMES}
+    scales = {"spending_total": 1e8} | {h.name: h.scale for h in HEADLINE_OUTCOMES if h.scale != 1.0}
+    lines: list[str] = []
+    for pe in effects.all_paired_effects(sw):
+        suffix = "" if pe.by == PACKAGE else "_points" if pe.by == effects.POINT else f"_{pe.by}"
+        pe.effects.to_csv(tabs / f"paired_effects{suffix}.csv", index=False)
+        pe.best.to_csv(tabs / f"p_best{suffix}.csv", index=False)
+        title, noun, _ = effects.heading(pe)
+        lines += effects.markdown(pe, effect_labels)
+        fig = plots.paired_effects(pe.effects, effect_labels, pe.labels, figs / f"paired_effects{suffix}.png",
+                                   scales=scales, by=pe.by, title=None if pe.by == PACKAGE else (
+                                       f"{title}: mean (dot), 95% CI (thick), 5-95% of worlds (thin); P = share of "
+                                       f"worlds where the {noun} is better"))
+        lines += [f"![{title}]({fig.relative_to(sw.root).as_posix()})", "",
+                  f"*{title}.* Dot: mean; thick bar: 95% CI of the mean; thin bar: 5-95% of the effect across worlds "
+                  f"({'posterior draws x seeds' if pe.draws else 'seeds'}); P: share of worlds where the {noun} is "
+                  "better.", ""]
+    return lines
 
 
 def _decision_sections(sw: analysis.Sweep, text: str) -> str:
@@ -189,6 +200,15 @@ def _any_national(reached: pd.DataFrame, runs: pd.DataFrame, order: Sequence[str
         n, p, lo, hi = analysis.proportion_ci(per_run.reindex(ids).dropna())
         rows.append({"group": grp, "n": n, "p": p, "ci_low": lo, "ci_high": hi})
     return pd.DataFrame(rows)
+
+
+def _lever_value(v: Any) -> str:
+    """A package's lever value as the report shows it: ``1.5亿``, or ``1.5亿 from 2027Q1 to 2028Q4`` timed."""
+    if not isinstance(v, dict):
+        return analysis._fmt(v)
+    window = " ".join(f"{w} {v[k]}" for k, w in (("start", "from"), ("end", "to")) if v.get(k))
+    ramp = f", ramp {v['ramp_quarters']} quarters" if v.get("ramp_quarters") else ""
+    return f"{analysis._fmt(v.get('value'))} {window}{ramp}".strip()
 
 
 def _num(v: float, digits: int = 3) -> str:
@@ -254,6 +274,11 @@ def _markdown(sw: analysis.Sweep, grouping: str, order: Sequence[str], table: pd
             lines.append(f"- Factor `{name}` ({labels.get(name, name)}): {desc}")
     else:
         lines.append(f"- {len(factors)} factors, listed in the appendix.")
+    for key, pkg in sw.policy_packages.items():
+        if pkg.get("source") == "spec [packages]":
+            lines.append(f"- Package `{key}` ({pkg.get('label_en', key)}), defined in the spec's [packages]: "
+                         + (", ".join(f"`{k}` = {_lever_value(v)}" for k, v in (pkg.get("levers") or {}).items())
+                            or "no lever changed") + ".")
     for lever, parts in (d.get("timing_fixed") or {}).items():
         lines.append(f"- Timed lever `{lever}`, in every run: " + ", ".join(f"{k} = {v}" for k, v in parts.items()))
     for lever, parts in (d.get("base_schedules") or {}).items():

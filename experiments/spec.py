@@ -3,8 +3,11 @@
 Layout (see ``docs/experiments.md`` and ``configs/experiments/*.toml``)::
 
     [experiment]   name, description, seed, replicates, horizon (quarters), crn
+    [packages.NAME] a policy package of this spec: label_en, label_zh, levers = {name = value or a
+                   schedule {value, start, end, ramp_quarters}}, combine = [presets / earlier packages];
+                   usable wherever a preset key is (see :meth:`_Parser.packages`)
     [base]         scenario file + scenario settings; [base.levers] / [base.uncertainties] /
-                   [base.facts] fixed overrides (the XLRM "constants"); package = preset key;
+                   [base.facts] fixed overrides (the XLRM "constants"); package = preset or package key;
                    uncertainties = "posterior" (or a parquet path): behavioural coefficients from the
                    fitted posterior, posterior_draws draws, replicate r uses draw r % posterior_draws;
                    posterior_per = "future" (lhs): one draw per LHS row instead, shared by the
@@ -12,7 +15,7 @@ Layout (see ``docs/experiments.md`` and ``configs/experiments/*.toml``)::
     [design]       kind = full_factorial | lhs | sobol | morris; samples, levels, second_order;
                    cross = [discrete factors] (lhs only): the LHS over the other factors, crossed with
                    every combination of these (each package sees the same futures)
-    [levers]       L: name = [values] | {min, max[, levels]} | "full"; package = [preset keys] | "all";
+    [levers]       L: name = [values] | {min, max[, levels]} | "full"; package = [preset or package keys] | "all";
                    "*" = "full" sweeps every lever not listed over its whole range; a timed lever:
                    name.start / name.end = [periods] | {min = "2026Q1", max = "2029Q4"},
                    name.ramp_quarters / name.duration_quarters = [n] | {min, max}, name.value = the
@@ -47,7 +50,7 @@ import sim
 from experiments import timing
 from experiments.timing import LEVER_TABLE_KEYS, PERIOD_PARTS, TIMING_PARTS
 from sim.inputs.base import CONFIG_DIR, ConfigError
-from sim.inputs.config import check_resolution, read_config_text
+from sim.inputs.config import SCHEDULE_KEYS, check_resolution, read_config_text
 
 PROJECT_DIR = CONFIG_DIR.parent
 DESIGNS = ("full_factorial", "lhs", "sobol", "morris")
@@ -56,12 +59,13 @@ TABLES = ("city", "clusters", "districts")
 SWEEPABLE_SETTINGS = ("persons_per_agent",)
 PACKAGE = "package"
 
-_SECTIONS = ("experiment", "base", "design", "levers", "uncertainties", "settings", "outcomes", "analysis",
+_SECTIONS = ("experiment", "packages", "base", "design", "levers", "uncertainties", "settings", "outcomes", "analysis",
              "robustness")
 _EXPERIMENT_KEYS = ("name", "description", "seed", "replicates", "horizon", "crn")
 _BASE_KEYS = ("scenario", "package", "persons_per_agent", "start", "map", "levers", "uncertainties", "facts",
               "posterior_draws", "posterior_per", "channels_off")
 POSTERIOR_PER = ("replicate", "future")  # [base] posterior_per: what a posterior draw belongs to
+_PACKAGE_KEYS = ("label_en", "label_zh", "levers", "combine")  # [packages.NAME], as an entry of presets.toml
 _DESIGN_KEYS = ("kind", "samples", "levels", "second_order", "cross")
 _OUTCOME_KEYS = ("summary", *TABLES)
 _ANALYSIS_KEYS = ("by_year", "group_by", "bins", "heatmap", "reference", "outcomes", "max_groups")
@@ -200,6 +204,24 @@ class Spec:
     draws: pd.DataFrame | None = None  # posterior draws (index draw; "particle" + parameter columns)
     posterior_per: str = "replicate"  # "replicate" or "future" (see draw_of)
     timing: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # timed lever -> its fixed parts
+    packages: Mapping[str, sim.Preset] = field(default_factory=dict)  # presets.toml's, then the spec's [packages]
+    own_packages: tuple[str, ...] = ()  # the keys of the spec's own [packages.NAME] tables
+
+    def package_definitions(self) -> dict[str, dict[str, Any]]:
+        """The packages this spec runs (``[base] package`` and the ``package`` factor's values): labels,
+        resolved levers (``combine`` merged; a timed lever as its schedule) and where each is defined.
+        Written to ``provenance.json`` (``policy_packages``) so ``analyze`` labels them and a re-run can
+        be checked against them even after configs/presets.toml changes."""
+        used = [self.base_package] if self.base_package else []
+        if PACKAGE in self.factor_names:
+            used += list(self.factor(PACKAGE).values)
+        out: dict[str, dict[str, Any]] = {}
+        for key in dict.fromkeys(used):
+            p = self.packages[key]
+            out[key] = {"label_en": p.label_en, "label_zh": p.label_zh,
+                        "levers": {k: dict(v) if isinstance(v, Mapping) else v for k, v in p.levers.items()},
+                        "source": "spec [packages]" if key in self.own_packages else "configs/presets.toml"}
+        return out
 
     @property
     def n_draws(self) -> int:
@@ -300,8 +322,11 @@ class _Parser:
             raise self.err(f"[experiment] name: {name!r} must be a non-empty string")
 
         presets = sim.load_presets()
-        base, base_package = self.base(horizon, presets)
-        factors = self.factors(base, presets)
+        packages = {**presets, **self.packages(presets)}
+        base, base_package = self.base(horizon, packages)
+        self.check_packages(base, packages, presets)
+        factors = self.factors(base, packages)
+        self.check_package_timing(factors, packages)
         design = self.design(factors)
         posterior, draws = self.posterior(base, seed, replicates, design)
         self.check_size(design, factors, replicates)
@@ -313,7 +338,7 @@ class _Parser:
             replicates=replicates, horizon=horizon, crn=crn, design=design, base=base,
             base_package=base_package, factors=tuple(factors), outcomes=outcomes, analysis=analysis,
             raw=self.raw, text=text, posterior=posterior, draws=draws, posterior_per=self._posterior_per,
-            timing=self._timing,
+            timing=self._timing, packages=packages, own_packages=tuple(k for k in packages if k not in presets),
         )
 
     def integer(self, t: Mapping, section: str, key: str, *, required: bool = False, default: int | None = None,
@@ -331,6 +356,104 @@ class _Parser:
             raise self.err(f"[{section}] {key}: {v} must be <= {high}")
         return v
 
+    # ------------------------------------------------------------------ the spec's own packages
+    def packages(self, presets: Mapping[str, sim.Preset]) -> dict[str, sim.Preset]:
+        """``[packages.NAME]``: policy packages defined in the spec, in file order, usable wherever a
+        preset key is (``[base] package``, ``[levers] package``, ``[analysis] reference``).
+
+        Each is an entry like those of configs/presets.toml: ``label_en`` / ``label_zh`` (default: the
+        key), ``levers = { name = value }`` checked against the lever schema, and ``combine = [keys]``
+        (presets or earlier packages of the spec, their levers merged in order, then ``levers``). A lever
+        may be timed: ``name = { value = .., start = "2027Q1", end = "2028Q4", ramp_quarters = 2 }``
+        (:meth:`sim.Config.with_overrides`; the window is checked against the run in
+        :meth:`check_packages`). A name that is already a preset is refused: a preset key means the same
+        levers in every spec, results folder and the workshop app, so a spec cannot redefine one.
+        """
+        t = self.table("packages")
+        defaults = sim.default_config()
+        lever_names, schema = defaults.names("levers"), defaults.schema
+        known: dict[str, sim.Preset] = dict(presets)
+        out: dict[str, sim.Preset] = {}
+        for key, entry in t.items():
+            where = f"[packages.{key}]"
+            if key in presets:
+                raise self.err(f"{where}: {key!r} is a preset of configs/presets.toml ({presets[key].label_en!r}); "
+                               "a spec cannot redefine a preset (its key means the same levers in every spec, "
+                               f"results folder and the app): give this package another name, e.g. '{key}_2'")
+            if key == "all":
+                raise self.err(f'{where}: "all" is reserved ([levers] package = "all" lists every package); '
+                               "give this package another name")
+            if not isinstance(entry, Mapping):
+                raise self.err(f"[packages] {key} = {entry!r}: give a table, e.g. [packages.{key}] with "
+                               "levers = { rd_subsidy_rate = 0.2 }")
+            for k in entry:
+                if k not in _PACKAGE_KEYS:
+                    raise self.err(f"{where} unknown key {k!r}.{_suggest(k, _PACKAGE_KEYS)}")
+            levers: dict[str, Any] = {}
+            combine = entry.get("combine", [])
+            if not isinstance(combine, list) or not all(isinstance(c, str) for c in combine):
+                raise self.err(f"{where} combine: {combine!r} is not allowed; give a list of preset or package keys")
+            for part in combine:
+                if part not in known:
+                    raise self.err(f"{where} combine: {part!r} is not a preset or an earlier package of this spec."
+                                   f"{_suggest(part, list(known))}")
+                levers.update(known[part].levers)
+            given = entry.get("levers", {})
+            if not isinstance(given, Mapping):
+                raise self.err(f"{where} levers: {given!r} is not allowed; give a table, e.g. "
+                               "levers = { rd_subsidy_rate = 0.2 }")
+            for name, value in given.items():
+                if name not in lever_names:
+                    raise self.err(f"{where} levers: unknown lever {name!r} (= {value!r})."
+                                   f"{_suggest(name, lever_names)}")
+                levers[name] = self.package_lever(f"{where} levers {name}", value, schema[name])
+            labels = {}
+            for k in ("label_en", "label_zh"):
+                v = entry.get(k, labels.get("label_en", key))
+                if not isinstance(v, str) or not v.strip():
+                    raise self.err(f"{where} {k}: {v!r} is not allowed; give a non-empty string")
+                labels[k] = v
+            out[key] = known[key] = sim.Preset(key=key, levers=levers, **labels)
+        return out
+
+    def package_lever(self, where: str, value: Any, param: Any) -> Any:
+        """One lever of a ``[packages.NAME]`` table: a value, or a schedule ``{value, start, end,
+        ramp_quarters}`` whose keys and value are checked here (its periods and window against the run
+        in :meth:`check_packages`)."""
+        if not isinstance(value, Mapping):
+            return param.check(value, where)
+        for k in value:
+            if k not in SCHEDULE_KEYS:
+                hint = " (give end, the window's last period)" if k == "duration_quarters" else ""
+                raise self.err(f"{where}: unknown key {k!r} in its schedule{hint}.{_suggest(k, SCHEDULE_KEYS)}")
+        if "value" not in value:
+            raise self.err(f"{where}: a timed lever needs value (the lever's value inside its window), e.g. "
+                           f'{{ value = {param.default!r}, start = "2027Q1" }}')
+        return {**value, "value": param.check(value["value"], f"{where} value")}
+
+    def check_packages(self, base: sim.Config, packages: Mapping[str, sim.Preset],
+                       presets: Mapping[str, sim.Preset]) -> None:
+        """Every spec package applies to the base scenario: its schedules' periods and windows lie within
+        the run (checked here, once the base's start and horizon are known)."""
+        for key, p in packages.items():
+            if key in presets:
+                continue
+            try:
+                base.with_overrides(p.levers)
+            except ConfigError as exc:
+                raise self.err(f"[packages.{key}] levers: {exc}") from None
+
+    def check_package_timing(self, factors: list[Factor], packages: Mapping[str, sim.Preset]) -> None:
+        """A package that times a lever cannot be crossed with a swept timing of the same lever (which
+        window would a run get?); a swept *value* of that lever runs inside the package's window."""
+        used = next((f.values for f in factors if f.kind == "package"), ())
+        for key in used:
+            for lever, value in packages[key].levers.items():
+                if isinstance(value, Mapping) and lever in self._timing:
+                    swept = [f.name for f in factors if f.name.startswith(f"{lever}.")]
+                    raise self.err(f"[packages.{key}] levers {lever}: the package times this lever and [levers] "
+                                   f"sweeps its timing ({', '.join(swept) or lever}); time it in one place")
+
     # ------------------------------------------------------------------ base scenario
     def base(self, horizon: int, presets: Mapping[str, sim.Preset]) -> tuple[sim.Config, str | None]:
         t = self.table("base", _BASE_KEYS)
@@ -340,7 +463,8 @@ class _Parser:
         overrides: dict[str, Any] = {}
         if package is not None:
             if package not in presets:
-                raise self.err(f"[base] package: {package!r} is not a preset.{_suggest(package, list(presets))}")
+                raise self.err(f"[base] package: {package!r} is not a preset (configs/presets.toml) or a [packages] "
+                               f"table of this spec.{_suggest(str(package), list(presets))}")
             overrides.update(presets[package].levers)
         self._posterior_source = None
         self._posterior_draws = t.pop("posterior_draws", None)
@@ -645,7 +769,8 @@ class _Parser:
                 f'[levers] package: give a non-empty list of preset keys or "all". Presets: {", ".join(keys)}')
         for v in value:
             if v not in presets:
-                raise self.err(f"[levers] package: {v!r} is not a preset in configs/presets.toml.{_suggest(v, keys)}")
+                raise self.err(f"[levers] package: {v!r} is not a preset in configs/presets.toml or a [packages] "
+                               f"table of this spec.{_suggest(str(v), keys)}")
         if len(set(value)) != len(value):
             raise self.err("[levers] package: a preset is listed twice")
         return Factor(name=PACKAGE, kind="package", values=tuple(value))

@@ -77,7 +77,7 @@ def check_outcomes(spec: Spec, model: Callable | None) -> None:
 
 def tasks(spec: Spec, plan: pd.DataFrame, run_ids: set[str], model_version: str) -> Iterator[RunTask]:
     """Tasks for the planned runs in ``run_ids`` (each run id once), configs built lazily per point."""
-    presets = sim.load_presets()
+    presets = spec.packages or sim.load_presets()
     seen: set[str] = set()
     cached: tuple[int, Any] | None = None
     for row in _records(plan):
@@ -273,13 +273,28 @@ def _provenance(store: Store, spec: Spec, mv: str) -> dict[str, Any]:
     prov.update(
         experiment=spec.name, spec_file=str(spec.path) if spec.path else None, spec=spec.raw,
         design={"kind": spec.design.kind, "factors": {f.name: f.describe() for f in spec.factors},
-                "replicates": spec.replicates, "seed": spec.seed, "crn": spec.crn, **_timing(spec)},
-        model_version=mv, git=provenance.git_state(PROJECT_DIR), packages=provenance.package_versions(),
+                "replicates": spec.replicates, "seed": spec.seed, "crn": spec.crn,
+                "base_values": base_values(spec), **_timing(spec)},
+        policy_packages=spec.package_definitions(), model_version=mv, git=provenance.git_state(PROJECT_DIR),
+        packages=provenance.package_versions(),
         host=provenance.host_info(),
     )
     prov.setdefault("created", provenance.now())
     prov.setdefault("sessions", [])
     return prov
+
+
+def base_values(spec: Spec) -> dict[str, Any]:
+    """Each swept lever's, uncertainty's and setting's value in the base scenario (the status quo unless
+    ``[base]`` changes it): the level the paired effects compare the others with when the design has it
+    (:func:`experiments.effects.baseline`). Timing parts and the package are left out."""
+    out: dict[str, Any] = {}
+    for f in spec.factors:
+        if f.kind in ("lever", "uncertainty"):
+            out[f.name] = spec.base.values[f.name]
+        elif f.kind == "setting":
+            out[f.name] = spec.base.scenario.get(f.name)
+    return out
 
 
 def _timing(spec: Spec) -> dict[str, Any]:
