@@ -258,23 +258,15 @@ def _utilities(m, idx: np.ndarray, new_grad: np.ndarray) -> np.ndarray:
     A destination's terms depend on a person only through degree and current location, so they are
     a (degree, location) table looked up per person; Qinhuangdao's column is computed per person. The
     terms are added in the order of the module docstring's formula (the same numbers as evaluating it
-    on a (persons, 4) array).
+    on a (persons, 4) array). Logarithms are taken by numpy (module ``sim.state.compiled``).
     """
     t, p, city = m.talent, m.p, m.city
-    deg = t.degree[idx].astype(np.intp)  # (numpy indexes with intp much faster than with int8)
-    here = t.loc[idx].astype(np.intp)
-    employed_here = t.employer[idx] != NO_EMPLOYER  # in work means in the city (refresh_staff)
-    offer = m.city_wage() * m.degree_premium[deg]
-    qhd_wage = np.where(employed_here, t.wage[idx], offer * (0.3 + 0.7 * m.job_finding))
+    qhd_wage = _qhd_wage(idx, t.employer, t.wage, t.degree, m.city_wage() * m.degree_premium,
+                         OFFER_FLOOR + (1.0 - OFFER_FLOOR) * m.job_finding)
     dests = city["destinations"]
     here_cell = np.where(t.cell[idx] >= 0, t.cell[idx], m.core_cells[0])
     distance = p["beta_distance"] * m.distance_km / 100.0  # (from, to) locations
     moving = p["moving_cost"] * (np.arange(4)[None, :] != np.arange(distance.shape[0])[:, None])  # (from, to)
-    u = np.empty((idx.size, 4))
-    u[:, 0] = (p["beta_wage"] * np.log(np.maximum(qhd_wage, 1.0))
-               + p["beta_prospects"] * np.take(m.prospects, t.field[idx])
-               - p["beta_housing"] * np.log(m.layer_values("housing_price")[here_cell]) - distance[here, 0]
-               + city["talent"]["qinhuangdao_constant"])
     # the destinations' terms by (destination, degree, location), all three at once
     dest_wage = np.array([m.destination_wage(d) for d in DEST_NAMES])
     wage = dest_wage[:, None] * m.degree_premium[None, :]
@@ -285,16 +277,72 @@ def _utilities(m, idx: np.ndarray, new_grad: np.ndarray) -> np.ndarray:
     by_degree = (p["beta_wage"] * np.log(np.maximum(wage, 1.0)) + p["beta_prospects"] * dest_prospects[:, None]
                  - p["beta_housing"] * np.log(np.broadcast_to(housing[:, None], wage.shape)))
     table = by_degree[:, :, None] - distance.T[1:, None, :] + constant[:, None, None] - moving.T[1:, None, :]
-    u[:, 1:] = table[:, deg, here].T
-    u[:, 0] += p["beta_amenity"] * m.layer_values("amenity")[here_cell]
-    u[:, 0] -= moving[here, 0]
-    # the settlement subsidy comes with a three-year commitment: new graduates weigh all of it,
-    # subsidised stayers weigh the part they would forfeit by leaving before three years
-    bound = t.stayed_at_graduation[idx] & (m.quarter - t.cohort[idx] < 12)
-    owed = np.where(new_grad, 1.0, np.where(bound, 1.0 - (m.quarter - t.cohort[idx]) / 12.0, 0.0))
-    u[:, 0] += p["beta_ties"] * t.ties[idx] + p["beta_subsidy"] * owed * m.policy.level("talent_subsidy.settlement") / np.maximum(qhd_wage, 1.0)
-    u[:, 3] += p["beta_home"] * t.home_ties[idx]  # pull of a home region outside the city
+    betas = np.array([p["beta_wage"], p["beta_prospects"], p["beta_housing"], city["talent"]["qinhuangdao_constant"],
+                      p["beta_amenity"], p["beta_ties"], p["beta_subsidy"], p["beta_home"]])
+    return _utility_matrix(idx, new_grad, np.log(np.maximum(qhd_wage, 1.0)),
+                   np.log(m.layer_values("housing_price")[here_cell]), m.layer_values("amenity")[here_cell], qhd_wage,
+                   t.loc, t.degree, t.field, t.ties, t.stayed_at_graduation, t.cohort, t.home_ties, m.prospects,
+                   distance, moving, table, betas, m.quarter, float(m.policy.level("talent_subsidy.settlement")))
+
+
+OFFER_FLOOR = 0.3  # share of the offer a job seeker expects with no chance of finding a job (docstring)
+COMMITMENT_QUARTERS = 12  # the settlement subsidy's commitment (three years, assumption)
+
+
+@kernel
+def _qhd_wage(idx, employer, wage, degree, offer_by_degree, expected):
+    """Qinhuangdao wage each ``idx`` row weighs: its own when employed there, else the offer for its
+    degree x ``expected`` (the job-finding factor)."""
+    out = np.empty(idx.size)
+    for k in range(idx.size):
+        i = idx[k]
+        out[k] = wage[i] if employer[i] != NO_EMPLOYER else offer_by_degree[degree[i]] * expected
+    return out
+
+
+@kernel
+def _utility_matrix(idx, new_grad, log_wage, log_housing, amenity, qhd_wage, loc, degree, field, ties, stayed,
+                    cohort, home_ties, prospects, distance, moving, table, betas, quarter, settlement):
+    """The utility of each option for each ``idx`` row (module docstring's formula, terms added in its
+    order)."""
+    b_wage, b_prospects, b_housing, constant, b_amenity, b_ties, b_subsidy, b_home = (
+        betas[0], betas[1], betas[2], betas[3], betas[4], betas[5], betas[6], betas[7])
+    u = np.empty((idx.size, 4))
+    for k in range(idx.size):
+        i = idx[k]
+        here, deg = loc[i], degree[i]
+        u0 = (b_wage * log_wage[k] + b_prospects * prospects[field[i]] - b_housing * log_housing[k]
+              - distance[here, 0] + constant)
+        u0 += b_amenity * amenity[k]
+        u0 -= moving[here, 0]
+        # the settlement subsidy comes with a three-year commitment: new graduates weigh all of it,
+        # subsidised stayers weigh the part they would forfeit by leaving before three years
+        if new_grad[k]:
+            owed = 1.0
+        elif stayed[i] and quarter - cohort[i] < COMMITMENT_QUARTERS:
+            owed = 1.0 - (quarter - cohort[i]) / float(COMMITMENT_QUARTERS)
+        else:
+            owed = 0.0
+        u0 += b_ties * ties[i] + b_subsidy * owed * settlement / max(qhd_wage[k], 1.0)
+        u[k, 0] = u0
+        for d in range(3):
+            u[k, d + 1] = table[d, deg, here]
+        u[k, 3] += b_home * home_ties[i]  # pull of a home region outside the city
     return u
+
+
+@kernel
+def _choose(u, noise):
+    """Per row, the option of the largest utility + noise (the first such, as ``np.argmax``)."""
+    choice = np.empty(u.shape[0], np.int8)
+    for k in range(u.shape[0]):
+        best, pick = -np.inf, 0
+        for d in range(u.shape[1]):
+            v = u[k, d] + noise[k, d]
+            if d == 0 or v > best:
+                best, pick = v, d
+        choice[k] = pick
+    return choice
 
 
 def _migrate(m, new_grads: np.ndarray) -> None:
@@ -309,11 +357,12 @@ def _migrate(m, new_grads: np.ndarray) -> None:
     idx, is_new = _considering(r, t.loc, t.employer, chance, new_grads)
     if idx.size == 0:
         return
-    u = _utilities(m, idx, is_new) + rng.gumbel(size=(idx.size, 4))
+    u = _utilities(m, idx, is_new)
+    choice = _choose(u, rng.gumbel(size=u.shape))
     # graduates who stay get the settlement subsidy; persons by destination of the new graduates, of
     # those who left the city, and those who came back
-    graduates, outflow, back_persons, ret = _move(idx, np.argmax(u, axis=1).astype(np.int8), is_new, t.loc,
-                                                  t.employer, t.cell, t.persons, t.stayed_at_graduation)
+    graduates, outflow, back_persons, ret = _move(idx, choice, is_new, t.loc, t.employer, t.cell, t.persons,
+                                                  t.stayed_at_graduation)
     m.spend("talent_settlement_subsidy", graduates[Loc.CITY] * m.policy.level("talent_subsidy.settlement"))
     m.flows_q["graduates_retained"] = graduates[Loc.CITY]
     for loc, name in zip((Loc.BEIJING, Loc.TIANJIN, Loc.ELSEWHERE), ("beijing", "tianjin", "elsewhere")):
