@@ -241,8 +241,9 @@ def exit_hazard_young_over_mid(run: RunTables, s: Settings) -> float:
 
 
 def _log_productivity(run: RunTables) -> pd.DataFrame:
-    """log(value added per employee) of alive firms, minus its (cluster, year) mean, in groups of at least
-    ``min_group`` firms is applied by the callers; here: every firm with positive value added and staff."""
+    """log(value added per employee, yuan/person/yr) of the alive firms with positive value added and staff,
+    at whole model years: ``id, quarter, cluster, lp``. Value added per employee stands in for TFP: the
+    model has no capital stock."""
     a = run.alive()
     a = a[(a["value_added"] > 0) & (a["employees"] > 0)]
     lp = np.log(a["value_added"].to_numpy() / a["employees"].to_numpy())
