@@ -178,7 +178,7 @@ def test_trend_statistics_known_answers():
 
 def test_table_passes_on_the_median_and_reports_runs_in_band():
     spec = {"settings": SETTINGS, "checks": {
-        ("stylised", "a"): _row(statistic="growth_subbotin_b", low=0.9, high=1.1),
+        ("stylised", "a"): _row(statistic="growth_subbotin_b", low=0.9, high=1.1, input="set by x"),
         ("trends", "p"): {"label": "p", "source": ADDRESS, "no_counterpart": "none", "observed": -0.01}}}
     runs = pd.DataFrame({"growth_subbotin_b": [0.5, 1.0, 1.05, 1.2, 1.0]})
     t = v.validation_table(spec, runs)
@@ -191,6 +191,7 @@ def test_table_passes_on_the_median_and_reports_runs_in_band():
     md = v.markdown(t2, "5 runs")
     assert "**0 of 1 checks pass**" in md and "**FAIL**" in md and "https://example.org/paper" in md
     assert "no counterpart" in md and "none" in md
+    assert "| x † |" in md and "Partly set by an input" in md and "set by x" in md  # weaker evidence is marked
 
 
 # ------------------------------------------------------------------------------------------ command line

@@ -389,7 +389,7 @@ def measure(run: RunTables, names, settings: Settings) -> dict[str, float]:
 
 
 _CHECK_KEYS = {"label": str, "statistic": str, "low": (int, float), "high": (int, float), "source": str,
-               "band_reason": str, "observed": (int, float), "unit": str, "no_counterpart": str}
+               "band_reason": str, "observed": (int, float), "unit": str, "no_counterpart": str, "input": str}
 _MODEL_CHECK = ("label", "statistic", "low", "high", "source", "band_reason")
 _NO_COUNTERPART = ("label", "source", "no_counterpart")
 
@@ -543,7 +543,8 @@ def validation_table(spec: dict, runs: pd.DataFrame) -> pd.DataFrame:
                "unit": c.get("unit", STATISTICS[c["statistic"]].unit if "statistic" in c else ""),
                "observed": c.get("observed", np.nan), "low": c.get("low", np.nan), "high": c.get("high", np.nan),
                "p05": np.nan, "median": np.nan, "p95": np.nan, "in_band": np.nan, "n_runs": 0, "pass": None,
-               "source": c["source"], "band_reason": c.get("band_reason", ""), "no_counterpart": c.get("no_counterpart", "")}
+               "source": c["source"], "band_reason": c.get("band_reason", ""), "no_counterpart": c.get("no_counterpart", ""),
+               "input": c.get("input", "")}
         if "statistic" in c:
             x = runs[c["statistic"]].to_numpy(float) if c["statistic"] in runs else np.array([])
             x = x[np.isfinite(x)]
@@ -583,11 +584,17 @@ def markdown(table: pd.DataFrame, sample: str) -> str:
              + ("." if n_pass == len(model) else f"; {len(model) - n_pass} fail (reported, bands not moved)."),
              "None of these statistics is a calibration target or set-up check (`configs/validation.toml`, "
              "checked by `tests/test_validation.py`).", "",
-             "| kind | check | model median [5-95%] | band | runs in band | pass |", "|---|---|---|---|---|---|"]
+             "| kind | check | observed | model median [5-95%] | band | runs in band | pass |",
+             "|---|---|---|---|---|---|---|"]
     for _, r in model.iterrows():
-        lines.append(f"| {r['kind']} | {r['label']} | {_num(r['median'])} [{_num(r['p05'])}, {_num(r['p95'])}] | "
+        mark = " †" if r["input"] else ""
+        lines.append(f"| {r['kind']} | {r['label']}{mark} | {_num(r['observed'])} | {_num(r['median'])} [{_num(r['p05'])}, {_num(r['p95'])}] | "
                      f"[{_num(r['low'])}, {_num(r['high'])}] | {_num(100 * r['in_band'])}% | "
                      f"{'pass' if r['pass'] else '**FAIL**'} |")
+    inputs = model[model["input"] != ""]
+    if len(inputs):
+        lines += ["", "† Partly set by an input, so weaker evidence than the others: "
+                  + "; ".join(f"*{r['label']}*: {r['input']}" for _, r in inputs.iterrows()) + "."]
     lines += ["", "Sources and why each band:", ""]
     for _, r in model.iterrows():
         lines.append(f"- *{r['label']}* (`{r['statistic']}`): {r['source']} Band: {r['band_reason']}")
