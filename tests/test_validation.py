@@ -119,6 +119,7 @@ def _panel(n=400, years=6, growth=None, seed=0, lp_rho=0.7):
     for k in range(years + 1):
         rows.append(pd.DataFrame({
             "quarter": 4 * k, "id": np.arange(n), "alive": True, "cluster": np.where(np.arange(n) % 2, "a", "b"),
+            "segment": np.where(np.arange(n) % 3, "assembly", "core_parts"),
             "sales": sales, "employees": sales / 1e6, "value_added": np.exp(lp) * sales / 1e6 * 2e5,
             "age": 10.0 + k, "above_scale": True, "little_giant": np.arange(n) % 10 == 0, "rd_spend": 0.02 * sales}))
         sales = sales * np.exp(growth(rng, n))

@@ -43,6 +43,9 @@ from sim.inputs.config import Config, load_config
 VALIDATION_FILE = CONFIG_DIR / "validation.toml"
 SECTIONS = {"stylised": "stylised fact", "trends": "held-out trend"}
 QUANTILES = (0.05, 0.5, 0.95)  # the interval shown beside each median
+# The model's closest analogue of a narrowly defined industry (the literature's 3- or 4-digit sector):
+# firms of one cluster in one chain segment. Growth and productivity are compared within it, by year.
+INDUSTRY = ["cluster", "segment"]
 
 
 # ------------------------------------------------------------------------------------------------ settings
@@ -168,22 +171,22 @@ class RunTables:
 
 
 def year_pairs(run: RunTables, column: str) -> pd.DataFrame:
-    """Firms alive at two consecutive model years: ``id, quarter`` (the first), ``cluster``, ``x0`` and
-    ``x1`` (``column`` at both)."""
-    a = run.alive()[["id", "quarter", "cluster", column]]
+    """Firms alive at two consecutive model years: ``id, quarter`` (the first), the :data:`INDUSTRY`
+    columns at the first, ``x0`` and ``x1`` (``column`` at both)."""
+    a = run.alive()[["id", "quarter", *INDUSTRY, column]]
     nxt = a[["id", "quarter", column]].assign(quarter=a["quarter"] - 4)
     return a.merge(nxt, on=["id", "quarter"], suffixes=("_0", "_1")).rename(
         columns={f"{column}_0": "x0", f"{column}_1": "x1"})
 
 
 def _growth(run: RunTables) -> pd.DataFrame:
-    """Yearly log growth of sales, minus its (cluster, year) mean (Bottazzi & Secchi's normalisation:
+    """Yearly log growth of sales, minus its (industry, year) mean (Bottazzi & Secchi's normalisation:
     sector-wide shocks removed), with the log of start-of-year sales."""
     d = year_pairs(run, "sales")
     d = d[(d["x0"] > 0) & (d["x1"] > 0)]
     g = np.log(d["x1"].to_numpy()) - np.log(d["x0"].to_numpy())
     d = d.assign(g=g, log_size=np.log(d["x0"].to_numpy()))
-    return d.assign(g=d["g"] - d.groupby(["cluster", "quarter"])["g"].transform("mean"))
+    return d.assign(g=d["g"] - d.groupby([*INDUSTRY, "quarter"])["g"].transform("mean"))
 
 
 def growth_subbotin_b(run: RunTables, s: Settings) -> float:
@@ -247,15 +250,15 @@ def _log_productivity(run: RunTables) -> pd.DataFrame:
     a = run.alive()
     a = a[(a["value_added"] > 0) & (a["employees"] > 0)]
     lp = np.log(a["value_added"].to_numpy() / a["employees"].to_numpy())
-    return a[["id", "quarter", "cluster"]].assign(lp=lp)
+    return a[["id", "quarter", *INDUSTRY]].assign(lp=lp)
 
 
 def productivity_dispersion_90_10(run: RunTables, s: Settings) -> float:
-    """log of the 90/10 ratio of value added per employee within a cluster and year, averaged over the
-    (cluster, year) groups of at least ``min_group`` firms weighted by their firms."""
+    """log of the 90/10 ratio of value added per employee within an industry (:data:`INDUSTRY`) and year,
+    averaged over the (industry, year) groups of at least ``min_group`` firms weighted by their firms."""
     d = _log_productivity(run)
     spans, weights = [], []
-    for _, grp in d.groupby(["cluster", "quarter"]):
+    for _, grp in d.groupby([*INDUSTRY, "quarter"]):
         if len(grp) >= s.min_group:
             spans.append(log_range_90_10(grp["lp"].to_numpy()))
             weights.append(len(grp))
@@ -263,10 +266,10 @@ def productivity_dispersion_90_10(run: RunTables, s: Settings) -> float:
 
 
 def productivity_persistence(run: RunTables, s: Settings) -> float:
-    """One-year autoregressive coefficient of firms' log value added per employee, each year's
-    (cluster, year) mean removed."""
+    """One-year autoregressive coefficient of firms' log value added per employee, each (industry, year)
+    mean removed."""
     d = _log_productivity(run)
-    d = d.assign(lp=d["lp"] - d.groupby(["cluster", "quarter"])["lp"].transform("mean"))
+    d = d.assign(lp=d["lp"] - d.groupby([*INDUSTRY, "quarter"])["lp"].transform("mean"))
     nxt = d[["id", "quarter", "lp"]].assign(quarter=d["quarter"] - 4)
     m = d.merge(nxt, on=["id", "quarter"], suffixes=("_0", "_1"))
     return ar1_slope(m["lp_0"].to_numpy(), m["lp_1"].to_numpy())
