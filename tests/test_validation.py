@@ -175,6 +175,11 @@ def test_trend_statistics_known_answers():
     assert v.little_giant_rd_intensity(run, SETTINGS) == pytest.approx(0.02)
     short = _run(panel, quarters=8)  # a 2-year horizon: the trends use 2 years
     assert short.window_years(SETTINGS) == 2
+    # under a year nothing can be measured: NaN (a failed check), never the start state passing as a trend
+    tiny = _run(panel[panel["quarter"] == 0], city=run.city, clusters=run.clusters, quarters=3)
+    for name in ("little_giant_count_ratio", "size_dispersion_drift", "rd_participation_above_scale",
+                 "above_scale_va_growth", "rd_intensity_growth", "real_wage_growth"):
+        assert math.isnan(v.STATISTICS[name].fn(tiny, SETTINGS)), name
 
 
 def test_table_passes_on_the_median_and_reports_runs_in_band():

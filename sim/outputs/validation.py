@@ -212,8 +212,11 @@ def size_tail_exponent(run: RunTables, s: Settings) -> float:
 
 
 def size_dispersion_drift(run: RunTables, s: Settings) -> float:
-    """sd of log employment at the last whole model year / at the start (1 = the spread does not drift)."""
+    """sd of log employment at the last whole model year / at the start (1 = the spread does not drift;
+    NaN for a horizon shorter than a year)."""
     last = int(run.alive()["quarter"].max())
+    if last == 0:
+        return float("nan")
     sd = [np.std(np.log(x[x > 0]), ddof=1) for x in (_employees_at(run, 0), _employees_at(run, last))]
     return float(sd[1] / sd[0]) if sd[0] > 0 else float("nan")
 
@@ -276,8 +279,10 @@ def productivity_persistence(run: RunTables, s: Settings) -> float:
 
 
 def _window_rows(run: RunTables, s: Settings) -> pd.DataFrame:
+    """Alive firms at the end of the trend window (none for a horizon shorter than a year)."""
     a = run.alive()
-    return a[a["quarter"] == 4 * run.window_years(s)]
+    years = run.window_years(s)
+    return a[a["quarter"] == 4 * years] if years > 0 else a.iloc[:0]
 
 
 def rd_participation_above_scale(run: RunTables, s: Settings) -> float:
@@ -328,10 +333,10 @@ def real_wage_growth(run: RunTables, s: Settings) -> float:
 
 def little_giant_count_ratio(run: RunTables, s: Settings) -> float:
     """National little giants at the end of the trend window / at the start (all clusters)."""
-    cl = run.clusters
-    by_q = cl.groupby("quarter")["little_giants"].sum()
-    start, end = float(by_q.get(0, np.nan)), float(by_q.get(4 * run.window_years(s), np.nan))
-    return end / start if start > 0 else float("nan")
+    years = run.window_years(s)
+    by_q = run.clusters.groupby("quarter")["little_giants"].sum()
+    start, end = float(by_q.get(0, np.nan)), float(by_q.get(4 * years, np.nan))
+    return end / start if start > 0 and years > 0 else float("nan")
 
 
 def rd_intensity_growth(run: RunTables, s: Settings) -> float:
