@@ -23,6 +23,9 @@ RUN_RESULTS ?= results/paper_remedies
 RUN_CMD ?= $(PY) -m experiments run $(RUN_CONFIG)
 EXPLAIN_CMD ?= $(PY) -m experiments explain configs/experiments/explain.toml --out $(RUN_RESULTS)
 ANALYZE_CMD ?= $(PY) -m experiments analyze $(RUN_RESULTS)
+# validation (configs/validation.toml) over 8 posterior draws x 2 seeds (~15 s on a quiet 2-core machine);
+# exit 1 (a check fails) is shown in the report, not an error of `make run`; exit 2 (bad input) stops it
+VALIDATE_CMD ?= $(PY) -m sim validate --posterior --draws 8 --seeds 2 --quiet --report $(RUN_RESULTS)/validation.md
 APP_CMD ?= $(PY) -m app --host $(HOST) --port $(PORT)
 BENCH_CMD ?= $(PY) benchmarks/run_all.py
 CALIBRATE_CMD ?= $(PY) -m sim calibrate
@@ -57,10 +60,11 @@ $(VENV)/.fonts: $(VENV)/.installed tools/fetch_fonts.py
 	@$(PY) tools/fetch_fonts.py
 	@touch $@
 
-run: venv ## run the paper_remedies experiment, explain its packages by their channels, then analyze
+run: venv ## run the paper_remedies experiment, explain its packages by their channels, validate, then analyze
 	@$(MAKE) --no-print-directory fonts || echo "make run: no Chinese font fetched (npm missing?); figures will show boxes for Chinese labels"
 	$(RUN_CMD)
 	$(EXPLAIN_CMD)
+	$(VALIDATE_CMD) || [ $$? -eq 1 ]
 	$(ANALYZE_CMD)
 
 test: venv assets fonts ## all tests (add options with PYTEST_ARGS=...)

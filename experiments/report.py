@@ -2,7 +2,8 @@
 
 Writes into the results directory::
 
-    report.md                      the report, embedding the figures
+    report.md                      the report, embedding the figures (and validation.md, when `make run`'s
+                                   `python -m sim validate --report` step wrote it)
     figures/*.png                  energy trajectories, outcomes by package / vs levers, P(national) heatmap,
                                    talent outflow, cost-effectiveness, sensitivity indices (sobol/morris)
     tables/*.csv                   outcomes_by_group, national_probability, cost_effectiveness,
@@ -22,6 +23,7 @@ import sim
 import sim.behaviour.energy
 from experiments import analysis, effects, plots, provenance
 from experiments.spec import PACKAGE
+from experiments.store import VALIDATION_REPORT
 from experiments.timing import TIMING_PARTS
 from sim.state.records import HEADLINE_OUTCOMES
 
@@ -132,6 +134,7 @@ def analyze(root: str | Path) -> Path:
                      effects_lines, index_sens)
     text = _decision_sections(sw, text)
     text = _explain_section(root, text)
+    text = _validation_section(root, text)
     path = root / "report.md"
     path.write_text(text, encoding="utf-8")
     return path
@@ -186,6 +189,19 @@ def _explain_section(root: Path, text: str) -> str:
         section = attribution_report.markdown(folder, link_prefix="explain/")
     except (OSError, ValueError, KeyError) as exc:
         section = f"## What carries each package's effect: its channels\n\n*{folder} could not be read ({exc}).*\n"
+    return text.rstrip("\n") + "\n\n" + section
+
+
+def _validation_section(root: Path, text: str) -> str:
+    """The validation section when ``python -m sim validate --report root/validation.md`` wrote it (``make
+    run`` does, between the sweep and this report); without the file the report is unchanged."""
+    path = root / VALIDATION_REPORT
+    if not path.is_file():
+        return text
+    try:
+        section = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        section = f"## Validation: patterns the fit never saw\n\n*{path} could not be read ({exc}).*\n"
     return text.rstrip("\n") + "\n\n" + section
 
 

@@ -70,9 +70,11 @@ class FolderInUse(RuntimeError):
     """The results folder holds another experiment, or files that are not a sweep (nothing was written)."""
 
 
-# What a sweep and ``analyze`` / ``discover`` / ``robustness`` write into a results folder.
+VALIDATION_REPORT = "validation.md"  # `make run`: `python -m sim validate --report` writes it; analyze embeds it
+# What a sweep and ``analyze`` / ``discover`` / ``robustness`` (and ``make run``'s validation step) write
+# into a results folder.
 OWN_ENTRIES = frozenset({".lock", SPEC_FILE, PROVENANCE_FILE, DESIGN_FILE, RUNS, SUMMARY, *TABLES, CHECKSUMS, DAMAGED,
-                         "report.md", "figures", "tables", "discovery", "robustness", "explain"})
+                         "report.md", "figures", "tables", "discovery", "robustness", "explain", VALIDATION_REPORT})
 # What ``python -m experiments optimize`` writes into its folder (the run store goes under optimize/).
 OPTIMIZE_ENTRIES = frozenset({".lock", SPEC_FILE, "optimize", "pareto.csv", "figures", "report.md"})
 # What ``python -m experiments calibrate`` writes into its folder (SQLite may leave abc.db-journal/-wal/-shm).

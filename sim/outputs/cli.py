@@ -1,5 +1,5 @@
-"""Command line: ``python -m sim run`` (one scenario -> tables + PNGs; ``--firms`` adds the firm panel)
-and ``python -m sim calibrate``."""
+"""Command line: ``python -m sim run`` (one scenario -> tables + PNGs; ``--firms`` adds the firm panel),
+``python -m sim calibrate`` and ``python -m sim validate``."""
 
 from __future__ import annotations
 
@@ -233,6 +233,54 @@ def _check_posterior(args) -> int:
     return 1 if stale or n_pass < len(table) else 0
 
 
+def _validate(args) -> int:
+    """``validate``: the validation table (stylised facts, held-out trends) over baseline seeds or
+    posterior draws x seeds; exit 0 only when every check with a model counterpart passes."""
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    from sim.outputs import validation
+
+    spec = validation.load_spec(args.spec or None)
+    cfg = load_config(args.config)
+    s = spec["settings"]
+    seeds = args.seeds or s.seeds
+    post = None
+    if args.posterior is not None:
+        from sim.outputs.posterior import POSTERIOR_FILE, load_posterior
+
+        post = load_posterior(args.posterior or POSTERIOR_FILE, cfg)
+        draws = args.draws or s.draws
+        prov = post.provenance
+        sample = (f"{draws} posterior draws x {seeds} seeds = {draws * seeds} status-quo runs (posterior "
+                  f"{post.path.name}, fitted on model {prov.get('model_version', '?')})")
+        n_runs = draws * seeds
+    else:
+        draws = None
+        sample = f"{seeds} status-quo runs of {args.config} (seeds 1-{seeds}, parameters at their defaults)"
+        n_runs = seeds
+    horizon = args.quarters or cfg.quarters
+    sample += f", {horizon} quarters each"
+    with tqdm(total=n_runs, unit="run", desc="validation", disable=args.quiet) as bar:
+        runs = validation.validation_runs(spec, cfg, post=post, draws=draws, seeds=seeds, quarters=args.quarters,
+                                          progress=lambda: bar.update(1))
+    table = validation.validation_table(spec, runs)
+    show = table[["kind", "check", "median", "p05", "p95", "low", "high", "in_band", "pass"]].copy()
+    show["pass"] = show["pass"].map({True: "pass", False: "FAIL", None: "no counterpart"})
+    with pd.option_context("display.width", 200, "display.float_format", "{:,.4g}".format):
+        print(show.to_string(index=False))
+    model = table[table["statistic"] != ""]
+    n_pass = int(model["pass"].sum())
+    print(f"\n{n_pass}/{len(model)} checks pass (median over runs inside the band; {sample}); "
+          f"{len(table) - len(model)} observed trend(s) without a model counterpart reported")
+    if args.report:
+        out = Path(args.report)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(validation.markdown(table, sample[0].upper() + sample[1:]), encoding="utf-8")
+        print(f"wrote {out}")
+    return 0 if validation.all_pass(table) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = OneLineParser(prog="python -m sim", description="Qinhuangdao cluster simulator")
     parser.add_argument("--version", action="version", version=f"qhd-cluster-sim {VERSION}")
@@ -259,6 +307,22 @@ def main(argv: list[str] | None = None) -> int:
                           "and a posterior-predictive pass/fail table")
     cal.add_argument("--draws", type=_int_arg("--draws", 1, 10001, "1-10000"), default=40,
                      help="posterior draws for --posterior (default 40, one run each)")
+    val = sub.add_parser("validate", help="check status-quo runs against stylised facts and held-out trends "
+                                          "(configs/validation.toml); exit 0 only when every check passes")
+    val.add_argument("--config", default="configs/baseline.toml", help="scenario TOML (default: the status quo)")
+    val.add_argument("--spec", default=None, metavar="PATH",
+                     help="validation TOML (default configs/validation.toml)")
+    val.add_argument("--posterior", nargs="?", const="", default=None, metavar="PATH",
+                     help="draw the behavioural coefficients from a fitted posterior (default "
+                          "configs/posterior.parquet) instead of their defaults")
+    val.add_argument("--draws", type=_int_arg("--draws", 1, 10001, "1-10000"), default=None,
+                     help="posterior draws with --posterior (default: [settings] draws of the spec)")
+    val.add_argument("--seeds", type=_int_arg("--seeds", 1, 1001, "1-1000"), default=None,
+                     help="seeds per draw, or baseline runs without --posterior (default: [settings] seeds)")
+    val.add_argument("--quarters", type=_int_arg("--quarters", 1, 401, "1-400"), default=None,
+                     help="override the horizon (quarters, 1-400); trends use at most its whole years")
+    val.add_argument("--report", default=None, metavar="PATH", help="also write the table as markdown to PATH")
+    val.add_argument("--quiet", action="store_true", help="no progress bar")
     sub.add_parser("params", help="print the parameter table (markdown) generated from configs/parameters.toml")
     args = parser.parse_args(argv)
     if args.command == "params":
@@ -269,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     from sim.model import ModelError
 
     try:
-        return _run(args) if args.command == "run" else _calibrate(args)
+        return {"run": _run, "calibrate": _calibrate, "validate": _validate}[args.command](args)
     except (ConfigError, ModelError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
