@@ -436,11 +436,11 @@ def _match(m, needs: tuple[np.ndarray, np.ndarray]) -> None:
     dig_slots = stochastic_round(dig_gap, rng)  # persons per firm
     gen_slots = stochastic_round(gap - dig_gap, rng)
     other = int(stochastic_round(p["other_jobs_per_year"] / 4.0, rng))  # persons
-    seekers = np.flatnonzero((t.loc == Loc.CITY) & (t.employer == NO_EMPLOYER))
+    seekers = _seekers(t.loc, t.employer)
     if seekers.size == 0:
         return
-    key = t.degree[seekers] + 1.0 * t.consortium[seekers] + rng.gumbel(size=seekers.size) * p["matching_noise"]
-    seekers = seekers[np.argsort(-key)]  # best qualified first
+    # best qualified first: degree, consortium graduates ahead, noise
+    seekers = _queue(seekers, t.degree, t.consortium, rng.gumbel(size=seekers.size), float(p["matching_noise"]))
     persons = t.persons[seekers]
     # log wage of a bachelor by employer code (firm rows, then OTHER_SECTOR (-2) and NO_EMPLOYER (-1))
     n = len(f)
@@ -496,18 +496,53 @@ def _line_up(m, amounts: np.ndarray, slot_employer: np.ndarray, slot_persons: np
         persons[0::2], persons[1::2] = blocks, slot_persons
         open_ = np.flatnonzero(persons)
         slot_employer, slot_persons = employer[open_], persons[open_]
-    slot_end = np.cumsum(slot_persons)
-    seeker_end = np.cumsum(amounts)
-    k = min(seeker_end[-1], slot_end[-1])  # persons hired
-    seeker_end = seeker_end[: np.searchsorted(seeker_end, k) + 1]
-    # the line of persons cut where a seeker's or a slot's persons end: each stretch is a piece of one
-    # seeker going to one employer (a cut where both end gives an empty stretch, dropped)
-    ends = np.sort(np.concatenate((seeker_end[:-1], slot_end[slot_end < k], [k])))
-    starts = np.concatenate(([0], ends[:-1]))
-    keep = ends > starts
-    starts, count = starts[keep], (ends - starts)[keep]
-    owner = np.searchsorted(seeker_end, starts, side="right")
-    return owner, slot_employer[np.searchsorted(slot_end, starts, side="right")], count
+    return _pieces(np.asarray(amounts, np.int64), slot_employer, np.asarray(slot_persons, np.int64))
+
+
+@kernel
+def _pieces(amounts, slot_employer, slot_persons):
+    """The line of persons (seekers' in order, slots' in order) cut where a seeker's or a slot's
+    persons end: each stretch is a piece (seeker index, employer, persons) of one seeker going to one
+    employer, until the seekers or the slots run out."""
+    n = amounts.size + slot_persons.size
+    owner = np.empty(n, np.int64)
+    employer = np.empty(n, np.int64)
+    count = np.empty(n, np.int64)
+    i = j = k = 0
+    seeker_left = amounts[0] if amounts.size else 0
+    slot_left = slot_persons[0] if slot_persons.size else 0
+    while i < amounts.size and j < slot_persons.size:
+        take = min(seeker_left, slot_left)
+        if take > 0:
+            owner[k], employer[k], count[k] = i, slot_employer[j], take
+            k += 1
+        seeker_left -= take
+        slot_left -= take
+        if seeker_left == 0:
+            i += 1
+            if i < amounts.size:
+                seeker_left = amounts[i]
+        if slot_left == 0:
+            j += 1
+            if j < slot_persons.size:
+                slot_left = slot_persons[j]
+    return owner[:k], employer[:k], count[:k]
+
+
+@kernel
+def _seekers(loc, employer):
+    """Rows of job seekers: in the city without a job."""
+    return np.flatnonzero((loc == CITY) & (employer == NO_EMPLOYER))
+
+
+@kernel
+def _queue(seekers, degree, consortium, noise, scale):
+    """``seekers`` best qualified first: by degree + 1 for consortium graduates + ``scale`` x noise."""
+    key = np.empty(seekers.size)
+    for k in range(seekers.size):
+        i = seekers[k]
+        key[k] = degree[i] + 1.0 * consortium[i] + noise[k] * scale
+    return seekers[np.argsort(-key)]
 
 
 def _hire(m, seekers: np.ndarray, owner: np.ndarray, employer: np.ndarray, count: np.ndarray) -> int:
@@ -519,40 +554,77 @@ def _hire(m, seekers: np.ndarray, owner: np.ndarray, employer: np.ndarray, count
     """
     if owner.size == 0:
         return 0
-    other = np.flatnonzero(employer == OTHER_SECTOR)
-    if other.size > 1:  # a seeker's one-person slots outside manufacturing are one piece
-        # (pieces come in seeker order within each matching round, and only the second has such slots)
-        o = owner[other]
-        first = np.ones(o.size, bool)
-        first[1:] = o[1:] != o[:-1]
-        if not first.all():
-            keep = np.ones(owner.size, bool)
-            keep[other[~first]] = False
-            count = count.copy()
-            count[other[first]] = np.bincount(np.cumsum(first) - 1, weights=count[other]).astype(np.int64)
-            owner, employer, count = owner[keep], employer[keep], count[keep]
     t = m.talent
-    persons = t.persons[seekers]
-    rest = persons - np.bincount(owner, weights=count, minlength=seekers.size).astype(np.int64)
-    first = np.full(seekers.size, -1)
-    first[owner[::-1]] = np.arange(owner.size - 1, -1, -1)  # each seeker's first piece
-    reuse = np.zeros(owner.size, bool)
-    reuse[first[(rest == 0) & (first >= 0)]] = True
-    rows = seekers[owner]
-    who = np.empty(owner.size, np.int64)
-    who[reuse] = rows[reuse]
+    # a seeker's one-person slots outside manufacturing are one piece (pieces come in seeker order
+    # within each matching round, and only the second has such slots)
+    owner, employer, count, rows, reuse, rest = _hire_plan(seekers, owner, employer, count, t.persons)
+    who = rows.copy()
     who[~reuse] = t.copy_rows(rows[~reuse], skip=("persons", "employer", "wage", "tenure", "cell"))  # set below
-    t.persons[who] = count
-    partly = np.flatnonzero((rest > 0) & (rest < persons))
-    t.persons[seekers[partly]] = rest[partly]
-    t.employer[who] = employer
-    t.wage[who] = m.wage_offer(employer, t.degree[who])
-    t.tenure[who] = 0
-    firm = employer >= 0
-    t.cell[who[firm]] = m.firms.cell[employer[firm]]
-    if not firm.all():
-        t.cell[who[~firm]] = uniform_choice(m.rng, m.core_cells, (~firm).sum())
+    elsewhere = _hire_apply(who, count, employer, seekers, rest, t.persons, t.employer, t.wage, t.tenure, t.cell,
+                            t.degree, m.city_wage() * m.degree_premium, m.employer_levels(), m.firms.cell)
+    if elsewhere.size:
+        t.cell[elsewhere] = uniform_choice(m.rng, m.core_cells, elsewhere.size)
     return int(count.sum())
+
+
+@kernel
+def _hire_plan(seekers, owner, employer, count, persons):
+    """The pieces to give (one piece per seeker for its slots outside manufacturing), the seeker row of
+    each, whether the piece keeps that row (the seeker's first piece when it is hired whole) and the
+    persons each seeker keeps seeking with."""
+    keep = np.ones(owner.size, np.bool_)
+    count = count.copy()
+    last_other = -1  # index of the last piece outside manufacturing
+    for k in range(owner.size):
+        if employer[k] == OTHER_SECTOR:
+            if last_other >= 0 and owner[last_other] == owner[k]:
+                count[last_other] += count[k]
+                keep[k] = False
+            else:
+                last_other = k
+    owner, employer, count = owner[keep], employer[keep], count[keep]
+    rest = np.empty(seekers.size, np.int64)
+    for s in range(seekers.size):
+        rest[s] = persons[seekers[s]]
+    first = np.full(seekers.size, -1)
+    for k in range(owner.size):
+        rest[owner[k]] -= count[k]
+        if first[owner[k]] < 0:
+            first[owner[k]] = k
+    reuse = np.zeros(owner.size, np.bool_)
+    for s in range(seekers.size):
+        if rest[s] == 0 and first[s] >= 0:
+            reuse[first[s]] = True
+    return owner, employer, count, seekers[owner], reuse, rest
+
+
+@kernel
+def _hire_apply(who, count, employer, seekers, rest, persons, employer_col, wage, tenure, cell, degree,
+                wage_by_degree, level, firm_cell):
+    """Write the hires: persons, employer, wage (ClusterModel.wage_offer), tenure 0 and, at a firm,
+    its cell; the seekers partly hired keep their other persons. Returns the rows hired outside
+    manufacturing (to be given a cell in the city)."""
+    for s in range(seekers.size):
+        if rest[s] > 0 and rest[s] < persons[seekers[s]]:
+            persons[seekers[s]] = rest[s]
+    n_else = 0
+    for k in range(who.size):
+        i = who[k]
+        persons[i] = count[k]
+        employer_col[i] = employer[k]
+        wage[i] = wage_by_degree[degree[i]] * level[employer[k]]
+        tenure[i] = 0
+        if employer[k] >= 0:
+            cell[i] = firm_cell[employer[k]]
+        else:
+            n_else += 1
+    elsewhere = np.empty(n_else, np.int64)
+    j = 0
+    for k in range(who.size):
+        if employer[k] < 0:
+            elsewhere[j] = who[k]
+            j += 1
+    return elsewhere
 
 
 def _cultivate(m, needs: tuple[np.ndarray, np.ndarray]) -> None:

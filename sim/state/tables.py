@@ -13,6 +13,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from sim.state.compiled import kernel
+
 
 class AgentTable:
     """Growable columns of equal length. ``table.revenue`` is the full column (all slots).
@@ -107,14 +109,21 @@ def take_within_groups(groups: np.ndarray, keys: np.ndarray, amounts: np.ndarray
     amounts = np.asarray(amounts)
     if amounts.size == 0:
         return np.zeros(0, dtype=amounts.dtype)
+    return _take_within_groups(np.asarray(groups), np.asarray(keys, float), amounts, np.asarray(quota))
+
+
+@kernel
+def _take_within_groups(groups, keys, amounts, quota):
+    """:func:`take_within_groups` in one pass over the elements in (group, key) order."""
     order = np.argsort(groups + keys)  # by group, then key (keys < 1)
-    g, a = groups[order], amounts[order]
-    ahead = np.cumsum(a) - a  # amount of all elements ahead of this one
-    first = np.ones(g.size, bool)
-    first[1:] = g[1:] != g[:-1]
-    before = ahead - np.maximum.accumulate(np.where(first, ahead, 0))  # ahead within its own group
-    take = np.empty_like(a)
-    take[order] = np.clip(np.asarray(quota)[g] - before, 0, a)
+    take = np.empty_like(amounts)
+    group, before = -1, 0  # the current group, and the amount of its elements already passed
+    for k in range(order.size):
+        i = order[k]
+        if groups[i] != group:
+            group, before = groups[i], 0
+        take[i] = min(max(quota[group] - before, 0), amounts[i])
+        before += amounts[i]
     return take
 
 
