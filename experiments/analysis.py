@@ -11,10 +11,10 @@ Saltelli block / Morris trajectory a failed point belongs to and say how many we
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -24,10 +24,15 @@ import sim
 from experiments import timing
 from experiments.design import UNIT_PREFIX
 from experiments.runner import STATUS_FAILED, STATUS_OK
-from experiments.spec import PACKAGE
+from experiments.spec import PACKAGE, Spec
 from experiments.store import PLAN_COLUMNS, POSTERIOR_PREFIX, Store, factor_columns
 
 NATIONAL_TIER = 3
+# Percentile bootstrap intervals of report claims (robustness regret, parameter share): 2,000 resamples,
+# as experiments.attribution, enough for stable 2.5% / 97.5% quantiles (Efron & Tibshirani 1993, ch. 19;
+# they suggest at least 1,000). A fixed stream so ``analyze`` gives the same words every time it runs.
+BOOTSTRAP_RESAMPLES = 2000
+BOOTSTRAP_SEED = 0
 DEFAULT_SENSITIVITY = ("tiers_climbed_clusters", "energy_index_final_mean", "retention_3y", "outflow_beijing_total")
 
 
@@ -145,6 +150,73 @@ def _is_bool(s: pd.Series) -> bool:
         return True
     v = s.dropna()
     return s.dtype == object and len(v) > 0 and all(isinstance(x, (bool, np.bool_)) for x in v)
+
+
+# ---------------------------------------------------------------------------- claims
+INDISTINGUISHABLE = "indistinguishable at this sample size"
+
+
+class Estimate(NamedTuple):
+    """A named value with its 95% interval (NaN bounds: no interval, e.g. one run)."""
+
+    name: str
+    value: float
+    low: float
+    high: float
+
+
+def ranked(estimates: Sequence[Estimate], higher_better: bool = True) -> list[Estimate]:
+    """The estimates best first (stable: equal values keep their order)."""
+    return sorted(estimates, key=lambda e: -e.value if higher_better else e.value)
+
+
+def clear_after(ordered: Sequence[Estimate], i: int, higher_better: bool = True) -> bool:
+    """True when every interval of ``ordered[: i + 1]`` lies wholly on the better side of every interval
+    after it (``ordered`` as :func:`ranked` gives it). Touching intervals, equal values and missing bounds
+    are not clear: a claim that one group is better is made only when no overlap allows the opposite."""
+    top, rest = ordered[: i + 1], ordered[i + 1:]
+    if not top or not rest:
+        return False
+    bounds = [b for e in ordered for b in (e.low, e.high)]
+    if not np.isfinite(bounds).all():
+        return False
+    if higher_better:
+        return min(e.low for e in top) > max(e.high for e in rest)
+    return max(e.high for e in top) < min(e.low for e in rest)
+
+
+def leader(estimates: Sequence[Estimate], higher_better: bool = True) -> Estimate | None:
+    """The best estimate when its interval is clear of every other's; None when any overlaps (a tie at
+    this sample size) or an interval is missing."""
+    ordered = ranked(estimates, higher_better)
+    return ordered[0] if clear_after(ordered, 0, higher_better) else None
+
+
+def contenders(estimates: Sequence[Estimate], higher_better: bool = True) -> list[Estimate]:
+    """The best estimate and the next ones down to the first place the ranking is clear (all of them
+    when it is never clear): the group no claim can order."""
+    ordered = ranked(estimates, higher_better)
+    for i in range(len(ordered) - 1):
+        if clear_after(ordered, i, higher_better):
+            return ordered[: i + 1]
+    return ordered
+
+
+def ranking_words(estimates: Sequence[Estimate], show: Callable[[Estimate], str], higher_better: bool = True) -> str:
+    """``A > B ≈ C``: best first; ``>`` where everything before is clear of everything after, ``≈`` where
+    intervals overlap (no order can be claimed at this sample size)."""
+    ordered = ranked(estimates, higher_better)
+    out = show(ordered[0]) if ordered else ""
+    for i in range(1, len(ordered)):
+        out += (" > " if clear_after(ordered, i - 1, higher_better) else " ≈ ") + show(ordered[i])
+    return out
+
+
+def with_interval(e: Estimate, fmt: Callable[[float], str]) -> str:
+    """``name value [low, high]`` (``name value`` when there is no interval)."""
+    if not (np.isfinite(e.low) and np.isfinite(e.high)):
+        return f"{e.name} {fmt(e.value)}"
+    return f"{e.name} {fmt(e.value)} [{fmt(e.low)}, {fmt(e.high)}]"
 
 
 # ---------------------------------------------------------------------------- groups
