@@ -407,6 +407,96 @@ def trajectories(sw: Sweep, column: str = "energy_index") -> pd.DataFrame:
     return agg.sort_values(["group", "cluster", "year"]).reset_index(drop=True)
 
 
+@dataclass(frozen=True)
+class Need:
+    """A column a report section reads: where it is recorded (``[outcomes]`` table), what it gives, the
+    horizon it needs (quarters), and the cost-table columns computed from it."""
+
+    section: str
+    table: str  # "summary", "city" or "clusters"
+    column: str
+    gives: str
+    min_quarters: int = 0
+    cost_columns: tuple[str, ...] = ()
+
+
+QUARTERS_3Y = 12  # three years after graduation, in quarters: the first 3-year cohort is seen in quarter 12
+COST_SECTION = "Cost-effectiveness"
+
+
+def report_needs() -> tuple[Need, ...]:
+    """Every column the report (``analyze``) reads beyond the design, by section."""
+    from sim.behaviour.energy import COMPONENTS
+    from sim.state.records import HEADLINE_OUTCOMES
+
+    return (
+        *(Need("Headline outcomes", "summary", h.name, h.en) for h in HEADLINE_OUTCOMES),
+        Need(COST_SECTION, "summary", "spending_total", "the whole section", cost_columns=("spending_total",
+                                                                                             "extra_spending")),
+        Need(COST_SECTION, "summary", "tax_total", "extra local tax, net cost", cost_columns=("extra_tax", "net_cost")),
+        Need(COST_SECTION, "city", "graduates_retained", "extra kept at graduation",
+             cost_columns=("extra_retained_graduates",)),
+        Need(COST_SECTION, "city", "cohort_in_city_3y", "extra kept 3 years, yuan per extra graduate kept 3 years",
+             QUARTERS_3Y, cost_columns=("extra_retained_3y_graduates", "yuan_per_extra_graduate_3y")),
+        Need(COST_SECTION, "summary", "tiers_climbed_clusters", "extra levels, 亿 yuan per extra level",
+             cost_columns=("extra_tiers_climbed_clusters", "yuan_per_extra_level")),
+        Need("Figures", "clusters", "energy_index", "the energy trajectories figure"),
+        Need("Energy levels", "clusters", "energy_tier", "P(national) by the [analysis] by_year (without it: by the "
+             "end of the run)"),
+        *(Need("The index's sensitivity", "clusters", f"idx_{c}", "the index-weight sensitivity table")
+          for c in COMPONENTS),
+    )
+
+
+def _kept(selection: str | Sequence[str], column: str) -> bool:
+    return selection == "all" or column in selection
+
+
+def report_gaps(spec: Spec) -> list[str]:
+    """One line per report section (and ``[outcomes]`` table) that will lack columns with this spec's
+    ``[outcomes]`` and horizon (``python -m experiments plan`` prints them before anything runs)."""
+    missing: dict[tuple[str, str], list[Need]] = {}
+    out = []
+    for need in report_needs():
+        if not _kept(spec.outcomes.columns(need.table), need.column):
+            missing.setdefault((need.section, need.table), []).append(need)
+        elif spec.horizon < need.min_quarters:
+            out.append(f"{need.section}: `{need.column}` needs a horizon of at least {need.min_quarters} quarters "
+                       f"(this spec: {spec.horizon}), so {need.gives} will show 'not measured'")
+    for (section, table), needs in missing.items():
+        cols = ", ".join(f"`{n.column}`" for n in needs)
+        gives = "; ".join(dict.fromkeys(n.gives for n in needs))
+        effect = "show 'not recorded'" if section == COST_SECTION else "be left out"
+        out.append(f"{section}: [outcomes] {table} does not keep {cols}, so {gives} will {effect}; add "
+                   f"{'it' if len(needs) == 1 else 'them'} to [outcomes] {table}")
+    if spec.design.kind in ("sobol", "morris"):
+        for o in spec.analysis.get("outcomes") or DEFAULT_SENSITIVITY:
+            if not _kept(spec.outcomes.summary, o):
+                out.append(f"Sensitivity: [outcomes] summary does not keep `{o}`, so it gets no indices; add it or "
+                           "choose [analysis] outcomes")
+    return out
+
+
+def cost_gap(sw: Sweep, column: str) -> str | None:
+    """Why a cost-table column has no values although nothing is wrong with the group: 'not recorded' (the
+    sweep did not keep the column it is computed from) or 'not measured' (the horizon is too short); None
+    when it was recorded (then a missing value means the group does not do better than the reference)."""
+    horizon = int(sw.raw.get("experiment", {}).get("horizon", 40))
+    for need in report_needs():
+        if column in need.cost_columns:
+            if not _recorded(sw, need):
+                return "not recorded"
+            if horizon < need.min_quarters:
+                return "not measured"
+    return None
+
+
+def _recorded(sw: Sweep, need: Need) -> bool:
+    """The column the need reads is in the results (as a summary outcome or a derived per-run column)."""
+    derived = {"graduates_retained": "retained_graduates", "cohort_in_city_3y": "retained_3y_graduates"}
+    return derived.get(need.column, need.column) in sw.runs
+
+
 def cost_effectiveness(sw: Sweep) -> pd.DataFrame:
     """Per group: spending, local tax, retained graduates, tiers climbed; extra spending, extra tax and the
     net cost (extra spending minus extra tax), and yuan per extra retained graduate and per extra level

@@ -478,4 +478,8 @@ def _plan(path: Path) -> int:
         print(f"  posterior   {len(spec.posterior.parameters)} behavioural coefficients from {spec.posterior.path}: "
               f"{spec.n_draws} draws, " + ("one per future (LHS row)" if spec.posterior_per == "future" else
                                            f"replicate r uses draw r % {spec.n_draws}"))
+    from experiments.analysis import report_gaps
+
+    for gap in report_gaps(spec):
+        print(f"warning: report section {gap}")
     return EXIT_OK

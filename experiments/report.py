@@ -388,6 +388,9 @@ def _markdown(sw: analysis.Sweep, grouping: str, order: Sequence[str], table: pd
         lines += [f"![Figure {i}]({rel})", "", f"*Figure {i}.* {caption}", ""]
 
     if not ce.empty:
+        gaps = {c: g for c in ("extra_tax", "net_cost", "extra_retained_graduates", "extra_retained_3y_graduates",
+                               "yuan_per_extra_graduate_3y", "extra_tiers_climbed_clusters", "yuan_per_extra_level")
+                if (g := analysis.cost_gap(sw, c))}
         lines += ["## Cost-effectiveness", "",
                   "Relative to the reference group (marked *): extra public spending, the extra local tax the "
                   "package brings back and the net cost (extra spending minus extra tax) over the horizon; extra "
@@ -396,12 +399,20 @@ def _markdown(sw: analysis.Sweep, grouping: str, order: Sequence[str], table: pd
                   "and by extra energy levels climbed by the six clusters (– when the group does not do better "
                   "than the reference). Graduates kept at graduation are shown too: talent policy is judged on "
                   "who is still here later, not at graduation. Ratios of small differences are noisy: read them "
-                  "with the confidence intervals of the key outcomes.", "",
-                  "| group | spending (亿) | extra spending (亿) | extra local tax (亿) | net cost (亿) | "
+                  "with the confidence intervals of the key outcomes.", ""]
+        if gaps:
+            lines += ["*not recorded*: this sweep did not keep the column the cell is computed from (its spec's "
+                      "`[outcomes]`; `python -m experiments plan SPEC` warns before a run); *not measured*: the "
+                      f"horizon ({sw.raw.get('experiment', {}).get('horizon', 40)} quarters) is too short for it "
+                      f"(graduates kept 3 years need {analysis.QUARTERS_3Y}). Neither says anything about the groups.",
+                      ""]
+        lines += ["| group | spending (亿) | extra spending (亿) | extra local tax (亿) | net cost (亿) | "
                   "extra kept at graduation | extra kept 3 years | yuan per extra graduate kept 3 years | "
                   "extra levels | 亿 yuan per extra level |", "|---|---|---|---|---|---|---|---|---|---|"]
         for _, r in ce.iterrows():
             def num(key: str, scale: float = 1.0, fmt: str = "{:,.0f}", row: pd.Series = r) -> str:
+                if key in gaps:
+                    return gaps[key]
                 v = row.get(key, np.nan)
                 return fmt.format(v / scale) if pd.notna(v) and np.isfinite(v) else "–"
             lines.append(f"| {r['group']}{' *' if r['reference'] else ''} | {num('spending_total', 1e8, '{:.2f}')} | "
