@@ -400,12 +400,13 @@ def _markdown(sw: analysis.Sweep, grouping: str, order: Sequence[str], table: pd
                   "than the reference). Graduates kept at graduation are shown too: talent policy is judged on "
                   "who is still here later, not at graduation. Ratios of small differences are noisy: read them "
                   "with the confidence intervals of the key outcomes.", ""]
+        said = {"not recorded": "*not recorded*: this sweep did not keep the column the cell is computed from (its "
+                                "spec's `[outcomes]`; `python -m experiments plan SPEC` warns before a run)",
+                "not measured": f"*not measured*: the horizon ({sw.raw.get('experiment', {}).get('horizon', 40)} "
+                                f"quarters) is too short for it (graduates kept 3 years need {analysis.QUARTERS_3Y})"}
         if gaps:
-            lines += ["*not recorded*: this sweep did not keep the column the cell is computed from (its spec's "
-                      "`[outcomes]`; `python -m experiments plan SPEC` warns before a run); *not measured*: the "
-                      f"horizon ({sw.raw.get('experiment', {}).get('horizon', 40)} quarters) is too short for it "
-                      f"(graduates kept 3 years need {analysis.QUARTERS_3Y}). Neither says anything about the groups.",
-                      ""]
+            lines += ["; ".join(said[g] for g in dict.fromkeys(sorted(gaps.values())))
+                      + ". This says nothing about the groups.", ""]
         lines += ["| group | spending (亿) | extra spending (亿) | extra local tax (亿) | net cost (亿) | "
                   "extra kept at graduation | extra kept 3 years | yuan per extra graduate kept 3 years | "
                   "extra levels | 亿 yuan per extra level |", "|---|---|---|---|---|---|---|---|---|---|"]

@@ -296,7 +296,7 @@ def satisficing_words(res: Robustness, bold: bool = True) -> str:
     return (f"Which policy meets every goal most often is {b}{INDISTINGUISHABLE}{b}: "
             + ", ".join(with_interval(e, _pct) for e in tied)
             + f" (share of runs meeting every goal, Wilson 95% intervals over {of}, overlap)"
-            + (f"; the other {below} are clearly below." if below else "."))
+            + (f"; {below} more {'is' if below == 1 else 'are'} clearly below." if below else "."))
 
 
 def regret_words(res: Robustness, outcome: str) -> str | None:
