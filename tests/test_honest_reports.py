@@ -186,6 +186,9 @@ def test_paired_domination_needs_two_seeds_and_no_objective_worse_beyond_noise()
     assert not opt.dominates_clearly(a, b, [1, -1], [2.0, 0.1])  # gain below epsilon
     worse = np.array([[2.0, 1.2], [2.2, 1.21]])  # more spending, beyond noise
     assert not opt.dominates_clearly(worse, b, [1, -1], [0.5, 0.1])
+    maybe = np.array([[2.0, 1.3], [2.2, 0.7]])  # spending as b's on the mean, but one seed 0.3 more
+    assert opt.dominates(maybe.mean(axis=0), b.mean(axis=0), [1, -1], [0.5, 0.1])  # dominated on the means ...
+    assert not opt.dominates_clearly(maybe, b, [1, -1], [0.5, 0.1])  # ... but not confidently: could be worse
 
 
 # ---------------------------------------------------------------------------- Sobol / Morris

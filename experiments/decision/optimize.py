@@ -50,7 +50,9 @@ constraints: lever values, objectives, ``slack_<i>`` = how far inside constraint
 kept by the optimiser's ε-archive), ``DIR/figures/pareto_<case>.png`` (parallel coordinates, EMA
 Workbench's ``ParallelAxes``), ``DIR/optimize/packages.csv`` (the paper's packages with the same
 replicates) and ``DIR/report.md`` (the Pareto set against the packages: which are dominated, which
-break a budget).
+break a budget). The report prints its caveats first (generations run, horizon, seeds, in-sample
+scores, whether the front still moved at the end) and calls a package dominated beyond seed noise only
+when the paired per-seed gain of a Pareto point holds at 95% (:func:`dominates_clearly`).
 """
 
 from __future__ import annotations
@@ -1058,13 +1060,14 @@ def paired_gains(a: np.ndarray, b: np.ndarray, directions: Sequence[int]) -> lis
 
 
 def dominates_clearly(a: np.ndarray, b: np.ndarray, directions: Sequence[int], eps: Sequence[float]) -> bool:
-    """``a`` dominates ``b`` beyond seed noise: better by at least epsilon on the mean of the paired gain
-    with its 95% interval above 0 in some objective, and worse beyond noise (interval below 0) in none.
-    Fewer than two paired seeds: never (the noise is not measured)."""
+    """``a`` dominates ``b`` beyond seed noise: in every objective the paired gain's 95% interval stays
+    above -epsilon (``a`` is, with that confidence, not worse by a difference that matters), and in some
+    objective the mean gain is at least epsilon with the interval above 0. Fewer than two paired seeds:
+    never (the noise is not measured)."""
     gains = paired_gains(a, b, directions)
     if any(n < 2 for n, *_ in gains):
         return False
-    if any(hi < 0 for _, _, _, hi in gains):
+    if any(not lo >= -e for (_, _, lo, _), e in zip(gains, eps, strict=True)):
         return False
     return any(m >= e - 1e-12 and lo > 0 for (_, m, lo, _), e in zip(gains, eps, strict=True))
 
@@ -1169,8 +1172,8 @@ def caveats(res: OptimizeResult) -> list[str]:
             f"selected on these {reps} seeds and are reported on them, so their lead over the packages is biased "
             "upwards (a point can look better because its seeds were lucky); re-score the points on new seeds "
             "(another `[experiment] seed`) before relying on a gap. A package counts as *dominated beyond seed "
-            f"noise* only when the paired gain over the {reps} seeds has a 95% interval above 0 in some objective "
-            "(by at least its ε) and below 0 in none"
+            f"noise* only when the point's gain, paired over the {reps} seeds, has a 95% interval above -ε in every "
+            "objective (not worse by a difference that matters) and above 0, with a mean of at least ε, in one"
             + ("; with one seed the noise is not measured and no domination is claimed." if reps < 2 else ".")
             + ("" if res.finished else " **Not finished yet**: run the same command to continue."), ""]
 
