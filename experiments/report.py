@@ -256,7 +256,9 @@ def sensitivity_lines(sw: analysis.Sweep, sens: pd.DataFrame, notes: dict[str, A
                for f, v, c in zip(part["factor"], part[key], conf, strict=True)]
         warn = sensitivity_warnings(part, key, labels)
         if warn:
-            lines.append(f"- **{o}** — **too few samples to rank** ({size}): " + "; ".join(warn) + ".")
+            used = n - int(notes.get(f"dropped_{o}", 0)) if isinstance(n, int) else n
+            tag = f"{'N' if sobol else 'r'} = {used}" + (f" of {n}" if used != n else "")
+            lines.append(f"- **{o}** — **too few samples to rank** ({tag}): " + "; ".join(warn) + ".")
             continue
         top = analysis.ranked(est)[:SENSITIVITY_SHOWN]
         lines.append(f"- **{o}** — {key}, largest first: "

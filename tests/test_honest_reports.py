@@ -210,11 +210,13 @@ def test_sobol_with_st_above_one_and_wide_intervals_is_not_ranked():
                          "ST": [5.14, 0.4], "ST_conf": [5.4, 0.1]})
     text = "\n".join(sensitivity_lines(sw, sens, {"blocks": 4, "block_size": 4}, {"a": "lever A", "b": "lever B"}))
     assert "N = 4 base samples (Saltelli blocks of 4 points): 16 design points × 2 replicates = 32 runs" in text
-    assert "- **y** — **too few samples to rank** (N = 4 base samples" in text
+    assert "- **y** — **too few samples to rank** (N = 4): ST above 1" in text
     assert "ST above 1, impossible for a share of variance: lever A 5.14 ± 5.4" in text
     assert "the ST sum to 5.5 (S1 sum to 0.4)" in text
     assert "intervals wider than the estimate: lever A 5.14 ± 5.4" in text
     assert "largest first" not in text
+    dropped = "\n".join(sensitivity_lines(sw, sens, {"blocks": 4, "block_size": 4, "dropped_y": 1}, {}))
+    assert "- **y** — **too few samples to rank** (N = 3 of 4): " in dropped
 
     sound = sens.assign(ST=[0.62, 0.30], ST_conf=[0.05, 0.04], S1=[0.6, 0.28])
     text = "\n".join(sensitivity_lines(sw, sound, {"blocks": 4, "block_size": 4}, {"a": "lever A", "b": "lever B"}))
@@ -232,8 +234,7 @@ def test_morris_with_intervals_wider_than_mu_star_is_not_ranked():
                          "mu_star_conf": [0.6, 0.05], "sigma": [0.1, 0.1], "mu": [0.5, 0.2]})
     text = "\n".join(sensitivity_lines(sw, sens, {"blocks": 3, "block_size": 3}, {}))
     assert "r = 3 trajectories of 3 points: 9 design points × 1 replicates = 9 runs" in text
-    assert "- **y** — **too few samples to rank** (r = 3 trajectories of 3 points): intervals wider than the " \
-           "estimate: a 0.5 ± 0.6" in text
+    assert "- **y** — **too few samples to rank** (r = 3): intervals wider than the estimate: a 0.5 ± 0.6" in text
 
 
 # ---------------------------------------------------------------------------- parameter share
