@@ -11,10 +11,10 @@ Saltelli block / Morris trajectory a failed point belongs to and say how many we
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -24,10 +24,15 @@ import sim
 from experiments import timing
 from experiments.design import UNIT_PREFIX
 from experiments.runner import STATUS_FAILED, STATUS_OK
-from experiments.spec import PACKAGE
+from experiments.spec import PACKAGE, Spec
 from experiments.store import PLAN_COLUMNS, POSTERIOR_PREFIX, Store, factor_columns
 
 NATIONAL_TIER = 3
+# Percentile bootstrap intervals of report claims (robustness regret, parameter share): 2,000 resamples,
+# as experiments.attribution, enough for stable 2.5% / 97.5% quantiles (Efron & Tibshirani 1993, ch. 19;
+# they suggest at least 1,000). A fixed stream so ``analyze`` gives the same words every time it runs.
+BOOTSTRAP_RESAMPLES = 2000
+BOOTSTRAP_SEED = 0
 DEFAULT_SENSITIVITY = ("tiers_climbed_clusters", "energy_index_final_mean", "retention_3y", "outflow_beijing_total")
 
 
@@ -147,6 +152,73 @@ def _is_bool(s: pd.Series) -> bool:
         return True
     v = s.dropna()
     return s.dtype == object and len(v) > 0 and all(isinstance(x, (bool, np.bool_)) for x in v)
+
+
+# ---------------------------------------------------------------------------- claims
+INDISTINGUISHABLE = "indistinguishable at this sample size"
+
+
+class Estimate(NamedTuple):
+    """A named value with its 95% interval (NaN bounds: no interval, e.g. one run)."""
+
+    name: str
+    value: float
+    low: float
+    high: float
+
+
+def ranked(estimates: Sequence[Estimate], higher_better: bool = True) -> list[Estimate]:
+    """The estimates best first (stable: equal values keep their order)."""
+    return sorted(estimates, key=lambda e: -e.value if higher_better else e.value)
+
+
+def clear_after(ordered: Sequence[Estimate], i: int, higher_better: bool = True) -> bool:
+    """True when every interval of ``ordered[: i + 1]`` lies wholly on the better side of every interval
+    after it (``ordered`` as :func:`ranked` gives it). Touching intervals, equal values and missing bounds
+    are not clear: a claim that one group is better is made only when no overlap allows the opposite."""
+    top, rest = ordered[: i + 1], ordered[i + 1:]
+    if not top or not rest:
+        return False
+    bounds = [b for e in ordered for b in (e.low, e.high)]
+    if not np.isfinite(bounds).all():
+        return False
+    if higher_better:
+        return min(e.low for e in top) > max(e.high for e in rest)
+    return max(e.high for e in top) < min(e.low for e in rest)
+
+
+def leader(estimates: Sequence[Estimate], higher_better: bool = True) -> Estimate | None:
+    """The best estimate when its interval is clear of every other's; None when any overlaps (a tie at
+    this sample size) or an interval is missing."""
+    ordered = ranked(estimates, higher_better)
+    return ordered[0] if clear_after(ordered, 0, higher_better) else None
+
+
+def contenders(estimates: Sequence[Estimate], higher_better: bool = True) -> list[Estimate]:
+    """The best estimate and the next ones down to the first place the ranking is clear (all of them
+    when it is never clear): the group no claim can order."""
+    ordered = ranked(estimates, higher_better)
+    for i in range(len(ordered) - 1):
+        if clear_after(ordered, i, higher_better):
+            return ordered[: i + 1]
+    return ordered
+
+
+def ranking_words(estimates: Sequence[Estimate], show: Callable[[Estimate], str], higher_better: bool = True) -> str:
+    """``A > B ≈ C``: best first; ``>`` where everything before is clear of everything after, ``≈`` where
+    intervals overlap (no order can be claimed at this sample size)."""
+    ordered = ranked(estimates, higher_better)
+    out = show(ordered[0]) if ordered else ""
+    for i in range(1, len(ordered)):
+        out += (" > " if clear_after(ordered, i - 1, higher_better) else " ≈ ") + show(ordered[i])
+    return out
+
+
+def with_interval(e: Estimate, fmt: Callable[[float], str]) -> str:
+    """``name value [low, high]`` (``name value`` when there is no interval)."""
+    if not (np.isfinite(e.low) and np.isfinite(e.high)):
+        return f"{e.name} {fmt(e.value)}"
+    return f"{e.name} {fmt(e.value)} [{fmt(e.low)}, {fmt(e.high)}]"
 
 
 # ---------------------------------------------------------------------------- groups
@@ -340,6 +412,96 @@ def trajectories(sw: Sweep, column: str = "energy_index") -> pd.DataFrame:
     agg["ci_low"], agg["ci_high"] = agg["mean"] - half, agg["mean"] + half
     agg["group"] = pd.Categorical(agg["group"], categories=order, ordered=True)
     return agg.sort_values(["group", "cluster", "year"]).reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class Need:
+    """A column a report section reads: where it is recorded (``[outcomes]`` table), what it gives, the
+    horizon it needs (quarters), and the cost-table columns computed from it."""
+
+    section: str
+    table: str  # "summary", "city" or "clusters"
+    column: str
+    gives: str
+    min_quarters: int = 0
+    cost_columns: tuple[str, ...] = ()
+
+
+QUARTERS_3Y = 12  # three years after graduation, in quarters: the first 3-year cohort is seen in quarter 12
+COST_SECTION = "Cost-effectiveness"
+
+
+def report_needs() -> tuple[Need, ...]:
+    """Every column the report (``analyze``) reads beyond the design, by section."""
+    from sim.behaviour.energy import COMPONENTS
+    from sim.state.records import HEADLINE_OUTCOMES
+
+    return (
+        *(Need("Headline outcomes", "summary", h.name, h.en) for h in HEADLINE_OUTCOMES),
+        Need(COST_SECTION, "summary", "spending_total", "the whole section", cost_columns=("spending_total",
+                                                                                             "extra_spending")),
+        Need(COST_SECTION, "summary", "tax_total", "extra local tax, net cost", cost_columns=("extra_tax", "net_cost")),
+        Need(COST_SECTION, "city", "graduates_retained", "extra kept at graduation",
+             cost_columns=("extra_retained_graduates",)),
+        Need(COST_SECTION, "city", "cohort_in_city_3y", "extra kept 3 years, yuan per extra graduate kept 3 years",
+             QUARTERS_3Y, cost_columns=("extra_retained_3y_graduates", "yuan_per_extra_graduate_3y")),
+        Need(COST_SECTION, "summary", "tiers_climbed_clusters", "extra levels, 亿 yuan per extra level",
+             cost_columns=("extra_tiers_climbed_clusters", "yuan_per_extra_level")),
+        Need("Figures", "clusters", "energy_index", "the energy trajectories figure"),
+        Need("Energy levels", "clusters", "energy_tier", "P(national) by the [analysis] by_year (without it: by the "
+             "end of the run)"),
+        *(Need("The index's sensitivity", "clusters", f"idx_{c}", "the index-weight sensitivity table")
+          for c in COMPONENTS),
+    )
+
+
+def _kept(selection: str | Sequence[str], column: str) -> bool:
+    return selection == "all" or column in selection
+
+
+def report_gaps(spec: Spec) -> list[str]:
+    """One line per report section (and ``[outcomes]`` table) that will lack columns with this spec's
+    ``[outcomes]`` and horizon (``python -m experiments plan`` prints them before anything runs)."""
+    missing: dict[tuple[str, str], list[Need]] = {}
+    out = []
+    for need in report_needs():
+        if not _kept(spec.outcomes.columns(need.table), need.column):
+            missing.setdefault((need.section, need.table), []).append(need)
+        elif spec.horizon < need.min_quarters:
+            out.append(f"{need.section}: `{need.column}` needs a horizon of at least {need.min_quarters} quarters "
+                       f"(this spec: {spec.horizon}), so {need.gives} will show 'not measured'")
+    for (section, table), needs in missing.items():
+        cols = ", ".join(f"`{n.column}`" for n in needs)
+        gives = "; ".join(dict.fromkeys(n.gives for n in needs))
+        effect = "show 'not recorded'" if section == COST_SECTION else "be left out"
+        out.append(f"{section}: [outcomes] {table} does not keep {cols}, so {gives} will {effect}; add "
+                   f"{'it' if len(needs) == 1 else 'them'} to [outcomes] {table}")
+    if spec.design.kind in ("sobol", "morris"):
+        for o in spec.analysis.get("outcomes") or DEFAULT_SENSITIVITY:
+            if not _kept(spec.outcomes.summary, o):
+                out.append(f"Sensitivity: [outcomes] summary does not keep `{o}`, so it gets no indices; add it or "
+                           "choose [analysis] outcomes")
+    return out
+
+
+def cost_gap(sw: Sweep, column: str) -> str | None:
+    """Why a cost-table column has no values although nothing is wrong with the group: 'not recorded' (the
+    sweep did not keep the column it is computed from) or 'not measured' (the horizon is too short); None
+    when it was recorded (then a missing value means the group does not do better than the reference)."""
+    horizon = int(sw.raw.get("experiment", {}).get("horizon", 40))
+    for need in report_needs():
+        if column in need.cost_columns:
+            if not _recorded(sw, need):
+                return "not recorded"
+            if horizon < need.min_quarters:
+                return "not measured"
+    return None
+
+
+def _recorded(sw: Sweep, need: Need) -> bool:
+    """The column the need reads is in the results (as a summary outcome or a derived per-run column)."""
+    derived = {"graduates_retained": "retained_graduates", "cohort_in_city_3y": "retained_3y_graduates"}
+    return derived.get(need.column, need.column) in sw.runs
 
 
 def cost_effectiveness(sw: Sweep) -> pd.DataFrame:

@@ -186,16 +186,13 @@ def _discover(args: argparse.Namespace) -> int:
 
 def _robustness(args: argparse.Namespace) -> int:
     from experiments.decision.goals import ExpressionError
-    from experiments.decision.robustness import RobustnessError, robustness
+    from experiments.decision.robustness import RobustnessError, robustness, satisficing_words
 
     try:
         res = robustness(args.dir, goals=args.goal, outcomes=args.outcome)
     except (RobustnessError, ExpressionError) as exc:
         raise _DecisionError(str(exc)) from None
-    best = res.satisficing.sort_values("satisficing", ascending=False, kind="stable").iloc[0]
-    most = (f"meets every goal most often: {best['policy']} ({best['satisficing']:.0%} of its runs)"
-            if best["satisficing"] > 0 else "no policy meets every goal in any run")
-    print(f"{len(res.policies)} policies x {res.futures} futures; {most}")
+    print(f"{len(res.policies)} policies x {res.futures} futures; {satisficing_words(res, bold=False)}")
     print(f"tables: {args.dir / 'robustness'}   report: {args.dir / 'report.md'}")
     return EXIT_OK
 
@@ -481,4 +478,8 @@ def _plan(path: Path) -> int:
         print(f"  posterior   {len(spec.posterior.parameters)} behavioural coefficients from {spec.posterior.path}: "
               f"{spec.n_draws} draws, " + ("one per future (LHS row)" if spec.posterior_per == "future" else
                                            f"replicate r uses draw r % {spec.n_draws}"))
+    from experiments.analysis import report_gaps
+
+    for gap in report_gaps(spec):
+        print(f"warning: report section {gap}")
     return EXIT_OK

@@ -20,7 +20,8 @@ not assumed from ``crn``). Over the worlds:
   tiers and retention, lower Beijing outflow), with its Wilson 95% interval;
 * **parameter vs stochastic share** of the variance of d_r, by one-way ANOVA over posterior draws
   (replicates sharing a draw differ only in seed): between-draw variance
-  ``max((MSB - MSW) / k, 0)`` against within-draw variance ``MSW`` (k seeds per draw);
+  ``max((MSB - MSW) / k, 0)`` against within-draw variance ``MSW`` (k seeds per draw), with a 95%
+  bootstrap interval over the draws; not split with fewer than :data:`MIN_DRAWS_TO_SPLIT` draws;
 * **P(best)**: per world, which policy package (not the reference) scores highest on the primary
   outcome (ties split evenly), averaged over worlds;
 * **ranking stability**: the packages ranked by the primary outcome within each posterior draw (seeds
@@ -56,6 +57,10 @@ EFFECT_OUTCOMES: dict[str, int] = {
 }
 PRIMARY = "tiers_climbed_clusters"
 POINT = "point"  # by = POINT: whole design points are compared (every factor together)
+# The parameter share is split only with at least 5 posterior draws: its interval is a bootstrap over the
+# draws, and g draws give C(2g - 1, g) distinct resamples: 3 for 2 draws, 35 for 4, 126 for 5 (assumption:
+# an interval needs at least ~100 distinct resamples to mean anything). Below that the report says so.
+MIN_DRAWS_TO_SPLIT = 5
 
 
 @dataclass
@@ -154,19 +159,51 @@ def arm_labels(sw: Sweep, by: str) -> dict[Any, str]:
 
 def variance_split(d: np.ndarray, draws: np.ndarray) -> float:
     """Share of var(d) between posterior draws (parameter uncertainty); NaN when it cannot be told
-    apart from seed noise (no draws, or one seed per draw)."""
+    apart from seed noise: fewer than :data:`MIN_DRAWS_TO_SPLIT` draws, or one seed per draw."""
+    return float(variance_split_ci(d, draws, resamples=0)[0])
+
+
+def variance_split_ci(d: np.ndarray, draws: np.ndarray, resamples: int | None = None,
+                      seed: int | None = None) -> tuple[float, float, float]:
+    """``(share, low, high)``: :func:`variance_split` and its 95% percentile-bootstrap interval over the
+    draws (whole draws resampled with replacement, their seeds kept together). The share is
+    ``max((MSB - MSW) / k, 0) / (that + MSW)``: a between-draw variance estimated below 0 is set to 0,
+    so 0% reads "the draws differ no more than seed noise predicts". NaN (all three) below
+    :data:`MIN_DRAWS_TO_SPLIT` draws or with one seed per draw; NaN bounds with ``resamples = 0``."""
+    from experiments.analysis import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
+
+    nan = (float("nan"),) * 3
     ok = np.isfinite(d)
-    d, draws = d[ok], draws[ok]
-    groups = [d[draws == g] for g in np.unique(draws)]
-    k = min((len(g) for g in groups), default=0)
-    if len(groups) < 2 or k < 2:
-        return float("nan")
-    grand = d.mean()
-    msb = sum(len(g) * (g.mean() - grand) ** 2 for g in groups) / (len(groups) - 1)
-    msw = sum(((g - g.mean()) ** 2).sum() for g in groups) / (len(d) - len(groups))
-    between = max((msb - msw) / k, 0.0)
-    total = between + msw
-    return float(between / total) if total > 0 else float("nan")
+    d, draws = np.asarray(d, float)[ok], np.asarray(draws)[ok]
+    labels, group = np.unique(draws, return_inverse=True)
+    n = np.bincount(group).astype(float)
+    if len(labels) < MIN_DRAWS_TO_SPLIT or n.min() < 2:
+        return nan
+    sums = np.bincount(group, weights=d)
+    ss = np.bincount(group, weights=d * d) - sums**2 / n  # within-draw sums of squares
+    share = _split(n[None], sums[None], ss[None])[0]
+    resamples = BOOTSTRAP_RESAMPLES if resamples is None else resamples
+    if resamples <= 0:
+        return float(share), float("nan"), float("nan")
+    rng = np.random.default_rng(BOOTSTRAP_SEED if seed is None else seed)
+    pick = rng.integers(0, len(labels), size=(resamples, len(labels)))
+    boot = _split(n[pick], sums[pick], ss[pick])
+    with np.errstate(invalid="ignore"):
+        lo, hi = np.nanpercentile(boot, [2.5, 97.5]) if np.isfinite(boot).any() else (np.nan, np.nan)
+    return float(share), float(lo), float(hi)
+
+
+def _split(n: np.ndarray, sums: np.ndarray, ss: np.ndarray) -> np.ndarray:
+    """The between-draw share per row of (resample, draw) arrays of counts, sums and within sums of squares."""
+    g = n.shape[1]
+    total = n.sum(axis=1)
+    grand = sums.sum(axis=1) / total
+    msb = (n * (sums / n - grand[:, None]) ** 2).sum(axis=1) / (g - 1)
+    msw = ss.sum(axis=1) / (total - g)
+    between = np.maximum((msb - msw) / n.min(axis=1), 0.0)
+    var = between + msw
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(var > 0, between / var, np.nan)
 
 
 def paired_effects(sw: Sweep, reference: Any = None, outcomes: dict[str, int] | None = None,
@@ -204,7 +241,8 @@ def paired_effects(sw: Sweep, reference: Any = None, outcomes: dict[str, int] | 
                 _, p, plo, phi = proportion_ci(better)
                 row |= {"p_beats": p, "p_beats_low": plo, "p_beats_high": phi, "p_tie": float(np.mean(d == 0))}
             if draw_of is not None:
-                row["parameter_share"] = variance_split(d, draw_of.reindex(pair.index).to_numpy())
+                share, slo, shi = variance_split_ci(d, draw_of.reindex(pair.index).to_numpy())
+                row |= {"parameter_share": share, "parameter_share_low": slo, "parameter_share_high": shi}
             rows.append(row)
     effects = pd.DataFrame(rows)
     best, ranking = _best_and_ranking(sw, [p for p in arms if p != reference], draw_of, by)
@@ -298,17 +336,27 @@ def markdown(pe: PairedEffects, labels: dict[str, str] | None = None) -> list[st
              "the mean]; *range* = 5-95% of the paired differences across worlds; *P(beats)* = share of worlds "
              f"where the {noun} is strictly better (higher tiers and retention, lower Beijing outflow) "
              "[Wilson 95%]; ties count as not better.", ""]
-    if pe.per_future and pe.seeds_per_draw >= 2:
+    unit = "futures" if pe.per_future else "posterior draws"
+    split = bool(pe.draws) and pe.draws >= MIN_DRAWS_TO_SPLIT and pe.seeds_per_draw >= 2
+    bracket = (f"[95% bootstrap interval over the {pe.draws} {unit}]; 0% means the {unit} differ no more than seed "
+               "noise predicts (the between-variance estimate is truncated at 0).")
+    if split and pe.per_future:
         lines += ["*future share* = part of the variance of the effect that comes from the futures (their "
                   "scenario drivers and posterior draw together), the rest being seed noise; one-way ANOVA over "
-                  "futures.", ""]
-    elif pe.draws and pe.seeds_per_draw >= 2:
+                  f"futures {bracket}", ""]
+    elif split:
         lines += ["*parameter share* = part of the variance of the effect that comes from the posterior draws "
                   "(what we do not know about behaviour), the rest being seed noise (chance within one world); "
-                  "one-way ANOVA over draws.", ""]
-    share = " future share |" if pe.per_future else " parameter share |"
-    cols = f"| {noun} | outcome | effect [95% CI] | range 5-95% | P(beats) |" + (share if pe.draws else "")
-    lines += [cols, "|---|---|---|---|---|" + ("---|" if pe.draws else "")]
+                  f"one-way ANOVA over draws {bracket}", ""]
+    elif pe.draws:
+        why = (f"too few {unit} ({pe.draws}) to split" if pe.draws < MIN_DRAWS_TO_SPLIT else
+               f"with one seed per {'future' if pe.per_future else 'draw'} there is no seed noise to split off from")
+        lines += [f"*{'Future' if pe.per_future else 'Parameter'} share* not given: {why} the spread of the effects "
+                  f"({'futures' if pe.per_future else 'parameter uncertainty'} against seed noise; at least "
+                  f"{MIN_DRAWS_TO_SPLIT} {unit} with two or more seeds each are needed).", ""]
+    share = " future share [95%] |" if pe.per_future else " parameter share [95%] |"
+    cols = f"| {noun} | outcome | effect [95% CI] | range 5-95% | P(beats) |" + (share if split else "")
+    lines += [cols, "|---|---|---|---|---|" + ("---|" if split else "")]
     for _, r in pe.effects.iterrows():
         scale = 1e8 if r["outcome"] in ("spending_total", "value_added_real_final", "net_fiscal_balance_total") else (
             0.01 if r["outcome"] in ("local_sourcing_share_final", "retention_3y") else 1.0)
@@ -318,9 +366,10 @@ def markdown(pe: PairedEffects, labels: dict[str, str] | None = None) -> list[st
         line = (f"| {name(r[pe.by])} | {labels.get(r['outcome'], r['outcome'])} | {f(r['effect_mean'])} "
                 f"[{f(r['effect_ci_low'])}, {f(r['effect_ci_high'])}] | {f(r['effect_p05'])} … {f(r['effect_p95'])} "
                 f"| {beats} |")
-        if pe.draws:
-            ps = r.get("parameter_share", np.nan)
-            line += f" {ps:.0%} |" if np.isfinite(ps) else " – |"
+        if split:
+            ps, lo, hi = (r.get(f"parameter_share{k}", np.nan) for k in ("", "_low", "_high"))
+            line += (f" {ps:.0%} [{lo:.0%}, {hi:.0%}] |" if np.isfinite(lo) else f" {ps:.0%} |") if np.isfinite(ps) \
+                else " – |"
         lines.append(line)
     if len(pe.best) >= 2:  # with one contender P(best) is 1 by construction, and says nothing
         lines += ["", f"**P(best)** on {labels.get(PRIMARY, PRIMARY)}: per world, the {noun} that climbs most "

@@ -41,6 +41,14 @@ OUTCOME_LABELS = {
     "cost_per_retained_graduate": "cost per retained graduate (yuan)",
     "retained_graduates": "graduates retained (persons)",
 }
+# Sensitivity section: drivers shown per outcome, and the sum of total-order Sobol indices above which
+# the estimates are not ranked. For an additive model the ST sum to 1; an interaction of k factors adds
+# (k - 1) times its share of the variance. A sum above 1.5 (assumption) means interactions carry half
+# the variance or more, counted that way: possible in a strongly non-additive model, but at the small
+# N of a first sweep (issue 26: ST sums of 2.2 at N = 64) more likely estimation noise; either way a
+# ranking by ST is then no ranking of main drivers, so it is withheld and the sum is shown instead.
+SENSITIVITY_SHOWN = 5
+SOBOL_SUM_ST_LIMIT = 1.5
 PANEL_OUTCOMES = ("tiers_climbed_clusters", "energy_index_final_mean", "graduate_retention", "spending_total")
 LEVER_OUTCOMES = ("tiers_climbed_clusters", "energy_index_final_mean", "graduate_retention")
 
@@ -258,6 +266,79 @@ def _ci_table(tab: pd.DataFrame, order: Sequence[str], cols: Sequence[tuple[str,
     return lines
 
 
+def sensitivity_lines(sw: analysis.Sweep, sens: pd.DataFrame, notes: dict[str, Any],
+                      labels: dict[str, str]) -> list[str]:
+    """The Sobol / Morris section: the sample size the indices rest on, then per outcome either an order of
+    the drivers (``>`` only where intervals are clear, ``≈`` where they overlap) or, when the estimates
+    cannot be trusted (see :func:`sensitivity_warnings`), "too few samples to rank" and why."""
+    sobol = sw.kind == "sobol"
+    key = "ST" if sobol else "mu_star"
+    unit = "Saltelli blocks" if sobol else "Morris trajectories"
+    counts = sw.counts()
+    points = sw.design["point"].nunique()
+    reps = sw.raw.get("experiment", {}).get("replicates", "?")
+    n = notes.get("blocks")
+    size = (f"N = {n} base samples (Saltelli blocks of {notes.get('block_size')} points)" if sobol else
+            f"r = {n} trajectories of {notes.get('block_size')} points")
+    dropped = {k.removeprefix("dropped_"): v for k, v in notes.items() if k.startswith("dropped_") and v}
+    lines = ["## Sensitivity", "",
+             f"Indices from SALib over {size}: {points} design points × {reps} replicates = {counts['total']} runs; "
+             + (f"{unit} dropped because of failed runs, per outcome: {dropped}." if dropped
+                else f"no {unit.split()[-1]} dropped for failed runs."), ""]
+    for o in dict.fromkeys(sens["outcome"]):
+        part = sens[sens["outcome"] == o]
+        conf = part[f"{key}_conf"] if f"{key}_conf" in part else pd.Series(np.nan, index=part.index)
+        est = [analysis.Estimate(labels.get(f, f), v, v - c, v + c)
+               for f, v, c in zip(part["factor"], part[key], conf, strict=True)]
+        warn = sensitivity_warnings(part, key, labels)
+        if warn:
+            used = n - int(notes.get(f"dropped_{o}", 0)) if isinstance(n, int) else n
+            tag = f"{'N' if sobol else 'r'} = {used}" + (f" of {n}" if used != n else "")
+            lines.append(f"- **{o}** — **too few samples to rank** ({tag}): " + "; ".join(warn) + ".")
+            continue
+        top = analysis.ranked(est)[:SENSITIVITY_SHOWN]
+        lines.append(f"- **{o}** — {key}, largest first: "
+                     + analysis.ranking_words(top, lambda e: f"{e.name} ({_pm(e)})"))
+    lines += ["", f"± is SALib's 95% bootstrap confidence interval of {key}. `>`: every driver before it is clear of "
+              "every driver after it; `≈`: the intervals overlap, so those drivers cannot be ranked against each "
+              f"other at this sample size. An outcome is not ranked at all when its estimates are not to be trusted: "
+              + ("ST above 1 (a total-order index is a share of the variance: above 1 is estimation noise), the ST of "
+                 f"all factors summing to more than {SOBOL_SUM_ST_LIMIT:g}, or " if sobol else "")
+              + f"an interval wider than its estimate among the {SENSITIVITY_SHOWN} largest.", "",
+              "All indices: `tables/sensitivity.csv`.", ""]
+    return lines
+
+
+def sensitivity_warnings(part: pd.DataFrame, key: str, labels: dict[str, str]) -> list[str]:
+    """Why one outcome's indices cannot be ranked (empty: they can): ST > 1, a sum of ST far above 1, or an
+    interval wider than the estimate among the largest :data:`SENSITIVITY_SHOWN`."""
+    conf = part[f"{key}_conf"] if f"{key}_conf" in part else pd.Series(np.nan, index=part.index)
+    name = lambda f: labels.get(f, f)  # noqa: E731
+    out = []
+    if key == "ST":
+        over = part[part["ST"] > 1.0]
+        if len(over):
+            out.append("ST above 1, impossible for a share of variance: "
+                       + ", ".join(f"{name(f)} {v:.3g} ± {c:.2g}" for f, v, c in
+                                   zip(over["factor"], over["ST"], conf[over.index], strict=True)))
+        total = float(part["ST"].sum())
+        if total > SOBOL_SUM_ST_LIMIT:
+            out.append(f"the ST sum to {total:.2g} (S1 sum to {float(part['S1'].sum()):.2g}): interactions or "
+                       "estimation noise carry more than the main effects can explain")
+    top = part.assign(_c=conf).sort_values(key, ascending=False).head(SENSITIVITY_SHOWN)
+    wide = top[~(top["_c"] < top[key].abs())]  # NaN intervals count as wide: nothing to rank on
+    if len(wide):
+        out.append("intervals wider than the estimate: "
+                   + ", ".join(f"{name(f)} {v:.3g} ± {c:.2g}" for f, v, c in zip(wide["factor"], wide[key], wide["_c"],
+                                                                                 strict=True)))
+    return out
+
+
+def _pm(e: analysis.Estimate) -> str:
+    half = (e.high - e.low) / 2
+    return f"{e.value:.3g} ± {half:.2g}" if np.isfinite(half) else f"{e.value:.3g}"
+
+
 def _markdown(sw: analysis.Sweep, grouping: str, order: Sequence[str], table: pd.DataFrame, any_nat: pd.DataFrame,
               year: float, ce: pd.DataFrame, sens: pd.DataFrame, sens_notes: dict[str, Any], fails: pd.DataFrame,
               figures: list[tuple[Path | None, str]], labels: dict[str, str],
@@ -350,6 +431,9 @@ def _markdown(sw: analysis.Sweep, grouping: str, order: Sequence[str], table: pd
         lines += [f"![Figure {i}]({rel})", "", f"*Figure {i}.* {caption}", ""]
 
     if not ce.empty:
+        gaps = {c: g for c in ("extra_tax", "net_cost", "extra_retained_graduates", "extra_retained_3y_graduates",
+                               "yuan_per_extra_graduate_3y", "extra_tiers_climbed_clusters", "yuan_per_extra_level")
+                if (g := analysis.cost_gap(sw, c))}
         lines += ["## Cost-effectiveness", "",
                   "Relative to the reference group (marked *): extra public spending, the extra local tax the "
                   "package brings back and the net cost (extra spending minus extra tax) over the horizon; extra "
@@ -358,12 +442,21 @@ def _markdown(sw: analysis.Sweep, grouping: str, order: Sequence[str], table: pd
                   "and by extra energy levels climbed by the six clusters (– when the group does not do better "
                   "than the reference). Graduates kept at graduation are shown too: talent policy is judged on "
                   "who is still here later, not at graduation. Ratios of small differences are noisy: read them "
-                  "with the confidence intervals of the key outcomes.", "",
-                  "| group | spending (亿) | extra spending (亿) | extra local tax (亿) | net cost (亿) | "
+                  "with the confidence intervals of the key outcomes.", ""]
+        said = {"not recorded": "*not recorded*: this sweep did not keep the column the cell is computed from (its "
+                                "spec's `[outcomes]`; `python -m experiments plan SPEC` warns before a run)",
+                "not measured": f"*not measured*: the horizon ({sw.raw.get('experiment', {}).get('horizon', 40)} "
+                                f"quarters) is too short for it (graduates kept 3 years need {analysis.QUARTERS_3Y})"}
+        if gaps:
+            lines += ["; ".join(said[g] for g in dict.fromkeys(sorted(gaps.values())))
+                      + ". This says nothing about the groups.", ""]
+        lines += ["| group | spending (亿) | extra spending (亿) | extra local tax (亿) | net cost (亿) | "
                   "extra kept at graduation | extra kept 3 years | yuan per extra graduate kept 3 years | "
                   "extra levels | 亿 yuan per extra level |", "|---|---|---|---|---|---|---|---|---|---|"]
         for _, r in ce.iterrows():
             def num(key: str, scale: float = 1.0, fmt: str = "{:,.0f}", row: pd.Series = r) -> str:
+                if key in gaps:
+                    return gaps[key]
                 v = row.get(key, np.nan)
                 return fmt.format(v / scale) if pd.notna(v) and np.isfinite(v) else "–"
             lines.append(f"| {r['group']}{' *' if r['reference'] else ''} | {num('spending_total', 1e8, '{:.2f}')} | "
@@ -376,23 +469,7 @@ def _markdown(sw: analysis.Sweep, grouping: str, order: Sequence[str], table: pd
         lines.append("")
 
     if not sens.empty:
-        lines += ["## Sensitivity", ""]
-        dropped = {k.removeprefix("dropped_"): v for k, v in sens_notes.items() if k.startswith("dropped_") and v}
-        unit = "Saltelli blocks" if sw.kind == "sobol" else "Morris trajectories"
-        lines.append(f"Indices from SALib over {sens_notes.get('blocks')} {unit}; "
-                     + (f"{unit} dropped because of failed runs, per outcome: {dropped}." if dropped
-                        else f"no {unit.split()[-1]} dropped for failed runs."))
-        lines.append("")
-        key = "ST" if sw.kind == "sobol" else "mu_star"
-        for o in dict.fromkeys(sens["outcome"]):
-            top = sens[sens["outcome"] == o].sort_values(key, ascending=False).head(5)
-            conf = top[f"{key}_conf"] if f"{key}_conf" in top else pd.Series(np.nan, index=top.index)
-            shown = ", ".join(f"{labels.get(f, f)} ({v:.3g}" + (f" ± {c:.2g})" if np.isfinite(c) else ")")
-                              for f, v, c in zip(top["factor"], top[key], conf, strict=True))
-            lines.append(f"- **{o}** — largest {key}: {shown}")
-        lines += ["", f"± is SALib's 95% bootstrap confidence interval of {key}: drivers whose intervals overlap "
-                  "cannot be ranked against each other at this sample size.", "",
-                  "All indices: `tables/sensitivity.csv`.", ""]
+        lines += sensitivity_lines(sw, sens, sens_notes, labels)
 
     lines += ["## Failed runs", ""]
     if fails.empty:

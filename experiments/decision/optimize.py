@@ -50,7 +50,9 @@ constraints: lever values, objectives, ``slack_<i>`` = how far inside constraint
 kept by the optimiser's ε-archive), ``DIR/figures/pareto_<case>.png`` (parallel coordinates, EMA
 Workbench's ``ParallelAxes``), ``DIR/optimize/packages.csv`` (the paper's packages with the same
 replicates) and ``DIR/report.md`` (the Pareto set against the packages: which are dominated, which
-break a budget).
+break a budget). The report prints its caveats first (generations run, horizon, seeds, in-sample
+scores, whether the front still moved at the end) and calls a package dominated beyond seed noise only
+when the paired per-seed gain of a Pareto point holds at 95% (:func:`dominates_clearly`).
 """
 
 from __future__ import annotations
@@ -93,6 +95,10 @@ BUDGET = "budget"  # the name of the case's budget in constraints
 DERIVED = {"spending_per_year": "spending_total", "spending_talent_per_year": "spending_talent_total"}
 MAX_POPULATION = 10_000
 MAX_GENERATIONS = 1_000
+# The report's convergence check looks at the last 3 generations (assumption: long enough that one quiet
+# generation is not read as convergence, short enough to flag a front that still moved at the end of a
+# short search, e.g. the 2-generation smoke spec).
+CONVERGENCE_WINDOW = 3
 STATE, EVALUATIONS = "state.json", "evaluations.parquet"  # a case's checkpoint (JSON) and its evaluations
 OWN_ENTRIES = OPTIMIZE_ENTRIES  # what an optimisation writes into its folder
 _NOT_HERE = {
@@ -465,6 +471,21 @@ class Evaluator:
             rows.append(row)
         return pd.DataFrame(rows)
 
+    def per_replicate(self, overrides: Mapping[str, Any], names: Sequence[str]) -> np.ndarray:
+        """(replicates, names): each replicate's value of each name for lever ``overrides`` (a derived
+        name from its total; NaN for a run that failed or was not made), so that two candidates can be
+        compared pairwise, seed by seed (the same seeds for all: common random numbers)."""
+        out = np.full((len(self.replicates), len(names)), math.nan)
+        for i, (rep, cfg) in enumerate(self.configs(overrides)):
+            summary = self.summaries.get(seeds.run_id(cfg.digest(), rep.seed, self.mv))
+            if summary is None:
+                continue
+            for j, name in enumerate(names):
+                src = DERIVED.get(name)
+                v = _as_number(summary.get(src or name))
+                out[i, j] = v / self.spec.years if src else v
+        return out
+
     def _run(self, tasks: list[RunTask]) -> None:
         buffer: list[RunRecord] = []
         last = time.monotonic()
@@ -571,6 +592,7 @@ class CaseResult:
     evaluations: pd.DataFrame  # every evaluated candidate (generation, levers, objectives, constraints)
     pareto: pd.DataFrame  # the non-dominated feasible candidates (levers, objectives, slack, in_archive)
     improvements: list[int]  # epsilon-box improvements of the archive after each generation
+    replicates: np.ndarray | None = None  # (Pareto point, replicate, objective): per-seed values, paired
 
 
 @dataclass
@@ -584,6 +606,7 @@ class OptimizeResult:
     reused: int  # evaluations' runs found in the store
     seconds: float
     files: list[Path] = field(default_factory=list)
+    package_replicates: np.ndarray | None = None  # (package, replicate, objective): per-seed values, paired
 
 
 def _objectives_and_constraints(spec: OptimizeSpec, case: Case, frame: pd.DataFrame
@@ -930,16 +953,33 @@ def optimize(spec: OptimizeSpec, out: str | Path | None = None, executor: Any = 
                 search = _Search(spec, case, root / "optimize" / case.name, ev, spec.digest(mv, case), log)
                 done = search.run(seed, stop_after)
                 finished &= done
+                pareto = search.pareto()
+                reps = _replicates(ev, spec, pareto[spec.lever_names].to_dict("records"))
                 results.append(CaseResult(case=case, generation=search.generation, evaluations=search.evaluations,
-                                          pareto=search.pareto(), improvements=search.improvements))
+                                          pareto=pareto, improvements=search.improvements, replicates=reps))
+            presets = sim.load_presets()
+            package_reps = _replicates(ev, spec, [presets[k].levers for k in spec.compare])
         finally:
             random.setstate(outer_random)
             session.update(finished=provenance.now(), runs=ev.ran, reused=ev.reused)
             write_text(json.dumps(prov, indent=2, default=str) + "\n", prov_file)
     res = OptimizeResult(root=root, spec=spec, cases=results, packages=packages, finished=finished, runs=ev.ran,
-                         reused=ev.reused, seconds=time.time() - started)
+                         reused=ev.reused, seconds=time.time() - started, package_replicates=package_reps)
     res.files = write_outputs(res)
     return res
+
+
+def _replicates(ev: Evaluator, spec: OptimizeSpec, levers: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    """(item, replicate, objective): the per-seed objective values of each lever setting (runs made already)."""
+    names = spec.objective_names
+    if not levers:
+        return np.empty((0, len(ev.replicates), len(names)))
+    return np.stack([ev.per_replicate({k: _plain(v) for k, v in lv.items()}, names) for lv in levers])
+
+
+def _plain(v: Any) -> Any:
+    """A lever value read back from a table as the Python number the search gave the model."""
+    return v.item() if isinstance(v, np.generic) else v
 
 
 def _refusal(exc: checkpoint.CheckpointError) -> str:
@@ -982,21 +1022,54 @@ def dominates(a: Sequence[float], b: Sequence[float], directions: Sequence[int],
     return better
 
 
-def compare_packages(spec: OptimizeSpec, case: CaseResult, packages: pd.DataFrame) -> pd.DataFrame:
-    """Per package: within the case's constraints?, the Pareto points that dominate it (by epsilon)."""
+def compare_packages(spec: OptimizeSpec, case: CaseResult, packages: pd.DataFrame,
+                     package_replicates: np.ndarray | None = None) -> pd.DataFrame:
+    """Per package: within the case's constraints?, the Pareto points that dominate it (by epsilon, on the
+    means over the replicates), and those whose domination holds beyond seed noise (``clear_by``, see
+    :func:`dominates_clearly`; empty when the per-seed values are not at hand: ``noise_checked`` False)."""
     if packages.empty:
         return pd.DataFrame()
     names, dirs = spec.objective_names, [d for _, d in spec.objectives]
     eps = [spec.epsilons[o] for o in names]
     pts = case.pareto[names].to_numpy(dtype=float) if len(case.pareto) else np.empty((0, len(names)))
+    checked = (package_replicates is not None and case.replicates is not None
+               and len(package_replicates) == len(packages) and len(case.replicates) == len(pts))
     rows = []
-    for _, p in packages.iterrows():
+    for k, (_, p) in enumerate(packages.iterrows()):
         v = p[names].to_numpy(dtype=float)
         by = [i for i, a in enumerate(pts) if np.isfinite(v).all() and dominates(a, v, dirs, eps)]
+        clear = [i for i in by if checked and dominates_clearly(case.replicates[i], package_replicates[k], dirs, eps)]
         rows.append({"package": p["package"], "label": p["label"], **{o: p[o] for o in names},
                      "within_constraints": bool(p[f"feasible_{case.case.name}"]), "dominated": bool(by),
-                     "dominated_by": " ".join(str(i + 1) for i in by)})
+                     "dominated_by": " ".join(str(i + 1) for i in by), "noise_checked": checked,
+                     "dominated_beyond_noise": bool(clear), "clear_by": " ".join(str(i + 1) for i in clear)})
     return pd.DataFrame(rows)
+
+
+def paired_gains(a: np.ndarray, b: np.ndarray, directions: Sequence[int]) -> list[tuple[int, float, float, float]]:
+    """Per objective, ``(seeds, mean, low, high)`` of the gain of ``a`` over ``b`` (``(a - b) x direction``,
+    > 0: ``a`` better) paired seed by seed (``a``, ``b``: replicates x objectives); Student-t 95% interval
+    of the mean over the seeds where both ran (NaN bounds below two seeds)."""
+    from experiments.analysis import mean_ci
+
+    out = []
+    for j, d in enumerate(directions):
+        g = (a[:, j] - b[:, j]) * d
+        out.append(mean_ci(g[np.isfinite(g)]))
+    return out
+
+
+def dominates_clearly(a: np.ndarray, b: np.ndarray, directions: Sequence[int], eps: Sequence[float]) -> bool:
+    """``a`` dominates ``b`` beyond seed noise: in every objective the paired gain's 95% interval stays
+    above -epsilon (``a`` is, with that confidence, not worse by a difference that matters), and in some
+    objective the mean gain is at least epsilon with the interval above 0. Fewer than two paired seeds:
+    never (the noise is not measured)."""
+    gains = paired_gains(a, b, directions)
+    if any(n < 2 for n, *_ in gains):
+        return False
+    if any(not lo >= -e for (_, _, lo, _), e in zip(gains, eps, strict=True)):
+        return False
+    return any(m >= e - 1e-12 and lo > 0 for (_, m, lo, _), e in zip(gains, eps, strict=True))
 
 
 def write_outputs(res: OptimizeResult) -> list[Path]:
@@ -1083,6 +1156,44 @@ def figure(spec: OptimizeSpec, case: CaseResult, packages: pd.DataFrame, path: P
     return path
 
 
+def caveats(res: OptimizeResult) -> list[str]:
+    """What limits every claim of the report, said before any of them: the search's length, the horizon,
+    the seeds the scores rest on, and that the scores are in-sample."""
+    spec = res.spec
+    reps = spec.sweep.replicates
+    done = sorted({c.generation for c in res.cases})
+    ran = "/".join(map(str, done)) if done else "0"
+    posterior = (f" and {spec.sweep.n_draws} posterior draws (replicate r uses draw r mod {spec.sweep.n_draws})"
+                 if spec.sweep.n_draws else "")
+    return ["**Caveats.** "
+            f"{ran} of {spec.generations} generations run (population {spec.population}); horizon "
+            f"{spec.sweep.horizon} quarters; every score is the mean over the same {reps} "
+            f"seed{'s' if reps != 1 else ''}{posterior}. The scores are **in-sample**: the Pareto points were "
+            f"selected on these {reps} seeds and are reported on them, so their lead over the packages is biased "
+            "upwards (a point can look better because its seeds were lucky); re-score the points on new seeds "
+            "(another `[experiment] seed`) before relying on a gap. A package counts as *dominated beyond seed "
+            f"noise* only when the point's gain, paired over the {reps} seeds, has a 95% interval above -ε in every "
+            "objective (not worse by a difference that matters) and above 0, with a mean of at least ε, in one"
+            + ("; with one seed the noise is not measured and no domination is claimed." if reps < 2 else ".")
+            + ("" if res.finished else " **Not finished yet**: run the same command to continue."), ""]
+
+
+def convergence_words(spec: OptimizeSpec, c: CaseResult) -> str:
+    """How much the front still moved at the end: the ε-improvements of the archive and the Pareto points
+    first found in the last :data:`CONVERGENCE_WINDOW` generations."""
+    window = min(CONVERGENCE_WINDOW, c.generation)
+    if window == 0:
+        return "Convergence: no generation run yet."
+    recent = _diffs(c.improvements)[-window:] if c.improvements else []
+    first = pd.to_numeric(c.pareto.get("generation", pd.Series(dtype=float)), errors="coerce")
+    new = int((first > c.generation - window).sum())
+    moving = new > 0 or any(recent)
+    return (f"Convergence: in the last {window} of {c.generation} generations the archive improved "
+            f"{sum(recent)} time(s) ({', '.join(map(str, recent))}) and {new} of the {len(c.pareto)} Pareto points "
+            "were found; " + ("**the front was still moving**, so more generations may change it." if moving else
+                              "the front did not change (with so few generations this is no proof of convergence)."))
+
+
 def markdown(res: OptimizeResult) -> str:
     spec = res.spec
     names = spec.objective_names
@@ -1100,16 +1211,14 @@ def markdown(res: OptimizeResult) -> str:
                 if spec.budgets else "."),
              f"Each evaluation is the mean over {reps} replicates (seeds{posterior}), the same for every candidate "
              f"and package; horizon {spec.sweep.horizon} quarters. This session: {res.runs} model runs, "
-             f"{res.reused} reused from the store, {res.seconds / 60:.1f} min."
-             + ("" if res.finished else " **Not finished yet**: run the same command to continue."), ""]
+             f"{res.reused} reused from the store, {res.seconds / 60:.1f} min.", "", *caveats(res)]
     for c in res.cases:
-        cmp = compare_packages(spec, c, res.packages)
+        cmp = compare_packages(spec, c, res.packages, res.package_replicates)
         lines += [f"## {c.case.label.capitalize()} (`{c.case.name}`)", "",
                   f"{len(c.evaluations)} candidates evaluated in {c.generation} generations: **{len(c.pareto)} "
                   f"non-dominated points** among those within the constraints ({int(c.pareto['in_archive'].sum())} "
-                  f"of them in the optimiser's ε-archive; all in `pareto.csv`, case `{c.case.name}`)."
-                  + (f" ε-improvements per generation: {', '.join(map(str, _diffs(c.improvements)))}."
-                     if c.improvements else ""), ""]
+                  f"of them in the optimiser's ε-archive; all in `pareto.csv`, case `{c.case.name}`). "
+                  + convergence_words(spec, c), ""]
         if len(c.pareto):
             show = c.pareto.head(12)
             lines += ["| point | " + " | ".join(f"`{o}`" for o in names) + " | " +
@@ -1125,14 +1234,16 @@ def markdown(res: OptimizeResult) -> str:
             lines += ["No evaluated candidate met every constraint: loosen a constraint or widen the lever ranges.",
                       ""]
         if len(cmp):
-            lines += _package_words(spec, c, cmp)
+            lines += _package_words(spec, c, cmp, res.package_replicates)
         lines += [f"![Pareto set](figures/pareto_{c.case.name}.png)", "",
                   "*Parallel coordinates: one line per Pareto point (colour: first objective), the paper's packages "
                   "dashed; each axis spans the lever's range or the objectives' values; minimised objectives are "
                   "flipped so that better is up.*", ""]
     lines += ["A package is *dominated* when some Pareto point is no worse in every objective and better by at least "
-              "that objective's ε in one (differences below ε are noise or do not matter). Packages are evaluated "
-              "with the same seeds as the candidates; a package that breaks a constraint can still be dominated.",
+              "that objective's ε in one (differences below ε are noise or do not matter), on the means over the "
+              "seeds; *beyond seed noise* when that also holds for the paired 95% interval (see the caveats). "
+              "Packages are evaluated with the same seeds as the candidates; a package that breaks a constraint can "
+              "still be dominated.",
               "", "Files: `pareto.csv` (per case: lever values, objectives, `slack_<i>` = how far inside constraint "
               "*i* in its units, `in_archive`), `optimize/packages.csv`, `optimize/<case>/evaluations.parquet` (every "
               "candidate evaluated), `figures/pareto_<case>.png`.", ""]
@@ -1143,32 +1254,65 @@ def _diffs(cum: Sequence[int]) -> list[int]:
     return [b - a for a, b in zip([0, *cum[:-1]], cum, strict=True)]
 
 
-def _package_words(spec: OptimizeSpec, c: CaseResult, cmp: pd.DataFrame) -> list[str]:
-    names, dirs = spec.objective_names, dict(spec.objectives)
-    dominated = cmp[cmp["dominated"]]
+def _package_words(spec: OptimizeSpec, c: CaseResult, cmp: pd.DataFrame,
+                   package_replicates: np.ndarray | None = None) -> list[str]:
+    """Which packages are dominated: beyond seed noise (with the paired gains' intervals), or on the means
+    only (then indistinguishable at this sample size), and which break a constraint."""
+    from experiments.analysis import INDISTINGUISHABLE
+
+    names, dirs = spec.objective_names, [d for _, d in spec.objectives]
+    reps = spec.sweep.replicates
+
+    def gains(k: int, p: pd.Series, points: str) -> str:
+        best = int(points.split()[0]) - 1
+        a = c.pareto.iloc[best]
+        paired = (paired_gains(c.replicates[best], package_replicates[k], dirs)
+                  if p["noise_checked"] else [(0, np.nan, np.nan, np.nan)] * len(names))
+        parts = []
+        for o, d, (_, _, lo, hi) in zip(names, dirs, paired, strict=True):
+            diff = a[o] - p[o]
+            if abs(diff) < spec.epsilons[o]:
+                continue
+            low, high = (lo, hi) if d > 0 else (-hi, -lo)  # the gain's interval back in the outcome's units
+            ci = f" [{_signed(low)}, {_signed(high)}]" if np.isfinite(lo) else ""
+            parts.append(f"{_signed(diff)}{ci} `{o}`")
+        return f"{p['label']} (by point {best + 1}: {', '.join(parts)})"
+
+    index = {pk: k for k, pk in enumerate(cmp["package"])}
+    clear = cmp[cmp["dominated_beyond_noise"]]
+    loose = cmp[cmp["dominated"] & ~cmp["dominated_beyond_noise"]]
     over = cmp[~cmp["within_constraints"]]
     words = []
-    if len(dominated):
-        parts = []
-        for _, p in dominated.iterrows():
-            best = int(p["dominated_by"].split()[0]) - 1
-            a = c.pareto.iloc[best]
-            gains = [f"{'+' if (a[o] - p[o]) >= 0 else ''}{data.fmt(a[o] - p[o])} `{o}`" for o in names
-                     if abs(a[o] - p[o]) >= spec.epsilons[o]]
-            parts.append(f"{p['label']} (by point {best + 1}: {', '.join(gains)})")
-        words.append(f"**{len(dominated)} of {len(cmp)} packages are dominated** by a Pareto point: "
-                     + "; ".join(parts) + ".")
-    else:
+    if len(clear):
+        words.append(f"**{len(clear)} of {len(cmp)} packages are dominated beyond seed noise** by a Pareto point "
+                     f"(paired over {reps} seeds, 95% interval in brackets; in-sample, see the caveats): "
+                     + "; ".join(gains(index[p["package"]], p, p["clear_by"]) for _, p in clear.iterrows()) + ".")
+    if len(loose):
+        checked = bool(loose["noise_checked"].all())
+        why = (f"on the means over {reps} seeds, but not beyond seed noise ({INDISTINGUISHABLE})" if checked and
+               reps >= 2 else f"on the means over {reps} seed{'s' if reps != 1 else ''} only: seed noise not measured")
+        words.append(f"{len(loose)} {'more ' if len(clear) else ''}of {len(cmp)} look dominated {why}: "
+                     + "; ".join(gains(index[p["package"]], p, p["dominated_by"]) for _, p in loose.iterrows())
+                     + ".")
+    if not len(clear) and not len(loose):
         words.append(f"No package is dominated by a Pareto point of this search ({len(cmp)} compared).")
     if len(over):
         words.append(f"{len(over)} break a constraint: " + ", ".join(over["label"]) + ".")
     lines = [" ".join(words), "", "| package | " + " | ".join(f"`{o}`" for o in names)
-             + " | within constraints | dominated by points |", "|---" * (3 + len(names)) + "|"]
+             + " | within constraints | dominated by points (means) | beyond seed noise |",
+             "|---" * (4 + len(names)) + "|"]
     for _, p in cmp.iterrows():
+        noise = (p["clear_by"] or "no") if p["dominated"] and p["noise_checked"] else "–"
         lines.append(f"| {p['label']} | " + " | ".join(data.fmt(p[o]) for o in names) + " | "
-                     + ("yes" if p["within_constraints"] else "**no**") + " | " + (p["dominated_by"] or "–") + " |")
+                     + ("yes" if p["within_constraints"] else "**no**") + " | " + (p["dominated_by"] or "–") + " | "
+                     + noise + " |")
     return [*lines, ""]
 
 
-__all__ = ["Case", "Constraint", "OptimizeError", "OptimizeResult", "OptimizeSpec", "Replicate",
-           "compare_packages", "dominates", "load_optimize_spec", "optimize", "parse_optimize_spec"]
+def _signed(v: float) -> str:
+    return ("+" if v >= 0 else "") + data.fmt(v)
+
+
+__all__ = ["Case", "Constraint", "OptimizeError", "OptimizeResult", "OptimizeSpec", "Replicate", "caveats",
+           "compare_packages", "convergence_words", "dominates", "dominates_clearly", "load_optimize_spec", "optimize",
+           "paired_gains", "parse_optimize_spec"]

@@ -13,6 +13,11 @@ the same futures: a crossed design, e.g. an ``lhs`` over the uncertainties with 
 * **Satisficing**: the share of runs (futures x seeds) in which a policy meets every goal, e.g.
   ``retention_3y >= 0.35`` and ``n_national_clusters >= 1`` (Wilson 95% interval), and per goal.
 
+Every claim carries its uncertainty: the largest regret has a 95% interval under seed noise (a bootstrap
+over the seeds of each future) and ``P(smallest)``; a policy is called the best, or the one meeting the
+goals most often, only when its interval is clear of every other policy's. Otherwise the section says
+which policies are indistinguishable at this sample size; policies with equal values are a tie.
+
 Goals and outcomes come from the arguments, else the stored spec's ``[robustness]`` table
 (``goals = [...]``, ``outcomes = [...]``, see :func:`experiments.decision.goals.check_options`).
 
@@ -21,6 +26,7 @@ Goals and outcomes come from the arguments, else the stored spec's ``[robustness
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,10 +113,18 @@ def _keys(df: pd.DataFrame, uncs: list[str]) -> pd.Series:
 
 
 def regret_table(ok: pd.DataFrame, outcomes: Sequence[str], order: Sequence[str]) -> tuple[pd.DataFrame, dict]:
-    """Per policy and outcome: regret across the futures in which every policy has an ok run."""
+    """Per policy and outcome: regret across the futures in which every policy has an ok run, and how
+    much of it seed noise could change: a bootstrap over the seeds of each future (the replicates of a
+    future drawn with replacement, the same draw for every policy: common random numbers stay paired)
+    gives a 95% interval of the largest regret and the share of resamples in which the policy has the
+    smallest one (``p_least_max_regret``, ties split). The futures are taken as given. With one seed per
+    future the noise is not measured: no interval (NaN)."""
+    from experiments.analysis import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
+
     rows, notes = [], {}
     for o in outcomes:
-        cells = ok.assign(_v=pd.to_numeric(ok[o], errors="coerce")).groupby(["_future", "_policy"])["_v"].mean()
+        values = ok.assign(_v=pd.to_numeric(ok[o], errors="coerce"))
+        cells = values.groupby(["_future", "_policy"])["_v"].mean()
         grid = cells.unstack("_policy").reindex(columns=list(order))
         complete = grid.dropna()
         notes[f"dropped_futures_{o}"] = int(len(grid) - len(complete))
@@ -118,20 +132,72 @@ def regret_table(ok: pd.DataFrame, outcomes: Sequence[str], order: Sequence[str]
         if complete.empty:
             continue
         sign = 1 if direction(o) == MAXIMIZE else -1
+        tie = _tie_tolerance(complete.to_numpy(dtype=float))
         best = (complete * sign).max(axis=1) * sign
         reg = complete.rsub(best, axis=0).abs()
-        for p in order:
+        cube = _seed_cube(values, list(complete.index), list(order))
+        seeds = int(np.isfinite(cube).sum(axis=2).max())
+        notes["seeds_per_future"] = max(notes.get("seeds_per_future", 0), seeds)
+        boot = (_bootstrap_max_regret(cube, complete.to_numpy(dtype=float), sign, tie, BOOTSTRAP_RESAMPLES,
+                                      np.random.default_rng(BOOTSTRAP_SEED)) if seeds >= 2 else None)
+        least = _least_share(boot, tie) if boot is not None else np.full(len(order), np.nan)
+        for j, p in enumerate(order):
             r = reg[p]
+            lo, hi = (np.percentile(boot[:, j], [2.5, 97.5]) if boot is not None else (np.nan, np.nan))
             rows.append({"policy": p, "outcome": o, "direction": "max" if sign > 0 else "min",
-                         "futures": len(r), "max_regret": float(r.max()), "mean_regret": float(r.mean()),
-                         "p90_regret": float(r.quantile(0.9)), "best_share": float((r <= 1e-12).mean()),
-                         "mean_value": float(complete[p].mean())})
+                         "futures": len(r), "seeds": seeds, "max_regret": float(r.max()),
+                         "max_regret_low": float(lo), "max_regret_high": float(hi),
+                         "p_least_max_regret": float(least[j]), "mean_regret": float(r.mean()),
+                         "p90_regret": float(r.quantile(0.9)), "best_share": float((r <= tie).mean()),
+                         "mean_value": float(complete[p].mean()), "tie_tolerance": tie})
     if not rows:
         raise RobustnessError("no future has an ok run of every policy: robustness needs every policy run in the "
                               "same futures (a crossed design: an lhs with [design] cross = [\"package\"], or a "
                               "full_factorial); an LHS that samples levers and uncertainties together gives each "
                               "future one policy")
     return pd.DataFrame(rows), notes
+
+
+def _tie_tolerance(values: np.ndarray) -> float:
+    """Regrets below this are ties (0): float rounding of means, relative to the outcome's size (1e-9 of
+    its largest value, at least 1e-12)."""
+    scale = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 0.0
+    return max(1e-12, 1e-9 * scale)
+
+
+def _seed_cube(values: pd.DataFrame, futures: list[str], order: list[str]) -> np.ndarray:
+    """(future, policy, replicate) -> the outcome of that run (NaN: no ok run)."""
+    reps = sorted(values["replicate"].dropna().unique())
+    index = pd.MultiIndex.from_product([futures, order, reps])
+    cells = values.groupby(["_future", "_policy", "replicate"])["_v"].mean().reindex(index)
+    return cells.to_numpy(dtype=float).reshape(len(futures), len(order), len(reps))
+
+
+def _bootstrap_max_regret(cube: np.ndarray, means: np.ndarray, sign: int, tie: float, resamples: int,
+                          rng: np.random.Generator, chunk: int = 200) -> np.ndarray:
+    """(resamples, policies): the largest regret over the futures when each future's replicates are drawn
+    again with replacement (the same draw for every policy of the future). A cell whose draw holds no ok
+    run keeps its observed mean."""
+    futures, _, reps = cube.shape
+    out = []
+    for start in range(0, resamples, chunk):
+        n = min(chunk, resamples - start)
+        pick = rng.integers(0, reps, size=(n, futures, reps))
+        drawn = cube[np.arange(futures)[None, :, None], :, pick]  # (n, futures, reps, policies)
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN draws: replaced just below
+            m = np.nanmean(drawn, axis=2)
+        m = np.where(np.isfinite(m), m, means[None])
+        best = (m * sign).max(axis=2, keepdims=True) * sign
+        regret = np.abs(best - m)
+        out.append(np.where(regret <= tie, 0.0, regret).max(axis=1))
+    return np.concatenate(out)
+
+
+def _least_share(boot: np.ndarray, tie: float) -> np.ndarray:
+    """Per policy: the share of resamples in which its largest regret is the smallest (ties split)."""
+    top = boot <= boot.min(axis=1, keepdims=True) + tie
+    return (top / top.sum(axis=1, keepdims=True)).mean(axis=0)
 
 
 def satisficing_table(ok: pd.DataFrame, goals: Sequence[str], order: Sequence[str]) -> pd.DataFrame:
@@ -202,48 +268,125 @@ def figure(res: Robustness, path: Path) -> Path:
     return plots._save(fig, path)
 
 
+def _pct(v: float) -> str:
+    return f"{v:.0%}"
+
+
+def satisficing_words(res: Robustness, bold: bool = True) -> str:
+    """Which policy meets every goal most often, said only when its Wilson 95% interval is clear of every
+    other policy's; otherwise the policies that cannot be told apart, with their intervals."""
+    from experiments.analysis import INDISTINGUISHABLE, Estimate, contenders, leader, with_interval
+
+    sat = res.satisficing
+    est = [Estimate(r["policy"], r["satisficing"], r["ci_low"], r["ci_high"]) for _, r in sat.iterrows()]
+    runs = sorted(set(sat["runs"].astype(int)))
+    of = f"{runs[0]} runs each" if len(runs) == 1 else f"{runs[0]}–{runs[-1]} runs each"
+    b = "**" if bold else ""
+    if not (sat["satisficing"] > 0).any():
+        return (f"{b}No policy meets every goal in any of its runs{b} (at most {_pct(sat['ci_high'].max())} of "
+                f"runs, upper 95% bound; {of}).")
+    top = leader(est)
+    if top is not None:
+        others = contenders([e for e in est if e.name != top.name])
+        return (f"{b}{top.name}{b} meets every goal most often: in {_pct(top.value)} of its runs (95% CI "
+                f"{_pct(top.low)}–{_pct(top.high)}, {of}), clear of every other policy (next: "
+                f"{with_interval(others[0], _pct)}).")
+    tied = contenders(est)
+    below = len(est) - len(tied)
+    return (f"Which policy meets every goal most often is {b}{INDISTINGUISHABLE}{b}: "
+            + ", ".join(with_interval(e, _pct) for e in tied)
+            + f" (share of runs meeting every goal, Wilson 95% intervals over {of}, overlap)"
+            + (f"; {below} more {'is' if below == 1 else 'are'} clearly below." if below else "."))
+
+
+def regret_words(res: Robustness, outcome: str) -> str | None:
+    """One line on an outcome's regret: ties named as ties, the smallest worst-case regret named only when
+    its seed-bootstrap interval is clear of every other policy's."""
+    from experiments.analysis import INDISTINGUISHABLE, Estimate, contenders, leader
+
+    part = res.regret[res.regret["outcome"] == outcome]
+    if part.empty:
+        return None
+    tie = float(part["tie_tolerance"].iloc[0])
+    seeds = int(part["seeds"].iloc[0])
+    worse = "less" if part["direction"].iloc[0] == "max" else "more"
+    zero = part[part["max_regret"] <= tie]
+    noise = (f"mean over {seeds} seeds per future" if seeds >= 2 else
+             "one seed per future: seed noise not measured, so no ranking is claimed")
+    if len(zero) == len(part):
+        return (f"- `{outcome}`: a tie: all {len(part)} policies give the same value in every future (no "
+                "regret), so none is better.")
+    if len(zero) >= 2:
+        return (f"- `{outcome}`: a tie: {_and(zero['policy'])} are each the best policy in every future (equal "
+                f"values; {noise}).")
+    est = [Estimate(r["policy"], r["max_regret"], r["max_regret_low"], r["max_regret_high"])
+           for _, r in part.iterrows()]
+    p_least = dict(zip(part["policy"], part["p_least_max_regret"], strict=True))
+
+    def show(e: Estimate) -> str:
+        ci = f" [{data.fmt(e.low)}, {data.fmt(e.high)}]" if np.isfinite(e.low) else ""
+        p = f", P(smallest) {p_least[e.name]:.0%}" if np.isfinite(p_least[e.name]) else ""
+        return f"{e.name} {data.fmt(e.value)}{ci}{p}"
+
+    top = leader(est, higher_better=False)
+    if top is None:
+        tied = contenders(est, higher_better=False)
+        if max(e.value for e in tied) - min(e.value for e in tied) <= tie:
+            return (f"- `{outcome}`: a tie: {_and([e.name for e in tied])} have the same smallest worst-case "
+                    f"regret, {data.fmt(tied[0].value)} {worse} than the best policy of the same future ({noise}).")
+        why = ("seed-bootstrap 95% intervals overlap" if seeds >= 2 else noise)
+        return (f"- `{outcome}`: the smallest worst-case regret is {INDISTINGUISHABLE} ({why}): "
+                + "; ".join(show(e) for e in tied) + ".")
+    row = part[part["policy"] == top.name].iloc[0]
+    nxt = contenders([e for e in est if e.name != top.name], higher_better=False)[0]
+    if len(zero) == 1:
+        return (f"- `{outcome}`: {top.name} is the best policy in every future ({noise}; clear of seed noise: the "
+                f"next smallest worst-case regret is {show(nxt)}).")
+    return (f"- `{outcome}`: smallest worst-case regret — {show(top)}: at most {data.fmt(row['max_regret'])} "
+            f"{worse} than the best policy of the same future (mean {data.fmt(row['mean_regret'])}; the best itself "
+            f"in {row['best_share']:.0%} of futures; {noise}), clear of the next, {show(nxt)}.")
+
+
+def _and(names: Sequence[str]) -> str:
+    names = list(names)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def section(res: Robustness) -> str:
-    """The report section in plain words."""
-    sat = res.satisficing.sort_values("satisficing", ascending=False, kind="stable")
-    top = sat.iloc[0]
+    """The report section in plain words: every ranking with its interval, ties as ties."""
     reg = res.regret
     futures = (f"{res.futures} futures (the swept uncertainties)" if res.futures != 1 else
                "one future (no uncertainty is swept: regret is the gap to the best policy in the base scenario)")
     lines = ["## Robustness across futures", "",
              f"Goals: {', '.join(f'`{g}`' for g in res.goals)}. {len(res.policies)} policies, each run in {futures}.",
-             ""]
-    if top["satisficing"] > 0:
-        lines.append(f"**{top['policy']}** meets every goal most often: in {top['satisficing']:.0%} of its runs "
-                     f"(95% CI {top['ci_low']:.0%}–{top['ci_high']:.0%})"
-                     + (f"; the next is {sat.iloc[1]['policy']} with {sat.iloc[1]['satisficing']:.0%}."
-                        if len(sat) > 1 else "."))
-    else:
-        lines.append(f"**No policy meets every goal in any of its runs** (at most {top['ci_high']:.0%} of runs, "
-                     "upper 95% bound); the goals alone, per policy, are in `robustness/satisficing.csv`.")
-    for o in res.outcomes:
-        part = reg[reg["outcome"] == o]
-        if part.empty:
-            continue
-        best = part.sort_values(["max_regret", "mean_regret"], kind="stable").iloc[0]
-        worse = "less" if best["direction"] == "max" else "more"
-        if best["max_regret"] <= 1e-12:
-            lines.append(f"- `{o}`: {best['policy']} is the best policy in every future.")
-            continue
-        lines.append(f"- `{o}`: smallest worst-case regret — {best['policy']}: at most "
-                     f"{data.fmt(best['max_regret'])} {worse} than the best policy of the same future (mean "
-                     f"{data.fmt(best['mean_regret'])}; the best itself in {best['best_share']:.0%} of futures).")
+             "", satisficing_words(res)]
+    lines += [w for o in res.outcomes if (w := regret_words(res, o)) is not None]
     lines += ["", "| policy | runs | meets every goal [95% CI] | "
               + " | ".join(f"max regret `{o}`" for o in res.outcomes) + " |",
               "|---|---|---|" + "---|" * len(res.outcomes)]
-    grid = reg.pivot(index="policy", columns="outcome", values="max_regret")
+    keyed = reg.set_index(["policy", "outcome"])
     for _, r in res.satisficing.iterrows():
-        cells = [data.fmt(grid.at[r["policy"], o]) if o in grid and r["policy"] in grid.index else "–"
-                 for o in res.outcomes]
+        cells = []
+        for o in res.outcomes:
+            if (r["policy"], o) not in keyed.index:
+                cells.append("–")
+                continue
+            g = keyed.loc[(r["policy"], o)]
+            ci = (f" [{data.fmt(g['max_regret_low'])}, {data.fmt(g['max_regret_high'])}]"
+                  if np.isfinite(g["max_regret_low"]) else "")
+            cells.append(data.fmt(g["max_regret"]) + ci)
         lines.append(f"| {r['policy']} | {r['runs']} | {r['satisficing']:.0%} [{r['ci_low']:.0%}, "
                      f"{r['ci_high']:.0%}] | " + " | ".join(cells) + " |")
     dropped = {k.removeprefix("dropped_futures_"): v for k, v in res.notes.items() if k.startswith("dropped_") and v}
+    seeds = int(res.notes.get("seeds_per_future", 0))
     lines += ["", "Regret of a policy in a future: how far its outcome (mean over seeds) falls short of the best "
-              "policy's in that future; satisficing: the share of runs (futures × seeds) meeting every goal."
+              "policy's in that future; satisficing: the share of runs (futures × seeds) meeting every goal. "
+              + (f"[brackets] after a largest regret: its 95% interval under seed noise (bootstrap over the {seeds} "
+                 "seeds of each future, the same seeds for every policy; the futures are taken as given); "
+                 "P(smallest): share of resamples in which the policy has the smallest largest regret. "
+                 if seeds >= 2 else "One seed per future: the regrets carry no interval for seed noise. ")
+              + f"A policy is named best only when its interval is clear of every other's; otherwise the report "
+              "says they are indistinguishable at this sample size."
               + (f" Futures left out because a policy had no ok run there, per outcome: {dropped}." if dropped else ""),
               "", "![Robustness](robustness/robustness.png)", "",
               "*Left: share of runs meeting every goal (95% CI). Right: largest regret per outcome (shade scaled per "
@@ -251,5 +394,5 @@ def section(res: Robustness) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["DIRECTIONS", "Robustness", "RobustnessError", "check_options", "regret_table", "robustness",
-           "satisficing_table"]
+__all__ = ["DIRECTIONS", "Robustness", "RobustnessError", "check_options", "regret_table", "regret_words",
+           "robustness", "satisficing_table", "satisficing_words"]
