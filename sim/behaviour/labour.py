@@ -79,7 +79,8 @@ from sim.state.constants import NO_EMPLOYER, OTHER_SECTOR, Field, Loc, SizeClass
 from sim.state.tables import cell_sums, stochastic_round, take_within_groups, uniform_choice, weighted_draws
 
 DEST_NAMES = ("Beijing", "Tianjin", "Elsewhere")
-RETIRED, CITY, N_LOC, DIGITAL = int(Loc.RETIRED), int(Loc.CITY), len(Loc), int(Field.DIGITAL)  # (kernels take plain ints)
+RETIRED, CITY, N_LOC = int(Loc.RETIRED), int(Loc.CITY), len(Loc)  # (kernels take plain ints)
+DIGITAL, ENGINEERING = int(Field.DIGITAL), int(Field.ENGINEERING)
 RETURN_TIES = 0.3  # ties to the city of someone who comes back are at least this (assumption, as before)
 
 
@@ -627,20 +628,55 @@ def _hire_apply(who, count, employer, seekers, rest, persons, employer_col, wage
     return elsewhere
 
 
+@kernel
+def _training_countdown(loc, employer, training_employer, training_left):
+    """Trainees who left the city or their firm lose the training; the others count a quarter down.
+    Returns (rows still in training, rows whose training ends now), each in row order."""
+    n = 0
+    for i in range(loc.size):
+        if training_left[i] > 0:
+            n += 1
+    still = np.empty(n, np.int64)
+    done = np.empty(n, np.int64)
+    a = b = 0
+    for i in range(loc.size):
+        if training_left[i] > 0:
+            if loc[i] != CITY or employer[i] != training_employer[i]:
+                training_left[i] = 0
+                continue
+            training_left[i] -= 1
+            if training_left[i] == 0:
+                done[b] = i
+                b += 1
+            else:
+                still[a] = i
+                a += 1
+    return still[:a], done[:b]
+
+
+@kernel
+def _enrolment_pool(staff, employer, field, training_left, slots, done):
+    """Engineers on the ``staff`` rows of firms with training ``slots``, not in training and not among
+    the rows whose training just ended (``done``), in row order."""
+    just_done = set()
+    for i in done:
+        just_done.add(i)
+    keep = np.zeros(staff.size, np.bool_)
+    for k in range(staff.size):
+        i = staff[k]
+        keep[k] = (slots[employer[i]] > 0 and field[i] == ENGINEERING and training_left[i] == 0
+                   and i not in just_done)
+    return staff[keep]
+
+
 def _cultivate(m, needs: tuple[np.ndarray, np.ndarray]) -> None:
     """In-house training of engineers into composite digital talent (module docstring, step 6);
     ``needs`` = :func:`skilled_need` of this quarter."""
     t, f, p, rng = m.talent, m.firms, m.p, m.rng
     cost, share = p["training_cost_per_person"], m.policy.level("cultivation.cofunding")
-    # trainees who left their firm or the city lose the training
-    training = np.flatnonzero(t.training_left > 0)
-    gone = (t.loc[training] != Loc.CITY) | (t.employer[training] != t.training_employer[training])
-    t.training_left[training[gone]] = 0
-    # count down; at the end, success (person by person) makes composite digital talent, failure
-    # leaves an engineer
-    training = training[~gone]
-    t.training_left[training] -= 1
-    done = training[t.training_left[training] == 0]
+    # trainees who left their firm or the city lose the training; the others count down; at the end,
+    # success (person by person) makes composite digital talent, failure leaves an engineer
+    still, done = _training_countdown(t.loc, t.employer, t.training_employer, t.training_left)
     if done.size:
         done_persons = int(t.persons[done].sum())
         ok = split(m, done, rng.binomial(t.persons[done], p["training_success_rate"]))
@@ -652,7 +688,6 @@ def _cultivate(m, needs: tuple[np.ndarray, np.ndarray]) -> None:
     staff = refresh_staff(m)
     n = len(f)
     _, dig_need = needs
-    still = training[t.training_left[training] > 0]
     trainees = np.bincount(t.employer[still], weights=t.persons[still], minlength=n)[:n]
     gap = np.where(f.alive & (f.maturity >= 2), np.maximum(0.0, dig_need - f.digital_staff - trainees), 0.0)
     net = cost * (1.0 - share)  # the firm's cost per trainee, yuan
@@ -667,12 +702,9 @@ def _cultivate(m, needs: tuple[np.ndarray, np.ndarray]) -> None:
         slots = np.minimum(slots, np.floor(budget / net).astype(np.int64))
     if slots.sum() == 0:
         return
-    eng = staff[slots[t.employer[staff]] > 0]  # staff of the firms that enrol
-    # their engineers not in training and not just back from it (agents split off ``done`` above are
-    # its successes: digital, not engineers)
-    just_done = np.zeros(len(t), bool)
-    just_done[done] = True
-    eng = eng[(t.field[eng] == Field.ENGINEERING) & (t.training_left[eng] == 0) & ~just_done[eng]]
+    # engineers of the firms that enrol, not in training and not just back from it (agents split off
+    # ``done`` above are its successes: digital, not engineers)
+    eng = _enrolment_pool(staff, t.employer, t.field, t.training_left, slots, done)
     if eng.size == 0:
         return
     keys = rng.random(eng.size)
