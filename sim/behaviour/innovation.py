@@ -50,38 +50,67 @@ from __future__ import annotations
 import numpy as np
 
 from sim.behaviour import links, rules
+from sim.state.compiled import kernel, pairwise_sum
 from sim.state.constants import SizeClass
 from sim.state.initial import draw_rd_traits, rd_participation_logit
 
 
 def step(m) -> None:
     f, p = m.firms, m.p
-    alive = f.alive
     s = m.policy.level("rd_subsidy.reimbursement")
     decide_participation(m, s)
     f.rd_rate[:] = usual_intensity(m)
     intensive = p["rd_elasticity"] * (1.0 - p["rd_extensive_share"])
-    intensity = f.rd_rate * (1.0 + intensive * s / (1.0 - s))
-    rd = np.where(alive & f.rd_active & (f.cash > 0), intensity * f.sales, 0.0)
-    subsidy = s * rd
-    f.rd_spend[:] = rd
-    f.rd_subsidy[:] = subsidy
-    m.spend("rd_subsidy_rate", subsidy.sum())
-    rd_eff = rd - subsidy * m.waste()
-    f.rd_stock[:] = (1.0 - p["rd_depreciation"]) * f.rd_stock + rd_eff
+    rd_eff, subsidies = _rd_spending(f.alive, f.rd_active, f.cash, f.sales, f.rd_rate, 1.0 + intensive * s / (1.0 - s),
+                                     s, m.waste(), p["rd_depreciation"], f.rd_spend, f.rd_subsidy, f.rd_stock)
+    m.spend("rd_subsidy_rate", subsidies)
     update_alignment(m)
-    learn = p["tech_learning_rate"] * np.where(f.sales > 0, rd_eff / np.maximum(f.sales, 1.0), 0.0) / 0.03
-    spill = university_spillover(m)
-    lead = leader_tech(m)
-    gap = np.maximum(0.0, lead[f.cluster] - f.tech)
-    peer = p["peer_spillover"] * firm_openness(m) * gap
-    f.knowledge_q[:] = np.where(alive, spill * (1.0 - f.tech), 0.0)  # technology from universities this quarter
-    dt = (learn + spill) * (1.0 - f.tech) + peer - p["tech_obsolescence"] * f.tech
-    f.tech[:] = np.where(alive, np.clip(f.tech + dt, 0.0, 1.0), f.tech)
-    lam = rd_eff / 1e6 * m.city["economy"]["patents_per_million_rd"] * (0.5 + f.tech)
-    f.patents_q[:] = np.where(alive, m.rng.poisson(np.maximum(lam, 0.0)), 0)
+    lam = _technology(f.alive, f.cluster, f.sales, f.tech, rd_eff, university_spillover(m), firm_openness(m),
+                      f.knowledge_q, m.n_clusters, p["tech_learning_rate"], p["peer_spillover"], p["tech_obsolescence"],
+                      m.city["economy"]["patents_per_million_rd"])
+    f.patents_q[:] = np.where(f.alive, m.rng.poisson(np.maximum(lam, 0.0)), 0)
     keep = (1.0 - p["patent_depreciation"]) ** 0.25
     f.patent_stock[:] = f.patent_stock * keep + f.patents_q
+
+
+@kernel
+def _rd_spending(alive, active, cash, sales, rd_rate, response, s, waste, depreciation, rd_spend, rd_subsidy, rd_stock):
+    """R&D of the firms doing it with cash (intensity x the subsidy's response x sales), the subsidy
+    ``s`` pays, and the R&D stock. Returns (effective R&D per firm, the subsidies in all)."""
+    n = alive.size
+    rd_eff = np.empty(n)
+    for i in range(n):
+        rd = rd_rate[i] * response * sales[i] if alive[i] and active[i] and cash[i] > 0 else 0.0
+        rd_spend[i] = rd
+        rd_subsidy[i] = s * rd
+        rd_eff[i] = rd - rd_subsidy[i] * waste
+        rd_stock[i] = (1.0 - depreciation) * rd_stock[i] + rd_eff[i]
+    return rd_eff, pairwise_sum(rd_subsidy, 0, n)
+
+
+@kernel
+def _technology(alive, cluster, sales, tech, rd_eff, spill, openness, knowledge, n_clusters, learning_rate, peer_rate,
+                obsolescence, patents_per_million):
+    """Technology moves by learning from own R&D, university and peer spillovers, minus obsolescence
+    (module docstring); ``knowledge`` gets the technology gained from universities. Returns each firm's
+    expected patents this quarter (after the move)."""
+    lead = np.zeros(n_clusters)  # the cluster's best technology (the benchmark peers learn from)
+    for i in range(alive.size):
+        if alive[i]:
+            lead[cluster[i]] = max(lead[cluster[i]], tech[i])
+    lam = np.empty(alive.size)
+    for i in range(alive.size):
+        t = tech[i]
+        learn = learning_rate * (rd_eff[i] / max(sales[i], 1.0) if sales[i] > 0 else 0.0) / RD_REFERENCE_INTENSITY
+        peer = peer_rate * openness[i] * max(0.0, lead[cluster[i]] - t)
+        knowledge[i] = spill[i] * (1.0 - t) if alive[i] else 0.0  # technology from universities this quarter
+        if alive[i]:
+            tech[i] = min(max(t + ((learn + spill[i]) * (1.0 - t) + peer - obsolescence * t), 0.0), 1.0)
+        lam[i] = rd_eff[i] / 1e6 * patents_per_million * (0.5 + tech[i])
+    return lam
+
+
+RD_REFERENCE_INTENSITY = 0.03  # R&D / sales at which learning runs at ``tech_learning_rate``
 
 
 def measure_knowledge(m) -> None:
@@ -145,14 +174,38 @@ def update_alignment(m) -> None:
 def university_spillover(m) -> np.ndarray:
     """Technology gain per quarter each firm receives from the universities (before the (1 - T) factor)."""
     f, p = m.firms, m.p
-    d = links.university_km(m, np.arange(len(f)))  # (firms, universities)
-    lam = p["spillover_decay_km"] * (1.0 + f.shared)  # experts reached through the sharing platform
     weight = np.array([u.graduates_per_year for u in m.universities], float)
     weight /= weight.max()
     align = np.array([u.alignment for u in m.universities])
-    outside = m.city["energy"]["iur_outside_spillover"]
-    collab = np.where(m.link_state["iur"], 1.0, outside)
-    return p["university_spillover"] * collab * (np.exp(-d / lam[:, None]) * (align * weight)[None, :]).sum(axis=1)
+    return _spillover(f.cell, f.shared, m.link_state["iur"], _decay_table(m), align * weight,
+                      p["university_spillover"], m.city["energy"]["iur_outside_spillover"])
+
+
+def _decay_table(m) -> np.ndarray:
+    """(cells, 2, universities): ``exp(-km / lambda)`` from each cell to each university, lambda =
+    ``spillover_decay_km`` (column 0) and twice that for SMEs matched on the sharing platform (column 1,
+    experts reached through the platform). Firms never move, so it is computed once a run."""
+    decay = m.p["spillover_decay_km"]
+    cached = getattr(m, "_univ_decay", None)
+    if cached is None or cached[0] != decay:
+        lam = decay * (1.0 + np.array([0.0, 1.0]))
+        cached = (decay, np.exp(-m.cell_univ_km[:, None, :] / lam[None, :, None]))
+        m._univ_decay = cached
+    return cached[1]
+
+
+@kernel
+def _spillover(cell, shared, in_project, decay, align_weight, rate, outside):
+    """Per firm: ``rate x c x sum_u align_weight[u] x exp(-d_u / lambda)`` (module docstring), c = 1 in a
+    joint project, ``outside`` otherwise."""
+    out = np.empty(cell.size)
+    for i in range(cell.size):
+        total = 0.0
+        k = 1 if shared[i] else 0
+        for u in range(align_weight.size):
+            total += decay[cell[i], k, u] * align_weight[u]
+        out[i] = rate * (1.0 if in_project[i] else outside) * total
+    return out
 
 
 def leader_tech(m) -> np.ndarray:
