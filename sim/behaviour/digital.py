@@ -41,6 +41,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.behaviour import finance, links
+from sim.state.compiled import kernel
 from sim.state.constants import SizeClass
 from sim.state.tables import allocate_budget, cell_counts, group_sum
 
@@ -66,24 +67,16 @@ def spread_infrastructure(m) -> None:
 
 def step(m) -> None:
     f, p, prog, rng = m.firms, m.p, m.prog, m.rng
-    # 1. upgrades in progress
-    going = f.alive & (f.upgrading > 0)
-    f.upgrading[going] -= 1
-    done = going & (f.upgrading == 0)
-    cov = m.layer_values("digital_coverage")[f.cell]
-    staff_share = np.where(f.skilled > 0, f.digital_staff / np.maximum(f.skilled, 1e-9), 0.0)
+    # 1. upgrades in progress succeed with probability q, maturity decays; 2. who weighs an upgrade
+    # (three uniforms per firm, drawn as the numpy code drew them: success, decay, consideration)
+    n = len(f)
+    u_success, u_decay, u_consider = rng.random(n), rng.random(n), rng.random(n)
     exchange = m.link_state["data"]
-    q = np.minimum(0.95, p["digital_success_base"] + 0.4 * cov + 0.25 * np.minimum(1.0, staff_share / 0.1)
-                   + prog["data_success_gain"] * exchange)
-    success = done & (rng.random(len(f)) < q)
-    f.maturity[success] += 1
+    q, success, cand = _upgrades(f.alive, f.upgrading, f.maturity, m.layer_values("digital_coverage"), f.cell,
+                                 f.skilled, f.digital_staff, exchange, u_success, u_decay, u_consider,
+                                 p["digital_success_base"], prog["data_success_gain"],
+                                 1.0 - (1.0 - p["digital_decay_rate"]) ** 0.25, p["digital_consider_rate"])
     m.events_q["upgrades"] = success
-    ageing = f.alive & (f.upgrading == 0) & (f.maturity > 1) & ~done
-    decay = ageing & (rng.random(len(f)) < 1.0 - (1.0 - p["digital_decay_rate"]) ** 0.25)
-    f.maturity[decay] -= 1
-    # 2. new decisions
-    cand = np.flatnonzero(f.alive & (f.upgrading == 0) & (f.maturity < 5)
-                          & (rng.random(len(f)) < p["digital_consider_rate"]))
     if cand.size == 0:
         return
     mat = f.maturity[cand]
@@ -111,6 +104,40 @@ def step(m) -> None:
     m.flows_q["firm_digital_spending"] += (cost[go] - grant[go]).sum()
     m.spend("digital_grant_budget", grant.sum())
     m.events_q["upgrade_starts"] = idx
+
+
+@kernel
+def _upgrades(alive, upgrading, maturity, coverage, cell, skilled, digital_staff, exchange, u_success, u_decay,
+              u_consider, base, data_gain, decay_q, consider_rate):
+    """Upgrades under way count down and, at the end, succeed with probability ``q`` (coverage at the
+    firm's cell, digital staff share, data exchange; the module docstring); firms not upgrading lose a
+    level with probability ``decay_q``; firms not upgrading and below L5 weigh an upgrade with
+    probability ``consider_rate``. Returns (q per firm, success per firm, the rows weighing one)."""
+    n = alive.size
+    q = np.empty(n)
+    success = np.zeros(n, np.bool_)
+    weigh = np.zeros(n, np.bool_)
+    for i in range(n):
+        done = False
+        if alive[i] and upgrading[i] > 0:
+            upgrading[i] -= 1
+            done = upgrading[i] == 0
+        share = digital_staff[i] / max(skilled[i], MIN_STAFF) if skilled[i] > 0 else 0.0
+        q[i] = min(MAX_SUCCESS, base + COVERAGE_GAIN * coverage[cell[i]]
+                   + STAFF_GAIN * min(1.0, share / STAFF_SHARE_FULL) + data_gain * (1.0 if exchange[i] else 0.0))
+        if done and u_success[i] < q[i]:
+            success[i] = True
+            maturity[i] += 1
+        if alive[i] and upgrading[i] == 0 and maturity[i] > 1 and not done and u_decay[i] < decay_q:
+            maturity[i] -= 1
+        weigh[i] = alive[i] and upgrading[i] == 0 and maturity[i] < 5 and u_consider[i] < consider_rate
+    return q, success, np.flatnonzero(weigh)
+
+
+# chance an upgrade succeeds (module docstring): at most MAX_SUCCESS; + COVERAGE_GAIN x the cell's
+# digital coverage; + STAFF_GAIN when digital staff are STAFF_SHARE_FULL of the skilled staff (pro rata below)
+MAX_SUCCESS, COVERAGE_GAIN, STAFF_GAIN, STAFF_SHARE_FULL = 0.95, 0.4, 0.25, 0.1
+MIN_STAFF = 1e-9  # (guards a division)
 
 
 def _decide(value, net_cost, headroom, rng, steepness) -> np.ndarray:
