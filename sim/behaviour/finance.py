@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.state.compiled import kernel, pairwise_sum
 from sim.state.constants import SizeClass
 from sim.state.tables import group_sum
 
@@ -71,60 +72,95 @@ def age_profile(m) -> np.ndarray:
 def step(m) -> None:
     f, p, rng = m.firms, m.p, m.rng
     fl = m.flows_q
-    a = f.alive
-    wage_bill = f.employees * m.city_wage() * (0.85 + 0.5 * f.tech) / 4.0
-    sme = f.size_class != SizeClass.LEADER
-    discount = m.policy.level("credit.interest_discount") * sme
-    interest = f.debt * (p["interest_rate"] - discount) / 4.0
-    discount_paid = (f.debt * discount / 4.0)[a].sum()
-    m.spend("preferential_credit", discount_paid)
-    tax = p["local_tax_rate"] * f.value_added
-    profit = f.value_added - wage_bill - (f.rd_spend - f.rd_subsidy) - interest - tax
-    f.profit[:] = np.where(a, profit, 0.0)
-    f.cash += f.profit
-    m.tax_by_district = group_sum(f.district[a].astype(np.int64), tax[a], m.n_districts)
-    fl["tax_revenue"] = m.tax_by_district.sum()
-    fl["firm_value_added"] = f.value_added[a].sum()
-    fl["wage_bill"] = wage_bill[a].sum()
-    fl["rd_spending"] = f.rd_spend[a].sum()
-    fl["rd_subsidies"] = f.rd_subsidy[a].sum()
-    fl["interest_paid"] = interest[a].sum()
-    fl["interest_discount"] = discount_paid
-    fl["firm_profit"] = f.profit[a].sum()
-    # credit
-    limit = credit_limit(m)
-    short = a & (f.cash < 0)
-    borrow = np.where(short, np.minimum(-f.cash, np.maximum(0.0, limit - f.debt)), 0.0)
-    f.debt += borrow
-    f.cash += borrow
-    # cash management: repay from cash above the buffer, then release the rest if profitable
-    buffer = cash_buffer(m, f.sales)
-    spare = a & (f.cash > buffer) & (f.debt > 0)
-    repay = np.where(spare, np.minimum(f.debt, p["debt_repayment_share"] * (f.cash - buffer)), 0.0)
-    f.debt -= repay
-    f.cash -= repay
-    surplus = np.where(a & (f.profit > 0), np.maximum(0.0, f.cash - buffer), 0.0)
-    f.cash -= surplus
-    payout = p["payout_ratio"] * surplus
-    fl["new_borrowing"] = borrow.sum()
-    fl["debt_repayment"] = repay.sum()
-    fl["payouts"] = payout.sum()
-    fl["investment"] = (surplus - payout).sum()
-    # employment toward 90% capacity use
-    per_employee = np.where(f.employees > 0, f.capacity / np.maximum(f.employees, 1e-9), m.productivity())
-    target = f.sales / (p["target_utilisation"] * np.maximum(per_employee, 1.0))
-    adjust = p["employment_adjustment"]
-    f.employees[:] = np.where(a, np.maximum(1.0, f.employees + adjust * (target - f.employees)), f.employees)
-    # exit: insolvency, or the random hazard by size and year of life
-    yearly = np.where(f.above_scale, p["exit_rate_above_scale"], p["exit_rate_small"])
+    # exit hazards per (size class above scale?, year of life, leader?), by numpy's power
     profile = age_profile(m)
-    yearly = yearly * profile[np.minimum(f.age // 4, profile.size - 1)]
+    yearly = np.array([p["exit_rate_small"], p["exit_rate_above_scale"]])[:, None] * profile[None, :]
     hazard = 1.0 - (1.0 - np.minimum(yearly, 1.0)) ** 0.25
-    hazard = hazard * np.where(f.size_class == SizeClass.LEADER, m.city["economy"]["leader_exit_hazard_factor"], 1.0)
-    insolvent = a & (f.cash < 0)
-    exits = a & (insolvent | (rng.random(len(f)) < hazard))
-    remove_firms(m, np.flatnonzero(exits))
+    hazard = hazard[:, :, None] * np.array([1.0, m.city["economy"]["leader_exit_hazard_factor"]])[None, None, :]
+    sums, tax_by_district, exits = _accounts(
+        f.alive, f.employees, f.tech, f.size_class, f.debt, f.cash, f.value_added, f.rd_spend, f.rd_subsidy, f.sales,
+        f.capacity, f.profit, f.district, f.above_scale, f.age, credit_limit(m), cash_buffer(m, f.sales), hazard,
+        rng.random(len(f)), m.n_districts, m.city_wage(), m.policy.level("credit.interest_discount"),
+        p["interest_rate"], p["local_tax_rate"], p["debt_repayment_share"], p["payout_ratio"], m.productivity(),
+        p["target_utilisation"], p["employment_adjustment"])
+    m.spend("preferential_credit", sums[DISCOUNT])
+    m.tax_by_district = tax_by_district
+    for name, j in FLOWS.items():
+        fl[name] = sums[j]
+    remove_firms(m, exits)
     f.age[f.alive] += 1
+
+
+# the quarter's sums _accounts returns (yuan): the ledger's flows (sim.state.records.LEDGER), by index
+FLOWS = {"tax_revenue": 0, "firm_value_added": 1, "wage_bill": 2, "rd_spending": 3, "rd_subsidies": 4,
+         "interest_paid": 5, "interest_discount": 6, "firm_profit": 7, "new_borrowing": 8, "debt_repayment": 9,
+         "payouts": 10, "investment": 11}
+DISCOUNT, N_FLOWS = FLOWS["interest_discount"], len(FLOWS)
+WAGE_LEVEL, WAGE_TECH = 0.85, 0.5  # a firm's wage level = city wage x (WAGE_LEVEL + WAGE_TECH x technology)
+
+
+@kernel
+def _accounts(alive, employees, tech, size_class, debt, cash, value_added, rd_spend, rd_subsidy, sales, capacity,
+              profit, district, above_scale, age, limit, buffer, hazard, u_exit, n_districts, city_wage, discount_rate,
+              interest_rate, tax_rate, repayment_share, payout_ratio, productivity, utilisation, adjustment):
+    """The quarter's accounts of every firm (module docstring): profit after wages, net R&D, interest
+    (SMEs get the discount) and local tax; credit up to the limit when cash is short; cash above the
+    buffer repays debt, and of what remains a profitable firm pays out ``payout_ratio`` and invests the
+    rest; employment moves toward the target use of capacity; exits by insolvency or the random
+    hazard (``hazard[above scale, year of life, leader]`` a quarter, ``u_exit`` the uniforms).
+    Returns (the ledger's sums, in FLOWS order; local tax by district; the rows that exit). The sums
+    add in numpy's order (``pairwise_sum``): the flows of the alive firms, the credit and cash flows
+    over every row (zero for the others), the tax over the districts."""
+    n = alive.size
+    per_alive = np.zeros((8, n))  # value added, wages, R&D, subsidies, interest, discount, profit (alive rows)
+    per_row = np.zeros((4, n))  # borrowing, repayment, payouts, investment (every row)
+    k = 0
+    tax_by_district = np.zeros(n_districts)
+    exits = np.zeros(n, np.bool_)
+    for i in range(n):
+        a = alive[i]
+        wage_bill = employees[i] * city_wage * (WAGE_LEVEL + WAGE_TECH * tech[i]) / 4.0
+        discount = discount_rate * (1.0 if size_class[i] != LEADER else 0.0)
+        interest = debt[i] * (interest_rate - discount) / 4.0
+        discount_paid = debt[i] * discount / 4.0
+        tax = tax_rate * value_added[i]
+        p = value_added[i] - wage_bill - (rd_spend[i] - rd_subsidy[i]) - interest - tax
+        profit[i] = p if a else 0.0
+        cash[i] += profit[i]
+        borrow = min(-cash[i], max(0.0, limit[i] - debt[i])) if a and cash[i] < 0 else 0.0
+        debt[i] += borrow
+        cash[i] += borrow
+        repay = (min(debt[i], repayment_share * (cash[i] - buffer[i]))
+                 if a and cash[i] > buffer[i] and debt[i] > 0 else 0.0)
+        debt[i] -= repay
+        cash[i] -= repay
+        surplus = max(0.0, cash[i] - buffer[i]) if a and profit[i] > 0 else 0.0
+        cash[i] -= surplus
+        payout = payout_ratio * surplus
+        per_row[0, i], per_row[1, i], per_row[2, i], per_row[3, i] = borrow, repay, payout, surplus - payout
+        per_employee = capacity[i] / max(employees[i], MIN_EMPLOYEES) if employees[i] > 0 else productivity
+        target = sales[i] / (utilisation * max(per_employee, 1.0))
+        if a:
+            employees[i] = max(1.0, employees[i] + adjustment * (target - employees[i]))
+            tax_by_district[district[i]] += tax
+            per_alive[0, k], per_alive[1, k], per_alive[2, k], per_alive[3, k] = (value_added[i], wage_bill,
+                                                                                  rd_spend[i], rd_subsidy[i])
+            per_alive[4, k], per_alive[5, k], per_alive[6, k] = interest, discount_paid, profit[i]
+            k += 1
+            year = min(age[i] // 4, hazard.shape[1] - 1)
+            exits[i] = cash[i] < 0 or u_exit[i] < hazard[1 if above_scale[i] else 0, year,
+                                                           1 if size_class[i] == LEADER else 0]
+    sums = np.empty(N_FLOWS)
+    sums[0] = pairwise_sum(tax_by_district, 0, n_districts)
+    for j in range(7):
+        sums[1 + j] = pairwise_sum(per_alive[j], 0, k)
+    for j in range(4):
+        sums[8 + j] = pairwise_sum(per_row[j], 0, n)
+    return sums, tax_by_district, np.flatnonzero(exits)
+
+
+MIN_EMPLOYEES = 1e-9  # (guards a division)
+LEADER = int(SizeClass.LEADER)
 
 
 def remove_firms(m, idx: np.ndarray) -> None:
