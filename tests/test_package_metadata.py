@@ -4,6 +4,7 @@ versions of every package that shaped a result in provenance.json."""
 from __future__ import annotations
 
 import importlib.resources
+import re
 import subprocess
 import sys
 import tomllib
@@ -28,6 +29,33 @@ def test_version_is_the_project_version_everywhere():
         out = subprocess.run([sys.executable, "-m", module, "--version"], cwd=ROOT, capture_output=True,
                              text=True, timeout=120)
         assert out.returncode == 0 and out.stdout.strip() == f"qhd-cluster-sim {version}", (module, out)
+
+
+def _normal(name: str) -> str:
+    """A distribution name compared loosely: case, '-', '_', '.' and spaces ignored (PEP 503-like)."""
+    return re.sub(r"[-_.\s]+", "", name).lower()
+
+
+def test_licence_is_declared_once_and_the_same_everywhere():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    licence = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert licence.startswith("MIT License\n") and "Permission is hereby granted, free of charge" in licence
+    assert project["license"] == "MIT" and set(project["license-files"]) == {"LICENSE", "NOTICE"}
+    cff = (ROOT / "CITATION.cff").read_text(encoding="utf-8")
+    assert re.search(r"^license: MIT$", cff, re.M), "CITATION.cff names another licence or none"
+    assert "## Licence" in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_notice_names_every_dependency_and_the_third_party_material():
+    """A dependency added to pyproject.toml without a word on its licence in NOTICE fails here."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    notice = (ROOT / "NOTICE").read_text(encoding="utf-8")
+    wanted = [*project["dependencies"], *(r for extra in project["optional-dependencies"].values() for r in extra)]
+    names = {re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", r).group(0) for r in wanted}
+    missing = sorted(n for n in names if _normal(n) not in _normal(notice))
+    assert not missing, f"NOTICE does not name {missing}"
+    for words in ("Copyright (c) 2026 Clarmy", "configs/map/", "Noto Sans SC", "OFL-1.1", "Platypus-Opt (GPL-3.0)"):
+        assert words in notice, words
 
 
 def test_packages_carry_their_type_hints():
