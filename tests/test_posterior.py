@@ -307,6 +307,7 @@ def test_carry_over_rechecks_records_and_makes_the_posterior_current(tmp_path):
     the JSON then records the re-check (targets passing, failing ones named) and the old fingerprint,
     and the posterior is current again. A second carry-over, an empty reason and a pair --publish did
     not write are refused in one line."""
+    import importlib.metadata
     import json
     import shutil
 
@@ -326,6 +327,7 @@ def test_carry_over_rechecks_records_and_makes_the_posterior_current(tmp_path):
     saved = json.loads(dest.with_suffix(".json").read_text())
     assert saved["carried_over"][-1]["reason"] == record["reason"]
     assert saved["carried_over"][-1]["previous_fingerprint"] == meta["fingerprint"]
+    assert saved["carried_over"][-1]["packages"]["pyabc"] == importlib.metadata.version("pyabc")  # provenance
     n_pass, n_rows = map(int, record["recheck"]["targets_pass"].split("/"))
     assert n_rows == len(record["recheck"]["rows"]) and n_rows - n_pass == len(record["recheck"]["failing"])
     assert saved["posterior_mean"] == meta["posterior_mean"]  # particles and their mean are not moved
