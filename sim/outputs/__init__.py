@@ -6,6 +6,7 @@
 - ``posterior.py``    the fitted posterior (``configs/posterior.parquet``): read, drawn, and checked
                       against the current model (two runs at its mean)
 - ``cli.py``          ``python -m sim`` (``run``, ``calibrate``, ``params``)
+- ``units.py``        the unit of every column of the city / clusters / districts tables and the summary
 
 The top room: it may import every other room (``sim.model``, ``sim.scenario``, ``sim.behaviour``,
 ``sim.state``, ``sim.policy``, ``sim.inputs``); nothing in ``sim`` outside it imports it, except
