@@ -10,8 +10,10 @@ The model is called through one function, ``sim.run_scenario(config, seed)``. Mo
     executors   serial, local processes, Dask distributed
     store       Parquet results directory, atomic batches, resume
                 (``experiments.load(DIR[, table])``: one tidy DataFrame of the current design)
+    tidy        what ``load`` gives typed: ordered categoricals, pd.Period quarters, units in attrs
     sweep       the driver: plan, skip finished runs, run, write, progress
-    analysis    confidence intervals, probabilities, cost-effectiveness, Sobol/Morris
+    analysis    confidence intervals, probabilities, cost-effectiveness, Sobol/Morris (``load_sweep``:
+                a results folder as the report reads it)
     plots       matplotlib figures          report   report.md + tables + figures
     provenance  model version, git, packages, host
     ema         the model as an EMA Workbench Model (levers, uncertainties, constants, outcomes)

@@ -67,8 +67,10 @@ class Sweep:
                 "pending": int(s.isna().sum())}
 
 
-def load(root: str | Path) -> Sweep:
-    """Load a results directory (raises FileNotFoundError if it holds no sweep)."""
+def load_sweep(root: str | Path) -> Sweep:
+    """A results directory read for the report: a :class:`Sweep` (design, runs, stored spec, provenance),
+    with derived outcomes; raises FileNotFoundError if it holds no sweep. For one tidy DataFrame of the
+    runs (typed, with units) use :func:`experiments.load`; this is the report's view of the same folder."""
     store = Store(root)
     if not store.exists():
         raise FileNotFoundError(

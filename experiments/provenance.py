@@ -21,10 +21,21 @@ import sys
 from pathlib import Path
 from typing import Any
 
+# Distributions whose version can change a number, a table or a figure of a result (provenance.json
+# "packages"), by the job they do; a distribution that is not installed is recorded as NOT_INSTALLED.
 PACKAGES = (
-    "qhd-cluster-sim", "mesa", "numpy", "pandas", "pyarrow", "scipy", "SALib", "dask", "distributed",
-    "matplotlib", "tqdm", "pyabc", "ema-workbench", "Platypus-Opt", "solara",
+    "qhd-cluster-sim",
+    "mesa", "numpy",  # the model: Mesa's Model / grid and numpy's generators draw every random number
+    "pandas", "pyarrow",  # tables and the Parquet store
+    "scipy", "SALib",  # intervals and tests; Sobol / Morris designs and indices
+    "dask", "distributed",  # executors (which run goes where; results must not depend on it)
+    "pyabc",  # calibration (ABC-SMC) -> the posterior runs draw from
+    "ema-workbench", "scikit-learn", "statsmodels",  # EMA adapter, PRIM; CART is scikit-learn's tree
+    "Platypus-Opt", "pymoo",  # optimisation (EpsNSGAII; pymoo is not used today: recorded if it appears)
+    "numba",  # JIT some numeric libraries switch to when it is importable
+    "matplotlib", "tqdm", "solara",  # figures, progress, the workshop app
 )
+NOT_INSTALLED = "not installed"
 
 
 @functools.cache
@@ -47,13 +58,15 @@ def model_version() -> str:
     return f"{version}+{h.hexdigest()[:12]}"
 
 
-def package_versions() -> dict[str, str | None]:
-    out: dict[str, str | None] = {"python": platform.python_version()}
+def package_versions() -> dict[str, str]:
+    """``{"python": "3.12.x", <distribution>: <installed version> or "not installed"}`` for
+    :data:`PACKAGES`, read from the installed distributions' metadata (not ``module.__version__``)."""
+    out: dict[str, str] = {"python": platform.python_version()}
     for name in PACKAGES:
         try:
             out[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
-            out[name] = None
+            out[name] = NOT_INSTALLED
     return out
 
 

@@ -64,7 +64,7 @@ def parameter_labels() -> dict[str, str]:
 def analyze(root: str | Path) -> Path:
     """Analyse the sweep in ``root``; returns the path of ``report.md``."""
     plots.style()
-    sw = analysis.load(root)
+    sw = analysis.load_sweep(root)
     root = sw.root
     figs, tabs = root / "figures", root / "tables"
     tabs.mkdir(parents=True, exist_ok=True)

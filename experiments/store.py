@@ -680,9 +680,14 @@ def load(root: str | Path, table: str = "summary") -> pd.DataFrame:
     ``status`` (``ok``, ``failed``, or ``pending`` for runs not yet made), ``error`` (last line of a
     failure) and every summary outcome (missing for runs that are not ok). ``"city"``, ``"clusters"``, ``"districts"``: the per-quarter
     table of the ok runs with ``run_id, point, replicate, seed`` and the factors joined in front.
+    Typed as :mod:`experiments.tidy` says: ``package`` / ``cluster`` / ``district`` ordered
+    categoricals (presets' and config order), ``period`` a ``pd.Period`` (quarterly), ``year`` the
+    calendar year (int), units in ``attrs["units"]``.
 
     Raises FileNotFoundError if ``root`` holds no sweep, ValueError for an unknown table.
     """
+    from experiments.tidy import tidy
+
     if table not in TIDY_TABLES:
         raise ValueError(f"table {table!r} is not allowed; give one of {', '.join(TIDY_TABLES)}")
     store = Store(root)
@@ -693,13 +698,14 @@ def load(root: str | Path, table: str = "summary") -> pd.DataFrame:
     keys = ["run_id", "point", "replicate", "seed", *(["draw"] if "draw" in design else []), *factor_columns(design),
             *posterior_columns(design)]
     design = design.drop_duplicates("run_id")[keys].reset_index(drop=True)  # identical points share runs (Morris)
+    typed = {"factors": factor_columns(design), "posterior": posterior_columns(design)}
     if table != SUMMARY:
-        return design.merge(store.table(table), on="run_id", how="inner", validate="one_to_many")
+        return tidy(design.merge(store.table(table), on="run_id", how="inner", validate="one_to_many"), table, **typed)
     runs = store.runs()[["run_id", "status", "error"]]
     runs = runs.assign(error=runs["error"].map(_last_line))
     df = design.merge(runs, on="run_id", how="left", validate="one_to_one")
     df["status"] = df["status"].fillna(STATUS_PENDING)
-    return df.merge(store.table(SUMMARY), on="run_id", how="left", validate="one_to_one")
+    return tidy(df.merge(store.table(SUMMARY), on="run_id", how="left", validate="one_to_one"), table, **typed)
 
 
 def _last_line(error: Any) -> Any:

@@ -192,7 +192,7 @@ class ClusterModel(mesa.Model):
         energy.init(self)
         self.recorder = records.Recorder(self, tables)
         self.recorder.collect(self)
-        self.datacollector = mesa.DataCollector(model_reporters=records.MODEL_REPORTERS) if collect_mesa else None
+        self.datacollector = records.QuarterCollector() if collect_mesa else None  # batch_run: integer Step
         if self.datacollector is not None:
             self.datacollector.collect(self)
 

@@ -1,6 +1,7 @@
 """Calibration as inference (pyabc ABC-SMC): the smoke fit runs, resumes after SIGKILL, writes a
 weighted posterior, and refuses specs that would fit set-up checks or mix two fits in one folder."""
 
+import importlib.metadata
 import json
 import os
 import signal
@@ -82,7 +83,9 @@ def test_smoke_fit_resumes_after_sigkill_and_writes_a_posterior(tmp_path):
     fit = FitResult(root=out, db=out / "abc.db", run_id=run_id, generations=2, wall_s=1.0, resumed=True,
                     stopped="generations")
     dest = publish(spec, fit, post, tmp_path / "posterior.parquet", command="test")
-    meta = json.loads(dest.with_suffix(".json").read_text())["fit"]
+    written = json.loads(dest.with_suffix(".json").read_text())
+    assert written["packages"]["pyabc"] == importlib.metadata.version("pyabc")  # what shaped the particles
+    meta = written["fit"]
     with sqlite3.connect(out / "abc.db") as con:
         samples = con.execute("select sum(nr_samples) from populations").fetchone()[0]
     assert meta["simulations"] == samples and len(meta["epsilon_by_generation"]) == 2

@@ -23,7 +23,7 @@ import pytest
 import experiments
 import sim
 from experiments import run_sweep
-from experiments.analysis import load as load_sweep
+from experiments.analysis import load_sweep
 from experiments.executors import DaskExecutor, ProcessExecutor
 from experiments.report import analyze
 from experiments.spec import SpecError, parse_spec

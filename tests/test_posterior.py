@@ -171,7 +171,7 @@ def test_paired_effects_give_p_beats_parameter_share_and_p_best(tmp_path):
     spec = parse_spec(text, path=tmp_path / "post.toml")
     res = run_sweep(spec, tmp_path / "out", model=effect_model, progress=False)
     assert res.done == 48
-    pe = paired_effects(analysis.load(tmp_path / "out"))
+    pe = paired_effects(analysis.load_sweep(tmp_path / "out"))
     row = pe.effects.set_index(["package", "outcome"]).loc[("all_five", "tiers_climbed_clusters")]
     draws_beta = spec.draws["beta_wage"].to_numpy()
     assert row["p_beats"] == pytest.approx(np.mean(draws_beta > 2.0))  # the draws decide the sign
@@ -296,7 +296,7 @@ def test_discovery_over_futures_finds_a_drawn_coefficient_and_effects_pair_withi
     lim = res.limits.iloc[0]
     assert lim["role"] == "behaviour (posterior draw)" and lim["lower"] == pytest.approx(2.4, abs=0.1)
     assert "among the runs where `package == 'all_five'`" in (out / "report.md").read_text()
-    pe = paired_effects(analysis.load(out))
+    pe = paired_effects(analysis.load_sweep(out))
     assert pe.worlds == 120 and pe.per_future  # 60 futures x 2 seeds, each package pair in one future
     tiers = pe.effects.set_index(["package", "outcome"]).loc[("all_five", "tiers_climbed_clusters")]
     assert tiers["effect_mean"] == pytest.approx(2.0, abs=0.01) and tiers["p_beats"] == 1.0
@@ -307,6 +307,7 @@ def test_carry_over_rechecks_records_and_makes_the_posterior_current(tmp_path):
     the JSON then records the re-check (targets passing, failing ones named) and the old fingerprint,
     and the posterior is current again. A second carry-over, an empty reason and a pair --publish did
     not write are refused in one line."""
+    import importlib.metadata
     import json
     import shutil
 
@@ -326,6 +327,7 @@ def test_carry_over_rechecks_records_and_makes_the_posterior_current(tmp_path):
     saved = json.loads(dest.with_suffix(".json").read_text())
     assert saved["carried_over"][-1]["reason"] == record["reason"]
     assert saved["carried_over"][-1]["previous_fingerprint"] == meta["fingerprint"]
+    assert saved["carried_over"][-1]["packages"]["pyabc"] == importlib.metadata.version("pyabc")  # provenance
     n_pass, n_rows = map(int, record["recheck"]["targets_pass"].split("/"))
     assert n_rows == len(record["recheck"]["rows"]) and n_rows - n_pass == len(record["recheck"]["failing"])
     assert saved["posterior_mean"] == meta["posterior_mean"]  # particles and their mean are not moved

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from experiments.calibration.publish import check_publish_target
-from experiments.provenance import model_version
+from experiments.provenance import model_version, package_versions
 from experiments.spec import SpecError
 from experiments.store import write_text
 
@@ -54,6 +54,7 @@ def carry_over(path: Path, reason: str, draws: int = 40, progress: Callable | No
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "from_model_version": prov.get("model_version_now", prov.get("model_version")),
         "to_model_version": model_version(),
+        "packages": package_versions(),  # of the re-check's runs
         "reason": reason,
         "previous_fingerprint": prov.get("fingerprint"),
         "recheck": {"draws": draws, "targets_pass": f"{int(table['pass'].sum())}/{len(table)}", "failing": failing,

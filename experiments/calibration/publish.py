@@ -23,7 +23,7 @@ import pandas as pd
 
 from experiments.calibration.fit import FitResult
 from experiments.calibration.spec import CalibrationSpec
-from experiments.provenance import model_version
+from experiments.provenance import model_version, package_versions
 from experiments.spec import SpecError
 from experiments.store import write_parquet, write_text
 
@@ -99,6 +99,7 @@ def publish(spec: CalibrationSpec, fit: FitResult, post: pd.DataFrame, dest: Pat
         "what": f"{_LEGACY_WHAT} (last generation's weighted particles)",
         "written_by": WRITTEN_BY,
         "model_version": model_version(),
+        "packages": package_versions(),  # pyabc, numpy, scipy ... that shaped the particles
         "targets": [t.name for t in spec.targets],
         "targets_digest": targets_digest(targets),
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

@@ -68,6 +68,8 @@ COST_KINDS = {  # how a lever's programme cost is computed (the lever's `cost` f
 _CHANNEL_FIELDS = {"en", "zh", "submodel"}
 _CHANNEL_NAME = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
 SCHEDULE_KEYS = ("value", "start", "end", "ramp_quarters")
+# names a Mesa 2 user passes for the random seed; Mesa 3 (and ClusterModel) take ``rng=``
+SEED_NAMES = ("seed",)
 
 
 def shown(value: Any, limit: int = 60) -> str:
@@ -370,6 +372,9 @@ class Config:
             if name == "channels_off":
                 channels_off = self._check_channels_off(value)
                 continue
+            if name in SEED_NAMES:  # ClusterModel(seed=1), mesa.batch_run(..., {"seed": [...]}): Mesa 2's habit
+                raise ConfigError(f"{name}={shown(value)}: a seed is not a model parameter; give Mesa 3's rng= instead: "
+                                  "ClusterModel(rng=1), or mesa.batch_run(ClusterModel, parameters, rng=[1, 2, 3])")
             if name not in self.schema:
                 raise ConfigError(f"unknown parameter {shown(name)}.{_suggest(name, [*self.schema, 'channels_off'])}")
             if isinstance(value, Mapping):

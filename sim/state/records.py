@@ -64,6 +64,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import mesa
 import numpy as np
 import pandas as pd
 
@@ -455,16 +456,40 @@ def latest_cohort_retention(m) -> float:
     return float(t.persons[cohort & (t.loc == Loc.CITY)].sum() / t.persons[cohort].sum())
 
 
+def retention_3y(m) -> float:
+    """Graduates still living in the city 3 years after graduating, pooled over the cohorts that are 3
+    years on by this quarter (share 0-1; NaN before the first is). The measure of the summary's
+    ``retention_3y`` (:func:`graduate_outcomes` of the city table so far), so a batch_run's last step
+    and ``ScenarioResult.summary()`` agree; ``latest_cohort_retention`` is another measure (the newest
+    cohort, whatever its age)."""
+    return graduate_outcomes(m.recorder.city)["retention_3y"]
+
+
 # Mesa batch_run reporters: this quarter's values, and what a policy question needs at any step
-# (cumulative outflows, tiers climbed, national clusters, the latest cohort's retention).
+# (cumulative outflows, tiers climbed, national clusters, retention after 3 years, the latest cohort's).
 MODEL_REPORTERS = {name: _last(name) for name in (
     "talent_city", "graduate_retention", "outflow_beijing", "outflow_tianjin", "firms", "revenue",
     "mean_energy_index", "spending_total",
 )} | {f"{n}_total": _cumulative(n) for n in ("outflow_beijing", "outflow_tianjin", "outflow_elsewhere")} | {
     "tiers_climbed_clusters": tiers_climbed, "index_tiers_climbed": index_tiers_climbed,
     "county_clusters": county_clusters, "n_national_clusters": n_national_clusters,
-    "any_national": any_national, "latest_cohort_retention": latest_cohort_retention,
+    "any_national": any_national, "retention_3y": retention_3y, "latest_cohort_retention": latest_cohort_retention,
 }
+
+
+class QuarterCollector(mesa.DataCollector):
+    """Mesa's DataCollector over :data:`MODEL_REPORTERS`, keeping each collection's step as a whole
+    number of quarters. Mesa 3.5 notes ``model.time``, a float, so ``mesa.batch_run``'s ``Step``
+    column would be 0.0, 1.0, ...; one model step is one quarter, so the step is an integer."""
+
+    def __init__(self) -> None:
+        super().__init__(model_reporters=MODEL_REPORTERS)
+
+    def collect(self, model) -> None:
+        super().collect(model)
+        steps = getattr(self, "_collection_steps", None)  # what batch_run reads for Step (Mesa >= 3.3)
+        if steps and float(steps[-1]).is_integer():
+            steps[-1] = int(steps[-1])
 
 
 NATIONAL_TIER = 3
