@@ -165,7 +165,7 @@ def _by_hand(d: np.ndarray) -> dict[str, float]:
 def test_lever_factorial_with_paired_seeds_gets_the_hand_computed_paired_effects(tmp_path):
     out = tmp_path / "out"
     run_sweep(parse_spec(FACTORIAL, path=tmp_path / "levers.toml"), out, model=lever_model, progress=False)
-    sw = analysis.load(out)
+    sw = analysis.load_sweep(out)
     found = {pe.by: pe for pe in all_paired_effects(sw)}
     assert list(found) == [POINT, "rd_subsidy_rate", "city_coordination"]
     runs = sw.runs.set_index(["rd_subsidy_rate", "city_coordination", "replicate"])["tiers_climbed_clusters"]
@@ -208,5 +208,5 @@ def test_no_paired_effects_without_shared_seeds(tmp_path):
     """Without common random numbers the points' seeds differ: no comparison is called paired."""
     out = tmp_path / "out"
     run_sweep(parse_spec(FACTORIAL.replace("crn = true", "crn = false")), out, model=lever_model, progress=False)
-    sw = analysis.load(out)
+    sw = analysis.load_sweep(out)
     assert all_paired_effects(sw) == [] and paired_effects(sw, by=POINT) is None
