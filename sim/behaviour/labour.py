@@ -74,13 +74,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.state.compiled import kernel
+from sim.state.compiled import kernel, pairwise_sum
 from sim.state.constants import NO_EMPLOYER, OTHER_SECTOR, Field, Loc, SizeClass
 from sim.state.tables import cell_sums, stochastic_round, take_within_groups, uniform_choice, weighted_draws
 
 DEST_NAMES = ("Beijing", "Tianjin", "Elsewhere")
 RETIRED, CITY, N_LOC = int(Loc.RETIRED), int(Loc.CITY), len(Loc)  # (kernels take plain ints)
-DIGITAL, ENGINEERING = int(Field.DIGITAL), int(Field.ENGINEERING)
+DIGITAL, ENGINEERING, LEADER = int(Field.DIGITAL), int(Field.ENGINEERING), int(SizeClass.LEADER)
 RETURN_TIES = 0.3  # ties to the city of someone who comes back are at least this (assumption, as before)
 
 
@@ -147,7 +147,14 @@ def step(m) -> None:
     # ties of people away fade (a factor per location: 1 in the city and in retirement)
     fade = np.ones(len(Loc))
     fade[[Loc.BEIJING, Loc.TIANJIN, Loc.ELSEWHERE]] = 1.0 - m.city["talent"]["ties_decay"]
-    np.multiply(t.ties, np.take(fade, t.loc), out=t.ties)
+    _fade_ties(t.ties, t.loc, fade)
+
+
+@kernel
+def _fade_ties(ties, loc, fade):
+    """Ties times the fading factor of where each row lives."""
+    for i in range(ties.size):
+        ties[i] *= fade[loc[i]]
 
 
 @kernel
@@ -242,15 +249,29 @@ def _layoffs(m, needs: tuple[np.ndarray, np.ndarray], staff: np.ndarray) -> None
 def prospects(m) -> np.ndarray:
     """Share of high-level skilled jobs in the city, per field (engineering, digital, other)."""
     f = m.firms
-    a = f.alive
-    level = (0.4 * (f.size_class == SizeClass.LEADER) + 0.3 * f.little_giant + 0.3 * ((f.segment >= 2) & (f.segment <= 3))
-             + 0.3 * (f.maturity - 1) / 4.0)
-    level = np.minimum(level, 1.0)
-    w = np.where(a, f.skilled, 0.0)
-    general = (level * w).sum() / max(w.sum(), 1.0)
-    digital_level = np.minimum(1.0, 0.5 * level + m.city["talent"]["prospects_weight_digital"] * (f.maturity - 1) / 4.0)
-    digital = (digital_level * w).sum() / max(w.sum(), 1.0)
+    general, digital = _prospects(f.alive, f.size_class, f.little_giant, f.segment, f.maturity, f.skilled,
+                                  m.city["talent"]["prospects_weight_digital"])
     return np.array([general, digital, general])
+
+
+@kernel
+def _prospects(alive, size_class, little_giant, segment, maturity, skilled, digital_weight):
+    """Skilled-job-weighted shares of high-level jobs: general (leaders 0.4, little giants 0.3, design and
+    service segments 0.3, digital maturity up to 0.3; at most 1) and digital (half the general level
+    plus ``digital_weight`` x maturity). Sums in numpy's order."""
+    n = alive.size
+    w = np.empty(n)
+    general = np.empty(n)
+    digital = np.empty(n)
+    for i in range(n):
+        level = (0.4 * (1.0 if size_class[i] == LEADER else 0.0) + 0.3 * (1.0 if little_giant[i] else 0.0)
+                 + 0.3 * (1.0 if 2 <= segment[i] <= 3 else 0.0) + 0.3 * (maturity[i] - 1) / 4.0)
+        level = min(level, 1.0)
+        w[i] = skilled[i] if alive[i] else 0.0
+        general[i] = level * w[i]
+        digital[i] = min(1.0, 0.5 * level + digital_weight * (maturity[i] - 1) / 4.0) * w[i]
+    total = max(pairwise_sum(w, 0, n), 1.0)
+    return pairwise_sum(general, 0, n) / total, pairwise_sum(digital, 0, n) / total
 
 
 def _utilities(m, idx: np.ndarray, new_grad: np.ndarray) -> np.ndarray:

@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.state.compiled import kernel
 from sim.state.constants import SizeClass
 from sim.state.tables import group_sum
 
@@ -88,13 +89,18 @@ def typical_contract(m) -> np.ndarray:
     """Per cluster: a typical supply contract (yuan per quarter), ``linked_output_share`` x the median
     capacity of the cluster's eligible suppliers (the cluster's median firm if it has none)."""
     f = m.firms
-    eligible = _eligible_suppliers(m)
-    out = np.empty(m.n_clusters)
-    for c in range(m.n_clusters):
-        pool = f.capacity[eligible & (f.cluster == c)]
+    return _typical_contract(_eligible_suppliers(m), f.alive, f.cluster, f.capacity, m.n_clusters,
+                             m.p["linked_output_share"])
+
+
+@kernel
+def _typical_contract(eligible, alive, cluster, capacity, n_clusters, share):
+    out = np.empty(n_clusters)
+    for c in range(n_clusters):
+        pool = capacity[eligible & (cluster == c)]
         if pool.size == 0:
-            pool = f.capacity[f.alive & (f.cluster == c)]
-        out[c] = m.p["linked_output_share"] * (np.median(pool) if pool.size else 0.0)
+            pool = capacity[alive & (cluster == c)]
+        out[c] = share * (np.median(pool) if pool.size else 0.0)
     return out
 
 
@@ -102,9 +108,20 @@ def supplier_slots(m) -> np.ndarray:
     """Local suppliers each firm can source from (integer per row): its chain inputs over a typical
     contract of its cluster."""
     f = m.firms
-    contract = typical_contract(m)[f.cluster]
-    return np.where(f.alive & (contract > 0), np.floor(chain_inputs(m) / np.maximum(contract, 1e-9)),
-                    0).astype(np.int64)
+    return _slots(f.alive, f.cluster, chain_inputs(m), typical_contract(m))
+
+
+@kernel
+def _slots(alive, cluster, inputs, contract):
+    out = np.zeros(alive.size, np.int64)
+    for i in range(alive.size):
+        c = contract[cluster[i]]
+        if alive[i] and c > 0:
+            out[i] = np.int64(np.floor(inputs[i] / max(c, MIN_CONTRACT)))
+    return out
+
+
+MIN_CONTRACT = 1e-9  # yuan (guards a division)
 
 
 def contracts(m, capacity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -179,13 +196,18 @@ def refresh(m) -> None:
 
 def _supply_links(m) -> None:
     f, p, rng = m.firms, m.p, m.rng
-    a = f.alive
-    linked = (f.supplies >= 0)
-    gone = linked & (~a | ~a[np.maximum(f.supplies, 0)])
-    churn = linked & a & (rng.random(len(f)) < 1.0 - (1.0 - p["supply_link_churn"]) ** 0.25)
-    f.supplies[gone | churn] = -1
+    _end_links(f.alive, f.supplies, rng.random(len(f)), 1.0 - (1.0 - p["supply_link_churn"]) ** 0.25)
     chance = p["supply_link_rate"] * (1.0 + p["matchmaking_gain"] * m.policy.level("coordination.matchmaking"))
     _form_supply_links(m, chance)
+
+
+@kernel
+def _end_links(alive, supplies, u, churn_q):
+    """Links end when the supplier or the buyer has left, or by churn (probability ``churn_q``)."""
+    for i in range(alive.size):
+        b = supplies[i]
+        if b >= 0 and (not alive[i] or not alive[b] or u[i] < churn_q):
+            supplies[i] = -1
 
 
 def _form_supply_links(m, chance: float) -> None:
