@@ -179,19 +179,39 @@ def step(m) -> None:
 def refresh(m) -> None:
     """Derived per-firm link flags used by trade, innovation, digital and the energy index."""
     f = m.firms
-    a = f.alive
-    n = len(f)
-    supplier = a & (f.supplies >= 0) & a[np.maximum(f.supplies, 0)]
-    buyers = np.bincount(f.supplies[supplier], minlength=n)[:n] > 0
-    iur = a & (f.iur_left > 0)
-    members = a & f.data_member
-    per_cluster = group_sum(f.cluster[members].astype(np.int64), None, m.n_clusters)
-    exchange = members & (m.policy.level("data_centre.exchange") > 0) & (per_cluster[f.cluster] >= 2)
-    shared = a & f.shared
-    m.link_state = {
-        "supplier": supplier, "buyer": a & buyers, "iur": iur, "data": exchange, "shared": shared,
-        "any": supplier | (a & buyers) | iur | exchange | shared,
-    }
+    flags = _link_flags(f.alive, f.supplies, f.iur_left, f.data_member, f.shared, f.cluster, m.n_clusters,
+                        m.policy.level("data_centre.exchange") > 0)
+    m.link_state = dict(zip(LINK_KINDS, flags))
+
+
+LINK_KINDS = ("supplier", "buyer", "iur", "data", "shared", "any")
+
+
+@kernel
+def _link_flags(alive, supplies, iur_left, data_member, shared, cluster, n_clusters, exchange_on):
+    """Per firm (alive firms only): supplies a local buyer; buys from a local supplier; in a joint
+    project; exchanges data (a member of the data centre, the exchange on, at least two members in its
+    cluster); matched on the sharing platform; any of these."""
+    n = alive.size
+    out = np.zeros((6, n), np.bool_)
+    members = np.zeros(n_clusters)
+    for i in range(n):
+        if alive[i] and data_member[i]:
+            members[cluster[i]] += 1
+    for i in range(n):
+        if not alive[i]:
+            continue
+        b = supplies[i]
+        if b >= 0 and alive[b]:
+            out[0, i] = True
+            if alive[b]:
+                out[1, b] = True
+        out[2, i] = iur_left[i] > 0
+        out[3, i] = data_member[i] and exchange_on and members[cluster[i]] >= 2
+        out[4, i] = shared[i]
+    for i in range(n):
+        out[5, i] = out[0, i] or out[1, i] or out[2, i] or out[3, i] or out[4, i]
+    return out[0], out[1], out[2], out[3], out[4], out[5]
 
 
 def _supply_links(m) -> None:
