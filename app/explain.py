@@ -403,6 +403,7 @@ def EffectSources(levers: Mapping[str, float], seed: int, lang: Lang, vary: str 
         done = last.value
     running = task.pending and last.value is before.current
     table = solara.use_memo(lambda: table_html(done, lang) if done is not None else None, dependencies=[done, lang])
+    from app.why import EffectWords  # here, not at the top: app.why_words reads this module's outcomes
 
     with solara.Column(gap="4px", classes=["why-effect"]):
         with solara.Row(gap="12px", style={"align-items": "center", "flex-wrap": "wrap"}):
@@ -431,6 +432,7 @@ def EffectSources(levers: Mapping[str, float], seed: int, lang: Lang, vary: str 
             solara.ProgressLinear(100.0 * d / max(total, 1))
         elif task.error and not task.pending:
             solara.Error(t("why_effect_error", lang, err=str(task.exception)), classes=["why-effect-error"])
+        EffectWords(done if plan is not None else None, plan, QUARTERS, lang)  # words first, then the table
         if done is not None and plan is not None:
             solara.Text(caption(done, lang), classes=["why-effect-caption"], style={"font-size": "0.8rem"})
             solara.HTML(tag="div", unsafe_innerHTML=table, classes=["why-effect-table"],

@@ -1,6 +1,11 @@
 """Why a cluster climbed (or fell): its energy index broken into the seven components (``idx_*``
 columns of the clusters table, weighted as in the index) and the tier criteria met or unmet, now vs
 the start of the run; and, after an A/B comparison, each component of B − A at the end.
+
+Each view leads with words (:mod:`app.why_words`): the effect view (:mod:`app.explain`) with where the
+current levers' effect comes from (:func:`EffectWords`), the cluster view with how its index moved in
+this run and which component moved it most; at quarter 0, before anything has moved, a sentence says
+what the view will show instead of a table of zeros.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import pandas as pd
 import solara
 
 import sim
-from app import charts
+from app import charts, why_words
 from app.i18n import Lang, cluster_label, t, tier_label
 from app.state import Snapshot
 from sim.behaviour import energy
@@ -92,28 +97,54 @@ def ab_components_html(comparison, lang: Lang) -> str:
     return f"{style}<table class='ab-comp'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{note}"
 
 
+WORDS_STYLE = {"font-size": "1rem", "line-height": "1.45", "max-width": "75em"}
+
+
+@solara.component
+def EffectWords(ex, plan, quarters: int, lang: Lang):
+    """The top of the effect view: where the effect comes from, in sentences, once ``ex`` (an
+    :class:`app.explain.Explanation` of ``plan``) is there; before that, what the button will explain;
+    nothing at the status quo (``plan`` None: the view says so beside its button)."""
+    words = solara.use_memo(lambda: why_words.effect_html(ex, lang) if ex is not None else None,
+                            dependencies=[ex, lang])
+    if words is not None:
+        solara.HTML(tag="div", unsafe_innerHTML=words, classes=["why-words-effect"])
+    elif plan is not None:
+        solara.Text(why_words.plan_sentence(plan, quarters, lang), classes=["why-words-plan"], style=WORDS_STYLE)
+
+
 @solara.component
 def WhyPanel(snap: Snapshot, lang: Lang, comparison=None):
     keys = list(dict.fromkeys(snap.clusters["cluster"]))
     choice = solara.use_reactive(keys[0])
     cluster = choice.value if choice.value in keys else keys[0]
     names = {k: cluster_label(k, lang) for k in keys}
+    started = snap.clusters["quarter"].max() > snap.clusters["quarter"].min()  # quarter 0: nothing has moved
     png = solara.use_memo(
-        lambda: charts.to_png(charts.components_figure(snap.clusters, cluster, lang, index_weights())),
-        dependencies=[id(snap), lang, cluster])
+        lambda: charts.to_png(charts.components_figure(snap.clusters, cluster, lang, index_weights()))
+        if started else None, dependencies=[id(snap), lang, cluster, started])
     with solara.Row(gap="16px", style={"align-items": "center", "flex-wrap": "wrap"}):
         solara.Select(t("why_cluster", lang), values=[names[k] for k in keys], value=names[cluster],
                       on_value=lambda v: choice.set(keys[[names[k] for k in keys].index(v)]),
                       classes=["why-cluster"], style={"max-width": "16em", "flex": "0 0 16em"})
         solara.Text(t("why_intro", lang), style={"flex": "1 1 20em", "font-size": "0.9rem"})
-    # one screen at 1280x720: the chart is limited to the window's height, the two tables stand beside
-    # it, components first (what moved the index), then the tier criteria
-    with solara.Div(classes=["why-grid"]):
-        solara.Image(png, classes=["why-chart"])
-        with solara.Column(gap="6px"):
-            solara.HTML(tag="div", unsafe_innerHTML=components_html(snap.clusters, cluster, lang),
-                        classes=["why-components"])
-            solara.HTML(tag="div", unsafe_innerHTML=criteria_html(snap.clusters, cluster, lang), classes=["why-criteria"])
+    if not started:  # a sentence, not a chart and a table of zeros; the criteria met at the start stay
+        solara.Text(why_words.start_sentence(str(snap.clusters["period"].iloc[0]), names[cluster], lang),
+                    classes=["why-words-start"], style=WORDS_STYLE)
+        solara.HTML(tag="div", unsafe_innerHTML=criteria_html(snap.clusters, cluster, lang), classes=["why-criteria"])
+    else:
+        solara.Text(why_words.cluster_sentence(snap.clusters, cluster, names[cluster], index_weights(),
+                                               energy.COMPONENTS, lang),
+                    classes=["why-words-cluster"], style=WORDS_STYLE)
+        # one screen at 1280x720: the chart is limited to the window's height, the two tables stand beside
+        # it, components first (what moved the index), then the tier criteria
+        with solara.Div(classes=["why-grid"]):
+            solara.Image(png, classes=["why-chart"])
+            with solara.Column(gap="6px"):
+                solara.HTML(tag="div", unsafe_innerHTML=components_html(snap.clusters, cluster, lang),
+                            classes=["why-components"])
+                solara.HTML(tag="div", unsafe_innerHTML=criteria_html(snap.clusters, cluster, lang),
+                            classes=["why-criteria"])
     if comparison is not None:
         solara.Text(t("why_ab", lang, m=len(comparison.replicates)), style={"font-weight": "600"})
         solara.HTML(tag="div", unsafe_innerHTML=ab_components_html(comparison, lang), classes=["why-ab"])
