@@ -270,38 +270,79 @@ def _pick_university(m, idx: np.ndarray) -> np.ndarray:
 
 def _iur_projects(m) -> None:
     f, p, prog, rng = m.firms, m.p, m.prog, m.rng
-    running = f.alive & (f.iur_left > 0)
-    f.iur_left[running] -= 1
     chance = p["iur_project_rate"] * (1.0 + p["iur_match_gain"] * m.policy.level("iur.matching"))
     cost_q = p["iur_project_cost"] / 4.0
     cofund = prog["iur_cofund_share"] * m.policy.level("iur.cofunding")
     firm_cost = cost_q * (1.0 - cofund)
-    # a project is paid from the R&D budget: only firms whose yearly R&D covers their share take one
-    affordable = (f.cash > firm_cost) & (4.0 * f.rd_spend >= 4.0 * firm_cost)
-    new = _iur_eligible(m) & affordable & (rng.random(len(f)) < chance)
-    idx = np.flatnonzero(new)
+    # projects count down; eligible firms whose yearly R&D covers their share take a new one with
+    # probability ``chance``
+    idx = _new_projects(f.alive, f.iur_left, f.cash, f.rd_spend, f.tech, rng.random(len(f)), chance, firm_cost,
+                        prog["iur_min_tech"])
     f.iur_left[idx] = prog["iur_project_quarters"]
     f.iur_univ[idx] = _pick_university(m, idx)
-    active = f.alive & (f.iur_left > 0)
-    can_pay = active & (f.cash > firm_cost)
-    f.iur_left[active & ~can_pay] = 0  # a firm that cannot pay its share drops the project
-    f.cash[can_pay] -= firm_cost
-    m.flows_q["firm_iur_spending"] += can_pay.sum() * firm_cost
-    m.spend("iur_platform_strength", can_pay.sum() * cost_q * cofund)
+    paying = _pay_projects(f.alive, f.iur_left, f.cash, firm_cost)
+    m.flows_q["firm_iur_spending"] += paying * firm_cost
+    m.spend("iur_platform_strength", paying * cost_q * cofund)
+
+
+@kernel
+def _new_projects(alive, iur_left, cash, rd_spend, tech, u, chance, firm_cost, min_tech):
+    """Running projects count a quarter down; then the rows starting one (``_iur_eligible``, can pay their
+    share from cash and their yearly R&D covers it, and the draw ``u`` < ``chance``)."""
+    for i in range(alive.size):
+        if alive[i] and iur_left[i] > 0:
+            iur_left[i] -= 1
+    new = np.zeros(alive.size, np.bool_)
+    for i in range(alive.size):
+        new[i] = (alive[i] and iur_left[i] == 0 and rd_spend[i] > 0 and tech[i] >= min_tech and cash[i] > firm_cost
+                  and 4.0 * rd_spend[i] >= 4.0 * firm_cost and u[i] < chance)
+    return np.flatnonzero(new)
+
+
+@kernel
+def _pay_projects(alive, iur_left, cash, firm_cost):
+    """Firms in a project pay their share; one that cannot drops the project. Returns the payers."""
+    paying = 0
+    for i in range(alive.size):
+        if alive[i] and iur_left[i] > 0:
+            if cash[i] > firm_cost:
+                cash[i] -= firm_cost
+                paying += 1
+            else:
+                iur_left[i] = 0
+    return paying
 
 
 def _data_exchange(m) -> None:
     f, p, rng = m.firms, m.p, m.rng
-    a = f.alive
-    leave = f.data_member & (~a | (rng.random(len(f)) < 1.0 - (1.0 - m.prog["data_leave_rate"]) ** 0.25))
-    f.data_member[leave] = False
+    n = len(f)
+    leave_q = 1.0 - (1.0 - m.prog["data_leave_rate"]) ** 0.25
+    _leave_data_centre(f.alive, f.data_member, rng.random(n), leave_q)
     centre = m.policy.level("data_centre.joining")
     if centre <= 0:
         return
     share = member_share(m)
-    chance = p["data_join_rate"] * centre * (1.0 + p["data_network_effect"] * share[f.cluster])
-    join = a & ~f.data_member & (f.maturity >= 2) & (rng.random(len(f)) < chance)
-    f.data_member[join] = True
+    _join_data_centre(f.alive, f.data_member, f.maturity, f.cluster, rng.random(n), p["data_join_rate"] * centre,
+                      p["data_network_effect"], share)
+
+
+@kernel
+def _leave_data_centre(alive, member, u, leave_q):
+    for i in range(alive.size):
+        if member[i] and (not alive[i] or u[i] < leave_q):
+            member[i] = False
+
+
+@kernel
+def _join_data_centre(alive, member, maturity, cluster, u, rate, network_effect, share):
+    """Firms at L2 or above join with probability ``rate x (1 + network_effect x`` their cluster's member share)."""
+    join = np.zeros(alive.size, np.bool_)
+    for i in range(alive.size):
+        join[i] = (alive[i] and not member[i] and maturity[i] >= 2
+                   and u[i] < rate * (1.0 + network_effect * share[cluster[i]]))
+    for i in range(alive.size):
+        if join[i]:
+            member[i] = True
 
 
 def _calibrate_base_alignment(m) -> None:
