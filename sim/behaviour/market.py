@@ -33,15 +33,34 @@ def niche_crowding(cluster, segment, niche, alive, n_clusters, n_segments, max_n
 
     Also returns per-cluster homogeneity: the firm-average of that share.
     """
-    key_seg = cluster.astype(np.int64) * n_segments + segment
-    key_niche = key_seg * max_niches + niche
-    w = alive.astype(float)
-    n_seg = np.bincount(key_seg, weights=w, minlength=n_clusters * n_segments)
-    n_niche = np.bincount(key_niche, weights=w, minlength=n_clusters * n_segments * max_niches)
-    others_seg = n_seg[key_seg] - 1.0
-    crowd = np.where(others_seg > 0, (n_niche[key_niche] - 1.0) / np.maximum(others_seg, 1.0), 0.0)
-    n_c = group_sum(cluster, w, n_clusters)
-    homogeneity = group_sum(cluster, crowd * w, n_clusters) / np.maximum(n_c, 1.0)
+    return _niche_crowding(cluster, segment, niche, alive, n_clusters, n_segments, max_niches)
+
+
+@kernel
+def _niche_crowding(cluster, segment, niche, alive, n_clusters, n_segments, max_niches):
+    n = cluster.size
+    n_seg = np.zeros(n_clusters * n_segments)
+    n_niche = np.zeros(n_clusters * n_segments * max_niches)
+    key_seg = np.empty(n, np.int64)
+    key_niche = np.empty(n, np.int64)
+    for i in range(n):
+        key_seg[i] = np.int64(cluster[i]) * n_segments + segment[i]
+        key_niche[i] = key_seg[i] * max_niches + niche[i]
+        w = 1.0 if alive[i] else 0.0
+        n_seg[key_seg[i]] += w
+        n_niche[key_niche[i]] += w
+    crowd = np.empty(n)
+    n_c = np.zeros(n_clusters)
+    total = np.zeros(n_clusters)
+    for i in range(n):
+        others = n_seg[key_seg[i]] - 1.0
+        crowd[i] = (n_niche[key_niche[i]] - 1.0) / max(others, 1.0) if others > 0 else 0.0
+        w = 1.0 if alive[i] else 0.0
+        n_c[cluster[i]] += w
+        total[cluster[i]] += crowd[i] * w
+    homogeneity = np.empty(n_clusters)
+    for c in range(n_clusters):
+        homogeneity[c] = total[c] / max(n_c[c], 1.0)
     return crowd, homogeneity
 
 
@@ -64,13 +83,27 @@ def local_share_ceiling(tech_cs, tech0_cs, n_cs, n0_cs, initial_share, max_local
 
 def segment_tech(cluster, segment, tech, cap, alive, n_clusters, n_segments):
     """(clusters, segments) capacity-weighted mean technology, and the number of alive firms."""
-    key = cluster.astype(np.int64) * n_segments + segment
-    w = np.where(alive, cap, 0.0)
-    num = np.bincount(key, weights=w * tech, minlength=n_clusters * n_segments)
-    den = np.bincount(key, weights=w, minlength=n_clusters * n_segments)
-    count = np.bincount(key, weights=alive.astype(float), minlength=n_clusters * n_segments)
-    shape = (n_clusters, n_segments)
-    return (num / np.maximum(den, 1e-9)).reshape(shape), count.reshape(shape)
+    mean, count = _segment_tech(cluster, segment, tech, cap, alive, n_clusters * n_segments, n_segments)
+    return mean.reshape(n_clusters, n_segments), count.reshape(n_clusters, n_segments)
+
+
+@kernel
+def _segment_tech(cluster, segment, tech, cap, alive, n_cells, n_segments):
+    num = np.zeros(n_cells)
+    den = np.zeros(n_cells)
+    count = np.zeros(n_cells)
+    for i in range(cluster.size):
+        k = np.int64(cluster[i]) * n_segments + segment[i]
+        w = cap[i] if alive[i] else 0.0
+        num[k] += w * tech[i]
+        den[k] += w
+        count[k] += 1.0 if alive[i] else 0.0
+    for k in range(n_cells):
+        num[k] = num[k] / max(den[k], MIN_CAPACITY)
+    return num, count
+
+
+MIN_CAPACITY = 1e-9  # yuan (guards a division)
 
 
 def split_orders(key, n_groups, total, cap, weight, passes=3):
