@@ -16,7 +16,9 @@ The model is called through one function, ``sim.run_scenario(config, seed)``. Mo
                 a results folder as the report reads it)
     plots       matplotlib figures          report   report.md + tables + figures
     provenance  model version, git, packages, host
-    ema         the model as an EMA Workbench Model (levers, uncertainties, constants, outcomes)
+    ema         the model as an EMA Workbench Model (levers, uncertainties, constants, outcomes,
+                time series, the posterior as uncertainty)
+    ema_results each replication's outcomes from EMA results; paired differences and P(beats)
     decision/   scenario discovery (PRIM) and robustness (regret, satisficing) of a sweep
     attribution which channels carry each package's effect (``experiments.explain(SPEC)``;
                 figures and words in attribution_report)

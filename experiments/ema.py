@@ -1,27 +1,39 @@
 """The cluster model as an EMA Workbench model (``ema_workbench`` 3.0): XLRM declared, ``sim.run_scenario`` inside.
 
     from ema_workbench import MultiprocessingEvaluator, perform_experiments
-    from experiments.ema import make_model
+    from experiments.ema import HEADLINE_SERIES, make_model
 
     model = make_model(levers=["package", "talent_settlement_subsidy"],
-                       uncertainties=["beijing_wage_growth", "beta_wage"], horizon=40, replications=3)
+                       uncertainties=["beijing_wage_growth"], horizon=40, replications=3,
+                       base="posterior", time_series=HEADLINE_SERIES)
     with MultiprocessingEvaluator(model, n_processes=2) as ev:
         experiments, outcomes = ev.perform_experiments(scenarios=50, policies=4)
 
 * **Levers** (L) and **uncertainties** (X) are ``RealParameter`` / ``IntegerParameter`` /
   ``BooleanParameter`` with the ranges of ``configs/parameters.toml`` (or narrower ranges you give);
   the lever ``package`` is a ``CategoricalParameter`` over the presets of ``configs/presets.toml``.
-  A design point's config is built as in sweeps: base scenario, then the package's levers, then the
-  sampled values (a lever value wins over the package).
+  A design point's config is built as in sweeps: base scenario, then the posterior draw's fitted
+  coefficients (with a posterior), then the package's levers, then the sampled values (a lever value
+  wins over the package, a sampled coefficient over the draw).
+* **The posterior** (``configs/posterior.parquet``, the ABC fit) as a source of uncertainty, three
+  ways (``posterior=``): ``"replications"`` (``base="posterior"``'s default, as the headline sweeps
+  do: replication r runs posterior draw r % posterior_draws, the same draw in every experiment);
+  ``"categorical"`` (an uncertainty ``posterior_draw``, a ``CategoricalParameter`` over the draws'
+  indices: each experiment runs one draw's fitted coefficients, jointly); ``"parameters"`` (each fitted
+  coefficient an uncertainty sampled from its weighted posterior marginal, independently of the others).
 * **Constants**: the horizon (``quarters``), the base scenario's settings (``persons_per_agent``,
-  ``start``, ``map``), its changed parameter values (``base``) and, without replications, the
-  ``seed``. Every experiment then runs with the same seed (common random numbers across scenarios
-  and policies). With ``replications=N`` a ``ReplicatorModel`` runs N seeds per experiment (the same
-  N seeds in every experiment, from ``SeedSequence(seed)``) and each outcome is the mean over them
-  (a yes/no outcome such as ``any_national`` becomes the share of seeds).
+  ``start``, ``map``), its changed parameter values (``base``), the posterior draws' values
+  (``posterior_draws``) and, without replications, the ``seed``. Every experiment then runs with the
+  same seed (common random numbers across scenarios and policies). With ``replications=N`` a
+  ``ReplicatorModel`` runs N seeds per experiment (the same N seeds in every experiment, from
+  ``SeedSequence(seed)``, as a ``crn = true`` sweep's replicates).
 * **Outcomes** (M) are ``ScalarOutcome`` of ``ScenarioResult.summary()``, each with its direction
   (``MAXIMIZE`` / ``MINIMIZE`` / ``INFO``, from :mod:`experiments.decision.goals`) so the model can
-  be handed to ``optimize`` as it is.
+  be handed to ``optimize`` as it is; with ``time_series``, ``TimeSeriesOutcome`` ``NAME_by_quarter``
+  (quarters 0..horizon, 0 = the start state) and ``TIME`` (the model year of each quarter, EMA's
+  name for the time axis). With replications each outcome is the mean over the seeds (a yes/no
+  outcome the share of seeds) and ``NAME_by_replication`` (an ``ArrayOutcome``) keeps every
+  replication's value, so paired comparisons can be rebuilt (:mod:`experiments.ema_results`).
 
 The model function :func:`simulate` is a top-level function (picklable), so the model runs under
 ``SequentialEvaluator`` and ``MultiprocessingEvaluator`` alike. ``sim`` knows nothing of EMA.
@@ -32,11 +44,13 @@ from __future__ import annotations
 import difflib
 import math
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
+from scipy import stats
 
 import sim
 from experiments import seeds
@@ -56,18 +70,66 @@ DEFAULT_OUTCOMES = (
     "outflow_tianjin_total", "outflow_elsewhere_total", "spending_total", "spending_talent_total",
 )
 _SETTINGS = ("persons_per_agent", "start", "map")
+BY_QUARTER = "_by_quarter"  # a time series' outcome name: the summary outcome's or city column's + this
+BY_REPLICATION = "_by_replication"  # with replications: an outcome's every replication, not their mean
+TIME = "TIME"  # EMA Workbench's name for the time axis of time series (its plots look for it)
+DRAW = "posterior_draw"  # the posterior draw a run uses: a replication's key or a categorical uncertainty
+DRAWS = "posterior_draws"  # the constant holding the draws' fitted coefficients (one mapping per draw)
+POSTERIOR = "posterior"  # base="posterior": the baseline with the published posterior's coefficients
+POSTERIOR_MODES = ("replications", "categorical", "parameters")  # how the posterior's draws enter
+MAX_REPLICATIONS = 10_000  # bound of replications and posterior_draws: EMA holds them all in memory
+
+
+def _running_share(city: pd.DataFrame, part: str, whole: str) -> np.ndarray:
+    """sum(part) / sum(whole) over quarters 0..q, for every q (NaN while ``whole`` has summed to 0)."""
+    num, den = np.cumsum(city[part].to_numpy(float)), np.cumsum(city[whole].to_numpy(float))
+    return np.divide(num, den, out=np.full(den.shape, np.nan), where=den > 0)
+
+
+def _column(name: str) -> Callable[[pd.DataFrame], np.ndarray]:
+    return lambda city: city[name].to_numpy(float)
+
+
+def _cumulative(name: str) -> Callable[[pd.DataFrame], np.ndarray]:
+    return lambda city: np.cumsum(city[name].to_numpy(float))
+
+
+# The headline outcomes' trajectories (sim.state.records.HEADLINE_OUTCOMES): at quarter q, the summary
+# outcome of ScenarioResult.summary() as if the run had ended at q (so the last value is the summary's).
+HEADLINE_SERIES_OF: dict[str, Callable[[pd.DataFrame], np.ndarray]] = {
+    "value_added_real_final": _column("value_added"),  # yuan/yr (annual rate, 2021 yuan)
+    "local_sourcing_share_final": _column("local_sourcing_share"),  # share
+    "employment_final": _column("employment"),  # persons
+    "net_fiscal_balance_total": lambda city: np.cumsum(city["tax_revenue"].to_numpy(float)
+                                                       - city["spending_total"].to_numpy(float)),  # yuan
+    "retention_3y": lambda city: _running_share(city, "cohort_in_city_3y", "cohort_size_3y"),  # share
+    "outflow_beijing_total": _cumulative("outflow_beijing"),  # persons
+    "outflow_tianjin_total": _cumulative("outflow_tianjin"),  # persons
+}
+HEADLINE_SERIES = tuple(HEADLINE_SERIES_OF)
+_NOT_SERIES = ("quarter", "period", "year")  # city columns that are the time axis, not outcomes
 
 LeverSpec = Iterable[str] | Mapping[str, Any] | None
 
 
-def simulate(*, seed: int, quarters: int, base: Mapping[str, Any], persons_per_agent: int, start: str, map: str,
-             **factors: Any) -> dict[str, Any]:
-    """One run for EMA: base values, then the package's levers, then the sampled factors; the summary.
+def series_of(city: pd.DataFrame, name: str) -> np.ndarray:
+    """The quarterly trajectory ``name`` of a run's city table (one value per row, quarter 0 first):
+    a headline outcome's running value (:data:`HEADLINE_SERIES_OF`) or a city column as it is."""
+    return HEADLINE_SERIES_OF[name](city) if name in HEADLINE_SERIES_OF else _column(name)(city)
 
-    Calls ``sim.run_scenario`` only. Keyword arguments are what EMA passes: the constants and one
-    value per lever and uncertainty (numpy scalars are fine).
+
+def simulate(*, seed: int, quarters: int, base: Mapping[str, Any], persons_per_agent: int, start: str, map: str,
+             series: Sequence[str] = (), posterior_draws: Sequence[Mapping[str, float]] = (),
+             posterior_draw: int | None = None, **factors: Any) -> dict[str, Any]:
+    """One run for EMA: base values, then the posterior draw's coefficients, then the package's levers,
+    then the sampled factors; the summary, plus ``NAME_by_quarter`` and ``TIME`` for each of ``series``.
+
+    Calls ``sim.run_scenario`` only. Keyword arguments are what EMA passes: the constants, the
+    replication's seed (and draw), and one value per lever and uncertainty (numpy scalars are fine).
     """
     overrides = dict(base)
+    if posterior_draw is not None:
+        overrides.update(posterior_draws[int(posterior_draw)])
     package = factors.pop(PACKAGE, None)
     if package is not None:
         overrides.update(sim.load_presets()[str(package)].levers)
@@ -77,7 +139,12 @@ def simulate(*, seed: int, quarters: int, base: Mapping[str, Any], persons_per_a
             overrides[k] = {**timed, "value": overrides[k]}
     cfg = sim.default_config().with_overrides(
         overrides, quarters=int(quarters), persons_per_agent=int(persons_per_agent), start=str(start), map=str(map))
-    return sim.run_scenario(cfg, seed=int(seed)).summary()
+    result = sim.run_scenario(cfg, seed=int(seed))
+    out: dict[str, Any] = result.summary()
+    if series:
+        out[TIME] = result.city["year"].to_numpy(float)
+        out.update({name + BY_QUARTER: series_of(result.city, name) for name in series})
+    return out
 
 
 def _base_overrides(cfg: sim.Config) -> dict[str, Any]:
@@ -98,9 +165,45 @@ def replicate_mean(values: Sequence[Any]) -> float:
     return float(x.mean()) if x.size else math.nan
 
 
+def replicate_mean_series(values: Sequence[Any]) -> np.ndarray:
+    """Quarter by quarter mean over replications (replications x quarters), ignoring missing values
+    (NaN in a quarter where every replication has none, e.g. ``retention_3y`` before a cohort is 3)."""
+    x = np.asarray(values, dtype=float)
+    n = np.sum(~np.isnan(x), axis=0)
+    return np.divide(np.nansum(x, axis=0), n, out=np.full(n.shape, np.nan), where=n > 0)
+
+
+def first_replication(values: Sequence[Any]) -> np.ndarray:
+    """The first replication's series (``TIME``: the same quarters in every replication)."""
+    return np.asarray(values[0], dtype=float)
+
+
+class _KeepsScenariosApart:
+    """EMA Workbench 3.0 fix, mixed into the model classes: with no uncertainties (or no levers) a
+    scenario (policy) kept the values the results callback merged into it (``scenario | policy`` copies
+    shallowly, so the shared scenario gains the previous policy's levers) and the next policy's run then
+    failed with "Parameters exist in both ...". An empty parameter list now empties the sample too."""
+
+    def _transform(self, sampled_parameters, parameters):
+        if not parameters:
+            sampled_parameters.data = {}
+            return
+        super()._transform(sampled_parameters, parameters)
+
+
+class Model(_KeepsScenariosApart, ema.Model):
+    """``ema_workbench.Model`` with the fix of :class:`_KeepsScenariosApart`."""
+
+
+class ReplicatorModel(_KeepsScenariosApart, ema.ReplicatorModel):
+    """``ema_workbench.ReplicatorModel`` with the fix of :class:`_KeepsScenariosApart`."""
+
+
 def make_model(levers: LeverSpec = None, uncertainties: LeverSpec = None, horizon: int = 40,
                replications: int | Sequence[int] | None = None, *, outcomes: Sequence[str] | None = None,
-               base: sim.Config | str | Path | Mapping[str, Any] | None = None, seed: int = 0,
+               time_series: Sequence[str] | None = None,
+               base: sim.Config | str | Path | Mapping[str, Any] | None = None, posterior: str | None = None,
+               posterior_draws: int | None = None, posterior_file: str | Path | None = None, seed: int = 0,
                name: str = MODEL_NAME) -> ema.Model | ema.ReplicatorModel:
     """The model as an ``ema_workbench.Model`` (or ``ReplicatorModel`` when ``replications`` is given).
 
@@ -109,13 +212,27 @@ def make_model(levers: LeverSpec = None, uncertainties: LeverSpec = None, horizo
             (``"package"`` = the presets); or ``{name: (low, high) | [values]}``. ``[]`` = no levers.
             ``package``'s values are a list of at least two preset names; a single name (``'digital'``)
             is refused, not read as one value: one package is a constant (put its levers in ``base``).
-        uncertainties: the same for uncertainties (facts allowed too); None = every uncertainty.
+        uncertainties: the same for uncertainties (facts allowed too); None = every uncertainty (with
+            a posterior: every uncertainty the posterior does not fit).
         horizon: quarters per run (1-400).
         replications: None = one run per experiment with ``seed``; N = N seeds per experiment;
             a list of seeds = those seeds.
         outcomes: summary outcomes to declare (default :data:`DEFAULT_OUTCOMES`).
-        base: the base scenario (a Config, a scenario TOML path or mapping; default the baseline).
-        seed: the seed, or the root of the replication seeds.
+        time_series: quarterly trajectories to declare as ``TimeSeriesOutcome`` ``NAME_by_quarter``
+            (plus ``TIME``): headline outcomes (:data:`HEADLINE_SERIES`, each the summary outcome as if
+            the run ended that quarter) or columns of the city table; None = none.
+        base: the base scenario (a Config, a scenario TOML path or mapping; default the baseline), or
+            ``"posterior"``: the baseline with the fitted posterior (``posterior="replications"`` unless
+            ``posterior`` says otherwise).
+        posterior: how the posterior's draws enter (None = no posterior unless ``base="posterior"``):
+            ``"replications"`` (replication r runs draw r % posterior_draws in every experiment, as
+            the headline sweeps), ``"categorical"`` (an uncertainty ``posterior_draw`` over the draws) or
+            ``"parameters"`` (each fitted coefficient an uncertainty with its weighted marginal).
+        posterior_draws: how many draws (by weight, systematic resampling from ``seed``): with
+            ``"replications"`` it divides the replications (default one draw per replication); with
+            ``"categorical"`` required (2 or more); with ``"parameters"`` not used.
+        posterior_file: the posterior table (default ``configs/posterior.parquet``).
+        seed: the seed, or the root of the replication seeds (and of the posterior draws).
         name: the model's name: a Python identifier (EMA Workbench's rule) of at most 100 characters.
     Raises:
         sim.ConfigError: one line naming the argument, the value and what is allowed. Every argument
@@ -123,30 +240,56 @@ def make_model(levers: LeverSpec = None, uncertainties: LeverSpec = None, horizo
             ``BaseException`` (3.0), so ``except Exception`` would not catch it.
     """
     name = _name(name)
-    cfg = _base(base)
+    mode = _posterior_mode(posterior, base, posterior_draws, posterior_file)
+    cfg = _base(None if isinstance(base, str) and base == POSTERIOR else base)
     cfg = cfg.with_overrides({}, quarters=_integer(horizon, "horizon", 1, 400))
     seed = _integer(seed, "seed", 0, 2**63 - 1)
+    post = None if mode is None else _posterior(posterior_file, cfg)
+    fitted = [] if post is None else post.parameters
+    probe = _Probe(cfg)
     presets = sim.load_presets()
     lever_params = _parameters(levers, "levers", cfg, presets)
-    unc_params = _parameters(uncertainties, "uncertainties", cfg, presets)
+    unc_params = _parameters(uncertainties, "uncertainties", cfg, presets, fitted=fitted)
+    replication_seeds = None if replications is None else _seeds(replications, seed)
+    draws = None if post is None else _draws(post, mode, posterior_draws, replication_seeds, seed)
+    if mode == "parameters":
+        if given := [p.name for p in unc_params if p.name in fitted]:
+            raise ConfigError(f"uncertainties: {given[0]!r} comes from the posterior (posterior='parameters' samples "
+                              "each fitted coefficient from its marginal); leave it out of uncertainties")
+        unc_params += [_marginal(post, n, cfg) for n in fitted]
+    elif mode == "categorical":
+        unc_params.append(ema.CategoricalParameter(DRAW, list(range(len(draws)))))
     both = sorted({p.name for p in lever_params} & {p.name for p in unc_params})
     if both:
         raise ConfigError(f"levers and uncertainties: {both} given as both; a parameter is one or the other")
-    declared = _outcomes(outcomes, cfg)
-
-    replication_seeds = None if replications is None else _seeds(replications, seed)
+    declared = _outcomes(outcomes, probe)
+    series = _series(time_series, probe)
 
     constants = [ema.Constant("quarters", cfg.quarters), ema.Constant("base", _base_overrides(cfg)),
                  *[ema.Constant(k, cfg.scenario[k]) for k in _SETTINGS]]
+    if draws is not None:
+        constants.append(ema.Constant(DRAWS, tuple({k: float(v) for k, v in row.items()}
+                                                   for row in draws[post.parameters].to_dict("records"))))
+    if series:
+        constants.append(ema.Constant("series", tuple(series)))
     try:  # everything was checked above; should EMA still refuse, its error becomes one ConfigError line
         if replication_seeds is None:
-            model = ema.Model(name, function=simulate)
+            model = Model(name, function=simulate)
             constants.append(ema.Constant("seed", seed))
-            model.outcomes = [ema.ScalarOutcome(o, kind=_kind(o)) for o in declared]
+            if mode == "replications":
+                constants.append(ema.Constant(DRAW, 0))
+            model.outcomes = [*(ema.ScalarOutcome(o, kind=_kind(o)) for o in declared),
+                              *([ema.TimeSeriesOutcome(TIME)] if series else []),
+                              *(ema.TimeSeriesOutcome(s + BY_QUARTER) for s in series)]
         else:
-            model = ema.ReplicatorModel(name, function=simulate)
-            model.replications = [{"seed": s} for s in replication_seeds]
-            model.outcomes = [ema.ScalarOutcome(o, kind=_kind(o), function=replicate_mean) for o in declared]
+            model = ReplicatorModel(name, function=simulate)
+            n_draws = len(draws) if mode == "replications" else 0
+            model.replications = [{"seed": s, **({DRAW: r % n_draws} if n_draws else {})}
+                                  for r, s in enumerate(replication_seeds)]
+            model.outcomes = [*_replicated(declared, ema.ScalarOutcome, replicate_mean, kinds=True),
+                              *([ema.TimeSeriesOutcome(TIME, function=first_replication)] if series else []),
+                              *_replicated([s + BY_QUARTER for s in series], ema.TimeSeriesOutcome,
+                                           replicate_mean_series)]
         model.levers = lever_params
         model.uncertainties = unc_params
         model.constants = constants
@@ -154,6 +297,17 @@ def make_model(levers: LeverSpec = None, uncertainties: LeverSpec = None, horizo
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(f"make_model: EMA Workbench refused the model: {first}") from None
     return model
+
+
+def _replicated(names: Sequence[str], kind: type, mean: Callable[[Sequence[Any]], Any],
+                kinds: bool = False) -> list:
+    """For each name: the mean over replications (``kind``, with its direction when ``kinds``) and every
+    replication's value (``NAME_by_replication``, an ``ArrayOutcome``: replications first)."""
+    out = []
+    for n in names:
+        out.append(kind(n, kind=_kind(n), function=mean) if kinds else kind(n, function=mean))
+        out.append(ema.ArrayOutcome(n + BY_REPLICATION, variable_name=n))
+    return out
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -190,7 +344,7 @@ def _integer(value: Any, key: str, low: int, high: int) -> int:
 
 def _seeds(replications: int | Sequence[int], seed: int) -> list[int]:
     if isinstance(replications, (int, np.integer)) and not isinstance(replications, (bool, np.bool_)):
-        n = _integer(replications, "replications", 1, 10_000)
+        n = _integer(replications, "replications", 1, MAX_REPLICATIONS)
         return [seeds.run_seed(seed, None, r) for r in range(n)]
     if isinstance(replications, (str, bytes)) or not isinstance(replications, Sequence) or not replications:
         raise ConfigError(f"replications: {shown(replications)} is not allowed; give a number of seeds (>= 1), "
@@ -206,44 +360,148 @@ def _kind(outcome: str) -> int:
     return {MAXIMIZE: ema.ScalarOutcome.MAXIMIZE, MINIMIZE: ema.ScalarOutcome.MINIMIZE}.get(d, ema.ScalarOutcome.INFO)
 
 
-def _outcomes(outcomes: Sequence[str] | None, cfg: sim.Config) -> list[str]:
+class _Probe:
+    """The 1-quarter probe run of the base config, made once and only when a name must be checked
+    against what the model gives (a summary outcome or a city column not known beforehand)."""
+
+    def __init__(self, cfg: sim.Config) -> None:
+        self.cfg = cfg
+        self._result = None
+
+    def result(self):
+        if self._result is None:
+            from experiments.runner import probe_config
+
+            self._result = sim.run_scenario(probe_config(self.cfg), seed=0)
+        return self._result
+
+
+def _names(names: Any, key: str, example: str) -> list[str]:
+    """A non-empty list of distinct strings (``key`` names the argument in the one-line refusal)."""
+    if isinstance(names, str) or not isinstance(names, Sequence) or not names:
+        raise ConfigError(f"{key}: {shown(names)} is not allowed; give a non-empty list of names, such as "
+                          f"[{example!r}]")
+    out = list(names)
+    for o in out:
+        if not isinstance(o, str):
+            raise ConfigError(f"{key}: {shown(o)} is not a name; give names as strings, such as {example!r}")
+    twice = next((o for i, o in enumerate(out) if o in out[:i]), None)
+    if twice is not None:
+        raise ConfigError(f"{key}: {twice!r} is listed twice; give each name once")
+    return out
+
+
+def _outcomes(outcomes: Sequence[str] | None, probe: _Probe) -> list[str]:
     if outcomes is None:
         return list(DEFAULT_OUTCOMES)
-    if isinstance(outcomes, str) or not isinstance(outcomes, Sequence) or not outcomes:
-        raise ConfigError(f"outcomes: {shown(outcomes)} is not allowed; give a non-empty list of summary outcome "
-                          "names")
-    names = list(outcomes)
-    for o in names:
-        if not isinstance(o, str):
-            raise ConfigError(f"outcomes: {shown(o)} is not a name; give summary outcome names as strings, such as "
-                              f"{DEFAULT_OUTCOMES[0]!r}")
+    names = _names(outcomes, "outcomes", DEFAULT_OUTCOMES[0])
     if set(names) - set(DEFAULT_OUTCOMES):
-        from experiments.runner import probe_config
-
-        known = list(sim.run_scenario(probe_config(cfg), seed=0).summary())  # 1-quarter probe
+        known = list(probe.result().summary())
         for o in names:
             if o not in known:
                 raise ConfigError(f"outcomes: {shown(o)} is not a summary outcome.{_suggest(o, known)}")
-    twice = next((o for i, o in enumerate(names) if o in names[:i]), None)
-    if twice is not None:
-        raise ConfigError(f"outcomes: {twice!r} is listed twice; give each outcome once")
     return names
 
 
-def _suggest(name: str, allowed: list[str]) -> str:
+def _series(time_series: Sequence[str] | None, probe: _Probe) -> list[str]:
+    """The trajectories to declare: headline outcomes (:data:`HEADLINE_SERIES_OF`) or city columns."""
+    if time_series is None:
+        return []
+    names = _names(time_series, "time_series", HEADLINE_SERIES[0])
+    if set(names) - set(HEADLINE_SERIES):
+        columns = [c for c in probe.result().city.columns if c not in _NOT_SERIES]
+        for n in names:
+            if n not in HEADLINE_SERIES and n not in columns:
+                raise ConfigError(f"time_series: {shown(n)} is neither a headline outcome nor a column of the city "
+                                  f"table.{_close(n, [*HEADLINE_SERIES, *columns])} Allowed: "
+                                  f"{', '.join(HEADLINE_SERIES)}, or one of the {len(columns)} columns of "
+                                  f"ScenarioResult.city but {', '.join(_NOT_SERIES)} (such as {columns[0]!r})")
+    return names
+
+
+def _posterior_mode(posterior: Any, base: Any, draws: Any, file: Any) -> str | None:
+    """How the posterior enters (None: no posterior); ``base="posterior"`` alone means "replications"."""
+    if posterior is None:
+        mode = "replications" if isinstance(base, str) and base == POSTERIOR else None
+    elif isinstance(posterior, str) and posterior in POSTERIOR_MODES:
+        mode = posterior
+    else:
+        raise ConfigError(f"posterior: {shown(posterior)} is not allowed; give one of "
+                          f"{', '.join(map(repr, POSTERIOR_MODES))} (how the posterior's draws enter), or None")
+    if mode is None:
+        for key, value in (("posterior_draws", draws), ("posterior_file", file)):
+            if value is not None:
+                raise ConfigError(f"{key}: {shown(value)} needs a posterior; give base='posterior' or posterior="
+                                  f"{' or '.join(map(repr, POSTERIOR_MODES))}")
+    return mode
+
+
+def _posterior(file: Any, cfg: sim.Config):
+    from sim.outputs.posterior import load_posterior
+
+    if file is not None and not isinstance(file, (str, Path)):
+        raise ConfigError(f"posterior_file: {shown(file)} is not allowed; give the path of a posterior parquet table")
+    try:
+        return load_posterior(file, cfg)
+    except ConfigError as exc:
+        raise ConfigError(f"posterior_file: {exc}") from None
+
+
+def _draws(post: Any, mode: str, n: Any, replication_seeds: list[int] | None, seed: int) -> pd.DataFrame | None:
+    """The posterior draws (index draw; "particle" + the fitted coefficients), None with "parameters"."""
+    if mode == "parameters":
+        if n is not None:
+            raise ConfigError(f"posterior_draws: {shown(n)} is not used with posterior='parameters' (each fitted "
+                              "coefficient is sampled from its posterior marginal); leave it out")
+        return None
+    if mode == "categorical":
+        if n is None:
+            raise ConfigError(f"posterior_draws: None is not allowed with posterior='categorical'; give the number of "
+                              f"draws the uncertainty {DRAW!r} ranges over (an integer from 2 to {MAX_REPLICATIONS:,})")
+        return post.draws(_integer(n, "posterior_draws", 2, MAX_REPLICATIONS), seed)
+    reps = 1 if replication_seeds is None else len(replication_seeds)
+    n = reps if n is None else _integer(n, "posterior_draws", 1, MAX_REPLICATIONS)
+    if reps % n:
+        have = f"replications ({reps})" if replication_seeds is not None else "replications (none given: 1 run)"
+        raise ConfigError(f"posterior_draws: {n} must divide the {have}: replication r runs draw r % {n}; give "
+                          f"replications as a multiple of {n}, or posterior='categorical' to sample the draws")
+    return post.draws(n, seed)
+
+
+def _marginal(post: Any, name: str, cfg: sim.Config):
+    """A fitted coefficient as a ``RealParameter`` whose distribution is its weighted posterior marginal:
+    a histogram of the particles (numpy's ``"auto"`` bins) with their weights as masses."""
+    x, w = post.table[name].to_numpy(float), post.weights
+    if isinstance(cfg.schema[name].default, int):
+        raise ConfigError(f"posterior='parameters': {name} is a whole-number parameter; its marginal cannot be "
+                          "sampled as a real (use posterior='categorical')")
+    if x.min() == x.max():
+        raise ConfigError(f"posterior='parameters': {name} has the value {x[0]:g} in every particle, no spread to "
+                          "sample (use posterior='replications' or 'categorical')")
+    edges = np.histogram_bin_edges(x, bins="auto")
+    mass, _ = np.histogram(x, bins=edges, weights=w)
+    return ema.RealParameter.from_dist(name, stats.rv_histogram((mass, edges), density=False)())
+
+
+def _close(name: str, allowed: list[str]) -> str:
     close = difflib.get_close_matches(str(name), allowed, n=3, cutoff=0.6)
-    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    return f"{hint} Allowed: {', '.join(allowed)}."
+    return f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
 
 
-def _parameters(spec: LeverSpec, kind: str, cfg: sim.Config, presets: Mapping[str, sim.Preset]) -> list:
-    """EMA parameters for ``levers`` or ``uncertainties`` (see :func:`make_model`)."""
+def _suggest(name: str, allowed: list[str]) -> str:
+    return f"{_close(name, allowed)} Allowed: {', '.join(allowed)}."
+
+
+def _parameters(spec: LeverSpec, kind: str, cfg: sim.Config, presets: Mapping[str, sim.Preset],
+                fitted: Sequence[str] = ()) -> list:
+    """EMA parameters for ``levers`` or ``uncertainties`` (see :func:`make_model`); ``None`` = all of
+    them but the ``fitted`` coefficients (a posterior gives those)."""
     if kind == "levers":
         allowed = [PACKAGE, *cfg.names("levers")]
         default = cfg.names("levers")
     else:
         allowed = [*cfg.names("uncertainties"), *cfg.names("facts")]
-        default = cfg.names("uncertainties")
+        default = [n for n in cfg.names("uncertainties") if n not in fitted]
     if spec is None:
         items: dict[str, Any] = dict.fromkeys(default)
     elif isinstance(spec, Mapping):

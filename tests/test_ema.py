@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import sim
+import experiments.ema
 from experiments import seeds
 from experiments.ema import DEFAULT_OUTCOMES, make_model, simulate
 
@@ -144,7 +145,7 @@ def test_an_ema_workbench_refusal_still_becomes_one_config_error(monkeypatch):
     def refuse(*args, **kwargs):
         raise ema.EMAError("something EMA does not like\nsecond line")
 
-    monkeypatch.setattr(ema, "Model", refuse)
+    monkeypatch.setattr(experiments.ema, "Model", refuse)  # the adapter's subclass of ema.Model
     with pytest.raises(sim.ConfigError, match=r"^make_model: EMA Workbench refused the model: something EMA does "
                                               r"not like$"):
         make_model(levers=[], uncertainties=UNC, horizon=HORIZON)
