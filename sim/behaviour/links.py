@@ -74,7 +74,16 @@ def chain_inputs(m) -> np.ndarray:
     """Per firm: parts and processing it buys per quarter (yuan): ``chain_input_share`` x intermediate
     inputs, at this quarter's sales so far (last quarter's before trade)."""
     f = m.firms
-    return np.where(f.alive, m.p["chain_input_share"] * (1.0 - m.va_rate[f.segment]) * f.sales, 0.0)
+    return _chain_inputs(f.alive, f.segment, f.sales, m.va_rate, m.p["chain_input_share"])
+
+
+@kernel
+def _chain_inputs(alive, segment, sales, va_rate, share):
+    out = np.zeros(alive.size)
+    for i in range(alive.size):
+        if alive[i]:
+            out[i] = share * (1.0 - va_rate[segment[i]]) * sales[i]
+    return out
 
 
 def _eligible_suppliers(m) -> np.ndarray:
@@ -129,16 +138,31 @@ def contracts(m, capacity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     capacity) and per buyer (what it buys under contract). Each linked supplier offers
     ``linked_output_share`` of its capacity; a buyer takes at most its chain inputs, pro rata."""
     f = m.firms
-    n = len(f)
-    a = f.alive
-    linked = a & (f.supplies >= 0) & a[np.maximum(f.supplies, 0)]
-    offer = np.where(linked, m.p["linked_output_share"] * capacity, 0.0)
-    buyer = np.where(linked, f.supplies, 0)
-    offered = np.bincount(buyer, weights=offer, minlength=n)[:n]
-    need = chain_inputs(m)
-    scale = np.where(offered > need, need / np.maximum(offered, 1e-12), 1.0)
-    supplied = offer * scale[buyer]
-    return supplied, np.bincount(buyer, weights=supplied, minlength=n)[:n]
+    return _contracts(f.alive, f.supplies, capacity, chain_inputs(m), m.p["linked_output_share"])
+
+
+@kernel
+def _contracts(alive, supplies, capacity, need, share):
+    n = alive.size
+    offer = np.zeros(n)
+    buyer = np.zeros(n, np.int64)
+    offered = np.zeros(n)
+    for i in range(n):
+        b = supplies[i]
+        if alive[i] and b >= 0 and alive[b]:
+            offer[i] = share * capacity[i]
+            buyer[i] = b
+        offered[buyer[i]] += offer[i]
+    supplied = np.empty(n)
+    bought = np.zeros(n)
+    for i in range(n):
+        b = buyer[i]
+        supplied[i] = offer[i] * (need[b] / max(offered[b], MIN_OFFER) if offered[b] > need[b] else 1.0)
+        bought[b] += supplied[i]
+    return supplied, bought
+
+
+MIN_OFFER = 1e-12  # yuan (guards a division)
 
 
 def local_sourcing(m) -> tuple[np.ndarray, np.ndarray]:
@@ -147,11 +171,22 @@ def local_sourcing(m) -> tuple[np.ndarray, np.ndarray]:
     share of materials and core parts (the segment buyers source parts from; processing capacity is
     local anyway, paper §2.2); and the cluster's chain inputs (yuan per quarter). Read after trade."""
     f = m.firms
-    need = chain_inputs(m)
-    bought = np.minimum(f.bought_local, need)
-    local = bought + (need - bought) * m.open_local_share[f.cluster, PARTS_SEGMENT]
-    total = group_sum(f.cluster, need, m.n_clusters)
-    return group_sum(f.cluster, local, m.n_clusters) / np.maximum(total, 1e-9), total
+    return _local_sourcing(f.cluster, chain_inputs(m), f.bought_local,
+                           np.ascontiguousarray(m.open_local_share[:, PARTS_SEGMENT]), m.n_clusters)
+
+
+@kernel
+def _local_sourcing(cluster, need, bought_local, open_share, n_clusters):
+    local = np.zeros(n_clusters)
+    total = np.zeros(n_clusters)
+    for i in range(cluster.size):
+        bought = min(bought_local[i], need[i])
+        local[cluster[i]] += bought + (need[i] - bought) * open_share[cluster[i]]
+        total[cluster[i]] += need[i]
+    share = np.empty(n_clusters)
+    for c in range(n_clusters):
+        share[c] = local[c] / max(total[c], MIN_CONTRACT)
+    return share, total
 
 
 def init(m) -> None:
