@@ -268,26 +268,65 @@ def _end_links(alive, supplies, u, churn_q):
 def _form_supply_links(m, chance: float) -> None:
     """Unlinked eligible SMEs find a buyer of their cluster with a free slot with probability ``chance``."""
     f, rng = m.firms, m.rng
-    a = f.alive
     slots = supplier_slots(m)
-    used = np.bincount(f.supplies[a & (f.supplies >= 0)], minlength=len(f))[: len(f)]
-    free = np.maximum(slots - used, 0)
-    seeking = _eligible_suppliers(m) & (f.supplies < 0)
-    found = np.flatnonzero(seeking & (rng.random(len(f)) < chance))
-    if found.size == 0 or free.sum() == 0:
-        return
-    not_found = np.ones(len(f), bool)
-    not_found[found] = False
-    for c in np.unique(f.cluster[found]):
-        who = found[f.cluster[found] == c]
-        buyers = np.flatnonzero((f.cluster == c) & (free > 0) & not_found)
-        if buyers.size == 0:
+    eligible = _eligible_suppliers(m)
+    who, who_start, seats, seat_start = _link_candidates(f.alive, f.supplies, slots, eligible, rng.random(len(f)),
+                                                        chance, f.cluster, m.n_clusters)
+    for c in range(m.n_clusters):  # each cluster's seekers take its free slots in random order
+        w, st = who[who_start[c]:who_start[c + 1]], seats[seat_start[c]:seat_start[c + 1]]
+        if w.size == 0 or st.size == 0:
             continue
-        seats = np.repeat(buyers, free[buyers])  # one entry per free slot
-        rng.shuffle(seats)
-        k = min(who.size, seats.size)
-        f.supplies[who[:k]] = seats[:k]
-        np.subtract.at(free, seats[:k], 1)
+        st = st.copy()
+        rng.shuffle(st)
+        k = min(w.size, st.size)
+        f.supplies[w[:k]] = st[:k]
+
+
+@kernel
+def _link_candidates(alive, supplies, slots, eligible, u, chance, cluster, n_clusters):
+    """Unlinked eligible suppliers that look for a buyer this quarter (``u < chance``) and the buyers'
+    free slots (one entry per slot, buyers in row order), by cluster: rows of cluster c are
+    ``who[who_start[c]:who_start[c + 1]]`` and ``seats[seat_start[c]:seat_start[c + 1]]``. Nothing
+    when nobody looks or no slot is free."""
+    n = alive.size
+    free = slots.copy()
+    for i in range(n):
+        if alive[i] and supplies[i] >= 0:
+            free[supplies[i]] -= 1
+    found = np.zeros(n, np.bool_)
+    n_who = np.zeros(n_clusters, np.int64)
+    any_free = False
+    for i in range(n):
+        free[i] = max(free[i], 0)
+        any_free = any_free or free[i] > 0
+        found[i] = eligible[i] and supplies[i] < 0 and u[i] < chance
+        if found[i]:
+            n_who[cluster[i]] += 1
+    who_start = np.zeros(n_clusters + 1, np.int64)
+    seat_start = np.zeros(n_clusters + 1, np.int64)
+    if n_who.sum() == 0 or not any_free:
+        return np.zeros(0, np.int64), who_start, np.zeros(0, np.int64), seat_start
+    n_seats = np.zeros(n_clusters, np.int64)
+    for i in range(n):
+        if free[i] > 0 and not found[i] and n_who[cluster[i]] > 0:
+            n_seats[cluster[i]] += free[i]
+    for c in range(n_clusters):
+        who_start[c + 1] = who_start[c] + n_who[c]
+        seat_start[c + 1] = seat_start[c] + n_seats[c]
+    who = np.empty(who_start[n_clusters], np.int64)
+    seats = np.empty(seat_start[n_clusters], np.int64)
+    wp = who_start[:n_clusters].copy()
+    sp = seat_start[:n_clusters].copy()
+    for i in range(n):
+        c = cluster[i]
+        if found[i]:
+            who[wp[c]] = i
+            wp[c] += 1
+        if free[i] > 0 and not found[i] and n_who[c] > 0:
+            for _ in range(free[i]):
+                seats[sp[c]] = i
+                sp[c] += 1
+    return who, who_start, seats, seat_start
 
 
 def _iur_eligible(m) -> np.ndarray:
