@@ -41,7 +41,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.behaviour import finance, links
-from sim.state.compiled import kernel
+from sim.state.compiled import kernel, pairwise_sum
 from sim.state.constants import SizeClass
 from sim.state.tables import allocate_budget, cell_counts, group_sum
 
@@ -52,17 +52,33 @@ def spread_infrastructure(m) -> None:
     invest = m.policy.level("infrastructure.coverage") / 4.0
     cov = m.layer_values("digital_coverage").copy()
     f = m.firms
-    firms_in_cell = np.bincount(f.cell[f.alive], minlength=cov.size).astype(float)
-    core = m.cell_in_core
     k = m.policy.level("coordination.infrastructure_targeting")
-    bias = np.where(core, 3.0 * (1 - k) + 1.0 * k, 1.0 * (1 - k) + 2.0 * k)
-    w = firms_in_cell * (1.0 - cov) * bias
     cells_bought = invest * (1.0 - m.waste()) / p["infra_cost_per_cell"]
-    if w.sum() > 0:
-        cov += cells_bought * w / w.sum()
-    land = m.cell_district >= 0
-    cov = np.where(land, np.minimum(1.0, cov + 0.01 * (1.0 - cov)), 0.0)
+    _cover(cov, f.cell, f.alive, m.cell_in_core, m.cell_district, cells_bought,
+           3.0 * (1 - k) + 1.0 * k, 1.0 * (1 - k) + 2.0 * k)
     m.set_layer("digital_coverage", cov)
+
+
+@kernel
+def _cover(cov, firm_cell, alive, in_core, cell_district, cells_bought, core_bias, other_bias):
+    """The coverage bought goes to cells in proportion to their firms x the gap to full coverage x the
+    targeting bias (core or other cells); then every land cell gains ``BACKGROUND_GROWTH`` of its gap
+    (operators' own roll-out); sea cells stay 0."""
+    firms = np.zeros(cov.size)
+    for i in range(firm_cell.size):
+        if alive[i]:
+            firms[firm_cell[i]] += 1.0
+    w = np.empty(cov.size)
+    for c in range(cov.size):
+        w[c] = firms[c] * (1.0 - cov[c]) * (core_bias if in_core[c] else other_bias)
+    total = pairwise_sum(w, 0, w.size)
+    for c in range(cov.size):
+        if total > 0:
+            cov[c] += cells_bought * w[c] / total
+        cov[c] = min(1.0, cov[c] + BACKGROUND_GROWTH * (1.0 - cov[c])) if cell_district[c] >= 0 else 0.0
+
+
+BACKGROUND_GROWTH = 0.01  # share of a cell's coverage gap closed each quarter without the programme
 
 
 def step(m) -> None:
