@@ -347,10 +347,11 @@ def _reposition(m) -> None:
     going = f.alive & (f.move_left > 0)
     f.move_left[going] -= 1
     done = np.flatnonzero(going & (f.move_left == 0))
-    ok = done[rng.random(done.size) < p["reposition_success"]]
+    success = rng.random(done.size) < p["reposition_success"]
+    ok = done[success]
     f.niche[ok] = f.move_target[ok]
     m.events_q["moves_done"] = ok
-    m.events_q["moves_failed"] = np.setdiff1d(done, ok)
+    m.events_q["moves_failed"] = done[~success]
     k = m.policy.level("coordination.repositioning")
     if k <= 0:
         return

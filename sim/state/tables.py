@@ -52,7 +52,8 @@ class AgentTable:
                 new = np.zeros(max(2 * len(buf), end, 64), dtype=dt)
                 new[:start] = getattr(self, name)
                 self._buffers[name] = buf = new
-            buf[start:end] = values[name] if name in values else 0
+            if name in values:  # (rows past the end are zero: buffers start zeroed, views end at the end)
+                buf[start:end] = values[name]
             setattr(self, name, buf[:end])
         self._n = end
         return np.arange(start, end)
