@@ -14,7 +14,7 @@ import math
 import pandas as pd
 import solara
 
-from app import charts
+from app import a11y, charts
 from app.compare import outcomes
 from app.i18n import Lang, lever_label, money_unit, t
 from app.state import CEILING_MAX, CEILING_MIN, Snapshot, check_ceiling
@@ -134,5 +134,6 @@ def BudgetPanel(snap: Snapshot, ceiling: float, on_ceiling, lang: Lang):
                               l=_money(costs["extra_per_level"], "total", lang, 2)),
                             classes=["cost-extra"], style={"color": "#555"})
     with solara.Columns([6, 6]):
-        solara.Image(png, width="100%", classes=["budget-chart", "chart-image-wide"])
+        a11y.Picture(png, t("alt_chart", lang, name=t("short_spending", lang), period=snap.city["period"].iloc[-1]),
+                     width="100%", classes=["budget-chart", "chart-image-wide"])
         solara.HTML(tag="div", unsafe_innerHTML=budget_table_html(snap, ceiling, lang), classes=["budget-table-box"])

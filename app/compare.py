@@ -41,7 +41,7 @@ import reacton.ipyvuetify as rv
 import solara
 import solara.lab
 
-from app import charts, runs
+from app import a11y, charts, runs
 from app.i18n import Lang, cluster_label, money_unit, preset_label, t
 from app.state import lever_defaults, presets
 from matplotlib.figure import Figure
@@ -621,18 +621,16 @@ def ComparePanel(current_levers: Mapping[str, float], seed: int, lang: Lang,
 
     solara.Text(t("compare_intro", lang))
     with solara.Row(gap="16px", style={"align-items": "center", "flex-wrap": "wrap"}):
-        with solara.Column(style={"min-width": "220px"}, classes=["choice-a"]):
-            solara.Select(t("setting_a", lang), values=[names[k] for k in keys], value=names[choice_a.value],
-                          on_value=lambda v: choice_a.set(keys[[names[k] for k in keys].index(v)]))
-        with solara.Column(style={"min-width": "220px"}, classes=["choice-b"]):
-            solara.Select(t("setting_b", lang), values=[names[k] for k in keys], value=names[choice_b.value],
-                          on_value=lambda v: choice_b.set(keys[[names[k] for k in keys].index(v)]))
-        with solara.Column(style={"min-width": "120px"}, classes=["compare-replicates"]):
-            solara.Select(t("compare_replicates", lang), values=[str(x) for x in REPLICATE_CHOICES],
-                          value=str(n_rep.value), on_value=lambda v: n_rep.set(int(v)))
-        with solara.Column(style={"min-width": "220px"}, classes=["compare-quarters"]):
+        labels = [names[k] for k in keys]
+        a11y.Select(t("setting_a", lang), labels, names[choice_a.value],
+                    lambda v: choice_a.set(keys[labels.index(v)]), classes=["choice-a"], style={"min-width": "220px"})
+        a11y.Select(t("setting_b", lang), labels, names[choice_b.value],
+                    lambda v: choice_b.set(keys[labels.index(v)]), classes=["choice-b"], style={"min-width": "220px"})
+        a11y.Select(t("compare_replicates", lang), [str(x) for x in REPLICATE_CHOICES], str(n_rep.value),
+                    lambda v: n_rep.set(int(v)), classes=["compare-replicates"], style={"min-width": "120px"})
+        with solara.Column(style={"min-width": "220px"}, classes=["compare-quarters", "sr-label"]):
             solara.Text(f"{t('compare_quarters', lang)}: {quarters.value}", style={"font-size": "0.85rem"})
-            solara.SliderInt("", value=quarters, min=4, max=40, step=4, thumb_label=False)
+            solara.SliderInt(t("compare_quarters", lang), value=quarters, min=4, max=40, step=4, thumb_label=False)
         solara.Button(t("compare_run", lang), icon_name="mdi-compare", color="primary",
                       on_click=start, disabled=task.pending, classes=["btn-compare"])
     VaryChoice(vary, status, lang, disabled=task.pending)
@@ -643,7 +641,7 @@ def ComparePanel(current_levers: Mapping[str, float], seed: int, lang: Lang,
         solara.Text(t("compare_running", lang, done=d, n=n or 2 * n_rep.value), classes=["compare-running"])
         # determinate: an indeterminate bar animates without pause, and on a 2-core laptop the
         # browser's drawing of it takes CPU from the runs it reports on
-        solara.ProgressLinear(100.0 * d / max(n or 2 * n_rep.value, 1))
+        a11y.Progress(100.0 * d / max(n or 2 * n_rep.value, 1), t("progress", lang))
     elif task.error and not task.pending:
         solara.Error(t("compare_error", lang, err=str(task.exception)))
     if done:
@@ -656,6 +654,6 @@ def ComparePanel(current_levers: Mapping[str, float], seed: int, lang: Lang,
         solara.HTML(tag="div", unsafe_innerHTML=outcome_table_html(stats, lang), classes=["compare-table"])
         solara.Text(rule_text(len(reps), done.vary, lang), classes=["compare-rule", f"vary-{done.vary}"],
                     style={"font-size": "0.8rem", "color": "#555", "max-width": "70em"})
-        solara.Image(png, width="min(100%, 620px)", classes=["compare-chart"])
+        a11y.Picture(png, t("alt_compare", lang), width="min(100%, 620px)", classes=["compare-chart"])
     elif not running:
         solara.Text(t("compare_none", lang), style={"color": "#666"})

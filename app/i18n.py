@@ -147,6 +147,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "chart_map": ("Qinhuangdao: firms, universities and government seats",
                   "秦皇岛：企业、高校与政府驻地"),
     "short_map": ("Map", "地图"),
+    # text alternatives of the page's pictures (read by screen readers; app.a11y.Picture)
+    "alt_chart": ("Chart: {name} · {period}", "图表：{name} · {period}"),
+    "alt_why": ("Chart: the index components of {cluster}, at the start and now", "图表：{cluster}的指数构成（起点与当前）"),
+    "alt_compare": ("Chart: settings A and B over time", "图表：方案 A 与方案 B 随时间变化"),
+    "progress": ("Progress of the runs", "运行进度"),
     "short_energy": ("Energy level", "能级"),
     "short_talent": ("Talent", "人才"),
     "short_maturity": ("Digital maturity", "数字化成熟度"),

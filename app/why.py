@@ -13,7 +13,7 @@ import pandas as pd
 import solara
 
 import sim
-from app import charts
+from app import a11y, charts
 from app.i18n import Lang, cluster_label, t, tier_label
 from app.state import Snapshot
 from sim.behaviour import energy
@@ -102,14 +102,14 @@ def WhyPanel(snap: Snapshot, lang: Lang, comparison=None):
         lambda: charts.to_png(charts.components_figure(snap.clusters, cluster, lang, index_weights())),
         dependencies=[id(snap), lang, cluster])
     with solara.Row(gap="16px", style={"align-items": "center", "flex-wrap": "wrap"}):
-        solara.Select(t("why_cluster", lang), values=[names[k] for k in keys], value=names[cluster],
-                      on_value=lambda v: choice.set(keys[[names[k] for k in keys].index(v)]),
-                      classes=["why-cluster"], style={"max-width": "16em", "flex": "0 0 16em"})
+        labels = [names[k] for k in keys]
+        a11y.Select(t("why_cluster", lang), labels, names[cluster], lambda v: choice.set(keys[labels.index(v)]),
+                    classes=["why-cluster"], style={"max-width": "16em", "flex": "0 0 16em"})
         solara.Text(t("why_intro", lang), style={"flex": "1 1 20em", "font-size": "0.9rem"})
     # one screen at 1280x720: the chart is limited to the window's height, the two tables stand beside
     # it, components first (what moved the index), then the tier criteria
     with solara.Div(classes=["why-grid"]):
-        solara.Image(png, classes=["why-chart"])
+        a11y.Picture(png, t("alt_why", lang, cluster=names[cluster]), classes=["why-chart"])
         with solara.Column(gap="6px"):
             solara.HTML(tag="div", unsafe_innerHTML=components_html(snap.clusters, cluster, lang),
                         classes=["why-components"])

@@ -26,6 +26,7 @@ import solara
 import sim
 from app import budget, charts, columns, compare, explain, export, i18n, map_view, runs, urlstate, why
 from app.__main__ import DEFAULT_HOST, DEFAULT_PORT, OFFLINE_ENV, command, parse_args
+from app.a11y import NativeSelect
 from app.controls import lever_views
 from app.page import CHART_TABS, Page
 from app.state import SEED_MAX, Session, check_seed, lever_defaults, make_config
@@ -1414,12 +1415,12 @@ def test_compare_panel_runs_a_and_b_from_the_same_seed():
     levers = lever_defaults()
     box, rc = solara.render(compare.ComparePanel(levers, 7, "en"), handle_error=False)
     try:
-        selects = [w for w in walk(box) if isinstance(w, v.Select)]
+        selects = [w for w in walk(box) if isinstance(w, NativeSelect)]
         assert len(selects) == 3  # A, B, number of paired runs
         names = selects[1].items
-        selects[1].v_model = next(n for n in names if n.startswith("5 "))  # B = gather & share factors
-        assert selects[2].v_model == "8"  # default: 8 paired runs
-        selects[2].v_model = "4"
+        selects[1].index = next(i for i, n in enumerate(names) if n.startswith("5 "))  # B = gather & share factors
+        assert selects[2].items[selects[2].index] == "8"  # default: 8 paired runs
+        selects[2].index = selects[2].items.index("4")
         quarters = [w for w in walk(box) if isinstance(w, v.Slider)][0]
         quarters.v_model = 4
         click(box, "btn-compare")

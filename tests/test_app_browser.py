@@ -258,8 +258,7 @@ def test_ab_compare_shows_both_runs(server, browser):
     w = open_page(browser, server[0])
     page = w.page
     page.get_by_role("tab", name="A/B compare").click()
-    page.locator(".choice-b .v-select").click()
-    page.get_by_role("option", name="5 Gather & share factors").click()
+    page.locator(".choice-b select").select_option(label="5 Gather & share factors")
     small_ab(page)
     page.evaluate(ARM_BOTH_JS)
     page.get_by_role("button", name="Run A and B").click()
@@ -283,8 +282,7 @@ def test_ab_compare_shows_both_runs(server, browser):
 
 def small_ab(page) -> None:
     """Set the A/B tab (open) to a quick comparison: M = 4 replicates of 4 quarters."""
-    page.locator(".compare-replicates .v-select").click()
-    page.get_by_role("option", name="4", exact=True).click()
+    page.locator(".compare-replicates select").select_option(label="4")
     quarters = page.locator(".compare-quarters [role=slider]")
     quarters.focus()
     quarters.press("Home")
