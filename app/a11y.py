@@ -9,7 +9,8 @@ Solara's and Vuetify 2's stock widgets fail a few axe-core rules; these replace 
 * :func:`Picture`: a PNG (map, chart) with a text alternative (``<img alt>``).
 * :class:`NativeSelect`: a labelled HTML ``<select>``: Vuetify 2's ``v-select`` puts a focusable
   input inside an element with ``role="button"`` (axe: nested-interactive).
-* :func:`Progress`: a progress bar with an accessible name (Vuetify's has none).
+* :func:`Progress`: a progress bar with an accessible name (Vuetify's has none; Solara's own busy
+  bar is named by :class:`DocumentMeta`).
 * :func:`Disclosure`: a native ``<details>``/``<summary>`` (Vuetify's expansion panel sets
   ``aria-expanded`` on a plain ``div``: axe aria-allowed-attr).
 * :data:`CSS`: a focus ring that can be seen on a projector, and the visually-hidden label class
@@ -38,6 +39,7 @@ CSS = f"""
 .workshop .v-btn:focus-visible::before {{ opacity: 0.2; }}
 .sr-label .v-label, .sr-only {{ position: absolute !important; width: 1px; height: 1px; overflow: hidden;
   clip: rect(0 0 0 0); clip-path: inset(50%); white-space: nowrap; }}
+.workshop legend.v-label--is-disabled {{ color: rgba(0,0,0,0.6) !important; }}
 .native-select {{ display: flex; flex-direction: column; font-size: 0.75rem; color: rgba(0,0,0,0.6); }}
 .native-select select {{ font-size: 1rem; color: #111; padding: 4px 24px 4px 2px; border: none;
   border-bottom: 1px solid rgba(0,0,0,0.42); background: transparent; cursor: pointer; max-width: 100%;
@@ -48,7 +50,8 @@ CSS = f"""
 
 class DocumentMeta(v.VuetifyTemplate):
     """Writes ``lang`` to ``<html lang>`` and a zoomable viewport meta, on mount and on every change;
-    keeps every picture's ``<img alt>`` equal to its wrapper's ``data-alt`` (:func:`Picture`)."""
+    keeps every picture's ``<img alt>`` equal to its wrapper's ``data-alt`` (:func:`Picture`) and
+    names Solara's busy bar (a progress bar at the top of the page, without a name) ``busy``."""
 
     template = traitlets.Unicode("""
 <template><span style="display: none"></span></template>
@@ -57,19 +60,14 @@ module.exports = {
   mounted() {
     this.apply();
     let queued = false;
-    const sync = () => {
-      queued = false;
-      document.querySelectorAll("[data-alt]").forEach((box) => {
-        const img = box.querySelector("img");
-        if (img && img.getAttribute("alt") !== box.dataset.alt) img.setAttribute("alt", box.dataset.alt);
-      });
-    };
-    this._alt = new MutationObserver(() => { if (!queued) { queued = true; requestAnimationFrame(sync); } });
+    this._alt = new MutationObserver(() => {
+      if (!queued) { queued = true; requestAnimationFrame(() => { queued = false; this.sync(); }); }
+    });
     this._alt.observe(document.body, {subtree: true, childList: true, attributes: true, attributeFilter: ["data-alt"]});
-    sync();
+    this.sync();
   },
   destroyed() { if (this._alt) this._alt.disconnect(); },
-  watch: { lang() { this.apply(); }, viewport() { this.apply(); } },
+  watch: { lang() { this.apply(); }, viewport() { this.apply(); }, busy() { this.sync(); } },
   methods: {
     apply() {
       if (this.lang) document.documentElement.setAttribute("lang", this.lang);
@@ -81,10 +79,23 @@ module.exports = {
       }
       meta.setAttribute("content", this.viewport);
     },
+    sync() {
+      document.querySelectorAll("[data-alt]").forEach((box) => {
+        const img = box.querySelector("img");
+        if (img && img.getAttribute("alt") !== box.dataset.alt) img.setAttribute("alt", box.dataset.alt);
+      });
+      // Solara's own busy bar (top of the page, shown while the server works) has no name: give it one
+      document.querySelectorAll('.v-application--wrap > [role="progressbar"]').forEach((bar) => {
+        if (bar.hasAttribute("aria-label") && !bar.hasAttribute("data-busy-name")) return;
+        bar.setAttribute("data-busy-name", "");
+        if (bar.getAttribute("aria-label") !== this.busy) bar.setAttribute("aria-label", this.busy);
+      });
+    },
   },
 };
 </script>""").tag(sync=True)
     lang = traitlets.Unicode("en").tag(sync=True)
+    busy = traitlets.Unicode("").tag(sync=True)  # the name of Solara's busy bar
     viewport = traitlets.Unicode(VIEWPORT).tag(sync=True)
 
 

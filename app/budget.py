@@ -89,7 +89,8 @@ def budget_table_html(snap: Snapshot, ceiling: float, lang: Lang) -> str:
              "{border-bottom:1px solid #ddd;padding:2px 6px;text-align:right;white-space:nowrap}"
              ".budget-table td:first-child,.budget-table th:first-child{text-align:left;white-space:normal}</style>")
     caption = html.escape(t("budget_table_caption", lang, unit=label))
-    return (f"{style}<p style='margin:2px 0'>{caption}</p><table class='budget-table'><thead><tr><th></th>{head}"
+    return (f"{style}<p style='margin:2px 0'>{caption}</p><table class='budget-table'><thead><tr>"
+            f"<th><span class='sr-only'>{html.escape(t('why_effect_lever', lang))}</span></th>{head}"
             f"</tr></thead><tbody>{''.join(rows)}</tbody></table>")
 
 

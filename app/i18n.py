@@ -152,6 +152,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "alt_why": ("Chart: the index components of {cluster}, at the start and now", "图表：{cluster}的指数构成（起点与当前）"),
     "alt_compare": ("Chart: settings A and B over time", "图表：方案 A 与方案 B 随时间变化"),
     "progress": ("Progress of the runs", "运行进度"),
+    "busy": ("The server is working", "服务器正在计算"),
     "short_energy": ("Energy level", "能级"),
     "short_talent": ("Talent", "人才"),
     "short_maturity": ("Digital maturity", "数字化成熟度"),

@@ -496,7 +496,7 @@ def Page():
     solara.Title(t("title", L))
     solara.Style(web_font_css() + CSS + a11y.CSS)
     UrlQuery.element(query=query)
-    a11y.DocumentMeta.element(lang=a11y.html_lang(L))
+    a11y.DocumentMeta.element(lang=a11y.html_lang(L), busy=t("busy", L))
     with solara.Column(gap="4px", classes=["workshop"] + (["drawer-open"] if drawer_open.value else [])):
         Header(lang)
         RunStatus(session, tick, playing, speed, seed.value, on_seed, on_step, on_play, on_reset, L,

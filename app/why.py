@@ -82,7 +82,8 @@ def ab_components_html(comparison, lang: Lang) -> str:
     table = component_table(comparison.runs_a, comparison.runs_b, lang)
     agree = component_agreement(comparison.runs_a, comparison.runs_b, lang).to_numpy()
     colours = {1: "#1b7f3b", -1: "#b3261e", 0: "#333"}
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in [""] + list(table.columns))
+    head = (f"<th><span class='sr-only'>{html.escape(t('why_cluster', lang))}</span></th>"  # named for screen readers
+            + "".join(f"<th>{html.escape(c)}</th>" for c in table.columns))
     body = "".join("<tr><td>" + html.escape(str(i)) + "</td>" + "".join(
         f"<td class='agree{int(a):+d}' style='color:{colours[int(a)]}'>{v:+.3f}</td>" for v, a in zip(row, agree[r]))
         + "</tr>" for r, (i, row) in enumerate(table.iterrows()))

@@ -1730,3 +1730,34 @@ def test_cli_binds_loopback_by_default_and_stays_offline(monkeypatch):
     assert OFFLINE_ENV["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] == "False"
     wide = command(parse_args(["--host", "0.0.0.0", "--port", "9000"]))
     assert wide[wide.index("--host") + 1] == "0.0.0.0" and wide[wide.index("--port") + 1] == "9000"
+
+
+def test_accessible_widgets_name_what_they_show():
+    """app.a11y: a picture carries its text alternative, the select reports a newly chosen item (not the
+    one shown), the progress bar has a name and a clamped value."""
+    from app import a11y
+
+    picked = []
+
+    @solara.component
+    def Box():
+        with solara.Column() as col:
+            a11y.Picture(b"\x89PNG", "Chart: energy · 2025Q1", classes=["pic"])
+            a11y.Select("Setting B", ["Status quo", "5 Gather"], "Status quo", picked.append, classes=["sel"])
+            a11y.Progress(140.0, "Progress of the runs", classes=["bar"])
+        return col
+
+    box, rc = solara.render(Box(), handle_error=False)
+    try:
+        pic = one(box, "picture")
+        assert pic.attributes == {"data-alt": "Chart: energy · 2025Q1"}
+        assert isinstance(one(box, "pic"), ipywidgets.Image)
+        select = next(w for w in walk(box) if isinstance(w, NativeSelect))
+        assert (select.label, select.items, select.index) == ("Setting B", ["Status quo", "5 Gather"], 0)
+        select.index = 1
+        select.index = 0  # the value the page shows already: nothing to report
+        assert picked == ["5 Gather"]
+        bar = one(box, "bar")
+        assert bar.attributes == {"aria-label": "Progress of the runs"} and bar.value == 100.0
+    finally:
+        rc.close()
