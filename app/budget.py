@@ -15,7 +15,7 @@ import pandas as pd
 import solara
 
 from app import a11y, charts
-from app.compare import outcomes
+from app.compare import fmt, outcomes, significant_digits
 from app.i18n import Lang, lever_label, money_unit, t
 from app.state import CEILING_MAX, CEILING_MIN, Snapshot, check_ceiling
 
@@ -95,10 +95,12 @@ def budget_table_html(snap: Snapshot, ceiling: float, lang: Lang) -> str:
 
 
 def _money(value: float, kind: str, lang: Lang, digits: int = 1) -> str:
+    """``value`` (yuan) in the unit of ``kind`` with at most ``digits`` decimals and, as the A/B table,
+    no more than :data:`app.compare.MONEY_SIGNIFICANT` significant figures ("42,000 yuan")."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     label, div = money_unit(kind, lang)
-    return f"{value / div:,.{digits}f} {label}"
+    return f"{fmt(value / div, significant_digits(value / div, digits))} {label}"
 
 
 @solara.component
