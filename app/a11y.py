@@ -48,15 +48,18 @@ CSS = f"""
 """
 
 
+def hidden_vue(script: str) -> str:
+    """A Vue template that shows nothing and runs ``script`` (the body of its ``module.exports``)."""
+    return ('<template><span style="display: none"></span></template>\n<script>\nmodule.exports = {\n'
+            + script.strip("\n") + "\n};\n</script>")
+
+
 class DocumentMeta(v.VuetifyTemplate):
     """Writes ``lang`` to ``<html lang>`` and a zoomable viewport meta, on mount and on every change;
     keeps every picture's ``<img alt>`` equal to its wrapper's ``data-alt`` (:func:`Picture`) and
     names Solara's busy bar (a progress bar at the top of the page, without a name) ``busy``."""
 
-    template = traitlets.Unicode("""
-<template><span style="display: none"></span></template>
-<script>
-module.exports = {
+    template = traitlets.Unicode(hidden_vue("""
   mounted() {
     this.apply();
     let queued = false;
@@ -92,8 +95,7 @@ module.exports = {
       });
     },
   },
-};
-</script>""").tag(sync=True)
+""")).tag(sync=True)
     lang = traitlets.Unicode("en").tag(sync=True)
     busy = traitlets.Unicode("").tag(sync=True)  # the name of Solara's busy bar
     viewport = traitlets.Unicode(VIEWPORT).tag(sync=True)

@@ -326,8 +326,8 @@ def _setting_lines(snap: Snapshot, lang: Lang, sheet: _Sheet) -> tuple[list[str]
     """The settings block's lines for page 1 and, if they do not all fit in :data:`SETTINGS_LINES_MAX`
     wrapped lines, the appendix's (every changed lever); else no appendix lines."""
     changed = [f"  • {c}" for c in changed_levers(snap.levers, lang)]
-    head = [f"{t('pdf_preset', lang)}: {scenario_name(snap, lang) if snap.preset in presets() else t('pdf_none', lang)}",
-            f"{t('pdf_changed', lang)}:"]
+    preset = scenario_name(snap, lang) if snap.preset in presets() else t("pdf_none", lang)
+    head = [f"{t('pdf_preset', lang)}: {preset}", f"{t('pdf_changed', lang)}:"]
     tail = [f"{t('setting_changes', lang)}: {', '.join(str(q) for q in snap.changes)}"] if snap.changes else []
     rows = lambda lines: sum(len(sheet.wrap(x, PDF_TEXT_PT)) for x in lines)  # noqa: E731
     if rows(head + changed + tail) <= SETTINGS_LINES_MAX or not changed:

@@ -119,10 +119,7 @@ class UrlQuery(v.VuetifyTemplate):
     """Writes ``query`` into the browser's address (``history.replaceState``: no new history entry per
     lever move, no reload); the page reads the address once, at start (``solara.use_router().search``)."""
 
-    template = traitlets.Unicode("""
-<template><span style="display: none"></span></template>
-<script>
-module.exports = {
+    template = traitlets.Unicode(a11y.hidden_vue("""
   mounted() {
     this.apply();
     // fit map and chart to the window: measure where they start (the run bar wraps differently by
@@ -160,8 +157,7 @@ module.exports = {
       if (url !== now) window.history.replaceState(window.history.state, "", url);
     },
   },
-};
-</script>""").tag(sync=True)
+""")).tag(sync=True)
     query = traitlets.Unicode(None, allow_none=True).tag(sync=True)
 
 

@@ -12,11 +12,10 @@ Run with the venv's python. Idempotent: nothing is downloaded when the file is a
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
-from fetch_solara_assets import npm_files  # same folder: tools/ is on sys.path when run as a script
+from fetch_solara_assets import npm_files_main  # same folder: tools/ is on sys.path when run as a script
 
 PACKAGE = "axe-core@4.10.3"  # pinned: the rule set (and so the test's verdict) changes between versions
 # tarball member (under package/) -> file name in the target folder
@@ -25,16 +24,7 @@ TARGET = Path(sys.prefix) / "share" / "axe-core"
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--target", type=Path, default=TARGET, help=f"default: {TARGET}")
-    args = ap.parse_args()
-    target: Path = args.target.resolve()
-    if all((target / name).is_file() for name in KEEP.values()):
-        print(f"fetch_axe: {PACKAGE} already in {target}")
-        return
-    npm_files(PACKAGE, KEEP, target, "fetch_axe")
-    js = target / KEEP["axe.min.js"]
-    print(f"fetch_axe: {PACKAGE} -> {js} ({js.stat().st_size / 1e6:.1f} MB)")
+    npm_files_main(PACKAGE, KEEP, TARGET, "fetch_axe", __doc__.split("\n\n")[0])
 
 
 if __name__ == "__main__":

@@ -12,11 +12,10 @@ Idempotent and offline-cheap: nothing is downloaded when the TTF is already ther
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
-from fetch_solara_assets import npm_files  # same folder: tools/ is on sys.path when run as a script
+from fetch_solara_assets import npm_files_main  # same folder: tools/ is on sys.path when run as a script
 
 PACKAGE = "@expo-google-fonts/noto-sans-sc@0.4.3"
 # tarball member (under package/) -> file name in the target folder
@@ -26,16 +25,7 @@ TARGET = Path(sys.prefix) / "share" / "fonts" / "noto-sans-sc"
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--target", type=Path, default=TARGET, help=f"default: {TARGET}")
-    args = ap.parse_args()
-    target: Path = args.target.resolve()
-    if all((target / name).is_file() for name in KEEP.values()):
-        print(f"fetch_fonts: {PACKAGE} already in {target}")
-        return
-    npm_files(PACKAGE, KEEP, target, "fetch_fonts")
-    ttf = target / KEEP["400Regular/NotoSansSC_400Regular.ttf"]
-    print(f"fetch_fonts: {PACKAGE} -> {ttf} ({ttf.stat().st_size / 1e6:.1f} MB)")
+    npm_files_main(PACKAGE, KEEP, TARGET, "fetch_fonts", __doc__.split("\n\n")[0])
 
 
 if __name__ == "__main__":

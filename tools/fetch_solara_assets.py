@@ -143,6 +143,20 @@ def npm_files(pkg: str, keep: dict[str, str], target: Path, prog: str) -> None:
             shutil.rmtree(staging, ignore_errors=True)
 
 
+def npm_files_main(pkg: str, keep: dict[str, str], default_target: Path, prog: str, description: str) -> None:
+    """Command line of a single-file fetcher (tools/fetch_fonts.py, tools/fetch_axe.py): ``--target``
+    (default ``default_target``); nothing is downloaded when every kept file is already there."""
+    ap = argparse.ArgumentParser(prog=prog, description=description)
+    ap.add_argument("--target", type=Path, default=default_target, help=f"default: {default_target}")
+    target: Path = ap.parse_args().target.resolve()
+    if all((target / name).is_file() for name in keep.values()):
+        print(f"{prog}: {pkg} already in {target}")
+        return
+    npm_files(pkg, keep, target, prog)
+    first = target / next(iter(keep.values()))
+    print(f"{prog}: {pkg} -> {first} ({first.stat().st_size / 1e6:.1f} MB)")
+
+
 def unpack(tgz: Path, target: Path) -> None:
     """Unpack the tarball's top folder (``package/``) into ``target`` atomically."""
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
