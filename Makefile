@@ -3,6 +3,7 @@
 # PYTHON=/path/to/python3.12). Stamps in .venv/ make repeated calls cheap:
 #   .venv/.installed  <- pyproject.toml          (pip install -e ".[test]")
 #   .venv/.assets     <- solara front-end files   (tools/fetch_solara_assets.py, needs npm)
+#                        + axe-core for the accessibility test (tools/fetch_axe.py, npm)
 #   .venv/.fonts      <- Chinese font for figures (tools/fetch_fonts.py, needs npm: Noto Sans SC)
 # (delete a stamp to force that step again, e.g. rm .venv/.assets)
 
@@ -48,10 +49,11 @@ $(VENV)/.installed: pyproject.toml
 	@$(PIP) install -qq -e ".[test]"
 	@touch $@
 
-assets: $(VENV)/.assets ## put Solara's front-end files in .venv so pages work without a CDN
+assets: $(VENV)/.assets ## put Solara's front-end files (and axe-core, for tests) in .venv: no CDN needed
 
-$(VENV)/.assets: $(VENV)/.installed tools/fetch_solara_assets.py
+$(VENV)/.assets: $(VENV)/.installed tools/fetch_solara_assets.py tools/fetch_axe.py
 	@$(PY) tools/fetch_solara_assets.py
+	@$(PY) tools/fetch_axe.py
 	@touch $@
 
 fonts: $(VENV)/.fonts ## put a Chinese font (Noto Sans SC, from npm) in .venv for the figures

@@ -14,8 +14,8 @@ import math
 import pandas as pd
 import solara
 
-from app import charts
-from app.compare import outcomes
+from app import a11y, charts
+from app.compare import fmt, outcomes, significant_digits
 from app.i18n import Lang, lever_label, money_unit, t
 from app.state import CEILING_MAX, CEILING_MIN, Snapshot, check_ceiling
 
@@ -89,15 +89,18 @@ def budget_table_html(snap: Snapshot, ceiling: float, lang: Lang) -> str:
              "{border-bottom:1px solid #ddd;padding:2px 6px;text-align:right;white-space:nowrap}"
              ".budget-table td:first-child,.budget-table th:first-child{text-align:left;white-space:normal}</style>")
     caption = html.escape(t("budget_table_caption", lang, unit=label))
-    return (f"{style}<p style='margin:2px 0'>{caption}</p><table class='budget-table'><thead><tr><th></th>{head}"
+    return (f"{style}<p style='margin:2px 0'>{caption}</p><table class='budget-table'><thead><tr>"
+            f"<th><span class='sr-only'>{html.escape(t('why_effect_lever', lang))}</span></th>{head}"
             f"</tr></thead><tbody>{''.join(rows)}</tbody></table>")
 
 
 def _money(value: float, kind: str, lang: Lang, digits: int = 1) -> str:
+    """``value`` (yuan) in the unit of ``kind`` with at most ``digits`` decimals and, as the A/B table,
+    no more than :data:`app.compare.MONEY_SIGNIFICANT` significant figures ("42,000 yuan")."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     label, div = money_unit(kind, lang)
-    return f"{value / div:,.{digits}f} {label}"
+    return f"{fmt(value / div, significant_digits(value / div, digits))} {label}"
 
 
 @solara.component
@@ -134,5 +137,6 @@ def BudgetPanel(snap: Snapshot, ceiling: float, on_ceiling, lang: Lang):
                               l=_money(costs["extra_per_level"], "total", lang, 2)),
                             classes=["cost-extra"], style={"color": "#555"})
     with solara.Columns([6, 6]):
-        solara.Image(png, width="100%", classes=["budget-chart", "chart-image-wide"])
+        a11y.Picture(png, t("alt_chart", lang, name=t("short_spending", lang), period=snap.city["period"].iloc[-1]),
+                     width="100%", classes=["budget-chart", "chart-image-wide"])
         solara.HTML(tag="div", unsafe_innerHTML=budget_table_html(snap, ceiling, lang), classes=["budget-table-box"])

@@ -30,12 +30,13 @@ import pandas as pd
 import PIL.Image
 
 from app import fonts  # noqa: F401  (Agg backend + CJK font before any drawing)
-from app.i18n import Lang, cluster_label, destination_label, money_unit, t, tier_label
+from app.i18n import Lang, cluster_label, destination_label, group_label, money_unit, t, tier_label
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter
 
 import sim
 from sim.behaviour import energy
@@ -131,6 +132,24 @@ def to_png(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
+def grouped(value: float, _pos=None) -> str:
+    """A tick label with thousands separators (``12,000``), decimals only where the tick has them
+    (``0.5``): a matplotlib tick formatter for axes of persons and money."""
+    text = f"{value:,.6f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+GROUPED = FuncFormatter(grouped)
+LEGEND_WRAP = 19  # characters per line of an English legend label (remedy-group names): the legend keeps its width
+
+
+def wrap_label(text: str, lang: Lang) -> str:
+    """A legend label on lines of at most :data:`LEGEND_WRAP` characters (English; Chinese names are short)."""
+    import textwrap
+
+    return textwrap.fill(text, LEGEND_WRAP, break_long_words=False, break_on_hyphens=False) if lang == "en" else text
+
+
 def nice_ceiling(x: float) -> float:
     """The smallest of 1, 2, 2.5, 5 x 10^k at or above ``x`` (axis limits that change rarely)."""
     if not x > 0 or not math.isfinite(x):
@@ -163,6 +182,7 @@ class _Frame:
     pixels: np.ndarray  # RGBA, opaque
     axes: tuple  # ((bounds, xlim, ylim), ...) of each frame axes, after layout
     min_font: float = math.inf  # smallest text in the frame (points)
+    texts: tuple = ()  # every visible text of the frame (titles, ticks, legend): what the tests read
 
     @property
     def image(self) -> PIL.Image.Image:
@@ -213,7 +233,7 @@ def layered(key: tuple, size: tuple[float, float], draw_frame: Callable[[Figure]
         canvas.draw()
         frame = _Frame(np.asarray(canvas.buffer_rgba()).copy(),
                        tuple((ax.get_position().bounds, ax.get_xlim(), ax.get_ylim()) for ax in axes),
-                       _texts_min(fig))
+                       _texts_min(fig), tuple(_visible_texts(fig)))
         _FRAMES[key] = frame
         while len(_FRAMES) > _FRAMES_MAX:
             _FRAMES.popitem(last=False)
@@ -344,6 +364,7 @@ def talent_chart(city: pd.DataFrame, lang: Lang, horizon: int, ghost=None, chang
             _year_ticks(ax, periods, lang, most=3)
             ax.tick_params(labelsize=FONT)
             ax.grid(axis="y", color="#eee", lw=0.5)
+        ax2.yaxis.set_major_formatter(GROUPED)  # persons: 1,500
         ax1.set_title(t("chart_retention", lang), fontsize=FONT)
         ax2.set_title(t("chart_outflow", lang), fontsize=FONT)
         handles = [Patch(color=DEST_COLOURS[d], label=destination_label(d, lang)) for d in DESTINATIONS]
@@ -493,8 +514,9 @@ def spending_chart(city: pd.DataFrame, lang: Lang, horizon: int = 0, ghost=None,
         _year_ticks(ax, periods, lang, most=5)
         ax.tick_params(labelsize=FONT)
         ax.grid(axis="y", color="#eee", lw=0.5)
+        ax.yaxis.set_major_formatter(GROUPED)  # 万元: 12,000
         ax.set_title(t("chart_spending", lang, unit=label), fontsize=FONT)
-        handles = [Patch(color=GROUP_COLOURS[k], label=t("group_short", lang, n=k)) for k in GROUP_COLOURS]
+        handles = [Patch(color=GROUP_COLOURS[k], label=wrap_label(group_label(k, lang), lang)) for k in GROUP_COLOURS]
         if ceiling:
             handles.append(Line2D([], [], color="#b3261e", lw=1.6, label=t("legend_ceiling", lang)))
         _legend(fig, handles + _extra_handles(lang, has_ghost, has_changes))
@@ -578,11 +600,25 @@ def chart_png(name: str, table: pd.DataFrame, lang: Lang, horizon: int) -> bytes
     return to_png(func(table, lang, horizon))
 
 
-def _texts_min(fig: Figure) -> float:
+def _visible(fig: Figure) -> list:
     from matplotlib.text import Text
 
-    sizes = [txt.get_fontsize() for txt in fig.findobj(Text) if txt.get_visible() and txt.get_text().strip()]
+    return [txt for txt in fig.findobj(Text) if txt.get_visible() and txt.get_text().strip()]
+
+
+def _visible_texts(fig: Figure) -> list[str]:
+    return [txt.get_text() for txt in _visible(fig)]
+
+
+def _texts_min(fig: Figure) -> float:
+    sizes = [txt.get_fontsize() for txt in _visible(fig)]
     return min(sizes) if sizes else math.inf
+
+
+def figure_texts(fig: Figure) -> list[str]:
+    """Every visible text of ``fig`` and of its cached frame (titles, tick labels, legend entries)."""
+    frame = getattr(fig, "_app_frame", None)
+    return list(frame.texts if frame is not None else ()) + _visible_texts(fig)
 
 
 def min_font_points(fig: Figure) -> float:

@@ -41,7 +41,7 @@ import reacton.ipyvuetify as rv
 import solara
 import solara.lab
 
-from app import charts, runs
+from app import a11y, charts, runs
 from app.i18n import Lang, cluster_label, money_unit, preset_label, t
 from app.state import lever_defaults, presets
 from matplotlib.figure import Figure
@@ -51,6 +51,10 @@ DEFAULT_REPLICATES = 8
 DEFAULT_QUARTERS = 40
 PROGRESS_EVERY_S = 0.5  # the A/B progress line is updated at most this often (s), and when done
 REPLICATE_CHOICES = (4, 8, 16)
+# Money in the A/B outputs (page table, CSV, PDF) carries at most this many significant figures: the
+# paired runs' spread is wider than that, so "+41,979.31 yuan" claimed seven digits the model does
+# not have ("+42,000 yuan" says what it knows). The per-run CSV keeps one more (raw data).
+MONEY_SIGNIFICANT = 3
 COMPARE_SIZE = (6.0, 4.8)  # inches: the A/B figure
 
 
@@ -168,12 +172,24 @@ def outcomes(city: pd.DataFrame, clusters: pd.DataFrame) -> dict[str, float]:
 
 def fmt(value: float, digits: int, sign: bool = False) -> str:
     """``1,234.5``; with ``sign`` ``+1,234.5`` / ``-3.0``; a difference that rounds to zero shows as
-    ``0.0`` (no sign, so it is not read as a gain or a loss)."""
+    ``0.0`` (no sign, so it is not read as a gain or a loss). Negative ``digits`` round to tens,
+    hundreds, ... (``fmt(41979.3, -2)`` = ``42,000``)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
-    if sign and round(value, digits) == 0:
+    value, digits = round(value, digits), max(digits, 0)
+    if sign and value == 0:
         return f"{0:.{digits}f}"
     return f"{value:+,.{digits}f}" if sign else f"{value:,.{digits}f}"
+
+
+def significant_digits(scale: float, digits: int, significant: int = MONEY_SIGNIFICANT) -> int:
+    """Decimals for numbers of magnitude ``scale``: ``digits`` at most, and no more than ``significant``
+    significant figures of ``scale`` (negative: round to tens, hundreds, ...). ``scale`` 0 or not
+    finite: ``digits``."""
+    scale = abs(scale)
+    if not (scale > 0 and math.isfinite(scale)):
+        return digits
+    return min(digits, significant - 1 - math.floor(math.log10(scale)))
 
 
 def setting_levers(choice: str, current: Mapping[str, float]) -> dict[str, float]:
@@ -228,6 +244,16 @@ class PairedStat:
     def max_d(self) -> float:
         return self._nanstat(np.max, self.d)
 
+    def digits(self, lang: Lang) -> int:
+        """Decimals this row shows in ``lang``'s display unit: the outcome's, and for money no more than
+        :data:`MONEY_SIGNIFICANT` significant figures of the larger mean (negative: tens, hundreds, ...),
+        so A, B and the differences of a row share one precision."""
+        o = self.outcome
+        if not o.unit.startswith("money:"):
+            return o.digits
+        scale = max(abs(to_display(self.mean_a, o.unit, lang)), abs(to_display(self.mean_b, o.unit, lang)))
+        return significant_digits(scale, o.digits)
+
     def shown(self, x) -> np.ndarray:
         """``x`` (raw differences) where it shows as non-zero at the table's precision in every
         language's display unit, 0 where it would display as 0 (a tie for the colouring rule)."""
@@ -235,7 +261,7 @@ class PairedStat:
         x = np.asarray(x, float)
         keep = np.ones(x.shape, bool)
         for lang in ("en", "zh"):
-            keep &= np.round(to_display(x, o.unit, lang), o.digits) != 0
+            keep &= np.round(to_display(x, o.unit, lang), self.digits(lang)) != 0
         return np.where(keep, x, 0.0)
 
     def n_better(self) -> int:
@@ -285,16 +311,16 @@ def comparison_table(stats: Sequence[PairedStat], lang: Lang) -> pd.DataFrame:
     """The A/B table in display units and ``lang`` (the page, the CSV and the PDF show this)."""
     rows = []
     for st in stats:
-        o = st.outcome
-        conv = lambda x: to_display(x, o.unit, lang)  # noqa: E731
+        o, digits = st.outcome, st.digits(lang)
+        conv = lambda x: round(to_display(x, o.unit, lang), digits)  # noqa: E731
         rows.append({
             t("outcome", lang): t(o.label, lang),
             t("col_unit", lang): unit_text(o.unit, lang),
-            t("col_mean_a", lang): round(conv(st.mean_a), o.digits),
-            t("col_mean_b", lang): round(conv(st.mean_b), o.digits),
-            t("compare_diff", lang): round(conv(st.mean_d), o.digits),
-            t("col_min_diff", lang): round(conv(st.min_d), o.digits),
-            t("col_max_diff", lang): round(conv(st.max_d), o.digits),
+            t("col_mean_a", lang): conv(st.mean_a),
+            t("col_mean_b", lang): conv(st.mean_b),
+            t("compare_diff", lang): conv(st.mean_d),
+            t("col_min_diff", lang): conv(st.min_d),
+            t("col_max_diff", lang): conv(st.max_d),
             t("col_b_better", lang): (f"{st.n_better()}/{st.m}" if o.better and st.m else "–"),
             t("col_verdict", lang): t(f"verdict_{st.verdict}", lang),
             t("col_group", lang): t(f"group_{o.group}", lang),
@@ -310,21 +336,21 @@ def outcome_table_html(stats: Sequence[PairedStat], lang: Lang) -> str:
     rows = []
     group = None
     for st in stats:
-        o = st.outcome
+        o, digits = st.outcome, st.digits(lang)
         conv = lambda x: to_display(x, o.unit, lang)  # noqa: E731
         colour = VERDICT_COLOURS[st.verdict]
         unit = unit_text(o.unit, lang)
         label = html.escape(t(o.label, lang) + (f" ({unit})" if unit and lang == "en" else f"（{unit}）" if unit else ""))
         if o.reading:  # what B − A is called, under the label (e.g. extra tax minus extra spending)
             label += f"<div class='reading'>{html.escape(t(o.reading, lang))}</div>"
-        rng = f"{fmt(conv(st.min_d), o.digits, sign=True)} … {fmt(conv(st.max_d), o.digits, sign=True)}"
+        rng = f"{fmt(conv(st.min_d), digits, sign=True)} … {fmt(conv(st.max_d), digits, sign=True)}"
         better = t("b_better_n", lang, n=st.n_better(), m=st.m) if o.better and st.m else "–"
         start = " group-start" if group is not None and o.group != group else ""
         group = o.group
         rows.append(f"<tr class='outcome-{o.key} verdict-{st.verdict} group-{o.group}{start}'>"
                     f"<td title='{html.escape(t(f'group_{o.group}', lang), quote=True)}'>{label}</td>"
-                    f"<td>{fmt(conv(st.mean_a), o.digits)}</td><td>{fmt(conv(st.mean_b), o.digits)}</td>"
-                    f"<td class='diff' style='color:{colour};font-weight:600'>{fmt(conv(st.mean_d), o.digits, sign=True)}"
+                    f"<td>{fmt(conv(st.mean_a), digits)}</td><td>{fmt(conv(st.mean_b), digits)}</td>"
+                    f"<td class='diff' style='color:{colour};font-weight:600'>{fmt(conv(st.mean_d), digits, sign=True)}"
                     f"</td><td class='range'>{rng}</td><td class='nbetter' style='color:{colour}'>{better}</td></tr>")
     # compact rows, labels on one line: every outcome in view under the controls at 1280x720; a rule
     # between the groups (headline outcomes, energy tiers, the rest)
@@ -365,7 +391,10 @@ def replicate_table(runs_a: Sequence, runs_b: Sequence, lang: Lang) -> pd.DataFr
                 row[t("col_particle", lang)] = int(rep.particle) if rep.particle is not None else None
             for oc in OUTCOMES:
                 unit = unit_text(oc.unit, lang)
-                row[f"{t(oc.label, lang)} [{unit}]"] = round(to_display(o[oc.key], oc.unit, lang), oc.digits + 1)
+                value = to_display(o[oc.key], oc.unit, lang)
+                digits = significant_digits(value, oc.digits + 1, MONEY_SIGNIFICANT + 1) if oc.unit.startswith("money:") \
+                    else oc.digits + 1
+                row[f"{t(oc.label, lang)} [{unit}]"] = round(value, digits)
             for pname, value in rep.overrides:
                 row[parameter_label(pname, lang)] = value
             rows.append(row)
@@ -460,6 +489,7 @@ def compare_figure(runs_a: Sequence, runs_b: Sequence, lang: Lang, dpi: float | 
         ax.set_title(title, fontsize=fs)
         ax.tick_params(labelsize=fs)
         ax.yaxis.set_major_locator(MaxNLocator(4))
+        ax.yaxis.set_major_formatter(charts.GROUPED)  # persons and 万元 run into the thousands
     for ax in axes[1]:
         ax.set_xlabel(t("compare_x", lang), fontsize=fs)
     axes[0, 0].legend(fontsize=fs, frameon=False)
@@ -621,18 +651,16 @@ def ComparePanel(current_levers: Mapping[str, float], seed: int, lang: Lang,
 
     solara.Text(t("compare_intro", lang))
     with solara.Row(gap="16px", style={"align-items": "center", "flex-wrap": "wrap"}):
-        with solara.Column(style={"min-width": "220px"}, classes=["choice-a"]):
-            solara.Select(t("setting_a", lang), values=[names[k] for k in keys], value=names[choice_a.value],
-                          on_value=lambda v: choice_a.set(keys[[names[k] for k in keys].index(v)]))
-        with solara.Column(style={"min-width": "220px"}, classes=["choice-b"]):
-            solara.Select(t("setting_b", lang), values=[names[k] for k in keys], value=names[choice_b.value],
-                          on_value=lambda v: choice_b.set(keys[[names[k] for k in keys].index(v)]))
-        with solara.Column(style={"min-width": "120px"}, classes=["compare-replicates"]):
-            solara.Select(t("compare_replicates", lang), values=[str(x) for x in REPLICATE_CHOICES],
-                          value=str(n_rep.value), on_value=lambda v: n_rep.set(int(v)))
-        with solara.Column(style={"min-width": "220px"}, classes=["compare-quarters"]):
+        labels = [names[k] for k in keys]
+        a11y.Select(t("setting_a", lang), labels, names[choice_a.value],
+                    lambda v: choice_a.set(keys[labels.index(v)]), classes=["choice-a"], style={"min-width": "220px"})
+        a11y.Select(t("setting_b", lang), labels, names[choice_b.value],
+                    lambda v: choice_b.set(keys[labels.index(v)]), classes=["choice-b"], style={"min-width": "220px"})
+        a11y.Select(t("compare_replicates", lang), [str(x) for x in REPLICATE_CHOICES], str(n_rep.value),
+                    lambda v: n_rep.set(int(v)), classes=["compare-replicates"], style={"min-width": "120px"})
+        with solara.Column(style={"min-width": "220px"}, classes=["compare-quarters", "sr-label"]):
             solara.Text(f"{t('compare_quarters', lang)}: {quarters.value}", style={"font-size": "0.85rem"})
-            solara.SliderInt("", value=quarters, min=4, max=40, step=4, thumb_label=False)
+            solara.SliderInt(t("compare_quarters", lang), value=quarters, min=4, max=40, step=4, thumb_label=False)
         solara.Button(t("compare_run", lang), icon_name="mdi-compare", color="primary",
                       on_click=start, disabled=task.pending, classes=["btn-compare"])
     VaryChoice(vary, status, lang, disabled=task.pending)
@@ -643,7 +671,7 @@ def ComparePanel(current_levers: Mapping[str, float], seed: int, lang: Lang,
         solara.Text(t("compare_running", lang, done=d, n=n or 2 * n_rep.value), classes=["compare-running"])
         # determinate: an indeterminate bar animates without pause, and on a 2-core laptop the
         # browser's drawing of it takes CPU from the runs it reports on
-        solara.ProgressLinear(100.0 * d / max(n or 2 * n_rep.value, 1))
+        a11y.Progress(100.0 * d / max(n or 2 * n_rep.value, 1), t("progress", lang))
     elif task.error and not task.pending:
         solara.Error(t("compare_error", lang, err=str(task.exception)))
     if done:
@@ -656,6 +684,6 @@ def ComparePanel(current_levers: Mapping[str, float], seed: int, lang: Lang,
         solara.HTML(tag="div", unsafe_innerHTML=outcome_table_html(stats, lang), classes=["compare-table"])
         solara.Text(rule_text(len(reps), done.vary, lang), classes=["compare-rule", f"vary-{done.vary}"],
                     style={"font-size": "0.8rem", "color": "#555", "max-width": "70em"})
-        solara.Image(png, width="min(100%, 620px)", classes=["compare-chart"])
+        a11y.Picture(png, t("alt_compare", lang), width="min(100%, 620px)", classes=["compare-chart"])
     elif not running:
         solara.Text(t("compare_none", lang), style={"color": "#666"})

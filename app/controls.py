@@ -124,9 +124,11 @@ def LeverSlider(view: LeverView, value: float, on_value: Callable[[str, float], 
                     style={"font-size": "0.7rem", "color": "#666", "line-height": "1.2", "font-style": "italic"})
         with solara.Row(gap="4px", style={"align-items": "center"}, classes=["lever-row"]):
             solara.Text(f"{lo:,.{d}f}", classes=["lever-min"], style={"font-size": "0.75rem", "color": "#666"})
-            with solara.Column(style={"flex": "1 1 auto", "min-width": "80px"}, classes=["lever-slider"]):
+            # the slider's label is its accessible name (aria-label); it is hidden on screen, where the
+            # lever's label stands above it (app.a11y.CSS: .sr-label)
+            with solara.Column(style={"flex": "1 1 auto", "min-width": "80px"}, classes=["lever-slider", "sr-label"]):
                 solara.SliderFloat(
-                    "", value=view.shown(value, lang), min=lo, max=hi, step=view.step(lang), thumb_label=False,
+                    lever_label(view.name, lang), value=view.shown(value, lang), min=lo, max=hi, step=view.step(lang), thumb_label=False,
                     disabled=disabled, on_value=lambda v: on_value(view.name, view.model_value(v, lang)),
                 )
             solara.Text(f"{hi:,.{d}f}", classes=["lever-max"], style={"font-size": "0.75rem", "color": "#666"})
@@ -222,9 +224,9 @@ def RunControls(*, quarter_text: str, playing: bool, running: bool, on_step, on_
                       on_click=on_play, disabled=not running and not playing, classes=["btn-play"])
         solara.Button(t("reset", lang), icon_name="mdi-restore", on_click=reset, outlined=True,
                       classes=["btn-reset"])
-        with solara.Column(gap="0px", style={"min-width": "150px"}, classes=["speed-box"]):
+        with solara.Column(gap="0px", style={"min-width": "150px"}, classes=["speed-box", "sr-label"]):
             solara.Text(f"{t('speed', lang)}: {speed.value}", style={"font-size": "0.75rem"})
-            solara.SliderInt("", value=speed, min=1, max=10, thumb_label=False)
+            solara.SliderInt(t("speed", lang), value=speed, min=1, max=10, thumb_label=False)
         SeedInput(seed, on_seed, lang, seed_error, seed_typed)
         if on_drawer is not None:
             solara.Button(t("levers_hide", lang) if drawer_open else t("levers_show", lang),

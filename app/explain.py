@@ -40,7 +40,7 @@ import numpy as np
 import solara
 import solara.lab
 
-from app import runs
+from app import a11y, runs
 from app.compare import fmt, progress_reporter, run_vary, to_display, unit_text
 from app.i18n import Lang, channel_short, channel_text, lever_label, t
 from app.state import lever_defaults, make_config
@@ -409,10 +409,9 @@ def EffectSources(levers: Mapping[str, float], seed: int, lang: Lang, vary: str 
         with solara.Row(gap="12px", style={"align-items": "center", "flex-wrap": "wrap"}):
             solara.Button(t("why_effect_button", lang), icon_name="mdi-chart-timeline-variant", color="primary",
                           on_click=start, disabled=plan is None or task.pending, classes=["btn-why-effect"])
-            with solara.Column(style={"min-width": "8em", "max-width": "9em"}, classes=["why-effect-replicates"]):
-                solara.Select(t("why_effect_replicates", lang), values=[str(x) for x in REPLICATE_CHOICES],
-                              value=str(n_rep.value), on_value=lambda v: n_rep.set(int(v)),
-                              disabled=task.pending)
+            a11y.Select(t("why_effect_replicates", lang), [str(x) for x in REPLICATE_CHOICES], str(n_rep.value),
+                        lambda v: n_rep.set(int(v)), disabled=task.pending, classes=["why-effect-replicates"],
+                        style={"min-width": "8em", "max-width": "9em"})
             if plan is None:
                 solara.Text(t("why_effect_status_quo", lang), classes=["why-effect-sq"],
                             style={"font-size": "0.85rem", "flex": "1 1 20em"})
@@ -429,7 +428,7 @@ def EffectSources(levers: Mapping[str, float], seed: int, lang: Lang, vary: str 
             d, n = progress.value
             total = n or (len(plan.variants) * n_rep.value if plan is not None else 1)
             solara.Text(t("why_effect_running", lang, done=d, n=total), classes=["why-effect-running"])
-            solara.ProgressLinear(100.0 * d / max(total, 1))
+            a11y.Progress(100.0 * d / max(total, 1), t("progress", lang))
         elif task.error and not task.pending:
             solara.Error(t("why_effect_error", lang, err=str(task.exception)), classes=["why-effect-error"])
         EffectWords(done if plan is not None else None, plan, QUARTERS, lang)  # words first, then the table

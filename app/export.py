@@ -30,7 +30,7 @@ import pandas as pd
 import solara
 
 import sim
-from app import charts, map_view
+from app import charts, compare, map_view
 from app.columns import report_table
 from app.i18n import Lang, group_label, lever_label, preset_label, t, unit_label
 from app.state import Snapshot, lever_defaults, presets
@@ -63,6 +63,50 @@ def csv_bytes(snap: Snapshot, name: str, lang: Lang = "en", vary: str | None = N
 
 def frame_csv_bytes(df: pd.DataFrame) -> bytes:
     return df.to_csv(index=False).encode("utf-8-sig")
+
+
+def changed_levers(levers: dict, lang: Lang = "en") -> list[str]:
+    """``"label: value unit"`` of every lever that differs from the status quo (parameters.toml order)."""
+    from app.controls import lever_views
+
+    defaults = lever_defaults()
+    return [f"{lever_label(v.name, lang)}: {v.text(levers[v.name], lang)}" for v in lever_views()
+            if levers[v.name] != defaults[v.name]]
+
+
+def scenario_name(snap: Snapshot, lang: Lang = "en") -> str:
+    """The run's preset, or "levers set by hand (N changed)"."""
+    if snap.preset in presets():
+        return preset_label(presets()[snap.preset], lang)
+    return t("scenario_hand", lang, n=len(changed_levers(snap.levers, lang)))
+
+
+def setting_description(choice: str, levers: dict, lang: Lang = "en") -> str:
+    """What an A/B setting is: the preset's name, or for the page's levers their name and every lever
+    that differs from the status quo (so a file names A and B without the page beside it)."""
+    name = compare.setting_names(lang)[choice]
+    if choice != "current":
+        return name
+    changed = changed_levers(levers, lang)
+    return f"{name}: " + ("; ".join(changed) if changed else t("pdf_no_changes", lang))
+
+
+def ab_table_frame(comparison, lang: Lang = "en") -> pd.DataFrame:
+    """The A/B table (:func:`app.compare.comparison_table`) led by two columns naming A and B."""
+    df = compare.comparison_table(comparison.stats, lang)
+    df.insert(0, t("setting_b", lang), setting_description(comparison.choice_b, comparison.levers_b, lang))
+    df.insert(0, t("setting_a", lang), setting_description(comparison.choice_a, comparison.levers_a, lang))
+    return df
+
+
+def ab_runs_frame(comparison, lang: Lang = "en") -> pd.DataFrame:
+    """Every run of the comparison (:func:`app.compare.replicate_table`), each naming its setting."""
+    df = compare.replicate_table(comparison.runs_a, comparison.runs_b, lang)
+    names = {"A": setting_description(comparison.choice_a, comparison.levers_a, lang),
+             "B": setting_description(comparison.choice_b, comparison.levers_b, lang)}
+    col = t("col_setting", lang)
+    df.insert(df.columns.get_loc(col) + 1, t("col_setting_name", lang), df[col].map(names))
+    return df
 
 
 def posterior_note(lang: Lang) -> str:
@@ -115,11 +159,44 @@ def chart_figure(snap: Snapshot, name: str, lang: Lang, ceiling: float | None = 
     return charts.chart_figure(snap, name, lang, **extra)
 
 
+SOURCE_PT = 7.0  # points: the scenario/source line under an exported chart (a print footnote)
+
+
+def source_line(snap: Snapshot, lang: Lang = "en") -> str:
+    """What an exported chart shows and where it comes from: scenario, seed, periods, model version."""
+    periods = snap.city["period"]
+    return t("png_source", lang, scenario=scenario_name(snap, lang), seed=snap.seed, start=periods.iloc[0],
+             end=periods.iloc[-1], version=sim.__version__)
+
+
+def with_source_line(png: bytes, text: str, dpi: float) -> bytes:
+    """``png`` with ``text`` (wrapped to the picture's width, :data:`SOURCE_PT`) on a white strip below it,
+    so a chart pasted into a report still says which scenario it shows."""
+    import PIL.Image
+    from matplotlib.figure import Figure
+
+    img = PIL.Image.open(io.BytesIO(png)).convert("RGB")
+    width = img.width / dpi  # inches
+    lines = _Sheet(Figure(figsize=(width, 1.0), dpi=dpi)).wrap(text, SOURCE_PT)
+    height = (1.3 * len(lines) + 0.8) * SOURCE_PT / 72  # inches: the lines and half a line above and below
+    strip = Figure(figsize=(width, height), dpi=dpi)
+    strip.text(_Sheet.X0, 1 - 0.4 * SOURCE_PT / 72 / height, "\n".join(lines), fontsize=SOURCE_PT, va="top",
+               color="#444", linespacing=1.3)
+    below = PIL.Image.open(io.BytesIO(charts.to_png(strip))).convert("RGB").resize((img.width, round(height * dpi)))
+    out = PIL.Image.new("RGB", (img.width, img.height + below.height), "white")
+    out.paste(img, (0, 0))
+    out.paste(below, (0, img.height))
+    buf = io.BytesIO()
+    out.save(buf, format="png", dpi=(dpi, dpi))
+    return buf.getvalue()
+
+
 def chart_bytes(snap: Snapshot, name: str, lang: Lang, ceiling: float | None = None,
                 dpi: float = charts.EXPORT_DPI) -> bytes:
-    """The chart as a PNG at print resolution (``dpi``)."""
+    """The chart as a PNG at print resolution (``dpi``) with its scenario/source line under it."""
     with charts.render_dpi(dpi):
-        return charts.to_png(chart_figure(snap, name, lang, ceiling))
+        png = charts.to_png(chart_figure(snap, name, lang, ceiling))
+    return with_source_line(png, source_line(snap, lang), dpi)
 
 
 def charts_zip(snap: Snapshot, lang: Lang, ceiling: float | None = None) -> bytes:
@@ -195,15 +272,13 @@ def ab_table(sheet: _Sheet, comparison, lang: Lang, fontsize: float = AB_TABLE_F
     smaller only if it still would not fit. Returns the matplotlib Table; moves ``sheet.y`` below it."""
     import textwrap
 
-    from app import compare
-
     stats = comparison.stats
     table = compare.comparison_table(stats, lang)
     cols = [c for c in table.columns if c not in (t("col_verdict", lang), t("col_group", lang), t("col_reading", lang))]
     signed = {t("compare_diff", lang), t("col_min_diff", lang), t("col_max_diff", lang)}
     cells = []
     for st, row in zip(stats, table[cols].itertuples(index=False)):
-        cells.append([compare.fmt(float(x), st.outcome.digits, sign=c in signed)
+        cells.append([compare.fmt(float(x), st.digits(lang), sign=c in signed)
                       if isinstance(x, float) else str(x) for c, x in zip(cols, row)])
     heads = [textwrap.fill(c, 11, break_long_words=False) if lang == "en" else c for c in cols]
 
@@ -239,38 +314,52 @@ def ab_table(sheet: _Sheet, comparison, lang: Lang, fontsize: float = AB_TABLE_F
     return tab
 
 
-def summary_figure(snap: Snapshot, lang: Lang, comparison=None):
-    """The one-page A4 summary as a matplotlib Figure (see :func:`summary_pdf`); every line of text is
-    wrapped to the printable width and the A/B table fits it (:func:`ab_table`)."""
+A4 = (8.27, 11.69)  # inches, portrait
+PDF_TEXT_PT = 9.0  # body text of the summary (points)
+# Lines of 9-pt text the settings block may take on page 1 (about a quarter of the page): every lever
+# (16 in parameters.toml) with the preset, its heading and the quarters of lever changes fits, so the
+# summary stays one page; only more lines than this (long wrapped labels) move the rest to an appendix.
+SETTINGS_LINES_MAX = 21
+
+
+def _setting_lines(snap: Snapshot, lang: Lang, sheet: _Sheet) -> tuple[list[str], list[str]]:
+    """The settings block's lines for page 1 and, if they do not all fit in :data:`SETTINGS_LINES_MAX`
+    wrapped lines, the appendix's (every changed lever); else no appendix lines."""
+    changed = [f"  • {c}" for c in changed_levers(snap.levers, lang)]
+    preset = scenario_name(snap, lang) if snap.preset in presets() else t("pdf_none", lang)
+    head = [f"{t('pdf_preset', lang)}: {preset}", f"{t('pdf_changed', lang)}:"]
+    tail = [f"{t('setting_changes', lang)}: {', '.join(str(q) for q in snap.changes)}"] if snap.changes else []
+    rows = lambda lines: sum(len(sheet.wrap(x, PDF_TEXT_PT)) for x in lines)  # noqa: E731
+    if rows(head + changed + tail) <= SETTINGS_LINES_MAX or not changed:
+        return head + (changed or [f"  {t('pdf_no_changes', lang)}"]) + tail, []
+    more = lambda n: f"  {t('pdf_more', lang, n=n)}"  # noqa: E731
+    shown = len(changed)
+    while shown > 0 and rows(head + changed[:shown] + [more(len(changed) - shown)] + tail) > SETTINGS_LINES_MAX:
+        shown -= 1
+    return head + changed[:shown] + [more(len(changed) - shown)] + tail, changed
+
+
+def summary_figures(snap: Snapshot, lang: Lang, comparison=None) -> list:
+    """The A4 summary as matplotlib Figures (see :func:`summary_pdf`): page 1 (settings, A/B table, two
+    key charts) and, only when the changed levers do not all fit page 1, an appendix listing every one.
+    Every line of text is wrapped to the printable width and the A/B table fits it (:func:`ab_table`)."""
     from matplotlib.figure import Figure
 
-    from app import compare
-
-    fig = Figure(figsize=(8.27, 11.69), dpi=100)  # A4 portrait
-    fs = 9
+    fig = Figure(figsize=A4, dpi=100)
+    fs = PDF_TEXT_PT
     sheet = _Sheet(fig)
-    sheet.text(f"{t('title', lang)} · {t('pdf_title', lang)}", 13, after=0.3)
+    sheet.text(t("pdf_heading", lang), 13, after=0.3)
     sheet.text(f"{t('quarter_now', lang, q=snap.quarter, n=snap.quarters, period=snap.city['period'].iloc[-1])}"
                f" · {t('setting_seed', lang)} {snap.seed}", fs, after=0.6)
-    preset = preset_label(presets()[snap.preset], lang) if snap.preset in presets() else t("pdf_none", lang)
-    defaults = lever_defaults()
-    from app.controls import lever_views
-
-    views = {v.name: v for v in lever_views()}
-    changed = [f"{lever_label(n, lang)}: {views[n].text(v, lang)}" for n, v in snap.levers.items() if v != defaults[n]]
-    lines = [f"{t('pdf_preset', lang)}: {preset}", f"{t('pdf_changed', lang)}:"]
-    lines += [f"  • {c}" for c in changed] or [f"  {t('pdf_no_changes', lang)}"]
-    if snap.changes:
-        lines.append(f"{t('setting_changes', lang)}: {', '.join(str(q) for q in snap.changes)}")
+    lines, appendix = _setting_lines(snap, lang, sheet)
     sheet.text(t("pdf_settings", lang), 11, after=0.3)
-    for line in lines[:14]:
+    for line in lines:
         sheet.text(line, fs, after=0)
     sheet.step(1.2 * fs)
     if comparison is not None:
-        names = compare.setting_names(lang)
         reps = comparison.replicates
-        sheet.text(f"{t('export_ab', lang)}: A = {names[comparison.choice_a]} · B = {names[comparison.choice_b]}",
-                   11, after=0.2)
+        sheet.text(f"{t('export_ab', lang)}: A = {setting_description(comparison.choice_a, comparison.levers_a, lang)}"
+                   f" · B = {setting_description(comparison.choice_b, comparison.levers_b, lang)}", 11, after=0.2)
         sheet.text(compare.caption(comparison, lang), fs, after=0.2)
         if comparison.vary == "posterior":
             pairs = ", ".join(f"{r.draw}→{r.particle}" for r in reps)
@@ -290,17 +379,31 @@ def summary_figure(snap: Snapshot, lang: Lang, comparison=None):
         ax.imshow(img)
         ax.axis("off")
     fig.text(0.05, 0.02, t("pdf_note", lang), fontsize=7, color="#555")
-    return fig
+    if not appendix:
+        return [fig]
+    page2 = Figure(figsize=A4, dpi=100)
+    sheet = _Sheet(page2)
+    sheet.text(t("pdf_appendix", lang), 11, after=0.3)
+    sheet.text(f"{scenario_name(snap, lang)} · {t('setting_seed', lang)} {snap.seed}", fs, after=0.6)
+    for line in appendix:
+        sheet.text(line, fs, after=0)
+    return [fig, page2]
+
+
+def summary_figure(snap: Snapshot, lang: Lang, comparison=None):
+    """Page 1 of the summary (:func:`summary_figures`)."""
+    return summary_figures(snap, lang, comparison)[0]
 
 
 def summary_pdf(snap: Snapshot, lang: Lang, comparison=None) -> bytes:
-    """A one-page A4 summary: settings, the A/B table with ranges (if given), two key charts."""
+    """The A4 summary: settings, the A/B table with ranges (if given), two key charts; one page, plus an
+    appendix page only when the changed levers do not fit page 1. The document's title is the page's heading."""
     from matplotlib.backends.backend_pdf import PdfPages
 
-    fig = summary_figure(snap, lang, comparison)
     buf = io.BytesIO()
-    with PdfPages(buf, metadata={"Title": t("pdf_title", lang)}) as pdf:
-        pdf.savefig(fig)
+    with PdfPages(buf, metadata={"Title": t("pdf_heading", lang)}) as pdf:
+        for fig in summary_figures(snap, lang, comparison):
+            pdf.savefig(fig)
     return buf.getvalue()
 
 
@@ -308,8 +411,6 @@ def summary_pdf(snap: Snapshot, lang: Lang, comparison=None) -> bytes:
 def ExportPanel(snap: Snapshot, lang: Lang, comparison=None, ceiling: float | None = None, vary: str | None = None):
     """The download buttons; ``vary``: what the page's A/B replicates vary (the settings CSV states it,
     or the kind of ``comparison`` when one was run)."""
-    from app import compare
-
     base = stem(snap)
     vary = comparison.vary if comparison is not None else vary
     solara.Text(t("export_intro", lang))
@@ -334,11 +435,10 @@ def ExportPanel(snap: Snapshot, lang: Lang, comparison=None, ceiling: float | No
             solara.Text(t("export_ab_none", lang), style={"color": "#666"})
         else:
             with solara.Row(gap="8px", style={"flex-wrap": "wrap"}):
-                solara.FileDownload(lambda: frame_csv_bytes(compare.comparison_table(comparison.stats, lang)),
+                solara.FileDownload(lambda: frame_csv_bytes(ab_table_frame(comparison, lang)),
                                     filename=f"{base}_ab_{lang}.csv", label=f"{t('export_ab_table', lang)} · ab.csv",
                                     mime_type="text/csv")
-                solara.FileDownload(lambda: frame_csv_bytes(compare.replicate_table(comparison.runs_a,
-                                                                                    comparison.runs_b, lang)),
+                solara.FileDownload(lambda: frame_csv_bytes(ab_runs_frame(comparison, lang)),
                                     filename=f"{base}_ab_runs_{lang}.csv",
                                     label=f"{t('export_ab_runs', lang)} · ab_runs.csv", mime_type="text/csv")
     with solara.Card(t("export_pdf", lang), margin=0):

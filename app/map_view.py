@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import html
-from collections import Counter
 from functools import lru_cache
 
 import numpy as np
@@ -91,35 +90,100 @@ def _jitter(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _draw_static(fig: Figure, layout, universities, governments, lang: Lang, screen: bool):
     ax = fig.add_axes(SCREEN_AXES if screen else MAP_AXES)
-    place_pt, univ_pt = (PLACE_PT, None) if screen else (EXPORT_PLACE_PT, EXPORT_UNIVERSITY_PT)
+    place_pt = PLACE_PT if screen else EXPORT_PLACE_PT
     h, w = layout.district.shape
     ax.imshow(background(layout), origin="upper", extent=(-0.5, w - 0.5, h - 0.5, -0.5),
               interpolation="nearest")
     sim_plots.draw_district_outlines(ax, layout, colour="#8f8774", lw=0.6, zone_colour="#a0762a")
-    for name, (cx, cy) in _centroids(layout).items():
-        label = district_short(name, lang) if screen else district_label(name, lang)
-        ax.text(cx, cy, label, fontsize=place_pt, ha="center", va="center", color="#555",
-                path_effects=HALO, zorder=2)
-    sea_rows, sea_cols = np.nonzero(layout.sea)
-    if len(sea_rows):
-        ax.text(np.percentile(sea_cols, 70), np.percentile(sea_rows, 70), t("map_sea", lang), fontsize=place_pt,
-                color="#4a7fa8", style="italic", ha="center")
+    place_names(ax, layout, lang, place_pt, screen)
     for _en, _zh, gx, gy in governments:
         ax.scatter([gx], [gy], marker="*", s=80, c="#b30000", edgecolors="white", linewidths=0.5, zorder=4)
-    stacked: Counter = Counter()  # several universities in one cell: stack their names
-    for name_en, name_zh, ux, uy in universities:
-        k = stacked[(ux, uy)]
-        stacked[(ux, uy)] += 1
+    for _en, _zh, ux, uy in universities:
         ax.scatter([ux], [uy], marker="^", s=70, c="#222", edgecolors="white", zorder=4)
-        if screen:
-            continue  # the page's larger names would cover the crowded east: ▲ is in the legend below
-        east = ux > 0.6 * w  # label toward the map's centre so it stays inside the frame
-        ax.text(ux + (-1.0 if east else 1.0), uy + 0.4 + 1.6 * k, pick(name_en, name_zh, lang),
-                fontsize=univ_pt, ha="right" if east else "left", va="top", zorder=4, path_effects=HALO)
     _frame(ax, layout)
     if not screen:
         _legend(fig, lang)
     return [ax]
+
+
+def place_names(ax, layout, lang: Lang, fontsize: float, screen: bool) -> list:
+    """The districts' names at their centres and the sea's; returns the Text artists."""
+    names = []
+    for name, (cx, cy) in _centroids(layout).items():
+        label = district_short(name, lang) if screen else district_label(name, lang)
+        names.append(ax.text(cx, cy, label, fontsize=fontsize, ha="center", va="center", color="#555",
+                             path_effects=HALO, zorder=2, gid="district-name"))
+    sea_rows, sea_cols = np.nonzero(layout.sea)
+    if len(sea_rows):
+        names.append(ax.text(np.percentile(sea_cols, 70), np.percentile(sea_rows, 70), t("map_sea", lang),
+                             fontsize=fontsize, color="#4a7fa8", style="italic", ha="center", gid="sea-name"))
+    return names
+
+
+def name_boxes(ax, layout, lang: Lang, fontsize: float, renderer) -> list:
+    """Where :func:`place_names` puts the names on ``ax`` (display boxes), measured without keeping them
+    (the exported map draws them in its cached frame, the university names in the layer above)."""
+    texts = place_names(ax, layout, lang, fontsize, screen=False)
+    boxes = [x.get_window_extent(renderer) for x in texts]
+    for x in texts:
+        x.remove()
+    return boxes
+
+
+# Where a university's name may go, tried in this order: (dx, dy) directions times distances in points
+# from its ▲; from LEADER_PT on a thin line joins name and ▲. Of the spots that overlap no district name,
+# no other label or marker and stay inside the map, the one covering fewest firms wins (first in this
+# order on a tie): in the crowded east that is usually over the sea.
+LABEL_DIRECTIONS = ((1, 0), (-1, 0), (0, -1), (0, 1), (1, -1), (-1, -1), (1, 1), (-1, 1))
+LABEL_DISTANCES_PT = (4.0, 10.0, 18.0, 28.0, 40.0, 56.0, 76.0, 100.0)
+LEADER_PT = 18.0
+MARKER_PAD_PT = 4.0  # half the size of a ▲ / ★ marker's box that a name must not cover
+
+
+def university_names(ax, layout, universities, governments, firms: pd.DataFrame, lang: Lang,
+                     fontsize: float = EXPORT_UNIVERSITY_PT) -> None:
+    """Each university's name near its ▲ (exported map), drawn above the firms: at the first spot of
+    :data:`LABEL_DIRECTIONS` x :data:`LABEL_DISTANCES_PT` that covers no district name, no other
+    university's name, no ▲ / ★ and stays inside the map, covering as few firms as can be (a thin line
+    joins a name set apart to its ▲); if no spot is free of names and markers, the one with fewest."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.transforms import Bbox
+
+    fig = ax.figure
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    renderer = canvas.get_renderer()
+    ax.apply_aspect()  # the equal-aspect map's final place in the figure, before measuring against it
+    r = MARKER_PAD_PT * fig.dpi / 72  # pixels
+    inside = ax.get_window_extent(renderer)
+    taken = name_boxes(ax, layout, lang, EXPORT_PLACE_PT, renderer)
+    for *_names, x, y in list(universities) + list(governments):  # the markers themselves
+        cx, cy = ax.transData.transform((x, y))
+        taken.append(Bbox([[cx - r, cy - r], [cx + r, cy + r]]))
+    dots = ax.transData.transform(firms[["x", "y"]].to_numpy(dtype=float)) if len(firms) else np.empty((0, 2))
+    for name_en, name_zh, ux, uy in sorted(universities, key=lambda u: (u[3], u[2], u[0])):
+        best = None
+        for dist in LABEL_DISTANCES_PT:
+            for dx, dy in LABEL_DIRECTIONS:
+                label = ax.annotate(
+                    pick(name_en, name_zh, lang), xy=(ux, uy), xytext=(dx * dist, dy * dist),
+                    textcoords="offset points", fontsize=fontsize, zorder=6, path_effects=HALO,
+                    ha="left" if dx > 0 else "right" if dx < 0 else "center",
+                    va="bottom" if dy > 0 else "top" if dy < 0 else "center", gid="university-name",
+                    arrowprops=dict(arrowstyle="-", color="#333", lw=0.6, shrinkA=0, shrinkB=3)
+                    if dist >= LEADER_PT else None)
+                box = label.get_window_extent(renderer)
+                fits = inside.x0 <= box.x0 and box.x1 <= inside.x1 and inside.y0 <= box.y0 and box.y1 <= inside.y1
+                clashes = sum(box.overlaps(o) for o in taken) + (0 if fits else len(taken) + 1)
+                covered = int(((dots[:, 0] >= box.x0 - r) & (dots[:, 0] <= box.x1 + r)
+                               & (dots[:, 1] >= box.y0 - r) & (dots[:, 1] <= box.y1 + r)).sum())
+                score = (clashes, covered)
+                if best is None or score < best[0]:
+                    if best is not None:
+                        best[1].remove()
+                    best = (score, label, box)
+                else:
+                    label.remove()
+        taken.append(best[2])
 
 
 def _frame(ax, layout) -> None:
@@ -148,6 +212,8 @@ def map_figure(layout, firms: pd.DataFrame, universities, governments, city: pd.
         ax = axes[0]
         _firms(ax, firms)
         _flows(ax, city, lang, flow_pt)
+        if not screen:  # on the page the names would cover the crowded east: ▲ is in the legend below it
+            university_names(ax, layout, universities, governments, firms, lang)
         period = city["period"].iloc[-1] if len(city) else ""
         ax.text(0.5, 1.005, f"{t('chart_map_short' if screen else 'chart_map', lang)} · {period}",
                 transform=ax.transAxes, ha="center", va="bottom", fontsize=title_pt)

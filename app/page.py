@@ -28,7 +28,7 @@ import solara.lab
 import traitlets
 
 import sim
-from app import charts, map_view, runs, urlstate
+from app import a11y, charts, map_view, runs, urlstate
 from app.budget import DEFAULT_CEILING, BudgetPanel
 from app.compare import DEFAULT_QUARTERS as AB_QUARTERS
 from app.compare import DEFAULT_REPLICATES, ComparePanel, fmt, outcomes
@@ -54,7 +54,7 @@ PLAY_MIN_PAUSE_S = 0.05  # between two quarters while playing, whatever the spee
 
 CSS = """
 .workshop { padding: 4px 12px 0 12px; }
-.page-title { font-size: 1.15rem; font-weight: 600; line-height: 1.3; }
+.page-title { font-size: 1.15rem; font-weight: 600; line-height: 1.3; margin: 0; }
 .page-subtitle { color: #666; font-size: 0.8rem; }
 .run-bar .v-btn { margin: 0 !important; }
 .run-bar .v-input { margin-top: 0; padding-top: 0; }
@@ -84,17 +84,16 @@ img.chart-image { display: block; width: 100% !important; height: auto;
 .kpi-row-energy .kpi-value { font-weight: 500; }
 .workshop .btn-drawer { display: none !important; }
 .how-box { position: relative; }
-.how-box .v-expansion-panel-header, .how-box .v-expansion-panel--active > .v-expansion-panel-header {
-  min-height: 48px !important; }
-.how-box .v-expansion-panels .v-expansion-panel--active { margin: 0 !important; }
+.how-details summary { cursor: pointer; min-height: 40px; display: flex; align-items: center; padding: 0 12px;
+                       border-radius: 4px; box-shadow: 0 1px 3px rgba(0,0,0,0.25); background: white; }
 .why-grid { display: grid; grid-template-columns: minmax(0, 55fr) minmax(0, 45fr); gap: 16px; align-items: start; }
 .why-grid img.why-chart { display: block; width: 100% !important; height: auto; max-height: calc(100vh - 290px);
                           object-fit: contain; object-position: left top; }
 @media (max-width: 1099px) { .why-grid { grid-template-columns: minmax(0, 1fr); } }
-.how-box .v-expansion-panel-content { position: absolute; right: 0; top: 100%; z-index: 30; background: white;
-                                      width: min(60em, calc(100vw - 24px)); max-height: calc(100vh - 80px);
-                                      overflow-y: auto; box-shadow: 0 6px 18px rgba(0,0,0,0.25);
-                                      border-radius: 4px; }
+.how-details > ul { position: absolute; right: 0; top: 100%; z-index: 30; background: white; margin: 0;
+                     width: min(60em, calc(100vw - 24px)); max-height: calc(100vh - 80px); font-size: 0.9rem;
+                     overflow-y: auto; box-shadow: 0 6px 18px rgba(0,0,0,0.25); border-radius: 4px;
+                     padding: 8px 12px 8px 28px; }
 .workshop { --app-top: 190px; --chart-top: 150px; }
 @media (max-width: 1099px) {
   .workshop { --app-top: 245px; --chart-top: 175px; }
@@ -120,10 +119,7 @@ class UrlQuery(v.VuetifyTemplate):
     """Writes ``query`` into the browser's address (``history.replaceState``: no new history entry per
     lever move, no reload); the page reads the address once, at start (``solara.use_router().search``)."""
 
-    template = traitlets.Unicode("""
-<template><span style="display: none"></span></template>
-<script>
-module.exports = {
+    template = traitlets.Unicode(a11y.hidden_vue("""
   mounted() {
     this.apply();
     // fit map and chart to the window: measure where they start (the run bar wraps differently by
@@ -161,8 +157,7 @@ module.exports = {
       if (url !== now) window.history.replaceState(window.history.state, "", url);
     },
   },
-};
-</script>""").tag(sync=True)
+""")).tag(sync=True)
     query = traitlets.Unicode(None, allow_none=True).tag(sync=True)
 
 
@@ -257,7 +252,8 @@ def LiveView(session: Session, tick: solara.Reactive[int], lang: Lang, chart_tab
 @solara.component
 def LiveParts(snap: Snapshot, lang: Lang, chart_tab, map_bytes: bytes, chart_bytes: bytes):
     with solara.Column(classes=["map-view"], gap="0px"):
-        solara.Image(map_bytes, classes=["map-image"])
+        a11y.Picture(map_bytes, t("alt_chart", lang, name=t("chart_map", lang), period=snap.city["period"].iloc[-1]),
+                     classes=["map-image"])
         solara.HTML(tag="div", unsafe_innerHTML=map_view.legend_html(lang), classes=["map-legend"])
     with solara.Column(classes=["chart-view"], gap="4px"):
         Kpis(snap, lang)
@@ -267,7 +263,9 @@ def LiveParts(snap: Snapshot, lang: Lang, chart_tab, map_bytes: bytes, chart_byt
             for i, key in enumerate(CHART_TABS):
                 with solara.lab.Tab(t(f"short_{key}", lang), classes=[f"tab-{key}"]):
                     if i == chart_tab.value:
-                        solara.Image(chart_bytes, classes=[f"chart-{key}", "chart-image"])
+                        a11y.Picture(chart_bytes, t("alt_chart", lang, name=t(f"short_{key}", lang),
+                                                    period=snap.city["period"].iloc[-1]),
+                                     classes=[f"chart-{key}", "chart-image"])
 
 
 @solara.component
@@ -293,7 +291,7 @@ def Header(lang: solara.Reactive[str]):
     with solara.Row(style={"align-items": "center", "justify-content": "space-between", "flex-wrap": "wrap"},
                     gap="8px"):
         with solara.Column(gap="0px"):
-            solara.Text(t("title", L), classes=["page-title"])
+            solara.HTML(tag="h1", unsafe_innerHTML=html.escape(t("title", L)), classes=["page-title"])
             solara.Text(t("subtitle", L), classes=["page-subtitle"])
         with solara.Row(style={"align-items": "center"}, gap="8px"):
             HowToRead(L)
@@ -307,9 +305,7 @@ def Header(lang: solara.Reactive[str]):
 def HowToRead(lang: Lang):
     items = "".join(f"<li>{html.escape(x)}</li>" for x in how_items(lang))
     with solara.Column(classes=["how-box"], gap="0px"):
-        with solara.Details(summary=t("how_title", lang), expand=False):
-            solara.HTML(tag="ul", unsafe_innerHTML=items, classes=["how-to-read"],
-                        style="font-size: 0.9rem; margin: 4px 0 8px 0; max-width: 60em")
+        a11y.Disclosure(t("how_title", lang), f"<ul class='how-to-read'>{items}</ul>")
 
 
 def _start_settings(search: str | None) -> urlstate.UrlState:
@@ -494,8 +490,9 @@ def Page():
     solara.use_thread(play_loop, dependencies=[is_playing], intrusive_cancel=False)
 
     solara.Title(t("title", L))
-    solara.Style(web_font_css() + CSS)
+    solara.Style(web_font_css() + CSS + a11y.CSS)
     UrlQuery.element(query=query)
+    a11y.DocumentMeta.element(lang=a11y.html_lang(L), busy=t("busy", L))
     with solara.Column(gap="4px", classes=["workshop"] + (["drawer-open"] if drawer_open.value else [])):
         Header(lang)
         RunStatus(session, tick, playing, speed, seed.value, on_seed, on_step, on_play, on_reset, L,

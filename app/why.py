@@ -18,7 +18,7 @@ import pandas as pd
 import solara
 
 import sim
-from app import charts, why_words
+from app import a11y, charts, why_words
 from app.i18n import Lang, cluster_label, t, tier_label
 from app.state import Snapshot
 from sim.behaviour import energy
@@ -87,7 +87,8 @@ def ab_components_html(comparison, lang: Lang) -> str:
     table = component_table(comparison.runs_a, comparison.runs_b, lang)
     agree = component_agreement(comparison.runs_a, comparison.runs_b, lang).to_numpy()
     colours = {1: "#1b7f3b", -1: "#b3261e", 0: "#333"}
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in [""] + list(table.columns))
+    head = (f"<th><span class='sr-only'>{html.escape(t('why_cluster', lang))}</span></th>"  # named for screen readers
+            + "".join(f"<th>{html.escape(c)}</th>" for c in table.columns))
     body = "".join("<tr><td>" + html.escape(str(i)) + "</td>" + "".join(
         f"<td class='agree{int(a):+d}' style='color:{colours[int(a)]}'>{v:+.3f}</td>" for v, a in zip(row, agree[r]))
         + "</tr>" for r, (i, row) in enumerate(table.iterrows()))
@@ -124,9 +125,9 @@ def WhyPanel(snap: Snapshot, lang: Lang, comparison=None):
         lambda: charts.to_png(charts.components_figure(snap.clusters, cluster, lang, index_weights()))
         if started else None, dependencies=[id(snap), lang, cluster, started])
     with solara.Row(gap="16px", style={"align-items": "center", "flex-wrap": "wrap"}):
-        solara.Select(t("why_cluster", lang), values=[names[k] for k in keys], value=names[cluster],
-                      on_value=lambda v: choice.set(keys[[names[k] for k in keys].index(v)]),
-                      classes=["why-cluster"], style={"max-width": "16em", "flex": "0 0 16em"})
+        labels = [names[k] for k in keys]
+        a11y.Select(t("why_cluster", lang), labels, names[cluster], lambda v: choice.set(keys[labels.index(v)]),
+                    classes=["why-cluster"], style={"max-width": "16em", "flex": "0 0 16em"})
         solara.Text(t("why_intro", lang), style={"flex": "1 1 20em", "font-size": "0.9rem"})
     if not started:  # a sentence, not a chart and a table of zeros; the criteria met at the start stay
         solara.Text(why_words.start_sentence(str(snap.clusters["period"].iloc[0]), names[cluster], lang),
@@ -139,7 +140,7 @@ def WhyPanel(snap: Snapshot, lang: Lang, comparison=None):
         # one screen at 1280x720: the chart is limited to the window's height, the two tables stand beside
         # it, components first (what moved the index), then the tier criteria
         with solara.Div(classes=["why-grid"]):
-            solara.Image(png, classes=["why-chart"])
+            a11y.Picture(png, t("alt_why", lang, cluster=names[cluster]), classes=["why-chart"])
             with solara.Column(gap="6px"):
                 solara.HTML(tag="div", unsafe_innerHTML=components_html(snap.clusters, cluster, lang),
                             classes=["why-components"])

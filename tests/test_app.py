@@ -26,6 +26,7 @@ import solara
 import sim
 from app import budget, charts, columns, compare, explain, export, i18n, map_view, runs, urlstate, why
 from app.__main__ import DEFAULT_HOST, DEFAULT_PORT, OFFLINE_ENV, command, parse_args
+from app.a11y import NativeSelect
 from app.controls import lever_views
 from app.page import CHART_TABS, Page
 from app.state import SEED_MAX, Session, check_seed, lever_defaults, make_config
@@ -1414,12 +1415,12 @@ def test_compare_panel_runs_a_and_b_from_the_same_seed():
     levers = lever_defaults()
     box, rc = solara.render(compare.ComparePanel(levers, 7, "en"), handle_error=False)
     try:
-        selects = [w for w in walk(box) if isinstance(w, v.Select)]
+        selects = [w for w in walk(box) if isinstance(w, NativeSelect)]
         assert len(selects) == 3  # A, B, number of paired runs
         names = selects[1].items
-        selects[1].v_model = next(n for n in names if n.startswith("5 "))  # B = gather & share factors
-        assert selects[2].v_model == "8"  # default: 8 paired runs
-        selects[2].v_model = "4"
+        selects[1].index = next(i for i, n in enumerate(names) if n.startswith("5 "))  # B = gather & share factors
+        assert selects[2].items[selects[2].index] == "8"  # default: 8 paired runs
+        selects[2].index = selects[2].items.index("4")
         quarters = [w for w in walk(box) if isinstance(w, v.Slider)][0]
         quarters.v_model = 4
         click(box, "btn-compare")
@@ -1729,3 +1730,172 @@ def test_cli_binds_loopback_by_default_and_stays_offline(monkeypatch):
     assert OFFLINE_ENV["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] == "False"
     wide = command(parse_args(["--host", "0.0.0.0", "--port", "9000"]))
     assert wide[wide.index("--host") + 1] == "0.0.0.0" and wide[wide.index("--port") + 1] == "9000"
+
+
+def test_accessible_widgets_name_what_they_show():
+    """app.a11y: a picture carries its text alternative, the select reports a newly chosen item (not the
+    one shown), the progress bar has a name and a clamped value."""
+    from app import a11y
+
+    picked = []
+
+    @solara.component
+    def Box():
+        with solara.Column() as col:
+            a11y.Picture(b"\x89PNG", "Chart: energy · 2025Q1", classes=["pic"])
+            a11y.Select("Setting B", ["Status quo", "5 Gather"], "Status quo", picked.append, classes=["sel"])
+            a11y.Progress(140.0, "Progress of the runs", classes=["bar"])
+        return col
+
+    box, rc = solara.render(Box(), handle_error=False)
+    try:
+        pic = one(box, "picture")
+        assert pic.attributes == {"data-alt": "Chart: energy · 2025Q1"}
+        assert isinstance(one(box, "pic"), ipywidgets.Image)
+        select = next(w for w in walk(box) if isinstance(w, NativeSelect))
+        assert (select.label, select.items, select.index) == ("Setting B", ["Status quo", "5 Gather"], 0)
+        select.index = 1
+        select.index = 0  # the value the page shows already: nothing to report
+        assert picked == ["5 Gather"]
+        bar = one(box, "bar")
+        assert bar.attributes == {"aria-label": "Progress of the runs"} and bar.value == 100.0
+    finally:
+        rc.close()
+
+
+# ------------------------------------------------------------------------------ report-grade exports
+@pytest.fixture(scope="module")
+def all_five_snap():
+    """Two quarters of the all-five preset: 15 levers differ from the status quo."""
+    levers = {**lever_defaults(), **sim.load_presets()["all_five"].levers}
+    session = Session(seed=3, levers=levers, preset="all_five")
+    for _ in range(2):
+        session.step()
+    return session.snapshot()
+
+
+def page_texts(fig) -> str:
+    return "\n".join(x.get_text() for x in fig.texts)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_pdf_lists_every_changed_lever_under_one_title(all_five_snap, lang):
+    snap = all_five_snap
+    changed = export.changed_levers(snap.levers, lang)
+    assert len(changed) == 15
+    figs = export.summary_figures(snap, lang)
+    assert len(figs) == 1  # every lever fits page 1: no appendix
+    text = page_texts(figs[0])
+    for line in changed:
+        assert line in text, line
+    assert not any(i18n.t("pdf_more", lang, n=n) in text for n in range(1, 16))
+    heading = i18n.t("pdf_heading", lang)
+    assert text.count(heading) == 1 and text.count(i18n.t("title", lang)) == 0  # one title, not two joined
+    pdf = export.summary_pdf(snap, lang)
+    assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == 1
+
+
+def test_pdf_puts_levers_that_do_not_fit_in_an_appendix(all_five_snap, monkeypatch):
+    monkeypatch.setattr(export, "SETTINGS_LINES_MAX", 8)  # room for a few lines only
+    snap = all_five_snap
+    changed = export.changed_levers(snap.levers, "en")
+    figs = export.summary_figures(snap, "en")
+    assert len(figs) == 2
+    first, appendix = page_texts(figs[0]), page_texts(figs[1])
+    shown = [c for c in changed if c in first]
+    assert 0 < len(shown) < len(changed)
+    assert i18n.t("pdf_more", "en", n=len(changed) - len(shown)) in first  # "+N more" counts the rest
+    assert all(c in appendix for c in changed)  # the appendix lists every one
+    assert len(re.findall(rb"/Type\s*/Page[^s]", export.summary_pdf(snap, "en"))) == 2
+
+
+def test_ab_files_name_a_and_b():
+    current = {**lever_defaults(), "city_coordination": 0.9}
+    cmp = compare.run_comparison("current", "digital", current, first_seed=1, m=2, quarters=4)
+    for lang in ("en", "zh"):
+        a_name = export.setting_description("current", current, lang)
+        assert a_name.startswith(compare.setting_names(lang)["current"])
+        assert i18n.lever_label("city_coordination", lang) in a_name  # hand-set levers: which ones
+        b_name = compare.setting_names(lang)["digital"]
+        table = pd.read_csv(io.BytesIO(export.frame_csv_bytes(export.ab_table_frame(cmp, lang))),
+                            encoding="utf-8-sig")
+        assert list(table.columns[:2]) == [i18n.t("setting_a", lang), i18n.t("setting_b", lang)]
+        assert set(table.iloc[:, 0]) == {a_name} and set(table.iloc[:, 1]) == {b_name}
+        per_run = pd.read_csv(io.BytesIO(export.frame_csv_bytes(export.ab_runs_frame(cmp, lang))),
+                              encoding="utf-8-sig")
+        named = dict(zip(per_run[i18n.t("col_setting", lang)], per_run[i18n.t("col_setting_name", lang)]))
+        assert named == {"A": a_name, "B": b_name} and len(per_run) == 4
+
+
+def significant(text: str) -> int:
+    digits = re.sub(r"[^0-9]", "", text).lstrip("0")
+    return len(digits.rstrip("0")) if "." not in text else len(digits)
+
+
+def test_money_is_shown_to_three_significant_figures():
+    assert compare.fmt(41979.31, compare.significant_digits(41979.31, 2), sign=True) == "+42,000"
+    assert compare.fmt(25.78, compare.significant_digits(26.36, 2)) == "25.8"
+    assert compare.fmt(0.0123, compare.significant_digits(0.0123, 2)) == "0.01"  # never more than the outcome's
+    assert budget._money(41979.31, "per_unit", "en", 2) == "42,000 yuan"
+    cmp = compare.run_comparison("status_quo", "all_five", lever_defaults(), first_seed=1, m=2, quarters=4)
+    money = [st for st in cmp.stats if st.outcome.unit.startswith("money:")]
+    for lang in ("en", "zh"):
+        table = compare.comparison_table(cmp.stats, lang).set_index(i18n.t("outcome", lang))
+        html = compare.outcome_table_html(cmp.stats, lang)
+        for st in money:
+            row = table.loc[i18n.t(st.outcome.label, lang)]
+            for col in ("col_mean_a", "col_mean_b"):
+                value = row[i18n.t(col, lang)]
+                if not math.isnan(value):
+                    assert significant(f"{value:.6g}") <= compare.MONEY_SIGNIFICANT, (st.outcome.key, value)
+            cells = re.search(rf"<tr class='outcome-{st.outcome.key} .*?</tr>", html).group(0)
+            for number in re.findall(r"<td>([-+]?[\d,]+(?:\.\d+)?)</td>", cells):
+                assert significant(number) <= compare.MONEY_SIGNIFICANT, (st.outcome.key, number)
+
+
+def test_exported_pngs_carry_a_scenario_and_source_line(all_five_snap):
+    snap = all_five_snap
+    line = export.source_line(snap, "en")
+    for part in ("All five remedies", "seed 3", snap.city["period"].iloc[0], snap.city["period"].iloc[-1],
+                 sim.__version__, "not a forecast"):
+        assert part in line, part
+    for name in ("spending", "map"):  # a layered chart and the map (each drawn twice at print resolution)
+        with charts.render_dpi(charts.EXPORT_DPI):
+            bare = PIL.Image.open(io.BytesIO(charts.to_png(export.chart_figure(snap, name, "zh"))))
+        full = PIL.Image.open(io.BytesIO(export.chart_bytes(snap, name, "zh")))
+        assert full.width == bare.width and full.height > bare.height, name
+        strip = np.asarray(full.convert("L"))[bare.height:]
+        assert (strip < 128).any(), f"{name}: no text under the chart"  # the line is drawn
+        np.testing.assert_array_equal(np.asarray(full.convert("RGB"))[:bare.height], np.asarray(bare.convert("RGB")))
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_spending_legend_names_the_groups_and_axes_group_thousands(all_five_snap, lang):
+    assert charts.grouped(12000.0) == "12,000" and charts.grouped(0.5) == "0.5" and charts.grouped(-0.0) == "0"
+    texts = [x.replace("\n", " ") for x in charts.figure_texts(charts.chart_figure(all_five_snap, "spending", lang))]
+    for g in sim.inputs.config.LEVER_GROUPS:
+        assert i18n.group_label(g, lang) in texts, g
+    assert i18n.t("group_short", lang, n=1) not in texts  # not "Group 1"
+    numbers = [x for x in texts if re.fullmatch(r"[\d,]+", x)]
+    big = [x for x in numbers if int(x.replace(",", "")) >= 1000 and not re.fullmatch(r"20\d\d", x)]  # not years
+    assert big and all(re.fullmatch(r"\d{1,3}(,\d{3})+", x) for x in big), numbers  # 万元 axis: 1,000 and up
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_exported_map_university_names_cover_no_district_name_nor_each_other(snap, lang):
+    from matplotlib.text import Text
+
+    fig = export.chart_figure(snap, "map", lang)
+    with charts.render_dpi(charts.EXPORT_DPI):
+        charts.to_png(fig)
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    names = [x.get_window_extent(renderer) for x in fig.findobj(Text) if x.get_gid() == "university-name"]
+    assert len(names) == len(snap.universities)
+    districts = map_view.name_boxes(ax, snap.layout, lang, map_view.EXPORT_PLACE_PT, renderer)
+    assert len(districts) >= len(snap.layout.district_names)
+    inside = ax.get_window_extent(renderer)
+    for i, box in enumerate(names):
+        assert inside.x0 <= box.x0 and box.x1 <= inside.x1 and inside.y0 <= box.y0 and box.y1 <= inside.y1
+        assert not any(box.overlaps(d) for d in districts), (lang, i)
+        assert not any(box.overlaps(other) for other in names[i + 1:]), (lang, i)

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
+import sys
 import time
 from pathlib import Path
 
@@ -246,10 +248,15 @@ def test_language_switch_turns_labels_to_chinese(server, browser):
     close(w)
 
 
-# Records whether the progress line was ever shown, and ever shown together with a result (it must not).
+# Records whether the progress line was ever shown, and ever shown together with a result (it must not),
+# and whether a progress bar was ever shown without an accessible name (it must not).
 ARM_BOTH_JS = """() => { window.__progress = false; window.__bothShown = false;
+  window.__unnamedBar = false;
   const check = () => { const run = document.querySelector('.compare-running');
     if (run) window.__progress = true;
+    for (const bar of document.querySelectorAll('[role=progressbar]'))  // a shown bar must have a name
+      if (bar.offsetParent && getComputedStyle(bar).visibility !== 'hidden' && !bar.getAttribute('aria-label'))
+        window.__unnamedBar = true;
     if (run && document.querySelector('.compare-caption')) window.__bothShown = true; };
   new MutationObserver(check).observe(document.body, { subtree: true, childList: true, characterData: true }); }"""
 
@@ -258,8 +265,7 @@ def test_ab_compare_shows_both_runs(server, browser):
     w = open_page(browser, server[0])
     page = w.page
     page.get_by_role("tab", name="A/B compare").click()
-    page.locator(".choice-b .v-select").click()
-    page.get_by_role("option", name="5 Gather & share factors").click()
+    page.locator(".choice-b select").select_option(label="5 Gather & share factors")
     small_ab(page)
     page.evaluate(ARM_BOTH_JS)
     page.get_by_role("button", name="Run A and B").click()
@@ -267,6 +273,7 @@ def test_ab_compare_shows_both_runs(server, browser):
     caption.wait_for(timeout=120_000)
     assert page.evaluate("window.__progress") is True  # the progress line was shown while running ...
     assert page.evaluate("window.__bothShown") is False  # ... and gone once the result was
+    assert page.evaluate("window.__unnamedBar") is False  # its bar was named for screen readers
     assert page.locator(".compare-running").count() == 0
     text = caption.inner_text()
     assert "A = Status quo" in text and "B = 5 Gather & share factors" in text and "seeds 1–4" in text
@@ -283,8 +290,7 @@ def test_ab_compare_shows_both_runs(server, browser):
 
 def small_ab(page) -> None:
     """Set the A/B tab (open) to a quick comparison: M = 4 replicates of 4 quarters."""
-    page.locator(".compare-replicates .v-select").click()
-    page.get_by_role("option", name="4", exact=True).click()
+    page.locator(".compare-replicates select").select_option(label="4")
     quarters = page.locator(".compare-quarters [role=slider]")
     quarters.focus()
     quarters.press("Home")
@@ -607,5 +613,62 @@ def test_where_the_effect_comes_from_shows_the_channels_and_fits_the_window(serv
         assert page.evaluate("document.documentElement.scrollWidth") <= 1280
         shot(page, "why_effect_zh")
         assert not w.errors, w.errors
+    finally:
+        context.close()
+
+
+# ------------------------------------------------------------------------------------- accessibility
+AXE_JS = Path(sys.prefix) / "share" / "axe-core" / "axe.min.js"  # tools/fetch_axe.py (make assets)
+# each main tab, and an element that shows once its content is drawn
+A11Y_TABS = {"city": "img.map-image", "compare": ".btn-compare", "why": "img.why-chart",
+             "budget": "img.budget-chart", "export": ".v-window-item--active .v-card"}
+AXE_RUN = """async () => { const r = await axe.run(document, {resultTypes: ['violations']});
+  return r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical').map(v =>
+    `${v.id} (${v.impact}, ${v.nodes.length}x): ${v.help}: ` + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | ')); }"""
+
+
+def axe_violations(page) -> list[str]:
+    """Serious and critical axe-core violations of what the page shows now, one line each."""
+    page.add_script_tag(path=str(AXE_JS))
+    # pictures get their alt text from their wrapper a frame after they are drawn (app.a11y.Picture)
+    page.wait_for_function("() => [...document.querySelectorAll('[data-alt] img')].every(i => i.alt)")
+    return page.evaluate(AXE_RUN)
+
+
+def test_no_serious_or_critical_accessibility_violations_on_any_tab_in_either_language(server, browser):
+    """axe-core (from npm, offline) on every main tab in English and Chinese at 1280x720: no serious or
+    critical violation; <html lang> follows the language; the viewport allows zooming; a control
+    focused from the keyboard shows a ring of at least 2 px."""
+    if not AXE_JS.exists():
+        (pytest.fail if os.environ.get("CI") else pytest.skip)(f"{AXE_JS} missing: run `make assets`")
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    try:
+        found: dict[str, list[str]] = {}
+        for lang, step_name in (("en", "Step"), ("zh", "单步")):
+            page = context.new_page()
+            w = Watched(page)
+            page.goto(server[0] + ("?lang=zh" if lang == "zh" else ""), timeout=TIMEOUT_MS)
+            page.get_by_role("button", name=step_name).wait_for(state="visible")
+            page.locator("img.map-image").wait_for(state="visible")
+            assert page.evaluate("document.documentElement.lang") == {"en": "en", "zh": "zh-CN"}[lang]
+            viewport = page.evaluate("document.querySelector('meta[name=viewport]').content")
+            assert "user-scalable=no" not in viewport and "maximum-scale" not in viewport, viewport
+            assert page.locator("h1").count() == 1
+            for tab, ready in A11Y_TABS.items():
+                page.locator(f".v-tab.tab-{tab}").click()
+                page.locator(ready).first.wait_for(state="visible")
+                found[f"{lang}/{tab}"] = axe_violations(page)
+            if lang == "en":  # keyboard focus: Tab from Reset's neighbour onto Reset
+                page.locator(".v-tab.tab-city").click()
+                page.locator(".btn-play").focus()
+                page.keyboard.press("Tab")
+                ring = page.evaluate("() => { const s = getComputedStyle(document.activeElement);"
+                                     " return [document.activeElement.className, s.outlineStyle, s.outlineWidth]; }")
+                assert "btn-reset" in ring[0] and ring[1] != "none" and float(ring[2].rstrip("px")) >= 2, ring
+            assert not w.errors, w.errors
+            page.close()
+        bad = {k: v for k, v in found.items() if v}
+        print("\naxe-core serious/critical per tab: " + ", ".join(f"{k} {len(v)}" for k, v in found.items()))
+        assert not bad, "axe-core found:\n" + "\n".join(f"{k}: {x}" for k, v in bad.items() for x in v)
     finally:
         context.close()

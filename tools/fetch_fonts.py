@@ -12,14 +12,10 @@ Idempotent and offline-cheap: nothing is downloaded when the TTF is already ther
 
 from __future__ import annotations
 
-import argparse
-import shutil
 import sys
-import tarfile
-import tempfile
 from pathlib import Path
 
-from fetch_solara_assets import npm_pack  # same folder: tools/ is on sys.path when run as a script
+from fetch_solara_assets import npm_files_main  # same folder: tools/ is on sys.path when run as a script
 
 PACKAGE = "@expo-google-fonts/noto-sans-sc@0.4.3"
 # tarball member (under package/) -> file name in the target folder
@@ -28,41 +24,8 @@ KEEP = {"400Regular/NotoSansSC_400Regular.ttf": "NotoSansSC_400Regular.ttf",
 TARGET = Path(sys.prefix) / "share" / "fonts" / "noto-sans-sc"
 
 
-def die(msg: str) -> None:
-    print(f"fetch_fonts: ERROR: {msg}", file=sys.stderr)
-    sys.exit(1)
-
-
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--target", type=Path, default=TARGET, help=f"default: {TARGET}")
-    args = ap.parse_args()
-    target: Path = args.target.resolve()
-    if all((target / name).is_file() for name in KEEP.values()):
-        print(f"fetch_fonts: {PACKAGE} already in {target}")
-        return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        tgz = npm_pack(PACKAGE, Path(tmp))  # one clear line and exit 1 if npm is missing or fails
-        staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
-        staging.chmod(0o755)  # mkdtemp makes it 0700
-        try:
-            with tarfile.open(tgz) as tar:
-                for member, name in KEEP.items():
-                    try:
-                        src = tar.extractfile(f"package/{member}")
-                    except KeyError:
-                        src = None
-                    if src is None:
-                        die(f"{PACKAGE}: the npm package has no {member}")
-                    with src, open(staging / name, "wb") as dst:
-                        shutil.copyfileobj(src, dst)
-            shutil.rmtree(target, ignore_errors=True)
-            staging.rename(target)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-    ttf = target / KEEP["400Regular/NotoSansSC_400Regular.ttf"]
-    print(f"fetch_fonts: {PACKAGE} -> {ttf} ({ttf.stat().st_size / 1e6:.1f} MB)")
+    npm_files_main(PACKAGE, KEEP, TARGET, "fetch_fonts", __doc__.split("\n\n")[0])
 
 
 if __name__ == "__main__":

@@ -116,6 +116,47 @@ def npm_pack(pkg: str, dest: Path) -> Path:
     return dest / info["filename"]
 
 
+def npm_files(pkg: str, keep: dict[str, str], target: Path, prog: str) -> None:
+    """Download ``pkg`` (``name@version``) and keep only ``keep`` (tarball member under ``package/``
+    -> file name) in ``target``, replacing it atomically; ``prog`` names the caller in error lines.
+    Used for single files the project needs from npm (the CJK font, axe-core)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        tgz = npm_pack(pkg, Path(tmp))  # one clear line and exit 1 if npm is missing or fails
+        staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+        staging.chmod(0o755)  # mkdtemp makes it 0700
+        try:
+            with tarfile.open(tgz) as tar:
+                for member, name in keep.items():
+                    try:
+                        src = tar.extractfile(f"package/{member}")
+                    except KeyError:
+                        src = None
+                    if src is None:
+                        print(f"{prog}: ERROR: {pkg}: the npm package has no {member}", file=sys.stderr)
+                        sys.exit(1)
+                    with src, open(staging / name, "wb") as dst:
+                        shutil.copyfileobj(src, dst)
+            shutil.rmtree(target, ignore_errors=True)
+            staging.rename(target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def npm_files_main(pkg: str, keep: dict[str, str], default_target: Path, prog: str, description: str) -> None:
+    """Command line of a single-file fetcher (tools/fetch_fonts.py, tools/fetch_axe.py): ``--target``
+    (default ``default_target``); nothing is downloaded when every kept file is already there."""
+    ap = argparse.ArgumentParser(prog=prog, description=description)
+    ap.add_argument("--target", type=Path, default=default_target, help=f"default: {default_target}")
+    target: Path = ap.parse_args().target.resolve()
+    if all((target / name).is_file() for name in keep.values()):
+        print(f"{prog}: {pkg} already in {target}")
+        return
+    npm_files(pkg, keep, target, prog)
+    first = target / next(iter(keep.values()))
+    print(f"{prog}: {pkg} -> {first} ({first.stat().st_size / 1e6:.1f} MB)")
+
+
 def unpack(tgz: Path, target: Path) -> None:
     """Unpack the tarball's top folder (``package/``) into ``target`` atomically."""
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
