@@ -50,8 +50,8 @@ from __future__ import annotations
 import numpy as np
 
 from sim.behaviour.rules import large_enterprise, price_level
+from sim.state.compiled import kernel
 from sim.state.constants import SizeClass
-from sim.state.tables import cell_counts, group_sum, group_sums
 
 COMPONENTS = ("scale", "innovation", "chain", "digital", "leaders", "talent", "collaboration")
 INDEX_TIER_OFFSET = 1  # index tier k (1..3 thresholds passed) is energy tier k + 1 (provincial = 2)
@@ -71,26 +71,16 @@ def index_thresholds(p) -> np.ndarray:
 def cluster_stats(m) -> dict[str, np.ndarray]:
     """Per-cluster aggregates used by the index and the records (arrays of length n_clusters)."""
     f = m.firms
-    a = f.alive
-    c = f.cluster[a].astype(np.int64)
     n = m.n_clusters
-
-    leader = f.size_class == SizeClass.LEADER
     large = large_enterprise(f.employees, 4.0 * f.sales * price_level(m), m.p)  # NBS size standard, nominal
     links = m.link_state
-    summed = {  # per-cluster sums over alive firms, one bincount for all
-        "sales": f.sales, "sme_sales": np.where(large, 0.0, f.sales), "value_added": f.value_added,
-        "employment": f.employees, "skilled": f.skilled, "rd_spend": f.rd_spend, "patents": f.patents_q,
-        "patent_stock": f.patent_stock, "maturity": f.maturity, "technology": f.tech, "midchain": f.segment == 1,
-        "leaders": leader, "little_giants": f.little_giant, "little_giants_not_leaders": f.little_giant & ~leader,
-        "link_share": links["any"], "supply_links": links["supplier"], "iur_projects": links["iur"],
-        "data_members": f.data_member, "shared_matches": links["shared"],
-        "knowledge": f.knowledge_q, "borrowed": f.borrowed, "sme_capacity": np.where(leader, 0.0, f.capacity),
-    }
-    s = dict(zip(summed, group_sums(c, list(summed.values()), n, rows=a)))
-    firms = group_sum(c, None, n)
+    # per-cluster sums over alive firms (SUMMED), firm counts and counts by maturity level, in one pass
+    sums, firms, counts = _cluster_sums(
+        f.alive, f.cluster, n, f.sales, large, f.value_added, f.employees, f.skilled, f.rd_spend, f.patents_q,
+        f.patent_stock, f.maturity, f.tech, f.segment, f.size_class, f.little_giant, links["any"], links["supplier"],
+        links["iur"], f.data_member, links["shared"], f.knowledge_q, f.borrowed, f.capacity)
+    s = dict(zip(SUMMED, sums))
     sales = s["sales"]
-    counts = cell_counts((n, 5), c, f.maturity[a] - 1)
     return {
         "firms": firms,
         "revenue": 4.0 * sales,
@@ -119,6 +109,41 @@ def cluster_stats(m) -> dict[str, np.ndarray]:
         "knowledge_flow": 4.0 * s["knowledge"] / np.maximum(firms, 1.0),
         "shared_use": s["borrowed"] / np.maximum(s["sme_capacity"], 1.0),
     }
+
+
+SUMMED = ("sales", "sme_sales", "value_added", "employment", "skilled", "rd_spend", "patents", "patent_stock",
+          "maturity", "technology", "midchain", "leaders", "little_giants", "little_giants_not_leaders", "link_share",
+          "supply_links", "iur_projects", "data_members", "shared_matches", "knowledge", "borrowed", "sme_capacity")
+
+
+@kernel
+def _cluster_sums(alive, cluster, n_clusters, sales, large, value_added, employees, skilled, rd_spend, patents,
+                  patent_stock, maturity, tech, segment, size_class, little_giant, any_link, supplier, iur, data_member,
+                  shared, knowledge, borrowed, capacity):
+    """Per cluster, over alive firms, in row order: the sums named by SUMMED (sales; sales of SMEs by
+    the NBS standard; ...; capacity of non-leaders), the firm count and the count by maturity level."""
+    sums = np.zeros((N_SUMMED, n_clusters))
+    firms = np.zeros(n_clusters)
+    counts = np.zeros((n_clusters, 5))
+    for i in range(alive.size):
+        if not alive[i]:
+            continue
+        c = cluster[i]
+        leader = size_class[i] == LEADER
+        row = (sales[i], 0.0 if large[i] else sales[i], value_added[i], employees[i], skilled[i], rd_spend[i],
+               patents[i], patent_stock[i], float(maturity[i]), tech[i], 1.0 if segment[i] == 1 else 0.0,
+               1.0 if leader else 0.0, 1.0 if little_giant[i] else 0.0,
+               1.0 if little_giant[i] and not leader else 0.0, 1.0 if any_link[i] else 0.0,
+               1.0 if supplier[i] else 0.0, 1.0 if iur[i] else 0.0, 1.0 if data_member[i] else 0.0,
+               1.0 if shared[i] else 0.0, knowledge[i], borrowed[i], 0.0 if leader else capacity[i])
+        for j in range(len(row)):
+            sums[j, c] += row[j]
+        firms[c] += 1.0
+        counts[c, maturity[i] - 1] += 1.0
+    return sums, firms, counts
+
+
+LEADER, N_SUMMED = int(SizeClass.LEADER), len(SUMMED)
 
 
 def components(m, st: dict[str, np.ndarray]) -> np.ndarray:
