@@ -119,14 +119,42 @@ def split(m, rows: np.ndarray, take: np.ndarray) -> np.ndarray:
     taken are left alone.
     """
     t = m.talent
-    take = np.asarray(take, np.int64)
-    some = take > 0
-    part = some & (take < t.persons[rows])
-    parents = rows[part]
+    whole, parents, part = _split_plan(rows, np.asarray(take, np.int64), t.persons)
     new = t.copy_rows(parents)
-    t.persons[new] = take[part]
-    t.persons[parents] -= take[part]
-    return np.concatenate((rows[some & ~part], new))
+    _split_persons(new, parents, part, t.persons)
+    return np.concatenate((whole, new))
+
+
+@kernel
+def _split_plan(rows, take, persons):
+    """Of ``rows``: those whose persons are all taken, and those that give only ``part`` of them."""
+    n_whole = n_part = 0
+    for k in range(rows.size):
+        if take[k] > 0:
+            if take[k] < persons[rows[k]]:
+                n_part += 1
+            else:
+                n_whole += 1
+    whole = np.empty(n_whole, np.int64)
+    parents = np.empty(n_part, np.int64)
+    part = np.empty(n_part, np.int64)
+    a = b = 0
+    for k in range(rows.size):
+        if take[k] > 0:
+            if take[k] < persons[rows[k]]:
+                parents[b], part[b] = rows[k], take[k]
+                b += 1
+            else:
+                whole[a] = rows[k]
+                a += 1
+    return whole, parents, part
+
+
+@kernel
+def _split_persons(new, parents, part, persons):
+    for k in range(new.size):
+        persons[new[k]] = part[k]
+        persons[parents[k]] -= part[k]
 
 
 def step(m) -> None:
@@ -233,17 +261,32 @@ def _layoffs(m, needs: tuple[np.ndarray, np.ndarray], staff: np.ndarray) -> None
     t, f, rng = m.talent, m.firms, m.rng
     need, _ = needs
     refresh_staff(m, staff)
-    k = np.floor(np.maximum(0.0, f.skilled - m.p["layoff_threshold"] * need)).astype(np.int64)  # persons
-    if staff.size == 0 or k.sum() == 0:
+    k, staff = _cuts(staff, t.employer, f.skilled, need, m.p["layoff_threshold"])  # persons per firm, their staff
+    if staff.size == 0:
         return
     employer = t.employer[staff]
-    cutting = k[employer] > 0  # the staff of firms that lay off
-    staff, employer = staff[cutting], employer[cutting]
     keys = rng.random(staff.size)
     take = take_within_groups(employer, keys, t.persons[staff], k)
     fired = split(m, staff, take)
     t.employer[fired] = NO_EMPLOYER
     m.flows_q["layoffs"] = int(take.sum())
+
+
+@kernel
+def _cuts(staff, employer, skilled, need, threshold):
+    """Whole persons each firm lays off (those above ``threshold`` x need) and the staff rows of the
+    firms that lay off (none when nobody does)."""
+    k = np.empty(skilled.size, np.int64)
+    total = 0
+    for j in range(skilled.size):
+        k[j] = np.int64(np.floor(max(0.0, skilled[j] - threshold * need[j])))
+        total += k[j]
+    if staff.size == 0 or total == 0:
+        return k, np.zeros(0, np.int64)
+    cutting = np.zeros(staff.size, np.bool_)
+    for s in range(staff.size):
+        cutting[s] = k[employer[staff[s]]] > 0
+    return k, staff[cutting]
 
 
 def prospects(m) -> np.ndarray:
