@@ -63,7 +63,7 @@ def test_paired_differences_from_ema_output_equal_those_of_our_runner(tmp_path):
 
     spec = parse_spec(SPEC, path=tmp_path / "ema_pairs.toml")
     assert run_sweep(spec, tmp_path / "out", progress=False).done == len(table)
-    sw = analysis.load(tmp_path / "out")
+    sw = analysis.load_sweep(tmp_path / "out")
     runs = sw.runs.assign(scenario=sw.runs["beijing_wage_growth"].map(lambda g: f"g{g}"))
 
     # the same seed and posterior draw in replication r as in the sweep's replicate r
