@@ -21,14 +21,30 @@ Imports point down only (a room may import any room below it):
     outputs -> model/scenario -> behaviour -> state -> inputs; model -> policy -> inputs.
 """
 
+import importlib
+
 from sim.inputs.base import VERSION, ConfigError
 from sim.inputs.config import Config, default_config, load_config, resolve_config
-from sim.model import ClusterModel, ModelError
 from sim.policy.presets import Preset, load_presets
-from sim.scenario import run_scenario, warm_up
-from sim.state.records import ScenarioResult
 
 __version__ = VERSION
+
+# The model (Mesa, pandas, the compiled kernels) is imported on first use, not by ``import sim``: a
+# command that only reads a config or prints the version starts in a fraction of a second.
+_ON_FIRST_USE = {"ClusterModel": "sim.model", "ModelError": "sim.model", "run_scenario": "sim.scenario",
+                 "warm_up": "sim.scenario", "ScenarioResult": "sim.state.records"}
+
+
+def __getattr__(name: str):
+    if name in _ON_FIRST_USE:
+        value = getattr(importlib.import_module(_ON_FIRST_USE[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'sim' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_ON_FIRST_USE))
 
 __all__ = [
     "__version__", "ClusterModel", "Config", "ConfigError", "ModelError", "Preset", "ScenarioResult", "default_config",

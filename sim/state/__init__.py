@@ -6,6 +6,8 @@
                     onto one table row
 - ``initial.py``    the start state (2025Q1) built from ``configs/city.toml`` and the parameters
 - ``records.py``    the quarterly records (``Recorder``) and the tidy tables of a run (``ScenarioResult``)
+- ``compiled.py``   the set-up of the compiled kernels (numba): the ``kernel`` decorator, the on-disk
+                    cache outside the repository, numpy's summation order (``pairwise_sum``)
 - ``constants.py``  enums and codes (``SizeClass``, ``Loc``, ``Field``, ``Degree``, ``CareerStage``, ...)
 
 May import: ``sim.state`` and ``sim.inputs``. Nothing here knows the submodels, the schedule, the
