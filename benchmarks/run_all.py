@@ -1,4 +1,4 @@
-"""Run every benchmark script in this folder (model, resolution, experiments, calibration, app, app in the browser)
+"""Run every benchmark script in this folder (model, speed, resolution, experiments, calibration, app, app in the browser)
 and print their reports."""
 
 import runpy
@@ -10,7 +10,8 @@ HERE = Path(__file__).resolve().parent
 if __name__ == "__main__":
     sys.path.insert(0, str(HERE.parent))
     failed = []
-    for name in ("bench_model.py", "bench_resolution.py", "bench_reference.py", "bench_experiments.py",
+    for name in ("bench_model.py", "bench_speed.py", "bench_resolution.py", "bench_reference.py",
+                 "bench_experiments.py",
                  "bench_calibration.py", "bench_app.py", "bench_app_browser.py"):
         path = HERE / name
         if path.exists():
