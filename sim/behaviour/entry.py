@@ -301,13 +301,9 @@ def _land_anchor(m) -> None:
 def _weak_links(m) -> None:
     f, p, prog, rng = m.firms, m.p, m.prog, m.rng
     budget = m.policy.level("weak_links.switch_grants") / 4.0 * (1.0 - m.waste())
-    gap = _gap(m)
-    weak = np.array([0, 2, 3])  # core parts, design, service
     # each assembly firm looks at the weak segments its technology allows and picks the largest gap
-    options = np.where((f.tech[:, None] >= m.tech_required[weak][None, :]) & (gap[f.cluster][:, weak] > 0.1),
-                       gap[f.cluster][:, weak], -1.0)
-    tgt = weak[np.argmax(options, axis=1)]
-    eligible = np.flatnonzero(f.alive & (f.segment == 1) & (options.max(axis=1) > 0) & (f.cash > 0))
+    tgt, eligible = _weak_link_options(f.alive, f.segment, f.cluster, f.tech, f.cash, _gap(m), m.tech_required,
+                                       WEAK_SEGMENTS, MIN_GAP)
     if eligible.size == 0:
         m.spend("weak_link_incentive", 0.0)
         return
@@ -328,6 +324,30 @@ def _weak_links(m) -> None:
     f.niche[idx] = _choose_niche(m, f.cluster[idx], f.segment[idx],
                                  rng.random(idx.size) < m.policy.level("coordination.repositioning"))
     m.spend("weak_link_incentive", paid.sum())
+
+
+WEAK_SEGMENTS = np.array([0, 2, 3])  # core parts, design, service: the chain's weak links (paper §2.2)
+MIN_GAP = 0.1  # a weak segment counts when more than this share of its demand is bought outside
+
+
+@kernel
+def _weak_link_options(alive, segment, cluster, tech, cash, gap, tech_required, weak, min_gap):
+    """Per firm: the weak segment of the largest local gap its technology allows (the first such);
+    and the rows that may move there (alive assembly firms with cash and some allowed gap)."""
+    n = alive.size
+    target = np.empty(n, np.int64)
+    ok = np.zeros(n, np.bool_)
+    for i in range(n):
+        best, pick = -np.inf, 0
+        for j in range(weak.size):
+            s = weak[j]
+            g = gap[cluster[i], s]
+            v = g if tech[i] >= tech_required[s] and g > min_gap else -1.0
+            if j == 0 or v > best:
+                best, pick = v, j
+        target[i] = weak[pick]
+        ok[i] = alive[i] and segment[i] == 1 and best > 0 and cash[i] > 0
+    return target, np.flatnonzero(ok)
 
 
 def _reposition(m) -> None:
