@@ -61,6 +61,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.state.compiled import kernel
 from sim.state.tables import cell_sums
 
 LITTLE_GIANT_CRITERIA = ("alive", "sme", "field", "niche_years", "growth", "market_share", "rd", "ip", "technology")
@@ -90,21 +91,32 @@ def track_niches(m) -> None:
     """Restart ``niche_since`` for firms whose segment or niche changed since the last look (every quarter,
     after this quarter's moves); a firm seen for the first time entered its niche when it entered."""
     f = m.firms
-    code = niche_code(m)
-    new = f.niche_seen == 0
-    moved = ~new & (f.niche_seen != code)
-    f.niche_since[new] = f.entered[new]
-    f.niche_since[moved] = m.quarter
-    f.niche_seen[:] = code
+    _track_niches(f.segment, f.niche, f.entered, f.niche_seen, f.niche_since, m.max_niches, m.quarter)
+
+
+@kernel
+def _track_niches(segment, niche, entered, seen, since, max_niches, quarter):
+    for i in range(segment.size):
+        code = np.int64(segment[i]) * max_niches + np.int64(niche[i]) + 1  # niche_code
+        if seen[i] == 0:
+            since[i] = entered[i]
+        elif seen[i] != code:
+            since[i] = quarter
+        seen[i] = code
 
 
 def book_quarter(m) -> None:
     """Add this quarter's nominal sales and R&D spending to the year so far (alive firms)."""
     f = m.firms
-    price = price_level(m)
-    a = f.alive
-    f.sales_ytd[a] += f.sales[a] * price
-    f.rd_ytd[a] += f.rd_spend[a] * price
+    _book_quarter(f.alive, f.sales, f.rd_spend, f.sales_ytd, f.rd_ytd, price_level(m))
+
+
+@kernel
+def _book_quarter(alive, sales, rd_spend, sales_ytd, rd_ytd, price):
+    for i in range(alive.size):
+        if alive[i]:
+            sales_ytd[i] += sales[i] * price
+            rd_ytd[i] += rd_spend[i] * price
 
 
 def close_year(m) -> None:
