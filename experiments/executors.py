@@ -123,6 +123,25 @@ def start_worker(parent_pid: int, pdeathsig: bool = True) -> None:
         pass
 
 
+def _warm_worker_plugin():
+    """A Dask worker plugin that gets each worker warm when it starts (``sim.warm_up``, like
+    :func:`start_worker` for local processes)."""
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class WarmUp(WorkerPlugin):
+        name = "qhd-cluster-sim-warm-up"
+
+        def setup(self, worker) -> None:
+            try:
+                import sim
+
+                sim.warm_up()
+            except Exception:  # noqa: BLE001 - the runs will raise it with their own context
+                pass
+
+    return WarmUp()
+
+
 def _pool_works(pool: cf.ProcessPoolExecutor, timeout: float = 120.0) -> bool:
     """Can this pool run a trivial task?"""
     try:
@@ -386,6 +405,7 @@ class DaskExecutor:
                 self.client = Client(self.address, timeout=timeout)
                 self.client.wait_for_workers(1, timeout=timeout)
             self._scheduler_address = self.client.scheduler.address
+            self.client.register_plugin(_warm_worker_plugin())  # every worker, also those joining later
             self._refresh_threads(force=True)
         except (OSError, TimeoutError, ValueError) as exc:
             self.__exit__(None, None, None)
