@@ -357,14 +357,17 @@ def _optimize(args: argparse.Namespace) -> int:
 
 def _study(args: argparse.Namespace) -> int:
     """``study``: plan (``--plan``) or run the whole study (experiments.study); exit 1 when a step failed."""
+    import dataclasses
     import os
 
     from experiments import study
 
     if args.workers is not None and args.workers < 1:
         raise SpecError(f"--workers: {args.workers} is not allowed; give an integer >= 1")
-    config = study.load_config(args.config if args.config is not None
-                               else (study.STUDY_CONFIG if args.specs is None else None))
+    if args.config is not None or args.specs is None:
+        config = study.load_config(args.config if args.config is not None else study.STUDY_CONFIG)
+    else:  # another spec folder: none of the shipped specs' steps, but the same estimate and re-check
+        config = dataclasses.replace(study.load_config(study.STUDY_CONFIG), specs={}, fit=None)
     executor = ["--serial"] if args.serial else (["--workers", str(args.workers)] if args.workers else [])
     steps = study.build_steps(args.specs or study.SPECS_DIR, config, refit=args.refit, executor_args=executor)
     chosen = study.select(steps, args.only)

@@ -880,9 +880,11 @@ def plan_lines(steps: Sequence[Step], out: Path, config: StudyConfig, workers: i
         lines.append(f"[{i}/{len(steps)}] {s.id}: {size.words}{when}\n      {cmd}")
     if pr:
         lines.append(f"estimated wall time: ~{hms(total)} on {workers} worker(s)")
+        load = os.getloadavg()[0]
         lines.append(f"(basis: a status-quo run measured just now takes {pr.setup:.3f} s + {pr.per_quarter * 1000:.1f} ms "
                      f"a quarter on one core; {config.estimate.get('parallel_efficiency', 1.0):g} parallel efficiency "
-                     "and the other factors of [estimate] in the study config; this VM's speed has swung 2-3x "
-                     "between days (docs/experiments.md, Calibration), so read the total as within a factor of 2-3; "
-                     "steps marked 'at most' are upper bounds)")
+                     "and the other factors of [estimate] in the study config. Other work on the machine slows every "
+                     f"step: load average now {load:.1f} on {os.cpu_count()} cores. This VM's speed has also swung 2-3x "
+                     "between days (docs/experiments.md, Calibration): read the total as within a factor of 2-3. "
+                     "Steps marked 'at most' are upper bounds.)")
     return lines, ok
