@@ -133,11 +133,11 @@ def _parser() -> argparse.ArgumentParser:
     sy.add_argument("--plan", action="store_true", help="list the steps, their commands, sizes and an estimated "
                     "time; run nothing")
     yx = sy.add_mutually_exclusive_group()
-    yx.add_argument("--serial", action="store_true", help="run every command's runs in its own process, one by one")
+    yx.add_argument("--serial", action="store_true", help="each command runs its model runs in its own process, one after another")
     yx.add_argument("--workers", type=int, metavar="N", help="worker processes of each command (default: all cores)")
     sy.add_argument("--specs", type=Path, metavar="DIR", help="the spec folder (default configs/experiments)")
-    sy.add_argument("--config", type=Path, metavar="FILE", help="the study config (default configs/study.toml "
-                    "with the default spec folder; none with --specs)")
+    sy.add_argument("--config", type=Path, metavar="FILE", help="the study config (default configs/study.toml; "
+                    "with --specs only its [estimate])")
     return p
 
 
