@@ -25,15 +25,14 @@ horizon = 4
 crn = true
 [base]
 scenario = "configs/baseline.toml"
-[design]
-kind = "full_factorial"
 [levers]
 package = ["status_quo", "digital"]
 [outcomes]
-summary = "all"
 city = []
 clusters = ["energy_index", "energy_tier"]
 districts = []
+[design]
+kind = "full_factorial"
 """
 BROKEN = TINY.replace('package = ["status_quo", "digital"]', "rd_subsidy_rat = [0.1, 0.2]")  # a misspelt lever
 
