@@ -30,8 +30,12 @@ VALIDATE_CMD ?= $(PY) -m sim validate --posterior --draws 8 --seeds 2 --quiet --
 APP_CMD ?= $(PY) -m app --host $(HOST) --port $(PORT)
 BENCH_CMD ?= $(PY) benchmarks/run_all.py
 CALIBRATE_CMD ?= $(PY) -m sim calibrate
+# the whole study (docs/experiments.md, "The whole study"): STUDY_ARGS="--plan" lists the steps and an estimate,
+# "--refit" re-fits and publishes the posterior first, "--only paper_remedies futures_lhs" runs those specs' steps
+STUDY_ARGS ?=
+STUDY_CMD ?= $(PY) -m experiments study $(STUDY_ARGS)
 
-.PHONY: help venv assets fonts run test test-fast app bench calibrate clean
+.PHONY: help venv assets fonts run test test-fast app bench calibrate study clean
 
 help: ## list the targets
 	@echo "make <target>   (variables: PYTHON=, HOST=$(HOST), PORT=$(PORT), PYTEST_ARGS=)"
@@ -83,6 +87,10 @@ bench: venv ## run the benchmarks
 
 calibrate: venv ## calibrate the model
 	$(CALIBRATE_CMD)
+
+study: venv ## the whole study: posterior re-check (or --refit), every spec of configs/experiments, results/index.md
+	@$(MAKE) --no-print-directory fonts || echo "make study: no Chinese font fetched (npm missing?); figures will show boxes for Chinese labels"
+	$(STUDY_CMD)
 
 clean: ## remove .venv (with its asset cache) and caches; keeps results/
 	rm -rf $(VENV) .pytest_cache build dist test-artifacts *.egg-info

@@ -22,7 +22,9 @@ The model is called through one function, ``sim.run_scenario(config, seed)``. Mo
     decision/   scenario discovery (PRIM) and robustness (regret, satisficing) of a sweep
     attribution which channels carry each package's effect (``experiments.explain(SPEC)``;
                 figures and words in attribution_report)
-    cli         ``python -m experiments run | analyze | status | plan | explain``
+    study       the whole study in one command (``make study``): the posterior, every shipped spec with its
+                documented commands, resumable, one index page (configs/study.toml)
+    cli         ``python -m experiments run | analyze | status | plan | explain | ... | study``
 
 See docs/experiments.md.
 """

@@ -1,4 +1,5 @@
-"""Command line: ``python -m experiments run | analyze | status | plan | explain | discover | robustness | optimize``.
+"""Command line: ``python -m experiments run | analyze | status | plan | explain | discover | robustness | optimize
+| calibrate | carry-posterior | study``.
 
     python -m experiments run configs/experiments/NAME.toml [--workers N | --dask ADDR | --serial]
                               [--retry-failed] [--out DIR] [--force] [--batch N] [--analyze] [--no-progress]
@@ -13,6 +14,8 @@
                               [--out DIR] [--force] [--publish [PATH]]
     python -m experiments optimize configs/experiments/optimize.toml [--workers N | --dask ADDR | --serial]
                               [--out DIR] [--force]
+    python -m experiments study [--out DIR] [--refit] [--only NAME ...] [--plan] [--workers N | --serial]
+                              [--specs DIR] [--config FILE]
 
 Exit status: 0 done (failed runs are recorded and reported, not fatal); 1 every run of the design
 failed; 2 a bad spec, a busy or missing results directory, an unreachable or lost Dask scheduler
@@ -119,6 +122,22 @@ def _parser() -> argparse.ArgumentParser:
                     help="the published posterior (default configs/posterior.parquet)")
     cc.add_argument("--reason", required=True, help="why it is carried over rather than re-fitted (recorded)")
     cc.add_argument("--draws", type=int, default=40, help="posterior-predictive draws (default 40, one run each)")
+    sy = sub.add_parser("study", help="the whole study: the posterior (re-checked, or --refit), every spec of "
+                        "configs/experiments at its own size with its documented commands, one index page")
+    sy.add_argument("--out", type=Path, default=Path("results"),
+                    help="results folder: DIR/<spec>/ per spec, DIR/index.md (default results)")
+    sy.add_argument("--refit", action="store_true",
+                    help="re-fit the posterior (the calibration spec of configs/study.toml) and publish it first")
+    sy.add_argument("--only", nargs="+", metavar="NAME", help="only these specs (file names without .toml; "
+                    "'posterior' for the posterior's re-check)")
+    sy.add_argument("--plan", action="store_true", help="list the steps, their commands, sizes and an estimated "
+                    "time; run nothing")
+    yx = sy.add_mutually_exclusive_group()
+    yx.add_argument("--serial", action="store_true", help="each command runs its model runs in its own process, one after another")
+    yx.add_argument("--workers", type=int, metavar="N", help="worker processes of each command (default: all cores)")
+    sy.add_argument("--specs", type=Path, metavar="DIR", help="the spec folder (default configs/experiments)")
+    sy.add_argument("--config", type=Path, metavar="FILE", help="the study config (default configs/study.toml; "
+                    "with --specs only its [estimate])")
     return p
 
 
@@ -146,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
                 return _calibrate(args)
             case "optimize":
                 return _optimize(args)
+            case "study":
+                return _study(args)
     except (SpecError, _DecisionError) as exc:  # a bad spec, or a question the results cannot answer
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -332,6 +353,50 @@ def _optimize(args: argparse.Namespace) -> int:
     print(f"{res.runs} model runs this session ({res.reused} reused); pareto: {out / 'pareto.csv'}   "
           f"report: {out / 'report.md'}")
     return EXIT_OK
+
+
+def _study(args: argparse.Namespace) -> int:
+    """``study``: plan (``--plan``) or run the whole study (experiments.study); exit 1 when a step failed."""
+    import dataclasses
+    import os
+
+    from experiments import study
+
+    if args.workers is not None and args.workers < 1:
+        raise SpecError(f"--workers: {args.workers} is not allowed; give an integer >= 1")
+    if args.config is not None or args.specs is None:
+        config = study.load_config(args.config if args.config is not None else study.STUDY_CONFIG)
+    else:  # another spec folder: none of the shipped specs' steps, but the same estimate and re-check
+        config = dataclasses.replace(study.load_config(study.STUDY_CONFIG), specs={}, fit=None)
+    executor = ["--serial"] if args.serial else (["--workers", str(args.workers)] if args.workers else [])
+    steps = study.build_steps(args.specs or study.SPECS_DIR, config, refit=args.refit, executor_args=executor)
+    chosen = study.select(steps, args.only)
+    if args.plan:
+        workers = 1 if args.serial else (args.workers or os.cpu_count() or 1)
+        lines, planned = study.plan_lines(chosen, args.out, config, workers, study.probe())
+        print("\n".join(lines))
+        return EXIT_OK if planned else EXIT_ALL_FAILED
+    _check_out_dir(args.out)
+    import time
+
+    t0 = time.monotonic()
+    try:
+        outcomes = study.run_study(steps, args.out, selected=chosen, argv=sys.argv[1:])
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: finished steps are recorded; index: {args.out / 'index.md'}; run the same command "
+              "to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    ran = [o for o in outcomes if o.status not in ("not selected", "off")]
+    for o in ran:
+        what = o.error or o.detail
+        print(f"{o.step.id:32s} {o.status:8s} {study.hms(o.seconds)}" + (f"  {what}" if what else ""))
+    bad = [o for o in ran if o.status in ("failed", "blocked")]
+    skipped = sum(o.status == "skipped" for o in ran)
+    total = time.monotonic() - t0
+    print(f"total: {study.hms(total)} of wall time in this session; {len(ran) - skipped - len(bad)} steps done, "
+          f"{skipped} skipped as complete, {len(bad)} failed or not run")
+    print(f"index: {args.out / 'index.md'} (and index.html)")
+    return EXIT_ALL_FAILED if bad else EXIT_OK
 
 
 def _carry_posterior(args: argparse.Namespace) -> int:
