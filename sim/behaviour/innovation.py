@@ -148,14 +148,27 @@ def decide_participation(m, s: float) -> None:
 def usual_intensity(m) -> np.ndarray:
     """Per firm: R&D / sales it spends if it does R&D, before the subsidy response (module docstring)."""
     f, p = m.firms, m.p
-    leader = f.size_class == SizeClass.LEADER
-    base = np.where(leader, p["rd_intensity_leader"],
-                    np.where(f.little_giant, p["rd_intensity_specialised"],
-                             p["rd_intensity_sme"] * (0.6 + 1.4 * f.tech)))
-    own = base * f.rd_draw
-    need = rules.rd_required(f.revenue_y1, p)
-    bar = (f.little_giant | f.lg_aspirant) & np.isfinite(need)
-    return np.where(bar, np.maximum(own, need), own)
+    return _usual_intensity(f.size_class, f.little_giant, f.lg_aspirant, f.tech, f.rd_draw,
+                            rules.rd_required(f.revenue_y1, p), p["rd_intensity_leader"],
+                            p["rd_intensity_specialised"], p["rd_intensity_sme"])
+
+
+@kernel
+def _usual_intensity(size_class, little_giant, aspirant, tech, draw, need, leader_rate, specialised_rate, sme_rate):
+    out = np.empty(size_class.size)
+    for i in range(size_class.size):
+        if size_class[i] == LEADER:
+            base = leader_rate
+        elif little_giant[i]:
+            base = specialised_rate
+        else:  # technology-intensive SMEs invest more (assumption: 0.6 at T = 0 to 2.0 at T = 1)
+            base = sme_rate * (0.6 + 1.4 * tech[i])
+        own = base * draw[i]
+        out[i] = max(own, need[i]) if (little_giant[i] or aspirant[i]) and np.isfinite(need[i]) else own
+    return out
+
+
+LEADER = int(SizeClass.LEADER)
 
 
 def firm_openness(m) -> np.ndarray:
