@@ -53,7 +53,7 @@ DOCS = ("README.md", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").g
 LANGS = {"bash": "shell", "sh": "shell", "shell": "shell", "console": "shell", "python": "python", "toml": "toml"}
 NOT_RUN = {"text"}  # output, usage synopses, formulas, folder trees
 COPIED = ("sim", "experiments", "app", "configs", "tools", "pyproject.toml", "Makefile")
-TIMEOUT_S = 600  # one block; the slowest (the README's sweeps, cut by SMALL) take about a minute on 2 cores
+TIMEOUT_S = 600  # one block; the slowest (three explain runs, the README's sweeps) take about a minute on 2 cores
 
 # The shipped specs as the doc blocks run them (configs/experiments/<file>: key -> TOML value; each
 # key must occur once, uncommented, in that file). Sizes are the smallest that keep each command's
@@ -61,12 +61,12 @@ TIMEOUT_S = 600  # one block; the slowest (the README's sweeps, cut by SMALL) ta
 # the national tier is reached and runs where it is not, also among all five's; grant_timing keeps
 # them because its grant windows run to 2029Q4; optimize needs 14 for retention_3y (the 2025Q3
 # cohort 3 years on); the calibration specs keep theirs because the targets follow cohorts for 3
-# years. explain runs every channel of every package, so its specs keep three packages (the docs
-# name coordinate and digital).
-THREE_PACKAGES = '["status_quo", "coordinate", "digital"]'
+# years. explain runs every channel of every package, so its specs keep two packages (the docs
+# name coordinate too: --packages and packages= take any preset).
+TWO_PACKAGES = '["status_quo", "digital"]'
 SMALL: dict[str, dict[str, int | str]] = {
-    "paper_remedies.toml": {"horizon": 4, "replicates": 2, "posterior_draws": 2, "package": THREE_PACKAGES},
-    "explain.toml": {"horizon": 4, "replicates": 2, "posterior_draws": 2, "package": THREE_PACKAGES},
+    "paper_remedies.toml": {"horizon": 4, "replicates": 2, "posterior_draws": 2, "package": TWO_PACKAGES},
+    "explain.toml": {"horizon": 4, "replicates": 2, "posterior_draws": 2, "package": TWO_PACKAGES},
     "levers_lhs.toml": {"horizon": 4, "samples": 4, "replicates": 1},
     "sobol.toml": {"horizon": 4, "samples": 2},
     "sobol_posterior.toml": {"horizon": 4, "samples": 2},
@@ -382,12 +382,18 @@ def test_every_fence_has_a_language() -> None:
     assert not bad, f"fences without a known language (use text for output/synopses): {', '.join(bad)}"
 
 
+_BARE = re.compile(r"(?<![\w/.-])(?<!-m )(python3?|pip3?)(?![\w/.-])")
+
+
+def bare_python(code: str) -> list[str]:
+    """The bare ``python``/``pip`` commands of shell code (comments left out; ``-m pip`` is no command)."""
+    return [m.group(1) for line in code.splitlines() for m in _BARE.finditer(line.split("#", 1)[0])]
+
+
 def test_shell_blocks_use_the_venv_python() -> None:
     """Commands call ``.venv/bin/python`` (what ``make`` creates), never a bare ``python``/``pip``,
     which on most machines is not the one with the project installed."""
-    bare = re.compile(r"(?:^|[\s;&|(])(python3?|pip3?)(?=\s)", re.M)
-    bad = [f"{b.id}: {m.group(1)}" for b in RUN if b.kind == "shell"
-           for m in bare.finditer(re.sub(r"#.*", "", b.code))]
+    bad = [f"{b.id}: {cmd}" for b in RUN if b.kind == "shell" for cmd in bare_python(b.code)]
     assert not bad, f"bare python/pip in shell blocks (use .venv/bin/python): {', '.join(bad)}"
 
 
@@ -469,6 +475,8 @@ def test_markers_and_overrides_are_read_as_written(tmp_path: Path) -> None:
         "run --draws 2 --n 1\n"
     with pytest.raises(DocBlockError, match="override k=1 matches nothing"):
         apply_overrides(Block("d.md", 1, "python", "f(n=1)\n", Marker(overrides=(("k", "1"),))))
+    assert bare_python("python -m x  # python\n.venv/bin/python -m pip y && pip3 z\ncd a; python3 t.py\n") == \
+        ["python", "pip3", "python3"]
     spec = tmp_path / "s.toml"
     spec.write_text("[experiment]\nhorizon = 40   # quarters\n# samples = 3\n", encoding="utf-8")
     shrink_spec(spec, {"horizon": 4})
