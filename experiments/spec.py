@@ -76,6 +76,11 @@ MAX_BINS = 100  # [analysis] bins
 MAX_GROUPS = 1000  # [analysis] max_groups
 
 
+# the spec section a factor of each Factor.kind is written in (error messages name it)
+_SECTION_OF_KIND = {"lever": "levers", "package": "levers", "timing": "levers", "uncertainty": "uncertainties",
+                    "setting": "settings"}
+
+
 class SpecError(ValueError):
     """A sweep spec is invalid. The message names the file, section and key."""
 
@@ -851,7 +856,8 @@ class _Parser:
             for f in factors:
                 if not f.discrete and f.dist != "uniform":
                     raise self.err(
-                        f"[{f.kind}s] {f.name}: a {f.dist} distribution cannot be gridded; use lhs/sobol/morris"
+                        f"[{_SECTION_OF_KIND[f.kind]}] {f.name}: a {f.dist} distribution cannot be gridded by "
+                        "full_factorial; use kind = lhs, sobol or morris, or give a uniform range or a list of values"
                     )
             factors[:] = [f if f.discrete or f.levels else _with_levels(f, levels) for f in factors]
             return Design(kind=kind, levels=levels)

@@ -89,6 +89,8 @@ def test_shipped_specs_validate_and_have_the_promised_size():
         (('rd_subsidy_rate = [0.02, 0.2]', "rd_subsidy_rate = [0.02, 0.9]"), "out of range"),  # schema range
         (('package = ["status_quo", "digital"]', 'package = ["status_quo", "digitl"]'), "digitl"),
         (("horizon = 4", "horizon = 0"), "horizon"),
+        (("[levers]", '[uncertainties]\nbeta_wage = { dist = "normal", mean = 2.0, sd = 0.4 }\n[levers]'),
+         "[uncertainties] beta_wage: a normal distribution cannot be gridded by full_factorial"),  # its section
     ],
 )
 def test_bad_specs_fail_naming_the_problem(change, expected):
