@@ -45,6 +45,17 @@ def test_a_calibration_run_records_only_the_city_and_measures_the_same():
         ClusterModel(config=cfg, rng=3, record="clusters")
 
 
+def test_a_city_only_run_summarises_the_city_outcomes_of_a_full_run():
+    """A run that kept only the city table (record="city") has a summary without the cluster outcomes,
+    its other values those of a fully recorded run (it used to fail on the empty cluster table)."""
+    lean = sim.run_scenario(None, seed=3, quarters=16, record="city").summary()
+    full = sim.run_scenario(None, seed=3, quarters=16).summary()
+    assert "tiers_climbed_clusters" not in lean and "mean_energy_index_final" not in lean
+    assert {"value_added_real_final", "retention_3y", "net_fiscal_balance_total"} <= set(lean)
+    assert set(lean) < set(full)
+    assert all(lean[k] == full[k] or (lean[k] != lean[k] and full[k] != full[k]) for k in lean)
+
+
 def test_a_comparison_run_keeps_city_and_clusters_with_the_same_summary():
     """The workshop's A/B runs record city and clusters only (record="city+clusters"): the same tables
     and summary as a fully recorded run, an empty districts table, no DataCollector."""

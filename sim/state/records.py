@@ -556,26 +556,30 @@ class ScenarioResult:
         )
 
     def summary(self) -> dict[str, float]:
-        """Scalar end-of-run outcomes (one row of a sweep's summary table)."""
+        """Scalar end-of-run outcomes (one row of a sweep's summary table). A run that kept only the city
+        table (``record="city"``) has no cluster table: its summary leaves out the cluster outcomes
+        (energy index and tiers, maturity, chain completeness, homogeneity, leaders, little giants)."""
         city, cl = self.city, self.clusters
-        last_q = int(city["quarter"].max())
-        end = cl[cl["quarter"] == last_q].set_index("cluster")
-        start = cl[cl["quarter"] == 0].set_index("cluster")
         out: dict[str, float] = {}
-        top_tier = cl.groupby("cluster", sort=False)["energy_tier"].max()
-        for key, index, tier in zip(end.index, end["energy_index"].to_numpy(), end["energy_tier"].to_numpy()):
-            out[f"energy_index_final_{key}"] = float(index)
-            out[f"energy_tier_final_{key}"] = int(tier)
-            out[f"reached_national_{key}"] = bool(top_tier[key] >= NATIONAL_TIER)
-        out["tiers_climbed_total"] = int((end["energy_tier"] - start["energy_tier"]).sum())
-        six = [k for k in end.index if k != "other"]  # the paper's six clusters
-        out["tiers_climbed_clusters"] = int((end.loc[six, "energy_tier"] - start.loc[six, "energy_tier"]).sum())
-        # the two ladders the tier combines, apart (a fall on one can cancel a rise on the other)
-        out["index_tiers_climbed"] = int((end.loc[six, "index_tier"] - start.loc[six, "index_tier"]).sum())
-        out["county_clusters_start"] = int(start.loc[six, "county_status"].sum())
-        out["county_clusters_final"] = int(end.loc[six, "county_status"].sum())
-        out["n_national_clusters"] = int(sum(out[f"reached_national_{k}"] for k in six))
-        out["any_national"] = out["n_national_clusters"] > 0
+        has_clusters = len(cl) > 0
+        if has_clusters:
+            last_q = int(city["quarter"].max())
+            end = cl[cl["quarter"] == last_q].set_index("cluster")
+            start = cl[cl["quarter"] == 0].set_index("cluster")
+            top_tier = cl.groupby("cluster", sort=False)["energy_tier"].max()
+            for key, index, tier in zip(end.index, end["energy_index"].to_numpy(), end["energy_tier"].to_numpy()):
+                out[f"energy_index_final_{key}"] = float(index)
+                out[f"energy_tier_final_{key}"] = int(tier)
+                out[f"reached_national_{key}"] = bool(top_tier[key] >= NATIONAL_TIER)
+            out["tiers_climbed_total"] = int((end["energy_tier"] - start["energy_tier"]).sum())
+            six = [k for k in end.index if k != "other"]  # the paper's six clusters
+            out["tiers_climbed_clusters"] = int((end.loc[six, "energy_tier"] - start.loc[six, "energy_tier"]).sum())
+            # the two ladders the tier combines, apart (a fall on one can cancel a rise on the other)
+            out["index_tiers_climbed"] = int((end.loc[six, "index_tier"] - start.loc[six, "index_tier"]).sum())
+            out["county_clusters_start"] = int(start.loc[six, "county_status"].sum())
+            out["county_clusters_final"] = int(end.loc[six, "county_status"].sum())
+            out["n_national_clusters"] = int(sum(out[f"reached_national_{k}"] for k in six))
+            out["any_national"] = out["n_national_clusters"] > 0
         out.update(graduate_outcomes(city))
         for name in ("outflow_beijing", "outflow_tianjin", "outflow_elsewhere", "return_inflow"):
             out[f"{name}_total"] = float(city[name].sum())
@@ -588,22 +592,24 @@ class ScenarioResult:
         out["spending_talent_total"] = float(city[talent_cols].to_numpy().sum())
         out["cost_per_retained_graduate"] = float(city["cost_per_retained_graduate"].iloc[-1])
         out["talent_city_final"] = float(city["talent_city"].iloc[-1])
-        mat = end[[f"maturity_l{i}" for i in range(1, 6)]].to_numpy()
-        w = end["firms"].to_numpy()
-        shares = (mat * w[:, None]).sum(axis=0) / max(w.sum(), 1)
-        out["mean_maturity_final"] = float((shares * np.arange(1, 6)).sum())
-        out["share_l1_l2_final"] = float(shares[:2].sum())
-        out["chain_completeness_final_mean"] = float(end["chain_completeness"].mean())
-        out["homogeneity_final_mean"] = float(end["homogeneity"].mean())
-        out["mean_energy_index_final"] = float(end["energy_index"].mean())
+        if has_clusters:
+            mat = end[[f"maturity_l{i}" for i in range(1, 6)]].to_numpy()
+            w = end["firms"].to_numpy()
+            shares = (mat * w[:, None]).sum(axis=0) / max(w.sum(), 1)
+            out["mean_maturity_final"] = float((shares * np.arange(1, 6)).sum())
+            out["share_l1_l2_final"] = float(shares[:2].sum())
+            out["chain_completeness_final_mean"] = float(end["chain_completeness"].mean())
+            out["homogeneity_final_mean"] = float(end["homogeneity"].mean())
+            out["mean_energy_index_final"] = float(end["energy_index"].mean())
         out["revenue_final"] = float(city["revenue"].iloc[-1])
         out["value_added_final"] = float(city["value_added"].iloc[-1])
         out["value_added_real_final"] = out["value_added_final"]  # the model's money is real (2021 yuan)
         out["local_sourcing_share_final"] = float(city["local_sourcing_share"].iloc[-1])
         out["employment_final"] = float(city["employment"].iloc[-1])
         out["firms_final"] = float(city["firms"].iloc[-1])
-        out["little_giants_final"] = float(end["little_giants"].sum())
-        out["leaders_final"] = float(end["leaders"].sum())
+        if has_clusters:
+            out["little_giants_final"] = float(end["little_giants"].sum())
+            out["leaders_final"] = float(end["leaders"].sum())
         return out
 
 
