@@ -429,7 +429,7 @@ class Need:
     cost_columns: tuple[str, ...] = ()
 
 
-QUARTERS_3Y = 12  # three years after graduation, in quarters: the first 3-year cohort is seen in quarter 12
+QUARTERS_3Y = 14  # the first cohort graduates in quarter 2 (July 2025), so it is 3 years on in quarter 14
 COST_SECTION = "Cost-effectiveness"
 
 

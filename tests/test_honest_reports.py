@@ -297,7 +297,7 @@ def test_plan_warns_which_report_sections_will_lack_columns():
                     "yuan per extra graduate kept 3 years will show 'not recorded'; add it to [outcomes] city"]
     short = parse_spec(PLAN_SPEC.format(horizon=8, city='"all"'), path=Path("gaps.toml"))
     assert analysis.report_gaps(short) == [
-        "Cost-effectiveness: `cohort_in_city_3y` needs a horizon of at least 12 quarters (this spec: 8), so extra kept "
+        "Cost-effectiveness: `cohort_in_city_3y` needs a horizon of at least 14 quarters (this spec: 8), so extra kept "
         "3 years, yuan per extra graduate kept 3 years will show 'not measured'"]
     assert analysis.report_gaps(parse_spec(PLAN_SPEC.format(horizon=40, city='"all"'), path=Path("g.toml"))) == []
 

@@ -875,7 +875,8 @@ def _check_objectives(spec: OptimizeSpec, frame: pd.DataFrame, what: str) -> Non
         if o not in frame or pd.to_numeric(frame[o], errors="coerce").isna().all():
             failed = int(frame["replicates_ok"].eq(0).sum()) if "replicates_ok" in frame else 0
             why = (f"every run of {failed} of {len(frame)} candidates failed (see optimize/runs)" if failed else
-                   "e.g. retention_3y needs a horizon of at least 12 quarters, retention_5y 20")
+                   "e.g. retention_3y needs a horizon of at least 14 quarters (the first cohort graduates in "
+                   "quarter 2), retention_5y 22")
             raise OptimizeError(f"objective {o!r} is missing in every candidate of {what} ({why}); choose another "
                                 "objective or a longer horizon")
 
