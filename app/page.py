@@ -29,6 +29,8 @@ import traitlets
 
 import sim
 from app import a11y, charts, map_view, runs, urlstate
+from app.answer import CSS as ANSWER_CSS
+from app.answer import AnswerChart, AnswerStrip, answer_context
 from app.budget import DEFAULT_CEILING, BudgetPanel
 from app.compare import DEFAULT_QUARTERS as AB_QUARTERS
 from app.compare import DEFAULT_REPLICATES, ComparePanel, fmt, outcomes
@@ -241,9 +243,9 @@ def LiveView(session: Session, tick: solara.Reactive[int], lang: Lang, chart_tab
     """Map, key figures and the selected chart; redrawn after every step."""
     _ = tick.value  # subscribe: re-render after each step / reset
     snap = session.snapshot()
-    name = CHART_TABS[chart_tab.value]
+    name = CHART_TABS[chart_tab.value] if chart_tab.value < len(CHART_TABS) else None  # None: the answer tab
     map_bytes = solara.use_memo(lambda: map_png(snap, lang), dependencies=[session.version, lang])
-    chart_bytes = solara.use_memo(lambda: chart_png(snap, name, lang),
+    chart_bytes = solara.use_memo(lambda: chart_png(snap, name, lang) if name else None,
                                   dependencies=[session.version, lang, name])
     with solara.Div(classes=["live-grid"]):
         LiveParts(snap, lang, chart_tab, map_bytes, chart_bytes)
@@ -266,6 +268,9 @@ def LiveParts(snap: Snapshot, lang: Lang, chart_tab, map_bytes: bytes, chart_byt
                         a11y.Picture(chart_bytes, t("alt_chart", lang, name=t(f"short_{key}", lang),
                                                     period=snap.city["period"].iloc[-1]),
                                      classes=[f"chart-{key}", "chart-image"])
+            with solara.lab.Tab(t("short_answer", lang), classes=["tab-answer"]):  # app.answer: vs status quo
+                if chart_tab.value == len(CHART_TABS):
+                    AnswerChart(lang)
 
 
 @solara.component
@@ -377,6 +382,8 @@ def Page():
     error = solara.use_reactive(None)
     url_notice = solara.use_reactive(list(start.problems))  # ignored address values: shown until a change
     session: Session = solara.use_memo(lambda: Session(seed.value, levers.value, preset.value), dependencies=[])
+    answer_state = solara.use_reactive(None)  # app.answer.AnswerState: this setting vs the status quo
+    answer_context.provide(answer_state)
     L: Lang = lang.value
 
     def warm():  # workers start and the posterior is checked, then the status quo of this seed's comparison
@@ -490,7 +497,7 @@ def Page():
     solara.use_thread(play_loop, dependencies=[is_playing], intrusive_cancel=False)
 
     solara.Title(t("title", L))
-    solara.Style(web_font_css() + CSS + a11y.CSS)
+    solara.Style(web_font_css() + CSS + a11y.CSS + ANSWER_CSS)
     UrlQuery.element(query=query)
     a11y.DocumentMeta.element(lang=a11y.html_lang(L), busy=t("busy", L))
     with solara.Column(gap="4px", classes=["workshop"] + (["drawer-open"] if drawer_open.value else [])):
@@ -502,6 +509,8 @@ def Page():
         if url_notice.value:
             solara.Warning(urlstate.problem_text(url_notice.value, L), classes=["url-problems"], dense=True,
                            style={"font-size": "0.8rem", "margin": "0"})
+        AnswerStrip(levers.value, seed.value, vary.value, L, answer_state,
+                    on_show_chart=lambda: (main_tab.set(0), chart_tab.set(len(CHART_TABS))))
         with solara.Column(gap="0px", classes=["main-tabs"]):
             with solara.lab.Tabs(value=main_tab, lazy=False):
                 with solara.lab.Tab(t("tab_city", L), classes=["tab-city"]):
