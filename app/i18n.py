@@ -538,6 +538,31 @@ STRINGS: dict[str, tuple[str, str]] = {
     "alt_answer": ("Chart: headline outcomes over time, this setting against the status quo ({m} paired runs, to {period})",
                    "图表：核心指标随时间变化，本方案与现状对比（{m} 次配对运行，至 {period}）"),
     "short_answer": ("vs status quo", "与现状对比"),
+    # costs before running (app.budget.lever_cost): beside each lever and in the budget tab
+    "cost_exact": ("Cost ≈ {v} {unit}", "年度成本 ≈ {v} {unit}"),
+    "cost_range": ("Cost {lo}–{hi} {unit}", "年度成本 {lo}–{hi} {unit}"),
+    "cost_none": ("No cost of its own (it splits the grant budget)", "本身无成本（分配数字化补助预算）"),
+    "cost_from_grant_budget": ("Paid out of the digital-grant budget (its cost shows there)",
+                               "由数字化补助预算支付（成本计入该预算）"),
+    "cost_budget": ("the budget, spent in full", "预算全额支出"),
+    "cost_programme": ("running cost at full strength × the lever", "满强度运行成本 × 杠杆"),
+    "cost_rd": ("rate × firms' R&D, which rises with the rate (elasticity range)", "补贴率 × 企业研发投入（随补贴率上升，按弹性区间）"),
+    "cost_talent": ("subsidy × graduates who stay: as many as now, up to all", "补贴 × 留秦毕业生：从现状人数到全部毕业生"),
+    "cost_training": ("share × training cost × engineers enrolled (uptake rule)", "分担比例 × 培训成本 × 参训工程师（参训规则）"),
+    "cost_credit": ("discount × SMEs' debt: up to all firms' debt", "贴息 × 中小企业负债：至多全部企业负债"),
+    "cost_up_to_budget": ("up to the budget, as firms take it up", "视企业申领情况，至多为预算"),
+    "cost_grants": ("grants asked for (status quo × cost share), up to the budget", "申领补助（现状 × 分担比例），至多为预算"),
+    "cost_iur": ("running cost × strength + co-funded projects (as now, up to more projects)",
+                 "运行成本 × 强度 + 共同资助项目（从现状项目数到更多项目）"),
+    "budget_before": ("This setting costs about {lo}–{hi} {unit} a year before any step (levers' cost rules, first two "
+                      "years); ceiling {c} {unit}: {verdict}.",
+                      "本方案运行前估算年度成本约 {lo}–{hi} {unit}（按各杠杆成本规则，前两年）；上限 {c} {unit}：{verdict}。"),
+    "budget_within": ("within the ceiling", "在上限之内"),
+    "budget_may_exceed": ("may exceed the ceiling", "可能超过上限"),
+    "budget_exceeds": ("exceeds the ceiling", "超过上限"),
+    "budget_costs_caption": ("Yearly cost of each lever at this setting ({unit}), before any step", "各杠杆在本方案下的年度成本（{unit}），运行前估算"),
+    "budget_cost_rule": ("How it is estimated", "估算依据"),
+    "budget_cost_col": ("Cost per year", "年度成本"),
 }
 
 # Units of the levers in configs/parameters.toml, as shown next to the slider, per language:

@@ -31,7 +31,7 @@ import sim
 from app import a11y, charts, map_view, runs, urlstate
 from app.answer import CSS as ANSWER_CSS
 from app.answer import AnswerChart, AnswerStrip, answer_context
-from app.budget import DEFAULT_CEILING, BudgetPanel
+from app.budget import DEFAULT_CEILING, BudgetPanel, cost_basis
 from app.compare import DEFAULT_QUARTERS as AB_QUARTERS
 from app.compare import DEFAULT_REPLICATES, ComparePanel, fmt, outcomes
 from app.controls import LeverPanel, PresetButtons, RunControls
@@ -551,6 +551,7 @@ def warm_server() -> threading.Thread:
     def go():
         runs.warm_up()
         prefetch_status_quo(DEFAULT_SEED, runs.posterior_status().default_vary)
+        cost_basis()  # the status quo's uptake the levers' cost figures need (a two-year run, here)
 
     th = threading.Thread(target=go, daemon=True, name="server-warm-up")
     th.start()
