@@ -297,48 +297,73 @@ CSS = """
 """
 
 
-@solara.component
-def AnswerStrip(levers: Mapping[str, float], seed: int, vary: str | None, lang: Lang,
-                state: solara.Reactive, on_show_chart: Callable[[], None] | None = None):
-    """Computes the answer whenever the setting (levers, seed, what the replicates vary) changes, in a
-    thread of its own (the runs go to the app's pool), and shows the headline figures. ``state``
-    (a ``Reactive[AnswerState]`` the page owns) also feeds the chart tab (:func:`AnswerChart`)."""
-    key = (setting_key(levers), int(seed))
-    generation = solara.use_ref(0)
+class AnswerJob:
+    """One page's answers. :meth:`request` starts computing a setting (levers, seed, what the replicates
+    vary) in a thread of its own (the runs go to the app's pool), unless it is the setting already
+    under way; a newer request makes the older one stale (its later stages are not run, its results not
+    shown). The page calls it from the lever and preset handlers, before the page redraws for the new
+    levers, so the run starts at once; :func:`AnswerStrip` calls it too (first load, seed changes)."""
 
-    def start():
-        generation.current += 1
-        mine = generation.current
+    def __init__(self, state: solara.Reactive):
+        self.state = state  # solara.Reactive[AnswerState | None], read by AnswerStrip and AnswerChart
+        self._lock = threading.Lock()
+        self._generation = 0
+        self._current: tuple | None = None
+
+    def request(self, levers: Mapping[str, float], seed: int, vary: str | None) -> bool:
+        """Answer this setting (no-op, False, if it is the one under way or shown)."""
+        key = (setting_key(levers), int(seed), vary)
+        with self._lock:
+            if key == self._current:
+                return False
+            self._generation += 1
+            mine, self._current = self._generation, key
+        shown_key = key[:2]
+        old = self.state.value.answer if self.state.value is not None else None
+        if is_status_quo(levers):
+            self.state.set(AnswerState(shown_key))
+            return True
+        self.state.set(AnswerState(shown_key, old, pending=True))
 
         def stale() -> bool:
-            return generation.current != mine
+            return self._generation != mine
 
-        old = state.value.answer if state.value is not None else None
-        if is_status_quo(levers):
-            state.set(AnswerState(key))
-            return lambda: None
-        state.set(AnswerState(key, old, pending=True))
-        chosen, lv, sd = vary, dict(levers), int(seed)
+        def show(a: Answer) -> None:
+            if not stale():
+                self.state.set(AnswerState(shown_key, a, not a.refined))
 
         def go() -> None:
             time.sleep(SETTLE_S)  # a slider still moving sends another value: this one is then stale
             if stale():
                 return
             try:
-                kind = run_vary(chosen, runs.posterior_status())  # known by now: checked at server start
-                refine(lv, sd, kind, lambda a: None if stale() else state.set(AnswerState(key, a, not a.refined)),
-                       stale)
+                kind = run_vary(vary, runs.posterior_status())  # known by now: checked at server start
+                refine(dict(levers), int(seed), kind, show, stale)
             except Exception as exc:  # noqa: BLE001 - shown on the page, as the A/B panel does
                 if not stale():
-                    state.set(AnswerState(key, None, False, f"{type(exc).__name__}: {exc}"))
+                    self.state.set(AnswerState(shown_key, None, False, f"{type(exc).__name__}: {exc}"))
 
         threading.Thread(target=go, daemon=True, name="instant-answer").start()
+        return True
 
-        def cleanup() -> None:  # a newer setting, or the page closed: this one's stages stop
-            generation.current += 1
-        return cleanup
+    def stop(self) -> None:
+        """The page closed: what is under way stops after its current stage."""
+        with self._lock:
+            self._generation += 1
+            self._current = None
 
-    solara.use_effect(start, dependencies=[key, vary])
+
+@solara.component
+def AnswerStrip(levers: Mapping[str, float], seed: int, vary: str | None, lang: Lang, job: AnswerJob,
+                on_show_chart: Callable[[], None] | None = None):
+    """The headline figures of ``job``'s latest answer; asks ``job`` for the current setting's answer
+    after each render (a no-op when the lever handler already did)."""
+    def ask() -> None:  # returns nothing: an effect's return value is its cleanup
+        job.request(levers, seed, vary)
+
+    solara.use_effect(ask, dependencies=[setting_key(levers), int(seed), vary])
+    solara.use_effect(lambda: job.stop, dependencies=[])  # cleanup when the page closes
+    state = job.state
     s: AnswerState | None = state.value
     with solara.Column(gap="0px", classes=["answer-strip"]):
         if s is None or (s.answer is None and not s.pending and s.error is None):

@@ -30,7 +30,7 @@ import traitlets
 import sim
 from app import a11y, charts, map_view, runs, urlstate
 from app.answer import CSS as ANSWER_CSS
-from app.answer import AnswerChart, AnswerStrip, answer_context
+from app.answer import AnswerChart, AnswerJob, AnswerStrip, answer_context
 from app.budget import DEFAULT_CEILING, BudgetPanel, cost_basis
 from app.compare import DEFAULT_QUARTERS as AB_QUARTERS
 from app.compare import DEFAULT_REPLICATES, ComparePanel, fmt, outcomes
@@ -38,7 +38,7 @@ from app.controls import LeverPanel, PresetButtons, RunControls
 from app.explain import EffectSources
 from app.export import ExportPanel
 from app.i18n import LANG_NAMES, LANGUAGE_LABEL, Lang, how_items, money_unit, t
-from app.state import DEFAULT_SEED, Session, Snapshot, lever_defaults, presets
+from app.state import DEFAULT_SEED, STEP_GATE, Session, Snapshot, lever_defaults, presets
 from app.why import WhyPanel
 
 CHART_TABS = ("energy", "talent", "maturity", "chain", "spending")
@@ -384,6 +384,7 @@ def Page():
     session: Session = solara.use_memo(lambda: Session(seed.value, levers.value, preset.value), dependencies=[])
     answer_state = solara.use_reactive(None)  # app.answer.AnswerState: this setting vs the status quo
     answer_context.provide(answer_state)
+    answer_job = solara.use_memo(lambda: AnswerJob(answer_state), dependencies=[])
     L: Lang = lang.value
 
     def warm():  # workers start and the posterior is checked, then the status quo of this seed's comparison
@@ -427,8 +428,9 @@ def Page():
 
     @guarded
     def on_step():
-        session.step()
-        bump()
+        with STEP_GATE.interactive():  # other sessions' Play waits for this step and its redraw (app.state)
+            session.step()
+            bump()
 
     @guarded
     def on_reset():
@@ -451,6 +453,7 @@ def Page():
             bump()
 
     def apply(new: dict, new_preset: str | None):
+        answer_job.request(new, seed.value, vary.value)  # the answer's run starts before the page redraws
         levers.set(new)
         preset.set(new_preset)
         if session.quarter == 0:  # nothing run yet: rebuild, so the live run equals A/B for these levers
@@ -476,6 +479,7 @@ def Page():
             return
         while not cancel.is_set():
             t0 = time.monotonic()
+            STEP_GATE.wait_turn(cancel)  # a Step clicked in any session goes first
             with step_lock:  # held for the model step only (never while rendering)
                 if cancel.is_set() or not playing.value:  # paused while this thread waited
                     return
@@ -509,7 +513,7 @@ def Page():
         if url_notice.value:
             solara.Warning(urlstate.problem_text(url_notice.value, L), classes=["url-problems"], dense=True,
                            style={"font-size": "0.8rem", "margin": "0"})
-        AnswerStrip(levers.value, seed.value, vary.value, L, answer_state,
+        AnswerStrip(levers.value, seed.value, vary.value, L, answer_job,
                     on_show_chart=lambda: (main_tab.set(0), chart_tab.set(len(CHART_TABS))))
         with solara.Column(gap="0px", classes=["main-tabs"]):
             with solara.lab.Tabs(value=main_tab, lazy=False):
@@ -547,11 +551,20 @@ def warm_server() -> threading.Thread:
     """At server start-up, in the background: check the posterior, start the run pool's workers and
     start the status-quo runs of the default comparison (default seed, default replicates), so the
     first page finds the posterior known, the workers warm and the usual first A/B (status quo vs a
-    policy) part done. A page that opens with another seed or kind prefetches its own (Page.warm)."""
+    policy) part done. A page that opens with another seed or kind prefetches its own (Page.warm).
+    Then, in this process, what a first page would otherwise pay for (issue 25: first load): the
+    model's compiled kernels (``sim.warm_up``), the status quo's uptake for the levers' cost figures
+    (:func:`app.budget.cost_basis`) and the quarter-0 map and energy chart in both languages (their
+    frames and fonts are cached per process)."""
     def go():
         runs.warm_up()
         prefetch_status_quo(DEFAULT_SEED, runs.posterior_status().default_vary)
-        cost_basis()  # the status quo's uptake the levers' cost figures need (a two-year run, here)
+        sim.warm_up()
+        cost_basis()
+        snap = Session().snapshot()
+        for lang in ("en", "zh"):
+            map_png(snap, lang)
+            chart_png(snap, CHART_TABS[0], lang)
 
     th = threading.Thread(target=go, daemon=True, name="server-warm-up")
     th.start()
