@@ -121,12 +121,12 @@ def answer_replicates(vary: str, seed: int, m: int) -> list[runs.Replicate]:
 
 
 def compute_answer(levers: Mapping[str, float], seed: int, vary: str, m: int, quarters: int = QUARTERS,
-                   target: int = STAGES[-1]) -> Answer:
+                   target: int = STAGES[-1], stale: Callable[[], bool] | None = None) -> Answer:
     """``m`` paired runs of ``levers`` and the status quo (cached runs are reused, the rest go to the
-    app's pool: :func:`app.runs.run_pairs`)."""
+    app's pool: :func:`app.runs.run_pairs`; :class:`app.runs.Superseded` once ``stale()``)."""
     reps = answer_replicates(vary, seed, m)
     t0 = time.perf_counter()
-    sq, new = runs.run_pairs(lever_defaults(), dict(levers), reps, quarters)
+    sq, new = runs.run_pairs(lever_defaults(), dict(levers), reps, quarters, stale=stale)
     return Answer(dict(levers), int(seed), vary, int(quarters), tuple(sq), tuple(new), int(target),
                   time.perf_counter() - t0)
 
@@ -135,12 +135,16 @@ def refine(levers: Mapping[str, float], seed: int, vary: str, on_answer: Callabl
            stale: Callable[[], bool] = lambda: False, stages: Sequence[int] = STAGES,
            quarters: int = QUARTERS) -> Answer | None:
     """Compute the answer stage by stage (:data:`STAGES`), calling ``on_answer`` after each; stop as
-    soon as ``stale()`` (a newer setting was chosen). Returns the last answer computed."""
+    soon as ``stale()`` (a newer setting was chosen; its runs not yet started are cancelled, so the
+    newer setting's runs are not queued behind them). Returns the last answer computed."""
     last = None
     for m in stages:
         if stale():
             break
-        last = compute_answer(levers, seed, vary, m, quarters, stages[-1])
+        try:
+            last = compute_answer(levers, seed, vary, m, quarters, stages[-1], stale)
+        except runs.Superseded:
+            break
         if stale():
             break
         on_answer(last)
@@ -304,8 +308,9 @@ class AnswerJob:
     shown). The page calls it from the lever and preset handlers, before the page redraws for the new
     levers, so the run starts at once; :func:`AnswerStrip` calls it too (first load, seed changes)."""
 
-    def __init__(self, state: solara.Reactive):
+    def __init__(self, state: solara.Reactive, stages: Sequence[int] = STAGES, quarters: int = QUARTERS):
         self.state = state  # solara.Reactive[AnswerState | None], read by AnswerStrip and AnswerChart
+        self.stages, self.quarters = tuple(stages), int(quarters)
         self._lock = threading.Lock()
         self._generation = 0
         self._current: tuple | None = None
@@ -338,7 +343,7 @@ class AnswerJob:
                 return
             try:
                 kind = run_vary(vary, runs.posterior_status())  # known by now: checked at server start
-                refine(dict(levers), int(seed), kind, show, stale)
+                refine(dict(levers), int(seed), kind, show, stale, self.stages, self.quarters)
             except Exception as exc:  # noqa: BLE001 - shown on the page, as the A/B panel does
                 if not stale():
                     self.state.set(AnswerState(shown_key, None, False, f"{type(exc).__name__}: {exc}"))

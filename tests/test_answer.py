@@ -64,6 +64,12 @@ def test_stages_refine_and_stop_when_a_newer_setting_comes(in_process):
     seen.clear()
     answer.refine(levers(**POLICY), 1, "seeds", lambda a: seen.append(a.m), stale=lambda: True, stages=(1, 2), quarters=Q)
     assert seen == []
+    # stale in the middle of a stage: the runs not yet made are not made
+    made = in_process
+    made.clear()
+    answer.refine(levers(rd_subsidy_rate=0.15), 1, "seeds", lambda a: seen.append(a.m),
+                  stale=lambda: len(made) >= 1, stages=(3,), quarters=Q)
+    assert seen == [] and len(made) == 1
 
 
 def test_one_run_says_so_and_shows_no_count_or_colour(in_process):
@@ -122,3 +128,56 @@ def test_status_quo_levers_need_no_answer():
     assert answer.is_status_quo(lever_defaults())
     assert answer.is_status_quo(dict(reversed(list(lever_defaults().items()))))  # order does not matter
     assert not answer.is_status_quo(levers(**POLICY))
+
+
+def wait_for(cond, timeout: float = 60.0) -> None:
+    import time
+
+    end = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.02)
+
+
+def test_a_page_job_answers_each_new_setting_once_and_drops_stale_ones(in_process):
+    import solara
+
+    state = solara.reactive(None)
+    job = answer.AnswerJob(state, stages=(1, 2), quarters=Q)
+    assert job.request(lever_defaults(), 1, "seeds") and state.value == answer.AnswerState((answer.setting_key(lever_defaults()), 1))
+    assert not job.request(lever_defaults(), 1, "seeds")  # the same setting: nothing new
+    assert in_process == []  # the status quo needs no run
+    policy = levers(**POLICY)
+    assert job.request(policy, 1, "seeds")
+    assert state.value.pending and state.value.answer is None
+    wait_for(lambda: state.value.answer is not None and state.value.answer.m == 2 and not state.value.pending)
+    assert state.value.current and state.value.answer.key == (answer.setting_key(policy), 1)
+    assert not job.request(policy, 1, "seeds")
+    # a newer setting while the older one is under way: only the newer one is shown in the end
+    other = levers(rd_subsidy_rate=0.1)
+    job.request(levers(rd_subsidy_rate=0.25), 1, "seeds")
+    job.request(other, 1, "seeds")
+    wait_for(lambda: state.value.current and not state.value.pending)
+    assert state.value.answer.key == (answer.setting_key(other), 1)
+    job.stop()
+
+
+def test_a_clicked_step_goes_before_played_quarters():
+    import threading
+    import time
+
+    from app.state import StepGate
+
+    gate = StepGate()
+    assert not gate.busy()
+    with gate.interactive():
+        assert gate.busy()
+    t0 = time.monotonic()
+    gate.wait_turn()  # the click's redraw time
+    assert gate.HOLD_S - 0.05 <= time.monotonic() - t0 <= gate.HOLD_S + 1.0
+    with gate.interactive():
+        cancel = threading.Event()
+        cancel.set()
+        t0 = time.monotonic()
+        gate.wait_turn(cancel)  # a paused play loop does not wait
+        assert time.monotonic() - t0 < 0.1
