@@ -104,7 +104,10 @@ def test_ceiling_verdicts():
 def test_levers_and_budget_tab_show_costs_before_any_step():
     from app.controls import LeverPanel
     from app.state import Session
-    from tests.test_app import one, texts
+    try:
+        from tests.test_app import one, texts
+    except ImportError:  # tests/ not a package: pytest put tests/ itself on sys.path
+        from test_app import one, texts
 
     setting = {**lever_defaults(), "rd_subsidy_rate": 0.24}
     tab = solara.reactive(1)  # the second tab: group 2 (cultivate high-level industry) holds the R&D subsidy rate
