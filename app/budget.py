@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import html
 import math
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
 
 import pandas as pd
 import solara
@@ -20,6 +24,185 @@ from app.i18n import Lang, lever_label, money_unit, t
 from app.state import CEILING_MAX, CEILING_MIN, Snapshot, check_ceiling
 
 DEFAULT_CEILING = 500_000_000.0  # yuan per year (5亿元): a starting value the facilitator changes
+
+
+# ------------------------------------------------------------------------------- costs before running
+BASIS_QUARTERS = 8  # the status-quo run whose records give the uptake a cost rule needs (two years)
+BASIS_SEED = 1  # app.state.DEFAULT_SEED
+
+
+@dataclass(frozen=True)
+class CostBasis:
+    """What the cost rules need of the status quo, per year over its first :data:`BASIS_QUARTERS`
+    quarters (the model's own records, ``city`` table of a status-quo run with seed :data:`BASIS_SEED`):
+    firms' R&D spending, graduates and those staying, engineers enrolled in in-house training (yuan and
+    persons per year), the firms' debt at the start (yuan), the 产学研 co-funding and the digital grants
+    paid (yuan per year)."""
+
+    rd_spending: float
+    graduates: float
+    stayers: float
+    enrolled: float
+    firm_debt: float
+    iur_paid: float
+    grants_paid: float
+
+
+_BASIS_LOCK = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _basis() -> CostBasis:
+    import sim
+
+    cfg = sim.default_config().with_overrides({}, quarters=BASIS_QUARTERS)
+    city = sim.run_scenario(cfg, seed=BASIS_SEED, record="city+clusters").city
+    flows = city[city["quarter"] > 0]
+    per_year = lambda name: float(flows[name].sum()) * 4.0 / len(flows)  # noqa: E731
+    v = _values()
+    programme = v["iur_platform_strength"] * v[_schema()["iur_platform_strength"].cost["parameter"]]
+    return CostBasis(rd_spending=per_year("rd_spending"), graduates=per_year("graduates"),
+                     stayers=per_year("graduates_retained"), enrolled=per_year("training_enrolled"),
+                     firm_debt=float(city["firm_debt"].iloc[0]),
+                     iur_paid=max(per_year("spending_iur_platform_strength") - programme, 0.0),
+                     grants_paid=per_year("spending_digital_grant_budget"))
+
+
+def cost_basis() -> CostBasis:
+    """The status quo's uptake (:class:`CostBasis`), measured once per process (a two-year run, about
+    0.2 s once the model is compiled); the server measures it as it starts (``app.page.warm_server``)."""
+    with _BASIS_LOCK:
+        return _basis()
+
+
+@lru_cache(maxsize=1)
+def _schema() -> dict:
+    import sim
+
+    return sim.default_config().schema
+
+
+@lru_cache(maxsize=1)
+def _values() -> dict:
+    """Every parameter's status-quo value (levers, uncertainties, facts) and the city's programme figures."""
+    import sim
+
+    cfg = sim.default_config()
+    return {**{n: p.default for n, p in cfg.schema.items()}, **cfg.city["programmes"]}
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    """A lever's yearly cost at a setting (yuan per year): ``low`` … ``high`` (equal where the cost rule
+    needs no uptake), ``central`` the rule at the status quo's uptake and the config's values, ``basis``
+    the i18n key saying what the range rests on, ``own`` False where the lever has no cost of its own."""
+
+    lever: str
+    low: float
+    high: float
+    central: float
+    basis: str
+    own: bool = True
+
+    @property
+    def exact(self) -> bool:
+        return math.isclose(self.low, self.high, rel_tol=1e-9, abs_tol=1e-6)
+
+
+def lever_cost(name: str, value: float, levers: Mapping[str, float] | None = None) -> CostEstimate:
+    """The yearly cost of lever ``name`` at ``value`` from its cost rule (``cost`` in
+    configs/parameters.toml, :data:`sim.inputs.config.COST_KINDS`) and, where it depends on uptake,
+    the status quo's uptake (:func:`cost_basis`) with the model's response where it has a rule for it:
+
+    * ``budget``: the value itself, booked in full each quarter; ``programme``: the value times the
+      running cost at full strength (its uncertainty's config value); ``none``: nothing of its own.
+    * R&D subsidy rate s: s x firms' R&D, which rises by ``rd_elasticity`` e per unit of s / (1 − s)
+      (sim.behaviour.innovation); the status quo's R&D deflated to s = 0, e over its uncertainty range.
+    * talent settlement subsidy: the subsidy x graduates who stay: as many as in the status quo up to
+      all graduates (more stay when it rises; fewer when it falls, down to none).
+    * in-house cultivation: the share x the training cost x engineers enrolled, the status quo's
+      enrolment moved by the uptake rule ``exp(-training_cost_sensitivity x net cost / (success x wage))``
+      (sim.behaviour.labour) at the start's wage (an upper estimate: firms' cash caps enrolment).
+    * preferential credit: the discount x SMEs' debt: up to the discount x all firms' debt at the start.
+    * weak-link incentive: up to the budget (half of each funded move). Digital grants: up to the
+      budget, from the status quo's grants scaled by the cost share. The grant's cost share pays out of
+      the grant budget (no cost of its own).
+    * 产学研 platform: the running cost x strength plus the co-funding of running projects: the status
+      quo's, scaled by the strength (the co-funded share) and, for the high end, by the chance of a new
+      project ``1 + iur_match_gain x strength``.
+    """
+    spec = _schema()[name]
+    kind = spec.cost["kind"]
+    v = float(value)
+    p = _values()
+    v0 = float(spec.default)
+    levers = dict(levers or {})
+
+    def fixed(x: float, basis: str, own: bool = True) -> CostEstimate:
+        return CostEstimate(name, x, x, x, basis, own)
+
+    def ranged(a: float, b: float, central: float, basis: str) -> CostEstimate:
+        return CostEstimate(name, min(a, b), max(a, b), central, basis)
+
+    if kind == "none":
+        return fixed(0.0, "cost_none", own=False)
+    if kind == "budget":
+        return fixed(v, "cost_budget")
+    if kind == "programme":
+        return fixed(v * p[spec.cost["parameter"]], "cost_programme")
+    b = cost_basis()
+    if name == "rd_subsidy_rate":
+        e0, lo, hi = p["rd_elasticity"], _schema()["rd_elasticity"].low, _schema()["rd_elasticity"].high
+        # the status quo's R&D without its subsidy's response, then with the response to v (same e)
+        cost = lambda e: v * b.rd_spending * (1.0 + e * v / (1.0 - v)) / (1.0 + e * v0 / (1.0 - v0))  # noqa: E731
+        return ranged(cost(lo), cost(hi), cost(e0), "cost_rd")
+    if name == "talent_settlement_subsidy":
+        stay = v * b.stayers  # at the status quo's subsidy exactly what it paid
+        return ranged(stay, stay if v == v0 else v * b.graduates if v > v0 else 0.0, stay, "cost_talent")
+    if name == "in_house_cultivation":
+        c = p["training_cost_per_person"]
+        moved = math.exp(p["training_cost_sensitivity"] * c * (v - v0) / (p["training_success_rate"] * p["wage_qinhuangdao"]))
+        now = v * c * b.enrolled
+        return ranged(now, now * moved, now * moved, "cost_training")
+    if name == "preferential_credit":
+        return ranged(0.0, v * b.firm_debt, v * b.firm_debt, "cost_credit")
+    if name == "weak_link_incentive":
+        return ranged(0.0, v, v, "cost_up_to_budget")
+    if name == "digital_grant_budget":
+        share = float(levers.get("digital_grant_cost_share", _schema()["digital_grant_cost_share"].default))
+        share0 = float(_schema()["digital_grant_cost_share"].default)
+        asked = b.grants_paid * (share / share0 if share0 > 0 else 1.0)
+        if v == v0 and share == share0:  # the status quo: what it paid
+            return ranged(asked, asked, asked, "cost_grants")
+        return ranged(min(v, asked), v, min(v, asked), "cost_grants")
+    if name == "digital_grant_cost_share":
+        return fixed(0.0, "cost_from_grant_budget", own=False)
+    if name == "iur_platform_strength":
+        running = v * p[spec.cost["parameter"]]
+        same = b.iur_paid * (v / v0 if v0 > 0 else 0.0)
+        more = same * (1.0 + p["iur_match_gain"] * v) / (1.0 + p["iur_match_gain"] * v0)
+        return ranged(running + same, running + more, running + same, "cost_iur")
+    raise KeyError(f"lever_cost: no cost rule for lever {name!r} of kind {kind!r}")
+
+
+def package_cost(levers: Mapping[str, float]) -> tuple[float, float]:
+    """The yearly cost of a whole setting (yuan per year): the sums of the levers' low and high ends."""
+    est = [lever_cost(n, v, levers) for n, v in levers.items() if n in _schema() and _schema()[n].kind == "levers"]
+    return sum(e.low for e in est), sum(e.high for e in est)
+
+
+def cost_text(est: CostEstimate, lang: Lang, bare: bool = False) -> str:
+    """A lever's yearly cost as shown beside it: "Cost ≈ 1,200 万元/年" (exact) or "Cost 1,200–3,400
+    万元/年" (a range: uptake); ``bare`` without the word "Cost" (the budget tab's table)."""
+    if not est.own:
+        return t(est.basis, lang)
+    label, div = money_unit("year", lang)
+    digits = lambda x: significant_digits(x / div, 0)  # noqa: E731
+    if est.exact:
+        v = fmt(est.low / div, digits(est.low))
+        return f"≈ {v} {label}" if bare else t("cost_exact", lang, v=v, unit=label)
+    lo, hi = fmt(est.low / div, digits(est.high)), fmt(est.high / div, digits(est.high))
+    return f"{lo}–{hi} {label}" if bare else t("cost_range", lang, lo=lo, hi=hi, unit=label)
 
 
 def yearly_by_lever(city: pd.DataFrame) -> pd.DataFrame:
@@ -119,6 +302,7 @@ def BudgetPanel(snap: Snapshot, ceiling: float, on_ceiling, lang: Lang):
         on_ceiling(v)
 
     costs = cost_figures(snap)
+    BeforeRunning(snap.levers, ceiling, lang)
     png = solara.use_memo(
         lambda: charts.to_png(charts.spending_chart(snap.city, lang, snap.quarters, ghost=snap.ghost_city,
                                                     changes=snap.changes, ceiling=ceiling, size=(6.2, 3.2))),
@@ -140,3 +324,42 @@ def BudgetPanel(snap: Snapshot, ceiling: float, on_ceiling, lang: Lang):
         a11y.Picture(png, t("alt_chart", lang, name=t("short_spending", lang), period=snap.city["period"].iloc[-1]),
                      width="100%", classes=["budget-chart", "chart-image-wide"])
         solara.HTML(tag="div", unsafe_innerHTML=budget_table_html(snap, ceiling, lang), classes=["budget-table-box"])
+
+
+def ceiling_verdict(low: float, high: float, ceiling: float) -> str:
+    """``budget_within`` (the whole range fits), ``budget_exceeds`` (even the low end is above) or
+    ``budget_may_exceed``."""
+    return "budget_within" if high <= ceiling else "budget_exceeds" if low > ceiling else "budget_may_exceed"
+
+
+def costs_table_html(levers: Mapping[str, float], lang: Lang) -> str:
+    """Each lever with a cost at this setting: its yearly cost (or range) and what the estimate rests on."""
+    rows = []
+    for name, value in levers.items():
+        if name not in _schema() or _schema()[name].kind != "levers":
+            continue
+        est = lever_cost(name, value, levers)
+        if not est.own or est.high == 0:
+            continue
+        rows.append(f"<tr class='cost-{name}'><td>{html.escape(lever_label(name, lang))}</td>"
+                    f"<td>{html.escape(cost_text(est, lang, bare=True))}</td><td>{html.escape(t(est.basis, lang))}</td></tr>")
+    label = money_unit("year", lang)[0]
+    return (f"<p style='margin:2px 0'>{html.escape(t('budget_costs_caption', lang, unit=label))}</p>"
+            f"<table class='budget-table costs-table'><thead><tr><th>{html.escape(t('why_effect_lever', lang))}</th>"
+            f"<th>{html.escape(t('budget_cost_col', lang))}</th><th>{html.escape(t('budget_cost_rule', lang))}</th></tr>"
+            f"</thead><tbody>{''.join(rows)}</tbody></table>")
+
+
+@solara.component
+def BeforeRunning(levers: Mapping[str, float], ceiling: float, lang: Lang):
+    """The setting's cost per year before any step (the levers' cost rules) against the ceiling, and
+    each lever's share of it."""
+    low, high = package_cost(levers)
+    label, div = money_unit("year", lang)
+    digits = significant_digits(high / div, 0)
+    verdict = ceiling_verdict(low, high, ceiling)
+    solara.Text(t("budget_before", lang, lo=fmt(low / div, digits), hi=fmt(high / div, digits), unit=label,
+                  c=fmt(ceiling / div, 0), verdict=t(verdict, lang)),
+                classes=["budget-before", verdict], style={"font-size": "1rem", "font-weight": "600",
+                                                           "color": "#b3261e" if verdict == "budget_exceeds" else "#111"})
+    solara.HTML(tag="div", unsafe_innerHTML=costs_table_html(levers, lang), classes=["budget-costs-box"])

@@ -458,7 +458,7 @@ def _series(r) -> dict[str, np.ndarray]:
             "compare_outflow": city["outflow"], "compare_spending": city["spending"]}
 
 
-def _band(series: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def band(series: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Quarters with a value in some run, and the smallest, mean and largest value over the runs."""
     width = max(len(s) for s in series)
     y = np.full((len(series), width), np.nan)
@@ -482,7 +482,7 @@ def compare_figure(runs_a: Sequence, runs_b: Sequence, lang: Lang, dpi: float | 
     for ax, key in zip(axes.ravel(), sa[0]):
         div = money_div if key == "compare_spending" else 1.0
         for ss, colour, style, name in ((sa, "#1f4e79", "-", "A"), (sb, "#c55a11", "--", "B")):
-            x, low, mean, high = _band([s[key] / div for s in ss])
+            x, low, mean, high = band([s[key] / div for s in ss])
             ax.fill_between(x, low, high, color=colour, alpha=0.18, lw=0)
             ax.plot(x, mean, style, color=colour, lw=1.8, label=name, marker="o" if len(x) <= 2 else None)
         title = t(key, lang, unit=money_label) if key == "compare_spending" else t(key, lang)

@@ -22,6 +22,7 @@ import solara
 import solara.lab
 
 import sim
+from app.budget import cost_text, lever_cost
 from app.i18n import UNITS, Lang, group_label, lever_channels, lever_help, lever_label, preset_label, t, unit_label
 from app.state import SEED_MAX, check_seed, presets
 
@@ -97,7 +98,7 @@ def lever_views() -> tuple[LeverView, ...]:
 
 @solara.component
 def LeverSlider(view: LeverView, value: float, on_value: Callable[[str, float], None], lang: Lang,
-                disabled: bool = False):
+                disabled: bool = False, cost: str = ""):
     error = solara.use_reactive(None)
     typed = solara.use_reactive(None)  # the text in the field while it is being edited
 
@@ -137,6 +138,8 @@ def LeverSlider(view: LeverView, value: float, on_value: Callable[[str, float], 
                              classes=["lever-input"], style={"max-width": "7.5em", "font-size": "0.8rem"})
         solara.Text(view.text(value, lang), classes=["lever-value"],
                     style={"font-size": "0.8rem", "white-space": "nowrap"})
+        if cost:  # its yearly cost at this setting (app.budget.lever_cost)
+            solara.Text(cost, classes=["lever-cost"], style={"font-size": "1rem", "color": "#333"})
         if error.value:
             solara.Text(error.value, classes=["lever-error"], style={"font-size": "0.75rem", "color": "#b3261e"})
 
@@ -163,7 +166,7 @@ def LeverPanel(levers: dict, on_lever: Callable[[str, float], None], lang: Lang,
     with solara.Column(gap="12px", classes=[f"group-{group}", "lever-group"]):
         for v in views:
             if v.group == group:
-                LeverSlider(v, levers[v.name], on_lever, lang)
+                LeverSlider(v, levers[v.name], on_lever, lang, cost=cost_text(lever_cost(v.name, levers[v.name], levers), lang))
 
 
 @solara.component

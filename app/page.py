@@ -29,14 +29,16 @@ import traitlets
 
 import sim
 from app import a11y, charts, map_view, runs, urlstate
-from app.budget import DEFAULT_CEILING, BudgetPanel
+from app.answer import CSS as ANSWER_CSS
+from app.answer import AnswerChart, AnswerJob, AnswerStrip, answer_context
+from app.budget import DEFAULT_CEILING, BudgetPanel, cost_basis
 from app.compare import DEFAULT_QUARTERS as AB_QUARTERS
 from app.compare import DEFAULT_REPLICATES, ComparePanel, fmt, outcomes
 from app.controls import LeverPanel, PresetButtons, RunControls
 from app.explain import EffectSources
 from app.export import ExportPanel
 from app.i18n import LANG_NAMES, LANGUAGE_LABEL, Lang, how_items, money_unit, t
-from app.state import DEFAULT_SEED, Session, Snapshot, lever_defaults, presets
+from app.state import DEFAULT_SEED, STEP_GATE, Session, Snapshot, lever_defaults, presets
 from app.why import WhyPanel
 
 CHART_TABS = ("energy", "talent", "maturity", "chain", "spending")
@@ -241,9 +243,9 @@ def LiveView(session: Session, tick: solara.Reactive[int], lang: Lang, chart_tab
     """Map, key figures and the selected chart; redrawn after every step."""
     _ = tick.value  # subscribe: re-render after each step / reset
     snap = session.snapshot()
-    name = CHART_TABS[chart_tab.value]
+    name = CHART_TABS[chart_tab.value] if chart_tab.value < len(CHART_TABS) else None  # None: the answer tab
     map_bytes = solara.use_memo(lambda: map_png(snap, lang), dependencies=[session.version, lang])
-    chart_bytes = solara.use_memo(lambda: chart_png(snap, name, lang),
+    chart_bytes = solara.use_memo(lambda: chart_png(snap, name, lang) if name else None,
                                   dependencies=[session.version, lang, name])
     with solara.Div(classes=["live-grid"]):
         LiveParts(snap, lang, chart_tab, map_bytes, chart_bytes)
@@ -266,6 +268,9 @@ def LiveParts(snap: Snapshot, lang: Lang, chart_tab, map_bytes: bytes, chart_byt
                         a11y.Picture(chart_bytes, t("alt_chart", lang, name=t(f"short_{key}", lang),
                                                     period=snap.city["period"].iloc[-1]),
                                      classes=[f"chart-{key}", "chart-image"])
+            with solara.lab.Tab(t("short_answer", lang), classes=["tab-answer"]):  # app.answer: vs status quo
+                if chart_tab.value == len(CHART_TABS):
+                    AnswerChart(lang)
 
 
 @solara.component
@@ -377,6 +382,9 @@ def Page():
     error = solara.use_reactive(None)
     url_notice = solara.use_reactive(list(start.problems))  # ignored address values: shown until a change
     session: Session = solara.use_memo(lambda: Session(seed.value, levers.value, preset.value), dependencies=[])
+    answer_state = solara.use_reactive(None)  # app.answer.AnswerState: this setting vs the status quo
+    answer_context.provide(answer_state)
+    answer_job = solara.use_memo(lambda: AnswerJob(answer_state), dependencies=[])
     L: Lang = lang.value
 
     def warm():  # workers start and the posterior is checked, then the status quo of this seed's comparison
@@ -420,8 +428,9 @@ def Page():
 
     @guarded
     def on_step():
-        session.step()
-        bump()
+        with STEP_GATE.interactive():  # other sessions' Play waits for this step and its redraw (app.state)
+            session.step()
+            bump()
 
     @guarded
     def on_reset():
@@ -444,6 +453,7 @@ def Page():
             bump()
 
     def apply(new: dict, new_preset: str | None):
+        answer_job.request(new, seed.value, vary.value)  # the answer's run starts before the page redraws
         levers.set(new)
         preset.set(new_preset)
         if session.quarter == 0:  # nothing run yet: rebuild, so the live run equals A/B for these levers
@@ -469,6 +479,7 @@ def Page():
             return
         while not cancel.is_set():
             t0 = time.monotonic()
+            STEP_GATE.wait_turn(cancel)  # a Step clicked in any session goes first
             with step_lock:  # held for the model step only (never while rendering)
                 if cancel.is_set() or not playing.value:  # paused while this thread waited
                     return
@@ -490,7 +501,7 @@ def Page():
     solara.use_thread(play_loop, dependencies=[is_playing], intrusive_cancel=False)
 
     solara.Title(t("title", L))
-    solara.Style(web_font_css() + CSS + a11y.CSS)
+    solara.Style(web_font_css() + CSS + a11y.CSS + ANSWER_CSS)
     UrlQuery.element(query=query)
     a11y.DocumentMeta.element(lang=a11y.html_lang(L), busy=t("busy", L))
     with solara.Column(gap="4px", classes=["workshop"] + (["drawer-open"] if drawer_open.value else [])):
@@ -502,6 +513,8 @@ def Page():
         if url_notice.value:
             solara.Warning(urlstate.problem_text(url_notice.value, L), classes=["url-problems"], dense=True,
                            style={"font-size": "0.8rem", "margin": "0"})
+        AnswerStrip(levers.value, seed.value, vary.value, L, answer_job,
+                    on_show_chart=lambda: (main_tab.set(0), chart_tab.set(len(CHART_TABS))))
         with solara.Column(gap="0px", classes=["main-tabs"]):
             with solara.lab.Tabs(value=main_tab, lazy=False):
                 with solara.lab.Tab(t("tab_city", L), classes=["tab-city"]):
@@ -538,10 +551,20 @@ def warm_server() -> threading.Thread:
     """At server start-up, in the background: check the posterior, start the run pool's workers and
     start the status-quo runs of the default comparison (default seed, default replicates), so the
     first page finds the posterior known, the workers warm and the usual first A/B (status quo vs a
-    policy) part done. A page that opens with another seed or kind prefetches its own (Page.warm)."""
+    policy) part done. A page that opens with another seed or kind prefetches its own (Page.warm).
+    Then, in this process, what a first page would otherwise pay for (issue 25: first load): the
+    model's compiled kernels (``sim.warm_up``), the status quo's uptake for the levers' cost figures
+    (:func:`app.budget.cost_basis`) and the quarter-0 map and energy chart in both languages (their
+    frames and fonts are cached per process)."""
     def go():
         runs.warm_up()
         prefetch_status_quo(DEFAULT_SEED, runs.posterior_status().default_vary)
+        sim.warm_up()
+        cost_basis()
+        snap = Session().snapshot()
+        for lang in ("en", "zh"):
+            map_png(snap, lang)
+            chart_png(snap, CHART_TABS[0], lang)
 
     th = threading.Thread(target=go, daemon=True, name="server-warm-up")
     th.start()

@@ -398,14 +398,25 @@ def cached_count(jobs: Sequence[tuple], quarters: int) -> int:
     return sum(_cached(_key(job[0], job[1], quarters, job[2] if len(job) > 2 else ())) is not None for job in jobs)
 
 
+class Superseded(Exception):
+    """A :func:`run_many` call given up because its caller no longer wants the result (``stale``)."""
+
+
+STALE_POLL_S = 0.05  # s: how often run_many asks ``stale()`` while it waits for the pool
+
+
 def run_many(jobs: Sequence[tuple], quarters: int,
-             on_done: Callable[[int, int], None] | None = None) -> list[RunTables]:
+             on_done: Callable[[int, int], None] | None = None,
+             stale: Callable[[], bool] | None = None) -> list[RunTables]:
     """Run every ``(levers, replicate)`` or ``(levers, replicate, channels off)`` job for ``quarters``
     quarters; results in job order.
 
     Cached runs are reused; the rest go to the pool (or run here with ``APP_WORKERS=0``). A pool
-    that broke (a worker killed) is replaced once and the missing runs are retried.
-    ``on_done(done, total)`` is called as runs finish (from this thread).
+    that broke (a worker killed) is replaced once and the missing runs are retried, as are runs
+    another caller cancelled. ``on_done(done, total)`` is called as runs finish (from this thread).
+    ``stale()`` (optional, e.g. the instant answer of a setting the page has left): when it turns
+    true, the runs not yet started are cancelled (so newer work is not queued behind them), those
+    under way finish into the cache, and :class:`Superseded` is raised.
     """
     jobs = [(job[0], job[1], tuple(sorted(job[2])) if len(job) > 2 else ()) for job in jobs]
     keys = [_key(lv, rep, quarters, off) for lv, rep, off in jobs]
@@ -435,17 +446,28 @@ def run_many(jobs: Sequence[tuple], quarters: int,
         ex = pool()
         if ex is None:
             for k in missing:
+                if stale is not None and stale():
+                    raise Superseded()
                 i = todo[k][0]
                 finish(k, run_one(jobs[i][0], jobs[i][1], quarters, jobs[i][2]))
             break
-        from concurrent.futures import as_completed
+        from concurrent.futures import FIRST_COMPLETED, wait
         from concurrent.futures.process import BrokenProcessPool
 
         futures = {_submit(ex, k, jobs[todo[k][0]][0], jobs[todo[k][0]][1], quarters, jobs[todo[k][0]][2]): k
                    for k in missing}
         try:
-            for fut in as_completed(futures):
-                finish(futures[fut], fut.result())
+            pending = set(futures)
+            while pending:
+                done_now, pending = wait(pending, timeout=STALE_POLL_S if stale is not None else None,
+                                         return_when=FIRST_COMPLETED)
+                for fut in done_now:
+                    if not fut.cancelled():  # cancelled by another caller: run again on the next attempt
+                        finish(futures[fut], fut.result())
+                if stale is not None and stale():
+                    for fut in pending:
+                        fut.cancel()  # only runs not yet started are cancelled
+                    raise Superseded()
         except BrokenProcessPool:
             shutdown()  # a new pool on the next attempt
             if attempt:
@@ -454,10 +476,11 @@ def run_many(jobs: Sequence[tuple], quarters: int,
 
 
 def run_pairs(levers_a: Mapping[str, float], levers_b: Mapping[str, float], replicates: Sequence[Replicate],
-              quarters: int, on_done: Callable[[int, int], None] | None = None):
+              quarters: int, on_done: Callable[[int, int], None] | None = None,
+              stale: Callable[[], bool] | None = None):
     """Paired runs: replicate r of A and of B share the replicate's seed and parameter draws.
-    Returns (list of A RunTables, list of B RunTables), in replicate order."""
+    Returns (list of A RunTables, list of B RunTables), in replicate order (``stale``: :func:`run_many`)."""
     jobs = [(levers_a, rep) for rep in replicates] + [(levers_b, rep) for rep in replicates]
-    res = run_many(jobs, quarters, on_done)
+    res = run_many(jobs, quarters, on_done, stale)
     m = len(replicates)
     return res[:m], res[m:]

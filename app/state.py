@@ -19,8 +19,10 @@ applied), so the charts can mark them.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -93,6 +95,46 @@ def check_seed(value: Any) -> int:
     if not 0 <= seed <= SEED_MAX:
         raise ValueError(f"seed must be a whole number from 0 to {SEED_MAX:,}, not {seed:,}")
     return seed
+
+
+class StepGate:
+    """Server-wide priority of clicked steps over played quarters (issue 25: a step stays quick while
+    another session plays). Every session's model runs in this one server process, so a session
+    playing at full speed takes most of its time; a Step click (:meth:`interactive`) makes every
+    play loop wait (:meth:`wait_turn`) until the click's step is done and :data:`HOLD_S` more have
+    passed, the time its redraw takes to be rendered and sent. A playing session then loses at most
+    that long per click of another session."""
+
+    HOLD_S = 0.3  # s: a step's redraw (map, key figures, chart) is rendered and sent within this, on a busy laptop
+    POLL_S = 0.02  # s: how often a waiting play loop looks again
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._active = 0
+        self._until = 0.0
+
+    @contextlib.contextmanager
+    def interactive(self):
+        with self._lock:
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._active -= 1
+                self._until = max(self._until, time.monotonic() + self.HOLD_S)
+
+    def busy(self) -> bool:
+        with self._lock:
+            return self._active > 0 or time.monotonic() < self._until
+
+    def wait_turn(self, cancel: threading.Event | None = None) -> None:
+        """Return once no clicked step is being computed or redrawn (or ``cancel`` is set)."""
+        while self.busy() and not (cancel is not None and cancel.is_set()):
+            time.sleep(self.POLL_S)
+
+
+STEP_GATE = StepGate()
 
 
 @dataclass(frozen=True)

@@ -672,3 +672,46 @@ def test_no_serious_or_critical_accessibility_violations_on_any_tab_in_either_la
         assert not bad, "axe-core found:\n" + "\n".join(f"{k}: {x}" for k, v in bad.items() for x in v)
     finally:
         context.close()
+
+
+def test_a_lever_move_redraws_the_answer_against_the_status_quo_without_play(server, browser):
+    """Issue 25: a preset, then a lever moved by one keyboard step (a release): each time the headline
+    "vs status quo" figure is recomputed for the new setting from one paired run (said so, no count),
+    then refined with more runs (counts shown); the lever shows its yearly cost; the trajectories tab
+    draws it; the run itself stays at quarter 0 (no Play)."""
+    w = open_page(browser, server[0])
+    page = w.page
+    try:
+        box = page.locator(".answer-box")
+        page.locator(".preset-digital").click()
+        page.wait_for_function("() => { const b = document.querySelector('.answer-box');"
+                               " return b && !b.classList.contains('answer-pending'); }", timeout=STEP_TIMEOUT_MS)
+        first = {"setting": box.get_attribute("data-setting"),
+                 "value": page.locator(".answer-box .answer-kpi_value_added .answer-value").inner_text()}
+        if box.get_attribute("data-m") == "1":
+            note = page.locator(".answer-note").inner_text()
+            assert "One paired run" in note and "no count" in note, note
+            assert page.locator(".answer-box .answer-extra").count() == 0
+        page.locator(".group-tab-1").click()
+        cost = page.locator(".lever-city_coordination .lever-cost")
+        cost_before = cost.inner_text()
+        slider = page.locator(".lever-city_coordination [role=slider]")
+        slider.focus()
+        slider.press("End")
+        page.wait_for_function(f"() => {{ const b = document.querySelector('.answer-box'); return b &&"
+                               f" b.dataset.setting !== '{first['setting']}' && !b.classList.contains('answer-pending'); }}",
+                               timeout=STEP_TIMEOUT_MS)
+        value = page.locator(".answer-box .answer-kpi_value_added .answer-value").inner_text()
+        assert re.fullmatch(r"[+-]?[\d,.]+", value), value
+        assert value != first["value"], "the headline figure did not change with the lever"
+        assert cost.inner_text() != cost_before and re.search(r"Cost ≈ [\d,]+ million yuan/yr", cost.inner_text())
+        page.locator(".answer-box[data-m='4'], .answer-box[data-m='8']").first.wait_for(timeout=STEP_TIMEOUT_MS)
+        extra = page.locator(".answer-box .answer-kpi_value_added .answer-extra").inner_text()
+        assert re.search(r"range .* · \d/\d better", extra), extra
+        page.locator(".btn-answer-chart").click()
+        page.locator("img.chart-answer").wait_for(state="visible")
+        assert page.locator(".quarter-now").inner_text().startswith("Quarter 0 of")
+        page.screenshot(path=str(ARTIFACTS / "app_answer.png"))
+        assert not w.errors, w.errors
+    finally:
+        page.context.close()
