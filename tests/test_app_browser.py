@@ -619,8 +619,8 @@ def test_where_the_effect_comes_from_shows_the_channels_and_fits_the_window(serv
 
 # ------------------------------------------------------------------------------------- accessibility
 AXE_JS = Path(sys.prefix) / "share" / "axe-core" / "axe.min.js"  # tools/fetch_axe.py (make assets)
-# each main tab, and an element that shows once its content is drawn
-A11Y_TABS = {"city": "img.map-image", "compare": ".btn-compare", "why": "img.why-chart",
+# each main tab, and an element that shows once its content is drawn (the why tab: its sentence at quarter 0)
+A11Y_TABS = {"city": "img.map-image", "compare": ".btn-compare", "why": "img.why-chart, .why-words-start",
              "budget": "img.budget-chart", "export": ".v-window-item--active .v-card"}
 AXE_RUN = """async () => { const r = await axe.run(document, {resultTypes: ['violations']});
   return r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical').map(v =>
