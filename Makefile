@@ -35,7 +35,7 @@ CALIBRATE_CMD ?= $(PY) -m sim calibrate
 STUDY_ARGS ?=
 STUDY_CMD ?= $(PY) -m experiments study $(STUDY_ARGS)
 
-.PHONY: help venv assets fonts run test test-fast app bench calibrate study clean
+.PHONY: help venv assets fonts run test test-docs test-fast app bench calibrate study clean
 
 help: ## list the targets
 	@echo "make <target>   (variables: PYTHON=, HOST=$(HOST), PORT=$(PORT), PYTEST_ARGS=)"
@@ -73,8 +73,11 @@ run: venv ## run the paper_remedies experiment, explain its packages by their ch
 	$(VALIDATE_CMD) || [ $$? -eq 1 ]
 	$(ANALYZE_CMD)
 
-test: venv assets fonts ## all tests (add options with PYTEST_ARGS=...)
-	$(PY) -m pytest $(PYTEST_ARGS)
+test: venv assets fonts ## all tests but the long documentation blocks (add options with PYTEST_ARGS=...)
+	$(PY) -m pytest -m "not docs_long" $(PYTEST_ARGS)
+
+test-docs: venv assets fonts ## the long documentation blocks (sweeps, fits, explain as the docs show them)
+	$(PY) -m pytest -m docs_long $(PYTEST_ARGS)
 
 test-fast: venv fonts ## tests without slow, browser and cluster ones
 	$(PY) -m pytest -m "$(FAST_MARKERS)" $(PYTEST_ARGS)

@@ -192,7 +192,9 @@ RUN = [b for b in BLOCKS if b.kind is not None]
 
 
 def _param(b: Block) -> Any:
-    return pytest.param(b, id=b.id, marks=[pytest.mark.slow] if b.marker.slow else [])
+    # slow blocks (sweeps, fits, explain) also carry ``docs_long``: `make test` leaves them out (they add
+    # 5-10 minutes on 2 cores), `make test-docs` runs them, and .ci/run runs both
+    return pytest.param(b, id=b.id, marks=[pytest.mark.slow, pytest.mark.docs_long] if b.marker.slow else [])
 
 
 # ------------------------------------------------------------------------------------------ the copy
