@@ -30,9 +30,9 @@ See docs/experiments.md.
 """
 
 from experiments.attribution import ExplainError, explain
-from experiments.spec import Spec, SpecError, load_spec, parse_spec
-from experiments.store import Store, load
-from experiments.sweep import SweepResult, run_sweep
+from experiments.running.spec import Spec, SpecError, load_spec, parse_spec
+from experiments.running.store import Store, load
+from experiments.running.sweep import SweepResult, run_sweep
 
 __all__ = ["ExplainError", "Spec", "SpecError", "Store", "SweepResult", "explain", "load", "load_spec", "parse_spec",
            "run_sweep"]

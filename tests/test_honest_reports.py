@@ -18,8 +18,8 @@ import pandas as pd
 import pytest
 
 import sim
-from experiments import analysis, effects
-from experiments.analysis import Estimate, contenders, leader, ranking_words
+from experiments.reading import analysis, effects
+from experiments.reading.analysis import Estimate, contenders, leader, ranking_words
 from experiments.decision import optimize as opt
 from experiments.decision.robustness import (
     Robustness,
@@ -29,7 +29,7 @@ from experiments.decision.robustness import (
     satisficing_words,
     section,
 )
-from experiments.spec import parse_spec
+from experiments.running.spec import parse_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 LABEL = {k: p.label_en for k, p in sim.load_presets().items()}
@@ -304,7 +304,7 @@ def test_plan_warns_which_report_sections_will_lack_columns():
 
 def test_every_column_a_report_section_needs_is_one_the_model_records():
     """A renamed model column would otherwise make every section 'not recorded' silently."""
-    from experiments.runner import probe_config
+    from experiments.running.runner import probe_config
 
     result = sim.run_scenario(probe_config(sim.default_config()), 0)
     have = {"summary": set(result.summary()), "city": set(result.city.columns),

@@ -31,9 +31,9 @@ from experiments.decision.optimize import (
     optimize,
     parse_optimize_spec,
 )
-from experiments.executors import DaskExecutor, ProcessExecutor
-from experiments.spec import SpecError
-from experiments.store import Store
+from experiments.running.executors import DaskExecutor, ProcessExecutor
+from experiments.running.spec import SpecError
+from experiments.running.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "configs" / "experiments" / "optimize_smoke.toml"

@@ -22,7 +22,7 @@ horizon divided by its years), the candidate's lever values, and ``budget``. A c
 comparison (``<=`` / ``>=``; ``<`` / ``>`` read as those) of two numbers per candidate, each made of
 those names, numbers, ``+ - * /``, unary ``-`` and ``**`` with a literal exponent from -10 to 10, e.g.
 ``spending_per_year <= budget`` or ``spending_total / 10 <= 2e8`` (the grammar of
-:mod:`experiments.decision.expressions`: a spec is data, nothing in it is ever ``eval``'d; anything
+:mod:`experiments.running.expressions`: a spec is data, nothing in it is ever ``eval``'d; anything
 else is refused in one line when the spec is read). Its violation, relative to the bound, enters
 platypus's constrained dominance (a feasible point beats an infeasible one; among infeasible ones the
 smaller violation wins).
@@ -33,7 +33,7 @@ replicate; replicate *r* is a (seed, overrides) pair: the seed ``SeedSequence(se
 ``[base] uncertainties = "posterior"``, the behavioural coefficients of posterior draw ``r % draws``.
 A generation's unevaluated population goes to the executor as one batch of run tasks.
 
-**Checkpoints.** Every model run is committed to ``DIR/optimize/`` (a :class:`experiments.store.Store`:
+**Checkpoints.** Every model run is committed to ``DIR/optimize/`` (a :class:`experiments.running.store.Store`:
 ``runs/``, ``summary/``); after every generation the optimiser's state is written as plain data to
 ``DIR/optimize/<case>/state.json`` (:mod:`experiments.decision.checkpoint`: the population and the
 ε-archive with their variables, objectives and constraints, the extensions' counters, Python's random
@@ -77,13 +77,13 @@ import pandas as pd
 import platypus
 
 import sim
-from experiments import provenance, seeds
+from experiments.running import provenance, seeds
 from experiments.decision import checkpoint, data
-from experiments.decision.expressions import ExpressionError, parse
-from experiments.decision.goals import check_expression
-from experiments.runner import STATUS_OK, RunRecord, RunTask, config_fields, execute, probe_config
-from experiments.spec import PACKAGE, PROJECT_DIR, Factor, Spec, SpecError, _Parser, _suggest
-from experiments.store import OPTIMIZE_ENTRIES, SUMMARY, FolderInUse, Store, why_not_movable, write_parquet, write_text
+from experiments.running.expressions import ExpressionError, parse
+from experiments.running.goals import check_expression
+from experiments.running.runner import STATUS_OK, RunRecord, RunTask, config_fields, execute, probe_config
+from experiments.running.spec import PACKAGE, PROJECT_DIR, Factor, Spec, SpecError, _Parser, _suggest
+from experiments.running.store import OPTIMIZE_ENTRIES, SUMMARY, FolderInUse, Store, why_not_movable, write_parquet, write_text
 from sim.inputs.base import ConfigError
 from sim.inputs.config import read_config_text
 
@@ -360,7 +360,7 @@ def parse_optimize_spec(text: str, path: str | Path | None = None) -> OptimizeSp
 
 def _constraint(text: str, where: str) -> Constraint:
     """One comparison ``left <= right`` / ``left >= right`` whose sides are numbers per run (names,
-    numbers and arithmetic of :mod:`experiments.decision.expressions`; nothing of it is ever eval'd)."""
+    numbers and arithmetic of :mod:`experiments.running.expressions`; nothing of it is ever eval'd)."""
     example = 'e.g. "spending_per_year <= budget" or "retention_3y >= 0.3"'
     try:
         tree = parse(text, "[optimize] constraints").tree
@@ -892,13 +892,13 @@ def optimize(spec: OptimizeSpec, out: str | Path | None = None, executor: Any = 
     """Run (or resume) every case of ``spec`` into ``out`` (default ``results/<spec file name>``), then
     evaluate the compared packages and write ``pareto.csv``, the figures and ``report.md``.
 
-    ``executor``: a :mod:`experiments.executors` executor (default serial). ``model`` replaces
+    ``executor``: a :mod:`experiments.running.executors` executor (default serial). ``model`` replaces
     ``sim.run_scenario`` (a picklable top-level callable; for tests). ``stop_after``: at most this many
     generations per case in this call (the next call continues). ``force``: a folder holding something
     else, a checkpoint of another spec or model version, a damaged checkpoint or an older version's
     pickled one, is moved aside first.
     """
-    from experiments.executors import SerialExecutor
+    from experiments.running.executors import SerialExecutor
 
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
     root = Path(out) if out is not None else default_out_dir(spec)
@@ -1051,7 +1051,7 @@ def paired_gains(a: np.ndarray, b: np.ndarray, directions: Sequence[int]) -> lis
     """Per objective, ``(seeds, mean, low, high)`` of the gain of ``a`` over ``b`` (``(a - b) x direction``,
     > 0: ``a`` better) paired seed by seed (``a``, ``b``: replicates x objectives); Student-t 95% interval
     of the mean over the seeds where both ran (NaN bounds below two seeds)."""
-    from experiments.analysis import mean_ci
+    from experiments.reading.analysis import mean_ci
 
     out = []
     for j, d in enumerate(directions):
@@ -1111,7 +1111,7 @@ def figure(spec: OptimizeSpec, case: CaseResult, packages: pd.DataFrame, path: P
         warnings.simplefilter("ignore")
         from ema_workbench.analysis import parcoords
 
-    from experiments import plots
+    from experiments.reading import plots
 
     levers, objectives = spec.lever_names, spec.objective_names
     cols = [*levers, *objectives]
@@ -1259,7 +1259,7 @@ def _package_words(spec: OptimizeSpec, c: CaseResult, cmp: pd.DataFrame,
                    package_replicates: np.ndarray | None = None) -> list[str]:
     """Which packages are dominated: beyond seed noise (with the paired gains' intervals), or on the means
     only (then indistinguishable at this sample size), and which break a constraint."""
-    from experiments.analysis import INDISTINGUISHABLE
+    from experiments.reading.analysis import INDISTINGUISHABLE
 
     names, dirs = spec.objective_names, [d for _, d in spec.objectives]
     reps = spec.sweep.replicates
