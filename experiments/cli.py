@@ -325,7 +325,8 @@ def _saved(out: Path) -> str:
 
 
 def _optimize(args: argparse.Namespace) -> int:
-    from experiments.decision.optimize import OptimizeError, default_out_dir, load_optimize_spec, optimize
+    from experiments.decision.optimize import default_out_dir, optimize
+    from experiments.decision.optimize_spec import OptimizeError, load_optimize_spec
     from experiments.running.executors import ExecutorError, ExecutorLost
     from experiments.running.store import StoreLocked
 

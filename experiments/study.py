@@ -495,7 +495,7 @@ def size_of(step: Step, out: Path, config: StudyConfig) -> Size:
             return Size(f"at most {n * es.replicates:,} runs x {es.horizon} quarters ({n} configurations x "
                         f"{es.replicates} worlds)", n * es.replicates, es.horizon)
         case "optimize":
-            from experiments.decision.optimize import load_optimize_spec
+            from experiments.decision.optimize_spec import load_optimize_spec
 
             o = load_optimize_spec(step.spec_path)
             r, cases = o.sweep.replicates, len(o.cases())

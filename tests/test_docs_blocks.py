@@ -300,7 +300,7 @@ def validate_file(path: Path, kind: str) -> None:
     from experiments.running import design
     from experiments import load_spec
     from experiments.calibration.spec import load_calibration_spec
-    from experiments.decision.optimize import load_optimize_spec
+    from experiments.decision.optimize_spec import load_optimize_spec
     from experiments.running.provenance import model_version
     from experiments.running.sweep import check_outcomes
 

@@ -365,7 +365,8 @@ def test_cli_refuses_hostile_expressions_and_changes_nothing(cli_results, case):
 
 
 def test_optimize_constraints_may_be_numeric_expressions():
-    from experiments.decision.optimize import _eval, parse_optimize_spec
+    from experiments.decision.optimize_scoring import _eval
+    from experiments.decision.optimize_spec import parse_optimize_spec
 
     smoke = (ROOT / "configs" / "experiments" / "optimize_smoke.toml").read_text(encoding="utf-8")
     spec = parse_optimize_spec(smoke.replace('constraints = ["spending_per_year <= budget"]',

@@ -386,7 +386,8 @@ def test_programming_errors_are_not_swallowed(tmp_path, monkeypatch):
 
 def test_optimize_force_moves_aside_its_own_folder_only(tmp_path):
     """--force moves a stale optimisation aside, but not while it holds a file the user added."""
-    from experiments.decision.optimize import OptimizeError, optimize, parse_optimize_spec
+    from experiments.decision.optimize import optimize
+    from experiments.decision.optimize_spec import OptimizeError, parse_optimize_spec
 
     try:
         from tests.test_optimize import KNOWN, budget_model

@@ -238,7 +238,7 @@ def test_bad_timed_levers_are_refused_in_one_line(body, fragments):
 
 
 def test_an_optimisation_refuses_timing_factors_in_one_line():
-    from experiments.decision.optimize import parse_optimize_spec
+    from experiments.decision.optimize_spec import parse_optimize_spec
 
     text = ('[experiment]\nseed = 1\nreplicates = 1\nhorizon = 8\n[levers]\ndigital_grant_budget.start = '
             '["2025Q3", "2026Q1"]\n[optimize]\nmaximize = ["retention_3y"]\nepsilons = { retention_3y = 0.01 }\n')
