@@ -56,26 +56,29 @@ def room_of(module: str) -> str:
     raise AssertionError(f"{module} is in no room: put it in one of sim/{{{','.join(ROOMS)}}}/ (or add it to TOP)")
 
 
-def imports_of(module: str, tree: ast.AST | None = None) -> list[tuple[int, str]]:
-    """(line, sim module imported) for every import statement of ``module``, wherever it stands."""
-    path = MODULES.get(module)
+def imports_of(module: str, tree: ast.AST | None = None, top: str = "sim",
+               modules: dict[str, Path] | None = None) -> list[tuple[int, str]]:
+    """(line, ``top`` module imported) for every import statement of ``module``, wherever it stands
+    (``modules``: the package's modules by name, default sim's)."""
+    modules = MODULES if modules is None else modules
+    path = modules.get(module)
     tree = tree if tree is not None else ast.parse(path.read_text(encoding="utf-8"), str(path))
     package = module if path is not None and path.name == "__init__.py" else module.rpartition(".")[0]
     out = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            out += [(node.lineno, a.name) for a in node.names if a.name == "sim" or a.name.startswith("sim.")]
+            out += [(node.lineno, a.name) for a in node.names if a.name == top or a.name.startswith(f"{top}.")]
         elif isinstance(node, ast.ImportFrom):
             if node.level:  # relative: from .x import y
                 base = package.split(".")[: len(package.split(".")) - node.level + 1]
                 target = ".".join(base + ([node.module] if node.module else []))
             else:
                 target = node.module or ""
-            if target != "sim" and not target.startswith("sim."):
+            if target != top and not target.startswith(f"{top}."):
                 continue
             for a in node.names:  # from sim.behaviour import labour: the module sim.behaviour.labour
                 sub = f"{target}.{a.name}"
-                out.append((node.lineno, sub if sub in MODULES else target))
+                out.append((node.lineno, sub if sub in modules else target))
     return out
 
 
