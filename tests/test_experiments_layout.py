@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 
 try:
-    from tests.test_layout import find_cycle, imports_of, module_name
+    from tests.test_layout import find_cycle, imports_of, module_name, wrong_arrows
 except ImportError:  # tests/ on sys.path instead of the project root
-    from test_layout import find_cycle, imports_of, module_name
+    from test_layout import find_cycle, imports_of, module_name, wrong_arrows
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 ROOMS = ("running", "reading", "decision", "calibration")
@@ -78,15 +78,7 @@ def test_each_room_says_what_lives_there_and_what_it_may_import(room):
 
 
 def test_no_module_imports_from_a_room_it_may_not():
-    wrong = []
-    for m in MODULES:
-        for line, target in experiments_imports(m):
-            where = f"{MODULES[m].relative_to(EXPERIMENTS.parent)}:{line}"
-            if target not in MODULES:
-                wrong.append(f"{where} imports {target}, which does not exist")
-            elif room_of(target) not in ALLOWED[room_of(m)]:
-                wrong.append(f"{where} ({room_of(m)}) imports {target} ({room_of(target)}); {room_of(m)} may "
-                             f"import {sorted(ALLOWED[room_of(m)])}")
+    wrong = wrong_arrows(MODULES, experiments_imports, room_of, ALLOWED)
     assert wrong == [], "\n".join(wrong)
 
 

@@ -133,15 +133,23 @@ def test_each_room_imports_and_says_what_lives_there(room):
         assert f"``{m.rsplit('.', 1)[1]}.py``" in doc, f"sim/{room}/__init__.py does not name {m}"
 
 
-def test_no_module_imports_from_a_room_it_may_not():
+def wrong_arrows(modules: dict[str, Path], imports, room_of, allowed: dict[str, set[str]]) -> list[str]:
+    """One line per import of ``modules`` that names no module, or a room its own room may not import
+    (``imports(module)``: its (line, module imported) pairs; shared with test_experiments_layout.py)."""
     wrong = []
-    for m in MODULES:
-        for line, target in imports_of(m):
-            if target not in MODULES:
-                wrong.append(f"{MODULES[m].relative_to(SIM.parent)}:{line} imports {target}, which does not exist")
-            elif room_of(target) not in ALLOWED[room_of(m)]:
-                wrong.append(f"{MODULES[m].relative_to(SIM.parent)}:{line} ({room_of(m)}) imports {target} "
-                             f"({room_of(target)}); {room_of(m)} may import {sorted(ALLOWED[room_of(m)])}")
+    for m in modules:
+        for line, target in imports(m):
+            where = f"{modules[m].relative_to(SIM.parent)}:{line}"
+            if target not in modules:
+                wrong.append(f"{where} imports {target}, which does not exist")
+            elif room_of(target) not in allowed[room_of(m)]:
+                wrong.append(f"{where} ({room_of(m)}) imports {target} ({room_of(target)}); {room_of(m)} may "
+                             f"import {sorted(allowed[room_of(m)])}")
+    return wrong
+
+
+def test_no_module_imports_from_a_room_it_may_not():
+    wrong = wrong_arrows(MODULES, imports_of, room_of, ALLOWED)
     assert wrong == [], "\n".join(wrong)
 
 
