@@ -280,7 +280,7 @@ def _init_worker(parent: int) -> None:
     import sim.model  # noqa: F401
 
     gc.collect()
-    gc.freeze()  # imported modules out of the collector's way (see experiments.runner.settle_process)
+    gc.freeze()  # imported modules out of the collector's way (see experiments.running.runner.settle_process)
 
 
 def _warm_task() -> int:

@@ -49,14 +49,14 @@ package = ["status_quo", "digital", "factors", "all_five"]
 
 
 def _spec(runs: int, horizon: int):
-    from experiments.spec import parse_spec
+    from experiments.running.spec import parse_spec
 
     return parse_spec(SPEC.format(replicates=max(1, -(-runs // 4)), horizon=horizon))
 
 
 def _tasks(spec, n: int | None = None) -> list:
-    from experiments import design, sweep
-    from experiments.provenance import model_version
+    from experiments.running import design, sweep
+    from experiments.running.provenance import model_version
 
     mv = model_version()
     plan = design.build_plan(spec, mv)
@@ -66,7 +66,7 @@ def _tasks(spec, n: int | None = None) -> list:
 
 def throughput(executor, tasks: list, warm: list) -> dict:
     """Start the executor, warm every worker up, then time the tasks. Returns seconds and runs/min."""
-    from experiments.runner import execute
+    from experiments.running.runner import execute
 
     t0 = time.perf_counter()
     with executor as ex:
@@ -96,8 +96,8 @@ def _paired_median(trials: list[dict], reference: list[dict]) -> float:
 
 def memory_child(runs: int, horizon: int) -> None:
     """Run a sweep of ``runs`` runs with 2 local workers; print the driver's peak RSS (MiB) as JSON."""
-    from experiments.executors import ProcessExecutor
-    from experiments.sweep import run_sweep
+    from experiments.running.executors import ProcessExecutor
+    from experiments.running.sweep import run_sweep
 
     spec = _spec(runs, horizon)
     with tempfile.TemporaryDirectory() as tmp:
@@ -132,7 +132,7 @@ def main() -> int:
         memory_child(args.memory_child, args.horizon)
         return 0
 
-    from experiments.executors import DaskExecutor, ProcessExecutor
+    from experiments.running.executors import DaskExecutor, ProcessExecutor
 
     spec = _spec(args.runs, args.horizon)
     tasks = _tasks(spec, args.runs)

@@ -66,9 +66,9 @@ import pandas as pd
 from scipy import stats
 
 import sim
-from experiments import provenance, seeds
-from experiments.runner import STATUS_OK, RunRecord, RunTask, config_fields, execute, probe_config
-from experiments.spec import PACKAGE, Outcomes, Spec, SpecError, parse_spec
+from experiments.running import provenance, seeds
+from experiments.running.runner import STATUS_OK, RunRecord, RunTask, config_fields, execute, probe_config
+from experiments.running.spec import PACKAGE, Outcomes, Spec, SpecError, parse_spec
 from sim.inputs.config import Channel, ConfigError, read_config_text
 from sim.policy import attribution as _shared
 from sim.state.records import HEADLINE_NAMES, HEADLINE_OUTCOMES
@@ -291,7 +291,7 @@ def _outcomes(ex: Mapping[str, Any], spec: Spec, where: str) -> tuple[str, ...]:
 
 def _summary_keys(base: sim.Config) -> list[str]:
     """The model's summary keys (numeric ones), from a one-quarter probe run (timed levers at their
-    in-window value: :func:`experiments.runner.probe_config`, as a sweep probes)."""
+    in-window value: :func:`experiments.running.runner.probe_config`, as a sweep probes)."""
     summary = sim.run_scenario(probe_config(base), 0).summary()
     return [k for k, v in summary.items() if isinstance(v, (int, float, bool, np.number, np.bool_))]
 
@@ -377,7 +377,7 @@ def run_plan(es: ExplainSpec, executor: Any = None, model: Callable | None = Non
     every value are the same whatever the executor (results are looked up by run id)."""
     from tqdm import tqdm
 
-    from experiments.executors import SerialExecutor
+    from experiments.running.executors import SerialExecutor
 
     mv = model_version or (provenance.model_version() if model is None else "test-model")
     rows, all_tasks = plan(es, mv)
@@ -438,7 +438,7 @@ def share_interval(contribution: np.ndarray, effect: np.ndarray, key: Mapping[st
 
 
 def _variance_split(d: np.ndarray, draws: np.ndarray | None) -> float:
-    from experiments.effects import variance_split
+    from experiments.reading.effects import variance_split
 
     return math.nan if draws is None else variance_split(d, draws)
 
@@ -573,7 +573,7 @@ def explain(spec: str | Path | ExplainSpec, packages: Sequence[str | sim.Preset]
             progress: bool = True, write: bool = True) -> ExplainResult:
     """Explain each package of ``spec`` by its channels; writes ``OUT/explain/`` (default
     ``results/<spec name>``) unless ``write=False``. ``executor``: an executor of
-    :mod:`experiments.executors` (default serial); results do not depend on it."""
+    :mod:`experiments.running.executors` (default serial); results do not depend on it."""
     es = spec if isinstance(spec, ExplainSpec) else load_explain_spec(spec, packages)
     if isinstance(spec, ExplainSpec) and packages is not None:
         raise ExplainError("packages: give them in the ExplainSpec (parse_explain_spec(..., packages=...))")

@@ -218,7 +218,7 @@ def figures(channels: pd.DataFrame, packages: pd.DataFrame, meta: Mapping[str, A
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from experiments import plots
+    from experiments.reading import plots
 
     plots.style()
     folder.mkdir(parents=True, exist_ok=True)

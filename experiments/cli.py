@@ -31,8 +31,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from experiments.files import DamagedFile
-from experiments.spec import SpecError
+from experiments.running.files import DamagedFile
+from experiments.running.spec import SpecError
 
 EXIT_OK, EXIT_ALL_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -190,7 +190,7 @@ class _DecisionError(ValueError):
 
 def _discover(args: argparse.Namespace) -> int:
     from experiments.decision.discovery import DiscoveryError, discover
-    from experiments.decision.goals import ExpressionError
+    from experiments.running.goals import ExpressionError
 
     try:
         res = discover(args.dir, args.where, among=args.among, box=args.box)
@@ -206,7 +206,7 @@ def _discover(args: argparse.Namespace) -> int:
 
 
 def _robustness(args: argparse.Namespace) -> int:
-    from experiments.decision.goals import ExpressionError
+    from experiments.running.goals import ExpressionError
     from experiments.decision.robustness import RobustnessError, robustness, satisficing_words
 
     try:
@@ -236,7 +236,7 @@ def _check_dask(address: str | None) -> None:
 
 
 def _executor(args: argparse.Namespace):  # noqa: ANN202
-    from experiments.executors import DaskExecutor, ProcessExecutor, SerialExecutor
+    from experiments.running.executors import DaskExecutor, ProcessExecutor, SerialExecutor
 
     if args.workers is not None and args.workers < 1:
         raise SpecError(f"--workers: {args.workers} is not allowed; give an integer >= 1")
@@ -253,10 +253,10 @@ def _executor(args: argparse.Namespace):  # noqa: ANN202
 
 
 def _run(args: argparse.Namespace) -> int:
-    from experiments.executors import ExecutorError, ExecutorLost
-    from experiments.spec import load_spec
-    from experiments.store import FolderInUse, StoreLocked
-    from experiments.sweep import default_out_dir, run_sweep
+    from experiments.running.executors import ExecutorError, ExecutorLost
+    from experiments.running.spec import load_spec
+    from experiments.running.store import FolderInUse, StoreLocked
+    from experiments.running.sweep import default_out_dir, run_sweep
 
     spec = load_spec(args.spec)
     if args.batch < 1:
@@ -293,7 +293,7 @@ def _run(args: argparse.Namespace) -> int:
 def _explain(args: argparse.Namespace) -> int:
     from experiments.attribution import check_out, default_out_dir, load_explain_spec, parse_packages_arg
     from experiments.attribution import explain as run_explain
-    from experiments.executors import ExecutorError
+    from experiments.running.executors import ExecutorError
 
     es = load_explain_spec(args.spec, parse_packages_arg(args.packages))
     out = check_out(args.out if args.out is not None else default_out_dir(es))
@@ -314,7 +314,7 @@ def _explain(args: argparse.Namespace) -> int:
 
 def _saved(out: Path) -> str:
     """``203 of 210 runs done and saved`` (``, 2 failed`` when some are) for a partly run results folder."""
-    from experiments.store import Store
+    from experiments.running.store import Store
 
     try:
         s = Store(out).status()
@@ -325,9 +325,10 @@ def _saved(out: Path) -> str:
 
 
 def _optimize(args: argparse.Namespace) -> int:
-    from experiments.decision.optimize import OptimizeError, default_out_dir, load_optimize_spec, optimize
-    from experiments.executors import ExecutorError, ExecutorLost
-    from experiments.store import StoreLocked
+    from experiments.decision.optimize import default_out_dir, optimize
+    from experiments.decision.optimize_spec import OptimizeError, load_optimize_spec
+    from experiments.running.executors import ExecutorError, ExecutorLost
+    from experiments.running.store import StoreLocked
 
     spec = load_optimize_spec(args.spec)
     out = args.out or default_out_dir(spec)
@@ -429,8 +430,8 @@ def _calibrate(args: argparse.Namespace) -> int:
     from experiments.calibration import load_calibration_spec, run_fit, write_outputs
     from experiments.calibration.fit import check_fit_folder, fit_folder
     from experiments.calibration.publish import check_publish_target
-    from experiments.executors import ExecutorError
-    from experiments.store import FolderInUse, StoreLocked
+    from experiments.running.executors import ExecutorError
+    from experiments.running.store import FolderInUse, StoreLocked
 
     if args.workers is not None and args.workers < 1:
         raise SpecError(f"--workers: {args.workers} must be >= 1")
@@ -470,13 +471,13 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 def _analyze(root: Path) -> int:
     from experiments.report import analyze
-    from experiments.spec import check_stored_analysis
+    from experiments.running.spec import check_stored_analysis
 
     check_stored_analysis(root)
     try:
         path = analyze(root)
     except ValueError as exc:  # [robustness] of the spec that these results cannot answer (one line)
-        from experiments.decision.goals import ExpressionError
+        from experiments.running.goals import ExpressionError
         from experiments.decision.robustness import RobustnessError
 
         if isinstance(exc, (RobustnessError, ExpressionError)):
@@ -488,7 +489,7 @@ def _analyze(root: Path) -> int:
 
 
 def _status(root: Path, show_failed: bool) -> int:
-    from experiments.store import Store
+    from experiments.running.store import Store
 
     store = Store(root)
     if not store.exists():
@@ -512,16 +513,16 @@ def _status(root: Path, show_failed: bool) -> int:
             err = (r["error"] or "").strip().splitlines()
             print(f"  {r['run_id']}  point {r['point']} replicate {r['replicate']}: {err[-1] if err else ''}")
     if damage:
-        from experiments.store import StoreDamaged
+        from experiments.running.store import StoreDamaged
 
         raise StoreDamaged(store, damage)
     return EXIT_OK
 
 
 def _plan(path: Path) -> int:
-    from experiments import design
-    from experiments.provenance import model_version
-    from experiments.spec import load_spec
+    from experiments.running import design
+    from experiments.running.provenance import model_version
+    from experiments.running.spec import load_spec
 
     spec = load_spec(path)
     plan = design.build_plan(spec, model_version())
@@ -543,7 +544,7 @@ def _plan(path: Path) -> int:
         print(f"  posterior   {len(spec.posterior.parameters)} behavioural coefficients from {spec.posterior.path}: "
               f"{spec.n_draws} draws, " + ("one per future (LHS row)" if spec.posterior_per == "future" else
                                            f"replicate r uses draw r % {spec.n_draws}"))
-    from experiments.analysis import report_gaps
+    from experiments.reading.analysis import report_gaps
 
     for gap in report_gaps(spec):
         print(f"warning: report section {gap}")

@@ -21,10 +21,11 @@ import pandas as pd
 
 import sim
 import sim.behaviour.energy
-from experiments import analysis, effects, plots, provenance
-from experiments.spec import PACKAGE
-from experiments.store import VALIDATION_REPORT
-from experiments.timing import TIMING_PARTS
+from experiments.reading import analysis, effects, plots
+from experiments.running import provenance
+from experiments.running.spec import PACKAGE
+from experiments.running.store import VALIDATION_REPORT
+from experiments.running.timing import TIMING_PARTS
 from sim.state.records import HEADLINE_OUTCOMES
 
 OUTCOME_LABELS = {
@@ -149,7 +150,7 @@ def analyze(root: str | Path) -> Path:
 
 
 def _paired_sections(sw: analysis.Sweep, figs: Path, tabs: Path) -> list[str]:
-    """The paired-effects sections (:func:`experiments.effects.all_paired_effects`): the packages against
+    """The paired-effects sections (:func:`experiments.reading.effects.all_paired_effects`): the packages against
     the reference (``paired_effects.csv``, ``p_best.csv``, ``paired_effects.png``), design points against
     the baseline point (``..._points``) and each factor's levels, the others held (``..._<factor>``)."""
     effect_labels = OUTCOME_LABELS | {"spending_total": "public spending (亿 yuan)"} | {

@@ -44,8 +44,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from experiments.files import DamagedFile, read_json_object, read_toml
-from experiments.spec import PROJECT_DIR, SpecError
+from experiments.running.files import DamagedFile, read_json_object, read_toml
+from experiments.running.spec import PROJECT_DIR, SpecError
 
 STUDY_CONFIG = PROJECT_DIR / "configs" / "study.toml"
 SPECS_DIR = PROJECT_DIR / "configs" / "experiments"
@@ -396,7 +396,7 @@ def inputs_digest() -> str:
     """What every step's results hang on beyond its own spec: the model version (sim/ and the map), the
     configs (parameters, presets, scenarios, the posterior; not the specs or the study config) and the
     ``experiments`` code (which writes the reports; not this module)."""
-    from experiments.provenance import model_version
+    from experiments.running.provenance import model_version
 
     configs = [p for p in (PROJECT_DIR / "configs").rglob("*")
                if "experiments" not in p.relative_to(PROJECT_DIR / "configs").parts[:1] and p != STUDY_CONFIG]
@@ -408,10 +408,10 @@ def run_state(step: Step, out: Path) -> tuple[int, int, bool]:
     """(runs in the spec's current plan, how many of them the results folder records, ok or failed; whether
     the folder's design is that plan). Raises what loading the spec raises (a bad spec: the step then runs
     and its command says why)."""
-    from experiments import design
-    from experiments.provenance import model_version
-    from experiments.spec import load_spec
-    from experiments.store import Store
+    from experiments.running import design
+    from experiments.running.provenance import model_version
+    from experiments.running.spec import load_spec
+    from experiments.running.store import Store
 
     planned = set(design.build_plan(load_spec(step.spec_path), model_version())["run_id"])
     store = Store(out / step.folder)
@@ -425,7 +425,7 @@ def run_state(step: Step, out: Path) -> tuple[int, int, bool]:
 
 def _store_stamp(folder: Path) -> str:
     """What a results folder holds now (its committed batches and its design), for the steps that read it."""
-    from experiments.store import Store
+    from experiments.running.store import Store
 
     with contextlib.suppress(Exception):
         batches = "|".join(sorted(Store(folder).batches()))
@@ -453,7 +453,7 @@ class Ledger:
             self.steps, self.sessions = steps, sessions
 
     def save(self) -> None:
-        from experiments.store import write_text
+        from experiments.running.store import write_text
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
         write_text(json.dumps({"format": LEDGER_FORMAT, "version": LEDGER_VERSION, "steps": self.steps,
@@ -480,7 +480,7 @@ def size_of(step: Step, out: Path, config: StudyConfig) -> Size:
     est = config.estimate
     match step.kind:
         case "run":
-            from experiments.spec import load_spec
+            from experiments.running.spec import load_spec
 
             spec = load_spec(step.spec_path)
             total, recorded, _ = run_state(step, out)
@@ -495,7 +495,7 @@ def size_of(step: Step, out: Path, config: StudyConfig) -> Size:
             return Size(f"at most {n * es.replicates:,} runs x {es.horizon} quarters ({n} configurations x "
                         f"{es.replicates} worlds)", n * es.replicates, es.horizon)
         case "optimize":
-            from experiments.decision.optimize import load_optimize_spec
+            from experiments.decision.optimize_spec import load_optimize_spec
 
             o = load_optimize_spec(step.spec_path)
             r, cases = o.sweep.replicates, len(o.cases())
@@ -825,7 +825,7 @@ def write_index(out: Path, steps: Sequence[Step], outcomes: Mapping[str, Outcome
         md.append(f"| {r['step']} | `{_cell(r['command'])}` | {_cell(status)} | "
                   f"{hms(r['seconds']) if r['seconds'] is not None else '–'} | {links} |")
     out.mkdir(parents=True, exist_ok=True)
-    from experiments.store import write_text
+    from experiments.running.store import write_text
 
     write_text("\n".join(md) + "\n", out / "index.md")
     cells = "".join(_html_row(r) for r in rows)

@@ -230,7 +230,7 @@ def test_force_replaces_only_a_folder_sim_run_wrote(tmp_path, repo_root):
 
 
 def test_save_all_and_store_writers_accept_str_paths(tmp_path, run_cached):
-    from experiments.store import write_text
+    from experiments.running.store import write_text
     from sim.outputs import plots
 
     paths = plots.save_all(run_cached({}, seed=1, quarters=1), str(tmp_path))

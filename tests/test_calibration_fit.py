@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from experiments.calibration import load_calibration_spec, parse_calibration_spec
-from experiments.spec import SpecError
+from experiments.running.spec import SpecError
 
 SMOKE = Path(__file__).resolve().parents[1] / "configs/experiments/calibrate_smoke.toml"
 

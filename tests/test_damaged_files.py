@@ -78,9 +78,9 @@ def other(source: str):
 def base(tmp_path_factory) -> Path:
     """A finished tiny sweep (with checksums), its spec, an old-style copy without checksums, a posterior
     and its JSON, and a tiny pyabc history."""
-    from experiments.executors import SerialExecutor
-    from experiments.spec import load_spec
-    from experiments.sweep import run_sweep
+    from experiments.running.executors import SerialExecutor
+    from experiments.running.spec import load_spec
+    from experiments.running.sweep import run_sweep
 
     root = tmp_path_factory.mktemp("base")
     (root / "tiny.toml").write_text(SPEC)
@@ -396,7 +396,7 @@ def test_run_recomputes_damaged_runs_and_then_loads_the_same_numbers(base, tmp_p
 
 def test_load_names_the_damaged_part_in_one_line(base, tmp_path):
     import experiments
-    from experiments.files import DamagedFile
+    from experiments.running.files import DamagedFile
 
     root = _copy(base, tmp_path)
     bad = _resolve(root, part("summary", 1))
@@ -410,7 +410,7 @@ def test_load_names_the_damaged_part_in_one_line(base, tmp_path):
 
 def test_load_refuses_a_runs_file_instead_of_every_run_pending(base, tmp_path, repo_root):
     import experiments
-    from experiments.files import DamagedFile
+    from experiments.running.files import DamagedFile
 
     root = _copy(base, tmp_path)
     shutil.rmtree(root / "runs")

@@ -24,9 +24,9 @@ import pytest
 
 import sim
 from experiments import run_sweep
-from experiments.executors import DaskExecutor, chunk_size
-from experiments.spec import parse_spec
-from experiments.store import Store
+from experiments.running.executors import DaskExecutor, chunk_size
+from experiments.running.spec import parse_spec
+from experiments.running.store import Store
 from test_experiments import (
     ROOT, SPEC, DaskProcesses, _env, assert_same_store, committed, kill_group, wait_for, write_spec,
 )
@@ -57,8 +57,8 @@ import sys, time
 from pathlib import Path
 
 from experiments import run_sweep
-from experiments.executors import DaskExecutor, ProcessExecutor
-from experiments.spec import parse_spec
+from experiments.running.executors import DaskExecutor, ProcessExecutor
+from experiments.running.spec import parse_spec
 
 SPEC = {spec!r}
 

@@ -18,9 +18,9 @@ import sim
 from experiments import run_sweep
 from experiments.decision import sections
 from experiments.decision.discovery import DiscoveryError, discover
-from experiments.decision.goals import ExpressionError, check_options, evaluate
+from experiments.running.goals import ExpressionError, check_options, evaluate
 from experiments.decision.robustness import RobustnessError, robustness
-from experiments.spec import parse_spec
+from experiments.running.spec import parse_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 THRESHOLD = 0.045  # beijing_wage_growth below it: some cluster reaches the national tier (by construction)

@@ -299,11 +299,12 @@ def toml_kind(data: dict[str, Any]) -> str:
 def validate_file(path: Path, kind: str) -> None:
     """``path`` passes the project's validator for ``kind`` (a ValueError naming the problem if not)."""
     import sim
-    from experiments import design, load_spec
+    from experiments.running import design
+    from experiments import load_spec
     from experiments.calibration.spec import load_calibration_spec
-    from experiments.decision.optimize import load_optimize_spec
-    from experiments.provenance import model_version
-    from experiments.sweep import check_outcomes
+    from experiments.decision.optimize_spec import load_optimize_spec
+    from experiments.running.provenance import model_version
+    from experiments.running.sweep import check_outcomes
 
     if kind == "sweep":
         spec = load_spec(path)

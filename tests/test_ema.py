@@ -1,4 +1,4 @@
-"""The EMA Workbench adapter (experiments.ema): XLRM declared from configs/parameters.toml, runs under
+"""The EMA Workbench adapter (experiments.running.ema): XLRM declared from configs/parameters.toml, runs under
 perform_experiments with the sequential and the multiprocessing evaluator, and gives what
 sim.run_scenario gives for the same config and seed. Tiny horizons, a handful of experiments."""
 
@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 import sim
-import experiments.ema
-from experiments import seeds
-from experiments.ema import DEFAULT_OUTCOMES, make_model, simulate
+import experiments.running.ema
+from experiments.running import seeds
+from experiments.running.ema import DEFAULT_OUTCOMES, make_model, simulate
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -145,7 +145,7 @@ def test_an_ema_workbench_refusal_still_becomes_one_config_error(monkeypatch):
     def refuse(*args, **kwargs):
         raise ema.EMAError("something EMA does not like\nsecond line")
 
-    monkeypatch.setattr(experiments.ema, "Model", refuse)  # the adapter's subclass of ema.Model
+    monkeypatch.setattr(experiments.running.ema, "Model", refuse)  # the adapter's subclass of ema.Model
     with pytest.raises(sim.ConfigError, match=r"^make_model: EMA Workbench refused the model: something EMA does "
                                               r"not like$"):
         make_model(levers=[], uncertainties=UNC, horizon=HORIZON)

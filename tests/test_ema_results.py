@@ -1,6 +1,6 @@
 """Each replication's outcomes kept by the EMA adapter's ReplicatorModel, and the paired comparisons
-rebuilt from them (experiments.ema_results): for the same seeds and posterior draws they equal what our
-own runner gives (a crn sweep and experiments.effects). Tiny sizes: 2 policies, 3 replications, 4 quarters."""
+rebuilt from them (experiments.reading.ema_results): for the same seeds and posterior draws they equal what our
+own runner gives (a crn sweep and experiments.reading.effects). Tiny sizes: 2 policies, 3 replications, 4 quarters."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ import pandas as pd
 import pytest
 
 import sim
-from experiments import analysis
-from experiments.effects import paired_effects
-from experiments.ema import make_model
-from experiments.ema_results import paired_differences, paired_summary, replication_table
-from experiments.spec import parse_spec
-from experiments.sweep import run_sweep
+from experiments.reading import analysis
+from experiments.reading.effects import paired_effects
+from experiments.running.ema import make_model
+from experiments.reading.ema_results import paired_differences, paired_summary, replication_table
+from experiments.running.spec import parse_spec
+from experiments.running.sweep import run_sweep
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -80,7 +80,7 @@ def test_paired_differences_from_ema_output_equal_those_of_our_runner(tmp_path):
         moved += bool(np.any(d.to_numpy() != 0))
     assert moved >= 3  # all five changes the runs: the comparison is not of zeros
 
-    # the summary equals experiments.effects on the sweep: effect, its interval, P(beats), P(tie)
+    # the summary equals experiments.reading.effects on the sweep: effect, its interval, P(beats), P(tie)
     mine = paired_summary(table, by="package").set_index(["package", "outcome"])
     theirs = paired_effects(sw).effects.set_index(["package", "outcome"])
     common = [k for k in theirs.index if k in mine.index]

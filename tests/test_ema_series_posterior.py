@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import sim
-from experiments.ema import (DRAW, DRAWS, HEADLINE_SERIES, HEADLINE_SERIES_OF, TIME, make_model, series_of,
+from experiments.running.ema import (DRAW, DRAWS, HEADLINE_SERIES, HEADLINE_SERIES_OF, TIME, make_model, series_of,
                              simulate)
 from sim.outputs.posterior import load_posterior
 from sim.state.records import HEADLINE_NAMES

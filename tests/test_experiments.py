@@ -23,11 +23,11 @@ import pytest
 import experiments
 import sim
 from experiments import run_sweep
-from experiments.analysis import load_sweep
-from experiments.executors import DaskExecutor, ProcessExecutor
+from experiments.reading.analysis import load_sweep
+from experiments.running.executors import DaskExecutor, ProcessExecutor
 from experiments.report import analyze
-from experiments.spec import SpecError, parse_spec
-from experiments.store import Store, StoreLocked
+from experiments.running.spec import SpecError, parse_spec
+from experiments.running.store import Store, StoreLocked
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = 24  # 4 packages x 6 replicates

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import sim
-from experiments import design, seeds
-from experiments.spec import SpecError, design_size, load_spec, parse_spec
+from experiments.running import design, seeds
+from experiments.running.spec import SpecError, design_size, load_spec, parse_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = ROOT / "configs" / "experiments"

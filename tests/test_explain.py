@@ -16,7 +16,7 @@ import sim
 from experiments import attribution
 from experiments.attribution import CHANNEL_COLUMNS, Variant, excludes_zero, parse_explain_spec, variant_config
 from experiments.cli import main
-from experiments.executors import ProcessExecutor, SerialExecutor
+from experiments.running.executors import ProcessExecutor, SerialExecutor
 from sim.policy.instruments import instruments
 
 SPEC = """

@@ -1,6 +1,6 @@
 """No code from data: conditions, goals and constraints typed by users (``discover --where`` /
 ``--among``, ``robustness --goal``, ``[robustness] goals`` in a results folder's ``spec.toml``,
-``[optimize] constraints``) go through the grammar of ``experiments.decision.expressions``.
+``[optimize] constraints``) go through the grammar of ``experiments.running.expressions``.
 
 Every hostile expression is refused in one line naming it and the offending piece, and the canary
 file the payload would create never appears; the valid expressions keep the meaning they had under
@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments.decision.expressions import MAX_CHARS, ExpressionError, parse
-from experiments.decision.goals import check_options, evaluate
+from experiments.running.expressions import MAX_CHARS, ExpressionError, parse
+from experiments.running.goals import check_options, evaluate
 from test_bad_inputs import assert_one_line_error
 from test_decision import ROBUSTNESS_SPEC, robustness_model, sweep
 
@@ -365,7 +365,8 @@ def test_cli_refuses_hostile_expressions_and_changes_nothing(cli_results, case):
 
 
 def test_optimize_constraints_may_be_numeric_expressions():
-    from experiments.decision.optimize import _eval, parse_optimize_spec
+    from experiments.decision.optimize_scoring import _eval
+    from experiments.decision.optimize_spec import parse_optimize_spec
 
     smoke = (ROOT / "configs" / "experiments" / "optimize_smoke.toml").read_text(encoding="utf-8")
     spec = parse_optimize_spec(smoke.replace('constraints = ["spending_per_year <= budget"]',
@@ -383,7 +384,7 @@ def test_optimize_constraints_may_be_numeric_expressions():
 # ---------------------------------------------------------------------------- it stays that way
 def test_no_user_text_reaches_eval_or_query():
     """Nothing under experiments/, app/ or sim/ calls eval/exec, DataFrame.eval/query, pandas' python
-    engine or literal_eval: user text goes through experiments.decision.expressions (so the next change
+    engine or literal_eval: user text goes through experiments.running.expressions (so the next change
     cannot bring them back unnoticed)."""
     pattern = re.compile(r"(?<![\w.])(eval|exec)\s*\(|\.(eval|query)\s*\(|engine\s*=\s*['\"]python|literal_eval"
                          r"|\bpd\.eval\b|numexpr")

@@ -18,9 +18,9 @@ import pandas as pd
 import pytest
 
 import sim
-from experiments import analysis, effects
-from experiments.analysis import Estimate, contenders, leader, ranking_words
-from experiments.decision import optimize as opt
+from experiments.reading import analysis, effects
+from experiments.reading.analysis import Estimate, contenders, leader, ranking_words
+from experiments.decision import optimize_report, optimize_scoring, optimize_spec
 from experiments.decision.robustness import (
     Robustness,
     regret_table,
@@ -29,7 +29,7 @@ from experiments.decision.robustness import (
     satisficing_words,
     section,
 )
-from experiments.spec import parse_spec
+from experiments.running.spec import parse_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 LABEL = {k: p.label_en for k, p in sim.load_presets().items()}
@@ -137,18 +137,18 @@ compare = ["status_quo", "cultivate"]
 """
 
 
-def _optimize_result(package_reps: np.ndarray, point_reps: np.ndarray, improvements: list[int]) -> opt.OptimizeResult:
+def _optimize_result(package_reps: np.ndarray, point_reps: np.ndarray, improvements: list[int]) -> optimize_scoring.OptimizeResult:
     """One case: one Pareto point (per-seed values ``point_reps``) against two packages."""
-    spec = opt.parse_optimize_spec(SMALL_OPT, path=Path("small.toml"))
+    spec = optimize_spec.parse_optimize_spec(SMALL_OPT, path=Path("small.toml"))
     mean = point_reps.mean(axis=0)
     pareto = pd.DataFrame({"rd_subsidy_rate": [0.2], "tiers_climbed_clusters": [mean[0]],
                            "spending_per_year": [mean[1]], "in_archive": [True], "generation": [2]})
     packages = pd.DataFrame({"package": ["status_quo", "cultivate"], "label": [LABEL["status_quo"], LABEL["cultivate"]],
                              "tiers_climbed_clusters": package_reps.mean(axis=1)[:, 0],
                              "spending_per_year": package_reps.mean(axis=1)[:, 1], "feasible_main": [True, True]})
-    case = opt.CaseResult(case=opt.Case("main"), generation=2, evaluations=pareto, pareto=pareto,
+    case = optimize_scoring.CaseResult(case=optimize_spec.Case("main"), generation=2, evaluations=pareto, pareto=pareto,
                           improvements=improvements, replicates=point_reps[None])
-    return opt.OptimizeResult(root=Path("."), spec=spec, cases=[case], packages=packages, finished=True, runs=0,
+    return optimize_scoring.OptimizeResult(root=Path("."), spec=spec, cases=[case], packages=packages, finished=True, runs=0,
                               reused=0, seconds=0.0, package_replicates=package_reps)
 
 
@@ -158,7 +158,7 @@ def test_domination_within_seed_noise_is_not_reported_as_domination():
     sq = np.array([[0.0, 2e8], [2.0, 2e8]])  # mean 1.0: worse on the means, but the seeds disagree
     cultivate = np.array([[5.0, 3e8], [5.0, 3e8]])  # not dominated: more levels
     res = _optimize_result(np.stack([sq, cultivate]), point, improvements=[3, 4])
-    text = opt.markdown(res)
+    text = optimize_report.markdown(res)
     assert ("**Caveats.** 2 of 2 generations run (population 8); horizon 8 quarters; every score is the mean over "
             "the same 2 seeds. The scores are **in-sample**") in text
     assert "Convergence: in the last 2 of 2 generations the archive improved 4 time(s) (3, 1) and 1 of the 1 Pareto " \
@@ -167,28 +167,28 @@ def test_domination_within_seed_noise_is_not_reported_as_domination():
     assert ("1 of 2 look dominated on the means over 2 seeds, but not beyond seed noise (indistinguishable at this "
             "sample size): Status quo (by point 1: +0.5 [-31.3, +32.3] `tiers_climbed_clusters`)") in text
     assert text.index("**Caveats.**") < text.index("look dominated")
-    cmp = opt.compare_packages(res.spec, res.cases[0], res.packages, res.package_replicates).set_index("package")
+    cmp = optimize_scoring.compare_packages(res.spec, res.cases[0], res.packages, res.package_replicates).set_index("package")
     assert cmp.at["status_quo", "dominated"] and not cmp.at["status_quo", "dominated_beyond_noise"]
     assert not cmp.at["cultivate", "dominated"]
 
     steady = np.array([[1.5, 2e8], [1.5, 2e8]])  # the same gain in both seeds: beyond seed noise
     sq_steady = np.array([[1.0, 2e8], [1.0, 2e8]])
     res = _optimize_result(np.stack([sq_steady, cultivate]), steady, improvements=[3, 3])
-    text = opt.markdown(res)
+    text = optimize_report.markdown(res)
     assert "**1 of 2 packages are dominated beyond seed noise** by a Pareto point (paired over 2 seeds" in text
     assert "the archive improved 3 time(s) (3, 0) and 1 of the 1 Pareto points were found" in text
 
 
 def test_paired_domination_needs_two_seeds_and_no_objective_worse_beyond_noise():
     a, b = np.array([[2.0, 1.0], [2.2, 1.0]]), np.array([[1.0, 1.0], [1.1, 1.0]])
-    assert opt.dominates_clearly(a, b, [1, -1], [0.5, 0.1])
-    assert not opt.dominates_clearly(a[:1], b[:1], [1, -1], [0.5, 0.1])  # one seed: noise not measured
-    assert not opt.dominates_clearly(a, b, [1, -1], [2.0, 0.1])  # gain below epsilon
+    assert optimize_scoring.dominates_clearly(a, b, [1, -1], [0.5, 0.1])
+    assert not optimize_scoring.dominates_clearly(a[:1], b[:1], [1, -1], [0.5, 0.1])  # one seed: noise not measured
+    assert not optimize_scoring.dominates_clearly(a, b, [1, -1], [2.0, 0.1])  # gain below epsilon
     worse = np.array([[2.0, 1.2], [2.2, 1.21]])  # more spending, beyond noise
-    assert not opt.dominates_clearly(worse, b, [1, -1], [0.5, 0.1])
+    assert not optimize_scoring.dominates_clearly(worse, b, [1, -1], [0.5, 0.1])
     maybe = np.array([[2.0, 1.3], [2.2, 0.7]])  # spending as b's on the mean, but one seed 0.3 more
-    assert opt.dominates(maybe.mean(axis=0), b.mean(axis=0), [1, -1], [0.5, 0.1])  # dominated on the means ...
-    assert not opt.dominates_clearly(maybe, b, [1, -1], [0.5, 0.1])  # ... but not confidently: could be worse
+    assert optimize_scoring.dominates(maybe.mean(axis=0), b.mean(axis=0), [1, -1], [0.5, 0.1])  # dominated on the means ...
+    assert not optimize_scoring.dominates_clearly(maybe, b, [1, -1], [0.5, 0.1])  # ... but not confidently: could be worse
 
 
 # ---------------------------------------------------------------------------- Sobol / Morris
@@ -304,7 +304,7 @@ def test_plan_warns_which_report_sections_will_lack_columns():
 
 def test_every_column_a_report_section_needs_is_one_the_model_records():
     """A renamed model column would otherwise make every section 'not recorded' silently."""
-    from experiments.runner import probe_config
+    from experiments.running.runner import probe_config
 
     result = sim.run_scenario(probe_config(sim.default_config()), 0)
     have = {"summary": set(result.summary()), "city": set(result.city.columns),

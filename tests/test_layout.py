@@ -56,26 +56,29 @@ def room_of(module: str) -> str:
     raise AssertionError(f"{module} is in no room: put it in one of sim/{{{','.join(ROOMS)}}}/ (or add it to TOP)")
 
 
-def imports_of(module: str, tree: ast.AST | None = None) -> list[tuple[int, str]]:
-    """(line, sim module imported) for every import statement of ``module``, wherever it stands."""
-    path = MODULES.get(module)
+def imports_of(module: str, tree: ast.AST | None = None, top: str = "sim",
+               modules: dict[str, Path] | None = None) -> list[tuple[int, str]]:
+    """(line, ``top`` module imported) for every import statement of ``module``, wherever it stands
+    (``modules``: the package's modules by name, default sim's)."""
+    modules = MODULES if modules is None else modules
+    path = modules.get(module)
     tree = tree if tree is not None else ast.parse(path.read_text(encoding="utf-8"), str(path))
     package = module if path is not None and path.name == "__init__.py" else module.rpartition(".")[0]
     out = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            out += [(node.lineno, a.name) for a in node.names if a.name == "sim" or a.name.startswith("sim.")]
+            out += [(node.lineno, a.name) for a in node.names if a.name == top or a.name.startswith(f"{top}.")]
         elif isinstance(node, ast.ImportFrom):
             if node.level:  # relative: from .x import y
                 base = package.split(".")[: len(package.split(".")) - node.level + 1]
                 target = ".".join(base + ([node.module] if node.module else []))
             else:
                 target = node.module or ""
-            if target != "sim" and not target.startswith("sim."):
+            if target != top and not target.startswith(f"{top}."):
                 continue
             for a in node.names:  # from sim.behaviour import labour: the module sim.behaviour.labour
                 sub = f"{target}.{a.name}"
-                out.append((node.lineno, sub if sub in MODULES else target))
+                out.append((node.lineno, sub if sub in modules else target))
     return out
 
 
@@ -130,15 +133,23 @@ def test_each_room_imports_and_says_what_lives_there(room):
         assert f"``{m.rsplit('.', 1)[1]}.py``" in doc, f"sim/{room}/__init__.py does not name {m}"
 
 
-def test_no_module_imports_from_a_room_it_may_not():
+def wrong_arrows(modules: dict[str, Path], imports, room_of, allowed: dict[str, set[str]]) -> list[str]:
+    """One line per import of ``modules`` that names no module, or a room its own room may not import
+    (``imports(module)``: its (line, module imported) pairs; shared with test_experiments_layout.py)."""
     wrong = []
-    for m in MODULES:
-        for line, target in imports_of(m):
-            if target not in MODULES:
-                wrong.append(f"{MODULES[m].relative_to(SIM.parent)}:{line} imports {target}, which does not exist")
-            elif room_of(target) not in ALLOWED[room_of(m)]:
-                wrong.append(f"{MODULES[m].relative_to(SIM.parent)}:{line} ({room_of(m)}) imports {target} "
-                             f"({room_of(target)}); {room_of(m)} may import {sorted(ALLOWED[room_of(m)])}")
+    for m in modules:
+        for line, target in imports(m):
+            where = f"{modules[m].relative_to(SIM.parent)}:{line}"
+            if target not in modules:
+                wrong.append(f"{where} imports {target}, which does not exist")
+            elif room_of(target) not in allowed[room_of(m)]:
+                wrong.append(f"{where} ({room_of(m)}) imports {target} ({room_of(target)}); {room_of(m)} may "
+                             f"import {sorted(allowed[room_of(m)])}")
+    return wrong
+
+
+def test_no_module_imports_from_a_room_it_may_not():
+    wrong = wrong_arrows(MODULES, imports_of, room_of, ALLOWED)
     assert wrong == [], "\n".join(wrong)
 
 

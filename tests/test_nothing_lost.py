@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from experiments.store import FolderInUse, Store, why_not_movable
+from experiments.running.store import FolderInUse, Store, why_not_movable
 
 try:
     from tests.test_bad_inputs import assert_one_line_error as _one_line
@@ -217,7 +217,7 @@ def test_force_moves_aside_only_folders_the_tools_made(tmp_path, files, movable)
 
 
 def test_sim_run_marker_name_agrees():
-    from experiments.store import SIM_RUN_MARKER
+    from experiments.running.store import SIM_RUN_MARKER
     from sim.outputs import plots
     from sim.outputs.cli import MARKER, PLOT_NAMES
 
@@ -226,7 +226,7 @@ def test_sim_run_marker_name_agrees():
 
 def test_publish_overwrites_only_its_own_pair(tmp_path):
     from experiments.calibration.publish import WRITTEN_BY, check_publish_target
-    from experiments.spec import SpecError
+    from experiments.running.spec import SpecError
 
     check_publish_target(tmp_path / "new.parquet")  # nothing there: fine
     check_publish_target(ROOT / "configs/posterior.parquet")  # the committed posterior (written before the mark)
@@ -242,7 +242,7 @@ def test_publish_overwrites_only_its_own_pair(tmp_path):
 
 def test_writers_leave_no_tmp_behind(tmp_path):
     """An atomic write that fails (here: the target is a folder) removes its temporary file."""
-    from experiments.store import write_parquet, write_text
+    from experiments.running.store import write_parquet, write_text
 
     (tmp_path / "x.parquet").mkdir()
     (tmp_path / "x.json").mkdir()
@@ -340,7 +340,7 @@ DISK_CASES = [
     ("sim-run", "sim.outputs.cli", ["run", "--quiet", "--quarters", "1", "--out", "{tmp}/run"],
      "pandas.DataFrame.to_parquet", _full_disk, ["city.parquet", "No space left", "disk is full"], 1),
     ("sweep", "experiments.cli", ["run", "{tmp}/spec.toml", "--out", "{tmp}/sw", "--serial", "--no-progress"],
-     "experiments.store.write_parquet", _full_disk, ["design.parquet", "No space left", "disk is full"], 2),
+     "experiments.running.store.write_parquet", _full_disk, ["design.parquet", "No space left", "disk is full"], 2),
     ("fit-history", "experiments.cli", ["calibrate", str(SMOKE_FIT), "--out", "{tmp}/fit", "--workers", "1"],
      "pyabc.ABCSMC.new", _sqlite_full, ["abc.db", "No space left", "disk is full"], 2),
 ]
@@ -386,7 +386,8 @@ def test_programming_errors_are_not_swallowed(tmp_path, monkeypatch):
 
 def test_optimize_force_moves_aside_its_own_folder_only(tmp_path):
     """--force moves a stale optimisation aside, but not while it holds a file the user added."""
-    from experiments.decision.optimize import OptimizeError, optimize, parse_optimize_spec
+    from experiments.decision.optimize import optimize
+    from experiments.decision.optimize_spec import OptimizeError, parse_optimize_spec
 
     try:
         from tests.test_optimize import KNOWN, budget_model

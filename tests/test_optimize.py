@@ -22,18 +22,12 @@ import pandas as pd
 import pytest
 
 import sim
-from experiments.decision.optimize import (
-    OptimizeError,
-    check_names,
-    dominates,
-    load_optimize_spec,
-    nondominated,
-    optimize,
-    parse_optimize_spec,
-)
-from experiments.executors import DaskExecutor, ProcessExecutor
-from experiments.spec import SpecError
-from experiments.store import Store
+from experiments.decision.optimize import optimize
+from experiments.decision.optimize_scoring import dominates, nondominated
+from experiments.decision.optimize_spec import OptimizeError, check_names, load_optimize_spec, parse_optimize_spec
+from experiments.running.executors import DaskExecutor, ProcessExecutor
+from experiments.running.spec import SpecError
+from experiments.running.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "configs" / "experiments" / "optimize_smoke.toml"
@@ -178,7 +172,7 @@ def test_packages_dominated_or_over_budget_match_the_known_trade_off(tmp_path):
     mean_noise = np.mean([noise(r.seed) for r in spec.replicates()])
     assert pk.at["status_quo", "retention_3y"] == pytest.approx(0.23 + mean_noise)
     assert pk.at["all_five", "spending_per_year"] == pytest.approx(13.1e8)
-    from experiments.decision.optimize import compare_packages
+    from experiments.decision.optimize_scoring import compare_packages
 
     expected = {  # (within the budget, dominated) per budget, by construction (see budget_model)
         "budget_3e8": {"status_quo": (True, False), "coordinate": (True, False), "cultivate": (False, True),

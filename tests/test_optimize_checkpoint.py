@@ -31,7 +31,8 @@ from test_optimize import TINY, budget_model
 
 from experiments import cli
 from experiments.decision import checkpoint
-from experiments.decision.optimize import load_optimize_spec, optimize
+from experiments.decision.optimize import optimize
+from experiments.decision.optimize_spec import load_optimize_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 CASE = "budget_3e8"

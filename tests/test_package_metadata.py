@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 import sim
-from experiments import provenance
+from experiments.running import provenance
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -90,7 +90,7 @@ def test_provenance_says_not_installed_for_an_absent_package(monkeypatch):
 def test_a_sweeps_provenance_json_records_the_versions(tmp_path):
     """What a user opens: the provenance.json of a results folder (a one-run sweep of a stand-in model)."""
     from experiments import run_sweep
-    from experiments.spec import parse_spec
+    from experiments.running.spec import parse_spec
 
     class Result:
         city = clusters = districts = pd.DataFrame({"quarter": [0, 1]})

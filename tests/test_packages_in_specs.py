@@ -12,12 +12,13 @@ from scipy import stats
 from test_posterior import _FakeResult
 
 import sim
-from experiments import analysis, design
-from experiments.analysis import proportion_ci
-from experiments.effects import POINT, all_paired_effects, paired_effects
+from experiments.reading import analysis
+from experiments.running import design
+from experiments.reading.analysis import proportion_ci
+from experiments.reading.effects import POINT, all_paired_effects, paired_effects
 from experiments.report import analyze
-from experiments.spec import SpecError, parse_spec
-from experiments.sweep import run_sweep
+from experiments.running.spec import SpecError, parse_spec
+from experiments.running.sweep import run_sweep
 
 CUSTOM = """
 [experiment]

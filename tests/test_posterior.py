@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 import sim
-from experiments import design
-from experiments.effects import variance_split
-from experiments.spec import SpecError, parse_spec
+from experiments.running import design
+from experiments.reading.effects import variance_split
+from experiments.running.spec import SpecError, parse_spec
 from sim.inputs.base import ConfigError
 from sim.outputs.posterior import fingerprint, load_posterior, stale_reasons, targets_digest
 
@@ -160,9 +160,9 @@ def effect_model(cfg, seed):
 
 
 def test_paired_effects_give_p_beats_parameter_share_and_p_best(tmp_path):
-    from experiments import analysis
-    from experiments.effects import paired_effects
-    from experiments.sweep import run_sweep
+    from experiments.reading import analysis
+    from experiments.reading.effects import paired_effects
+    from experiments.running.sweep import run_sweep
 
     t = pd.DataFrame({"beta_wage": np.linspace(1.2, 2.8, 8), "weight": np.full(8, 1 / 8)})
     post_path = _write(tmp_path, t)
@@ -281,10 +281,10 @@ def futures_model(cfg, seed):
 
 
 def test_discovery_over_futures_finds_a_drawn_coefficient_and_effects_pair_within_futures(tmp_path):
-    from experiments import analysis
+    from experiments.reading import analysis
     from experiments.decision.discovery import discover
-    from experiments.effects import paired_effects
-    from experiments.sweep import run_sweep
+    from experiments.reading.effects import paired_effects
+    from experiments.running.sweep import run_sweep
 
     text = FUTURES_SPEC.format(post=_futures_posterior(tmp_path), samples=60)
     spec = parse_spec(text, path=tmp_path / "futures.toml")
@@ -312,7 +312,7 @@ def test_carry_over_rechecks_records_and_makes_the_posterior_current(tmp_path):
     import shutil
 
     from experiments.calibration.carry import carry_over
-    from experiments.spec import SpecError
+    from experiments.running.spec import SpecError
     from sim.outputs.posterior import POSTERIOR_FILE, load_posterior, stale_reasons
 
     dest = tmp_path / "posterior.parquet"

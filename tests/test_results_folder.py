@@ -17,9 +17,9 @@ import pytest
 import experiments
 import sim
 from experiments import run_sweep
-from experiments.executors import DaskExecutor, ExecutorError
-from experiments.spec import parse_spec
-from experiments.store import FolderInUse, Store
+from experiments.running.executors import DaskExecutor, ExecutorError
+from experiments.running.spec import parse_spec
+from experiments.running.store import FolderInUse, Store
 
 ROOT = Path(__file__).resolve().parents[1]
 CLUSTERS = ("automotive", "glass")

@@ -17,12 +17,13 @@ import pandas as pd
 import pytest
 
 import sim
-from experiments import design, run_sweep, seeds
+from experiments.running import design, seeds
+from experiments import run_sweep
 from sim.inputs.config import Schedule
 from experiments.report import analyze
-from experiments.spec import SpecError, load_spec, parse_spec
-from experiments.store import Store
-from experiments.timing import period_number
+from experiments.running.spec import SpecError, load_spec, parse_spec
+from experiments.running.store import Store
+from experiments.running.timing import period_number
 from test_experiments_spec import GOOD
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -237,7 +238,7 @@ def test_bad_timed_levers_are_refused_in_one_line(body, fragments):
 
 
 def test_an_optimisation_refuses_timing_factors_in_one_line():
-    from experiments.decision.optimize import parse_optimize_spec
+    from experiments.decision.optimize_spec import parse_optimize_spec
 
     text = ('[experiment]\nseed = 1\nreplicates = 1\nhorizon = 8\n[levers]\ndigital_grant_budget.start = '
             '["2025Q3", "2026Q1"]\n[optimize]\nmaximize = ["retention_3y"]\nepsilons = { retention_3y = 0.01 }\n')
@@ -318,7 +319,7 @@ def test_the_app_session_runs_a_timed_config_and_a_slider_replaces_the_window(mo
 
 
 def test_the_ema_model_keeps_the_base_window_and_channels_off():
-    from experiments.ema import make_model, simulate
+    from experiments.running.ema import make_model, simulate
 
     base = sim.default_config().with_overrides(
         {INFRA: {"value": 9e7, "start": "2025Q3", "end": "2025Q4"}, "channels_off": ["coordination.matchmaking"]},

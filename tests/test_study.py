@@ -14,7 +14,7 @@ import pytest
 
 from experiments import study
 from experiments.cli import main
-from experiments.files import DamagedFile
+from experiments.running.files import DamagedFile
 
 SPECS = study.SPECS_DIR
 TINY = """[experiment]

@@ -2,7 +2,7 @@
 (presets' and config order), a ``pd.Period`` quarter and an integer calendar year, units in
 ``DataFrame.attrs["units"]``; every column a run records has a unit, and docs/experiments.md shows the
 units table of ``sim.outputs.units``. One ``load`` name: ``experiments.load`` (the report's reader is
-``experiments.analysis.load_sweep``)."""
+``experiments.reading.analysis.load_sweep``)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,10 @@ import pytest
 
 import experiments
 import sim
-from experiments import analysis, run_sweep, tidy
-from experiments.spec import parse_spec
+from experiments.reading import analysis
+from experiments import run_sweep
+from experiments.running import tidy
+from experiments.running.spec import parse_spec
 from sim.outputs import units
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -129,5 +131,5 @@ def test_the_docs_units_table_is_the_models():
 
 
 def test_one_load_name():
-    assert experiments.load.__module__ == "experiments.store"
+    assert experiments.load.__module__ == "experiments.running.store"
     assert not hasattr(analysis, "load") and callable(analysis.load_sweep)

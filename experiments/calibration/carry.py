@@ -20,9 +20,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from experiments.calibration.publish import check_publish_target
-from experiments.provenance import model_version, package_versions
-from experiments.spec import SpecError
-from experiments.store import write_text
+from experiments.running.provenance import model_version, package_versions
+from experiments.running.spec import SpecError
+from experiments.running.store import write_text
 
 
 def carry_over(path: Path, reason: str, draws: int = 40, progress: Callable | None = None) -> dict:

@@ -43,9 +43,9 @@ from pathlib import Path
 import numpy as np
 
 from experiments.calibration.spec import CalibrationSpec
-from experiments.files import DamagedFile, detail, read_json_object
-from experiments.spec import SpecError
-from experiments.store import FolderInUse, Store, describe_kind, foreign_entries, result_kind, write_text
+from experiments.running.files import DamagedFile, detail, read_json_object
+from experiments.running.spec import SpecError
+from experiments.running.store import FolderInUse, Store, describe_kind, foreign_entries, result_kind, write_text
 
 PENALTY = 1e3  # tolerances of deviation counted for a target the run could not measure (NaN)
 
@@ -64,7 +64,7 @@ class FitModel:
         return [int(s.generate_state(1, np.uint64)[0] % (2**63)) for s in ss.spawn(self.spec.seeds_per_particle)]
 
     def __call__(self, particle: dict) -> dict[str, float]:
-        from experiments.runner import settle_process
+        from experiments.running.runner import settle_process
         from sim.outputs.calibration import target_measures
 
         settle_process()  # once per sampler process
@@ -136,13 +136,13 @@ def _prior(spec: CalibrationSpec):
 
 def _sampler(workers: int | None, dask: str | None):
     """The pyabc sampler (and Dask client, if any). An unreachable scheduler raises
-    :class:`~experiments.executors.ExecutorError` (one line) before anything is written."""
+    :class:`~experiments.running.executors.ExecutorError` (one line) before anything is written."""
     import pyabc
 
     if dask:
         from distributed import Client
 
-        from experiments.executors import ExecutorError
+        from experiments.running.executors import ExecutorError
 
         try:
             client = (Client(dask) if dask != "local" else Client(
@@ -241,7 +241,7 @@ def run_fit(spec: CalibrationSpec, out: Path | None = None, workers: int | None 
     without ``force``) and the Dask scheduler, if any, answered. The folder's lock is held for the fit;
     with ``hold`` it is entered on that stack and stays held until the caller closes it (so the report
     and the published posterior are written under it too). A folder another fit holds raises
-    :class:`~experiments.store.StoreLocked` naming its pid.
+    :class:`~experiments.running.store.StoreLocked` naming its pid.
     """
     root = fit_folder(spec, out)
     db, meta_path = root / "abc.db", root / "fit.json"

@@ -23,9 +23,9 @@ import pandas as pd
 
 from experiments.calibration.fit import FitResult
 from experiments.calibration.spec import CalibrationSpec
-from experiments.provenance import model_version, package_versions
-from experiments.spec import SpecError
-from experiments.store import write_parquet, write_text
+from experiments.running.provenance import model_version, package_versions
+from experiments.running.spec import SpecError
+from experiments.running.store import write_parquet, write_text
 
 WRITTEN_BY = "python -m experiments calibrate --publish"  # the sidecar's mark: a pair --publish may replace
 _LEGACY_WHAT = "ABC-SMC posterior of the behavioural coefficients"  # sidecars written before the mark

@@ -11,7 +11,7 @@
     [targets]     use = [names] | "all"   rows of configs/calibration.toml [targets] (set-up checks
                                           are never fitted: they hold by construction)
 
-Every key is checked; a bad key or value raises :class:`experiments.spec.SpecError` naming it.
+Every key is checked; a bad key or value raises :class:`experiments.running.spec.SpecError` naming it.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import sim
-from experiments.spec import SpecError, _suggest
+from experiments.running.spec import SpecError, _suggest
 from sim.outputs.calibration import load_targets
 
 _SECTIONS = ("experiment", "base", "fit", "parameters", "targets")

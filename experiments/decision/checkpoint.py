@@ -39,7 +39,7 @@ import platypus
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from experiments.store import write_text
+from experiments.running.store import write_text
 
 FORMAT = "experiments.optimize checkpoint"
 VERSION = 1

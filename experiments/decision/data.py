@@ -14,9 +14,9 @@ from typing import Any
 import pandas as pd
 
 import sim
-from experiments.runner import STATUS_OK
-from experiments.store import POSTERIOR_PREFIX, Store, factor_columns, load, posterior_columns
-from experiments.timing import split_name
+from experiments.running.runner import STATUS_OK
+from experiments.running.store import POSTERIOR_PREFIX, Store, factor_columns, load, posterior_columns
+from experiments.running.timing import split_name
 
 PACKAGE = "package"
 RUN_KEYS = ("run_id", "point", "replicate", "seed", "draw", "status", "error")
@@ -79,6 +79,6 @@ def package_labels() -> dict[str, str]:
 
 def fmt(v: Any) -> str:
     """A short number (3 significant digits; 万 / 亿 for large values) or the value as text."""
-    from experiments.analysis import _fmt
+    from experiments.reading.analysis import _fmt
 
     return _fmt(float(v)) if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from experiments.decision import data, sections
-from experiments.decision.goals import evaluate
+from experiments.running.goals import evaluate
 
 PEEL_ALPHA = 0.05
 MASS_MIN = 0.05
@@ -192,7 +192,7 @@ def _write(res: Discovery, found: Any, i: int) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from experiments import plots
+    from experiments.reading import plots
 
     plots.style()
     out = res.root / "discovery"

@@ -7,7 +7,7 @@ the same futures: a crossed design, e.g. an ``lhs`` over the uncertainties with 
 
 * **Regret** (Savage), per outcome and future: how far a policy falls short of the best policy in that
   future, ``|best - value|`` with best = max (or min, for outcomes where less is better, see
-  :data:`experiments.decision.goals.DIRECTIONS`); the value of a policy in a future is the mean over
+  :data:`experiments.running.goals.DIRECTIONS`); the value of a policy in a future is the mean over
   its ok replicates. Per policy: the largest regret over the futures (minimax regret), the mean,
   the 90th percentile, and the share of futures where it is the best.
 * **Satisficing**: the share of runs (futures x seeds) in which a policy meets every goal, e.g.
@@ -19,7 +19,7 @@ goals most often, only when its interval is clear of every other policy's. Other
 which policies are indistinguishable at this sample size; policies with equal values are a tie.
 
 Goals and outcomes come from the arguments, else the stored spec's ``[robustness]`` table
-(``goals = [...]``, ``outcomes = [...]``, see :func:`experiments.decision.goals.check_options`).
+(``goals = [...]``, ``outcomes = [...]``, see :func:`experiments.running.goals.check_options`).
 
     python -m experiments robustness results/futures_lhs --goal "retention_3y >= 0.35" --goal "n_national_clusters >= 1"
 """
@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from experiments.decision import data, sections
-from experiments.decision.goals import DIRECTIONS, MAXIMIZE, check_options, direction, evaluate
+from experiments.running.goals import DIRECTIONS, MAXIMIZE, check_options, direction, evaluate
 
 DEFAULT_OUTCOMES = ("n_national_clusters", "tiers_climbed_clusters", "retention_3y", "outflow_beijing_total",
                     "spending_total")
@@ -119,7 +119,7 @@ def regret_table(ok: pd.DataFrame, outcomes: Sequence[str], order: Sequence[str]
     gives a 95% interval of the largest regret and the share of resamples in which the policy has the
     smallest one (``p_least_max_regret``, ties split). The futures are taken as given. With one seed per
     future the noise is not measured: no interval (NaN)."""
-    from experiments.analysis import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
+    from experiments.reading.analysis import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
 
     rows, notes = [], {}
     for o in outcomes:
@@ -202,7 +202,7 @@ def _least_share(boot: np.ndarray, tie: float) -> np.ndarray:
 
 def satisficing_table(ok: pd.DataFrame, goals: Sequence[str], order: Sequence[str]) -> pd.DataFrame:
     """Per policy: the share of its ok runs meeting every goal (Wilson 95% CI) and each goal alone."""
-    from experiments.analysis import proportion_ci
+    from experiments.reading.analysis import proportion_ci
 
     met = pd.DataFrame({g: evaluate(ok, g, where="goal") for g in goals}, index=ok.index)
     met["_all"] = met.all(axis=1)
@@ -235,7 +235,7 @@ def figure(res: Robustness, path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from experiments import plots
+    from experiments.reading import plots
 
     plots.style()
     pol = res.policies
@@ -275,7 +275,7 @@ def _pct(v: float) -> str:
 def satisficing_words(res: Robustness, bold: bool = True) -> str:
     """Which policy meets every goal most often, said only when its Wilson 95% interval is clear of every
     other policy's; otherwise the policies that cannot be told apart, with their intervals."""
-    from experiments.analysis import INDISTINGUISHABLE, Estimate, contenders, leader, with_interval
+    from experiments.reading.analysis import INDISTINGUISHABLE, Estimate, contenders, leader, with_interval
 
     sat = res.satisficing
     est = [Estimate(r["policy"], r["satisficing"], r["ci_low"], r["ci_high"]) for _, r in sat.iterrows()]
@@ -302,7 +302,7 @@ def satisficing_words(res: Robustness, bold: bool = True) -> str:
 def regret_words(res: Robustness, outcome: str) -> str | None:
     """One line on an outcome's regret: ties named as ties, the smallest worst-case regret named only when
     its seed-bootstrap interval is clear of every other policy's."""
-    from experiments.analysis import INDISTINGUISHABLE, Estimate, contenders, leader
+    from experiments.reading.analysis import INDISTINGUISHABLE, Estimate, contenders, leader
 
     part = res.regret[res.regret["outcome"] == outcome]
     if part.empty:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from experiments.store import write_text
+from experiments.running.store import write_text
 
 KEYS = ("robustness", "discovery")  # order in report.md
 

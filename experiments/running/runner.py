@@ -19,8 +19,8 @@ from typing import Any
 
 import pandas as pd
 
-from experiments.provenance import model_version
-from experiments.spec import TABLES, Outcomes
+from experiments.running.provenance import model_version
+from experiments.running.spec import TABLES, Outcomes
 
 STATUS_OK = "ok"
 STATUS_FAILED = "failed"

@@ -1,5 +1,5 @@
 """Statistics of a finished (or partly finished) sweep: confidence intervals, probabilities, costs,
-sensitivity indices. Pure table work; figures are in :mod:`experiments.plots`, the report in
+sensitivity indices. Pure table work; figures are in :mod:`experiments.reading.plots`, the report in
 :mod:`experiments.report`.
 
 Runs are grouped for comparison: by design point when there are few (a policy package, a factorial
@@ -21,11 +21,11 @@ import pandas as pd
 from scipy import stats
 
 import sim
-from experiments import timing
-from experiments.design import UNIT_PREFIX
-from experiments.runner import STATUS_FAILED, STATUS_OK
-from experiments.spec import PACKAGE, Spec
-from experiments.store import PLAN_COLUMNS, POSTERIOR_PREFIX, Store, factor_columns
+from experiments.running import timing
+from experiments.running.design import UNIT_PREFIX
+from experiments.running.runner import STATUS_FAILED, STATUS_OK
+from experiments.running.spec import PACKAGE, Spec
+from experiments.running.store import PLAN_COLUMNS, POSTERIOR_PREFIX, Store, factor_columns
 
 NATIONAL_TIER = 3
 # Percentile bootstrap intervals of report claims (robustness regret, parameter share): 2,000 resamples,

@@ -1,4 +1,4 @@
-"""Reading EMA Workbench results of :func:`experiments.ema.make_model`: each replication's outcomes and
+"""Reading EMA Workbench results of :func:`experiments.running.ema.make_model`: each replication's outcomes and
 the paired comparisons they allow.
 
 A ``ReplicatorModel`` from ``make_model(replications=N)`` runs replication r of *every* experiment with
@@ -12,10 +12,10 @@ replication: ``d = policy - reference`` is the policy's effect with the randomne
     d = paired_differences(table, "outflow_beijing_total", by="package", reference="status_quo")
     summary = paired_summary(table, by="package", reference="status_quo")
 
-:func:`paired_summary` gives what ``experiments.effects.paired_effects`` gives for a sweep (the mean
+:func:`paired_summary` gives what ``experiments.reading.effects.paired_effects`` gives for a sweep (the mean
 effect with its Student-t 95% interval, the 5-95% range of the per-world effects, P(beats) with its
 Wilson 95% interval and P(tie)), with the same columns and the same rules: P(beats) only for outcomes
-with a better direction (``experiments.effects.EFFECT_OUTCOMES``, else :mod:`experiments.decision.goals`;
+with a better direction (``experiments.reading.effects.EFFECT_OUTCOMES``, else :mod:`experiments.running.goals`;
 costs, ``spending_*``, get the effect only). For the same seeds and draws the numbers equal
 those of a sweep (``tests/test_ema_results.py``).
 """
@@ -28,15 +28,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from experiments.analysis import mean_ci, proportion_ci
-from experiments.decision.goals import direction
-from experiments.effects import EFFECT_OUTCOMES
-from experiments.ema import BY_REPLICATION, DRAW, PACKAGE
+from experiments.reading.analysis import mean_ci, proportion_ci
+from experiments.running.goals import direction
+from experiments.reading.effects import EFFECT_OUTCOMES
+from experiments.running.ema import BY_REPLICATION, DRAW, PACKAGE
 from sim.inputs.base import ConfigError
 from sim.inputs.config import shown
 
 WORLD = ("scenario", "replication")  # what a paired difference holds fixed: the scenario and the seed (+ draw)
-COST_PREFIX = "spending_"  # costs: an effect, no "beats" (as spending_total in experiments.effects)
+COST_PREFIX = "spending_"  # costs: an effect, no "beats" (as spending_total in experiments.reading.effects)
 
 
 def replication_table(model: Any, experiments: pd.DataFrame, outcomes: dict[str, np.ndarray]) -> pd.DataFrame:
@@ -95,7 +95,7 @@ def paired_differences(table: pd.DataFrame, outcome: str, by: str = "policy", re
 def paired_summary(table: pd.DataFrame, by: str = "policy", reference: Any = None,
                    outcomes: Sequence[str] | None = None) -> pd.DataFrame:
     """The paired effect of each value of ``by`` against ``reference`` over the worlds, per outcome (default:
-    every outcome of ``table``): the columns of ``experiments.effects.paired_effects``' table
+    every outcome of ``table``): the columns of ``experiments.reading.effects.paired_effects``' table
     (``worlds``, ``effect_mean`` with ``effect_ci_low/high`` (Student t 95%), ``effect_p05/p95``, and for
     outcomes with a better direction ``p_beats`` with ``p_beats_low/high`` (Wilson 95%) and ``p_tie``)."""
     names = list(outcomes) if outcomes is not None else _outcome_columns(table)

@@ -1,4 +1,4 @@
-"""Figures of a sweep (matplotlib, PNG). Each function takes tables from :mod:`experiments.analysis`
+"""Figures of a sweep (matplotlib, PNG). Each function takes tables from :mod:`experiments.reading.analysis`
 and writes one file; it returns the path, or None when the sweep lacks the data for it.
 
 Labels are English; cluster names come from ``configs/city.toml`` and get their Chinese name too
@@ -133,7 +133,7 @@ def outcomes_by_group(table: pd.DataFrame, outcomes: Mapping[str, str], order: S
 def outcome_vs_lever(runs: pd.DataFrame, factors: Sequence[str], outcomes: Mapping[str, str], bins: int,
                      labels: Mapping[str, str], path: Path) -> Path | None:
     """Outcome against each swept lever: binned means with 95% CI bands (other factors vary within a bin)."""
-    from experiments.analysis import binned, mean_ci
+    from experiments.reading.analysis import binned, mean_ci
 
     outs = [o for o in outcomes if o in runs]
     if not factors or not outs:
@@ -185,7 +185,7 @@ def national_heatmap_levers(runs: pd.DataFrame, reached: pd.DataFrame, a: str, b
                             clusters: Sequence[str], en: Mapping[str, str], zh: Mapping[str, str],
                             labels: Mapping[str, str], year: float, path: Path) -> Path | None:
     """P(national tier by the year) over two binned levers, one panel per cluster."""
-    from experiments.analysis import binned
+    from experiments.reading.analysis import binned
 
     if reached.empty:
         return None
@@ -255,7 +255,7 @@ def talent_outflow(table: pd.DataFrame, order: Sequence[str], path: Path) -> Pat
 
 def cost_effectiveness(ce: pd.DataFrame, runs: pd.DataFrame, path: Path) -> Path | None:
     """Spending against levels climbed and graduates retained, one point per group (mean, 95% CI)."""
-    from experiments.analysis import mean_ci
+    from experiments.reading.analysis import mean_ci
 
     panels = [c for c in ("tiers_climbed_clusters", "retained_3y_graduates") if c in ce]
     if "retained_3y_graduates" not in panels and "retained_graduates" in ce:

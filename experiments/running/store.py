@@ -46,9 +46,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from experiments.files import DamagedFile, detail, parquet_problem, read_json_object, read_parquet, read_toml
-from experiments.runner import STATUS_FAILED, STATUS_OK, RunRecord
-from experiments.spec import TABLES
+from experiments.running.files import DamagedFile, detail, parquet_problem, read_json_object, read_parquet, read_toml
+from experiments.running.runner import STATUS_FAILED, STATUS_OK, RunRecord
+from experiments.running.spec import TABLES
 
 RUNS = "runs"
 SUMMARY = "summary"
@@ -680,13 +680,13 @@ def load(root: str | Path, table: str = "summary") -> pd.DataFrame:
     ``status`` (``ok``, ``failed``, or ``pending`` for runs not yet made), ``error`` (last line of a
     failure) and every summary outcome (missing for runs that are not ok). ``"city"``, ``"clusters"``, ``"districts"``: the per-quarter
     table of the ok runs with ``run_id, point, replicate, seed`` and the factors joined in front.
-    Typed as :mod:`experiments.tidy` says: ``package`` / ``cluster`` / ``district`` ordered
+    Typed as :mod:`experiments.running.tidy` says: ``package`` / ``cluster`` / ``district`` ordered
     categoricals (presets' and config order), ``period`` a ``pd.Period`` (quarterly), ``year`` the
     calendar year (int), units in ``attrs["units"]``.
 
     Raises FileNotFoundError if ``root`` holds no sweep, ValueError for an unknown table.
     """
-    from experiments.tidy import tidy
+    from experiments.running.tidy import tidy
 
     if table not in TIDY_TABLES:
         raise ValueError(f"table {table!r} is not allowed; give one of {', '.join(TIDY_TABLES)}")

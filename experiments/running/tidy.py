@@ -23,12 +23,12 @@ from collections.abc import Iterable, Sequence
 import pandas as pd
 
 import sim
-from experiments import timing
+from experiments.running import timing
 from sim.outputs import units as model_units
 
 QUARTER_FREQ = "Q-DEC"  # calendar quarters (the model's periods: 2025Q1 = January-March 2025)
 PACKAGE = "package"
-SETTING_UNITS = {"persons_per_agent": "persons per talent agent"}  # sweepable [settings] (experiments.spec)
+SETTING_UNITS = {"persons_per_agent": "persons per talent agent"}  # sweepable [settings] (experiments.running.spec)
 TIMING_UNITS = {"start": "calendar quarter", "end": "calendar quarter", "ramp_quarters": "quarters",
                 "duration_quarters": "quarters"}
 

@@ -1,7 +1,7 @@
 """Boolean expressions over summary outcomes (``discover --where``, robustness goals) and which way
 each outcome is better.
 
-An expression is parsed and evaluated by :mod:`experiments.decision.expressions`, a small grammar of
+An expression is parsed and evaluated by :mod:`experiments.running.expressions`, a small grammar of
 our own (never ``eval`` or ``DataFrame.eval``: a results folder's ``[robustness]`` goals are data):
 column names, numbers, ``'strings'``, ``True`` / ``False``, comparisons (``<``, ``<=``, ``==``, ``!=``,
 ``>=``, ``>``, also chained), ``and`` / ``or`` / ``not`` and ``&`` / ``|`` / ``~``, ``+ - * /``, ``**``
@@ -19,12 +19,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from experiments.decision.expressions import ExpressionError, check_columns, parse
+from experiments.running.expressions import ExpressionError, check_columns, parse
 
 MAXIMIZE, MINIMIZE = 1, -1
 
 # Which way is better, per summary outcome of ``sim.ScenarioResult.summary()`` (and the derived
-# columns of experiments.analysis). Per-cluster outcomes follow their prefix (see :func:`direction`).
+# columns of experiments.reading.analysis). Per-cluster outcomes follow their prefix (see :func:`direction`).
 DIRECTIONS: dict[str, int] = {
     "n_national_clusters": MAXIMIZE, "any_national": MAXIMIZE, "tiers_climbed_clusters": MAXIMIZE,
     "tiers_climbed_total": MAXIMIZE, "mean_energy_index_final": MAXIMIZE, "energy_index_final_mean": MAXIMIZE,
@@ -96,7 +96,7 @@ def check_options(options: Mapping[str, Any], where: str = "[robustness]") -> di
     Checks the shape and that every goal is within the grammar (raises :class:`ExpressionError`, so a
     hostile goal in a shared folder's ``spec.toml`` is refused before anything runs); names are checked
     against the outcomes when the results are read. Imports nothing of ``experiments`` but the grammar, so
-    ``experiments.spec`` can call it: ``check_options(self.table("robustness"))``.
+    ``experiments.running.spec`` can call it: ``check_options(self.table("robustness"))``.
     """
     out = {}
     for key, v in options.items():

@@ -1,7 +1,7 @@
 """The cluster model as an EMA Workbench model (``ema_workbench`` 3.0): XLRM declared, ``sim.run_scenario`` inside.
 
     from ema_workbench import MultiprocessingEvaluator, perform_experiments
-    from experiments.ema import HEADLINE_SERIES, make_model
+    from experiments.running.ema import HEADLINE_SERIES, make_model
 
     model = make_model(levers=["package", "talent_settlement_subsidy"],
                        uncertainties=["beijing_wage_growth"], horizon=40, replications=3,
@@ -28,12 +28,12 @@
   ``ReplicatorModel`` runs N seeds per experiment (the same N seeds in every experiment, from
   ``SeedSequence(seed)``, as a ``crn = true`` sweep's replicates).
 * **Outcomes** (M) are ``ScalarOutcome`` of ``ScenarioResult.summary()``, each with its direction
-  (``MAXIMIZE`` / ``MINIMIZE`` / ``INFO``, from :mod:`experiments.decision.goals`) so the model can
+  (``MAXIMIZE`` / ``MINIMIZE`` / ``INFO``, from :mod:`experiments.running.goals`) so the model can
   be handed to ``optimize`` as it is; with ``time_series``, ``TimeSeriesOutcome`` ``NAME_by_quarter``
   (quarters 0..horizon, 0 = the start state) and ``TIME`` (the model year of each quarter, EMA's
   name for the time axis). With replications each outcome is the mean over the seeds (a yes/no
   outcome the share of seeds) and ``NAME_by_replication`` (an ``ArrayOutcome``) keeps every
-  replication's value, so paired comparisons can be rebuilt (:mod:`experiments.ema_results`).
+  replication's value, so paired comparisons can be rebuilt (:mod:`experiments.reading.ema_results`).
 
 The model function :func:`simulate` is a top-level function (picklable), so the model runs under
 ``SequentialEvaluator`` and ``MultiprocessingEvaluator`` alike. ``sim`` knows nothing of EMA.
@@ -53,8 +53,8 @@ import pandas as pd
 from scipy import stats
 
 import sim
-from experiments import seeds
-from experiments.decision.goals import MAXIMIZE, MINIMIZE, direction
+from experiments.running import seeds
+from experiments.running.goals import MAXIMIZE, MINIMIZE, direction
 from sim.inputs.base import ConfigError
 from sim.inputs.config import shown
 
@@ -370,7 +370,7 @@ class _Probe:
 
     def result(self):
         if self._result is None:
-            from experiments.runner import probe_config
+            from experiments.running.runner import probe_config
 
             self._result = sim.run_scenario(probe_config(self.cfg), seed=0)
         return self._result

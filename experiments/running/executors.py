@@ -1,6 +1,6 @@
 """Executors: run ``fn(task)`` for many tasks and yield records as they finish.
 
-All three take a picklable top-level callable (normally :func:`experiments.runner.execute`) and an
+All three take a picklable top-level callable (normally :func:`experiments.running.runner.execute`) and an
 iterable of tasks, keep a bounded number of tasks in flight (the driver's memory stays flat), and
 never hold a result after yielding it. Results depend only on the task, so every executor gives the
 same records for the same tasks.
@@ -43,7 +43,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from experiments.runner import RunRecord, RunTask, failure
+from experiments.running.runner import RunRecord, RunTask, failure
 
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 

@@ -39,8 +39,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from experiments.analysis import STATUS_OK, Sweep, _fmt, mean_ci, package_labels, point_labels, proportion_ci
-from experiments.spec import PACKAGE
+from experiments.reading.analysis import STATUS_OK, Sweep, _fmt, mean_ci, package_labels, point_labels, proportion_ci
+from experiments.running.spec import PACKAGE
 
 # outcome -> +1 when more is better, -1 when less is better, 0 for costs (effect only, no "beats")
 # (the headline outcomes first, sim.state.records.HEADLINE_OUTCOMES, then the paper's energy levels)
@@ -170,7 +170,7 @@ def variance_split_ci(d: np.ndarray, draws: np.ndarray, resamples: int | None = 
     ``max((MSB - MSW) / k, 0) / (that + MSW)``: a between-draw variance estimated below 0 is set to 0,
     so 0% reads "the draws differ no more than seed noise predicts". NaN (all three) below
     :data:`MIN_DRAWS_TO_SPLIT` draws or with one seed per draw; NaN bounds with ``resamples = 0``."""
-    from experiments.analysis import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
+    from experiments.reading.analysis import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
 
     nan = (float("nan"),) * 3
     ok = np.isfinite(d)

@@ -19,7 +19,7 @@ Layout (see ``docs/experiments.md`` and ``configs/experiments/*.toml``)::
                    "*" = "full" sweeps every lever not listed over its whole range; a timed lever:
                    name.start / name.end = [periods] | {min = "2026Q1", max = "2029Q4"},
                    name.ramp_quarters / name.duration_quarters = [n] | {min, max}, name.value = the
-                   value factor (see experiments/timing.py); [base.levers] name = {value, start, ...}
+                   value factor (see experiments/running/timing.py); [base.levers] name = {value, start, ...}
     [uncertainties] X: name = [values] | {min, max} | {dist = "normal", mean, sd} | ... | "full";
                    "*" = "full" sweeps every uncertainty not listed
     [settings]     scenario settings swept as discrete values (e.g. persons_per_agent = [10, 20])
@@ -47,8 +47,8 @@ import pandas as pd
 from scipy import stats
 
 import sim
-from experiments import timing
-from experiments.timing import LEVER_TABLE_KEYS, PERIOD_PARTS, TIMING_PARTS
+from experiments.running import timing
+from experiments.running.timing import LEVER_TABLE_KEYS, PERIOD_PARTS, TIMING_PARTS
 from sim.inputs.base import CONFIG_DIR, ConfigError
 from sim.inputs.config import SCHEDULE_KEYS, check_resolution, read_config_text
 
@@ -922,9 +922,9 @@ class _Parser:
             raise self.err(str(exc)) from None
 
     def robustness(self) -> dict[str, Any]:
-        """``[robustness]`` goals / outcomes (checked by experiments.decision.goals; names against the
+        """``[robustness]`` goals / outcomes (checked by experiments.running.goals; names against the
         outcomes when the results are read). ``analyze`` judges robustness whenever a spec has it."""
-        from experiments.decision.goals import ExpressionError, check_options
+        from experiments.running.goals import ExpressionError, check_options
 
         t = self.table("robustness")
         try:
@@ -1045,7 +1045,7 @@ def check_stored_analysis(root: str | Path) -> None:
     robustness = raw.get("robustness", {})
     if not isinstance(robustness, Mapping):
         raise SpecError(f"{spec_file}: [robustness] must be a table")
-    from experiments.decision.goals import ExpressionError, check_options
+    from experiments.running.goals import ExpressionError, check_options
 
     try:
         check_options(robustness, "[robustness]")

@@ -22,12 +22,12 @@ import pandas as pd
 from tqdm import tqdm
 
 import sim
-from experiments import design, provenance
-from experiments.executors import SerialExecutor
-from experiments.runner import (STATUS_FAILED, STATUS_OK, RunRecord, RunTask, config_fields, execute,
+from experiments.running import design, provenance
+from experiments.running.executors import SerialExecutor
+from experiments.running.runner import (STATUS_FAILED, STATUS_OK, RunRecord, RunTask, config_fields, execute,
                                 probe_config, select_outcomes)
-from experiments.spec import PROJECT_DIR, Spec, SpecError
-from experiments.store import DAMAGED, FolderInUse, Store, StoreDamaged, why_not_movable
+from experiments.running.spec import PROJECT_DIR, Spec, SpecError
+from experiments.running.store import DAMAGED, FolderInUse, Store, StoreDamaged, why_not_movable
 
 
 @dataclass(frozen=True)
@@ -215,7 +215,7 @@ def check_folder(store: Store, spec: Spec, force: bool = False) -> bool:
     ranges, replicates, the horizon or the model may have changed: old runs stay on disk and every
     table reads the current design only). Anything else raises :class:`FolderInUse` naming both,
     unless ``force`` and the folder is a results folder of this project holding nothing else
-    (:func:`experiments.store.why_not_movable`): only such a folder is moved aside.
+    (:func:`experiments.running.store.why_not_movable`): only such a folder is moved aside.
     """
     held = store.holding()
     if held is None:
@@ -287,7 +287,7 @@ def _provenance(store: Store, spec: Spec, mv: str) -> dict[str, Any]:
 def base_values(spec: Spec) -> dict[str, Any]:
     """Each swept lever's, uncertainty's and setting's value in the base scenario (the status quo unless
     ``[base]`` changes it): the level the paired effects compare the others with when the design has it
-    (:func:`experiments.effects.baseline`). Timing parts and the package are left out."""
+    (:func:`experiments.reading.effects.baseline`). Timing parts and the package are left out."""
     out: dict[str, Any] = {}
     for f in spec.factors:
         if f.kind in ("lever", "uncertainty"):

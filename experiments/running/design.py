@@ -18,10 +18,10 @@ from SALib.sample import sobol as sobol_sample
 from scipy.stats import qmc
 
 import sim
-from experiments import seeds
-from experiments.spec import PACKAGE, Spec, SpecError
-from experiments.timing import TIMING_PARTS, TimingProblem, resolve
-from experiments.store import POSTERIOR_PREFIX  # plan columns: the coefficients of each run's posterior draw
+from experiments.running import seeds
+from experiments.running.spec import PACKAGE, Spec, SpecError
+from experiments.running.timing import TIMING_PARTS, TimingProblem, resolve
+from experiments.running.store import POSTERIOR_PREFIX  # plan columns: the coefficients of each run's posterior draw
 
 UNIT_PREFIX = "u."  # design-table columns holding the unit-cube sample (sobol, morris)
 
@@ -148,7 +148,7 @@ def lever_parts(spec: Spec, lever: str, values: Mapping[str, Any]) -> tuple[dict
 def lever_override(spec: Spec, lever: str, values: Mapping[str, Any], overrides: Mapping[str, Any]) -> Any:
     """The override of a timed lever at a design point: ``{value, start, end, ramp_quarters}`` (the value
     from its factor, else ``[levers] NAME.value``, else the package's or the base's value); a plain
-    value when the window is the whole run. Raises :class:`experiments.timing.TimingProblem`."""
+    value when the window is the whole run. Raises :class:`experiments.running.timing.TimingProblem`."""
     fixed = spec.timing.get(lever, {})
     value = values.get(lever, fixed.get("value", overrides.get(lever, spec.base.values[lever])))
     parts, _ = lever_parts(spec, lever, values)
