@@ -43,8 +43,8 @@ from sim.behaviour import energy
 
 DPI = 100  # screen pixels per inch of the page's figures
 EXPORT_DPI = 310  # downloads: a 5.2-inch chart is 1,612 px wide
-SIZE = (5.2, 3.0)  # inches -> 520 x 300 px: shown about 1:1 beside the map at 1280x720 (text >= 14 px)
-FONT = 11.0  # points: the smallest text of every chart (15 px at DPI; >= 14 px shown at 1280 px wide)
+SIZE = (5.2, 3.0)  # inches -> 520 x 300 px at scale 1; the page draws it at the size it is shown (app.page.Fit)
+FONT = 12.0  # points: the smallest text of every chart (16.7 px at DPI; >= 16 px shown from a scale of 0.96 up)
 MIN_FONT_PX = FONT * DPI / 72
 MATURITY_COLOURS = ["#d9e6f2", "#9ecae1", "#4292c6", "#08519c", "#08306b"]
 DESTINATIONS = ("Beijing", "Tianjin", "Elsewhere")
@@ -308,7 +308,7 @@ def _cluster_lines(clusters: pd.DataFrame, column: str, title_key: str, lang: La
     has_ghost, has_changes, has_windows = ghost is not None, bool(changes), bool(windows)
 
     def frame(fig):
-        ax = fig.add_axes((0.09, 0.10, 0.53 if lang == "zh" else 0.45, 0.80))
+        ax = fig.add_axes((0.09, 0.10, 0.52 if lang == "zh" else 0.41, 0.80))  # the legend's room at FONT
         ax.set_xlim(0, horizon)
         ax.set_ylim(0, 1)
         if with_tiers:
@@ -458,7 +458,7 @@ def maturity_chart(clusters: pd.DataFrame, lang: Lang, horizon: int = 0, ghost=N
         _legend(fig, handles, loc="upper right", bbox_to_anchor=(1.0, 0.93))
         if has_ghost or has_changes or has_windows:
             _legend(fig, _extra_handles(lang, has_ghost, has_changes, has_windows), loc="lower right",
-                    bbox_to_anchor=(1.0, 0.06))
+                    bbox_to_anchor=(1.0, 0.0))  # under the time strip's title
         return [ax, strip]
 
     def city_row(df):
