@@ -44,8 +44,9 @@ from sim.behaviour import energy
 DPI = 100  # screen pixels per inch of the page's figures
 EXPORT_DPI = 310  # downloads: a 5.2-inch chart is 1,612 px wide
 SIZE = (5.2, 3.0)  # inches -> 520 x 300 px at scale 1; the page draws it at the size it is shown (app.page.Fit)
-FONT = 12.0  # points: the smallest text of every chart (16.7 px at DPI; >= 16 px shown from a scale of 0.96 up)
-MIN_FONT_PX = FONT * DPI / 72
+FONT = 11.0  # points: the text of the figures other modules draw with this module's style (A/B, why)
+ROOM_FONT = 12.0  # points: the smallest text of the live charts (16.7 px at DPI; >= 16 px shown from a scale of 0.96 up)
+MIN_FONT_PX = ROOM_FONT * DPI / 72
 MATURITY_COLOURS = ["#d9e6f2", "#9ecae1", "#4292c6", "#08519c", "#08306b"]
 DESTINATIONS = ("Beijing", "Tianjin", "Elsewhere")
 DEST_COLOURS = {"Beijing": "#c0392b", "Tianjin": "#e67e22", "Elsewhere": "#95a5a6"}
@@ -267,7 +268,7 @@ def _rects(ax, x0, x1, y0, y1, colours) -> None:
 
 
 def _legend(fig: Figure, handles, loc: str = "center right", **kw) -> None:
-    fig.legend(handles=handles, loc=loc, fontsize=FONT, frameon=False, handlelength=1.4, borderaxespad=0.2,
+    fig.legend(handles=handles, loc=loc, fontsize=ROOM_FONT, frameon=False, handlelength=1.4, borderaxespad=0.2,
                labelspacing=0.3, **kw)
 
 
@@ -287,7 +288,7 @@ def _extra_handles(lang: Lang, ghost: bool, changes: bool, windows: bool = False
 
 
 def _dynamic_title(ax, text: str) -> None:
-    ax.text(0.5, 1.02, text, transform=ax.transAxes, ha="center", va="bottom", fontsize=FONT)
+    ax.text(0.5, 1.02, text, transform=ax.transAxes, ha="center", va="bottom", fontsize=ROOM_FONT)
 
 
 def _mark_changes(ax, changes: Sequence[int], windows: Sequence[tuple] = ()) -> None:
@@ -308,18 +309,18 @@ def _cluster_lines(clusters: pd.DataFrame, column: str, title_key: str, lang: La
     has_ghost, has_changes, has_windows = ghost is not None, bool(changes), bool(windows)
 
     def frame(fig):
-        ax = fig.add_axes((0.09, 0.10, 0.52 if lang == "zh" else 0.41, 0.80))  # the legend's room at FONT
+        ax = fig.add_axes((0.09, 0.10, 0.52 if lang == "zh" else 0.41, 0.80))  # the legend's room at ROOM_FONT
         ax.set_xlim(0, horizon)
         ax.set_ylim(0, 1)
         if with_tiers:
             for i, thr in enumerate(tier_thresholds(), start=2):
                 ax.axhline(thr, color="#777", lw=0.8, ls="--")
                 ax.text(0.99, thr + 0.005, tier_label(i, lang), transform=ax.get_yaxis_transform(),
-                        fontsize=FONT, va="bottom", ha="right", color="#444")
+                        fontsize=ROOM_FONT, va="bottom", ha="right", color="#444")
         ax.grid(axis="y", color="#eee", lw=0.5)
-        ax.set_title(t(title_key, lang), fontsize=FONT)
+        ax.set_title(t(title_key, lang), fontsize=ROOM_FONT)
         _year_ticks(ax, periods, lang, most=5)
-        ax.tick_params(labelsize=FONT)
+        ax.tick_params(labelsize=ROOM_FONT)
         _legend(fig, _cluster_handles(lang) + _extra_handles(lang, has_ghost, has_changes, has_windows))
         return [ax]
 
@@ -372,11 +373,11 @@ def talent_chart(city: pd.DataFrame, lang: Lang, horizon: int, ghost=None, chang
         for ax in (ax1, ax2):
             ax.set_xlim(-0.5, horizon + 0.5)
             _year_ticks(ax, periods, lang, most=3)
-            ax.tick_params(labelsize=FONT)
+            ax.tick_params(labelsize=ROOM_FONT)
             ax.grid(axis="y", color="#eee", lw=0.5)
         ax2.yaxis.set_major_formatter(GROUPED)  # persons: 1,500
-        ax1.set_title(t("chart_retention", lang), fontsize=FONT)
-        ax2.set_title(t("chart_outflow", lang), fontsize=FONT)
+        ax1.set_title(t("chart_retention", lang), fontsize=ROOM_FONT)
+        ax2.set_title(t("chart_outflow", lang), fontsize=ROOM_FONT)
         handles = [Patch(color=DEST_COLOURS[d], label=destination_label(d, lang)) for d in DESTINATIONS]
         extra = has_ghost + has_changes + has_windows
         _legend(fig, handles + _extra_handles(lang, has_ghost, has_changes, has_windows), loc="upper center",
@@ -440,19 +441,19 @@ def maturity_chart(clusters: pd.DataFrame, lang: Lang, horizon: int = 0, ghost=N
     def frame(fig):
         ax = fig.add_axes((left, 0.42, width, 0.50))
         y = np.arange(len(labels))[::-1]
-        ax.set_yticks(y, labels, fontsize=FONT)
+        ax.set_yticks(y, labels, fontsize=ROOM_FONT)
         ax.set_ylim(-0.6, len(labels) - 0.4)
         ax.set_xlim(0, 100)
         ax.set_xticks([0, 50, 100], ["0", "50", "100 %"])  # share of firms
-        ax.tick_params(labelsize=FONT, pad=1)
+        ax.tick_params(labelsize=ROOM_FONT, pad=1)
         strip = fig.add_axes((0.09, 0.09, left + width - 0.09, 0.17))
         strip.set_xlim(0, horizon)
         strip.set_ylim(0, ymax)
         strip.set_yticks([0, ymax])
         _year_ticks(strip, periods, lang, most=5)
-        strip.tick_params(labelsize=FONT, pad=1)
+        strip.tick_params(labelsize=ROOM_FONT, pad=1)
         strip.grid(axis="y", color="#eee", lw=0.5)
-        strip.text(0.0, 1.04, t("chart_maturity_l3", lang), transform=strip.transAxes, fontsize=FONT,
+        strip.text(0.0, 1.04, t("chart_maturity_l3", lang), transform=strip.transAxes, fontsize=ROOM_FONT,
                    ha="left", va="bottom")
         handles = [Patch(color=MATURITY_COLOURS[k], label=t(f"maturity_{k + 1}", lang)) for k in range(5)]
         _legend(fig, handles, loc="upper right", bbox_to_anchor=(1.0, 0.93))
@@ -524,10 +525,10 @@ def spending_chart(city: pd.DataFrame, lang: Lang, horizon: int = 0, ghost=None,
         ax.set_xlim(0.5, horizon + 0.5)
         ax.set_ylim(0, ymax)
         _year_ticks(ax, periods, lang, most=5)
-        ax.tick_params(labelsize=FONT)
+        ax.tick_params(labelsize=ROOM_FONT)
         ax.grid(axis="y", color="#eee", lw=0.5)
         ax.yaxis.set_major_formatter(GROUPED)  # 万元: 12,000
-        ax.set_title(t("chart_spending", lang, unit=label), fontsize=FONT)
+        ax.set_title(t("chart_spending", lang, unit=label), fontsize=ROOM_FONT)
         handles = [Patch(color=GROUP_COLOURS[k], label=wrap_label(group_label(k, lang), lang)) for k in GROUP_COLOURS]
         if ceiling:
             handles.append(Line2D([], [], color="#b3261e", lw=1.6, label=t("legend_ceiling", lang)))
@@ -548,7 +549,7 @@ def spending_chart(city: pd.DataFrame, lang: Lang, horizon: int = 0, ghost=None,
         if ceiling:
             ax.axhline(ceiling / 4 / div, color="#b3261e", lw=1.6, zorder=4)
         if not len(per_q):
-            ax.text(0.5, 0.5, t("no_spending", lang), transform=ax.transAxes, ha="center", fontsize=FONT)
+            ax.text(0.5, 0.5, t("no_spending", lang), transform=ax.transAxes, ha="center", fontsize=ROOM_FONT)
         _mark_changes(ax, changes, windows)
 
     return layered(("spending", lang, horizon, periods[0], ymax, bool(ceiling), ceiling and round(ceiling / 4 / div, 6),
@@ -637,6 +638,6 @@ def figure_texts(fig: Figure) -> list[str]:
 
 def min_font_points(fig: Figure) -> float:
     """The smallest font size (points) of any visible text in ``fig`` and in its cached frame
-    (the tests hold every chart to :data:`FONT`)."""
+    (the tests hold every live chart to :data:`ROOM_FONT`)."""
     frame = getattr(fig, "_app_frame", None)
     return min(_texts_min(fig), frame.min_font if frame is not None else math.inf)

@@ -116,12 +116,14 @@ img.map-image, img.chart-image { display: block; height: auto; max-width: none; 
 .notices { position: fixed; left: 50%; bottom: 10px; transform: translateX(-50%); z-index: 40;
            width: min(1000px, calc(100vw - 24px)); display: flex; flex-direction: column; gap: 4px; }
 .notices .v-alert { margin: 0 !important; box-shadow: 0 4px 14px rgba(0,0,0,0.3); }
-/* the A/B and budget tabs use the screen's width: table and chart side by side when there is room */
-.wide-tab img.compare-chart { width: min(100%, 1000px) !important; height: auto; }
-.wide-tab img.budget-chart { width: auto !important; max-width: 100%; height: auto; }
+/* the A/B and budget tabs use the screen's width: pictures at their own size (never stretched); on a wide
+   screen the A/B table and its chart side by side (the table floats left, the rule and chart beside it) */
+.wide-tab img.compare-chart, .wide-tab img.budget-chart { width: auto !important; max-width: 100%; height: auto; }
 @media (min-width: 1400px) {
-  .budget-tab > .d-flex, .budget-tab > div > .d-flex { display: grid !important;
-    grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 8px 24px; align-items: start; }
+  .compare-tab > .d-flex { display: block !important; }
+  .compare-tab > .d-flex > * { margin-bottom: 6px; }
+  .compare-tab .compare-table { float: left; margin-right: 28px; }
+  .compare-tab .picture, .compare-tab .compare-rule { overflow: hidden; }
 }
 @media (max-width: 1099px) {
   .workshop { --map-share: 0.42; --map-column: fr; }

@@ -160,3 +160,27 @@ def test_a_window_whose_end_is_before_its_start_is_ignored_and_named_with_the_ye
     assert state.windows == {} and state.problems == ["rd_subsidy_rate.end=2027"]
     text = urlstate.problem_text(state.problems, "en")
     assert "rd_subsidy_rate.end=2027" in text and "2025" in text and "2035" in text
+
+
+# ---------------------------------------------------------------------------------------- room size
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_live_charts_keep_room_text_with_every_marker_and_draw_at_the_dpi_asked(lang):
+    """Every live chart, with the status quo, a change marker and a window, has no text under ROOM_FONT
+    (16 px from a scale of 0.96), and the page's pictures are drawn at the dpi the page asks for."""
+    from app import map_view, page
+
+    s = Session(1, {**lever_defaults(), RD: 0.25}, windows={RD: (2026, 2028)})
+    s.step()
+    s.set_levers({**s.levers, "city_coordination": 0.5})
+    s.step()
+    snap = s.snapshot()
+    for name in charts.CHARTS:
+        assert charts.min_font_points(charts.chart_figure(snap, name, lang)) >= charts.ROOM_FONT, name
+    assert charts.ROOM_FONT * charts.DPI / 72 * 0.96 >= page.ROOM_PX
+    for scale, dpr in ((1.7, 1.0), (0.94, 1.5)):
+        dpi = page.screen_dpi(charts.DPI, scale, dpr)
+        png = page.chart_png(snap, "energy", lang, dpi)
+        assert page.png_width(png) == int(charts.SIZE[0] * dpi) and abs(dpi - charts.DPI * scale * dpr) < page.DPI_STEP
+        mdpi = page.screen_dpi(page.MAP_DPI, scale, dpr)
+        assert page.png_width(page.map_png(snap, lang, mdpi)) == int(map_view.SCREEN_SIZE[0] * mdpi)
+
