@@ -36,11 +36,11 @@ MAP_AXES = (0.01, 0.15, 0.98, 0.81)  # figure fraction
 SCREEN_SIZE = (5.2, 6.35)  # inches: the page's map (416 x 508 px at app.page.MAP_DPI); its legend is HTML
 SCREEN_AXES = (0.01, 0.005, 0.98, 0.935)  # the 61 x 71 raster fills the width; room for the title above
 # text sizes in points. The page draws its map at the size it is shown (app.page.screen_dpi: 80 px per inch
-# times the map's scale, about 0.94 at 1280x720 and 1.7 at 1920x1080), so 16 pt is >= 16 px on the screen
-# from a scale of 0.9 up (issue 25: 16 px for the back of the room); district names that would overlap at
+# times the map's scale, about 0.9 at 1280x720 and 1.7 at 1920x1080), so 16.5 pt is >= 16 px on the screen
+# from a scale of 0.88 up (issue 25: 16 px for the back of the room); district names that would overlap at
 # that size are moved apart (place_names); the HTML legend is 16 px. University names only in the exported
 # map: on the page they would cover the crowded east.
-TITLE_PT, FLOW_PT, PLACE_PT = 16.5, 16.5, 16.0
+TITLE_PT, FLOW_PT, PLACE_PT = 17.0, 17.0, 16.5
 EXPORT_TITLE_PT, EXPORT_FLOW_PT, EXPORT_PLACE_PT, EXPORT_UNIVERSITY_PT, EXPORT_LEGEND_PT = 9.0, 8.0, 8.0, 6.5, 7.0
 SEA = np.array([0.80, 0.89, 0.95])
 OUTSIDE = np.array([1.0, 1.0, 1.0])

@@ -204,6 +204,8 @@ class Fit(v.VuetifyTemplate):
         chartScale = Math.min(w / this.chart_px[0], (H - y - 8) / this.chart_px[1]);
       }
       const next = { map: step(mapScale), chart: step(chartScale), dpr: window.devicePixelRatio || 1 };
+      ws.dataset.fitMap = next.map;  // what the pictures should be drawn at (read by the browser tests)
+      ws.dataset.fitChart = next.chart;
       const old = this.sizes || {};
       if (next.map !== old.map || next.chart !== old.chart || next.dpr !== old.dpr) this.sizes = next;
     };
