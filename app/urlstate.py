@@ -37,6 +37,9 @@ from app.state import CEILING_MAX, CEILING_MIN, SEED_MAX, check_ceiling, check_s
 
 MAIN_TABS = ("city", "compare", "why", "budget", "export")  # the page's main tabs, in order (app.page)
 CHART_TABS = ("energy", "talent", "maturity", "chain", "spending")  # the map tab's charts, in order
+# settings that take one of a few names (the UrlState field of the same name): what each allows
+ONE_OF = {"preset": lambda: tuple(presets()), "lang": lambda: ("en", "zh"), "ab_vary": lambda: tuple(VARY_KINDS),
+          "tab": lambda: MAIN_TABS, "chart": lambda: CHART_TABS}
 MAX_NAMED = 3  # ignored settings the notice names; the rest are counted ("and N more")
 MAX_SHOWN = 24  # characters of an ignored name or value the notice shows
 _DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d{1,4})?", re.ASCII)
@@ -79,30 +82,14 @@ def parse(search: str | None) -> UrlState:
                 if not (raw.isdigit() and 0 <= q <= sim.default_config().quarters):
                     raise ValueError(raw)
                 out.quarter = q
-            elif name == "tab":
-                if raw not in MAIN_TABS:
+            elif name in ONE_OF:
+                if raw not in ONE_OF[name]():
                     raise ValueError(raw)
-                out.tab = raw
-            elif name == "chart":
-                if raw not in CHART_TABS:
-                    raise ValueError(raw)
-                out.chart = raw
+                setattr(out, name, raw)
             elif name == "was":
                 out.was.append(_was(raw, schema))
             elif name == "seed":
                 out.seed = check_seed(raw)
-            elif name == "preset":
-                if raw not in presets():
-                    raise ValueError(raw)
-                out.preset = raw
-            elif name == "lang":
-                if raw not in ("en", "zh"):
-                    raise ValueError(raw)
-                out.lang = raw
-            elif name == "ab_vary":
-                if raw not in VARY_KINDS:
-                    raise ValueError(raw)
-                out.ab_vary = raw
             elif name == "ceiling":
                 out.ceiling = check_ceiling(_number(raw))
             elif name in out.levers:
@@ -243,18 +230,12 @@ def allowed(name: str, lang: Lang) -> str:
         return t("url_allowed_range", lang, low=str(first), high=str(last))
     if name == "q":
         return t("url_allowed_range", lang, low="0", high=str(sim.default_config().quarters))
-    if name in ("tab", "chart"):
-        return t("url_allowed_one_of", lang, values=", ".join(MAIN_TABS if name == "tab" else CHART_TABS))
+    if name in ONE_OF:
+        return t("url_allowed_one_of", lang, values=", ".join(ONE_OF[name]()))
     if name == "was":
         return t("url_allowed_one_of", lang, values="<quarter>:<lever>=<value>")
     if name == "seed":
         return t("url_allowed_seed", lang, max=f"{SEED_MAX:,}")
-    if name == "preset":
-        return t("url_allowed_one_of", lang, values=", ".join(presets()))
-    if name == "lang":
-        return t("url_allowed_one_of", lang, values="en, zh")
-    if name == "ab_vary":
-        return t("url_allowed_one_of", lang, values=", ".join(VARY_KINDS))
     if name == "ceiling":
         return t("url_allowed_ceiling", lang, low=f"{CEILING_MIN:,.0f}", high=f"{CEILING_MAX:,.0f}")
     if name in lever_defaults():
