@@ -52,9 +52,10 @@ KPIS = KPI_HEADLINE + KPI_ENERGY
 KPI_MONEY = {"kpi_value_added": "value_added", "kpi_fiscal": "total", "kpi_spend": "quarter"}  # app.i18n.MONEY
 KPI_PERCENT = ("kpi_sourcing", "kpi_retention_3y")
 MAIN_TABS = urlstate.MAIN_TABS  # ("city", "compare", "why", "budget", "export")
-PLAY_MIN_PAUSE_S = 0.01  # after each redraw while playing: the server's other threads (a Pause press) get a turn
+PLAY_MIN_PAUSE_S = 0.05  # after each redraw while playing: the server gets a turn to handle a press (Pause)
 PLAY_MAX_CATCH_UP_S = 1.0  # quarters due for at most this long are run before the next redraw; older debt is dropped
 RATE_WINDOW_S = 3.0  # the measured Play rate is over the last few seconds
+RATE_FIRST_S = 0.5  # ... and shown once Play has run this long
 
 # Room-readable (issue 25): on the map tab, every text is at least ROOM_PX CSS pixels (the projector's
 # back row reads 16 px at 1280x720); the map and the chart are drawn at the size they are shown
@@ -553,9 +554,10 @@ def Page():
         bump()
 
     def on_play(shown: int | None = None):
-        """Play, or (``shown``: the quarter the browser showed when Pause was pressed) Pause there: a
-        quarter computed after it is undone (Session.rewind), so the run stops where the room saw it."""
-        if not playing.value:
+        """Play (``shown`` None), or Pause at ``shown``, the quarter the browser showed when Pause was
+        pressed: a quarter computed after it is undone (Session.rewind), so the run stops where the room
+        saw it, even if the press is handled after the run has gone on (or reached its end)."""
+        if shown is None and not playing.value:
             url_notice.set([])
             restored.set(None)
             playing.set(True)
@@ -646,7 +648,7 @@ def Page():
             seen.append((now, session.quarter))
             while len(seen) > 2 and now - seen[1][0] >= RATE_WINDOW_S:
                 seen.popleft()
-            if now - seen[0][0] >= 1.0:
+            if now - seen[0][0] >= RATE_FIRST_S:
                 clock["rate"] = (seen[-1][1] - seen[0][1]) / (now - seen[0][0])
                 # what one quarter costs when the speed is not reached: computing it plus its share of the
                 # redraws (their time between batches)
