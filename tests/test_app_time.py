@@ -184,3 +184,32 @@ def test_live_charts_keep_room_text_with_every_marker_and_draw_at_the_dpi_asked(
         mdpi = page.screen_dpi(page.MAP_DPI, scale, dpr)
         assert page.png_width(page.map_png(snap, lang, mdpi)) == int(map_view.SCREEN_SIZE[0] * mdpi)
 
+
+
+def test_a_window_chosen_in_the_lever_panel_reaches_the_run_and_the_address_and_a_bad_one_is_refused():
+    import solara
+
+    from app.a11y import NativeSelect
+    from app.page import Page, UrlQuery
+
+    try:
+        from tests.test_app import one, text_of, walk
+    except ImportError:  # tests/ not a package: pytest put tests/ itself on sys.path
+        from test_app import one, text_of, walk
+
+    box, rc = solara.render(Page(), handle_error=False)
+    try:
+        lever = one(box, "lever-city_coordination")
+        start, end = [w for w in walk(lever) if isinstance(w, NativeSelect)]
+        assert start.items[0] == "2025" and end.items[-1] == "2035"
+        end.index = end.items.index("2027")
+        query = next(w for w in walk(box) if isinstance(w, UrlQuery)).query
+        assert "city_coordination.end=2027" in query, query
+        assert "A/B and the quick answer use this value for the whole run" in text_of(one(box, "lever-city_coordination"))
+        start, end = [w for w in walk(one(box, "lever-city_coordination")) if isinstance(w, NativeSelect)]
+        start.index = start.items.index("2030")  # after the end: refused, the window kept
+        error = text_of(one(box, "window-error"))
+        assert "2027" in error and "2030" in error and "City-wide coordination" in error, error
+        assert "city_coordination.end=2027" in next(w for w in walk(box) if isinstance(w, UrlQuery)).query
+    finally:
+        rc.close()
