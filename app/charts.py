@@ -43,9 +43,10 @@ from sim.behaviour import energy
 
 DPI = 100  # screen pixels per inch of the page's figures
 EXPORT_DPI = 310  # downloads: a 5.2-inch chart is 1,612 px wide
-SIZE = (5.2, 3.0)  # inches -> 520 x 300 px: shown about 1:1 beside the map at 1280x720 (text >= 14 px)
-FONT = 11.0  # points: the smallest text of every chart (15 px at DPI; >= 14 px shown at 1280 px wide)
-MIN_FONT_PX = FONT * DPI / 72
+SIZE = (5.2, 3.0)  # inches -> 520 x 300 px at scale 1; the page draws it at the size it is shown (app.page.Fit)
+FONT = 11.0  # points: the text of the figures other modules draw with this module's style (A/B, why)
+ROOM_FONT = 12.0  # points: the smallest text of the live charts (16.7 px at DPI; >= 16 px shown from a scale of 0.96 up)
+MIN_FONT_PX = ROOM_FONT * DPI / 72
 MATURITY_COLOURS = ["#d9e6f2", "#9ecae1", "#4292c6", "#08519c", "#08306b"]
 DESTINATIONS = ("Beijing", "Tianjin", "Elsewhere")
 DEST_COLOURS = {"Beijing": "#c0392b", "Tianjin": "#e67e22", "Elsewhere": "#95a5a6"}
@@ -53,6 +54,7 @@ GROUP_COLOURS = {1: "#7f8c8d", 2: "#8e44ad", 3: "#16a085", 4: "#2980b9", 5: "#d3
 GHOST = "#555"  # the status-quo line (same seed): dark grey, dashed, drawn over the policy's lines
 GHOST_DASH = (0, (3, 2))
 CHANGE = "#444"  # markers where levers changed
+WINDOW, WINDOW_ALPHA = "#e8b400", 0.22  # the band over the quarters a timed lever is on (app.timing)
 _TAB10 = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#7f7f7f", "#e377c2",
           "#bcbd22", "#17becf"]
 _LOCAL = threading.local()
@@ -266,7 +268,7 @@ def _rects(ax, x0, x1, y0, y1, colours) -> None:
 
 
 def _legend(fig: Figure, handles, loc: str = "center right", **kw) -> None:
-    fig.legend(handles=handles, loc=loc, fontsize=FONT, frameon=False, handlelength=1.4, borderaxespad=0.2,
+    fig.legend(handles=handles, loc=loc, fontsize=ROOM_FONT, frameon=False, handlelength=1.4, borderaxespad=0.2,
                labelspacing=0.3, **kw)
 
 
@@ -274,45 +276,52 @@ def _cluster_handles(lang: Lang) -> list:
     return [Line2D([], [], color=c, lw=2.2, label=cluster_label(k, lang)) for k, c in cluster_colours().items()]
 
 
-def _extra_handles(lang: Lang, ghost: bool, changes: bool) -> list:
+def _extra_handles(lang: Lang, ghost: bool, changes: bool, windows: bool = False) -> list:
     out = []
     if ghost:
         out.append(Line2D([], [], color=GHOST, lw=1.3, ls=GHOST_DASH, label=t("legend_ghost", lang)))
     if changes:
         out.append(Line2D([], [], color=CHANGE, lw=1.2, ls=":", label=t("legend_changes", lang)))
+    if windows:
+        out.append(Patch(color=WINDOW, alpha=WINDOW_ALPHA * 2, label=t("legend_window", lang)))
     return out
 
 
 def _dynamic_title(ax, text: str) -> None:
-    ax.text(0.5, 1.02, text, transform=ax.transAxes, ha="center", va="bottom", fontsize=FONT)
+    ax.text(0.5, 1.02, text, transform=ax.transAxes, ha="center", va="bottom", fontsize=ROOM_FONT)
 
 
-def _mark_changes(ax, changes: Sequence[int]) -> None:
-    """Dotted vertical lines after the quarters where levers changed (they apply from the next one)."""
+def _mark_changes(ax, changes: Sequence[int], windows: Sequence[tuple] = ()) -> None:
+    """Dotted vertical lines after the quarters where levers changed (they apply from the next one), and
+    a shaded band over the quarters in which a lever held only in a window is on (``(lever, first
+    quarter, last quarter)``, :func:`app.timing.window_quarters`; several windows overlap darker)."""
     for q in changes:
         ax.axvline(q + 0.5, color=CHANGE, lw=1.2, ls=":", zorder=0.5)
+    for _lever, first, last in windows:
+        ax.axvspan(first - 0.5, last + 0.5, color=WINDOW, alpha=WINDOW_ALPHA, lw=0, zorder=0.2, gid="lever-window")
 
 
 # ---------------------------------------------------------------------------------------- charts
 def _cluster_lines(clusters: pd.DataFrame, column: str, title_key: str, lang: Lang, horizon: int,
-                   with_tiers: bool, ghost: pd.DataFrame | None = None, changes: Sequence[int] = ()) -> Figure:
+                   with_tiers: bool, ghost: pd.DataFrame | None = None, changes: Sequence[int] = (),
+                   windows: Sequence[tuple] = ()) -> Figure:
     periods = period_labels(clusters, horizon)
-    has_ghost, has_changes = ghost is not None, bool(changes)
+    has_ghost, has_changes, has_windows = ghost is not None, bool(changes), bool(windows)
 
     def frame(fig):
-        ax = fig.add_axes((0.09, 0.10, 0.53 if lang == "zh" else 0.45, 0.80))
+        ax = fig.add_axes((0.09, 0.10, 0.52 if lang == "zh" else 0.41, 0.80))  # the legend's room at ROOM_FONT
         ax.set_xlim(0, horizon)
         ax.set_ylim(0, 1)
         if with_tiers:
             for i, thr in enumerate(tier_thresholds(), start=2):
                 ax.axhline(thr, color="#777", lw=0.8, ls="--")
                 ax.text(0.99, thr + 0.005, tier_label(i, lang), transform=ax.get_yaxis_transform(),
-                        fontsize=FONT, va="bottom", ha="right", color="#444")
+                        fontsize=ROOM_FONT, va="bottom", ha="right", color="#444")
         ax.grid(axis="y", color="#eee", lw=0.5)
-        ax.set_title(t(title_key, lang), fontsize=FONT)
+        ax.set_title(t(title_key, lang), fontsize=ROOM_FONT)
         _year_ticks(ax, periods, lang, most=5)
-        ax.tick_params(labelsize=FONT)
-        _legend(fig, _cluster_handles(lang) + _extra_handles(lang, has_ghost, has_changes))
+        ax.tick_params(labelsize=ROOM_FONT)
+        _legend(fig, _cluster_handles(lang) + _extra_handles(lang, has_ghost, has_changes, has_windows))
         return [ax]
 
     def data(axes):
@@ -326,23 +335,25 @@ def _cluster_lines(clusters: pd.DataFrame, column: str, title_key: str, lang: La
             for key, df in g.groupby("cluster", sort=False):
                 ax.plot(df["quarter"].to_numpy(), df[column].to_numpy(), color=GHOST, lw=1.1,
                         ls=GHOST_DASH, zorder=3)
-        _mark_changes(ax, changes)
+        _mark_changes(ax, changes, windows)
 
-    return layered((title_key, lang, horizon, periods[0], has_ghost, has_changes), SIZE, frame, data)
+    return layered((title_key, lang, horizon, periods[0], has_ghost, has_changes, has_windows), SIZE, frame, data)
 
 
-def energy_chart(clusters: pd.DataFrame, lang: Lang, horizon: int, ghost=None, changes=()) -> Figure:
+def energy_chart(clusters: pd.DataFrame, lang: Lang, horizon: int, ghost=None, changes=(), windows=()) -> Figure:
     """Energy index per cluster over time; dashed lines mark the named tiers (county ... world-class);
-    ``ghost``: the status-quo run (same seed) as faded dashed lines; ``changes``: lever-change markers."""
-    return _cluster_lines(clusters, "energy_index", "chart_energy", lang, horizon, True, ghost, changes)
+    ``ghost``: the status-quo run (same seed) as faded dashed lines; ``changes``: lever-change markers;
+    ``windows``: timed levers' windows, shaded."""
+    return _cluster_lines(clusters, "energy_index", "chart_energy", lang, horizon, True, ghost, changes, windows)
 
 
-def chain_chart(clusters: pd.DataFrame, lang: Lang, horizon: int, ghost=None, changes=()) -> Figure:
+def chain_chart(clusters: pd.DataFrame, lang: Lang, horizon: int, ghost=None, changes=(), windows=()) -> Figure:
     """Chain completeness per cluster over time."""
-    return _cluster_lines(clusters, "chain_completeness", "chart_chain", lang, horizon, False, ghost, changes)
+    return _cluster_lines(clusters, "chain_completeness", "chart_chain", lang, horizon, False, ghost, changes,
+                          windows)
 
 
-def talent_chart(city: pd.DataFrame, lang: Lang, horizon: int, ghost=None, changes=()) -> Figure:
+def talent_chart(city: pd.DataFrame, lang: Lang, horizon: int, ghost=None, changes=(), windows=()) -> Figure:
     """Left: graduate retention (graduation quarters). Right: persons leaving per quarter by destination."""
     periods = period_labels(city, horizon)
     flows = city[city["quarter"] > 0]
@@ -352,7 +363,7 @@ def talent_chart(city: pd.DataFrame, lang: Lang, horizon: int, ghost=None, chang
     if g is not None and len(g):
         peak = max(peak, float(g[[f"outflow_{d.lower()}" for d in DESTINATIONS]].to_numpy().sum(1).max()))
     ymax = nice_ceiling(peak * 1.05)
-    has_ghost, has_changes = ghost is not None, bool(changes)
+    has_ghost, has_changes, has_windows = ghost is not None, bool(changes), bool(windows)
 
     def frame(fig):
         ax1 = fig.add_axes((0.11, 0.10, 0.33, 0.62))
@@ -362,14 +373,15 @@ def talent_chart(city: pd.DataFrame, lang: Lang, horizon: int, ghost=None, chang
         for ax in (ax1, ax2):
             ax.set_xlim(-0.5, horizon + 0.5)
             _year_ticks(ax, periods, lang, most=3)
-            ax.tick_params(labelsize=FONT)
+            ax.tick_params(labelsize=ROOM_FONT)
             ax.grid(axis="y", color="#eee", lw=0.5)
         ax2.yaxis.set_major_formatter(GROUPED)  # persons: 1,500
-        ax1.set_title(t("chart_retention", lang), fontsize=FONT)
-        ax2.set_title(t("chart_outflow", lang), fontsize=FONT)
+        ax1.set_title(t("chart_retention", lang), fontsize=ROOM_FONT)
+        ax2.set_title(t("chart_outflow", lang), fontsize=ROOM_FONT)
         handles = [Patch(color=DEST_COLOURS[d], label=destination_label(d, lang)) for d in DESTINATIONS]
-        _legend(fig, handles + _extra_handles(lang, has_ghost, has_changes), loc="upper center",
-                ncol=3 + has_ghost + has_changes if len(handles) + has_ghost + has_changes <= 4 else 3)
+        extra = has_ghost + has_changes + has_windows
+        _legend(fig, handles + _extra_handles(lang, has_ghost, has_changes, has_windows), loc="upper center",
+                ncol=3 + extra if len(handles) + extra <= 4 else 3)
         return [ax1, ax2]
 
     def data(axes):
@@ -389,9 +401,10 @@ def talent_chart(city: pd.DataFrame, lang: Lang, horizon: int, ghost=None, chang
             _rects(ax2, x - 0.42, x + 0.42, bottom, bottom + stacked[:, j], DEST_COLOURS[dest])
             bottom += stacked[:, j]
         for ax in axes:
-            _mark_changes(ax, changes)
+            _mark_changes(ax, changes, windows)
 
-    return layered(("talent", lang, horizon, periods[0], ymax, has_ghost, has_changes), SIZE, frame, data)
+    return layered(("talent", lang, horizon, periods[0], ymax, has_ghost, has_changes, has_windows), SIZE, frame,
+                   data)
 
 
 def level3_share(clusters: pd.DataFrame) -> pd.Series:
@@ -404,7 +417,7 @@ def level3_share(clusters: pd.DataFrame) -> pd.Series:
     return 100 * by_q["w"] / by_q["firms"].clip(lower=1.0)
 
 
-def maturity_chart(clusters: pd.DataFrame, lang: Lang, horizon: int = 0, ghost=None, changes=()) -> Figure:
+def maturity_chart(clusters: pd.DataFrame, lang: Lang, horizon: int = 0, ghost=None, changes=(), windows=()) -> Figure:
     """Top: share of firms at each digital-maturity level (GB/T 39116 levels 1-5), per cluster and
     city-wide, at the latest quarter; with ``ghost`` one more row: the city under the status quo (same
     seed). Bottom: the city's share at level 3 or above (%) over time, with the status quo (dashed) and
@@ -422,31 +435,31 @@ def maturity_chart(clusters: pd.DataFrame, lang: Lang, horizon: int = 0, ghost=N
     g_share = level3_share(ghost[ghost["quarter"] <= now["quarter"].max()]) if ghost is not None else None
     peak = max(float(share.max()), float(g_share.max()) if g_share is not None and len(g_share) else 0.0)
     ymax = nice_ceiling(peak * 1.1) if peak > 0 else 1.0
-    has_ghost, has_changes = ghost is not None, bool(changes)
+    has_ghost, has_changes, has_windows = ghost is not None, bool(changes), bool(windows)
     left, width = (0.36, 0.38) if lang == "zh" else (0.40, 0.29)
 
     def frame(fig):
         ax = fig.add_axes((left, 0.42, width, 0.50))
         y = np.arange(len(labels))[::-1]
-        ax.set_yticks(y, labels, fontsize=FONT)
+        ax.set_yticks(y, labels, fontsize=ROOM_FONT)
         ax.set_ylim(-0.6, len(labels) - 0.4)
         ax.set_xlim(0, 100)
         ax.set_xticks([0, 50, 100], ["0", "50", "100 %"])  # share of firms
-        ax.tick_params(labelsize=FONT, pad=1)
+        ax.tick_params(labelsize=ROOM_FONT, pad=1)
         strip = fig.add_axes((0.09, 0.09, left + width - 0.09, 0.17))
         strip.set_xlim(0, horizon)
         strip.set_ylim(0, ymax)
         strip.set_yticks([0, ymax])
         _year_ticks(strip, periods, lang, most=5)
-        strip.tick_params(labelsize=FONT, pad=1)
+        strip.tick_params(labelsize=ROOM_FONT, pad=1)
         strip.grid(axis="y", color="#eee", lw=0.5)
-        strip.text(0.0, 1.04, t("chart_maturity_l3", lang), transform=strip.transAxes, fontsize=FONT,
+        strip.text(0.0, 1.04, t("chart_maturity_l3", lang), transform=strip.transAxes, fontsize=ROOM_FONT,
                    ha="left", va="bottom")
         handles = [Patch(color=MATURITY_COLOURS[k], label=t(f"maturity_{k + 1}", lang)) for k in range(5)]
         _legend(fig, handles, loc="upper right", bbox_to_anchor=(1.0, 0.93))
-        if has_ghost or has_changes:
-            _legend(fig, _extra_handles(lang, has_ghost, has_changes), loc="lower right",
-                    bbox_to_anchor=(1.0, 0.06))
+        if has_ghost or has_changes or has_windows:
+            _legend(fig, _extra_handles(lang, has_ghost, has_changes, has_windows), loc="lower right",
+                    bbox_to_anchor=(1.0, 0.0))  # under the time strip's title
         return [ax, strip]
 
     def city_row(df):
@@ -472,10 +485,10 @@ def maturity_chart(clusters: pd.DataFrame, lang: Lang, horizon: int = 0, ghost=N
             strip.plot(g_share.index.to_numpy(), g_share.to_numpy(), ls=GHOST_DASH, color=GHOST, lw=1.3, zorder=3)
         strip.plot(share.index.to_numpy(), share.to_numpy(), color=MATURITY_COLOURS[3], lw=2.0,
                    marker="o" if len(share) == 1 else None, ms=3)
-        _mark_changes(strip, changes)
+        _mark_changes(strip, changes, windows)
 
-    return layered(("maturity", lang, tuple(labels), horizon, periods[0], ymax, has_ghost, has_changes), SIZE,
-                   frame, data)
+    return layered(("maturity", lang, tuple(labels), horizon, periods[0], ymax, has_ghost, has_changes, has_windows),
+                   SIZE, frame, data)
 
 
 def group_spending(city: pd.DataFrame) -> pd.DataFrame:
@@ -490,7 +503,7 @@ def group_spending(city: pd.DataFrame) -> pd.DataFrame:
 
 
 def spending_chart(city: pd.DataFrame, lang: Lang, horizon: int = 0, ghost=None, changes=(),
-                   ceiling: float | None = None, size: tuple[float, float] | None = None) -> Figure:
+                   ceiling: float | None = None, size: tuple[float, float] | None = None, windows=()) -> Figure:
     """Government spending per quarter, stacked by remedy group, in 万元 (zh) / million yuan (en);
     ``ceiling`` (yuan per year) drawn as a line at a quarter of it; ``ghost``: status-quo total."""
     label, div = money_unit("quarter", lang)
@@ -503,7 +516,7 @@ def spending_chart(city: pd.DataFrame, lang: Lang, horizon: int = 0, ghost=None,
     if ceiling:
         peak = max(peak, ceiling / 4 / div)
     ymax = nice_ceiling(peak * 1.08) if peak > 0 else 1.0
-    has_ghost, has_changes = ghost is not None, bool(changes)
+    has_ghost, has_changes, has_windows = ghost is not None, bool(changes), bool(windows)
     size = size or SIZE
 
     def frame(fig):
@@ -512,14 +525,14 @@ def spending_chart(city: pd.DataFrame, lang: Lang, horizon: int = 0, ghost=None,
         ax.set_xlim(0.5, horizon + 0.5)
         ax.set_ylim(0, ymax)
         _year_ticks(ax, periods, lang, most=5)
-        ax.tick_params(labelsize=FONT)
+        ax.tick_params(labelsize=ROOM_FONT)
         ax.grid(axis="y", color="#eee", lw=0.5)
         ax.yaxis.set_major_formatter(GROUPED)  # 万元: 12,000
-        ax.set_title(t("chart_spending", lang, unit=label), fontsize=FONT)
+        ax.set_title(t("chart_spending", lang, unit=label), fontsize=ROOM_FONT)
         handles = [Patch(color=GROUP_COLOURS[k], label=wrap_label(group_label(k, lang), lang)) for k in GROUP_COLOURS]
         if ceiling:
             handles.append(Line2D([], [], color="#b3261e", lw=1.6, label=t("legend_ceiling", lang)))
-        _legend(fig, handles + _extra_handles(lang, has_ghost, has_changes))
+        _legend(fig, handles + _extra_handles(lang, has_ghost, has_changes, has_windows))
         return [ax]
 
     def data(axes):
@@ -536,11 +549,11 @@ def spending_chart(city: pd.DataFrame, lang: Lang, horizon: int = 0, ghost=None,
         if ceiling:
             ax.axhline(ceiling / 4 / div, color="#b3261e", lw=1.6, zorder=4)
         if not len(per_q):
-            ax.text(0.5, 0.5, t("no_spending", lang), transform=ax.transAxes, ha="center", fontsize=FONT)
-        _mark_changes(ax, changes)
+            ax.text(0.5, 0.5, t("no_spending", lang), transform=ax.transAxes, ha="center", fontsize=ROOM_FONT)
+        _mark_changes(ax, changes, windows)
 
     return layered(("spending", lang, horizon, periods[0], ymax, bool(ceiling), ceiling and round(ceiling / 4 / div, 6),
-                    has_ghost, has_changes, size), size, frame, data)
+                    has_ghost, has_changes, has_windows, size), size, frame, data)
 
 
 def components_figure(clusters: pd.DataFrame, cluster: str, lang: Lang, weights: Sequence[float],
@@ -589,10 +602,12 @@ CHARTS: dict[str, tuple[Callable[..., Figure], str]] = {
 
 
 def chart_figure(snap, name: str, lang: Lang, **extra) -> Figure:
-    """Chart ``name`` of a :class:`app.state.Snapshot`, with its status-quo ghost and lever-change markers."""
+    """Chart ``name`` of a :class:`app.state.Snapshot`, with its status-quo ghost, lever-change markers
+    and timed levers' windows."""
     func, table = CHARTS[name]
     ghost = getattr(snap, f"ghost_{table}", None)
-    return func(getattr(snap, table), lang, snap.quarters, ghost=ghost, changes=snap.changes, **extra)
+    return func(getattr(snap, table), lang, snap.quarters, ghost=ghost, changes=snap.changes,
+                windows=getattr(snap, "windows", ()), **extra)
 
 
 def chart_png(name: str, table: pd.DataFrame, lang: Lang, horizon: int) -> bytes:
@@ -623,6 +638,6 @@ def figure_texts(fig: Figure) -> list[str]:
 
 def min_font_points(fig: Figure) -> float:
     """The smallest font size (points) of any visible text in ``fig`` and in its cached frame
-    (the tests hold every chart to :data:`FONT`)."""
+    (the tests hold every live chart to :data:`ROOM_FONT`)."""
     frame = getattr(fig, "_app_frame", None)
     return min(_texts_min(fig), frame.min_font if frame is not None else math.inf)

@@ -9,6 +9,10 @@ find it in either language.
 
 The seed field accepts only whole numbers from 0 to 2**32 − 1 (:func:`app.state.check_seed`);
 anything else is refused with a message in the chosen language and the last valid seed is kept.
+
+Each lever can also be given a window, a first and a last year (:func:`LeverWindow`, :mod:`app.timing`).
+Play / Pause is one button (:class:`PlayButton`) that tells the server which quarter the browser showed
+when Pause was pressed, so the run stops there and not one quarter later.
 """
 
 from __future__ import annotations
@@ -18,10 +22,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
+import ipyvuetify as v
 import solara
 import solara.lab
+import traitlets
 
 import sim
+from app import a11y, timing
 from app.budget import cost_text, lever_cost
 from app.i18n import UNITS, Lang, group_label, lever_channels, lever_help, lever_label, preset_label, t, unit_label
 from app.state import SEED_MAX, check_seed, presets
@@ -98,7 +105,8 @@ def lever_views() -> tuple[LeverView, ...]:
 
 @solara.component
 def LeverSlider(view: LeverView, value: float, on_value: Callable[[str, float], None], lang: Lang,
-                disabled: bool = False, cost: str = ""):
+                disabled: bool = False, cost: str = "", window: tuple | None = None,
+                on_window: Callable | None = None):
     error = solara.use_reactive(None)
     typed = solara.use_reactive(None)  # the text in the field while it is being edited
 
@@ -142,11 +150,45 @@ def LeverSlider(view: LeverView, value: float, on_value: Callable[[str, float], 
             solara.Text(cost, classes=["lever-cost"], style={"font-size": "1rem", "color": "#333"})
         if error.value:
             solara.Text(error.value, classes=["lever-error"], style={"font-size": "0.75rem", "color": "#b3261e"})
+        if on_window is not None:
+            LeverWindow(view.name, window, on_window, lang, disabled=disabled)
+
+
+@solara.component
+def LeverWindow(name: str, window: tuple | None, on_window: Callable[[str, tuple], None], lang: Lang,
+                disabled: bool = False):
+    """When the lever holds: "In force from [year] to [year]" (the run's first and last year: the
+    whole run). An end before the start is refused in one line under the choice, the window kept."""
+    error = solara.use_reactive(None)
+    first, last = timing.year_range()
+    start, end = window or (None, None)
+    years = [str(y) for y in timing.years()]
+
+    def pick(new_start: int | None, new_end: int | None) -> None:
+        try:
+            chosen = timing.check_window(name, new_start, new_end)
+        except ValueError:
+            error.set(t("window_bad", lang, name=lever_label(name, lang), start=new_start, end=new_end, last=last))
+            return
+        error.set(None)
+        on_window(name, chosen)
+
+    with solara.Row(gap="8px", style={"align-items": "flex-end", "flex-wrap": "wrap"}, classes=["lever-window"]):
+        solara.Text(t("window_label", lang), classes=["window-label"])
+        a11y.Select(t("window_from", lang), years, str(start or first), lambda y: pick(int(y), end or last),
+                    disabled=disabled, classes=["window-start"])
+        a11y.Select(t("window_to", lang), years, str(end or last), lambda y: pick(start or first, int(y)),
+                    disabled=disabled, classes=["window-end"])
+    if error.value:
+        solara.Text(error.value, classes=["window-error", "lever-error"], style={"color": "#b3261e"})
+    elif window and window != (None, None):
+        solara.Text(t("window_note", lang), classes=["window-note"], style={"color": "#555"})
 
 
 @solara.component
 def LeverPanel(levers: dict, on_lever: Callable[[str, float], None], lang: Lang, note: str = "",
-               group_tab: solara.Reactive[int] | None = None):
+               group_tab: solara.Reactive[int] | None = None, windows: dict | None = None,
+               on_window: Callable[[str, tuple], None] | None = None):
     """The levers in one tab per remedy group."""
     views = lever_views()
     own_tab = solara.use_reactive(0)
@@ -166,7 +208,8 @@ def LeverPanel(levers: dict, on_lever: Callable[[str, float], None], lang: Lang,
     with solara.Column(gap="12px", classes=[f"group-{group}", "lever-group"]):
         for v in views:
             if v.group == group:
-                LeverSlider(v, levers[v.name], on_lever, lang, cost=cost_text(lever_cost(v.name, levers[v.name], levers), lang))
+                LeverSlider(v, levers[v.name], on_lever, lang, cost=cost_text(lever_cost(v.name, levers[v.name], levers), lang),
+                            window=(windows or {}).get(v.name), on_window=on_window)
 
 
 @solara.component
@@ -204,11 +247,43 @@ def SeedInput(seed: int, on_seed: Callable[[int], None], lang: Lang, error: sola
                          classes=["seed-input"], style={"max-width": "9em"})
 
 
+class PlayButton(v.VuetifyTemplate):
+    """Play / Pause in one button. A press sends ``request`` = ``{n, pause, quarter}``: whether the button
+    showed Pause, and the quarter the browser showed at that moment (``quarter``, kept up to date by the
+    server with every redraw), so Pause stops the run at the quarter the room saw."""
+
+    template = traitlets.Unicode("""
+<template>
+  <v-btn color="primary" class="btn-play" :disabled="disabled" @click="press">
+    <v-icon left>{{ playing ? "mdi-pause" : "mdi-play" }}</v-icon>{{ playing ? pause_label : play_label }}
+  </v-btn>
+</template>
+<script>
+module.exports = {
+  methods: {
+    press() {
+      const n = (this.request && this.request.n) || 0;
+      this.request = { n: n + 1, pause: this.playing, quarter: this.quarter };
+    },
+  },
+};
+</script>""").tag(sync=True)
+    playing = traitlets.Bool(False).tag(sync=True)
+    quarter = traitlets.Int(0).tag(sync=True)
+    disabled = traitlets.Bool(False).tag(sync=True)
+    play_label = traitlets.Unicode("Play").tag(sync=True)
+    pause_label = traitlets.Unicode("Pause").tag(sync=True)
+    request = traitlets.Dict({}).tag(sync=True)
+
+
 @solara.component
 def RunControls(*, quarter_text: str, playing: bool, running: bool, on_step, on_play, on_reset,
                 speed: solara.Reactive[int], seed: int, on_seed: Callable[[int], None], lang: Lang,
-                busy: bool = False, on_drawer=None, drawer_open: bool = False):
-    """The run bar: one row (wraps on narrow screens); a refused seed adds one line under it."""
+                busy: bool = False, on_drawer=None, drawer_open: bool = False, quarter: int = 0,
+                rate_text: str = ""):
+    """The run bar: one row (wraps on narrow screens); a refused seed adds one line under it.
+    ``on_play(shown)``: Play (``shown`` None) or Pause at the quarter the browser showed; ``rate_text``:
+    the measured rate while playing, next to the speed."""
     seed_error = solara.use_reactive(None)
     seed_typed = solara.use_reactive(None)
 
@@ -222,13 +297,14 @@ def RunControls(*, quarter_text: str, playing: bool, running: bool, on_step, on_
                                                                    "min-width": "12em"})
         solara.Button(t("step", lang), icon_name="mdi-step-forward", color="primary",
                       on_click=on_step, disabled=playing or not running or busy, classes=["btn-step"])
-        solara.Button(t("pause", lang) if playing else t("play", lang),
-                      icon_name="mdi-pause" if playing else "mdi-play", color="primary",
-                      on_click=on_play, disabled=not running and not playing, classes=["btn-play"])
+        PlayButton.element(playing=playing, quarter=quarter, disabled=not running and not playing,
+                           play_label=t("play", lang), pause_label=t("pause", lang),
+                           on_request=lambda req: on_play(int(req["quarter"]) if req.get("pause") else None))
         solara.Button(t("reset", lang), icon_name="mdi-restore", on_click=reset, outlined=True,
                       classes=["btn-reset"])
         with solara.Column(gap="0px", style={"min-width": "150px"}, classes=["speed-box", "sr-label"]):
-            solara.Text(f"{t('speed', lang)}: {speed.value}", style={"font-size": "0.75rem"})
+            solara.Text(f"{t('speed', lang)}: {speed.value}" + (f" · {rate_text}" if rate_text else ""),
+                        classes=["speed-label"], style={"font-size": "0.75rem"})
             solara.SliderInt(t("speed", lang), value=speed, min=1, max=10, thumb_label=False)
         SeedInput(seed, on_seed, lang, seed_error, seed_typed)
         if on_drawer is not None:

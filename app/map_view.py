@@ -35,11 +35,12 @@ MAP_SIZE = (5.2, 7.0)  # inches: the exported map, legend in the figure
 MAP_AXES = (0.01, 0.15, 0.98, 0.81)  # figure fraction
 SCREEN_SIZE = (5.2, 6.35)  # inches: the page's map (416 x 508 px at app.page.MAP_DPI); its legend is HTML
 SCREEN_AXES = (0.01, 0.005, 0.98, 0.935)  # the 61 x 71 raster fills the width; room for the title above
-# text sizes in points. The page shows its map at 0.86-0.92 of its natural size (80 px per inch), so 15.5
-# pt is >= 14 px on the screen (title, flows), 12 pt >= 11.5 px (district names: 14 px would overlap in the
-# crowded east); the HTML legend under the map is 14 px
-# (university names only in the exported map: on the page they would cover the crowded east)
-TITLE_PT, FLOW_PT, PLACE_PT = 15.5, 15.5, 12.0
+# text sizes in points. The page draws its map at the size it is shown (app.page.screen_dpi: 80 px per inch
+# times the map's scale, about 0.9 at 1280x720 and 1.7 at 1920x1080), so 16.5 pt is >= 16 px on the screen
+# from a scale of 0.88 up (issue 25: 16 px for the back of the room); district names that would overlap at
+# that size are moved apart (place_names); the HTML legend is 16 px. University names only in the exported
+# map: on the page they would cover the crowded east.
+TITLE_PT, FLOW_PT, PLACE_PT = 17.0, 17.0, 16.5
 EXPORT_TITLE_PT, EXPORT_FLOW_PT, EXPORT_PLACE_PT, EXPORT_UNIVERSITY_PT, EXPORT_LEGEND_PT = 9.0, 8.0, 8.0, 6.5, 7.0
 SEA = np.array([0.80, 0.89, 0.95])
 OUTSIDE = np.array([1.0, 1.0, 1.0])
@@ -107,17 +108,53 @@ def _draw_static(fig: Figure, layout, universities, governments, lang: Lang, scr
 
 
 def place_names(ax, layout, lang: Lang, fontsize: float, screen: bool) -> list:
-    """The districts' names at their centres and the sea's; returns the Text artists."""
+    """The districts' names at their centres and the sea's; returns the Text artists. On the page's map
+    (``screen``), a name that would overlap one placed before it is moved down (or up) by whole line
+    heights until it overlaps none: at room size the crowded east's names would run into each other."""
     names = []
     for name, (cx, cy) in _centroids(layout).items():
         label = district_short(name, lang) if screen else district_label(name, lang)
         names.append(ax.text(cx, cy, label, fontsize=fontsize, ha="center", va="center", color="#555",
                              path_effects=HALO, zorder=2, gid="district-name"))
+    if screen:
+        _apart(ax, names)
     sea_rows, sea_cols = np.nonzero(layout.sea)
     if len(sea_rows):
-        names.append(ax.text(np.percentile(sea_cols, 70), np.percentile(sea_rows, 70), t("map_sea", lang),
+        # above the key that the page lays over the sea's lower part (app.page: map-legend-symbols)
+        names.append(ax.text(np.percentile(sea_cols, 62 if screen else 70), np.percentile(sea_rows, 30 if screen else 70),
+                             t("map_sea", lang),
                              fontsize=fontsize, color="#4a7fa8", style="italic", ha="center", gid="sea-name"))
     return names
+
+
+NUDGE_LINES = (1, -1, 2, -2, 3, -3)  # line heights a crowded name is moved by, tried in this order
+
+
+def _apart(ax, texts: list) -> None:
+    """Move each text that overlaps an earlier one by the first of :data:`NUDGE_LINES` that frees it
+    (kept where it was if none does)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = ax.figure
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    renderer = canvas.get_renderer()
+    ax.apply_aspect()
+    placed = []
+    for txt in texts:
+        box = txt.get_window_extent(renderer)
+        if any(box.overlaps(b) for b in placed):
+            x, y = txt.get_position()
+            line = box.height * 1.05  # display pixels; the map's y axis runs south (inverted)
+            for k in NUDGE_LINES:
+                dx, dy = ax.transData.inverted().transform((0, 0)), ax.transData.inverted().transform((0, k * line))
+                txt.set_position((x, y + (dy[1] - dx[1])))
+                moved = txt.get_window_extent(renderer)
+                if not any(moved.overlaps(b) for b in placed):
+                    box = moved
+                    break
+            else:
+                txt.set_position((x, y))
+        placed.append(box)
 
 
 def name_boxes(ax, layout, lang: Lang, fontsize: float, renderer) -> list:
@@ -215,7 +252,9 @@ def map_figure(layout, firms: pd.DataFrame, universities, governments, city: pd.
         if not screen:  # on the page the names would cover the crowded east: ▲ is in the legend below it
             university_names(ax, layout, universities, governments, firms, lang)
         period = city["period"].iloc[-1] if len(city) else ""
-        ax.text(0.5, 1.005, f"{t('chart_map_short' if screen else 'chart_map', lang)} · {period}",
+        # the page's map: the period alone (a title would not fit the map's width at room size; the key
+        # under the map and the picture's alt text say what it shows)
+        ax.text(0.5, 1.005, period if screen else f"{t('chart_map', lang)} · {period}",
                 transform=ax.transAxes, ha="center", va="bottom", fontsize=title_pt)
 
     return layered(key, SCREEN_SIZE if screen else MAP_SIZE, frame, data)
@@ -287,16 +326,21 @@ _SYMBOL_CSS = {
 _SYMBOL_CHAR = {"triangle": "▲", "star": "★"}
 
 
-def legend_html(lang: Lang) -> str:
-    """The page's map legend (HTML, 14 px text, wraps to the map's width)."""
+def legend_html(lang: Lang, part: str = "all") -> str:
+    """The page's map legend (HTML, text at the page's size, wraps to the map's width): ``part`` "all",
+    "clusters" (the cluster colours: under the map) or "symbols" (digital levels, universities, seats,
+    size: over the sea, app.page)."""
     out = []
-    for symbol, colour, label in legend_items(lang):
+    items = legend_items(lang)
+    n = len(cluster_colours())
+    for symbol, colour, label in {"all": items, "clusters": items[:n], "symbols": items[n:]}[part]:
         if symbol in _SYMBOL_CHAR:
-            mark = f"<span style='color:{colour};font-size:13px'>{_SYMBOL_CHAR[symbol]}</span>"
+            mark = f"<span style='color:{colour}'>{_SYMBOL_CHAR[symbol]}</span>"
         else:
             mark = f"<span style='display:inline-block;{_SYMBOL_CSS[symbol].format(c=colour)}'></span>"
         out.append(f"<span class='map-key'>{mark}<span>{html.escape(label)}</span></span>")
-    out.append(f"<span class='map-key map-key-size'>{html.escape(t('map_size', lang))}</span>")
+    if part != "clusters":
+        out.append(f"<span class='map-key map-key-size'>{html.escape(t('map_size', lang))}</span>")
     return "".join(out)
 
 

@@ -21,6 +21,8 @@ import math
 import os
 import threading
 import time
+from collections import deque
+from collections.abc import Callable
 
 import ipyvuetify as v
 import solara
@@ -28,7 +30,7 @@ import solara.lab
 import traitlets
 
 import sim
-from app import a11y, charts, map_view, runs, urlstate
+from app import a11y, charts, map_view, runs, timing, urlstate
 from app.answer import CSS as ANSWER_CSS
 from app.answer import AnswerChart, AnswerJob, AnswerStrip, answer_context
 from app.budget import DEFAULT_CEILING, BudgetPanel, cost_basis
@@ -41,7 +43,7 @@ from app.i18n import LANG_NAMES, LANGUAGE_LABEL, Lang, how_items, money_unit, t
 from app.state import DEFAULT_SEED, STEP_GATE, Session, Snapshot, lever_defaults, presets
 from app.why import WhyPanel
 
-CHART_TABS = ("energy", "talent", "maturity", "chain", "spending")
+CHART_TABS = urlstate.CHART_TABS  # ("energy", "talent", "maturity", "chain", "spending")
 # The key figures (key in app.compare.outcomes, decimals shown): first the headline outcomes a statistics
 # bureau could check (sim.state.records.HEADLINE_OUTCOMES, same order), then, in a row of their own, the
 # energy figures (the paper's vocabulary) and this quarter's spending.
@@ -51,39 +53,56 @@ KPI_ENERGY = (("kpi_energy", 3), ("kpi_tiers", 0), ("kpi_spend", 0))
 KPIS = KPI_HEADLINE + KPI_ENERGY
 KPI_MONEY = {"kpi_value_added": "value_added", "kpi_fiscal": "total", "kpi_spend": "quarter"}  # app.i18n.MONEY
 KPI_PERCENT = ("kpi_sourcing", "kpi_retention_3y")
-MAIN_TABS = ("city", "compare", "why", "budget", "export")
-PLAY_MIN_PAUSE_S = 0.05  # between two quarters while playing, whatever the speed (see Page.play_loop)
+MAIN_TABS = urlstate.MAIN_TABS  # ("city", "compare", "why", "budget", "export")
+PLAY_MIN_PAUSE_S = 0.05  # after each redraw while playing: the server gets a turn to handle a press (Pause)
+PLAY_MAX_CATCH_UP_S = 1.0  # quarters due for at most this long are run before the next redraw; older debt is dropped
+RATE_WINDOW_S = 3.0  # the measured Play rate is over the last few seconds
+RATE_FIRST_S = 0.5  # ... and shown once Play has run this long
 
+# Room-readable (issue 25): on the map tab, every text is at least ROOM_PX CSS pixels (the projector's
+# back row reads 16 px at 1280x720); the map and the chart are drawn at the size they are shown
+# (:class:`Fit` measures the room for them, :func:`screen_dpi`), the map as the largest element.
+ROOM_PX = 16
 CSS = """
-.workshop { padding: 4px 12px 0 12px; }
-.page-title { font-size: 1.15rem; font-weight: 600; line-height: 1.3; margin: 0; }
-.page-subtitle { color: #666; font-size: 0.8rem; }
+.workshop { padding: 4px 12px 0 12px; --map-share: 0.56; --map-column: auto; }
+.workshop .room :is(div, span, p, label, button, select, input, li, summary, a, td, th, legend, option),
+.workshop .v-tab, .workshop .room .v-btn { font-size: ROOM_PXpx !important; }
+.workshop .room .page-title { font-size: 22px !important; font-weight: 600; line-height: 1.25; margin: 0; }
+.workshop .room .quarter-now { font-size: 19px !important; }
+.workshop .room .kpi-value { font-size: 20px !important; font-weight: 600; line-height: 1.3; color: #111; }
+.page-subtitle { color: #555; }
 .run-bar .v-btn { margin: 0 !important; }
 .run-bar .v-input { margin-top: 0; padding-top: 0; }
 .main-tabs .v-tab { min-width: 0; padding: 0 12px; }
-.chart-view .v-tab { min-width: 0; padding: 0 8px; font-size: 0.8rem; }
-.lever-tabs .v-tab { min-width: 0; padding: 0 6px; font-size: 0.75rem; text-transform: none; }
-.city-grid { display: grid; grid-template-columns: minmax(270px, 320px) minmax(0, 1fr); gap: 12px;
+.main-tabs .v-tabs-bar { height: 40px; }
+.chart-view .v-tab { min-width: 0; padding: 0 8px; text-transform: none; }
+.chart-view .v-tabs-bar { height: 36px; }
+.lever-tabs .v-btn, .lever-drawer .v-btn { text-transform: none; letter-spacing: 0; }
+.lever-drawer .v-btn:not(.btn-drawer-close) { height: auto !important; min-height: 30px; white-space: normal;
+                                              text-align: left; padding: 2px 10px !important; }
+.lever-drawer .v-btn .v-btn__content { white-space: normal; flex-shrink: 1; }
+.city-grid { display: grid; grid-template-columns: minmax(260px, 300px) minmax(0, 1fr); gap: 12px;
              align-items: start; }
 .live-grid { display: grid; grid-template-columns: auto minmax(0, 1fr); gap: 12px; align-items: start; }
 .workshop .live-grid > .d-flex { display: contents !important; }
-.lever-drawer { max-height: calc(100vh - var(--app-top, 190px)); overflow-y: auto; padding-right: 6px; }
-img.map-image { display: block; max-height: calc(100vh - var(--app-top, 190px) - var(--map-legend, 80px));
-                max-width: 100%; width: auto !important; height: auto; }
+.lever-drawer { max-height: calc(100vh - var(--app-top, 150px)); overflow-y: auto; padding-right: 6px; }
+.lever-drawer .lever-help, .lever-drawer .lever-channels { line-height: 1.3; }
+.lever-window { margin-top: 2px; }
+.lever-window .native-select select { padding: 0 20px 0 2px; }
+img.map-image, img.chart-image { display: block; height: auto; max-width: none; }
 .map-view { min-width: 0; }
-.map-legend { display: flex; flex-wrap: wrap; gap: 0 10px; font-size: 14px; line-height: 1.3; color: #333;
-              max-width: 416px; padding-top: 2px; }
-.map-key { display: inline-flex; align-items: center; gap: 4px; white-space: nowrap; }
-.map-key-size { color: #666; }
-img.chart-image { display: block; width: 100% !important; height: auto;
-                  max-height: calc(100vh - var(--app-top, 190px) - var(--chart-top, 150px)); object-fit: contain;
-                  object-position: left top; }
-.workshop .kpi-row { display: grid !important; grid-template-columns: repeat(auto-fill, minmax(104px, 1fr)); gap: 4px; }
+.map-box { position: relative; align-self: flex-start; }
+.map-legend-symbols { position: absolute; right: 3px; bottom: 3px; display: flex; flex-direction: column;
+                      background: rgba(255,255,255,0.88); padding: 2px 6px; border-radius: 3px; line-height: 1.2; }
+.map-legend { display: flex; flex-wrap: wrap; gap: 0 12px; line-height: 1.3; color: #333; padding-top: 2px; }
+.map-key { display: inline-flex; align-items: center; gap: 5px; white-space: nowrap; }
+.map-key-size { color: #555; }
+.workshop .kpi-row { display: grid !important; grid-template-columns: repeat(auto-fill, minmax(118px, 1fr)); gap: 4px; }
 .kpis .v-card { padding: 0 !important; }
 .kpis .v-card__text { padding: 2px 6px !important; }
-.kpi-label { font-size: 0.72rem; color: #555; line-height: 1.15; }
-.kpi-value { font-size: 1.05rem; font-weight: 600; line-height: 1.35; color: #111; }
-.kpi-row-energy .kpi-value { font-weight: 500; }
+.kpi-label { color: #444; line-height: 1.15; }
+.kpi-row-energy .kpi-value { font-weight: 500 !important; }
+.ghost-line { min-height: 1.35em; color: #555; line-height: 1.3; }
 .workshop .btn-drawer { display: none !important; }
 .how-box { position: relative; }
 .how-details summary { cursor: pointer; min-height: 40px; display: flex; align-items: center; padding: 0 12px;
@@ -96,9 +115,21 @@ img.chart-image { display: block; width: 100% !important; height: auto;
                      width: min(60em, calc(100vw - 24px)); max-height: calc(100vh - 80px); font-size: 0.9rem;
                      overflow-y: auto; box-shadow: 0 6px 18px rgba(0,0,0,0.25); border-radius: 4px;
                      padding: 8px 12px 8px 28px; }
-.workshop { --app-top: 190px; --chart-top: 150px; }
+/* notices float over the page's foot: the map and the chart keep their size when one appears */
+.notices { position: fixed; left: 50%; bottom: 10px; transform: translateX(-50%); z-index: 40;
+           width: min(1000px, calc(100vw - 24px)); display: flex; flex-direction: column; gap: 4px; }
+.notices .v-alert { margin: 0 !important; box-shadow: 0 4px 14px rgba(0,0,0,0.3); }
+/* the A/B and budget tabs use the screen's width: pictures at their own size (never stretched); on a wide
+   screen the A/B table and its chart side by side (the table floats left, the rule and chart beside it) */
+.wide-tab img.compare-chart, .wide-tab img.budget-chart { width: auto !important; max-width: 100%; height: auto; }
+@media (min-width: 1400px) {
+  .compare-tab > .d-flex { display: block !important; }
+  .compare-tab > .d-flex > * { margin-bottom: 6px; }
+  .compare-tab .compare-table { float: left; margin-right: 28px; }
+  .compare-tab .picture, .compare-tab .compare-rule { overflow: hidden; }
+}
 @media (max-width: 1099px) {
-  .workshop { --app-top: 245px; --chart-top: 175px; }
+  .workshop { --map-share: 0.42; --map-column: fr; }
   .city-grid { grid-template-columns: minmax(0, 1fr); }
   .live-grid { grid-template-columns: minmax(0, 42fr) minmax(0, 58fr); }
   .workshop .lever-drawer { display: none !important; }
@@ -107,49 +138,22 @@ img.chart-image { display: block; width: 100% !important; height: auto;
                                box-shadow: -4px 0 16px rgba(0,0,0,0.25); }
   .workshop .btn-drawer { display: inline-flex !important; }
 }
+@media (max-height: 800px) {  /* 1280x720: the map and a chart of room size first */
+  .workshop .page-subtitle, .workshop .kpi-row-energy { display: none !important; }
+}
 @media (max-height: 600px) {
-  .workshop { --app-top: 150px; --chart-top: 50px; }
-  .workshop .page-subtitle, .workshop .kpis, .workshop .map-legend { display: none !important; }
+  .workshop .kpis, .workshop .map-legend, .workshop .ghost-line { display: none !important; }
 }
-@media (max-height: 600px) and (max-width: 1099px) {
-  .workshop { --app-top: 200px; --chart-top: 50px; }
-}
-"""
+""".replace("ROOM_PX", str(ROOM_PX))
 
 
 class UrlQuery(v.VuetifyTemplate):
     """Writes ``query`` into the browser's address (``history.replaceState``: no new history entry per
-    lever move, no reload); the page reads the address once, at start (``solara.use_router().search``)."""
+    lever move or quarter, no reload); the page reads the address once, at start
+    (``solara.use_router().search``)."""
 
     template = traitlets.Unicode(a11y.hidden_vue("""
-  mounted() {
-    this.apply();
-    // fit map and chart to the window: measure where they start (the run bar wraps differently by
-    // language, width and zoom) and let CSS limit their height to the rest of the window
-    const fit = () => {
-      const ws = document.querySelector(".workshop");
-      const grid = document.querySelector(".live-grid");
-      if (!ws || !grid || !grid.offsetParent) return;
-      const top = grid.getBoundingClientRect().top + window.scrollY;
-      ws.style.setProperty("--app-top", Math.round(top + 8) + "px");
-      const legend = grid.querySelector(".map-legend");
-      if (legend) {
-        const h = Math.round(legend.offsetHeight + 4) + "px";
-        if (ws.style.getPropertyValue("--map-legend") !== h) {
-          ws.style.setProperty("--map-legend", h);
-          requestAnimationFrame(fit);  // the map's height follows; measure again once it has
-        }
-      }
-      const chart = grid.querySelector("img.chart-image");
-      if (chart) {
-        const off = chart.getBoundingClientRect().top - grid.getBoundingClientRect().top;
-        ws.style.setProperty("--chart-top", Math.round(off) + "px");
-      }
-    };
-    this._fit = setInterval(fit, 300);
-    window.addEventListener("resize", fit);
-  },
-  destroyed() { clearInterval(this._fit); },
+  mounted() { this.apply(); },
   watch: { query() { this.apply(); } },
   methods: {
     apply() {
@@ -161,6 +165,79 @@ class UrlQuery(v.VuetifyTemplate):
   },
 """)).tag(sync=True)
     query = traitlets.Unicode(None, allow_none=True).tag(sync=True)
+
+
+MAP_CSS_PX = tuple(round(x * 80) for x in map_view.SCREEN_SIZE)  # the map at scale 1 (MAP_DPI): 416 x 508
+CHART_CSS_PX = tuple(round(x * charts.DPI) for x in charts.SIZE)  # a chart at scale 1: 520 x 300
+SCALE_STEP = 0.02  # the scales Fit reports are multiples of this: a few pixels of resizing redraw nothing
+
+
+class Fit(v.VuetifyTemplate):
+    """Measures the room the map and the chart have in the window, every 300 ms and on resize, and
+    reports ``sizes`` = ``{map, chart, dpr}``: the scale (CSS pixels shown / :data:`MAP_CSS_PX` or
+    :data:`CHART_CSS_PX`) at which each fits, and the device pixel ratio. The server draws them at that
+    size (:func:`screen_dpi`), so the browser shows every bitmap pixel for pixel, never stretched.
+
+    The map takes the height left under the run bar (minus its legend), at most ``--map-share`` of the
+    live area's width; the chart the width of its column and the height left under the key figures.
+    Also sets ``--app-top`` (where the live area starts) for the lever column's height."""
+
+    template = traitlets.Unicode(a11y.hidden_vue("""
+  mounted() {
+    const fit = () => {
+      const ws = document.querySelector(".workshop");
+      const grid = document.querySelector(".live-grid");
+      if (!ws || !grid || !grid.offsetParent) return;
+      const H = window.innerHeight;
+      const top = grid.getBoundingClientRect().top + window.scrollY;
+      ws.style.setProperty("--app-top", Math.round(top + 8) + "px");
+      const legend = grid.querySelector(".map-legend");
+      const legendH = legend && legend.offsetParent ? legend.offsetHeight + 4 : 0;
+      const share = parseFloat(getComputedStyle(ws).getPropertyValue("--map-share")) || 0.5;
+      const step = (x) => Math.max(0.3, Math.floor(x / this.step + 1e-6) * this.step);
+      const mapScale = Math.min((H - top - 8 - legendH) / this.map_px[1], share * grid.clientWidth / this.map_px[0]);
+      let chartScale = (this.sizes && this.sizes.chart) || 1;
+      const box = grid.querySelector(".chart-box"), col = grid.querySelector(".chart-view");
+      if (box && col) {
+        const y = box.getBoundingClientRect().top + window.scrollY;
+        // beside a map column as wide as the map (wide layout), the chart gets the rest of the row: from
+        // the map's new size, not the column's width now (which follows the map one redraw later)
+        const auto = getComputedStyle(ws).getPropertyValue("--map-column").trim() === "auto";
+        const w = auto ? grid.clientWidth - step(mapScale) * this.map_px[0] - 12 : col.clientWidth;
+        chartScale = Math.min(w / this.chart_px[0], (H - y - 8) / this.chart_px[1]);
+      }
+      const next = { map: step(mapScale), chart: step(chartScale), dpr: window.devicePixelRatio || 1 };
+      ws.dataset.fitMap = next.map;  // what the pictures should be drawn at (read by the browser tests)
+      ws.dataset.fitChart = next.chart;
+      const old = this.sizes || {};
+      if (next.map !== old.map || next.chart !== old.chart || next.dpr !== old.dpr) this.sizes = next;
+    };
+    this._fit = setInterval(fit, 300);
+    this._onresize = fit;
+    window.addEventListener("resize", fit);
+  },
+  destroyed() { clearInterval(this._fit); window.removeEventListener("resize", this._onresize); },
+""")).tag(sync=True)
+    sizes = traitlets.Dict({}).tag(sync=True)
+    map_px = traitlets.List(list(MAP_CSS_PX)).tag(sync=True)
+    chart_px = traitlets.List(list(CHART_CSS_PX)).tag(sync=True)
+    step = traitlets.Float(SCALE_STEP).tag(sync=True)
+
+
+DEFAULT_DISPLAY = {"map": 1.0, "chart": 1.0, "dpr": 1.0}
+DPI_STEP = 2  # rendered dots per inch are rounded down to this: a few sizes, each with its cached frame
+
+
+def screen_dpi(base: float, scale: float, dpr: float) -> int:
+    """Dots per inch to draw a figure made for ``base`` dpi at ``scale`` x its size on a screen of
+    ``dpr`` device pixels per CSS pixel (rounded down to :data:`DPI_STEP`, at least 20)."""
+    dpi = base * max(0.3, min(float(scale), 6.0)) * max(0.5, min(float(dpr), 4.0))
+    return max(20, int(dpi // DPI_STEP) * DPI_STEP)
+
+
+def png_width(data: bytes) -> int:
+    """The width in pixels of a PNG (its IHDR header)."""
+    return int.from_bytes(data[16:20], "big")
 
 
 def web_font_css() -> str:
@@ -176,17 +253,17 @@ def web_font_css() -> str:
             "{ font-family: Roboto, 'App CJK', sans-serif !important; }\n" % name)
 
 
-MAP_DPI = 80  # the map is shown about 400 px wide: more pixels would only cost drawing time
+MAP_DPI = 80  # the map's dots per inch at scale 1 (416 px wide); the page draws it at its shown size (screen_dpi)
 
 
-def map_png(snap: Snapshot, lang: Lang) -> bytes:
-    with charts.render_dpi(MAP_DPI), charts.reused_figures():
+def map_png(snap: Snapshot, lang: Lang, dpi: int = MAP_DPI) -> bytes:
+    with charts.render_dpi(dpi), charts.reused_figures():
         return charts.to_png(map_view.map_figure(snap.layout, snap.firms, snap.universities, snap.governments,
                                                  snap.city, lang, screen=True))
 
 
-def chart_png(snap: Snapshot, name: str, lang: Lang) -> bytes:
-    with charts.reused_figures():
+def chart_png(snap: Snapshot, name: str, lang: Lang, dpi: int = charts.DPI) -> bytes:
+    with charts.render_dpi(dpi), charts.reused_figures():
         return charts.to_png(charts.chart_figure(snap, name, lang))
 
 
@@ -239,35 +316,49 @@ def Kpis(snap: Snapshot, lang: Lang):
 
 
 @solara.component
-def LiveView(session: Session, tick: solara.Reactive[int], lang: Lang, chart_tab: solara.Reactive[int]):
-    """Map, key figures and the selected chart; redrawn after every step."""
+def LiveView(session: Session, tick: solara.Reactive[int], lang: Lang, chart_tab: solara.Reactive[int],
+             display: dict | None = None):
+    """Map, key figures and the selected chart; redrawn after every step, at the size ``display``
+    (:class:`Fit`'s report) says each is shown."""
     _ = tick.value  # subscribe: re-render after each step / reset
     snap = session.snapshot()
     name = CHART_TABS[chart_tab.value] if chart_tab.value < len(CHART_TABS) else None  # None: the answer tab
-    map_bytes = solara.use_memo(lambda: map_png(snap, lang), dependencies=[session.version, lang])
-    chart_bytes = solara.use_memo(lambda: chart_png(snap, name, lang) if name else None,
-                                  dependencies=[session.version, lang, name])
+    d = {**DEFAULT_DISPLAY, **(display or {})}
+    map_dpi, chart_dpi = screen_dpi(MAP_DPI, d["map"], d["dpr"]), screen_dpi(charts.DPI, d["chart"], d["dpr"])
+    map_bytes = solara.use_memo(lambda: map_png(snap, lang, map_dpi), dependencies=[session.version, lang, map_dpi])
+    chart_bytes = solara.use_memo(lambda: chart_png(snap, name, lang, chart_dpi) if name else None,
+                                  dependencies=[session.version, lang, name, chart_dpi])
     with solara.Div(classes=["live-grid"]):
-        LiveParts(snap, lang, chart_tab, map_bytes, chart_bytes)
+        LiveParts(snap, lang, chart_tab, map_bytes, chart_bytes, float(d["dpr"]))
 
 
 @solara.component
-def LiveParts(snap: Snapshot, lang: Lang, chart_tab, map_bytes: bytes, chart_bytes: bytes):
-    with solara.Column(classes=["map-view"], gap="0px"):
-        a11y.Picture(map_bytes, t("alt_chart", lang, name=t("chart_map", lang), period=snap.city["period"].iloc[-1]),
-                     classes=["map-image"])
-        solara.HTML(tag="div", unsafe_innerHTML=map_view.legend_html(lang), classes=["map-legend"])
+def LiveParts(snap: Snapshot, lang: Lang, chart_tab, map_bytes: bytes, chart_bytes: bytes, dpr: float = 1.0):
+    """Each picture is given the CSS width of its pixels / ``dpr``: shown pixel for pixel."""
+    def css_width(png: bytes) -> str:
+        return f"{png_width(png) / dpr:.2f}px"
+
+    with solara.Column(classes=["map-view"], gap="0px", style={"width": css_width(map_bytes)}):
+        with solara.Div(classes=["map-box"]):  # the symbols' key lies over the sea, bottom right
+            a11y.Picture(map_bytes, t("alt_chart", lang, name=t("chart_map", lang),
+                                      period=snap.city["period"].iloc[-1]),
+                         classes=["map-image"], width=css_width(map_bytes))
+            solara.HTML(tag="div", unsafe_innerHTML=map_view.legend_html(lang, "symbols"),
+                        classes=["map-legend-symbols"])
+        solara.HTML(tag="div", unsafe_innerHTML=map_view.legend_html(lang, "clusters"), classes=["map-legend"])
     with solara.Column(classes=["chart-view"], gap="4px"):
         Kpis(snap, lang)
-        if snap.ghost_city is not None:  # above the chart: the chart's height is fitted to what is left
-            solara.Text(t("ghost_note", lang), classes=["ghost-note"], style={"font-size": "0.8rem", "color": "#555"})
+        # always one line, empty without a ghost: the chart keeps its size when the note appears
+        solara.Text(t("ghost_note", lang) if snap.ghost_city is not None else "",
+                    classes=["ghost-line"] + (["ghost-note"] if snap.ghost_city is not None else []))
         with solara.lab.Tabs(value=chart_tab, lazy=True):
             for i, key in enumerate(CHART_TABS):
                 with solara.lab.Tab(t(f"short_{key}", lang), classes=[f"tab-{key}"]):
                     if i == chart_tab.value:
-                        a11y.Picture(chart_bytes, t("alt_chart", lang, name=t(f"short_{key}", lang),
-                                                    period=snap.city["period"].iloc[-1]),
-                                     classes=[f"chart-{key}", "chart-image"])
+                        with solara.Div(classes=["chart-box"]):
+                            a11y.Picture(chart_bytes, t("alt_chart", lang, name=t(f"short_{key}", lang),
+                                                        period=snap.city["period"].iloc[-1]),
+                                         classes=[f"chart-{key}", "chart-image"], width=css_width(chart_bytes))
             with solara.lab.Tab(t("short_answer", lang), classes=["tab-answer"]):  # app.answer: vs status quo
                 if chart_tab.value == len(CHART_TABS):
                     AnswerChart(lang)
@@ -275,11 +366,33 @@ def LiveParts(snap: Snapshot, lang: Lang, chart_tab, map_bytes: bytes, chart_byt
 
 @solara.component
 def RunStatus(session: Session, tick, playing, speed, seed, on_seed, on_step, on_play, on_reset, lang: Lang,
-              on_drawer, drawer_open):
+              on_drawer, drawer_open, clock: dict | None = None):
     _ = tick.value
-    RunControls(quarter_text=quarter_text(session.snapshot(), lang), playing=playing.value,
+    snap = session.snapshot()
+    RunControls(quarter_text=quarter_text(snap, lang), playing=playing.value,
                 running=session.running, on_step=on_step, on_play=on_play, on_reset=on_reset,
-                speed=speed, seed=seed, on_seed=on_seed, lang=lang, on_drawer=on_drawer, drawer_open=drawer_open)
+                speed=speed, seed=seed, on_seed=on_seed, lang=lang, on_drawer=on_drawer, drawer_open=drawer_open,
+                quarter=snap.quarter, rate_text=rate_text(clock or {}, speed.value, lang) if playing.value else "")
+
+
+def rate_text(clock: dict, speed: int, lang: Lang) -> str:
+    """What Play really does (quarters per second over the last :data:`RATE_WINDOW_S`), and, when that
+    is under 90 % of the speed asked for, how long a quarter takes to compute and draw (what limits it)."""
+    rate = clock.get("rate")
+    if rate is None:
+        return ""
+    if rate < 0.9 * speed and clock.get("ms"):
+        return t("rate_limited", lang, rate=rate, ms=clock["ms"])
+    return t("rate_measured", lang, rate=rate)
+
+
+@solara.component
+def AddressBar(session: Session, tick, query: Callable[[int, list[str]], str]):
+    """The address, with the quarter now and the lever changes made during the run (re-rendered after
+    every step, so a reload or a shared link opens the same quarter)."""
+    _ = tick.value
+    was = urlstate.was_items(session.start_levers, [(q, levers) for q, levers, _w in session.moves])
+    UrlQuery.element(query=query(session.quarter, was))
 
 
 @solara.component
@@ -294,13 +407,13 @@ def Header(lang: solara.Reactive[str]):
     """Title, "how to read" and the English / 中文 switch."""
     L = lang.value
     with solara.Row(style={"align-items": "center", "justify-content": "space-between", "flex-wrap": "wrap"},
-                    gap="8px"):
+                    gap="8px", classes=["room", "page-head"]):
         with solara.Column(gap="0px"):
             solara.HTML(tag="h1", unsafe_innerHTML=html.escape(t("title", L)), classes=["page-title"])
             solara.Text(t("subtitle", L), classes=["page-subtitle"])
         with solara.Row(style={"align-items": "center"}, gap="8px"):
             HowToRead(L)
-            solara.Text(LANGUAGE_LABEL[L], style={"font-size": "0.8rem"})
+            solara.Text(LANGUAGE_LABEL[L])
             with solara.ToggleButtonsSingle(value=lang, classes=["lang-switch"]):
                 for code, label in LANG_NAMES.items():
                     solara.Button(label, value=code, classes=[f"lang-{code}"], small=True)
@@ -369,8 +482,11 @@ def Page():
     playing = solara.use_reactive(False)
     tick = solara.use_reactive(0)
     preset = solara.use_reactive(start.preset)
-    main_tab = solara.use_reactive(0)
-    chart_tab = solara.use_reactive(0)
+    windows = solara.use_reactive(dict(start.windows))  # lever -> (first year, last year): app.timing
+    main_tab = solara.use_reactive(MAIN_TABS.index(start.tab) if start.tab else 0)
+    chart_tab = solara.use_reactive(CHART_TABS.index(start.chart) if start.chart else 0)
+    display = solara.use_reactive(dict(DEFAULT_DISPLAY))  # where the map and chart are shown (Fit)
+    restored = solara.use_reactive(None)  # the note after reopening at a quarter (app.timing "restored")
     group_tab = solara.use_reactive(0)
     drawer_open = solara.use_reactive(False)
     ceiling = solara.use_reactive(start.ceiling or DEFAULT_CEILING)
@@ -381,7 +497,12 @@ def Page():
                                                dependencies=[]))  # what the A/B replicates vary; None: undecided
     error = solara.use_reactive(None)
     url_notice = solara.use_reactive(list(start.problems))  # ignored address values: shown until a change
-    session: Session = solara.use_memo(lambda: Session(seed.value, levers.value, preset.value), dependencies=[])
+    # the run the address describes starts with the levers before its changes (was=); they and the
+    # quarter are replayed once the page is up (restore, below)
+    start_levers, start_moves = solara.use_memo(lambda: urlstate.history(start), dependencies=[])
+    session: Session = solara.use_memo(lambda: Session(seed.value, start_levers, preset.value, windows.value),
+                                       dependencies=[])
+    clock = solara.use_memo(dict, dependencies=[])  # Play's measured rate (play_loop), read by RunStatus
     answer_state = solara.use_reactive(None)  # app.answer.AnswerState: this setting vs the status quo
     answer_context.provide(answer_state)
     answer_job = solara.use_memo(lambda: AnswerJob(answer_state), dependencies=[])
@@ -405,12 +526,13 @@ def Page():
 
     solara.use_effect(warm, dependencies=[seed.value, vary.value])
 
-    query = urlstate.make(seed.value, preset.value if preset.value != "status_quo" else None, levers.value,
-                          lang=L if L != "en" else None,
-                          ceiling=ceiling.value if ceiling.value != DEFAULT_CEILING else None,
-                          ab_vary=url_vary(vary.value, posterior.value))
-
-
+    def query(quarter: int, was: list[str]) -> str:
+        return urlstate.make(seed.value, preset.value if preset.value != "status_quo" else None, levers.value,
+                             lang=L if L != "en" else None,
+                             ceiling=ceiling.value if ceiling.value != DEFAULT_CEILING else None,
+                             ab_vary=url_vary(vary.value, posterior.value), windows=windows.value,
+                             quarter=quarter, tab=MAIN_TABS[main_tab.value], chart=CHART_TABS[chart_tab.value],
+                             was=was)
 
     def bump():
         tick.set(tick.value + 1)
@@ -418,6 +540,7 @@ def Page():
     def guarded(fn):
         def run(*args):
             url_notice.set([])  # the room has acted on the page: the note about the address has served
+            restored.set(None)
             try:
                 fn(*args)
                 error.set(None)
@@ -435,32 +558,45 @@ def Page():
     @guarded
     def on_reset():
         playing.set(False)
-        session.reset(seed.value, levers.value, preset=preset.value)
+        with step_lock:
+            session.reset(seed.value, levers.value, preset=preset.value, windows=windows.value)
         bump()
 
-    def on_play():
-        if playing.value:
-            with step_lock:  # Pause: let a quarter being computed finish first, so none follows the pause
-                playing.set(False)
-        else:
+    def on_play(shown: int | None = None):
+        """Play (``shown`` None), or Pause at ``shown``, the quarter the browser showed when Pause was
+        pressed: a quarter computed after it is undone (Session.rewind), so the run stops where the room
+        saw it, even if the press is handled after the run has gone on (or reached its end)."""
+        if shown is None and not playing.value:
+            url_notice.set([])
+            restored.set(None)
             playing.set(True)
+            return
+        playing.set(False)  # at once: the play loop checks this before every step
+        with step_lock:  # a step under way finishes first
+            if shown is not None and session.rewind(shown):
+                if session.levers != levers.value or session.windows != windows.value:
+                    session.set_levers(levers.value, windows.value)  # moved while the run was ahead
+        bump()
 
     @guarded
     def on_seed(new: int):
         seed.set(new)
         if session.quarter == 0 and new != session.seed:  # nothing run yet: start again with this seed
-            session.reset(new, levers.value, preset=preset.value)
+            session.reset(new, levers.value, preset=preset.value, windows=windows.value)
             bump()
 
-    def apply(new: dict, new_preset: str | None):
+    def apply(new: dict, new_preset: str | None, new_windows: dict | None = None):
         answer_job.request(new, seed.value, vary.value)  # the answer's run starts before the page redraws
+        new_windows = windows.value if new_windows is None else new_windows
         levers.set(new)
         preset.set(new_preset)
-        if session.quarter == 0:  # nothing run yet: rebuild, so the live run equals A/B for these levers
-            session.reset(seed.value, new, preset=new_preset)
-        else:
-            session.set_levers(new)
-            session.preset = new_preset
+        windows.set(new_windows)
+        with step_lock:
+            if session.quarter == 0:  # nothing run yet: rebuild, so the live run equals A/B for these levers
+                session.reset(seed.value, new, preset=new_preset, windows=new_windows)
+            else:
+                session.set_levers(new, new_windows)
+                session.preset = new_preset
         bump()
 
     @guarded
@@ -468,68 +604,132 @@ def Page():
         apply({**levers.value, name: value}, None)
 
     @guarded
-    def on_preset(key: str):
-        apply({**lever_defaults(), **presets()[key].levers}, key)
+    def on_window(name: str, window: tuple):
+        rest = {k: w for k, w in windows.value.items() if k != name}
+        apply(levers.value, preset.value if window == (None, None) and not rest else None,
+              {**rest, name: window} if window != (None, None) else rest)
+
+    @guarded
+    def on_preset(key: str):  # a preset is a package for the whole run: windows go
+        apply({**lever_defaults(), **presets()[key].levers}, key, {})
 
     is_playing = playing.value
-    step_lock = solara.use_memo(threading.Lock, dependencies=[])  # one quarter at a time: play vs pause
+    step_lock = solara.use_memo(threading.RLock, dependencies=[])  # one change of the run at a time
 
     def play_loop(cancel: threading.Event):
+        """Steps at ``speed`` quarters per second by the clock, and redraws the latest quarter after each
+        batch: when drawing a quarter takes longer than 1 / speed, the quarters due meanwhile are run
+        before the next redraw (the picture skips them; the charts show every quarter), so Play keeps
+        its speed as long as computing a quarter is faster than that. Debt older than
+        :data:`PLAY_MAX_CATCH_UP_S` is dropped. The measured rate goes to ``clock`` (shown by RunStatus)."""
         if not is_playing:
             return
+        rate_now = speed.value
+        t0, done = time.monotonic(), 0
+        seen: deque = deque([(t0, session.quarter)])
+        compute = 0.0
         while not cancel.is_set():
-            t0 = time.monotonic()
+            if speed.value != rate_now:  # a new speed: counted from now
+                rate_now, t0, done = speed.value, time.monotonic(), 0
+            rate = max(rate_now, 1)
+            due = int((time.monotonic() - t0) * rate) + 1 - done
+            if due <= 0:
+                cancel.wait(t0 + done / rate - time.monotonic())
+                continue
+            if due > rate * PLAY_MAX_CATCH_UP_S:  # a long stall (a busy machine): start counting again
+                t0, done, due = time.monotonic(), 0, 1
+            failure, stepped = None, True
             STEP_GATE.wait_turn(cancel)  # a Step clicked in any session goes first
-            with step_lock:  # held for the model step only (never while rendering)
+            with step_lock:  # held for the model steps only (never while rendering)
                 if cancel.is_set() or not playing.value:  # paused while this thread waited
                     return
+                c0 = time.monotonic()
                 try:
-                    stepped, failure = session.step(), None
+                    for _ in range(due):
+                        stepped = session.step()
+                        if not stepped:
+                            break
+                        done += 1
                 except Exception as exc:  # noqa: BLE001 - surface any model error on the page
                     stepped, failure = False, str(exc)
+                compute = (time.monotonic() - c0) / max(due, 1)
             if failure is not None:
                 error.set(failure)  # outside the lock: setting state renders
+            now = time.monotonic()
+            seen.append((now, session.quarter))
+            while len(seen) > 2 and now - seen[1][0] >= RATE_WINDOW_S:
+                seen.popleft()
+            if now - seen[0][0] >= RATE_FIRST_S:
+                clock["rate"] = (seen[-1][1] - seen[0][1]) / (now - seen[0][0])
+                # what one quarter costs when the speed is not reached: computing it plus its share of the
+                # redraws (their time between batches)
+                clock["ms"] = 1000.0 * max(compute, (now - seen[0][0]) / max(seen[-1][1] - seen[0][1], 1))
             if not stepped:
                 playing.set(False)
                 return
-            bump()  # renders the new quarter
-            # the rest of the quarter's time at this speed, but never less than PLAY_MIN_PAUSE_S: on
-            # a busy machine a quarter can take longer than its time, and the server must still get
-            # the chance to send each quarter to the browser before the next one is computed
-            cancel.wait(max(PLAY_MIN_PAUSE_S, 1.0 / max(speed.value, 1) - (time.monotonic() - t0)))
+            bump()  # renders the latest quarter
+            cancel.wait(PLAY_MIN_PAUSE_S)
 
     solara.use_thread(play_loop, dependencies=[is_playing], intrusive_cancel=False)
 
+    def restore():
+        """Reopen at the address's quarter: replay the run from quarter 0 with its lever changes."""
+        if not start.quarter and not start_moves:
+            return
+
+        def go():
+            with step_lock:
+                for at, moved in start_moves:
+                    if at > start.quarter:
+                        break
+                    session.advance_to(at)
+                    session.set_levers(moved)
+                session.advance_to(start.quarter)
+                if session.levers != levers.value:  # a change after the quarter: it applies from now
+                    session.set_levers(levers.value)
+            restored.set(t("restored", lang.value, q=session.quarter) if session.quarter else None)
+            bump()
+        threading.Thread(target=go, daemon=True, name="restore-quarter").start()
+
+    solara.use_effect(restore, dependencies=[])
+
     solara.Title(t("title", L))
     solara.Style(web_font_css() + CSS + a11y.CSS + ANSWER_CSS)
-    UrlQuery.element(query=query)
+    AddressBar(session, tick, query)
+    Fit.element(on_sizes=lambda new: display.set({**DEFAULT_DISPLAY, **new}))
     a11y.DocumentMeta.element(lang=a11y.html_lang(L), busy=t("busy", L))
     with solara.Column(gap="4px", classes=["workshop"] + (["drawer-open"] if drawer_open.value else [])):
         Header(lang)
-        RunStatus(session, tick, playing, speed, seed.value, on_seed, on_step, on_play, on_reset, L,
-                  lambda: drawer_open.set(not drawer_open.value), drawer_open.value)
-        if error.value:
-            solara.Error(t("error", L, err=error.value), classes=["app-error"])
-        if url_notice.value:
-            solara.Warning(urlstate.problem_text(url_notice.value, L), classes=["url-problems"], dense=True,
-                           style={"font-size": "0.8rem", "margin": "0"})
+        with solara.Div(classes=["room"]):
+            RunStatus(session, tick, playing, speed, seed.value, on_seed, on_step, on_play, on_reset, L,
+                      lambda: drawer_open.set(not drawer_open.value), drawer_open.value, clock)
+        with solara.Column(gap="4px", classes=["notices"]):
+            if error.value:
+                solara.Error(t("error", L, err=error.value), classes=["app-error"])
+            if url_notice.value:
+                solara.Warning(urlstate.problem_text(url_notice.value, L), classes=["url-problems"], dense=True,
+                               style={"margin": "0"})
+            if restored.value:
+                solara.Info(restored.value, classes=["restored-note"], dense=True, style={"margin": "0"})
         AnswerStrip(levers.value, seed.value, vary.value, L, answer_job,
                     on_show_chart=lambda: (main_tab.set(0), chart_tab.set(len(CHART_TABS))))
         with solara.Column(gap="0px", classes=["main-tabs"]):
             with solara.lab.Tabs(value=main_tab, lazy=False):
                 with solara.lab.Tab(t("tab_city", L), classes=["tab-city"]):
-                    with solara.Div(classes=["city-grid"]):
+                    with solara.Div(classes=["city-grid", "room"]):
                         with solara.Column(gap="6px", classes=["lever-drawer"]):
                             if drawer_open.value:
                                 solara.Button(t("levers_hide", L), icon_name="mdi-close", text=True, small=True,
                                               on_click=lambda: drawer_open.set(False), classes=["btn-drawer-close"])
                             PresetButtons(on_preset, L, active=preset.value)
                             note = t("levers_live", L) if session.live_levers else t("levers_reset", L)
-                            LeverPanel(levers.value, on_lever, L, note=note, group_tab=group_tab)
-                        LiveView(session, tick, L, chart_tab)
+                            LeverPanel(levers.value, on_lever, L, note=note, group_tab=group_tab,
+                                       windows=windows.value, on_window=on_window)
+                        LiveView(session, tick, L, chart_tab, display.value)
                 with solara.lab.Tab(t("tab_compare", L), classes=["tab-compare"]):
-                    ComparePanel(levers.value, seed.value, L, result=comparison, vary=vary,
-                                 status=posterior.value)  # kept: its task and choices
+                    with solara.Div(classes=["wide-tab", "compare-tab"]):
+                        ComparePanel(levers.value, seed.value, L, result=comparison, vary=vary,
+                                     status=posterior.value)  # kept: its task and choices
                 with solara.lab.Tab(t("tab_why", L), classes=["tab-why"]):
                     # kept (as the A/B panel): its task runs on while another tab is open; not tied to the
                     # tick, so a step does not redraw it
@@ -538,7 +738,8 @@ def Page():
                         SnapTab(session, tick, lambda snap: WhyPanel(snap, L, comparison.value))
                 with solara.lab.Tab(t("tab_budget", L), classes=["tab-budget"]):
                     if main_tab.value == 3:
-                        SnapTab(session, tick, lambda snap: BudgetPanel(snap, ceiling.value, ceiling.set, L))
+                        with solara.Div(classes=["wide-tab", "budget-tab"]):
+                            SnapTab(session, tick, lambda snap: BudgetPanel(snap, ceiling.value, ceiling.set, L))
                 with solara.lab.Tab(t("tab_export", L), classes=["tab-export"]):
                     if main_tab.value == 4:
                         SnapTab(session, tick, lambda snap: ExportPanel(snap, L, comparison.value, ceiling.value,

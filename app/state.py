@@ -14,7 +14,11 @@ at their defaults at the start, or moved mid-run): until then the ghost *is* the
 the two diverge the ghost catches up to the current quarter in one go.
 
 **Lever changes** made mid-run are recorded (``changes``: the quarters after which new values
-applied), so the charts can mark them.
+applied), so the charts can mark them, together with the values (``moves``), so the run can be
+recomputed to any earlier quarter (:meth:`Session.rewind`: Pause returns to the quarter the room saw).
+
+**Windows.** A lever may hold its value only from one year to another (:mod:`app.timing`); the session
+runs its levers with those windows as the model's schedules.
 """
 
 from __future__ import annotations
@@ -157,32 +161,41 @@ class Snapshot:
     ghost_city: pd.DataFrame | None = None  # status quo, same seed (None: identical to the live run)
     ghost_clusters: pd.DataFrame | None = None
     changes: tuple = ()  # quarters after which levers changed mid-run
+    windows: tuple = ()  # (lever, first quarter, last quarter) of every lever held only in a window
 
 
 class Session:
     """The model of one browser session and the lever values it runs with (``levers``)."""
 
     def __init__(self, seed: int = DEFAULT_SEED, levers: Mapping[str, Any] | None = None,
-                 preset: str | None = None):
+                 preset: str | None = None, windows: Mapping[str, tuple] | None = None):
         self._lock = threading.RLock()
         self._snap: Snapshot | None = None
         self.version = 0  # bumped on every change of the model's state (cache key for drawings)
         self.preset = preset
-        self.reset(seed, levers or lever_defaults(), preset=preset)
+        self.reset(seed, levers or lever_defaults(), preset=preset, windows=windows)
 
     # -- building and stepping -------------------------------------------------------------------
-    def reset(self, seed: int, levers: Mapping[str, Any], preset: Any = ...) -> None:
-        """A fresh model at quarter 0 with these levers and this seed (``preset``: the name shown in
-        exports; unchanged if not given)."""
+    def reset(self, seed: int, levers: Mapping[str, Any], preset: Any = ...,
+              windows: Mapping[str, tuple] | None = None) -> None:
+        """A fresh model at quarter 0 with these levers, their windows (``{lever: (first year, last
+        year)}``, :mod:`app.timing`) and this seed (``preset``: the name shown in exports; unchanged if
+        not given)."""
+        from app.timing import scheduled
+
         seed = check_seed(seed)
-        config = make_config(levers)
+        windows = {k: tuple(w) for k, w in (windows or {}).items() if tuple(w) != (None, None)}
+        config = make_config(scheduled(levers, windows))
         model = sim.ClusterModel(config=config, rng=seed)
         with self._lock:
             self.model, self.config, self.seed, self.levers = model, config, seed, dict(levers)
+            self.windows = windows
             if preset is not ...:
                 self.preset = preset
             self.start_levers = dict(levers)
+            self.start_windows = dict(windows)
             self.changes: list[int] = []
+            self.moves: list[tuple[int, dict, dict]] = []  # (quarter, levers, windows) set after that quarter
             self.ghost = None
             self._snap = None
             self.version += 1
@@ -191,7 +204,7 @@ class Session:
     @property
     def diverged(self) -> bool:
         """Does this run differ from the status quo with the same seed (so the ghost line matters)?"""
-        return bool(self.changes) or self.start_levers != lever_defaults()
+        return bool(self.changes) or self.start_levers != lever_defaults() or bool(self.start_windows)
 
     def _sync_ghost(self) -> None:
         """Step the status-quo ghost up to the live quarter (created when the run first diverges)."""
@@ -202,27 +215,63 @@ class Session:
         while self.ghost.running and self.ghost.quarter < self.model.quarter:
             self.ghost.step()
 
-    def set_levers(self, levers: Mapping[str, Any]) -> bool:
-        """Apply new lever values to the running model from the next quarter.
+    def set_levers(self, levers: Mapping[str, Any], windows: Mapping[str, tuple] | None = None) -> bool:
+        """Apply new lever values (and windows, ``None``: unchanged) to the running model from the next
+        quarter.
 
         Returns True if the model took them now; False if they only take effect on reset (a model
         without ``set_levers``).
         """
+        from app.timing import scheduled
+
         with self._lock:
             setter = getattr(self.model, "set_levers", None)
             if setter is None:
                 return False  # self.levers stays what the model runs with
-            if dict(levers) == self.levers:
+            windows = self.windows if windows is None else {
+                k: tuple(w) for k, w in windows.items() if tuple(w) != (None, None)}
+            if dict(levers) == self.levers and windows == self.windows:
                 return True
-            setter(dict(levers))
-            self.levers = dict(levers)
+            setter(scheduled(levers, windows))  # a plain value drops a lever's former window
+            self.levers, self.windows = dict(levers), dict(windows)
             self.config = getattr(self.model, "config", self.config)
             if not self.changes or self.changes[-1] != self.quarter:
                 self.changes.append(self.quarter)
+            if self.moves and self.moves[-1][0] == self.quarter:
+                self.moves.pop()
+            self.moves.append((self.quarter, dict(self.levers), dict(self.windows)))
             self._sync_ghost()
             self._snap = None  # the export's settings table shows the new values
             self.version += 1
             return True
+
+    def rewind(self, quarter: int) -> bool:
+        """Recompute the run up to ``quarter`` (an earlier quarter than now): a fresh model with the
+        start settings, stepped with every lever change made at or before ``quarter`` applied where it
+        was (changes made later are dropped). The model is deterministic for a seed, so this is the run
+        as it stood at that quarter. False (nothing done) if ``quarter`` is not before the current one."""
+        with self._lock:
+            quarter = max(0, int(quarter))
+            if quarter >= self.quarter:
+                return False
+            moves = [m for m in self.moves if m[0] <= quarter]
+            preset = self.preset
+            self.reset(self.seed, self.start_levers, windows=self.start_windows)
+            self.preset = preset
+            for q, levers, windows in moves:
+                while self.quarter < q:
+                    self.step()
+                self.set_levers(levers, windows)
+            while self.quarter < quarter and self.step():
+                pass
+            return True
+
+    def advance_to(self, quarter: int) -> int:
+        """Step until ``quarter`` (or the horizon); returns the quarter reached."""
+        with self._lock:
+            while self.quarter < quarter and self.step():
+                pass
+            return self.quarter
 
     @property
     def live_levers(self) -> bool:
@@ -250,6 +299,8 @@ class Session:
     # -- reading ---------------------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
         """The tables of the quarters so far (cached until the next step or reset)."""
+        from app.timing import window_quarters
+
         with self._lock:
             if self._snap is None:
                 m = self.model
@@ -264,5 +315,6 @@ class Session:
                     ghost_city=ghost.city if ghost is not None else None,
                     ghost_clusters=ghost.clusters if ghost is not None else None,
                     changes=tuple(self.changes),
+                    windows=tuple(window_quarters(self.config)),
                 )
             return self._snap
