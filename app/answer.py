@@ -288,6 +288,9 @@ answer_context = solara.create_context(None)  # the page's solara.Reactive[Answe
 
 CSS = """
 .answer-strip { min-height: 2.4rem; font-size: 1rem; }
+.answer-float { position: fixed; right: 12px; bottom: 12px; z-index: 6; max-width: min(660px, 52vw);
+  background: #fff; border: 1px solid #bbb; border-radius: 6px; padding: 6px 10px;
+  box-shadow: 0 2px 8px rgba(0, 0, 0, 0.18); }
 .answer-box { line-height: 1.25; }
 .answer-box.answer-pending { opacity: 0.55; }
 .answer-head { font-weight: 600; color: #333; }

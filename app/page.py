@@ -531,7 +531,8 @@ def Page():
                              lang=L if L != "en" else None,
                              ceiling=ceiling.value if ceiling.value != DEFAULT_CEILING else None,
                              ab_vary=url_vary(vary.value, posterior.value), windows=windows.value,
-                             quarter=quarter, tab=MAIN_TABS[main_tab.value], chart=CHART_TABS[chart_tab.value],
+                             quarter=quarter, tab=MAIN_TABS[main_tab.value],
+                             chart=CHART_TABS[chart_tab.value] if chart_tab.value < len(CHART_TABS) else None,
                              was=was)
 
     def bump():
@@ -711,8 +712,11 @@ def Page():
                                style={"margin": "0"})
             if restored.value:
                 solara.Info(restored.value, classes=["restored-note"], dense=True, style={"margin": "0"})
-        AnswerStrip(levers.value, seed.value, vary.value, L, answer_job,
-                    on_show_chart=lambda: (main_tab.set(0), chart_tab.set(len(CHART_TABS))))
+        # the instant answer floats over the page's corner like the notices, so its changing height never
+        # takes room from the map and the chart (sized to the window)
+        with solara.Div(classes=["answer-float"]):
+            AnswerStrip(levers.value, seed.value, vary.value, L, answer_job,
+                        on_show_chart=lambda: (main_tab.set(0), chart_tab.set(len(CHART_TABS))))
         with solara.Column(gap="0px", classes=["main-tabs"]):
             with solara.lab.Tabs(value=main_tab, lazy=False):
                 with solara.lab.Tab(t("tab_city", L), classes=["tab-city"]):
