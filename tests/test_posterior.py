@@ -180,9 +180,14 @@ def test_paired_effects_give_p_beats_parameter_share_and_p_best(tmp_path):
     assert (pe.draws, pe.seeds_per_draw, pe.worlds) == (8, 2, 16)
     spend = pe.effects.set_index(["package", "outcome"]).loc[("all_five", "spending_total")]
     assert spend["effect_mean"] == pytest.approx(10.0) and "p_beats" not in spend.dropna().index
-    best = pe.best.set_index("package")["p_best"]
+    table = pe.best.set_index("package")
+    best = table["p_best"]
     assert best.sum() == pytest.approx(1.0)
     assert best["all_five"] == pytest.approx(np.mean(draws_beta > 2.0), abs=0.07)  # noise decides near beta 2
+    # P(best) carries its interval over the 16 worlds (Wilson), around it and inside [0, 1]
+    assert ((table["p_best_low"] <= best) & (best <= table["p_best_high"])).all()
+    assert ((table["p_best_low"] >= 0) & (table["p_best_high"] <= 1)).all()
+    assert (table["p_best_high"] - table["p_best_low"]).min() > 0.1  # 16 worlds cannot pin a share down
 
 
 def test_sim_calibrate_posterior_says_stale_and_prints_the_predictive_table(tmp_path):

@@ -279,8 +279,11 @@ def _best_and_ranking(sw: Sweep, packages: Sequence[Any], draw_of: pd.Series | N
     wide = _wide(sw, PRIMARY, by).reindex(columns=list(packages)).dropna()
     x = wide.to_numpy(float)
     top = x == x.max(axis=1, keepdims=True)
-    share = (top / top.sum(axis=1, keepdims=True)).mean(axis=0) if len(x) else np.full(len(packages), np.nan)
-    best = pd.DataFrame({by: list(packages), "p_best": share, "worlds": len(x)})
+    per_world = top / top.sum(axis=1, keepdims=True) if len(x) else np.zeros((0, len(packages)))
+    # the share of worlds each is best in (ties shared), with its Wilson interval over the worlds
+    ci = [proportion_ci(per_world[:, j]) for j in range(len(packages))]
+    best = pd.DataFrame({by: list(packages), "p_best": [c[1] for c in ci], "p_best_low": [c[2] for c in ci],
+                         "p_best_high": [c[3] for c in ci], "worlds": len(x)})
     if draw_of is None or len(x) == 0:
         return best, {}
     per_draw = wide.groupby(draw_of.reindex(wide.index).to_numpy()).mean()
@@ -373,8 +376,10 @@ def markdown(pe: PairedEffects, labels: dict[str, str] | None = None) -> list[st
         lines.append(line)
     if len(pe.best) >= 2:  # with one contender P(best) is 1 by construction, and says nothing
         lines += ["", f"**P(best)** on {labels.get(PRIMARY, PRIMARY)}: per world, the {noun} that climbs most "
-                  "(ties shared).", "", f"| {noun} | P(best) |", "|---|---|"]
-        lines += [f"| {name(r[pe.by])} | {r['p_best']:.2f} |" for _, r in pe.best.iterrows()]
+                  "(ties shared), with its 95% interval over the worlds.", "", f"| {noun} | P(best) [95% CI] |",
+                  "|---|---|"]
+        lines += [f"| {name(r[pe.by])} | {r['p_best']:.2f} [{r['p_best_low']:.2f}, {r['p_best_high']:.2f}] |"
+                  for _, r in pe.best.iterrows()]
     if pe.ranking:
         rk = pe.ranking
         unit = "future" if pe.per_future else "draw"
