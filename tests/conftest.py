@@ -9,6 +9,14 @@ import pytest
 import sim
 
 
+def pytest_sessionstart(session):
+    """Compile (or load) the model's kernels once, before any test: numba caches them per source file
+    path, so on a fresh clone the first run would otherwise compile them inside whichever test comes
+    first (a sweep's first batch taking seconds instead of milliseconds), and the command-line tests'
+    processes would compile them side by side. After this they only load the cache."""
+    sim.warm_up()
+
+
 @functools.lru_cache(maxsize=None)
 def _run(overrides: tuple, seed: int, quarters: int):
     cfg = sim.load_config().with_overrides(dict(overrides), quarters=quarters)
