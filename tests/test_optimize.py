@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -381,5 +382,7 @@ def test_sigkill_after_the_first_checkpoint_then_the_same_command_finishes(tmp_p
         assert (part["spending_per_year"] <= case.budget).all()
     report = (out / "report.md").read_text(encoding="utf-8")
     assert "## Budget 2.5亿 a year" in report and "| Status quo |" in report and "All five remedies" in report
-    assert ("packages are dominated" in report) or ("No package is dominated" in report)
+    # the verdict on the packages, in one of its honest forms (beyond seed noise, on the means only, none)
+    assert re.search(r"packages are dominated beyond seed noise|look dominated on the means|No package is dominated",
+                     report), report
     assert (out / "figures" / f"pareto_{first_case}.png").is_file()
