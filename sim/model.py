@@ -316,7 +316,6 @@ class ClusterModel(mesa.Model):
         self.demand = reserved_cs + (sales_cs - reserved_cs) / share
 
     def _create_agents(self) -> None:
-        f = self.firms
         self.firm_agents: dict[int, Firm] = {}  # Firm agent of each alive row, made on first look (see agents)
         self._firm_views = False  # True once made: entrants then get theirs at entry (sim.behaviour.entry)
         self._talent_views: list[Talent] = []  # Talent agent of each row, made on first look (see agents)

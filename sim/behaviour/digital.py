@@ -174,7 +174,7 @@ def _share_above(m) -> np.ndarray:
 
 def _allocate_grants(m, cand, grant_cost, wants) -> np.ndarray:
     """Which candidate firms get a grant (see module docstring: district pots, SMEs first)."""
-    p, f = m.p, m.firms
+    f = m.firms
     budget = m.policy.level("digital_grants.budget") / 4.0 * (1.0 - m.waste())
     if budget <= 0 or cand.size == 0:
         return np.zeros(cand.size, bool)

@@ -55,7 +55,7 @@ from sim.behaviour import rules
 from sim.state.compiled import kernel, pairwise_sum
 from sim.state.constants import SizeClass
 from sim.state.initial import place_near
-from sim.state.tables import cell_counts, cell_sums, group_sum, normalised_cdf, weighted_rows
+from sim.state.tables import cell_counts, cell_sums, group_sum, weighted_rows
 
 
 def step(m) -> None:
@@ -299,7 +299,7 @@ def _land_anchor(m) -> None:
 
 
 def _weak_links(m) -> None:
-    f, p, prog, rng = m.firms, m.p, m.prog, m.rng
+    f, prog, rng = m.firms, m.prog, m.rng
     budget = m.policy.level("weak_links.switch_grants") / 4.0 * (1.0 - m.waste())
     # each assembly firm looks at the weak segments its technology allows and picks the largest gap
     tgt, eligible = _weak_link_options(f.alive, f.segment, f.cluster, f.tech, f.cash, _gap(m), m.tech_required,

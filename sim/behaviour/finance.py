@@ -44,11 +44,10 @@ import numpy as np
 
 from sim.state.compiled import kernel, pairwise_sum
 from sim.state.constants import SizeClass
-from sim.state.tables import group_sum
 
 
 def credit_limit(m) -> np.ndarray:
-    f, p = m.firms, m.p
+    f = m.firms
     sme = f.size_class != SizeClass.LEADER
     boost = 1.0 + 0.5 * (m.policy.level("credit.limit") / 0.03) * sme
     return m.city["economy"]["credit_limit_to_revenue"] * 4.0 * f.sales * boost

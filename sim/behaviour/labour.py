@@ -76,7 +76,7 @@ import numpy as np
 
 from sim.state.compiled import kernel, pairwise_sum
 from sim.state.constants import NO_EMPLOYER, OTHER_SECTOR, Field, Loc, SizeClass
-from sim.state.tables import cell_sums, stochastic_round, take_within_groups, uniform_choice, weighted_draws
+from sim.state.tables import stochastic_round, take_within_groups, uniform_choice, weighted_draws
 
 DEST_NAMES = ("Beijing", "Tianjin", "Elsewhere")
 RETIRED, CITY, N_LOC = int(Loc.RETIRED), int(Loc.CITY), len(Loc)  # (kernels take plain ints)

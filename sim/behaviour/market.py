@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.state.compiled import kernel
-from sim.state.tables import cell_sums, group_sum
+from sim.state.tables import cell_sums
 
 
 def capacity(employees, tech, maturity, skilled_fill, productivity, digital_gain, sharing_boost, fill_elasticity):

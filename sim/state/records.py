@@ -333,7 +333,7 @@ class Recorder:
         c["exits"].extend(exits.astype(int).tolist())
 
     def _collect_districts(self, m, q, period, year) -> None:
-        f, t = m.firms, m.talent
+        f = m.firms
         a = f.alive
         nd = len(self.district_names)
         firms = np.bincount(f.district[a], minlength=nd)
