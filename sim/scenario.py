@@ -5,8 +5,9 @@ Pure: no files written, nothing printed (unless ``progress=True`` asks for a pro
 
 from __future__ import annotations
 
-from sim.inputs.config import Config, resolve_config
+from sim.inputs.config import Config, load_config, resolve_config
 from sim.model import ClusterModel
+from sim.policy.presets import load_presets
 from sim.state.records import ScenarioResult
 
 
@@ -46,8 +47,10 @@ WARM_UP_QUARTERS = 4  # a year: every submodel runs, graduation included
 
 
 def warm_up() -> None:
-    """Make this process ready for fast runs: run the status quo for a year with every table recorded,
+    """Make this process ready for fast runs: run the all-five package for a year with every table recorded,
     which imports the model and loads (or, the first time on a machine, compiles) every compiled kernel
     (``sim.state.compiled``). Workers of sweeps, fits and the app call it when they start, so no user's
     first run pays for it."""
-    run_scenario(None, seed=0, quarters=WARM_UP_QUARTERS, record="all+firms")
+    # every lever on (the all-five package), so kernels only a lever reaches (the data centre's joining) load too
+    cfg = load_config().with_overrides(load_presets()["all_five"].levers)
+    run_scenario(cfg, seed=0, quarters=WARM_UP_QUARTERS, record="all+firms")

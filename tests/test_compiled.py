@@ -43,7 +43,10 @@ def test_cache_outside_the_repository_and_per_source(tmp_path, monkeypatch):
 
 def test_warm_up_loads_every_kernel():
     sim.warm_up()
-    missing = [k.py_func.__qualname__ for k in compiled.KERNELS if not k.signatures]
+    # kernels called only from other kernels are compiled into their callers and need no loading
+    inner = {k.py_func.__name__ for k in compiled.KERNELS
+             if any(k.py_func.__name__ in o.py_func.__code__.co_names for o in compiled.KERNELS if o is not k)}
+    missing = [k.py_func.__qualname__ for k in compiled.KERNELS if not k.signatures and k.py_func.__name__ not in inner]
     assert not missing, f"kernels a warm-up does not reach (a first run would load them): {missing}"
 
 
